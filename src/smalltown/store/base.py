@@ -1,0 +1,121 @@
+"""The provider contract: what a database must do for smalltown, and nothing more.
+
+A provider stores rows ``(id, creation time, body)`` per table, keeps one byte key per row
+and index (computed by the caller, see ``keys.py``), answers byte-range scans over those keys,
+keeps vectors beside rows for vector search, and runs serializable transactions. Everything
+with meaning (validation, key computation, read and write sets, pagination, errors for bad
+input) lives above this line in ``transaction.py``, once for every provider.
+
+To add a provider: subclass :class:`Provider` and :class:`ProviderTransaction` in a module of
+its own, translate the driver's errors to ``errors.py``, add its URL scheme to
+``open_store`` and its URL to the conformance suite's list.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from smalltown.store.errors import ConflictError
+from smalltown.store.schema import Schema, Table, VectorIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: str
+    creation_time: float
+    body: dict[str, Any]
+
+    def document(self) -> dict[str, Any]:
+        return {"_id": self.id, "_creationTime": self.creation_time, **self.body}
+
+
+@dataclass(frozen=True, slots=True)
+class VectorEntry:
+    """A row's vector for one vector index, and the encoded keys of its filter fields."""
+
+    vector: np.ndarray  # float32, as given (not normalised)
+    filters: tuple[bytes, ...]
+
+
+VectorFilter = Sequence[tuple[int, Sequence[bytes]]]
+"""Per filter field (by position in the index), the encoded values any of which may match;
+conditions on different fields must all hold."""
+
+
+class RetryableConflict(ConflictError):  # noqa: N818 - a signal between store layers
+    """Raised by a provider when the transaction lost a race and may simply be run again."""
+
+
+class ProviderTransaction(ABC):
+    @abstractmethod
+    async def get(self, table: Table, id: str) -> Row | None: ...
+
+    @abstractmethod
+    async def scan(
+        self,
+        table: Table,
+        index: str,
+        low: bytes,
+        high: bytes | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[bytes, Row]]:
+        """Rows whose key in ``index`` is in ``[low, high)``, in key order, with their keys."""
+
+    @abstractmethod
+    async def count(self, table: Table) -> int: ...
+
+    @abstractmethod
+    async def insert(
+        self, table: Table, row: Row, keys: dict[str, bytes], vectors: dict[str, VectorEntry]
+    ) -> None: ...
+
+    @abstractmethod
+    async def update(
+        self,
+        table: Table,
+        row: Row,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry | None],
+    ) -> None:
+        """Replace a row's body, keys and vectors (``None``: the row leaves that vector index)."""
+
+    @abstractmethod
+    async def delete(self, table: Table, id: str) -> None: ...
+
+    @abstractmethod
+    async def vector_search(
+        self,
+        table: Table,
+        index: VectorIndex,
+        query: np.ndarray,
+        limit: int,
+        filters: VectorFilter,
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the nearest rows, best first; sees own writes."""
+
+
+class Provider(ABC):
+    #: the URL with any password masked, for messages and /health
+    display_url: str
+    name: str
+
+    @abstractmethod
+    async def apply_schema(self, schema: Schema) -> dict[str, int]:
+        """Create or migrate tables and indexes; return every table's number (stable)."""
+
+    @abstractmethod
+    def transaction(self, read_only: bool) -> AbstractAsyncContextManager[ProviderTransaction]:
+        """Commit when the block exits normally, roll back when it raises.
+
+        Raise :class:`RetryableConflict` when the transaction lost a race.
+        """
+
+    @abstractmethod
+    async def close(self) -> None: ...

@@ -1,0 +1,211 @@
+"""Schemas declared in Python: tables, their secondary indexes and vector indexes.
+
+    schema = Schema([
+        Table("messages", indexes=[Index("by_conversation", ["conversationId"])]),
+        Table("memoryEmbeddings", vector_indexes=[
+            VectorIndex("embedding", field="embedding", dimensions=1024, filter_fields=["playerId"]),
+        ]),
+    ])
+
+Like Convex, every table also has ``by_id`` and ``by_creation_time``, and every secondary
+index ends with ``_creationTime`` and ``_id`` so its entries are unique and ordered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from smalltown.store.errors import SchemaError, UnknownIndexError, UnknownTableError
+
+BY_ID: Final = "by_id"
+BY_CREATION_TIME: Final = "by_creation_time"
+MIN_VECTOR_DIMENSIONS: Final = 2
+MAX_VECTOR_DIMENSIONS: Final = 4096
+MAX_VECTOR_FILTER_FIELDS: Final = 16
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SchemaError(
+            f"{kind} name {name!r} is invalid: use a letter, then up to 63 letters, digits or '_'"
+        )
+
+
+def _check_path(owner: str, path: str) -> None:
+    if not isinstance(path, str) or not _FIELD_PATH.match(path):
+        raise SchemaError(f"{owner}: field path {path!r} is invalid")
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    fields: Sequence[str]
+
+    def __post_init__(self) -> None:
+        _check_name("index", self.name)
+        object.__setattr__(self, "fields", tuple(self.fields))
+        if self.name == BY_CREATION_TIME and not self.fields:
+            return  # the built-in index, ordered by the appended system fields alone
+        if not self.fields:
+            raise SchemaError(f"index {self.name!r} needs at least one field")
+        for path in self.fields:
+            _check_path(f"index {self.name!r}", path)
+            if path in ("_id", "_creationTime"):
+                raise SchemaError(
+                    f"index {self.name!r}: {path} is appended to every index automatically"
+                )
+        if len(set(self.fields)) != len(self.fields):
+            raise SchemaError(f"index {self.name!r} names a field twice")
+
+    @property
+    def key_fields(self) -> tuple[str, ...]:
+        """The fields an entry is ordered by, system fields included."""
+        return (*self.fields, "_creationTime", "_id")
+
+
+CREATION_TIME_INDEX: Final = Index(BY_CREATION_TIME, ())
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    name: str
+    field: str
+    dimensions: int
+    filter_fields: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("vector index", self.name)
+        _check_path(f"vector index {self.name!r}", self.field)
+        object.__setattr__(self, "filter_fields", tuple(self.filter_fields))
+        if isinstance(self.dimensions, bool) or not isinstance(self.dimensions, int) or not (
+            MIN_VECTOR_DIMENSIONS <= self.dimensions <= MAX_VECTOR_DIMENSIONS
+        ):
+            raise SchemaError(
+                f"vector index {self.name!r}: dimensions must be an integer from "
+                f"{MIN_VECTOR_DIMENSIONS} to {MAX_VECTOR_DIMENSIONS}, got {self.dimensions!r}"
+            )
+        if len(self.filter_fields) > MAX_VECTOR_FILTER_FIELDS:
+            raise SchemaError(
+                f"vector index {self.name!r}: at most {MAX_VECTOR_FILTER_FIELDS} filter fields"
+            )
+        for path in self.filter_fields:
+            _check_path(f"vector index {self.name!r}", path)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    indexes: Sequence[Index] = ()
+    vector_indexes: Sequence[VectorIndex] = ()
+    _by_name: dict[str, Index | VectorIndex] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        _check_name("table", self.name)
+        object.__setattr__(self, "indexes", tuple(self.indexes))
+        object.__setattr__(self, "vector_indexes", tuple(self.vector_indexes))
+        for ix in (*self.indexes, *self.vector_indexes):
+            if ix.name in (BY_ID, BY_CREATION_TIME):
+                raise SchemaError(f"index name {ix.name!r} is built in; choose another")
+            if ix.name in self._by_name:
+                raise SchemaError(f"table {self.name!r} declares index {ix.name!r} twice")
+            self._by_name[ix.name] = ix
+
+    def index(self, name: str) -> Index:
+        if name == BY_CREATION_TIME:
+            return CREATION_TIME_INDEX
+        found = self._by_name.get(name)
+        if not isinstance(found, Index):
+            raise UnknownIndexError(
+                f"table {self.name!r} has no index {name!r}; it has: "
+                + ", ".join([BY_CREATION_TIME, *(i.name for i in self.indexes)])
+            )
+        return found
+
+    def vector_index(self, name: str) -> VectorIndex:
+        found = self._by_name.get(name)
+        if not isinstance(found, VectorIndex):
+            names = ", ".join(v.name for v in self.vector_indexes) or "none"
+            raise UnknownIndexError(
+                f"table {self.name!r} has no vector index {name!r}; it has: {names}"
+            )
+        return found
+
+    @property
+    def index_names(self) -> tuple[str, ...]:
+        """Names of the declared secondary and vector indexes."""
+        return tuple(self._by_name)
+
+    @property
+    def all_indexes(self) -> tuple[Index, ...]:
+        """Secondary indexes plus ``by_creation_time``; what an index key is computed for."""
+        return (self.index(BY_CREATION_TIME), *self.indexes)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "indexes": [{"name": i.name, "fields": list(i.fields)} for i in self.indexes],
+            "vectorIndexes": [
+                {
+                    "name": v.name,
+                    "field": v.field,
+                    "dimensions": v.dimensions,
+                    "filterFields": list(v.filter_fields),
+                }
+                for v in self.vector_indexes
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Schema:
+    tables: Sequence[Table]
+    _by_name: dict[str, Table] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tables", tuple(self.tables))
+        for table in self.tables:
+            if table.name in self._by_name:
+                raise SchemaError(f"table {table.name!r} is declared twice")
+            self._by_name[table.name] = table
+
+    def table(self, name: str) -> Table:
+        found = self._by_name.get(name)
+        if found is None:
+            raise UnknownTableError(
+                f"unknown table {name!r}; the schema declares: "
+                + (", ".join(sorted(self._by_name)) or "no tables")
+            )
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def merged(self, tables: Iterable[Table]) -> Schema:
+        """This schema with ``tables`` added or replacing tables of the same name."""
+        by_name = dict(self._by_name)
+        for table in tables:
+            by_name[table.name] = table
+        return Schema(list(by_name.values()))
+
+
+def index_changes(stored: dict[str, Any] | None, table: Table) -> tuple[set[str], set[str]]:
+    """Names of (secondary or vector) indexes to drop and to build, to go from the stored
+    description of a table to ``table``. A changed index is dropped and built again."""
+
+    def by_name(desc: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **{i["name"]: ("index", i) for i in desc.get("indexes", [])},
+            **{v["name"]: ("vector", v) for v in desc.get("vectorIndexes", [])},
+        }
+
+    old = by_name(stored or {})
+    new = by_name(table.describe())
+    drop = {name for name, d in old.items() if new.get(name) != d}
+    build = {name for name, d in new.items() if old.get(name) != d}
+    return drop, build

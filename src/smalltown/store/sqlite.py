@@ -1,0 +1,390 @@
+"""The embedded default: one SQLite file in WAL mode.
+
+Layout: a table ``st_<name>`` per table with columns ``id``, ``ct`` (creation time), ``doc``
+(stored JSON), one BLOB key column ``k_<index>`` per index with a unique SQL index on it, and
+per vector index a float32 BLOB ``v_<index>`` and filter-key BLOBs ``f_<index>_<n>``.
+``_smalltown_tables`` records each table's number and definition.
+
+Concurrency: write transactions take one in-process lock and ``BEGIN IMMEDIATE``, so writers
+run one at a time and are trivially serializable; reads run on a small pool of connections,
+each on its own WAL snapshot. Each connection owns one thread, and a whole statement with its
+fetch runs in a single hop to it. Vectors are searched exactly with numpy from memory,
+loaded at open and updated at each commit; one SQLite file is meant for one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from smalltown.store import values
+from smalltown.store.base import (
+    Provider,
+    ProviderTransaction,
+    RetryableConflict,
+    Row,
+    VectorEntry,
+    VectorFilter,
+)
+from smalltown.store.errors import (
+    InvalidValueError,
+    SchemaError,
+    StoreConnectionError,
+    StoreError,
+)
+from smalltown.store.exact_vectors import ExactVectorIndex
+from smalltown.store.schema import BY_CREATION_TIME, Schema, Table, VectorIndex, index_changes
+from smalltown.store.transaction import index_keys, vector_entries
+
+T = TypeVar("T")
+FIRST_TABLE_NUMBER = 10001
+READERS = 4
+META = "_smalltown_tables"
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'  # names are validated by schema.py: letters, digits, underscores
+
+
+def _table_sql(t: Table | str) -> str:
+    return _q(f"st_{t if isinstance(t, str) else t.name}")
+
+
+def _vector_columns(name: str, filter_count: int) -> list[str]:
+    return [f"v_{name}", *(f"f_{name}_{i}" for i in range(filter_count))]
+
+
+class _Connection:
+    """A sqlite3 connection used from exactly one thread of its own."""
+
+    def __init__(self, path: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smalltown-sqlite")
+        self._path = path
+        self.db: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            return db
+
+        self.db = await self.call(connect)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RetryableConflict(f"SQLite is busy: {exc}") from exc
+            raise StoreError(f"SQLite error: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite error: {exc}") from exc
+
+    async def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return await self.call(lambda: self.db.execute(sql, params).fetchall())
+
+    async def close(self) -> None:
+        if self.db is not None:
+            await self.call(self.db.close)
+            self.db = None
+        self._executor.shutdown(wait=True)
+
+
+class SqliteTransaction(ProviderTransaction):
+    def __init__(self, provider: SqliteProvider, conn: _Connection) -> None:
+        self._p = provider
+        self._conn = conn
+        #: (table, vector index) -> id -> new entry, or None when the row left the index
+        self.vector_changes: dict[tuple[str, str], dict[str, VectorEntry | None]] = {}
+
+    async def get(self, table: Table, id: str) -> Row | None:
+        rows = await self._conn.execute(
+            f"SELECT ct, doc FROM {_table_sql(table)} WHERE id = ?", (id,)
+        )
+        return Row(id, rows[0][0], values.loads(rows[0][1])) if rows else None
+
+    async def scan(
+        self,
+        table: Table,
+        index: str,
+        low: bytes,
+        high: bytes | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[bytes, Row]]:
+        col = _q(f"k_{index}")
+        sql = f"SELECT {col}, id, ct, doc FROM {_table_sql(table)} WHERE {col} >= ?"
+        params: list[Any] = [low]
+        if high is not None:
+            sql += f" AND {col} < ?"
+            params.append(high)
+        sql += f" ORDER BY {col} {'DESC' if reverse else 'ASC'}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self._conn.execute(sql, tuple(params))
+        return [(key, Row(id, ct, values.loads(doc))) for key, id, ct, doc in rows]
+
+    async def count(self, table: Table) -> int:
+        rows = await self._conn.execute(f"SELECT COUNT(*) FROM {_table_sql(table)}")
+        return rows[0][0]
+
+    def _columns(
+        self, table: Table, row: Row, keys: dict[str, bytes], vectors: dict[str, Any]
+    ) -> dict[str, Any]:
+        cols: dict[str, Any] = {"doc": values.dumps(row.body)}
+        for ix in table.all_indexes:
+            cols[f"k_{ix.name}"] = keys[ix.name]
+        for v in table.vector_indexes:
+            entry = vectors.get(v.name)
+            names = _vector_columns(v.name, len(v.filter_fields))
+            if entry is None:
+                cols.update(dict.fromkeys(names))
+            else:
+                cols.update(zip(names, [entry.vector.tobytes(), *entry.filters], strict=True))
+            self.vector_changes.setdefault((table.name, v.name), {})[row.id] = entry
+        return cols
+
+    async def insert(
+        self, table: Table, row: Row, keys: dict[str, bytes], vectors: dict[str, VectorEntry]
+    ) -> None:
+        cols = {"id": row.id, "ct": row.creation_time, **self._columns(table, row, keys, vectors)}
+        names = ", ".join(_q(c) for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        await self._conn.execute(
+            f"INSERT INTO {_table_sql(table)} ({names}) VALUES ({marks})", tuple(cols.values())
+        )
+
+    async def update(
+        self,
+        table: Table,
+        row: Row,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry | None],
+    ) -> None:
+        cols = self._columns(table, row, keys, vectors)
+        sets = ", ".join(f"{_q(c)} = ?" for c in cols)
+        await self._conn.execute(
+            f"UPDATE {_table_sql(table)} SET {sets} WHERE id = ?", (*cols.values(), row.id)
+        )
+
+    async def delete(self, table: Table, id: str) -> None:
+        await self._conn.execute(f"DELETE FROM {_table_sql(table)} WHERE id = ?", (id,))
+        for v in table.vector_indexes:
+            self.vector_changes.setdefault((table.name, v.name), {})[id] = None
+
+    async def vector_search(
+        self,
+        table: Table,
+        index: VectorIndex,
+        query: np.ndarray,
+        limit: int,
+        filters: VectorFilter,
+    ) -> list[tuple[str, float]]:
+        exact = self._p.vectors[(table.name, index.name)]
+        overlay = self.vector_changes.get((table.name, index.name))
+        return exact.search(query, limit, filters, overlay)
+
+
+class SqliteProvider(Provider):
+    name = "sqlite"
+
+    def __init__(self, path: str, url: str) -> None:
+        self.display_url = url
+        self._path = path
+        self._writer = _Connection(path)
+        self._readers: asyncio.Queue[_Connection] = asyncio.Queue()
+        self._all_readers: list[_Connection] = []
+        self._write_lock = asyncio.Lock()
+        self._tables: dict[str, Table] = {}
+        self.vectors: dict[tuple[str, str], ExactVectorIndex] = {}
+
+    @classmethod
+    async def open(cls, url: str) -> SqliteProvider:
+        path = url.split("://", 1)[1]
+        path = path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
+        if not path or path.startswith(":memory:"):
+            raise StoreConnectionError(
+                f"{url}: give a file path, e.g. sqlite:///./data/smalltown.db "
+                "(relative) or sqlite:////var/lib/smalltown/town.db (absolute)"
+            )
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreConnectionError(f"{url}: cannot create its folder: {exc}") from exc
+        provider = cls(path, url)
+        try:
+            await provider._writer.open()
+            await provider._writer.execute(
+                f"CREATE TABLE IF NOT EXISTS {META} "
+                "(name TEXT PRIMARY KEY, number INTEGER UNIQUE NOT NULL, definition TEXT NOT NULL)"
+            )
+            for _ in range(READERS):
+                reader = _Connection(path)
+                await reader.open()
+                provider._all_readers.append(reader)
+                provider._readers.put_nowait(reader)
+        except StoreError as exc:
+            await provider.close()
+            raise StoreConnectionError(f"{url}: cannot open the database: {exc}") from exc
+        return provider
+
+    @asynccontextmanager
+    async def transaction(self, read_only: bool) -> AsyncIterator[SqliteTransaction]:
+        if read_only:
+            conn = await self._readers.get()
+            try:
+                await conn.execute("BEGIN")
+                try:
+                    yield SqliteTransaction(self, conn)
+                finally:
+                    await conn.execute("COMMIT")
+            finally:
+                self._readers.put_nowait(conn)
+            return
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            tx = SqliteTransaction(self, self._writer)
+            try:
+                yield tx
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            try:
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                await self._writer.call(self._rollback_if_open)
+                raise
+            for (table, index), changes in tx.vector_changes.items():
+                exact = self.vectors.get((table, index))
+                if exact is None:
+                    continue
+                for id, entry in changes.items():
+                    if entry is None:
+                        exact.remove(id)
+                    else:
+                        exact.upsert(id, entry)
+
+    def _rollback_if_open(self) -> None:
+        if self._writer.db is not None and self._writer.db.in_transaction:
+            self._writer.db.execute("ROLLBACK")
+
+    async def apply_schema(self, schema: Schema) -> dict[str, int]:
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                stored = {
+                    name: (number, json.loads(definition))
+                    for name, number, definition in await conn.execute(
+                        f"SELECT name, number, definition FROM {META}"
+                    )
+                }
+                next_number = max([FIRST_TABLE_NUMBER - 1, *(n for n, _ in stored.values())]) + 1
+                numbers: dict[str, int] = {}
+                for table in schema.tables:
+                    if table.name in stored:
+                        number, definition = stored[table.name]
+                        await self._migrate(conn, table, definition)
+                    else:
+                        number, next_number = next_number, next_number + 1
+                        await self._create(conn, table, number)
+                    numbers[table.name] = number
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.call(self._rollback_if_open)
+                raise
+            self._tables = {t.name: t for t in schema.tables}
+            await self._load_vectors(conn)
+            return numbers
+
+    async def _create(self, conn: _Connection, table: Table, number: int) -> None:
+        await conn.execute(
+            f"CREATE TABLE {_table_sql(table)} "
+            "(id TEXT PRIMARY KEY, ct REAL NOT NULL, doc TEXT NOT NULL)"
+        )
+        await conn.execute(
+            f"INSERT INTO {META} (name, number, definition) VALUES (?, ?, ?)",
+            (table.name, number, json.dumps(table.describe())),
+        )
+        await self._add_indexes(conn, table, {BY_CREATION_TIME, *table.index_names})
+
+    async def _migrate(self, conn: _Connection, table: Table, stored: dict[str, Any]) -> None:
+        drop, build = index_changes(stored, table)
+        if not drop and not build:
+            return
+        for desc in stored.get("indexes", []):
+            if desc["name"] in drop:
+                ix_name = _q(f"ix_{table.name}_{desc['name']}")
+                await conn.execute(f"DROP INDEX IF EXISTS {ix_name}")
+                await conn.execute(
+                    f"ALTER TABLE {_table_sql(table)} DROP COLUMN {_q('k_' + desc['name'])}"
+                )
+        for desc in stored.get("vectorIndexes", []):
+            if desc["name"] in drop:
+                for col in _vector_columns(desc["name"], len(desc["filterFields"])):
+                    await conn.execute(f"ALTER TABLE {_table_sql(table)} DROP COLUMN {_q(col)}")
+        await self._add_indexes(conn, table, build)
+        await self._backfill(conn, table, build)
+        await conn.execute(
+            f"UPDATE {META} SET definition = ? WHERE name = ?",
+            (json.dumps(table.describe()), table.name),
+        )
+
+    async def _add_indexes(self, conn: _Connection, table: Table, names: set[str]) -> None:
+        for ix in table.all_indexes:
+            if ix.name in names:
+                col = _q(f"k_{ix.name}")
+                await conn.execute(f"ALTER TABLE {_table_sql(table)} ADD COLUMN {col} BLOB")
+                await conn.execute(
+                    f"CREATE UNIQUE INDEX {_q(f'ix_{table.name}_{ix.name}')} "
+                    f"ON {_table_sql(table)} ({col})"
+                )
+        for v in table.vector_indexes:
+            if v.name in names:
+                for col in _vector_columns(v.name, len(v.filter_fields)):
+                    await conn.execute(f"ALTER TABLE {_table_sql(table)} ADD COLUMN {_q(col)} BLOB")
+
+    async def _backfill(self, conn: _Connection, table: Table, names: set[str]) -> None:
+        rows = await conn.execute(f"SELECT id, ct, doc FROM {_table_sql(table)}")
+        tx = SqliteTransaction(self, conn)
+        for id, ct, doc in rows:
+            row = Row(id, ct, values.loads(doc))
+            try:
+                vectors = vector_entries(table, row)
+            except InvalidValueError as exc:
+                raise SchemaError(
+                    f"cannot build the vector indexes of {table.name!r}: {exc}. Re-embed or "
+                    "delete the documents whose vectors do not fit, or keep the old dimension"
+                ) from exc
+            await tx.update(table, row, index_keys(table, row), vectors)
+
+    async def _load_vectors(self, conn: _Connection) -> None:
+        self.vectors = {}
+        for table in self._tables.values():
+            for v in table.vector_indexes:
+                cols = ", ".join(_q(c) for c in _vector_columns(v.name, len(v.filter_fields)))
+                rows = await conn.execute(
+                    f"SELECT id, {cols} FROM {_table_sql(table)} "
+                    f"WHERE {_q('v_' + v.name)} IS NOT NULL"
+                )
+                exact = ExactVectorIndex(v.dimensions, len(v.filter_fields))
+                exact.load(
+                    (r[0], np.frombuffer(r[1], dtype=np.float32), tuple(r[2:])) for r in rows
+                )
+                self.vectors[(table.name, v.name)] = exact
+
+    async def close(self) -> None:
+        for conn in [self._writer, *self._all_readers]:
+            await conn.close()

@@ -1,0 +1,181 @@
+"""The store: one URL in, one async document database out.
+
+    store = await open_store("sqlite:///./data/smalltown.db", schema)
+    result = await store.transact(my_transaction)   # value, reads, writes, commit ts
+
+Providers are imported only when their scheme is asked for, so the SQLite default needs no
+PostgreSQL or MongoDB driver installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from smalltown.store.base import Provider, RetryableConflict
+from smalltown.store.errors import ConflictError, StoreConnectionError
+from smalltown.store.schema import Schema
+from smalltown.store.transaction import KeyRange, Transaction, Write, _Clock
+
+log = logging.getLogger("smalltown.store")
+T = TypeVar("T")
+DEFAULT_MAX_ATTEMPTS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Committed(Generic[T]):
+    """A finished transaction: its value, what it read and wrote, and its commit timestamp."""
+
+    value: T
+    reads: tuple[KeyRange, ...]
+    writes: tuple[Write, ...]
+    ts: int
+
+
+CommitListener = Callable[[int, tuple[Write, ...]], None]
+
+
+class Store:
+    def __init__(self, provider: Provider, schema: Schema, table_numbers: dict[str, int]) -> None:
+        self._provider = provider
+        self._schema = schema
+        self._numbers = table_numbers
+        self._clock = _Clock()
+        self._listeners: list[CommitListener] = []
+
+    @property
+    def provider_name(self) -> str:
+        return self._provider.name
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked."""
+        return self._provider.display_url
+
+    @property
+    def schema(self) -> Schema:
+        return self._schema
+
+    @property
+    def table_numbers(self) -> dict[str, int]:
+        return dict(self._numbers)
+
+    @property
+    def last_commit_ts(self) -> int:
+        return self._clock.last_ts
+
+    async def apply_schema(self, schema: Schema) -> None:
+        """Create or migrate tables and indexes to match ``schema``."""
+        self._numbers = await self._provider.apply_schema(schema)
+        self._schema = schema
+
+    def on_commit(self, listener: CommitListener) -> Callable[[], None]:
+        """Call ``listener(ts, writes)`` after every committed write; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def transact(
+        self,
+        fn: Callable[[Transaction], Awaitable[T]],
+        *,
+        read_only: bool = False,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> Committed[T]:
+        """Run ``fn`` in a serializable transaction, again if it lost a race.
+
+        ``fn`` may run several times, so it must not have effects outside the transaction.
+        An exception from ``fn`` rolls everything back and propagates unchanged.
+        """
+        delay = 0.001
+        for attempt in range(1, max_attempts + 1):
+            try:
+                async with self._provider.transaction(read_only) as ptx:
+                    tx = Transaction(ptx, self._schema, self._numbers, read_only, self._clock)
+                    value = await fn(tx)
+                ts = self._clock.commit_ts() if tx.writes else self._clock.last_ts
+            except RetryableConflict as exc:
+                if attempt == max_attempts:
+                    raise ConflictError(
+                        f"transaction still conflicted after {max_attempts} attempts: {exc}; "
+                        "it touches data other transactions write constantly"
+                    ) from exc
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 0.05)
+                continue
+            writes = tx.writes
+            if writes:
+                for listener in list(self._listeners):
+                    try:
+                        listener(ts, writes)
+                    except Exception:
+                        log.exception("commit listener failed")
+            return Committed(value, tx.reads, writes, ts)
+        raise AssertionError("unreachable")
+
+    async def run(self, fn: Callable[[Transaction], Awaitable[T]], **kwargs: Any) -> T:
+        """``transact`` for callers that want only the value."""
+        return (await self.transact(fn, **kwargs)).value
+
+    async def read(self, fn: Callable[[Transaction], Awaitable[T]]) -> T:
+        return (await self.transact(fn, read_only=True)).value
+
+    async def close(self) -> None:
+        await self._provider.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def mask_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def open_store(url: str, schema: Schema | None = None) -> Store:
+    """Open the database at ``url`` (``sqlite:///path``, ``postgresql://...``) with ``schema``."""
+    if not isinstance(url, str) or "://" not in url:
+        raise StoreConnectionError(
+            f"{mask_password(str(url))!r} is not a database URL; use sqlite:///path/to/file.db "
+            "or postgresql://user@host:5432/dbname"
+        )
+    scheme = url.split("://", 1)[0].lower()
+    provider: Provider
+    if scheme == "sqlite":
+        from smalltown.store.sqlite import SqliteProvider
+
+        provider = await SqliteProvider.open(url)
+    elif scheme in ("postgresql", "postgres"):
+        try:
+            from smalltown.store.postgres import PostgresProvider
+        except ImportError as exc:
+            raise StoreConnectionError(
+                f"{mask_password(url)}: the PostgreSQL driver is not installed "
+                "(pip install 'smalltown[postgres]')"
+            ) from exc
+        provider = await PostgresProvider.open(url)
+    else:
+        raise StoreConnectionError(
+            f"{mask_password(url)}: unknown database scheme {scheme!r}; "
+            "use sqlite:// or postgresql://"
+        )
+    schema = schema or Schema([])
+    try:
+        numbers = await provider.apply_schema(schema)
+    except BaseException:
+        await provider.close()
+        raise
+    return Store(provider, schema, numbers)

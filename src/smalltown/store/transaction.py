@@ -1,0 +1,540 @@
+"""Transactions over any provider: validation, index keys, read and write sets.
+
+This is the one code path every provider shares. A provider only moves rows and byte keys;
+here they get meaning, so a query, a patch or a bad value behaves the same on SQLite,
+PostgreSQL and MongoDB.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from smalltown.store import keys, values
+from smalltown.store.base import ProviderTransaction, Row, VectorEntry, VectorFilter
+from smalltown.store.errors import (
+    DocumentNotFoundError,
+    InvalidIdError,
+    InvalidQueryError,
+    InvalidValueError,
+    UnknownTableError,
+    VectorDimensionError,
+)
+from smalltown.store.ids import decode_id, encode_id, new_internal_id
+from smalltown.store.schema import BY_CREATION_TIME, BY_ID, Schema, Table, VectorIndex
+
+Order = Literal["asc", "desc"]
+MAX_VECTOR_RESULTS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRange:
+    """Keys ``low <= key < high`` of one index (``high=None``: no upper bound)."""
+
+    table: str
+    index: str
+    low: bytes
+    high: bytes | None
+
+    def contains(self, key: bytes) -> bool:
+        return key >= self.low and (self.high is None or key < self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A document's index keys before and after a write (``None``: absent on that side)."""
+
+    table: str
+    id: str
+    old_keys: Mapping[str, bytes] | None
+    new_keys: Mapping[str, bytes] | None
+
+
+def overlaps(reads: Sequence[KeyRange], writes: Sequence[Write]) -> bool:
+    """Whether any write moves a key into or out of any read range: the query may change."""
+    for write in writes:
+        for r in reads:
+            if r.table != write.table:
+                continue
+            for side in (write.old_keys, write.new_keys):
+                if side is not None and r.index in side and r.contains(side[r.index]):
+                    return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Bounds on the index field that follows the equality prefix of a query."""
+
+    field: str
+    gt: Any = values.UNDEFINED
+    gte: Any = values.UNDEFINED
+    lt: Any = values.UNDEFINED
+    lte: Any = values.UNDEFINED
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """A vector-search filter value: a document matches if its field equals any of these."""
+
+    values: tuple[Any, ...]
+
+    def __init__(self, *options: Any) -> None:
+        object.__setattr__(self, "values", options)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    page: list[dict[str, Any]]
+    continue_cursor: str
+    is_done: bool
+
+
+def _by_id_key(id: str) -> bytes:
+    return keys.encode_value(id)
+
+
+def _point(table: str, index: str, key: bytes) -> KeyRange:
+    # Complete keys are prefix-free, so [key, key + 0x00) holds exactly one key.
+    return KeyRange(table, index, key, key + b"\x00")
+
+
+@dataclass
+class _Pending:
+    """What this transaction did, for the caller's read and write sets."""
+
+    reads: list[KeyRange] = field(default_factory=list)
+    writes: dict[str, Write] = field(default_factory=dict)
+
+    def wrote(self, table: str, id: str, old: Mapping | None, new: Mapping | None) -> None:
+        earlier = self.writes.get(id)
+        if earlier is not None:
+            old = earlier.old_keys
+        if old is None and new is None:
+            del self.writes[id]  # inserted and deleted within one transaction: no effect
+            return
+        self.writes[id] = Write(table, id, old, new)
+
+
+class Transaction:
+    """A unit of reads and writes, committed all or nothing.
+
+    Obtain one through ``Store.transact``; use it only inside that call.
+    """
+
+    def __init__(
+        self,
+        ptx: ProviderTransaction,
+        schema: Schema,
+        table_numbers: Mapping[str, int],
+        read_only: bool,
+        clock: _Clock,
+    ) -> None:
+        self._ptx = ptx
+        self._schema = schema
+        self._numbers = table_numbers
+        self._tables_by_number = {n: name for name, n in table_numbers.items()}
+        self._read_only = read_only
+        self._clock = clock
+        self._pending = _Pending()
+
+    @property
+    def reads(self) -> tuple[KeyRange, ...]:
+        return tuple(self._pending.reads)
+
+    @property
+    def writes(self) -> tuple[Write, ...]:
+        return tuple(self._pending.writes.values())
+
+    # --- reading -----------------------------------------------------------------------
+
+    async def get(self, id: str, *, table: str | None = None) -> dict[str, Any] | None:
+        """The document with ``id``, or None if there is none (deleted or never written)."""
+        t = self._table_of_id(id, table)
+        self._pending.reads.append(_point(t.name, BY_ID, _by_id_key(id)))
+        row = await self._ptx.get(t, id)
+        return None if row is None else row.document()
+
+    async def query(
+        self,
+        table: str,
+        index: str = BY_CREATION_TIME,
+        *,
+        eq: Mapping[str, Any] | None = None,
+        range: Range | None = None,
+        order: Order = "asc",
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Documents by index: equality on a prefix of its fields, then a range, in order."""
+        t = self._table(table)
+        low, high = self._bounds(t, index, eq, range)
+        reverse = self._check_order(order)
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
+        rows = await self._ptx.scan(t, index, low, high, reverse, limit)
+        self._record_scan(t.name, index, low, high, reverse, rows, limit)
+        return [row.document() for _, row in rows]
+
+    async def first(self, table: str, index: str = BY_CREATION_TIME, **kwargs: Any) -> dict | None:
+        found = await self.query(table, index, limit=1, **kwargs)
+        return found[0] if found else None
+
+    async def paginate(
+        self,
+        table: str,
+        index: str = BY_CREATION_TIME,
+        *,
+        eq: Mapping[str, Any] | None = None,
+        range: Range | None = None,
+        order: Order = "asc",
+        cursor: str | None = None,
+        page_size: int = 100,
+    ) -> Page:
+        """One page of a query. The cursor names the last key returned, so rows inserted
+        between pages neither repeat nor push others out of the next page."""
+        t = self._table(table)
+        low, high = self._bounds(t, index, eq, range)
+        reverse = self._check_order(order)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidQueryError(f"page_size must be a positive integer, got {page_size!r}")
+        after = self._decode_cursor(cursor, t.name, index, order)
+        if after is not None:
+            if reverse:
+                high = after if high is None else min(high, after)
+            else:
+                low = max(low, after + b"\x00")
+        rows = await self._ptx.scan(t, index, low, high, reverse, page_size + 1)
+        is_done = len(rows) <= page_size
+        rows = rows[:page_size]
+        self._record_scan(t.name, index, low, high, reverse, rows, None if is_done else page_size)
+        if rows:
+            last = rows[-1][0]
+        elif after is not None:
+            last = after
+        else:
+            last = None
+        return Page(
+            page=[row.document() for _, row in rows],
+            continue_cursor=self._encode_cursor(t.name, index, order, last),
+            is_done=is_done,
+        )
+
+    async def count(self, table: str) -> int:
+        t = self._table(table)
+        self._pending.reads.append(KeyRange(t.name, BY_CREATION_TIME, b"", None))
+        return await self._ptx.count(t)
+
+    async def vector_search(
+        self,
+        table: str,
+        index: str,
+        vector: Sequence[float],
+        *,
+        limit: int = 10,
+        filter: Mapping[str, Any] | None = None,
+    ) -> list[tuple[str, float]]:
+        """``(id, cosine similarity)`` of the nearest documents, best first.
+
+        ``filter`` maps filter fields to a value or an :class:`AnyOf`; all fields must match.
+        """
+        t = self._table(table)
+        vindex = t.vector_index(index)
+        query = _vector(vector, vindex, t.name, "the query vector")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not (
+            1 <= limit <= MAX_VECTOR_RESULTS
+        ):
+            raise InvalidQueryError(
+                f"vector search limit must be an integer from 1 to {MAX_VECTOR_RESULTS}, "
+                f"got {limit!r}"
+            )
+        filters = _vector_filters(vindex, t.name, filter or {})
+        # Any insert could become a nearer neighbour: the search depends on the whole table.
+        self._pending.reads.append(KeyRange(t.name, BY_CREATION_TIME, b"", None))
+        return await self._ptx.vector_search(t, vindex, query, limit, filters)
+
+    # --- writing -----------------------------------------------------------------------
+
+    async def insert(self, table: str, doc: Mapping[str, Any]) -> str:
+        """Insert a new document and return its id."""
+        self._check_writable()
+        t = self._table(table)
+        values.check_document_fields(doc, t.name)
+        id = encode_id(self._numbers[t.name], new_internal_id())
+        await self._insert_row(t, Row(id, self._clock.creation_time(), dict(doc)))
+        return id
+
+    async def insert_with_id(self, table: str, doc: Mapping[str, Any]) -> str:
+        """Insert a document that already has ``_id`` and ``_creationTime`` (an import)."""
+        self._check_writable()
+        t = self._table(table)
+        body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
+        values.check_document_fields(body, t.name)
+        id, ct = doc.get("_id"), doc.get("_creationTime")
+        self._table_of_id(id, t.name)
+        if not values.is_finite_number(ct):
+            raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
+        if await self._ptx.get(t, id) is not None:
+            raise InvalidIdError(f"a document with id {id} already exists in {t.name!r}")
+        await self._insert_row(t, Row(id, float(ct), body))
+        return id
+
+    async def patch(self, id: str, fields: Mapping[str, Any], *, table: str | None = None) -> None:
+        """Shallow-merge ``fields`` into the document; a field set to UNDEFINED is removed."""
+        self._check_writable()
+        if not isinstance(fields, Mapping):
+            raise InvalidValueError(f"patch fields must be a dict, got {type(fields).__name__}")
+        t, row = await self._existing(id, table)
+        body = dict(row.body)
+        for key, value in fields.items():
+            if key in values.SYSTEM_FIELDS:
+                if value is values.UNDEFINED or value != row.document()[key]:
+                    raise InvalidValueError(f"{key} of {id} cannot be changed")
+                continue
+            if value is values.UNDEFINED:
+                body.pop(key, None)
+            else:
+                body[key] = value
+        values.check_document_fields(body, t.name)
+        await self._update_row(t, row, Row(row.id, row.creation_time, body))
+
+    async def replace(self, id: str, doc: Mapping[str, Any], *, table: str | None = None) -> None:
+        """Replace every field of the document (system fields stay)."""
+        self._check_writable()
+        t, row = await self._existing(id, table)
+        body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
+        for key in values.SYSTEM_FIELDS:
+            if key in doc and doc[key] != row.document()[key]:
+                raise InvalidValueError(f"{key} of {id} cannot be changed")
+        values.check_document_fields(body, t.name)
+        await self._update_row(t, row, Row(row.id, row.creation_time, body))
+
+    async def delete(self, id: str, *, table: str | None = None) -> None:
+        self._check_writable()
+        t, row = await self._existing(id, table)
+        await self._ptx.delete(t, id)
+        self._pending.wrote(t.name, id, index_keys(t, row), None)
+
+    # --- internals ---------------------------------------------------------------------
+
+    async def _insert_row(self, t: Table, row: Row) -> None:
+        keyset = index_keys(t, row)
+        vectors = {
+            name: entry for name, entry in vector_entries(t, row).items() if entry is not None
+        }
+        values.dumps(row.body)  # fail on oversize documents before touching the database
+        await self._ptx.insert(t, row, keyset, vectors)
+        self._pending.wrote(t.name, row.id, None, keyset)
+
+    async def _update_row(self, t: Table, old: Row, new: Row) -> None:
+        keyset = index_keys(t, new)
+        vectors = vector_entries(t, new)
+        values.dumps(new.body)
+        await self._ptx.update(t, new, keyset, vectors)
+        self._pending.wrote(t.name, new.id, index_keys(t, old), keyset)
+
+    async def _existing(self, id: str, table: str | None) -> tuple[Table, Row]:
+        t = self._table_of_id(id, table)
+        row = await self._ptx.get(t, id)
+        if row is None:
+            raise DocumentNotFoundError(f"no document with id {id} in table {t.name!r}")
+        return t, row
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise InvalidQueryError("this transaction is read-only; write in a mutation")
+
+    def _table(self, name: str) -> Table:
+        if not isinstance(name, str):
+            raise UnknownTableError(f"a table name must be a string, got {type(name).__name__}")
+        return self._schema.table(name)
+
+    def _table_of_id(self, id: Any, expected: str | None) -> Table:
+        number, _ = decode_id(id)
+        name = self._tables_by_number.get(number)
+        if expected is not None:
+            t = self._table(expected)
+            if name != t.name:
+                owner = f"table {name!r}" if name else f"table number {number}, unknown here"
+                raise InvalidIdError(f"id {id} belongs to {owner}, not to {t.name!r}")
+            return t
+        if name is None:
+            raise InvalidIdError(f"id {id} belongs to table number {number}, which is not in the schema")
+        return self._schema.table(name)
+
+    def _bounds(
+        self, t: Table, index: str, eq: Mapping[str, Any] | None, rng: Range | None
+    ) -> tuple[bytes, bytes | None]:
+        ix = t.index(index)
+        queryable = ix.key_fields[:-1]  # every field but _id
+        eq = dict(eq or {})
+        if list(eq) != list(queryable[: len(eq)]):
+            raise InvalidQueryError(
+                f"index {t.name}.{index} is on {list(queryable)}: equality must name a prefix "
+                f"of those fields in order, got {list(eq)}"
+            )
+        for name, value in eq.items():
+            values.check_value(value, f"eq[{name!r}]")
+        prefix = keys.encode_tuple(list(eq.values()))
+        low, high = prefix, keys.successor(prefix) if prefix else None
+        if rng is None:
+            return low, high
+        expected = queryable[len(eq)] if len(eq) < len(queryable) else None
+        if rng.field != expected:
+            raise InvalidQueryError(
+                f"index {t.name}.{index}: a range must be on the field after the equality "
+                f"prefix ({expected!r}), got {rng.field!r}"
+            )
+        if rng.gt is not values.UNDEFINED and rng.gte is not values.UNDEFINED:
+            raise InvalidQueryError("give at most one of gt and gte")
+        if rng.lt is not values.UNDEFINED and rng.lte is not values.UNDEFINED:
+            raise InvalidQueryError("give at most one of lt and lte")
+        for name in ("gt", "gte", "lt", "lte"):
+            bound = getattr(rng, name)
+            if bound is not values.UNDEFINED:
+                values.check_value(bound, f"range.{name}")
+                at = prefix + keys.encode_value(bound)
+                if name == "gt":
+                    low = max(low, keys.successor(at) or at)
+                elif name == "gte":
+                    low = max(low, at)
+                elif name == "lt":
+                    high = at if high is None else min(high, at)
+                else:
+                    after = keys.successor(at)
+                    high = after if high is None or after is None else min(high, after)
+        return low, high
+
+    def _record_scan(
+        self,
+        table: str,
+        index: str,
+        low: bytes,
+        high: bytes | None,
+        reverse: bool,
+        rows: list[tuple[bytes, Row]],
+        limit: int | None,
+    ) -> None:
+        # A scan cut short by its limit depends only on the part of the range it covered.
+        if limit is not None and rows and len(rows) >= limit:
+            edge = rows[-1][0]
+            if reverse:
+                low = edge
+            else:
+                high = edge + b"\x00"
+        elif limit == 0:
+            return
+        self._pending.reads.append(KeyRange(table, index, low, high))
+
+    @staticmethod
+    def _check_order(order: str) -> bool:
+        if order not in ("asc", "desc"):
+            raise InvalidQueryError(f"order must be 'asc' or 'desc', got {order!r}")
+        return order == "desc"
+
+    @staticmethod
+    def _encode_cursor(table: str, index: str, order: str, last: bytes | None) -> str:
+        body = {"t": table, "i": index, "o": order, "k": None if last is None else last.hex()}
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+
+    @staticmethod
+    def _decode_cursor(cursor: str | None, table: str, index: str, order: str) -> bytes | None:
+        if cursor is None:
+            return None
+        try:
+            body = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            ok = (body["t"], body["i"], body["o"]) == (table, index, order)
+            last = None if body["k"] is None else bytes.fromhex(body["k"])
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            raise InvalidQueryError(f"malformed pagination cursor {cursor!r}") from None
+        if not ok:
+            raise InvalidQueryError(
+                "this cursor belongs to another query; pass the cursor of the same "
+                f"table, index and order ({table}.{index}, {order})"
+            )
+        return last
+
+
+def index_keys(t: Table, row: Row) -> dict[str, bytes]:
+    """A row's key in every index of its table, ``by_id`` included."""
+    doc = row.document()
+    out = {ix.name: keys.index_key(doc, ix.key_fields) for ix in t.all_indexes}
+    out[BY_ID] = _by_id_key(row.id)
+    return out
+
+
+def vector_entries(t: Table, row: Row) -> dict[str, VectorEntry | None]:
+    """A row's entry in every vector index of its table (None: not in that index)."""
+    return {v.name: _vector_entry(v, t.name, row.body) for v in t.vector_indexes}
+
+
+def _vector(raw: Any, vindex: VectorIndex, table: str, what: str) -> np.ndarray:
+    if not isinstance(raw, (list, tuple)) or not all(
+        values.is_finite_number(x) for x in raw
+    ):
+        raise InvalidValueError(
+            f"{what} for vector index {table}.{vindex.name} must be a list of finite numbers"
+        )
+    if len(raw) != vindex.dimensions:
+        raise VectorDimensionError(
+            f"{what} has {len(raw)} dimensions but vector index {table}.{vindex.name} "
+            f"has {vindex.dimensions}"
+        )
+    return np.asarray(raw, dtype=np.float32)
+
+
+def _vector_entry(vindex: VectorIndex, table: str, body: dict[str, Any]) -> VectorEntry | None:
+    raw = keys.field_value(body, vindex.field)
+    if raw is values.UNDEFINED:
+        return None
+    vector = _vector(raw, vindex, table, f"field {vindex.field!r}")
+    filters = tuple(keys.encode_value(keys.field_value(body, f)) for f in vindex.filter_fields)
+    return VectorEntry(vector, filters)
+
+
+def _vector_filters(vindex: VectorIndex, table: str, spec: Mapping[str, Any]) -> VectorFilter:
+    out = []
+    for name, wanted in spec.items():
+        if name not in vindex.filter_fields:
+            raise InvalidQueryError(
+                f"vector index {table}.{vindex.name} cannot filter on {name!r}; "
+                f"its filter fields are {list(vindex.filter_fields)}"
+            )
+        options = wanted.values if isinstance(wanted, AnyOf) else (wanted,)
+        for option in options:
+            values.check_value(option, f"filter[{name!r}]")
+        out.append((vindex.filter_fields.index(name), [keys.encode_value(v) for v in options]))
+    return out
+
+
+class _Clock:
+    """Creation times and commit timestamps that never repeat or go back in one process."""
+
+    def __init__(self) -> None:
+        self._last_ms = 0.0
+        self._last_ts = 0
+
+    def creation_time(self) -> float:
+        import time
+
+        now = time.time() * 1000.0
+        if now <= self._last_ms:
+            now = math.nextafter(self._last_ms, math.inf)
+        self._last_ms = now
+        return now
+
+    def commit_ts(self) -> int:
+        import time
+
+        self._last_ts = max(time.time_ns(), self._last_ts + 1)
+        return self._last_ts
+
+    @property
+    def last_ts(self) -> int:
+        return self._last_ts

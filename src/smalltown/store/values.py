@@ -1,0 +1,148 @@
+"""Convex values in Python, and the JSON form documents are stored in.
+
+Python types map onto Convex's: ``None`` null, ``bool`` Boolean, ``int`` Int64, ``float``
+Float64, ``str`` String, ``bytes`` Bytes, ``list`` Array, ``dict`` Object. Int64 and Float64
+stay distinct all the way to disk and back, as do ``-0.0``, NaN and the infinities.
+
+Stored JSON is Convex's export JSON, made unambiguous for databases that normalise numbers
+(PostgreSQL's JSONB turns ``1e+20`` into an integer and ``-0.0`` into ``0``): an Int64 is a
+bare integer, a float is a number with a decimal point when that survives any JSON engine,
+otherwise ``{"$float": base64}``; bytes are ``{"$bytes": base64}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import struct
+from typing import Any, Final
+
+from smalltown.store.errors import InvalidValueError
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+MAX_DEPTH: Final = 64
+MAX_DOCUMENT_BYTES: Final = 1 << 20
+SYSTEM_FIELDS: Final = ("_id", "_creationTime")
+_FIELD_NAME = re.compile(r"^[^$][^\x00]{0,1023}$", re.DOTALL)
+_PLAIN_FLOAT = re.compile(r"^-?\d+\.\d+$")
+
+
+class _Undefined:
+    """Marks a field to remove in ``patch``; Convex's ``undefined``."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED: Final = _Undefined()
+
+
+def check_value(value: Any, path: str = "value", depth: int = 0) -> None:
+    """Raise InvalidValueError, naming the path, unless ``value`` is a Convex value."""
+    if depth > MAX_DEPTH:
+        raise InvalidValueError(f"{path} is nested more than {MAX_DEPTH} levels deep")
+    if value is None or isinstance(value, (bool, str, bytes, float)):
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidValueError(f"{path} = {value} does not fit in a 64-bit integer")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            check_value(item, f"{path}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_field_name(key, path)
+            check_value(item, f"{path}.{key}", depth + 1)
+        return
+    raise InvalidValueError(
+        f"{path} is a {type(value).__name__}, which is not a Convex value "
+        "(use None, bool, int, float, str, bytes, list or dict)"
+    )
+
+
+def check_field_name(key: Any, path: str = "value") -> None:
+    if not isinstance(key, str):
+        raise InvalidValueError(f"{path} has a field name {key!r} that is not a string")
+    if not _FIELD_NAME.match(key):
+        raise InvalidValueError(
+            f"{path} has an invalid field name {key!r}: names must be non-empty, "
+            "must not start with '$' and must not contain NUL"
+        )
+
+
+def check_document_fields(doc: Any, table: str) -> None:
+    """A user-supplied document: an object whose top-level fields are not system fields."""
+    if not isinstance(doc, dict):
+        raise InvalidValueError(f"a document for {table!r} must be a dict, got {type(doc).__name__}")
+    for key in doc:
+        if isinstance(key, str) and key.startswith("_"):
+            raise InvalidValueError(
+                f"field {key!r} of a document for {table!r}: fields starting with '_' "
+                "are reserved for the system"
+            )
+    check_value(doc, "document")
+
+
+def _float_bits(x: float) -> str:
+    return base64.b64encode(struct.pack("<d", x)).decode()
+
+
+def to_stored(value: Any) -> Any:
+    """The JSON-safe form of a value, decodable by :func:`from_stored` without loss."""
+    if isinstance(value, float):
+        text = repr(value)
+        if _PLAIN_FLOAT.match(text) and text != "-0.0":
+            return value
+        return {"$float": _float_bits(value)}
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, list):
+        return [to_stored(v) for v in value]
+    return {k: to_stored(v) for k, v in value.items()}
+
+
+def from_stored(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if "$float" in value:
+                return struct.unpack("<d", base64.b64decode(value["$float"]))[0]
+            if "$bytes" in value:
+                return base64.b64decode(value["$bytes"])
+        return {k: from_stored(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_stored(v) for v in value]
+    return value
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    text = json.dumps(to_stored(doc), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise InvalidValueError(
+            f"document is {len(text)} bytes of JSON; the limit is {MAX_DOCUMENT_BYTES}"
+        )
+    return text
+
+
+def loads(text: str | bytes) -> dict[str, Any]:
+    return from_stored(json.loads(text))
+
+
+def is_finite_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

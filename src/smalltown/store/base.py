@@ -48,7 +48,7 @@ VectorFilter = Sequence[tuple[int, Sequence[bytes]]]
 conditions on different fields must all hold."""
 
 
-class RetryableConflict(ConflictError):  # noqa: N818 - a signal between store layers
+class RetryableConflict(ConflictError):
     """Raised by a provider when the transaction lost a race and may simply be run again."""
 
 
@@ -73,14 +73,21 @@ class ProviderTransaction(ABC):
 
     @abstractmethod
     async def insert(
-        self, table: Table, row: Row, keys: dict[str, bytes], vectors: dict[str, VectorEntry]
-    ) -> None: ...
+        self,
+        table: Table,
+        row: Row,
+        encoded: str,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry],
+    ) -> None:
+        """Add a row; ``encoded`` is its body as stored JSON (``values.dumps``)."""
 
     @abstractmethod
     async def update(
         self,
         table: Table,
         row: Row,
+        encoded: str,
         keys: dict[str, bytes],
         vectors: dict[str, VectorEntry | None],
     ) -> None:
@@ -116,6 +123,10 @@ class Provider(ABC):
 
         Raise :class:`RetryableConflict` when the transaction lost a race.
         """
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise a StoreError unless the database answers a trivial query."""
 
     @abstractmethod
     async def close(self) -> None: ...

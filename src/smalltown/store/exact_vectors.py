@@ -119,13 +119,17 @@ class ExactVectorIndex:
             row = int(rows_index[i]) if rows_index is not None else int(i)
             id = self._ids[row]
             if id not in overlay:
-                found[id] = float(scores[i])
+                found[id] = _clamp(float(scores[i]))
         for id, entry in overlay.items():
             if entry is not None and _matches(entry.filters, filters):
-                found[id] = float(normalise(entry.vector.astype(np.float32)) @ q)
+                found[id] = _clamp(float(normalise(entry.vector.astype(np.float32)) @ q))
         best = sorted(found.items(), key=lambda item: (-item[1], item[0]))
         return best[:limit]
 
 
 def _matches(row_filters: tuple[bytes, ...], filters: VectorFilter) -> bool:
     return all(row_filters[field] in options for field, options in filters)
+
+
+def _clamp(score: float) -> float:
+    return max(-1.0, min(1.0, score))

@@ -3,7 +3,8 @@
     schema = Schema([
         Table("messages", indexes=[Index("by_conversation", ["conversationId"])]),
         Table("memoryEmbeddings", vector_indexes=[
-            VectorIndex("embedding", field="embedding", dimensions=1024, filter_fields=["playerId"]),
+            VectorIndex("embedding", field="embedding", dimensions=1024,
+                        filter_fields=["playerId"]),
         ]),
     ])
 
@@ -82,8 +83,10 @@ class VectorIndex:
         _check_name("vector index", self.name)
         _check_path(f"vector index {self.name!r}", self.field)
         object.__setattr__(self, "filter_fields", tuple(self.filter_fields))
-        if isinstance(self.dimensions, bool) or not isinstance(self.dimensions, int) or not (
-            MIN_VECTOR_DIMENSIONS <= self.dimensions <= MAX_VECTOR_DIMENSIONS
+        if (
+            isinstance(self.dimensions, bool)
+            or not isinstance(self.dimensions, int)
+            or not (MIN_VECTOR_DIMENSIONS <= self.dimensions <= MAX_VECTOR_DIMENSIONS)
         ):
             raise SchemaError(
                 f"vector index {self.name!r}: dimensions must be an integer from "

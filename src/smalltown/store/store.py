@@ -124,6 +124,10 @@ class Store:
     async def read(self, fn: Callable[[Transaction], Awaitable[T]]) -> T:
         return (await self.transact(fn, read_only=True)).value
 
+    async def ping(self) -> None:
+        """Raise a StoreError unless the database answers."""
+        await self._provider.ping()
+
     async def close(self) -> None:
         await self._provider.close()
 

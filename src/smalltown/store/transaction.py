@@ -176,7 +176,9 @@ class Transaction:
         t = self._table(table)
         low, high = self._bounds(t, index, eq, range)
         reverse = self._check_order(order)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
             raise InvalidQueryError(f"limit must be a non-negative integer, got {limit!r}")
         rows = await self._ptx.scan(t, index, low, high, reverse, limit)
         self._record_scan(t.name, index, low, high, reverse, rows, limit)
@@ -247,8 +249,10 @@ class Transaction:
         t = self._table(table)
         vindex = t.vector_index(index)
         query = _vector(vector, vindex, t.name, "the query vector")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not (
-            1 <= limit <= MAX_VECTOR_RESULTS
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not (1 <= limit <= MAX_VECTOR_RESULTS)
         ):
             raise InvalidQueryError(
                 f"vector search limit must be an integer from 1 to {MAX_VECTOR_RESULTS}, "
@@ -328,15 +332,14 @@ class Transaction:
         vectors = {
             name: entry for name, entry in vector_entries(t, row).items() if entry is not None
         }
-        values.dumps(row.body)  # fail on oversize documents before touching the database
-        await self._ptx.insert(t, row, keyset, vectors)
+        encoded = values.dumps(row.body)  # fails on oversize documents before any write
+        await self._ptx.insert(t, row, encoded, keyset, vectors)
         self._pending.wrote(t.name, row.id, None, keyset)
 
     async def _update_row(self, t: Table, old: Row, new: Row) -> None:
         keyset = index_keys(t, new)
         vectors = vector_entries(t, new)
-        values.dumps(new.body)
-        await self._ptx.update(t, new, keyset, vectors)
+        await self._ptx.update(t, new, values.dumps(new.body), keyset, vectors)
         self._pending.wrote(t.name, new.id, index_keys(t, old), keyset)
 
     async def _existing(self, id: str, table: str | None) -> tuple[Table, Row]:
@@ -365,7 +368,9 @@ class Transaction:
                 raise InvalidIdError(f"id {id} belongs to {owner}, not to {t.name!r}")
             return t
         if name is None:
-            raise InvalidIdError(f"id {id} belongs to table number {number}, which is not in the schema")
+            raise InvalidIdError(
+                f"id {id} belongs to table number {number}, which is not in the schema"
+            )
         return self._schema.table(name)
 
     def _bounds(
@@ -475,9 +480,9 @@ def vector_entries(t: Table, row: Row) -> dict[str, VectorEntry | None]:
 
 
 def _vector(raw: Any, vindex: VectorIndex, table: str, what: str) -> np.ndarray:
-    if not isinstance(raw, (list, tuple)) or not all(
-        values.is_finite_number(x) for x in raw
-    ):
+    numeric = isinstance(raw, (list, tuple)) and set(map(type, raw)) <= {float, int}
+    arr = np.asarray(raw, dtype=np.float64) if numeric else None
+    if arr is None or arr.ndim != 1 or not np.isfinite(arr).all():
         raise InvalidValueError(
             f"{what} for vector index {table}.{vindex.name} must be a list of finite numbers"
         )
@@ -486,7 +491,7 @@ def _vector(raw: Any, vindex: VectorIndex, table: str, what: str) -> np.ndarray:
             f"{what} has {len(raw)} dimensions but vector index {table}.{vindex.name} "
             f"has {vindex.dimensions}"
         )
-    return np.asarray(raw, dtype=np.float32)
+    return arr.astype(np.float32)
 
 
 def _vector_entry(vindex: VectorIndex, table: str, body: dict[str, Any]) -> VectorEntry | None:

@@ -19,6 +19,8 @@ import re
 import struct
 from typing import Any, Final
 
+import numpy as np
+
 from smalltown.store.errors import InvalidValueError
 
 INT64_MIN: Final = -(2**63)
@@ -27,7 +29,6 @@ MAX_DEPTH: Final = 64
 MAX_DOCUMENT_BYTES: Final = 1 << 20
 SYSTEM_FIELDS: Final = ("_id", "_creationTime")
 _FIELD_NAME = re.compile(r"^[^$][^\x00]{0,1023}$", re.DOTALL)
-_PLAIN_FLOAT = re.compile(r"^-?\d+\.\d+$")
 
 
 class _Undefined:
@@ -61,6 +62,8 @@ def check_value(value: Any, path: str = "value", depth: int = 0) -> None:
             raise InvalidValueError(f"{path} = {value} does not fit in a 64-bit integer")
         return
     if isinstance(value, list):
+        if _all_floats(value):  # embeddings: skip the per-element walk
+            return
         for i, item in enumerate(value):
             check_value(item, f"{path}[{i}]", depth + 1)
         return
@@ -88,7 +91,9 @@ def check_field_name(key: Any, path: str = "value") -> None:
 def check_document_fields(doc: Any, table: str) -> None:
     """A user-supplied document: an object whose top-level fields are not system fields."""
     if not isinstance(doc, dict):
-        raise InvalidValueError(f"a document for {table!r} must be a dict, got {type(doc).__name__}")
+        raise InvalidValueError(
+            f"a document for {table!r} must be a dict, got {type(doc).__name__}"
+        )
     for key in doc:
         if isinstance(key, str) and key.startswith("_"):
             raise InvalidValueError(
@@ -105,8 +110,10 @@ def _float_bits(x: float) -> str:
 def to_stored(value: Any) -> Any:
     """The JSON-safe form of a value, decodable by :func:`from_stored` without loss."""
     if isinstance(value, float):
-        text = repr(value)
-        if _PLAIN_FLOAT.match(text) and text != "-0.0":
+        # repr() writes plain decimals exactly for 1e-4 <= |x| < 1e16 (and 0.0); any JSON
+        # engine keeps those as floats. The rest (-0.0, NaN, inf, exponents) go as bits.
+        magnitude = abs(value)
+        if (1e-4 <= magnitude < 1e16) or (value == 0.0 and math.copysign(1.0, value) > 0):
             return value
         return {"$float": _float_bits(value)}
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
@@ -114,8 +121,22 @@ def to_stored(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode()}
     if isinstance(value, list):
+        if _all_floats(value) and _all_plain(value):
+            return value
         return [to_stored(v) for v in value]
     return {k: to_stored(v) for k, v in value.items()}
+
+
+def _all_floats(items: list[Any]) -> bool:
+    return bool(items) and set(map(type, items)) == {float}
+
+
+def _all_plain(floats: list[float]) -> bool:
+    """Whether every float is written by repr() as a plain decimal (see to_stored)."""
+    arr = np.asarray(floats, dtype=np.float64)
+    magnitude = np.abs(arr)
+    plain = ((magnitude >= 1e-4) & (magnitude < 1e16)) | ((arr == 0.0) & ~np.signbit(arr))
+    return bool(plain.all())
 
 
 def from_stored(value: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``smalltown bench``: they print figures; docs/benchmarks.md keeps them."""

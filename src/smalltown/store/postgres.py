@@ -1,0 +1,375 @@
+"""PostgreSQL + pgvector, through psycopg 3's async pool.
+
+Layout: a table ``st_<name>`` per table with ``id``, ``ct``, ``doc`` (JSONB, readable from
+psql), one ``bytea`` key column ``k_<index>`` per index under a unique B-tree (bytea compares
+bytewise, which is the order ``keys.py`` encodes), and per vector index a ``vector(n)`` column
+``v_<index>`` under an HNSW cosine index plus ``bytea`` filter columns ``f_<index>_<n>``.
+
+Write transactions run at SERIALIZABLE and are retried by the store on serialization
+failures and deadlocks; read-only ones run at REPEATABLE READ, one snapshot each. Filtered
+vector search uses pgvector's iterative index scans, so a selective filter still fills
+``limit``; the planner may instead pick the filter's B-tree and an exact sort.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector_async
+from psycopg import errors as pgerrors
+from psycopg.rows import tuple_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from smalltown.store import values
+from smalltown.store.base import (
+    Provider,
+    ProviderTransaction,
+    RetryableConflict,
+    Row,
+    VectorEntry,
+    VectorFilter,
+)
+from smalltown.store.errors import (
+    InvalidValueError,
+    SchemaError,
+    StoreConnectionError,
+    StoreError,
+)
+from smalltown.store.schema import BY_CREATION_TIME, Schema, Table, VectorIndex, index_changes
+from smalltown.store.store import mask_password
+from smalltown.store.transaction import index_keys, vector_entries
+
+P = ParamSpec("P")
+T = TypeVar("T")
+FIRST_TABLE_NUMBER = 10001
+META = "_smalltown_tables"
+HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on vector(n)
+EF_SEARCH = 200
+POOL_MAX = 16
+_SCHEMA_LOCK = 0x736D616C6C  # pg_advisory_xact_lock key: one schema change at a time
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'  # names are validated by schema.py: letters, digits, underscores
+
+
+def _table_sql(t: Table | str) -> str:
+    return _q(f"st_{t if isinstance(t, str) else t.name}")
+
+
+def _filter_columns(name: str, filter_count: int) -> list[str]:
+    return [f"f_{name}_{i}" for i in range(filter_count)]
+
+
+def _translate(exc: psycopg.Error) -> StoreError:
+    if isinstance(exc, (pgerrors.SerializationFailure, pgerrors.DeadlockDetected)):
+        return RetryableConflict(f"PostgreSQL: {exc.diag.message_primary or exc}")
+    if isinstance(exc, psycopg.OperationalError):
+        return StoreConnectionError(f"PostgreSQL connection failed: {exc}")
+    return StoreError(f"PostgreSQL error: {exc}")
+
+
+def _mapped(fn: Callable[P, Any]) -> Callable[P, Any]:
+    """Let no psycopg error escape a provider method."""
+
+    @wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
+    return wrapper
+
+
+class PostgresTransaction(ProviderTransaction):
+    def __init__(self, conn: psycopg.AsyncConnection) -> None:
+        self._conn = conn
+
+    async def _fetch(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        cur = await self._conn.execute(sql, params)
+        return await cur.fetchall()
+
+    @_mapped
+    async def get(self, table: Table, id: str) -> Row | None:
+        rows = await self._fetch(f"SELECT ct, doc FROM {_table_sql(table)} WHERE id = %s", (id,))
+        return Row(id, rows[0][0], values.from_stored(rows[0][1])) if rows else None
+
+    @_mapped
+    async def scan(
+        self,
+        table: Table,
+        index: str,
+        low: bytes,
+        high: bytes | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[bytes, Row]]:
+        col = _q(f"k_{index}")
+        sql = f"SELECT {col}, id, ct, doc FROM {_table_sql(table)} WHERE {col} >= %s"
+        params: list[Any] = [low]
+        if high is not None:
+            sql += f" AND {col} < %s"
+            params.append(high)
+        sql += f" ORDER BY {col} {'DESC' if reverse else 'ASC'}"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        rows = await self._fetch(sql, params)
+        return [(bytes(key), Row(id, ct, values.from_stored(doc))) for key, id, ct, doc in rows]
+
+    @_mapped
+    async def count(self, table: Table) -> int:
+        rows = await self._fetch(f"SELECT count(*) FROM {_table_sql(table)}")
+        return rows[0][0]
+
+    @staticmethod
+    def _columns(
+        table: Table,
+        row: Row,
+        encoded: str,
+        keys: dict[str, bytes],
+        vectors: dict[str, Any],
+    ) -> dict[str, Any]:
+        cols: dict[str, Any] = {"doc": encoded}
+        for ix in table.all_indexes:
+            cols[f"k_{ix.name}"] = keys[ix.name]
+        for v in table.vector_indexes:
+            entry = vectors.get(v.name)
+            cols[f"v_{v.name}"] = None if entry is None else entry.vector
+            filters = [None] * len(v.filter_fields) if entry is None else entry.filters
+            cols.update(zip(_filter_columns(v.name, len(v.filter_fields)), filters, strict=True))
+        return cols
+
+    @_mapped
+    async def insert(
+        self,
+        table: Table,
+        row: Row,
+        encoded: str,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry],
+    ) -> None:
+        cols = {
+            "id": row.id,
+            "ct": row.creation_time,
+            **self._columns(table, row, encoded, keys, vectors),
+        }
+        names = ", ".join(_q(c) for c in cols)
+        marks = ", ".join("%s::jsonb" if c == "doc" else "%s" for c in cols)
+        await self._conn.execute(
+            f"INSERT INTO {_table_sql(table)} ({names}) VALUES ({marks})", list(cols.values())
+        )
+
+    @_mapped
+    async def update(
+        self,
+        table: Table,
+        row: Row,
+        encoded: str,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry | None],
+    ) -> None:
+        cols = self._columns(table, row, encoded, keys, vectors)
+        sets = ", ".join(f"{_q(c)} = %s{'::jsonb' if c == 'doc' else ''}" for c in cols)
+        await self._conn.execute(
+            f"UPDATE {_table_sql(table)} SET {sets} WHERE id = %s", [*cols.values(), row.id]
+        )
+
+    @_mapped
+    async def delete(self, table: Table, id: str) -> None:
+        await self._conn.execute(f"DELETE FROM {_table_sql(table)} WHERE id = %s", (id,))
+
+    @_mapped
+    async def vector_search(
+        self,
+        table: Table,
+        index: VectorIndex,
+        query: np.ndarray,
+        limit: int,
+        filters: VectorFilter,
+    ) -> list[tuple[str, float]]:
+        col = _q(f"v_{index.name}")
+        where = [f"{col} IS NOT NULL"]
+        params: list[Any] = [query]
+        for field, options in filters:
+            where.append(f"{_q(f'f_{index.name}_{field}')} = ANY(%s)")
+            params.append(list(options))
+        params += [query, limit]
+        rows = await self._fetch(
+            f"SELECT id, 1 - ({col} <=> %s) FROM {_table_sql(table)} "
+            f"WHERE {' AND '.join(where)} ORDER BY {col} <=> %s LIMIT %s",
+            params,
+        )
+        # Iterative scans may return neighbours slightly out of order; NaN comes from a
+        # zero vector, whose similarity to anything we define as 0.
+        scored = [(id, 0.0 if score != score else max(-1.0, min(1.0, score))) for id, score in rows]
+        return sorted(scored, key=lambda item: (-item[1], item[0]))
+
+
+class PostgresProvider(Provider):
+    name = "postgres"
+
+    def __init__(self, url: str, pool: AsyncConnectionPool) -> None:
+        self.display_url = mask_password(url)
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresProvider:
+        shown = mask_password(url)
+        conninfo = "postgresql://" + url.split("://", 1)[1]
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                conninfo, autocommit=True, connect_timeout=10
+            ) as conn:
+                try:
+                    await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                except psycopg.Error as exc:
+                    raise StoreConnectionError(
+                        f"{shown}: the pgvector extension is not available ({exc}). Install it: "
+                        "scripts/install-pgvector.sh (Debian, as root) or your distribution's "
+                        "postgresql-<version>-pgvector package"
+                    ) from exc
+        except (psycopg.Error, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreConnectionError(f"{shown}: cannot connect: {reason}") from exc
+
+        async def configure(conn: psycopg.AsyncConnection) -> None:
+            await register_vector_async(conn)
+            await conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
+            await conn.execute("SET hnsw.iterative_scan = relaxed_order")
+            await conn.commit()
+
+        pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=POOL_MAX,
+            open=False,
+            configure=configure,
+            kwargs={"row_factory": tuple_row},
+        )
+        try:
+            await pool.open(wait=True, timeout=15)
+        except PoolTimeout as exc:
+            await pool.close()
+            raise StoreConnectionError(f"{shown}: no connection within 15 s") from exc
+        return cls(url, pool)
+
+    @asynccontextmanager
+    async def transaction(self, read_only: bool) -> AsyncIterator[PostgresTransaction]:
+        level = "REPEATABLE READ READ ONLY" if read_only else "SERIALIZABLE"
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                await conn.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+                yield PostgresTransaction(conn)
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
+    @_mapped
+    async def apply_schema(self, schema: Schema) -> dict[str, int]:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {META} (name text PRIMARY KEY, "
+                "number integer UNIQUE NOT NULL, definition jsonb NOT NULL)"
+            )
+            cur = await conn.execute(f"SELECT name, number, definition FROM {META}")
+            stored = {
+                name: (number, definition) for name, number, definition in await cur.fetchall()
+            }
+            next_number = max([FIRST_TABLE_NUMBER - 1, *(n for n, _ in stored.values())]) + 1
+            numbers: dict[str, int] = {}
+            for table in schema.tables:
+                if table.name in stored:
+                    number, definition = stored[table.name]
+                    await self._migrate(conn, table, definition)
+                else:
+                    number, next_number = next_number, next_number + 1
+                    await self._create(conn, table, number)
+                numbers[table.name] = number
+        return numbers
+
+    async def _create(self, conn: psycopg.AsyncConnection, table: Table, number: int) -> None:
+        await conn.execute(
+            f"CREATE TABLE {_table_sql(table)} "
+            '(id text COLLATE "C" PRIMARY KEY, ct double precision NOT NULL, doc jsonb NOT NULL)'
+        )
+        await conn.execute(
+            f"INSERT INTO {META} (name, number, definition) VALUES (%s, %s, %s)",
+            (table.name, number, json.dumps(table.describe())),
+        )
+        await self._add_indexes(conn, table, {BY_CREATION_TIME, *table.index_names})
+
+    async def _migrate(
+        self, conn: psycopg.AsyncConnection, table: Table, stored: dict[str, Any]
+    ) -> None:
+        drop, build = index_changes(stored, table)
+        if not drop and not build:
+            return
+        doomed = [f"k_{d['name']}" for d in stored.get("indexes", []) if d["name"] in drop]
+        for d in stored.get("vectorIndexes", []):
+            if d["name"] in drop:
+                doomed += [f"v_{d['name']}", *_filter_columns(d["name"], len(d["filterFields"]))]
+        for col in doomed:  # dropping a column drops the indexes on it
+            await conn.execute(f"ALTER TABLE {_table_sql(table)} DROP COLUMN IF EXISTS {_q(col)}")
+        await self._add_indexes(conn, table, build)
+        await self._backfill(conn, table)
+        await conn.execute(
+            f"UPDATE {META} SET definition = %s WHERE name = %s",
+            (json.dumps(table.describe()), table.name),
+        )
+
+    async def _add_indexes(
+        self, conn: psycopg.AsyncConnection, table: Table, names: set[str]
+    ) -> None:
+        t = _table_sql(table)
+        for ix in table.all_indexes:
+            if ix.name in names:
+                col = _q(f"k_{ix.name}")
+                await conn.execute(f"ALTER TABLE {t} ADD COLUMN {col} bytea")
+                await conn.execute(
+                    f"CREATE UNIQUE INDEX {_q(f'ix_{table.name}_{ix.name}')} ON {t} ({col})"
+                )
+        for v in table.vector_indexes:
+            if v.name not in names:
+                continue
+            col = _q(f"v_{v.name}")
+            await conn.execute(f"ALTER TABLE {t} ADD COLUMN {col} vector({v.dimensions})")
+            if v.dimensions <= HNSW_MAX_DIMENSIONS:
+                await conn.execute(
+                    f"CREATE INDEX {_q(f'vx_{table.name}_{v.name}')} ON {t} "
+                    f"USING hnsw ({col} vector_cosine_ops)"
+                )
+            for i, fcol in enumerate(_filter_columns(v.name, len(v.filter_fields))):
+                await conn.execute(f"ALTER TABLE {t} ADD COLUMN {_q(fcol)} bytea")
+                await conn.execute(
+                    f"CREATE INDEX {_q(f'fx_{table.name}_{v.name}_{i}')} ON {t} ({_q(fcol)})"
+                )
+
+    async def _backfill(self, conn: psycopg.AsyncConnection, table: Table) -> None:
+        cur = await conn.execute(f"SELECT id, ct, doc FROM {_table_sql(table)}")
+        tx = PostgresTransaction(conn)
+        for id, ct, doc in await cur.fetchall():
+            row = Row(id, ct, values.from_stored(doc))
+            try:
+                vectors = vector_entries(table, row)
+            except InvalidValueError as exc:
+                raise SchemaError(
+                    f"cannot build the vector indexes of {table.name!r}: {exc}. Re-embed or "
+                    "delete the documents whose vectors do not fit, or keep the old dimension"
+                ) from exc
+            await tx.update(table, row, values.dumps(row.body), index_keys(table, row), vectors)
+
+    @_mapped
+    async def ping(self) -> None:
+        async with self._pool.connection(timeout=5) as conn:
+            await conn.execute("SELECT 1")
+
+    async def close(self) -> None:
+        await self._pool.close()

@@ -1,0 +1,112 @@
+"""Conformance: documents in and out, on every provider."""
+
+import math
+
+import pytest
+
+from smalltown.store import (
+    UNDEFINED,
+    DocumentNotFoundError,
+    Index,
+    InvalidValueError,
+    Schema,
+    Table,
+    decode_id,
+)
+
+SCHEMA = Schema([Table("notes", indexes=[Index("by_author", ["author"])]), Table("tags")])
+
+
+async def test_insert_then_get_returns_the_document_with_system_fields(open_test_store):
+    store = await open_test_store(SCHEMA)
+    id = await store.run(lambda tx: tx.insert("notes", {"author": "ada", "text": "hi"}))
+    doc = await store.read(lambda tx: tx.get(id))
+    assert doc["_id"] == id
+    assert doc["author"] == "ada" and doc["text"] == "hi"
+    assert isinstance(doc["_creationTime"], float)
+    assert decode_id(id)[0] == store.table_numbers["notes"]
+
+
+async def test_every_value_type_survives_the_database(open_test_store):
+    store = await open_test_store(SCHEMA)
+    value = {
+        "int": 1,
+        "float": 1.0,
+        "neg_zero": -0.0,
+        "big_float": 1e20,
+        "inf": math.inf,
+        "ninf": -math.inf,
+        "max_int": 2**63 - 1,
+        "min_int": -(2**63),
+        "bytes": b"\x00\xff",
+        "null": None,
+        "bools": [True, False],
+        "nested": {"a": [1, 2.5, {"b": "c"}], "empty": {}, "none": []},
+        "unicode": "é\u4e2d\U0001f600",
+    }
+    id = await store.run(lambda tx: tx.insert("notes", {**value, "nan": math.nan}))
+    doc = await store.read(lambda tx: tx.get(id))
+    assert math.isnan(doc.pop("nan"))
+    for key, expected in value.items():
+        assert doc[key] == expected and type(doc[key]) is type(expected), key
+    assert math.copysign(1.0, doc["neg_zero"]) == -1.0
+
+
+async def test_patch_merges_shallowly_and_undefined_removes(open_test_store):
+    store = await open_test_store(SCHEMA)
+    id = await store.run(lambda tx: tx.insert("notes", {"a": 1, "b": {"x": 1}, "c": 3}))
+    await store.run(lambda tx: tx.patch(id, {"a": 2, "b": {"y": 2}, "c": UNDEFINED, "d": None}))
+    doc = await store.read(lambda tx: tx.get(id))
+    assert {k: v for k, v in doc.items() if not k.startswith("_")} == {
+        "a": 2,
+        "b": {"y": 2},
+        "d": None,
+    }
+
+
+async def test_replace_keeps_system_fields_and_drops_the_rest(open_test_store):
+    store = await open_test_store(SCHEMA)
+    id = await store.run(lambda tx: tx.insert("notes", {"a": 1, "b": 2}))
+    before = await store.read(lambda tx: tx.get(id))
+    await store.run(lambda tx: tx.replace(id, {"z": "new"}))
+    after = await store.read(lambda tx: tx.get(id))
+    assert after == {"_id": id, "_creationTime": before["_creationTime"], "z": "new"}
+
+
+async def test_delete_then_get_is_none_and_second_delete_fails(open_test_store):
+    store = await open_test_store(SCHEMA)
+    id = await store.run(lambda tx: tx.insert("notes", {"a": 1}))
+    await store.run(lambda tx: tx.delete(id))
+    assert await store.read(lambda tx: tx.get(id)) is None
+    with pytest.raises(DocumentNotFoundError, match=id):
+        await store.run(lambda tx: tx.delete(id))
+    with pytest.raises(DocumentNotFoundError):
+        await store.run(lambda tx: tx.patch(id, {"a": 2}))
+
+
+async def test_system_fields_cannot_be_written(open_test_store):
+    store = await open_test_store(SCHEMA)
+    with pytest.raises(InvalidValueError, match="_id"):
+        await store.run(lambda tx: tx.insert("notes", {"_id": "x"}))
+    id = await store.run(lambda tx: tx.insert("notes", {"a": 1}))
+    with pytest.raises(InvalidValueError, match="_creationTime"):
+        await store.run(lambda tx: tx.patch(id, {"_creationTime": 5.0}))
+
+
+async def test_data_survives_reopening(open_test_store, store_url):
+    store = await open_test_store(SCHEMA)
+    id = await store.run(lambda tx: tx.insert("notes", {"a": 1}))
+    numbers = store.table_numbers
+    await store.close()
+    again = await open_test_store(SCHEMA)
+    assert again.table_numbers == numbers
+    assert (await again.read(lambda tx: tx.get(id)))["a"] == 1
+
+
+async def test_tables_are_numbered_from_10001_and_keep_their_numbers(open_test_store):
+    store = await open_test_store(SCHEMA)
+    assert sorted(store.table_numbers.values()) == [10001, 10002]
+    grown = Schema([*SCHEMA.tables, Table("later")])
+    await store.apply_schema(grown)
+    assert store.table_numbers["later"] == 10003
+    assert store.table_numbers["notes"] == 10001

@@ -1,15 +1,23 @@
 """Shared fixtures: real databases for every provider.
 
 PostgreSQL tests get a fresh database each (created from the server at
-``SMALLTOWN_TEST_POSTGRES_URL``, default the local server). Outside CI an unreachable server
-skips those tests with the reason; under ``CI=true`` it fails them.
+``SMALLTOWN_TEST_POSTGRES_URL``, default the local server). MongoDB tests get a fresh
+database each on a SecantusDB wire-protocol server that the test session starts on a free
+loopback port (or on ``SMALLTOWN_TEST_MONGO_URL`` when set). Outside CI an unavailable
+service skips its tests with the reason; under ``CI=true`` it fails them.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +27,7 @@ PG_ADMIN_URL = os.environ.get(
     "SMALLTOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PROVIDERS = ["sqlite", "postgres"]
+PROVIDERS = ["sqlite", "postgres", "mongo"]
 
 
 def require_service(name: str, reason: str) -> None:
@@ -56,13 +64,113 @@ async def new_postgres_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MongoTestServer:
+    """A SecantusDB server in a child process, on a loopback port and a private folder."""
+
+    def __init__(self, data: Path, *extra: str) -> None:
+        self.data = data
+        self.extra = extra
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 60) -> None:
+        binary = shutil.which("secantusd-py") or str(Path(sys.executable).parent / "secantusd-py")
+        if not Path(binary).exists():
+            require_service("MongoDB", "secantusd-py is not installed (pip install secantusdb)")
+        log = open(self.data.parent / f"{self.data.name}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.data),
+                "--log-level",
+                "WARNING",
+                *self.extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    require_service("MongoDB", f"SecantusDB did not start; see {log.name}")
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def mongo_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("SMALLTOWN_TEST_MONGO_URL"):
+        yield url
+        return
+    server = MongoTestServer(tmp_path_factory.mktemp("mongo") / "data")
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def mongo_url(mongo_server_url: str) -> AsyncIterator[str]:
+    async for url in new_mongo_database(mongo_server_url):
+        yield url
+
+
+async def new_mongo_database(mongo_server_url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the test MongoDB server, dropped afterwards."""
+    from pymongo import AsyncMongoClient
+
+    name = f"smalltown_test_{uuid.uuid4().hex[:12]}"
+    yield mongo_server_url.rstrip("/") + "/" + name
+    client = AsyncMongoClient(mongo_server_url, serverSelectionTimeoutMS=5000)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
 @pytest.fixture(params=PROVIDERS)
 async def store_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
     """A URL of an empty database, once per provider."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/store.db"
-    else:
+    elif request.param == "postgres":
         async for url in new_postgres_database():
+            yield url
+    else:
+        server = request.getfixturevalue("mongo_server_url")  # sync: starts once per session
+        async for url in new_mongo_database(server):
             yield url
 
 

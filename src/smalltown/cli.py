@@ -64,19 +64,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(database_url: str, host: str, port: int) -> int:
-    import uvicorn
-
-    from smalltown.server import create_app
     from smalltown.store import StoreError
 
-    app = create_app(database_url)
-    log.info("starting smalltown %s at http://%s:%d on %s", __version__, host, port, database_url)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", lifespan="on")
+        return asyncio.run(_serve(database_url, host, port))
     except StoreError as exc:
         print(f"smalltown: cannot start: {exc}", file=sys.stderr)
         return 1
-    return 0
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(database_url: str, host: str, port: int) -> int:
+    """Open the store first, so a bad URL is one clear line, not a server traceback."""
+    import uvicorn
+
+    from smalltown.server import create_app
+    from smalltown.store import open_store
+
+    store = await open_store(database_url)
+    try:
+        config = uvicorn.Config(create_app(store), host=host, port=port, log_level="info")
+        server = uvicorn.Server(config)
+        log.info("smalltown %s at http://%s:%d on %s", __version__, host, port, store.url)
+        await server.serve()
+        return 0 if server.started else 1
+    finally:
+        await store.close()
 
 
 if __name__ == "__main__":

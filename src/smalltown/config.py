@@ -31,7 +31,7 @@ class Settings:
 
 #: every setting, for the docs test: name -> what it does
 SETTINGS_DOC = {
-    "SMALLTOWN_DATABASE_URL": "where the town lives: sqlite:///path or postgresql://...",
+    "SMALLTOWN_DATABASE_URL": "where the town lives: sqlite:///path, postgresql://... or mongodb://...",
     "SMALLTOWN_HOST": "the address the server listens on",
     "SMALLTOWN_PORT": "the port the server listens on",
 }

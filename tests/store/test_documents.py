@@ -110,3 +110,28 @@ async def test_tables_are_numbered_from_10001_and_keep_their_numbers(open_test_s
     await store.apply_schema(grown)
     assert store.table_numbers["later"] == 10003
     assert store.table_numbers["notes"] == 10001
+
+
+async def test_insert_with_id_keeps_imported_system_fields(open_test_store):
+    from smalltown.store import InvalidIdError, encode_id
+    from smalltown.store.ids import new_internal_id
+
+    store = await open_test_store(SCHEMA)
+    id = encode_id(store.table_numbers["notes"], new_internal_id())
+    doc = {"_id": id, "_creationTime": 1773731010136.8516, "author": "imported"}
+    await store.run(lambda tx: tx.insert_with_id("notes", doc))
+    assert await store.read(lambda tx: tx.get(id)) == doc
+    with pytest.raises(InvalidIdError, match="already exists"):
+        await store.run(lambda tx: tx.insert_with_id("notes", doc))
+    with pytest.raises(InvalidIdError, match="not to 'tags'"):
+        await store.run(lambda tx: tx.insert_with_id("tags", doc))
+    assert await store.read(lambda tx: tx.count("tags")) == 0
+
+
+async def test_a_closed_store_refuses_work_clearly(open_test_store):
+    from smalltown.store import StoreConnectionError
+
+    store = await open_test_store(SCHEMA)
+    await store.close()
+    with pytest.raises(StoreConnectionError, match="closed"):
+        await store.read(lambda tx: tx.count("notes"))

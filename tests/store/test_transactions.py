@@ -1,6 +1,7 @@
 """Conformance: atomicity, isolation, and the read and write sets the reactive layer uses."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -172,3 +173,31 @@ async def test_commit_listeners_get_each_commit_in_order(open_test_store):
 async def _insert_then_fail(tx):
     await tx.insert("counters", {"name": "never"})
     raise Boom
+
+
+async def test_no_write_skew_between_two_stores_on_one_database(open_test_store):
+    """Two writers that each read both switches and turn theirs off only if both are on:
+    under serializability at least one stays on. Snapshot isolation alone lets both off."""
+    first = await open_test_store(SCHEMA)
+    second = await open_test_store(SCHEMA)  # a second process, as far as the database knows
+
+    for round in range(4):
+        a = await first.run(lambda tx: tx.insert("counters", {"name": "a", "on": True}))
+        b = await first.run(lambda tx: tx.insert("counters", {"name": "b", "on": True}))
+        read = {a: asyncio.Event(), b: asyncio.Event()}
+
+        async def turn_off(store, mine, other, read=read):
+            async def body(tx):
+                me, them = await tx.get(mine), await tx.get(other)
+                read[mine].set()
+                # Let the other writer read too, where the database lets it run alongside.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(read[other].wait(), 0.3)
+                if me["on"] and them["on"]:
+                    await tx.patch(mine, {"on": False})
+
+            await store.run(body)
+
+        await asyncio.gather(turn_off(first, a, b), turn_off(second, b, a))
+        states = [(await first.read(lambda tx, id=id: tx.get(id)))["on"] for id in (a, b)]
+        assert any(states), f"round {round}: both switched off"

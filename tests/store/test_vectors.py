@@ -221,3 +221,21 @@ async def test_recall_against_exact_search_on_a_seeded_set(open_test_store):
         total += 10
         assert len(got) == 10
     assert hits / total >= 0.95
+
+
+async def test_vectors_too_large_for_an_ann_index_are_searched_exactly(open_test_store):
+    dims = 2500  # beyond pgvector's HNSW limit of 2,000 dimensions
+    schema = Schema([Table("big", vector_indexes=[VectorIndex("v", field="v", dimensions=dims)])])
+    store = await open_test_store(schema)
+    vectors = _vectors(40, seed=8, dims=dims)
+
+    async def insert(tx):
+        return [await tx.insert("big", {"v": [float(x) for x in v]}) for v in vectors]
+
+    ids = await store.run(insert)
+    query = _vectors(1, seed=9, dims=dims)[0]
+    got = await store.read(
+        lambda tx: tx.vector_search("big", "v", [float(x) for x in query], limit=5)
+    )
+    order, _ = _exact(vectors, query)
+    assert [id for id, _ in got] == [ids[i] for i in order[:5]]

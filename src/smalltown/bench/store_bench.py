@@ -142,7 +142,7 @@ async def _load_vectors(store, rng, dims: int, have: int, target: int, out) -> i
         have += n
         if have % 10_000 == 0 or have == target:
             elapsed = time.perf_counter() - start
-            out(f"  loaded {have:,} vectors ({elapsed:.0f} s for this step)")
+            out(f"  loaded {have:,} vectors ({elapsed:.0f} s so far)")
     return have
 
 

@@ -34,15 +34,18 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-def create_app(database_url: str, schema: Schema | None = None) -> Starlette:
+def create_app(store: Store | str, schema: Schema | None = None) -> Starlette:
+    """The app over ``store``; given a URL instead, the app opens and closes the store."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = await open_store(database_url, schema)
-        app.state.store = store
-        log.info("smalltown %s on %s (%s)", __version__, store.url, store.provider_name)
+        owned = isinstance(store, str)
+        app.state.store = await open_store(store, schema) if owned else store
+        log.info("serving %s (%s)", app.state.store.url, app.state.store.provider_name)
         try:
             yield
         finally:
-            await store.close()
+            if owned:
+                await app.state.store.close()
 
     return Starlette(routes=[Route("/health", health)], lifespan=lifespan)

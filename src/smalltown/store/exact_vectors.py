@@ -133,3 +133,20 @@ def _matches(row_filters: tuple[bytes, ...], filters: VectorFilter) -> bool:
 
 def _clamp(score: float) -> float:
     return max(-1.0, min(1.0, score))
+
+
+VectorChanges = dict[tuple[str, str], dict[str, VectorEntry | None]]
+"""(table, vector index) -> document id -> its new entry, or None when it left the index."""
+
+
+def apply_changes(indexes: dict[tuple[str, str], ExactVectorIndex], changes: VectorChanges) -> None:
+    """Bring in-memory indexes in step with a committed transaction's vector changes."""
+    for key, by_id in changes.items():
+        exact = indexes.get(key)
+        if exact is None:
+            continue
+        for id, entry in by_id.items():
+            if entry is None:
+                exact.remove(id)
+            else:
+                exact.upsert(id, entry)

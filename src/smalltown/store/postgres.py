@@ -14,6 +14,7 @@ vector search uses pgvector's iterative index scans, so a selective filter still
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import wraps
@@ -22,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector_async
+from psycopg import IsolationLevel
 from psycopg import errors as pgerrors
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -36,18 +38,23 @@ from smalltown.store.base import (
     VectorFilter,
 )
 from smalltown.store.errors import (
-    InvalidValueError,
-    SchemaError,
     StoreConnectionError,
     StoreError,
 )
-from smalltown.store.schema import BY_CREATION_TIME, Schema, Table, VectorIndex, index_changes
+from smalltown.store.schema import (
+    BY_CREATION_TIME,
+    Schema,
+    Table,
+    VectorIndex,
+    index_changes,
+    plan_tables,
+)
 from smalltown.store.store import mask_password
-from smalltown.store.transaction import index_keys, vector_entries
+from smalltown.store.transaction import rewrite_row
 
+log = logging.getLogger("smalltown.store.postgres")
 P = ParamSpec("P")
 T = TypeVar("T")
-FIRST_TABLE_NUMBER = 10001
 META = "_smalltown_tables"
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on vector(n)
 EF_SEARCH = 200
@@ -89,10 +96,25 @@ def _mapped(fn: Callable[P, Any]) -> Callable[P, Any]:
 
 
 class PostgresTransaction(ProviderTransaction):
+    """Queues writes and sends them in one pipeline before the next read or the commit, so
+    a batch of inserts costs one round trip, not one each. Writes were validated above
+    this layer; a failure while flushing still aborts the whole transaction."""
+
     def __init__(self, conn: psycopg.AsyncConnection) -> None:
         self._conn = conn
+        self._queued: list[tuple[str, list[Any]]] = []
+
+    async def flush(self) -> None:
+        queued, self._queued = self._queued, []
+        if len(queued) == 1:
+            await self._conn.execute(*queued[0])
+        elif queued:
+            async with self._conn.pipeline():
+                for sql, params in queued:
+                    await self._conn.execute(sql, params)
 
     async def _fetch(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        await self.flush()
         cur = await self._conn.execute(sql, params)
         return await cur.fetchall()
 
@@ -163,8 +185,8 @@ class PostgresTransaction(ProviderTransaction):
         }
         names = ", ".join(_q(c) for c in cols)
         marks = ", ".join("%s::jsonb" if c == "doc" else "%s" for c in cols)
-        await self._conn.execute(
-            f"INSERT INTO {_table_sql(table)} ({names}) VALUES ({marks})", list(cols.values())
+        self._queued.append(
+            (f"INSERT INTO {_table_sql(table)} ({names}) VALUES ({marks})", list(cols.values()))
         )
 
     @_mapped
@@ -178,13 +200,13 @@ class PostgresTransaction(ProviderTransaction):
     ) -> None:
         cols = self._columns(table, row, encoded, keys, vectors)
         sets = ", ".join(f"{_q(c)} = %s{'::jsonb' if c == 'doc' else ''}" for c in cols)
-        await self._conn.execute(
-            f"UPDATE {_table_sql(table)} SET {sets} WHERE id = %s", [*cols.values(), row.id]
+        self._queued.append(
+            (f"UPDATE {_table_sql(table)} SET {sets} WHERE id = %s", [*cols.values(), row.id])
         )
 
     @_mapped
     async def delete(self, table: Table, id: str) -> None:
-        await self._conn.execute(f"DELETE FROM {_table_sql(table)} WHERE id = %s", (id,))
+        self._queued.append((f"DELETE FROM {_table_sql(table)} WHERE id = %s", [id]))
 
     @_mapped
     async def vector_search(
@@ -230,6 +252,10 @@ class PostgresProvider(Provider):
             ) as conn:
                 try:
                     await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                    cur = await conn.execute(
+                        "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+                    )
+                    version = (await cur.fetchone())[0]
                 except psycopg.Error as exc:
                     raise StoreConnectionError(
                         f"{shown}: the pgvector extension is not available ({exc}). Install it: "
@@ -240,10 +266,20 @@ class PostgresProvider(Provider):
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreConnectionError(f"{shown}: cannot connect: {reason}") from exc
 
+        iterative = tuple(int(p) for p in version.split(".")[:2]) >= (0, 8)
+        if not iterative:
+            log.warning(
+                "%s: pgvector %s has no iterative index scans; a selective filter may return "
+                "fewer than `limit` vectors. Upgrade pgvector to 0.8 or newer.",
+                shown,
+                version,
+            )
+
         async def configure(conn: psycopg.AsyncConnection) -> None:
             await register_vector_async(conn)
             await conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
-            await conn.execute("SET hnsw.iterative_scan = relaxed_order")
+            if iterative:
+                await conn.execute("SET hnsw.iterative_scan = relaxed_order")
             await conn.commit()
 
         pool = AsyncConnectionPool(
@@ -263,36 +299,42 @@ class PostgresProvider(Provider):
 
     @asynccontextmanager
     async def transaction(self, read_only: bool) -> AsyncIterator[PostgresTransaction]:
-        level = "REPEATABLE READ READ ONLY" if read_only else "SERIALIZABLE"
+        level = IsolationLevel.REPEATABLE_READ if read_only else IsolationLevel.SERIALIZABLE
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                await conn.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
-                yield PostgresTransaction(conn)
+            async with self._pool.connection() as conn:
+                # Both travel in the BEGIN statement itself: no extra round trip.
+                await conn.set_isolation_level(level)
+                await conn.set_read_only(read_only)
+                async with conn.transaction():
+                    tx = PostgresTransaction(conn)
+                    yield tx
+                    await tx.flush()
         except psycopg.Error as exc:
             raise _translate(exc) from exc
 
     @_mapped
     async def apply_schema(self, schema: Schema) -> dict[str, int]:
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {META} (name text PRIMARY KEY, "
-                "number integer UNIQUE NOT NULL, definition jsonb NOT NULL)"
-            )
-            cur = await conn.execute(f"SELECT name, number, definition FROM {META}")
-            stored = {
-                name: (number, definition) for name, number, definition in await cur.fetchall()
-            }
-            next_number = max([FIRST_TABLE_NUMBER - 1, *(n for n, _ in stored.values())]) + 1
-            numbers: dict[str, int] = {}
-            for table in schema.tables:
-                if table.name in stored:
-                    number, definition = stored[table.name]
-                    await self._migrate(conn, table, definition)
-                else:
-                    number, next_number = next_number, next_number + 1
-                    await self._create(conn, table, number)
-                numbers[table.name] = number
+        async with self._pool.connection() as conn:
+            await conn.set_read_only(False)
+            await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
+            async with conn.transaction():
+                return await self._apply(conn, schema)
+
+    async def _apply(self, conn: psycopg.AsyncConnection, schema: Schema) -> dict[str, int]:
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {META} (name text PRIMARY KEY, "
+            "number integer UNIQUE NOT NULL, definition jsonb NOT NULL)"
+        )
+        cur = await conn.execute(f"SELECT name, number, definition FROM {META}")
+        stored = {name: (number, definition) for name, number, definition in await cur.fetchall()}
+        numbers: dict[str, int] = {}
+        for table, number, definition in plan_tables(schema, stored):
+            if definition is None:
+                await self._create(conn, table, number)
+            else:
+                await self._migrate(conn, table, definition)
+            numbers[table.name] = number
         return numbers
 
     async def _create(self, conn: psycopg.AsyncConnection, table: Table, number: int) -> None:
@@ -356,15 +398,8 @@ class PostgresProvider(Provider):
         cur = await conn.execute(f"SELECT id, ct, doc FROM {_table_sql(table)}")
         tx = PostgresTransaction(conn)
         for id, ct, doc in await cur.fetchall():
-            row = Row(id, ct, values.from_stored(doc))
-            try:
-                vectors = vector_entries(table, row)
-            except InvalidValueError as exc:
-                raise SchemaError(
-                    f"cannot build the vector indexes of {table.name!r}: {exc}. Re-embed or "
-                    "delete the documents whose vectors do not fit, or keep the old dimension"
-                ) from exc
-            await tx.update(table, row, values.dumps(row.body), index_keys(table, row), vectors)
+            await rewrite_row(tx, table, Row(id, ct, values.from_stored(doc)))
+        await tx.flush()
 
     @_mapped
     async def ping(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from smalltown.store.errors import SchemaError, UnknownIndexError, UnknownTableError
 
+FIRST_TABLE_NUMBER: Final = 10001
 BY_ID: Final = "by_id"
 BY_CREATION_TIME: Final = "by_creation_time"
 MIN_VECTOR_DIMENSIONS: Final = 2
@@ -212,3 +213,20 @@ def index_changes(stored: dict[str, Any] | None, table: Table) -> tuple[set[str]
     drop = {name for name, d in old.items() if new.get(name) != d}
     build = {name for name, d in new.items() if old.get(name) != d}
     return drop, build
+
+
+def plan_tables(
+    schema: Schema, stored: dict[str, tuple[int, Any]]
+) -> list[tuple[Table, int, Any | None]]:
+    """Each table of ``schema`` with its number and its stored definition (None: a new
+    table). Stored tables keep their numbers; new ones take the next free from 10001."""
+    next_number = max([FIRST_TABLE_NUMBER - 1, *(n for n, _ in stored.values())]) + 1
+    plan = []
+    for table in schema.tables:
+        if table.name in stored:
+            number, definition = stored[table.name]
+            plan.append((table, number, definition))
+        else:
+            plan.append((table, next_number, None))
+            next_number += 1
+    return plan

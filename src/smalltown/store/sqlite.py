@@ -35,17 +35,21 @@ from smalltown.store.base import (
     VectorFilter,
 )
 from smalltown.store.errors import (
-    InvalidValueError,
-    SchemaError,
     StoreConnectionError,
     StoreError,
 )
-from smalltown.store.exact_vectors import ExactVectorIndex
-from smalltown.store.schema import BY_CREATION_TIME, Schema, Table, VectorIndex, index_changes
-from smalltown.store.transaction import index_keys, vector_entries
+from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, apply_changes
+from smalltown.store.schema import (
+    BY_CREATION_TIME,
+    Schema,
+    Table,
+    VectorIndex,
+    index_changes,
+    plan_tables,
+)
+from smalltown.store.transaction import rewrite_row
 
 T = TypeVar("T")
-FIRST_TABLE_NUMBER = 10001
 READERS = 4
 META = "_smalltown_tables"
 
@@ -115,8 +119,7 @@ class SqliteTransaction(ProviderTransaction):
         self._begin = begin
         self.begun = False
         self._queued: list[tuple[str, tuple]] = []
-        #: (table, vector index) -> id -> new entry, or None when the row left the index
-        self.vector_changes: dict[tuple[str, str], dict[str, VectorEntry | None]] = {}
+        self.vector_changes: VectorChanges = {}
 
     async def _execute(self, sql: str | None, params: tuple = ()) -> list[tuple]:
         db = self._conn.db
@@ -311,15 +314,7 @@ class SqliteProvider(Provider):
             except BaseException:
                 await self._writer.call(self._rollback_if_open)
                 raise
-            for (table, index), changes in tx.vector_changes.items():
-                exact = self.vectors.get((table, index))
-                if exact is None:
-                    continue
-                for id, entry in changes.items():
-                    if entry is None:
-                        exact.remove(id)
-                    else:
-                        exact.upsert(id, entry)
+            apply_changes(self.vectors, tx.vector_changes)
 
     def _rollback_if_open(self) -> None:
         if self._writer.db is not None and self._writer.db.in_transaction:
@@ -336,15 +331,12 @@ class SqliteProvider(Provider):
                         f"SELECT name, number, definition FROM {META}"
                     )
                 }
-                next_number = max([FIRST_TABLE_NUMBER - 1, *(n for n, _ in stored.values())]) + 1
                 numbers: dict[str, int] = {}
-                for table in schema.tables:
-                    if table.name in stored:
-                        number, definition = stored[table.name]
-                        await self._migrate(conn, table, definition)
-                    else:
-                        number, next_number = next_number, next_number + 1
+                for table, number, definition in plan_tables(schema, stored):
+                    if definition is None:
                         await self._create(conn, table, number)
+                    else:
+                        await self._migrate(conn, table, definition)
                     numbers[table.name] = number
                 await conn.execute("COMMIT")
             except BaseException:
@@ -405,15 +397,7 @@ class SqliteProvider(Provider):
         rows = await conn.execute(f"SELECT id, ct, doc FROM {_table_sql(table)}")
         tx = SqliteTransaction(self, conn, None)  # inside the schema transaction
         for id, ct, doc in rows:
-            row = Row(id, ct, values.loads(doc))
-            try:
-                vectors = vector_entries(table, row)
-            except InvalidValueError as exc:
-                raise SchemaError(
-                    f"cannot build the vector indexes of {table.name!r}: {exc}. Re-embed or "
-                    "delete the documents whose vectors do not fit, or keep the old dimension"
-                ) from exc
-            await tx.update(table, row, values.dumps(row.body), index_keys(table, row), vectors)
+            await rewrite_row(tx, table, Row(id, ct, values.loads(doc)))
         await tx._execute(None)  # run the queued updates
 
     async def _load_vectors(self, conn: _Connection) -> None:

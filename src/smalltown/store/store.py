@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from smalltown.store.base import Provider, RetryableConflict
 from smalltown.store.errors import ConflictError, StoreConnectionError
 from smalltown.store.schema import Schema
-from smalltown.store.transaction import KeyRange, Transaction, Write, _Clock
+from smalltown.store.transaction import Clock, KeyRange, Transaction, Write
 
 log = logging.getLogger("smalltown.store")
 T = TypeVar("T")
@@ -45,8 +45,9 @@ class Store:
         self._provider = provider
         self._schema = schema
         self._numbers = table_numbers
-        self._clock = _Clock()
+        self._clock = Clock()
         self._listeners: list[CommitListener] = []
+        self._closed = False
 
     @property
     def provider_name(self) -> str:
@@ -91,6 +92,8 @@ class Store:
         ``fn`` may run several times, so it must not have effects outside the transaction.
         An exception from ``fn`` rolls everything back and propagates unchanged.
         """
+        if self._closed:
+            raise StoreConnectionError(f"{self.url}: this store is closed")
         delay = 0.001
         for attempt in range(1, max_attempts + 1):
             try:
@@ -129,7 +132,9 @@ class Store:
         await self._provider.ping()
 
     async def close(self) -> None:
-        await self._provider.close()
+        if not self._closed:
+            self._closed = True
+            await self._provider.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -150,11 +155,12 @@ def mask_password(url: str) -> str:
 
 
 async def open_store(url: str, schema: Schema | None = None) -> Store:
-    """Open the database at ``url`` (``sqlite:///path``, ``postgresql://...``) with ``schema``."""
+    """Open the database at ``url`` with ``schema``: ``sqlite:///path``, ``postgresql://...``
+    or ``mongodb://...``."""
     if not isinstance(url, str) or "://" not in url:
         raise StoreConnectionError(
-            f"{mask_password(str(url))!r} is not a database URL; use sqlite:///path/to/file.db "
-            "or postgresql://user@host:5432/dbname"
+            f"{mask_password(str(url))!r} is not a database URL; use sqlite:///path/to/file.db, "
+            "postgresql://user@host:5432/dbname or mongodb://host:27017/dbname?replicaSet=rs0"
         )
     scheme = url.split("://", 1)[0].lower()
     provider: Provider
@@ -171,10 +177,19 @@ async def open_store(url: str, schema: Schema | None = None) -> Store:
                 "(pip install 'smalltown[postgres]')"
             ) from exc
         provider = await PostgresProvider.open(url)
+    elif scheme in ("mongodb", "mongodb+srv"):
+        try:
+            from smalltown.store.mongo import MongoProvider
+        except ImportError as exc:
+            raise StoreConnectionError(
+                f"{mask_password(url)}: the MongoDB driver is not installed "
+                "(pip install 'smalltown[mongo]')"
+            ) from exc
+        provider = await MongoProvider.open(url)
     else:
         raise StoreConnectionError(
             f"{mask_password(url)}: unknown database scheme {scheme!r}; "
-            "use sqlite:// or postgresql://"
+            "use sqlite://, postgresql:// or mongodb://"
         )
     schema = schema or Schema([])
     try:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from smalltown.store.errors import (
     InvalidIdError,
     InvalidQueryError,
     InvalidValueError,
+    SchemaError,
     UnknownTableError,
     VectorDimensionError,
 )
@@ -135,7 +137,7 @@ class Transaction:
         schema: Schema,
         table_numbers: Mapping[str, int],
         read_only: bool,
-        clock: _Clock,
+        clock: Clock,
     ) -> None:
         self._ptx = ptx
         self._schema = schema
@@ -474,6 +476,18 @@ def index_keys(t: Table, row: Row) -> dict[str, bytes]:
     return out
 
 
+async def rewrite_row(ptx: ProviderTransaction, t: Table, row: Row) -> None:
+    """Write a row again with keys and vectors for ``t``'s current indexes (a migration)."""
+    try:
+        vectors = vector_entries(t, row)
+    except InvalidValueError as exc:
+        raise SchemaError(
+            f"cannot build the vector indexes of {t.name!r}: {exc}. Re-embed or delete the "
+            "documents whose vectors do not fit, or keep the old dimension"
+        ) from exc
+    await ptx.update(t, row, values.dumps(row.body), index_keys(t, row), vectors)
+
+
 def vector_entries(t: Table, row: Row) -> dict[str, VectorEntry | None]:
     """A row's entry in every vector index of its table (None: not in that index)."""
     return {v.name: _vector_entry(v, t.name, row.body) for v in t.vector_indexes}
@@ -518,16 +532,14 @@ def _vector_filters(vindex: VectorIndex, table: str, spec: Mapping[str, Any]) ->
     return out
 
 
-class _Clock:
-    """Creation times and commit timestamps that never repeat or go back in one process."""
+class Clock:
+    """Creation times (ms) and commit timestamps (ns) that never repeat or go back."""
 
     def __init__(self) -> None:
         self._last_ms = 0.0
         self._last_ts = 0
 
     def creation_time(self) -> float:
-        import time
-
         now = time.time() * 1000.0
         if now <= self._last_ms:
             now = math.nextafter(self._last_ms, math.inf)
@@ -535,8 +547,6 @@ class _Clock:
         return now
 
     def commit_ts(self) -> int:
-        import time
-
         self._last_ts = max(time.time_ns(), self._last_ts + 1)
         return self._last_ts
 

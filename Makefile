@@ -1,0 +1,43 @@
+# smalltown: `make run` starts the town, `make test` runs every test. Both set up .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUN_STAMP  := $(VENV)/.run-installed
+TEST_STAMP := $(VENV)/.test-installed
+
+.PHONY: run test lint format services bench-store clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --editable ".[dev]"
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	$(BIN)/smalltown run
+
+test: $(TEST_STAMP) services lint
+	$(BIN)/pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(TEST_STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+services:
+	bash scripts/test-services.sh
+
+bench-store: $(TEST_STAMP)
+	$(BIN)/smalltown bench store --database $${SMALLTOWN_DATABASE_URL:-sqlite:///./data/bench.db}
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,404 @@
+"""MongoDB, through pymongo's asyncio client.
+
+Layout: a collection ``st_<table>`` per table whose documents are
+``{_id: <Convex id>, ct, doc: <the body, native BSON>, k: {<index>: <hex key>}, v: {<vector
+index>: <float32 bytes>}, f: {<vector index>: [<hex filter keys>]}}``, with a unique index on
+each ``k.<index>``. Hex text compares byte by byte in MongoDB's default (binary) string
+order, so ranges over ``k`` follow the same order as every other provider.
+
+Isolation: MongoDB transactions are snapshot isolation, which alone allows write skew.
+Every write transaction therefore also increments one clock document, so any two write
+transactions that overlap in time conflict on it and one of them is retried: committed
+writers are serial, and read-only transactions read one snapshot. Within one process,
+writers also queue on a lock so they do not spin against each other.
+
+Vector search: MongoDB's own ``$vectorSearch`` exists only on Atlas and Atlas-compatible
+servers; smalltown searches exactly in memory instead (as on SQLite), with vectors loaded
+at open and updated at each commit of this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+from bson import Binary, Int64
+from pymongo import ASCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    InvalidURI,
+    OperationFailure,
+    PyMongoError,
+)
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from smalltown.store.base import (
+    Provider,
+    ProviderTransaction,
+    RetryableConflict,
+    Row,
+    VectorEntry,
+    VectorFilter,
+)
+from smalltown.store.errors import (
+    StoreConnectionError,
+    StoreError,
+)
+from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, apply_changes
+from smalltown.store.schema import Schema, Table, VectorIndex, index_changes, plan_tables
+from smalltown.store.store import mask_password
+from smalltown.store.transaction import rewrite_row
+
+P = ParamSpec("P")
+T = TypeVar("T")
+META = "_smalltown_tables"
+CLOCK = "_smalltown_clock"
+DEFAULT_DATABASE = "smalltown"
+WRITE_CONFLICT = 112
+REPLICA_SET_HELP = (
+    "MongoDB allows multi-document transactions only on a replica set. Start mongod as a "
+    "single-node replica set: `mongod --replSet rs0 --bind_ip 127.0.0.1 --dbpath DIR`, run "
+    "`mongosh --eval 'rs.initiate()'` once, then use "
+    "mongodb://127.0.0.1:27017/smalltown?replicaSet=rs0"
+)
+
+
+def _collection_name(t: Table | str) -> str:
+    return f"st_{t if isinstance(t, str) else t.name}"
+
+
+def _translate(exc: PyMongoError) -> StoreError:
+    if isinstance(exc, ConnectionFailure):
+        return StoreConnectionError(f"MongoDB connection failed: {exc}")
+    if exc.has_error_label("TransientTransactionError") or (
+        isinstance(exc, OperationFailure) and exc.code == WRITE_CONFLICT
+    ):
+        return RetryableConflict(f"MongoDB: {exc}")
+    return StoreError(f"MongoDB error: {exc}")
+
+
+def _mapped(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Let no pymongo error escape a provider method."""
+
+    @wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except PyMongoError as exc:
+            raise _translate(exc) from exc
+
+    return wrapper
+
+
+def _from_bson(value: Any) -> Any:
+    """Plain Python values: BSON's Int64 wrapper becomes int (it is one already)."""
+    if isinstance(value, dict):
+        return {k: _from_bson(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if value and set(map(type, value)) == {float}:
+            return value
+        return [_from_bson(v) for v in value]
+    if isinstance(value, Int64):
+        return int(value)
+    return value
+
+
+def _to_bson(value: Any) -> Any:
+    """Int64 stays Int64 whatever its size, so the type survives a round trip."""
+    if isinstance(value, dict):
+        return {k: _to_bson(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if value and set(map(type, value)) == {float}:
+            return value
+        return [_to_bson(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Int64(value)
+    return value
+
+
+def _row(stored: dict[str, Any]) -> Row:
+    return Row(stored["_id"], stored["ct"], _from_bson(stored["doc"]))
+
+
+class MongoTransaction(ProviderTransaction):
+    """Queues writes and sends them as one ordered bulk write per collection before the
+    next read or the commit. Writes were validated above this layer."""
+
+    def __init__(self, provider: MongoProvider, session: AsyncClientSession | None) -> None:
+        self._p = provider
+        self._session = session
+        self._queued: list[tuple[str, Any]] = []
+        self.vector_changes: VectorChanges = {}
+
+    async def flush(self) -> None:
+        queued, self._queued = self._queued, []
+        i = 0
+        while i < len(queued):  # one bulk write per run of operations on one collection
+            name = queued[i][0]
+            ops = []
+            while i < len(queued) and queued[i][0] == name:
+                ops.append(queued[i][1])
+                i += 1
+            await self._p.db[name].bulk_write(ops, ordered=True, session=self._session)
+
+    @_mapped
+    async def get(self, table: Table, id: str) -> Row | None:
+        await self.flush()
+        found = await self._p.db[_collection_name(table)].find_one(
+            {"_id": id}, {"ct": 1, "doc": 1}, session=self._session
+        )
+        return None if found is None else _row(found)
+
+    @_mapped
+    async def scan(
+        self,
+        table: Table,
+        index: str,
+        low: bytes,
+        high: bytes | None,
+        reverse: bool,
+        limit: int | None,
+    ) -> list[tuple[bytes, Row]]:
+        await self.flush()
+        field = f"k.{index}"
+        bounds: dict[str, str] = {"$gte": low.hex()}
+        if high is not None:
+            bounds["$lt"] = high.hex()
+        cursor = (
+            self._p.db[_collection_name(table)]
+            .find({field: bounds}, {"ct": 1, "doc": 1, field: 1}, session=self._session)
+            .sort(field, -1 if reverse else 1)
+        )
+        if limit is not None:
+            if limit == 0:
+                return []
+            cursor = cursor.limit(limit)
+        return [(bytes.fromhex(d["k"][index]), _row(d)) async for d in cursor]
+
+    @_mapped
+    async def count(self, table: Table) -> int:
+        await self.flush()
+        return await self._p.db[_collection_name(table)].count_documents({}, session=self._session)
+
+    def _stored(
+        self, table: Table, row: Row, keys: dict[str, bytes], vectors: dict[str, Any]
+    ) -> dict[str, Any]:
+        stored: dict[str, Any] = {
+            "_id": row.id,
+            "ct": row.creation_time,
+            "doc": _to_bson(row.body),
+            "k": {ix.name: keys[ix.name].hex() for ix in table.all_indexes},
+            "v": {},
+            "f": {},
+        }
+        for v in table.vector_indexes:
+            entry = vectors.get(v.name)
+            if entry is not None:
+                stored["v"][v.name] = Binary(entry.vector.tobytes())
+                stored["f"][v.name] = [key.hex() for key in entry.filters]
+            self.vector_changes.setdefault((table.name, v.name), {})[row.id] = entry
+        return stored
+
+    async def insert(
+        self,
+        table: Table,
+        row: Row,
+        encoded: str,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry],
+    ) -> None:
+        stored = self._stored(table, row, keys, vectors)
+        self._queued.append((_collection_name(table), InsertOne(stored)))
+
+    async def update(
+        self,
+        table: Table,
+        row: Row,
+        encoded: str,
+        keys: dict[str, bytes],
+        vectors: dict[str, VectorEntry | None],
+    ) -> None:
+        stored = self._stored(table, row, keys, vectors)
+        self._queued.append((_collection_name(table), ReplaceOne({"_id": row.id}, stored)))
+
+    async def delete(self, table: Table, id: str) -> None:
+        self._queued.append((_collection_name(table), DeleteOne({"_id": id})))
+        for v in table.vector_indexes:
+            self.vector_changes.setdefault((table.name, v.name), {})[id] = None
+
+    async def vector_search(
+        self,
+        table: Table,
+        index: VectorIndex,
+        query: np.ndarray,
+        limit: int,
+        filters: VectorFilter,
+    ) -> list[tuple[str, float]]:
+        exact = self._p.vectors[(table.name, index.name)]
+        return exact.search(
+            query, limit, filters, self.vector_changes.get((table.name, index.name))
+        )
+
+
+class MongoProvider(Provider):
+    name = "mongo"
+
+    def __init__(self, url: str, client: AsyncMongoClient, database: str) -> None:
+        self.display_url = mask_password(url)
+        self._client = client
+        self.db = client[database]
+        self._write_lock = asyncio.Lock()
+        self._tables: dict[str, Table] = {}
+        self.vectors: dict[tuple[str, str], ExactVectorIndex] = {}
+
+    @classmethod
+    async def open(cls, url: str) -> MongoProvider:
+        shown = mask_password(url)
+        try:
+            parts = urlsplit(url)
+            database = parts.path.lstrip("/") or DEFAULT_DATABASE
+            given = {k.lower() for k in parse_qs(parts.query)}
+            defaults = {
+                name: 10_000
+                for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+                if name.lower() not in given  # the URL's own options win
+            }
+            client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=False, **defaults)
+        except (InvalidURI, ConfigurationError, ValueError) as exc:
+            raise StoreConnectionError(f"{shown}: malformed MongoDB URL: {exc}") from exc
+        try:
+            hello = await client.admin.command("hello")
+        except PyMongoError as exc:
+            await client.close()
+            reason = str(exc).split(", Timeout:")[0]
+            raise StoreConnectionError(f"{shown}: cannot connect: {reason}") from exc
+        if not hello.get("setName") and hello.get("msg") != "isdbgrid":
+            await client.close()
+            raise StoreConnectionError(f"{shown}: this server is a standalone. {REPLICA_SET_HELP}")
+        return cls(url, client, database)
+
+    @asynccontextmanager
+    async def transaction(self, read_only: bool) -> AsyncIterator[MongoTransaction]:
+        try:
+            if read_only:
+                async with self._client.start_session(snapshot=True) as session:
+                    yield MongoTransaction(self, session)
+                return
+            async with self._write_lock, self._client.start_session() as session:
+                await session.start_transaction(
+                    read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
+                )
+                tx = MongoTransaction(self, session)
+                try:
+                    yield tx
+                    await tx.flush()
+                    await self.db[CLOCK].update_one(
+                        {"_id": "commits"}, {"$inc": {"seq": 1}}, upsert=True, session=session
+                    )
+                    await session.commit_transaction()
+                except BaseException:
+                    if session.in_transaction:
+                        await session.abort_transaction()
+                    raise
+                apply_changes(self.vectors, tx.vector_changes)
+        except PyMongoError as exc:
+            raise _translate(exc) from exc
+
+    @_mapped
+    async def apply_schema(self, schema: Schema) -> dict[str, int]:
+        async with self._write_lock, self._client.start_session() as session:
+            await session.start_transaction(write_concern=WriteConcern("majority"))
+            try:
+                numbers = await self._apply(schema, session)
+                await self.db[CLOCK].update_one(
+                    {"_id": "commits"}, {"$inc": {"seq": 1}}, upsert=True, session=session
+                )
+                await session.commit_transaction()
+            except BaseException:
+                if session.in_transaction:
+                    await session.abort_transaction()
+                raise
+        # Index builds are not allowed inside transactions on every server; they are
+        # idempotent, so they run after the metadata commit.
+        for table in schema.tables:
+            await self._ensure_indexes(table)
+        self._tables = {t.name: t for t in schema.tables}
+        await self._load_vectors()
+        return numbers
+
+    async def _apply(self, schema: Schema, session: AsyncClientSession) -> dict[str, int]:
+        stored = {
+            d["_id"]: (d["number"], d["definition"])
+            async for d in self.db[META].find({}, session=session)
+        }
+        numbers: dict[str, int] = {}
+        for table, number, definition in plan_tables(schema, stored):
+            if definition is None:
+                await self.db[META].insert_one(
+                    {"_id": table.name, "number": number, "definition": table.describe()},
+                    session=session,
+                )
+            else:
+                await self._migrate(table, definition, session)
+            numbers[table.name] = number
+        return numbers
+
+    async def _migrate(
+        self, table: Table, stored: dict[str, Any], session: AsyncClientSession
+    ) -> None:
+        drop, build = index_changes(stored, table)
+        if not drop and not build:
+            return
+        collection = self.db[_collection_name(table)]
+        tx = MongoTransaction(self, session)
+        async for d in collection.find({}, session=session):
+            await rewrite_row(tx, table, _row(d))
+        await tx.flush()
+        await self.db[META].update_one(
+            {"_id": table.name}, {"$set": {"definition": table.describe()}}, session=session
+        )
+
+    async def _ensure_indexes(self, table: Table) -> None:
+        collection = self.db[_collection_name(table)]
+        wanted = {f"k_{ix.name}" for ix in table.all_indexes}
+        existing = {ix["name"] async for ix in await collection.list_indexes()}
+        for name in existing - wanted - {"_id_"}:
+            await collection.drop_index(name)
+        for ix in table.all_indexes:
+            if f"k_{ix.name}" not in existing:
+                await collection.create_index(
+                    [(f"k.{ix.name}", ASCENDING)], name=f"k_{ix.name}", unique=True
+                )
+
+    async def _load_vectors(self) -> None:
+        self.vectors = {}
+        for table in self._tables.values():
+            for v in table.vector_indexes:
+                exact = ExactVectorIndex(v.dimensions, len(v.filter_fields))
+                cursor = self.db[_collection_name(table)].find(
+                    {f"v.{v.name}": {"$exists": True}}, {f"v.{v.name}": 1, f"f.{v.name}": 1}
+                )
+                async for d in cursor:
+                    exact.upsert(
+                        d["_id"],
+                        VectorEntry(
+                            np.frombuffer(d["v"][v.name], dtype=np.float32),
+                            tuple(bytes.fromhex(h) for h in d["f"][v.name]),
+                        ),
+                    )
+                self.vectors[(table.name, v.name)] = exact
+
+    @_mapped
+    async def ping(self) -> None:
+        await self._client.admin.command("ping")
+
+    async def close(self) -> None:
+        await self._client.close()

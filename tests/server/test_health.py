@@ -1,0 +1,128 @@
+"""The server answers /health on a real socket, from the CLI and in-process."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from smalltown.server import create_app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningServer:
+    """A uvicorn server on a loopback port inside the test's event loop."""
+
+    def __init__(self, app):
+        self.port = _free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self):
+        self.task = asyncio.create_task(self.server.serve())
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            assert time.monotonic() < deadline, "server did not start in 20 s"
+            await asyncio.sleep(0.02)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 20)
+
+
+async def test_health_names_the_store(store_url):
+    async with RunningServer(create_app(store_url)) as server, httpx.AsyncClient() as client:
+        reply = await client.get(f"{server.url}/health")
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["status"] == "ok"
+    assert body["store"]["provider"] in ("sqlite", "postgres")
+    assert body["store"]["url"] == store_url
+
+
+async def test_health_says_unavailable_when_the_database_goes_away(postgres_url):
+    import psycopg
+
+    async with RunningServer(create_app(postgres_url)) as server, httpx.AsyncClient() as client:
+        assert (await client.get(f"{server.url}/health")).status_code == 200
+        name = postgres_url.rsplit("/", 1)[1]
+        admin = postgres_url.rsplit("/", 1)[0] + "/postgres"
+        async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+            await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        reply = await client.get(f"{server.url}/health", timeout=30)
+    assert reply.status_code == 503
+    assert reply.json()["status"] == "unavailable"
+    assert reply.json()["store"]["error"]
+
+
+def test_the_cli_serves_health_on_the_default_store_layout(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "SMALLTOWN_PORT": str(port)}
+    env.pop("SMALLTOWN_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smalltown.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"server did not come up:\n{proc.stdout.read() if proc.stdout else ''}"
+                    )
+                time.sleep(0.1)
+        assert reply.json()["store"] == {
+            "provider": "sqlite",
+            "url": "sqlite:///./data/smalltown.db",
+        }
+        assert (tmp_path / "data" / "smalltown.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_the_cli_refuses_a_bad_database_url_with_the_reason(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "smalltown.cli",
+            "run",
+            "--database",
+            "mysql://x@y/z",
+            "--port",
+            "1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "unknown database scheme" in result.stdout + result.stderr

@@ -54,7 +54,7 @@ async def test_health_names_the_store(store_url):
     assert reply.status_code == 200
     body = reply.json()
     assert body["status"] == "ok"
-    assert body["store"]["provider"] in ("sqlite", "postgres")
+    assert body["store"]["provider"] in ("sqlite", "postgres", "mongo")
     assert body["store"]["url"] == store_url
 
 

@@ -239,3 +239,37 @@ async def test_vectors_too_large_for_an_ann_index_are_searched_exactly(open_test
     )
     order, _ = _exact(vectors, query)
     assert [id for id, _ in got] == [ids[i] for i in order[:5]]
+
+
+async def test_two_stores_on_one_database_see_each_others_vectors(open_test_store):
+    """As two processes would: each store's search follows the other's commits."""
+    first = await open_test_store(SCHEMA)
+    second = await open_test_store(SCHEMA)
+    target = [1.0] + [0.0] * (DIMS - 1)
+    await _load(first, _vectors(10, seed=3))
+    assert (
+        len(await second.read(lambda tx: tx.vector_search("memories", "by_embedding", target)))
+        == 10
+    )
+
+    id = await first.run(lambda tx: tx.insert("memories", {"embedding": target, "player": "p1"}))
+    best = await second.read(
+        lambda tx: tx.vector_search("memories", "by_embedding", target, limit=1)
+    )
+    assert best[0][0] == id
+
+    await second.run(lambda tx: tx.delete(id))
+    best = await first.read(
+        lambda tx: tx.vector_search("memories", "by_embedding", target, limit=1)
+    )
+    assert best[0][0] != id
+
+    async def search_in_a_write(tx):
+        return await tx.vector_search("memories", "by_embedding", target, limit=1)
+
+    moved = await second.run(
+        lambda tx: tx.patch(best[0][0], {"embedding": [0.0, 1.0] + [0.0] * 14})
+    )
+    assert moved is None
+    again = await first.run(search_in_a_write)
+    assert again[0][0] != best[0][0]

@@ -8,8 +8,9 @@ selective filter only touches its own rows.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -150,3 +151,45 @@ def apply_changes(indexes: dict[tuple[str, str], ExactVectorIndex], changes: Vec
                 exact.remove(id)
             else:
                 exact.upsert(id, entry)
+
+
+class VectorMemory:
+    """The in-memory vector indexes of one database, kept in step with its commit clock.
+
+    Every write transaction, from any process, bumps a clock stored in the database. This
+    process applies its own commits as they happen. A search that sees a clock the memory
+    has not reached knows another process wrote, and reloads from a fresh snapshot first;
+    so several processes can share one database and still find each other's vectors.
+    """
+
+    Loader = Callable[[], Awaitable[tuple[int, dict[tuple[str, str], ExactVectorIndex]]]]
+
+    def __init__(self, load: Loader) -> None:
+        self._load = load
+        self._lock = asyncio.Lock()
+        self.indexes: dict[tuple[str, str], ExactVectorIndex] = {}
+        self.seq = -1
+        self.reloads = 0
+
+    async def reload(self) -> None:
+        async with self._lock:
+            await self._reload()
+
+    async def _reload(self) -> None:
+        self.seq, self.indexes = await self._load()
+        self.reloads += 1
+
+    async def at_least(self, seen_seq: int) -> dict[tuple[str, str], ExactVectorIndex]:
+        """The indexes, reloaded first if the database has commits they do not have."""
+        if seen_seq > self.seq:
+            async with self._lock:
+                if seen_seq > self.seq:
+                    await self._reload()
+        return self.indexes
+
+    def committed(self, seq: int, changes: VectorChanges) -> None:
+        """This process committed ``changes`` as clock value ``seq``."""
+        if seq == self.seq + 1:
+            apply_changes(self.indexes, changes)
+            self.seq = seq
+        # Otherwise another process committed in between: the next search reloads.

@@ -13,8 +13,9 @@ writers are serial, and read-only transactions read one snapshot. Within one pro
 writers also queue on a lock so they do not spin against each other.
 
 Vector search: MongoDB's own ``$vectorSearch`` exists only on Atlas and Atlas-compatible
-servers; smalltown searches exactly in memory instead (as on SQLite), with vectors loaded
-at open and updated at each commit of this process.
+servers; smalltown searches exactly in memory instead (as on SQLite), with vectors kept in
+step with the commit clock (``exact_vectors.VectorMemory``), so other processes' writes
+are seen too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from bson import Binary, Int64
-from pymongo import ASCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne
+from pymongo import ASCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import (
     ConfigurationError,
@@ -52,7 +53,7 @@ from smalltown.store.errors import (
     StoreConnectionError,
     StoreError,
 )
-from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, apply_changes
+from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, VectorMemory
 from smalltown.store.schema import Schema, Table, VectorIndex, index_changes, plan_tables
 from smalltown.store.store import mask_password
 from smalltown.store.transaction import rewrite_row
@@ -234,6 +235,7 @@ class MongoTransaction(ProviderTransaction):
         for v in table.vector_indexes:
             self.vector_changes.setdefault((table.name, v.name), {})[id] = None
 
+    @_mapped
     async def vector_search(
         self,
         table: Table,
@@ -242,10 +244,11 @@ class MongoTransaction(ProviderTransaction):
         limit: int,
         filters: VectorFilter,
     ) -> list[tuple[str, float]]:
-        exact = self._p.vectors[(table.name, index.name)]
-        return exact.search(
-            query, limit, filters, self.vector_changes.get((table.name, index.name))
-        )
+        await self.flush()
+        clock = await self._p.db[CLOCK].find_one({"_id": "commits"}, session=self._session)
+        indexes = await self._p.vectors.at_least(clock["seq"] if clock else 0)
+        overlay = self.vector_changes.get((table.name, index.name))
+        return indexes[(table.name, index.name)].search(query, limit, filters, overlay)
 
 
 class MongoProvider(Provider):
@@ -257,7 +260,7 @@ class MongoProvider(Provider):
         self.db = client[database]
         self._write_lock = asyncio.Lock()
         self._tables: dict[str, Table] = {}
-        self.vectors: dict[tuple[str, str], ExactVectorIndex] = {}
+        self.vectors = VectorMemory(self._load_vectors)
 
     @classmethod
     async def open(cls, url: str) -> MongoProvider:
@@ -300,15 +303,13 @@ class MongoProvider(Provider):
                 try:
                     yield tx
                     await tx.flush()
-                    await self.db[CLOCK].update_one(
-                        {"_id": "commits"}, {"$inc": {"seq": 1}}, upsert=True, session=session
-                    )
+                    seq = await self._tick(session)
                     await session.commit_transaction()
                 except BaseException:
                     if session.in_transaction:
                         await session.abort_transaction()
                     raise
-                apply_changes(self.vectors, tx.vector_changes)
+                self.vectors.committed(seq, tx.vector_changes)
         except PyMongoError as exc:
             raise _translate(exc) from exc
 
@@ -318,9 +319,7 @@ class MongoProvider(Provider):
             await session.start_transaction(write_concern=WriteConcern("majority"))
             try:
                 numbers = await self._apply(schema, session)
-                await self.db[CLOCK].update_one(
-                    {"_id": "commits"}, {"$inc": {"seq": 1}}, upsert=True, session=session
-                )
+                await self._tick(session)
                 await session.commit_transaction()
             except BaseException:
                 if session.in_transaction:
@@ -331,8 +330,19 @@ class MongoProvider(Provider):
         for table in schema.tables:
             await self._ensure_indexes(table)
         self._tables = {t.name: t for t in schema.tables}
-        await self._load_vectors()
+        await self.vectors.reload()
         return numbers
+
+    async def _tick(self, session: AsyncClientSession) -> int:
+        """Advance the commit clock inside ``session``'s transaction; the new value."""
+        clock = await self.db[CLOCK].find_one_and_update(
+            {"_id": "commits"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return clock["seq"]
 
     async def _apply(self, schema: Schema, session: AsyncClientSession) -> dict[str, int]:
         stored = {
@@ -378,23 +388,29 @@ class MongoProvider(Provider):
                     [(f"k.{ix.name}", ASCENDING)], name=f"k_{ix.name}", unique=True
                 )
 
-    async def _load_vectors(self) -> None:
-        self.vectors = {}
-        for table in self._tables.values():
-            for v in table.vector_indexes:
-                exact = ExactVectorIndex(v.dimensions, len(v.filter_fields))
-                cursor = self.db[_collection_name(table)].find(
-                    {f"v.{v.name}": {"$exists": True}}, {f"v.{v.name}": 1, f"f.{v.name}": 1}
-                )
-                async for d in cursor:
-                    exact.upsert(
-                        d["_id"],
-                        VectorEntry(
-                            np.frombuffer(d["v"][v.name], dtype=np.float32),
-                            tuple(bytes.fromhex(h) for h in d["f"][v.name]),
-                        ),
+    async def _load_vectors(self) -> tuple[int, dict[tuple[str, str], ExactVectorIndex]]:
+        """The clock and every vector, read in one snapshot."""
+        indexes = {}
+        async with self._client.start_session(snapshot=True) as session:
+            clock = await self.db[CLOCK].find_one({"_id": "commits"}, session=session)
+            for table in self._tables.values():
+                for v in table.vector_indexes:
+                    exact = ExactVectorIndex(v.dimensions, len(v.filter_fields))
+                    cursor = self.db[_collection_name(table)].find(
+                        {f"v.{v.name}": {"$exists": True}},
+                        {f"v.{v.name}": 1, f"f.{v.name}": 1},
+                        session=session,
                     )
-                self.vectors[(table.name, v.name)] = exact
+                    async for d in cursor:
+                        exact.upsert(
+                            d["_id"],
+                            VectorEntry(
+                                np.frombuffer(d["v"][v.name], dtype=np.float32),
+                                tuple(bytes.fromhex(h) for h in d["f"][v.name]),
+                            ),
+                        )
+                    indexes[(table.name, v.name)] = exact
+        return (clock["seq"] if clock else 0), indexes
 
     @_mapped
     async def ping(self) -> None:

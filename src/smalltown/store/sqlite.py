@@ -38,7 +38,7 @@ from smalltown.store.errors import (
     StoreConnectionError,
     StoreError,
 )
-from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, apply_changes
+from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, VectorMemory
 from smalltown.store.schema import (
     BY_CREATION_TIME,
     Schema,
@@ -52,6 +52,7 @@ from smalltown.store.transaction import rewrite_row
 T = TypeVar("T")
 READERS = 4
 META = "_smalltown_tables"
+CLOCK = "_smalltown_clock"  # one row; every write transaction adds one (see VectorMemory)
 
 
 def _q(name: str) -> str:
@@ -119,6 +120,7 @@ class SqliteTransaction(ProviderTransaction):
         self._begin = begin
         self.begun = False
         self._queued: list[tuple[str, tuple]] = []
+        self.wrote = False
         self.vector_changes: VectorChanges = {}
 
     async def _execute(self, sql: str | None, params: tuple = ()) -> list[tuple]:
@@ -137,14 +139,21 @@ class SqliteTransaction(ProviderTransaction):
 
     def _queue(self, sql: str, params: tuple) -> None:
         self._queued.append((sql, params))
+        self.wrote = True
 
-    async def end(self, commit: bool) -> None:
-        if commit and self._queued:
-            await self._execute(None)
-        self._queued = []
+    async def commit(self) -> int | None:
+        """Commit in one hop: queued writes, the clock, COMMIT. Returns the new clock value
+        if the transaction wrote anything."""
+        seq = None
+        if self.wrote:
+            rows = await self._execute(
+                f"UPDATE {CLOCK} SET seq = seq + 1 WHERE id = 1 RETURNING seq"
+            )
+            seq = rows[0][0]
         if self.begun:
             self.begun = False
-            await self._conn.execute("COMMIT" if commit else "ROLLBACK")
+            await self._conn.execute("COMMIT")
+        return seq
 
     async def get(self, table: Table, id: str) -> Row | None:
         rows = await self._execute(f"SELECT ct, doc FROM {_table_sql(table)} WHERE id = ?", (id,))
@@ -241,7 +250,8 @@ class SqliteTransaction(ProviderTransaction):
         limit: int,
         filters: VectorFilter,
     ) -> list[tuple[str, float]]:
-        exact = self._p.vectors[(table.name, index.name)]
+        seq = (await self._execute(f"SELECT seq FROM {CLOCK} WHERE id = 1"))[0][0]
+        exact = (await self._p.vectors.at_least(seq))[(table.name, index.name)]
         overlay = self.vector_changes.get((table.name, index.name))
         return exact.search(query, limit, filters, overlay)
 
@@ -257,7 +267,7 @@ class SqliteProvider(Provider):
         self._all_readers: list[_Connection] = []
         self._write_lock = asyncio.Lock()
         self._tables: dict[str, Table] = {}
-        self.vectors: dict[tuple[str, str], ExactVectorIndex] = {}
+        self.vectors = VectorMemory(self._load_vectors)
 
     @classmethod
     async def open(cls, url: str) -> SqliteProvider:
@@ -279,6 +289,10 @@ class SqliteProvider(Provider):
                 f"CREATE TABLE IF NOT EXISTS {META} "
                 "(name TEXT PRIMARY KEY, number INTEGER UNIQUE NOT NULL, definition TEXT NOT NULL)"
             )
+            await provider._writer.execute(
+                f"CREATE TABLE IF NOT EXISTS {CLOCK} (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)"
+            )
+            await provider._writer.execute(f"INSERT OR IGNORE INTO {CLOCK} VALUES (1, 0)")
             for _ in range(READERS):
                 reader = _Connection(path)
                 await reader.open()
@@ -298,7 +312,7 @@ class SqliteProvider(Provider):
                 yield tx
             finally:
                 try:
-                    await tx.end(commit=True)
+                    await tx.commit()  # ends the snapshot; nothing was written
                 finally:
                     self._readers.put_nowait(conn)
             return
@@ -310,11 +324,12 @@ class SqliteProvider(Provider):
                 await self._writer.call(self._rollback_if_open)
                 raise
             try:
-                await tx.end(commit=True)
+                seq = await tx.commit()
             except BaseException:
                 await self._writer.call(self._rollback_if_open)
                 raise
-            apply_changes(self.vectors, tx.vector_changes)
+            if seq is not None:
+                self.vectors.committed(seq, tx.vector_changes)
 
     def _rollback_if_open(self) -> None:
         if self._writer.db is not None and self._writer.db.in_transaction:
@@ -338,13 +353,14 @@ class SqliteProvider(Provider):
                     else:
                         await self._migrate(conn, table, definition)
                     numbers[table.name] = number
+                await conn.execute(f"UPDATE {CLOCK} SET seq = seq + 1 WHERE id = 1")
                 await conn.execute("COMMIT")
             except BaseException:
                 await conn.call(self._rollback_if_open)
                 raise
             self._tables = {t.name: t for t in schema.tables}
-            await self._load_vectors(conn)
-            return numbers
+        await self.vectors.reload()
+        return numbers
 
     async def _create(self, conn: _Connection, table: Table, number: int) -> None:
         await conn.execute(
@@ -400,20 +416,38 @@ class SqliteProvider(Provider):
             await rewrite_row(tx, table, Row(id, ct, values.loads(doc)))
         await tx._execute(None)  # run the queued updates
 
-    async def _load_vectors(self, conn: _Connection) -> None:
-        self.vectors = {}
-        for table in self._tables.values():
-            for v in table.vector_indexes:
-                cols = ", ".join(_q(c) for c in _vector_columns(v.name, len(v.filter_fields)))
-                rows = await conn.execute(
-                    f"SELECT id, {cols} FROM {_table_sql(table)} "
-                    f"WHERE {_q('v_' + v.name)} IS NOT NULL"
-                )
-                exact = ExactVectorIndex(v.dimensions, len(v.filter_fields))
-                exact.load(
-                    (r[0], np.frombuffer(r[1], dtype=np.float32), tuple(r[2:])) for r in rows
-                )
-                self.vectors[(table.name, v.name)] = exact
+    async def _load_vectors(self) -> tuple[int, dict[tuple[str, str], ExactVectorIndex]]:
+        """The clock and every vector, read in one snapshot on a reader connection."""
+        conn = await self._readers.get()
+        tables = list(self._tables.values())
+
+        def read() -> tuple[int, dict[tuple[str, str], ExactVectorIndex]]:
+            db = conn.db
+            db.execute("BEGIN")
+            try:
+                seq = db.execute(f"SELECT seq FROM {CLOCK} WHERE id = 1").fetchone()[0]
+                indexes = {}
+                for table in tables:
+                    for v in table.vector_indexes:
+                        columns = _vector_columns(v.name, len(v.filter_fields))
+                        rows = db.execute(
+                            f"SELECT id, {', '.join(_q(c) for c in columns)} "
+                            f"FROM {_table_sql(table)} WHERE {_q(columns[0])} IS NOT NULL"
+                        )
+                        exact = ExactVectorIndex(v.dimensions, len(v.filter_fields))
+                        exact.load(
+                            (r[0], np.frombuffer(r[1], dtype=np.float32), tuple(r[2:]))
+                            for r in rows
+                        )
+                        indexes[(table.name, v.name)] = exact
+                return seq, indexes
+            finally:
+                db.execute("COMMIT")
+
+        try:
+            return await conn.call(read)
+        finally:
+            self._readers.put_nowait(conn)
 
     async def ping(self) -> None:
         async with self.transaction(read_only=True) as tx:

@@ -23,6 +23,8 @@ import pytest
 
 from smalltown.store import Schema, Store, open_store
 
+from helpers import free_port
+
 PG_ADMIN_URL = os.environ.get(
     "SMALLTOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -62,12 +64,6 @@ async def new_postgres_database() -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MongoTestServer:

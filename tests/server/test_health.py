@@ -1,51 +1,16 @@
 """The server answers /health on a real socket, from the CLI and in-process."""
 
-import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
-import uvicorn
 
 from smalltown.server import create_app
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RunningServer:
-    """A uvicorn server on a loopback port inside the test's event loop."""
-
-    def __init__(self, app):
-        self.port = _free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aenter__(self):
-        self.task = asyncio.create_task(self.server.serve())
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if self.task.done():
-                self.task.result()
-            assert time.monotonic() < deadline, "server did not start in 20 s"
-            await asyncio.sleep(0.02)
-        return self
-
-    async def __aexit__(self, *exc):
-        self.server.should_exit = True
-        await asyncio.wait_for(self.task, 20)
+from helpers import RunningServer, free_port
 
 
 async def test_health_names_the_store(store_url):
@@ -74,7 +39,7 @@ async def test_health_says_unavailable_when_the_database_goes_away(postgres_url)
 
 
 def test_the_cli_serves_health_on_the_default_store_layout(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SMALLTOWN_PORT": str(port)}
     env.pop("SMALLTOWN_DATABASE_URL", None)
     proc = subprocess.Popen(

@@ -3,8 +3,10 @@
 import pytest
 from pymongo.errors import PyMongoError
 
-from conftest import MongoTestServer, free_port
 from smalltown.store import Schema, StoreConnectionError, StoreError, Table, open_store
+
+from conftest import MongoTestServer
+from helpers import free_port
 
 SCHEMA = Schema([Table("things")])
 

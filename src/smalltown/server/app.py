@@ -1,20 +1,48 @@
-"""The ASGI application, composed from its parts."""
+"""The ASGI application, composed from its parts: health, the HTTP API, the sync socket."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from smalltown import __version__
+from smalltown.runtime import Registry, Runtime
+from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
+from smalltown.server import http_api
+from smalltown.server.errors import to_result
+from smalltown.server.sync import MutationDeduper, SyncConnection, SyncSettings
 from smalltown.store import Schema, Store, StoreError, open_store
 
 log = logging.getLogger("smalltown.server")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    admin_key: str | None = None
+    sync: SyncSettings = field(default_factory=SyncSettings)
+
+
+def load_app(package: str | None) -> tuple[Schema, Registry]:
+    """An app is a package of function modules with a ``schema`` (in ``<package>.schema``)."""
+    if package is None:
+        return Schema([]), Registry()
+    try:
+        schema_module = importlib.import_module(f"{package}.schema")
+    except ModuleNotFoundError:
+        schema_module = importlib.import_module(package)
+    schema = getattr(schema_module, "schema", None)
+    if not isinstance(schema, Schema):
+        raise ValueError(f"app {package!r} has no `schema` (a smalltown.store.Schema)")
+    return schema, Registry.from_package(package)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -34,18 +62,48 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-def create_app(store: Store | str, schema: Schema | None = None) -> Starlette:
-    """The app over ``store``; given a URL instead, the app opens and closes the store."""
+async def sync_endpoint(websocket: WebSocket) -> None:
+    state = websocket.app.state
+    await SyncConnection(
+        websocket, state.runtime, state.subscriptions, state.deduper, state.settings.sync
+    ).run()
+
+
+def create_app(
+    store: Store | str, app: str | None = None, settings: ServerSettings | None = None
+) -> Starlette:
+    """The app over ``store`` running the functions of package ``app``.
+
+    Given a URL instead of a Store, the app opens and closes the store itself.
+    """
+    settings = settings or ServerSettings()
+    schema, registry = load_app(app)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(server: Starlette) -> AsyncIterator[None]:
         owned = isinstance(store, str)
-        app.state.store = await open_store(store, schema) if owned else store
-        log.info("serving %s (%s)", app.state.store.url, app.state.store.provider_name)
+        opened = await open_store(store, schema) if owned else store
+        state = server.state
+        state.store = opened
+        state.settings = settings
         try:
+            state.runtime = await Runtime.create(opened, schema, registry, settings.admin_key)
+            state.subscriptions = SubscriptionManager(state.runtime, LocalInvalidator(), to_result)
+            state.deduper = MutationDeduper()
+            await state.subscriptions.start()
+            log.info("serving %s (%s)", opened.url, opened.provider_name)
             yield
+            await state.subscriptions.close()
         finally:
             if owned:
-                await app.state.store.close()
+                await opened.close()
 
-    return Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+    return Starlette(
+        routes=[
+            Route("/health", health),
+            *http_api.routes,
+            WebSocketRoute("/api/sync", sync_endpoint),
+            WebSocketRoute("/api/{version}/sync", sync_endpoint),
+        ],
+        lifespan=lifespan,
+    )

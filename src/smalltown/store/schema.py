@@ -27,7 +27,7 @@ BY_CREATION_TIME: Final = "by_creation_time"
 MIN_VECTOR_DIMENSIONS: Final = 2
 MAX_VECTOR_DIMENSIONS: Final = 4096
 MAX_VECTOR_FILTER_FIELDS: Final = 16
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_NAME = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]{0,63}$")  # a leading "_" marks system tables
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -35,6 +35,7 @@ def _check_name(kind: str, name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name):
         raise SchemaError(
             f"{kind} name {name!r} is invalid: use a letter, then up to 63 letters, digits or '_'"
+            " (a leading '_' is for system tables)"
         )
 
 

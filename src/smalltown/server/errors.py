@@ -1,0 +1,59 @@
+"""How failures look to clients: one mapping for HTTP and the sync socket.
+
+Errors a caller can act on (bad arguments, a missing function, ConvexError, a store error
+such as an unknown id) reach it with their message (and ConvexError's data). Anything else
+is a bug on our side: the caller gets a request id, the log gets the traceback with it.
+Malformed requests (not JSON, wrong shape) are HTTP 4xx with ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from starlette.responses import Response
+
+from smalltown.runtime import ConvexError, FunctionError, wire
+from smalltown.runtime.subscriptions import Result
+from smalltown.store import StoreError
+
+log = logging.getLogger("smalltown.server")
+
+
+class BadRequest(Exception):
+    """A request that is malformed before any function runs."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def to_result(exc: BaseException) -> Result:
+    """The client-visible form of an exception raised while running a function."""
+    if isinstance(exc, ConvexError):
+        try:
+            data = wire.encode(exc.data)
+        except wire.WireFormatError:
+            data = str(exc.data)
+        return Result(error=str(exc), error_data=data, has_error_data=True)
+    if isinstance(exc, (FunctionError, StoreError)):
+        return Result(error=str(exc))
+    if isinstance(exc, wire.WireFormatError):
+        return Result(error=f"invalid arguments: {exc}")
+    rid = request_id()
+    log.error("request %s failed", rid, exc_info=exc)
+    return Result(error=f"[Request ID: {rid}] Server Error")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(wire.dumps(body), status, headers=headers, media_type="application/json")
+
+
+def bad_request_response(exc: BadRequest) -> Response:
+    return json_response({"code": exc.code, "message": str(exc)}, exc.status)

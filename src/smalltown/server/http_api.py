@@ -1,0 +1,115 @@
+"""Convex's HTTP API: ``/api/query``, ``/api/mutation``, ``/api/action``, ``/api/function``
+and ``/api/run/<dir>/<fn>``.
+
+A function's own failure is HTTP 200 with ``{"status": "error", ...}``, as Convex replies;
+a malformed request is a 4xx with ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from smalltown.runtime import Runtime, UnauthorizedError, wire
+from smalltown.server.errors import (
+    BadRequest,
+    bad_request_response,
+    json_response,
+    to_result,
+)
+
+MAX_BODY_BYTES = 8 << 20
+
+
+async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BadRequest("PayloadTooLarge", f"the body is larger than {limit} bytes", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BadRequest("PayloadTooLarge", f"the body is larger than {limit} bytes", 413)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("BadJsonBody", f"the body is not JSON: {exc}") from None
+
+
+def unwrap_args(raw: Any) -> dict[str, Any]:
+    """Clients send ``args`` bare (Python) or as a one-element array (JavaScript)."""
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        if len(raw) > 1:
+            raise BadRequest("BadArgs", "args must be one object (or a list holding one)")
+        raw = raw[0] if raw else {}
+    if not isinstance(raw, dict):
+        raise BadRequest("BadArgs", f"args must be an object, got {type(raw).__name__}")
+    try:
+        return wire.decode(raw)
+    except wire.WireFormatError as exc:
+        raise BadRequest("BadConvexValue", str(exc)) from None
+
+
+def _endpoint(kind: str | None):
+    async def endpoint(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            body = await read_json(request)
+            if not isinstance(body, dict):
+                raise BadRequest("BadJsonBody", "the body must be a JSON object")
+            if "path" in request.path_params:
+                module, _, name = request.path_params["path"].rpartition("/")
+                path = f"{module}:{name}" if module else name
+            else:
+                path = body.get("path")
+                if not isinstance(path, str) or not path:
+                    raise BadRequest("MissingPath", "the body needs a function 'path'")
+            fmt = body.get("format", "json")
+            if fmt not in ("json", "convex_encoded_json"):
+                raise BadRequest("BadFormat", "format must be 'json' or 'convex_encoded_json'")
+            args = unwrap_args(body.get("args"))
+            identity = runtime.auth.from_header(request.headers.get("authorization"))
+        except BadRequest as exc:
+            return bad_request_response(exc)
+        except UnauthorizedError as exc:
+            return json_response({"code": "Unauthenticated", "message": str(exc)}, 401)
+        try:
+            if kind == "query":
+                value = (await runtime.query(path, args, identity)).value
+            elif kind == "mutation":
+                value = (await runtime.mutation(path, args, identity)).value
+            elif kind == "action":
+                value = await runtime.action(path, args, identity)
+            else:
+                value = await runtime.call(path, args, identity)
+            encoded = (
+                wire.encode(value) if fmt == "convex_encoded_json" else wire.encode_clean(value)
+            )
+        except Exception as exc:
+            result = to_result(exc)
+            reply: dict[str, Any] = {
+                "status": "error",
+                "errorMessage": result.error,
+                "logLines": [],
+            }
+            if result.has_error_data:
+                reply["errorData"] = result.error_data
+            return json_response(reply)
+        return json_response({"status": "success", "value": encoded, "logLines": []})
+
+    return endpoint
+
+
+routes = [
+    Route("/api/query", _endpoint("query"), methods=["POST"]),
+    Route("/api/mutation", _endpoint("mutation"), methods=["POST"]),
+    Route("/api/action", _endpoint("action"), methods=["POST"]),
+    Route("/api/function", _endpoint(None), methods=["POST"]),
+    Route("/api/run/{path:path}", _endpoint(None), methods=["POST"]),
+]

@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 RUN_STAMP  := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
+JS_DEPS    := tests/js/node_modules/.package-lock.json
+
 .PHONY: run test lint format services bench-store clean
 
 $(BIN)/python:
@@ -22,7 +24,11 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/smalltown run
 
-test: $(TEST_STAMP) services lint
+# The official convex npm clients, for the protocol tests (versions pinned by the lock file).
+$(JS_DEPS): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+
+test: $(TEST_STAMP) $(JS_DEPS) services lint
 	$(BIN)/pytest
 
 lint: $(TEST_STAMP)
@@ -40,4 +46,4 @@ bench-store: $(TEST_STAMP)
 	$(BIN)/smalltown bench store --database $${SMALLTOWN_DATABASE_URL:-sqlite:///./data/bench.db}
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache src/*.egg-info
+	rm -rf $(VENV) data .pytest_cache .ruff_cache src/*.egg-info tests/js/node_modules

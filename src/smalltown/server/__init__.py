@@ -1,5 +1,5 @@
-"""The ASGI app: HTTP and (later) the sync WebSocket, over the runtime."""
+"""The ASGI app: health, Convex's HTTP API and sync WebSocket, over the runtime."""
 
-from smalltown.server.app import create_app
+from smalltown.server.app import ServerSettings, create_app, load_app
 
-__all__ = ["create_app"]
+__all__ = ["ServerSettings", "create_app", "load_app"]

@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 
 from smalltown import __version__
 from smalltown.runtime import Registry, Runtime
+from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
 from smalltown.server import http_api
 from smalltown.server.errors import to_result
@@ -31,10 +32,11 @@ class ServerSettings:
     sync: SyncSettings = field(default_factory=SyncSettings)
 
 
-def load_app(package: str | None) -> tuple[Schema, Registry]:
-    """An app is a package of function modules with a ``schema`` (in ``<package>.schema``)."""
+def load_app(package: str | None) -> tuple[Schema, Registry, Crons]:
+    """An app is a package of function modules with a ``schema`` (in ``<package>.schema``)
+    and optionally ``crons`` (a :class:`Crons`, in ``<package>.crons``)."""
     if package is None:
-        return Schema([]), Registry()
+        return Schema([]), Registry(), Crons()
     try:
         schema_module = importlib.import_module(f"{package}.schema")
     except ModuleNotFoundError:
@@ -42,7 +44,11 @@ def load_app(package: str | None) -> tuple[Schema, Registry]:
     schema = getattr(schema_module, "schema", None)
     if not isinstance(schema, Schema):
         raise ValueError(f"app {package!r} has no `schema` (a smalltown.store.Schema)")
-    return schema, Registry.from_package(package)
+    try:
+        crons = getattr(importlib.import_module(f"{package}.crons"), "crons", Crons())
+    except ModuleNotFoundError:
+        crons = Crons()
+    return schema, Registry.from_package(package), crons
 
 
 async def health(request: Request) -> JSONResponse:
@@ -53,11 +59,16 @@ async def health(request: Request) -> JSONResponse:
         "version": __version__,
         "store": {"provider": store.provider_name, "url": store.url},
     }
+    worker = getattr(request.app.state, "scheduler", None)
+    body["scheduler"] = {"alive": bool(worker and worker.alive)}
     try:
         await store.ping()
     except StoreError as exc:
         body["status"] = "unavailable"
         body["store"]["error"] = str(exc)
+        return JSONResponse(body, status_code=503)
+    if not body["scheduler"]["alive"]:
+        body["status"] = "degraded"
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)
 
@@ -77,7 +88,7 @@ def create_app(
     Given a URL instead of a Store, the app opens and closes the store itself.
     """
     settings = settings or ServerSettings()
-    schema, registry = load_app(app)
+    schema, registry, crons = load_app(app)
 
     @asynccontextmanager
     async def lifespan(server: Starlette) -> AsyncIterator[None]:
@@ -90,9 +101,12 @@ def create_app(
             state.runtime = await Runtime.create(opened, schema, registry, settings.admin_key)
             state.subscriptions = SubscriptionManager(state.runtime, LocalInvalidator(), to_result)
             state.deduper = MutationDeduper()
+            state.scheduler = SchedulerWorker(state.runtime, crons)
             await state.subscriptions.start()
+            await state.scheduler.start()
             log.info("serving %s (%s)", opened.url, opened.provider_name)
             yield
+            await state.scheduler.close()
             await state.subscriptions.close()
         finally:
             if owned:

@@ -1,0 +1,288 @@
+"""The durable scheduler and crons.
+
+Jobs live in the ``_scheduled_functions`` table, written by ``ctx.scheduler`` in the
+scheduling mutation's own transaction: a mutation that rolls back schedules nothing, and a
+job survives restarts. States follow Convex: ``pending`` → ``inProgress`` (actions only)
+→ ``success`` | ``failed`` (with the error) | ``canceled``.
+
+A scheduled mutation runs in the same transaction that marks its job done, so it runs
+exactly once, whichever process (or how many) picks it up. An action is claimed first
+(``inProgress``) and never retried: one interrupted by a crash is marked failed at the
+next start, as Convex does.
+
+Crons are declared in code (an app's ``crons`` module) and kept in ``_cron_jobs`` with
+their next run time; each run is scheduled as a job by a transaction that also moves the
+next run time on, so a cron fires once per period across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from croniter import croniter
+
+from smalltown.runtime.auth import ADMIN
+from smalltown.runtime.context import SCHEDULED, AuthContext, MutationCtx, Scheduler
+from smalltown.runtime.errors import FunctionError
+from smalltown.store import Range, Transaction
+
+log = logging.getLogger("smalltown.runtime.scheduler")
+CRONS = "_cron_jobs"
+BATCH = 64
+
+
+def now_ms() -> float:
+    return time.time() * 1000
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    name: str
+    path: str
+    args: dict[str, Any]
+    seconds: float | None = None
+    expression: str | None = None
+
+    def describe(self) -> str:
+        every = f"every {self.seconds} s" if self.seconds else f"cron {self.expression}"
+        return f"{self.path} {every}"
+
+    def next_after(self, ms: float) -> float:
+        if self.seconds is not None:
+            return ms + self.seconds * 1000
+        base = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        return croniter(self.expression, base).get_next(datetime).timestamp() * 1000
+
+
+@dataclass
+class Crons:
+    """Recurring jobs, declared in code:
+
+    crons = Crons()
+    crons.interval("tidy up", "maintenance:tidy", hours=1)
+    crons.cron("nightly report", "0 3 * * *", "reports:nightly")
+    """
+
+    specs: dict[str, CronSpec] = field(default_factory=dict)
+
+    def interval(
+        self,
+        name: str,
+        path: str,
+        args: dict[str, Any] | None = None,
+        *,
+        seconds: float = 0,
+        minutes: float = 0,
+        hours: float = 0,
+    ) -> None:
+        total = seconds + 60 * minutes + 3600 * hours
+        if total <= 0:
+            raise ValueError(f"cron {name!r}: the interval must be positive")
+        self._add(CronSpec(name, path, args or {}, seconds=total))
+
+    def cron(self, name: str, expression: str, path: str, args: dict[str, Any] | None = None):
+        if not croniter.is_valid(expression):
+            raise ValueError(f"cron {name!r}: {expression!r} is not a cron expression")
+        self._add(CronSpec(name, path, args or {}, expression=expression))
+
+    def _add(self, spec: CronSpec) -> None:
+        if spec.name in self.specs:
+            raise ValueError(f"cron {spec.name!r} is declared twice")
+        self.specs[spec.name] = spec
+
+
+class SchedulerWorker:
+    """Runs due jobs and crons in the background of a server process."""
+
+    def __init__(self, runtime, crons: Crons | None = None, poll_seconds: float = 1.0) -> None:
+        self._runtime = runtime
+        self._crons = crons or Crons()
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._actions: set[asyncio.Task] = set()
+        self._detach = None
+        self.alive = False
+        self.jobs_run = 0
+
+    async def start(self) -> None:
+        for spec in self._crons.specs.values():
+            self._runtime.registry.get(spec.path, public_only=False)  # fail fast on typos
+        await self._runtime.store.run(self._fail_interrupted_actions)
+        await self._runtime.store.run(self._sync_crons)
+        self._detach = self._runtime.store.on_commit(self._on_commit)
+        self._task = asyncio.create_task(self._forever(), name="smalltown-scheduler")
+        self.alive = True
+
+    async def close(self) -> None:
+        self.alive = False
+        if self._detach:
+            self._detach()
+        for task in [self._task, *self._actions]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in [self._task, *self._actions] if t), return_exceptions=True
+        )
+
+    def _on_commit(self, ts: int, writes) -> None:
+        if any(w.table in (SCHEDULED, CRONS) for w in writes):
+            self._wake.set()
+
+    async def _forever(self) -> None:
+        while True:
+            try:
+                next_due = await self._run_due()
+            except Exception:
+                log.exception("the scheduler loop failed; trying again")
+                next_due = None
+            wait = self._poll
+            if next_due is not None:
+                wait = min(wait, max(0.0, (next_due - now_ms()) / 1000))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _run_due(self) -> float | None:
+        """Run what is due; return when the next job or cron is due (ms), if known."""
+        moment = now_ms()
+        due_crons = await self._runtime.store.read(lambda tx: tx.query(CRONS, "by_name"))
+        for cron in due_crons:
+            if cron["nextRun"] <= moment:
+                await self._runtime.store.run(lambda tx, c=cron: self._fire_cron(tx, c["_id"]))
+        jobs = await self._runtime.store.read(
+            lambda tx: tx.query(
+                SCHEDULED,
+                "by_state_time",
+                eq={"state.kind": "pending"},
+                range=Range("scheduledTime", lte=moment),
+                limit=BATCH,
+            )
+        )
+        for job in jobs:
+            await self._run_job(job)
+        upcoming = await self._runtime.store.read(
+            lambda tx: tx.first(SCHEDULED, "by_state_time", eq={"state.kind": "pending"})
+        )
+        crons = await self._runtime.store.read(lambda tx: tx.query(CRONS, "by_name"))
+        times = [c["nextRun"] for c in crons]
+        if upcoming is not None:
+            times.append(upcoming["scheduledTime"])
+        if len(jobs) == BATCH:
+            return now_ms()
+        return min(times) if times else None
+
+    async def _run_job(self, job: dict[str, Any]) -> None:
+        try:
+            spec = self._runtime.registry.get(job["name"], public_only=False)
+        except FunctionError as exc:
+            error = str(exc)
+            await self._runtime.store.run(lambda tx: _finish(tx, job["_id"], error))
+            return
+        args = job["args"][0] if job["args"] else {}
+        if spec.kind == "mutation":
+            await self._run_mutation_job(job["_id"], spec, args)
+        elif spec.kind == "action":
+            claimed = await self._runtime.store.run(lambda tx: _claim(tx, job["_id"]))
+            if claimed:
+                task = asyncio.create_task(self._run_action_job(job["_id"], spec.path, args))
+                self._actions.add(task)
+                task.add_done_callback(self._actions.discard)
+        else:
+            await self._runtime.store.run(
+                lambda tx: _finish(tx, job["_id"], f"{spec.path} is a query; schedule a mutation")
+            )
+
+    async def _run_mutation_job(self, job_id: str, spec, args: dict[str, Any]) -> None:
+        runtime = self._runtime
+        try:
+            kwargs = spec.validate(args)
+
+            async def body(tx: Transaction) -> bool:
+                job = await tx.get(job_id, table=SCHEDULED)
+                if job is None or job["state"]["kind"] != "pending":
+                    return False  # another process ran it
+                ctx = MutationCtx(tx, AuthContext(ADMIN, runtime.auth), Scheduler(runtime, tx))
+                await spec.handler(ctx, **kwargs)
+                await _finish(tx, job_id, None)
+                return True
+
+            if await runtime.store.run(body):
+                self.jobs_run += 1
+        except Exception as exc:
+            log.warning("scheduled mutation %s failed: %s", spec.path, exc)
+            error = _message(exc)
+            await runtime.store.run(lambda tx: _finish(tx, job_id, error))
+
+    async def _run_action_job(self, job_id: str, path: str, args: dict[str, Any]) -> None:
+        error = None
+        try:
+            await self._runtime.action(path, args, ADMIN, internal=True)
+        except Exception as exc:
+            log.warning("scheduled action %s failed: %s", path, exc)
+            error = _message(exc)
+        await self._runtime.store.run(lambda tx: _finish(tx, job_id, error, running=True))
+        self.jobs_run += 1
+
+    async def _fail_interrupted_actions(self, tx: Transaction) -> None:
+        for job in await tx.query(SCHEDULED, "by_state_time", eq={"state.kind": "inProgress"}):
+            await tx.patch(
+                job["_id"],
+                {
+                    "state": {"kind": "failed", "error": "interrupted: the server stopped"},
+                    "completedTime": now_ms(),
+                },
+            )
+
+    async def _sync_crons(self, tx: Transaction) -> None:
+        stored = {c["name"]: c for c in await tx.query(CRONS, "by_name")}
+        for name, spec in self._crons.specs.items():
+            found = stored.pop(name, None)
+            if found is None:
+                await tx.insert(
+                    CRONS,
+                    {"name": name, "spec": spec.describe(), "nextRun": spec.next_after(now_ms())},
+                )
+            elif found["spec"] != spec.describe():
+                await tx.patch(
+                    found["_id"], {"spec": spec.describe(), "nextRun": spec.next_after(now_ms())}
+                )
+        for gone in stored.values():
+            await tx.delete(gone["_id"])
+
+    async def _fire_cron(self, tx: Transaction, cron_id: str) -> None:
+        cron = await tx.get(cron_id, table=CRONS)
+        if cron is None or cron["nextRun"] > now_ms():
+            return  # another process fired it
+        spec = self._crons.specs.get(cron["name"])
+        if spec is None:
+            return
+        await Scheduler(self._runtime, tx).run_at(now_ms(), spec.path, spec.args)
+        await tx.patch(cron_id, {"nextRun": spec.next_after(max(now_ms(), cron["nextRun"]))})
+
+
+async def _claim(tx: Transaction, job_id: str) -> bool:
+    job = await tx.get(job_id, table=SCHEDULED)
+    if job is None or job["state"]["kind"] != "pending":
+        return False
+    await tx.patch(job_id, {"state": {"kind": "inProgress"}})
+    return True
+
+
+async def _finish(tx: Transaction, job_id: str, error: str | None, running: bool = False) -> None:
+    job = await tx.get(job_id, table=SCHEDULED)
+    expected = "inProgress" if running else "pending"
+    if job is None or job["state"]["kind"] != expected:
+        return
+    state = {"kind": "success"} if error is None else {"kind": "failed", "error": error}
+    await tx.patch(job_id, {"state": state, "completedTime": now_ms()})
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

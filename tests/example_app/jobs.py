@@ -1,0 +1,48 @@
+"""Scheduling, for the scheduler tests."""
+
+from smalltown.runtime import ConvexError, internal_action, internal_mutation, mutation, query
+
+
+@mutation
+async def schedule(ctx, tag: str, seconds: float = 0.0, fail: bool = False) -> str:
+    job = await ctx.scheduler.run_after(seconds, "jobs:record", {"tag": tag})
+    if fail:
+        raise ConvexError("rolled back")
+    return job
+
+
+@mutation
+async def schedule_action(ctx, tag: str) -> str:
+    return await ctx.scheduler.run_after(0, "jobs:act", {"tag": tag})
+
+
+@mutation
+async def schedule_explosion(ctx) -> str:
+    return await ctx.scheduler.run_after(0, "jobs:explode", {})
+
+
+@internal_mutation
+async def record(ctx, tag: str) -> None:
+    await ctx.db.insert("log", {"tag": tag})
+
+
+@internal_action
+async def act(ctx, tag: str) -> None:
+    await ctx.run_mutation("jobs:record", {"tag": f"action:{tag}"})
+
+
+@internal_mutation
+async def explode(ctx) -> None:
+    await ctx.db.insert("log", {"tag": "never"})
+    raise ConvexError("boom")
+
+
+@query
+async def tags(ctx) -> list[str]:
+    return [d["tag"] for d in await ctx.db.query("log")]
+
+
+@query
+async def job(ctx, id: str) -> dict:
+    doc = await ctx.db.get(id, table="_scheduled_functions")
+    return {"state": doc["state"], "name": doc["name"]}

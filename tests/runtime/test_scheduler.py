@@ -1,0 +1,144 @@
+"""The durable scheduler and crons, on a real SQLite file, across restarts."""
+
+import pytest
+
+from smalltown.runtime import ConvexError, Registry, Runtime
+from smalltown.runtime.scheduler import Crons, CronSpec, SchedulerWorker
+from smalltown.store import open_store
+
+from example_app.schema import schema
+from helpers import eventually
+
+REGISTRY = Registry.from_package("example_app")
+
+
+class Town:
+    """A runtime and its scheduler on one database file, restartable."""
+
+    def __init__(self, url):
+        self.url = url
+        self.store = self.runtime = self.worker = None
+
+    async def start(self, crons=None, poll=0.05):
+        self.store = await open_store(self.url)
+        self.runtime = await Runtime.create(self.store, schema, REGISTRY)
+        self.worker = SchedulerWorker(self.runtime, crons, poll_seconds=poll)
+        await self.worker.start()
+        return self
+
+    async def stop(self):
+        await self.worker.close()
+        await self.store.close()
+
+    async def tags(self):
+        return (await self.runtime.query("jobs:tags", {})).value
+
+    async def state(self, job_id):
+        return (await self.runtime.query("jobs:job", {"id": job_id})).value["state"]
+
+
+@pytest.fixture
+async def town(tmp_path):
+    town = await Town(f"sqlite:///{tmp_path}/jobs.db").start()
+    yield town
+    await town.stop()
+
+
+async def test_a_scheduled_mutation_runs_once_and_is_marked_done(town):
+    job = (await town.runtime.mutation("jobs:schedule", {"tag": "a"})).value
+    await eventually(lambda: _is(town, job, "success"))
+    assert await town.tags() == ["a"]
+
+
+async def _is(town, job, kind):
+    return (await town.state(job))["kind"] == kind
+
+
+async def test_a_rolled_back_mutation_schedules_nothing(town):
+    with pytest.raises(ConvexError):
+        await town.runtime.mutation("jobs:schedule", {"tag": "ghost", "fail": True})
+    marker = (await town.runtime.mutation("jobs:schedule", {"tag": "real"})).value
+    await eventually(lambda: _is(town, marker, "success"))
+    assert await town.tags() == ["real"]
+    jobs = await town.store.read(lambda tx: tx.query("_scheduled_functions"))
+    assert len(jobs) == 1
+
+
+async def test_failures_are_recorded_with_their_error_and_roll_back(town):
+    job = (await town.runtime.mutation("jobs:schedule_explosion", {})).value
+    await eventually(lambda: _is(town, job, "failed"))
+    assert (await town.state(job))["error"] == "boom"
+    assert await town.tags() == []
+
+
+async def test_scheduled_actions_run(town):
+    job = (await town.runtime.mutation("jobs:schedule_action", {"tag": "x"})).value
+    await eventually(lambda: _is(town, job, "success"))
+    assert await town.tags() == ["action:x"]
+
+
+async def test_jobs_pending_at_shutdown_run_after_restart_once(tmp_path):
+    url = f"sqlite:///{tmp_path}/restart.db"
+    first = await Town(url).start(poll=0.05)
+    job = (await first.runtime.mutation("jobs:schedule", {"tag": "later", "seconds": 0.6})).value
+    await first.stop()  # before it was due
+    second = await Town(url).start(poll=0.05)
+    third = None
+    try:
+        # A second process on the same database competes for the same job.
+        third = await Town(url).start(poll=0.05)
+        await eventually(lambda: _is(second, job, "success"), timeout=15)
+        assert await second.tags() == ["later"]
+        assert second.worker.jobs_run + third.worker.jobs_run == 1
+    finally:
+        if third:
+            await third.stop()
+        await second.stop()
+
+
+async def test_an_action_interrupted_by_a_stop_is_marked_failed(tmp_path):
+    url = f"sqlite:///{tmp_path}/interrupt.db"
+    town = await Town(url).start()
+    job = await town.store.run(
+        lambda tx: tx.insert(
+            "_scheduled_functions",
+            {
+                "name": "jobs:act",
+                "args": [{"tag": "t"}],
+                "scheduledTime": 0.0,
+                "state": {"kind": "inProgress"},
+            },
+        )
+    )
+    await town.stop()
+    town = await Town(url).start()
+    try:
+        state = await town.state(job)
+        assert state["kind"] == "failed" and "interrupted" in state["error"]
+    finally:
+        await town.stop()
+
+
+async def test_interval_crons_fire_repeatedly(tmp_path):
+    crons = Crons()
+    crons.interval("tick", "jobs:record", {"tag": "tick"}, seconds=0.2)
+    town = await Town(f"sqlite:///{tmp_path}/cron.db").start(crons)
+    try:
+        await eventually(lambda: _count(town, 3), timeout=15)
+    finally:
+        await town.stop()
+
+
+async def _count(town, n):
+    return len(await town.tags()) >= n
+
+
+def test_cron_expressions_compute_the_next_run():
+    spec = CronSpec("nightly", "jobs:record", {}, expression="0 3 * * *")
+    # 2026-03-17 10:00 UTC -> next 03:00 is 2026-03-18 03:00 UTC
+    start = 1773741600000.0
+    assert spec.next_after(start) == 1773802800000.0
+    with pytest.raises(ValueError, match="not a cron expression"):
+        Crons().cron("bad", "every tuesday", "jobs:record")
+    with pytest.raises(ValueError, match="positive"):
+        Crons().interval("zero", "jobs:record")

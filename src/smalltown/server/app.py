@@ -20,6 +20,7 @@ from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
 from smalltown.server import http_api
 from smalltown.server.errors import to_result
+from smalltown.server.ratelimit import RateLimiter, RateLimits
 from smalltown.server.sync import MutationDeduper, SyncConnection, SyncSettings
 from smalltown.store import Schema, Store, StoreError, open_store
 
@@ -30,6 +31,8 @@ log = logging.getLogger("smalltown.server")
 class ServerSettings:
     admin_key: str | None = None
     sync: SyncSettings = field(default_factory=SyncSettings)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    max_body_bytes: int = http_api.MAX_BODY_BYTES
 
 
 def load_app(package: str | None) -> tuple[Schema, Registry, Crons]:
@@ -76,7 +79,12 @@ async def health(request: Request) -> JSONResponse:
 async def sync_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
     await SyncConnection(
-        websocket, state.runtime, state.subscriptions, state.deduper, state.settings.sync
+        websocket,
+        state.runtime,
+        state.subscriptions,
+        state.deduper,
+        state.settings.sync,
+        state.limiter,
     ).run()
 
 
@@ -101,6 +109,7 @@ def create_app(
             state.runtime = await Runtime.create(opened, schema, registry, settings.admin_key)
             state.subscriptions = SubscriptionManager(state.runtime, LocalInvalidator(), to_result)
             state.deduper = MutationDeduper()
+            state.limiter = RateLimiter(settings.rate_limits)
             state.scheduler = SchedulerWorker(state.runtime, crons)
             await state.subscriptions.start()
             await state.scheduler.start()

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from smalltown.runtime import ConvexError, FunctionError, wire
 from smalltown.runtime.subscriptions import Result
+from smalltown.server.ratelimit import RateLimitExceeded
 from smalltown.store import StoreError
 
 log = logging.getLogger("smalltown.server")
@@ -46,6 +47,8 @@ def to_result(exc: BaseException) -> Result:
         return Result(error=str(exc))
     if isinstance(exc, wire.WireFormatError):
         return Result(error=f"invalid arguments: {exc}")
+    if isinstance(exc, RateLimitExceeded):
+        return Result(error=str(exc))
     rid = request_id()
     log.error("request %s failed", rid, exc_info=exc)
     return Result(error=f"[Request ID: {rid}] Server Error")

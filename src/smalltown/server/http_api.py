@@ -21,6 +21,7 @@ from smalltown.server.errors import (
     json_response,
     to_result,
 )
+from smalltown.server.ratelimit import RateLimitExceeded
 
 MAX_BODY_BYTES = 8 << 20
 
@@ -60,7 +61,7 @@ def _endpoint(kind: str | None):
     async def endpoint(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
         try:
-            body = await read_json(request)
+            body = await read_json(request, request.app.state.settings.max_body_bytes)
             if not isinstance(body, dict):
                 raise BadRequest("BadJsonBody", "the body must be a JSON object")
             if "path" in request.path_params:
@@ -75,10 +76,18 @@ def _endpoint(kind: str | None):
                 raise BadRequest("BadFormat", "format must be 'json' or 'convex_encoded_json'")
             args = unwrap_args(body.get("args"))
             identity = runtime.auth.from_header(request.headers.get("authorization"))
+            address = request.client.host if request.client else None
+            request.app.state.limiter.check(identity, address)
         except BadRequest as exc:
             return bad_request_response(exc)
         except UnauthorizedError as exc:
             return json_response({"code": "Unauthenticated", "message": str(exc)}, 401)
+        except RateLimitExceeded as exc:
+            return json_response(
+                {"code": "RateLimited", "message": str(exc)},
+                429,
+                headers={"Retry-After": exc.retry_after_header},
+            )
         try:
             if kind == "query":
                 value = (await runtime.query(path, args, identity)).value

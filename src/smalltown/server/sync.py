@@ -30,6 +30,7 @@ from smalltown.runtime import (
 )
 from smalltown.runtime.subscriptions import Result, Subscription, SubscriptionManager
 from smalltown.server.errors import to_result
+from smalltown.server.ratelimit import RateLimiter, RateLimitExceeded
 
 log = logging.getLogger("smalltown.server.sync")
 PING_SECONDS = 15.0
@@ -126,8 +127,11 @@ class SyncConnection:
         manager: SubscriptionManager,
         deduper: MutationDeduper,
         settings: SyncSettings,
+        limiter: RateLimiter,
     ) -> None:
         self._ws = websocket
+        self._limiter = limiter
+        self._address = websocket.client.host if websocket.client else None
         self._runtime = runtime
         self._manager = manager
         self._deduper = deduper
@@ -264,7 +268,8 @@ class SyncConnection:
                     continue
                 try:
                     args = _args(mod.get("args"))
-                except ArgumentValidationError as exc:
+                    self._limiter.check(self._identity, self._address)
+                except (ArgumentValidationError, RateLimitExceeded) as exc:
                     out.append(_failed(query_id, str(exc)))
                     continue
                 adds.append((query_id, canonical_path(path), args, self._identity))
@@ -370,6 +375,7 @@ class SyncConnection:
 
     async def _run_mutation(self, request_id: int, message: dict[str, Any]) -> tuple[dict, int]:
         try:
+            self._limiter.check(self._identity, self._address)
             path = canonical_path(str(message.get("udfPath", "")))
             outcome = await self._runtime.mutation(path, _args(message.get("args")), self._identity)
             value = wire.encode(outcome.value)
@@ -400,6 +406,7 @@ class SyncConnection:
     async def _action(self, message: dict[str, Any]) -> None:
         request_id = message.get("requestId")
         try:
+            self._limiter.check(self._identity, self._address)
             path = canonical_path(str(message.get("udfPath", "")))
             value = await self._runtime.action(path, _args(message.get("args")), self._identity)
             reply = {

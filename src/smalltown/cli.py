@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from dataclasses import replace
 
 from smalltown import __version__
 from smalltown.config import Settings
@@ -22,6 +23,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     run.add_argument("--database", default=settings.database_url, help="database URL")
     run.add_argument("--host", default=settings.host)
     run.add_argument("--port", type=int, default=settings.port)
+    run.add_argument("--app", default=settings.app, help="package of functions to serve")
 
     bench = sub.add_parser("bench", help="measure; prints figures for docs/benchmarks.md")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
@@ -34,6 +36,16 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     )
     store.add_argument("--dims", type=int, default=1024)
     store.add_argument("--searches", type=int, default=200)
+    store.add_argument(
+        "--reuse-vectors",
+        action="store_true",
+        help="keep vectors a previous run loaded (when there are no more than needed)",
+    )
+    realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
+    realtime.add_argument("--subscribers", type=int, default=1000)
+    realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
+    realtime.add_argument("--seconds", type=float, default=20.0)
+    realtime.add_argument("--database", default=None, help="default: a temporary SQLite file")
     return parser
 
 
@@ -50,43 +62,80 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     if command == "run":
         return _run(
-            getattr(args, "database", settings.database_url),
-            getattr(args, "host", settings.host),
-            getattr(args, "port", settings.port),
+            replace(
+                settings,
+                database_url=getattr(args, "database", settings.database_url),
+                host=getattr(args, "host", settings.host),
+                port=getattr(args, "port", settings.port),
+                app=getattr(args, "app", settings.app),
+            )
         )
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 
         counts = [int(c) for c in args.vectors.split(",") if c.strip()]
-        asyncio.run(store_bench.run(args.database, counts, args.dims, args.searches))
+        asyncio.run(
+            store_bench.run(
+                args.database, counts, args.dims, args.searches, reuse_vectors=args.reuse_vectors
+            )
+        )
+        return 0
+    if command == "bench" and args.bench == "realtime":
+        from smalltown.bench import realtime_bench
+
+        asyncio.run(realtime_bench.run(args.subscribers, args.rate, args.seconds, args.database))
         return 0
     return 2
 
 
-def _run(database_url: str, host: str, port: int) -> int:
+def _run(settings: Settings) -> int:
     from smalltown.store import StoreError
 
     try:
-        return asyncio.run(_serve(database_url, host, port))
+        return asyncio.run(_serve(settings))
     except StoreError as exc:
         print(f"smalltown: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except (ImportError, ValueError) as exc:
+        print(f"smalltown: cannot load app {settings.app!r}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
 
 
-async def _serve(database_url: str, host: str, port: int) -> int:
+async def _serve(settings: Settings) -> int:
     """Open the store first, so a bad URL is one clear line, not a server traceback."""
     import uvicorn
 
-    from smalltown.server import create_app
+    from smalltown.server import ServerSettings, create_app
+    from smalltown.server.ratelimit import RateLimits
+    from smalltown.server.sync import SyncSettings
     from smalltown.store import open_store
 
-    store = await open_store(database_url)
+    store = await open_store(settings.database_url)
     try:
-        config = uvicorn.Config(create_app(store), host=host, port=port, log_level="info")
+        server_settings = ServerSettings(
+            admin_key=settings.admin_key,
+            sync=SyncSettings(max_queries=settings.max_subscriptions),
+            rate_limits=RateLimits(rate=settings.rate_limit, burst=settings.rate_burst),
+            max_body_bytes=settings.max_body_bytes,
+        )
+        app = create_app(store, settings.app, server_settings)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            ws_max_size=settings.max_body_bytes,
+        )
         server = uvicorn.Server(config)
-        log.info("smalltown %s at http://%s:%d on %s", __version__, host, port, store.url)
+        log.info(
+            "smalltown %s at http://%s:%d on %s",
+            __version__,
+            settings.host,
+            settings.port,
+            store.url,
+        )
         await server.serve()
         return 0 if server.started else 1
     finally:

@@ -9,29 +9,59 @@ DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
+#: every setting, for the docs and the docs test: name -> what it does
+SETTINGS_DOC = {
+    "SMALLTOWN_DATABASE_URL": "where the town lives: sqlite:///path, postgresql://... or mongodb://...",
+    "SMALLTOWN_HOST": "the address the server listens on",
+    "SMALLTOWN_PORT": "the port the server listens on",
+    "SMALLTOWN_APP": "the Python package of functions (and schema, crons) to serve",
+    "SMALLTOWN_ADMIN_KEY": "the admin key; generated and kept in the database when unset",
+    "SMALLTOWN_RATE_LIMIT": "function calls a second allowed per user and per client address",
+    "SMALLTOWN_RATE_BURST": "calls allowed at once before the rate limit applies",
+    "SMALLTOWN_MAX_BODY_BYTES": "largest HTTP body and WebSocket frame accepted",
+    "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
+}
+
+
+def _number(env: dict[str, str], name: str, default: float, kind=float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    app: str | None = None
+    admin_key: str | None = None
+    rate_limit: float = 50.0
+    rate_burst: float = 200.0
+    max_body_bytes: int = 8 << 20
+    max_subscriptions: int = 1000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        port = env.get("SMALLTOWN_PORT", str(DEFAULT_PORT))
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port!r}")
+        port = int(_number(env, "SMALLTOWN_PORT", DEFAULT_PORT, int))
+        if port >= 65536:
+            raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port}")
         return cls(
-            database_url=env.get("SMALLTOWN_DATABASE_URL", DEFAULT_DATABASE_URL),
-            host=env.get("SMALLTOWN_HOST", DEFAULT_HOST),
-            port=int(port),
+            database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            host=env.get("SMALLTOWN_HOST") or DEFAULT_HOST,
+            port=port,
+            app=env.get("SMALLTOWN_APP") or None,
+            admin_key=env.get("SMALLTOWN_ADMIN_KEY") or None,
+            rate_limit=_number(env, "SMALLTOWN_RATE_LIMIT", 50.0),
+            rate_burst=_number(env, "SMALLTOWN_RATE_BURST", 200.0),
+            max_body_bytes=int(_number(env, "SMALLTOWN_MAX_BODY_BYTES", 8 << 20, int)),
+            max_subscriptions=int(_number(env, "SMALLTOWN_MAX_SUBSCRIPTIONS", 1000, int)),
         )
-
-
-#: every setting, for the docs test: name -> what it does
-SETTINGS_DOC = {
-    "SMALLTOWN_DATABASE_URL": "where the town lives: sqlite:///path, postgresql://... or mongodb://...",
-    "SMALLTOWN_HOST": "the address the server listens on",
-    "SMALLTOWN_PORT": "the port the server listens on",
-}

@@ -157,3 +157,14 @@ async def test_user_tokens_identify_and_forgeries_are_refused(client):
         client, "/api/query", {"path": "values:whoami", "args": {}}, headers=forged
     )
     assert status == 401 and body["code"] == "Unauthenticated"
+
+
+async def test_metrics_count_calls_in_prometheus_text(client):
+    await post(client, "/api/query", {"path": "messages:count", "args": {"channel": "c"}})
+    await post(client, "/api/query", {"path": "messages:broken", "args": {}})
+    reply = await client.get("/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    text = reply.text
+    assert 'smalltown_function_calls_total{kind="query",outcome="success"} 1.0' in text
+    assert 'smalltown_function_calls_total{kind="query",outcome="error"} 1.0' in text
+    assert "smalltown_sync_connections 0.0" in text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,18 @@ class Runtime:
         self.store = store
         self.registry = registry
         self.auth = auth
+        #: called after every call with (kind, path, seconds, succeeded)
+        self.observers: list[Callable[[str, str, float, bool], None]] = []
+
+    @contextlib.contextmanager
+    def _observed(self, kind: str, path: str) -> Iterator[None]:
+        start, ok = time.perf_counter(), False
+        try:
+            yield
+            ok = True
+        finally:
+            for observe in self.observers:
+                observe(kind, path, time.perf_counter() - start, ok)
 
     @classmethod
     async def create(
@@ -79,14 +93,15 @@ class Runtime:
         *,
         internal: bool = False,
     ) -> QueryOutcome:
-        spec = self._spec(path, "query", identity, internal)
-        kwargs = spec.validate(args)
-        auth = AuthContext(identity, self.auth)
-        ts = self.store.last_commit_ts  # before the snapshot: later commits may be in it too
-        done = await self.store.transact(
-            lambda tx: spec.handler(QueryCtx(tx, auth), **kwargs), read_only=True
-        )
-        return QueryOutcome(done.value, done.reads, ts)
+        with self._observed("query", path):
+            spec = self._spec(path, "query", identity, internal)
+            kwargs = spec.validate(args)
+            auth = AuthContext(identity, self.auth)
+            ts = self.store.last_commit_ts  # before the snapshot: later commits may be in it
+            done = await self.store.transact(
+                lambda tx: spec.handler(QueryCtx(tx, auth), **kwargs), read_only=True
+            )
+            return QueryOutcome(done.value, done.reads, ts)
 
     async def query_batch(
         self, calls: list[tuple[str, Mapping[str, Any], Identity]]
@@ -131,15 +146,16 @@ class Runtime:
         *,
         internal: bool = False,
     ) -> MutationOutcome:
-        spec = self._spec(path, "mutation", identity, internal)
-        kwargs = spec.validate(args)
-        auth = AuthContext(identity, self.auth)
+        with self._observed("mutation", path):
+            spec = self._spec(path, "mutation", identity, internal)
+            kwargs = spec.validate(args)
+            auth = AuthContext(identity, self.auth)
 
-        async def body(tx):
-            return await spec.handler(MutationCtx(tx, auth, Scheduler(self, tx)), **kwargs)
+            async def body(tx):
+                return await spec.handler(MutationCtx(tx, auth, Scheduler(self, tx)), **kwargs)
 
-        done = await self.store.transact(body)
-        return MutationOutcome(done.value, max(done.ts, self.store.last_commit_ts))
+            done = await self.store.transact(body)
+            return MutationOutcome(done.value, max(done.ts, self.store.last_commit_ts))
 
     async def action(
         self,
@@ -149,10 +165,11 @@ class Runtime:
         *,
         internal: bool = False,
     ) -> Any:
-        spec = self._spec(path, "action", identity, internal)
-        kwargs = spec.validate(args)
-        ctx = ActionCtx(AuthContext(identity, self.auth), Scheduler(self, None), self)
-        return await spec.handler(ctx, **kwargs)
+        with self._observed("action", path):
+            spec = self._spec(path, "action", identity, internal)
+            kwargs = spec.validate(args)
+            ctx = ActionCtx(AuthContext(identity, self.auth), Scheduler(self, None), self)
+            return await spec.handler(ctx, **kwargs)
 
     async def call(self, path: str, args: Mapping[str, Any], identity: Identity) -> Any:
         """Run whatever kind of function ``path`` is (``/api/function``)."""

@@ -20,6 +20,7 @@ from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
 from smalltown.server import http_api
 from smalltown.server.errors import to_result
+from smalltown.server.metrics import Metrics, metrics_endpoint
 from smalltown.server.ratelimit import RateLimiter, RateLimits
 from smalltown.server.sync import MutationDeduper, SyncConnection, SyncSettings
 from smalltown.store import Schema, Store, StoreError, open_store
@@ -78,6 +79,14 @@ async def health(request: Request) -> JSONResponse:
 
 async def sync_endpoint(websocket: WebSocket) -> None:
     state = websocket.app.state
+    state.metrics.connections.inc()
+    try:
+        await _serve_sync(websocket, state)
+    finally:
+        state.metrics.connections.dec()
+
+
+async def _serve_sync(websocket: WebSocket, state) -> None:
     await SyncConnection(
         websocket,
         state.runtime,
@@ -110,6 +119,8 @@ def create_app(
             state.subscriptions = SubscriptionManager(state.runtime, LocalInvalidator(), to_result)
             state.deduper = MutationDeduper()
             state.limiter = RateLimiter(settings.rate_limits)
+            state.metrics = Metrics()
+            state.runtime.observers.append(state.metrics.observe_call)
             state.scheduler = SchedulerWorker(state.runtime, crons)
             await state.subscriptions.start()
             await state.scheduler.start()
@@ -124,6 +135,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/health", health),
+            Route("/metrics", metrics_endpoint),
             *http_api.routes,
             WebSocketRoute("/api/sync", sync_endpoint),
             WebSocketRoute("/api/{version}/sync", sync_endpoint),

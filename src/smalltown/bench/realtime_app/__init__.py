@@ -1,0 +1,1 @@
+"""The app ``smalltown bench realtime`` serves: one counter everybody watches."""

@@ -1,0 +1,18 @@
+from typing import Any
+
+from smalltown.runtime import mutation, query
+
+
+@query
+async def latest(ctx, name: str) -> dict[str, Any] | None:
+    doc = await ctx.db.first("ticks", "by_name", eq={"name": name})
+    return None if doc is None else {"n": doc["n"]}
+
+
+@mutation
+async def tick(ctx, name: str, n: float) -> None:
+    doc = await ctx.db.first("ticks", "by_name", eq={"name": name})
+    if doc is None:
+        await ctx.db.insert("ticks", {"name": name, "n": n})
+    else:
+        await ctx.db.patch(doc["_id"], {"n": n})

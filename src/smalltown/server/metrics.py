@@ -1,0 +1,59 @@
+"""``GET /metrics``: Prometheus text, from a registry of this app's own."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.calls = Counter(
+            "smalltown_function_calls",
+            "Function calls",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.seconds = Histogram(
+            "smalltown_function_seconds",
+            "Function call duration",
+            ["kind"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+        )
+        self.connections = Gauge(
+            "smalltown_sync_connections", "Open sync WebSockets", registry=self.registry
+        )
+        self.subscriptions = Gauge(
+            "smalltown_subscriptions", "Live query subscriptions", registry=self.registry
+        )
+        self.refresh_rounds = Gauge(
+            "smalltown_refresh_rounds", "Refresh rounds run (monotonic)", registry=self.registry
+        )
+        self.query_runs = Gauge(
+            "smalltown_query_runs",
+            "Queries run for subscriptions (monotonic)",
+            registry=self.registry,
+        )
+        self.jobs = Gauge(
+            "smalltown_scheduled_jobs_run",
+            "Scheduled jobs run (monotonic)",
+            registry=self.registry,
+        )
+
+    def observe_call(self, kind: str, path: str, seconds: float, ok: bool) -> None:
+        self.calls.labels(kind, "success" if ok else "error").inc()
+        self.seconds.labels(kind).observe(seconds)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state = request.app.state
+    metrics: Metrics = state.metrics
+    metrics.subscriptions.set(state.subscriptions.subscription_count)
+    metrics.refresh_rounds.set(state.subscriptions.rounds)
+    metrics.query_runs.set(state.subscriptions.query_runs)
+    metrics.jobs.set(state.scheduler.jobs_run)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

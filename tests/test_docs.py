@@ -22,7 +22,7 @@ def test_every_setting_is_in_the_readme():
 
 
 def test_every_cli_command_is_in_the_readme():
-    for command in ("smalltown run", "smalltown bench store"):
+    for command in ("smalltown run", "smalltown bench store", "smalltown bench realtime"):
         assert command in README, command
 
 

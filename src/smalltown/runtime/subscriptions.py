@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -64,6 +65,11 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @functools.cached_property
+    def value_json(self) -> str:
+        """The encoded value as JSON text, made once however many clients receive it."""
+        return wire.dumps(self.value)
 
 
 class Listener(Protocol):

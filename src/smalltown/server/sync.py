@@ -93,30 +93,20 @@ class _Outgoing:
 
     message: dict[str, Any] | None = None
     transition_ts: int | None = None
-    modifications: list[dict[str, Any]] = field(default_factory=list)
+    modifications: list[str] = field(default_factory=list)  # each one JSON text
     query_set: int | None = None
     identity: int | None = None
 
 
-def _modification(sub: Subscription, result: Result) -> dict[str, Any]:
+def _modification(sub: Subscription, result: Result) -> str:
+    """One modification as JSON text. The value's JSON is made once per result and shared
+    by every connection subscribed to it; only the queryId differs between them."""
     if result.ok:
-        return {
-            "type": "QueryUpdated",
-            "queryId": sub.query_id,
-            "value": result.value,
-            "logLines": [],
-            "journal": None,
-        }
-    failed = {
-        "type": "QueryFailed",
-        "queryId": sub.query_id,
-        "errorMessage": result.error,
-        "logLines": [],
-        "journal": None,
-    }
-    if result.has_error_data:
-        failed["errorData"] = result.error_data
-    return failed
+        return (
+            f'{{"type":"QueryUpdated","queryId":{sub.query_id},"value":{result.value_json},'
+            '"logLines":[],"journal":null}'
+        )
+    return _failed(sub.query_id, result.error or "", result)
 
 
 class SyncConnection:
@@ -218,21 +208,22 @@ class SyncConnection:
     async def _send_forever(self) -> None:
         while (item := await self._outbox.get()) is not None:
             message = item.message
-            if message is None:
+            if message is None:  # a Transition, chained from the live version
                 start = self._version.encoded()
                 if item.query_set is not None:
                     self._version.query_set = item.query_set
                 if item.identity is not None:
                     self._version.identity = item.identity
                 self._version.ts = max(self._version.ts, item.transition_ts or 0)
-                message = {
-                    "type": "Transition",
-                    "startVersion": start,
-                    "endVersion": self._version.encoded(),
-                    "modifications": item.modifications,
-                }
+                text = (
+                    f'{{"type":"Transition","startVersion":{wire.dumps(start)},'
+                    f'"endVersion":{wire.dumps(self._version.encoded())},'
+                    f'"modifications":[{",".join(item.modifications)}]}}'
+                )
+            else:
+                text = wire.dumps(message)
             try:
-                await self._ws.send_text(wire.dumps(message))
+                await self._ws.send_text(text)
             except Exception:
                 return  # the socket is gone; the receiver notices and cleans up
 
@@ -278,7 +269,7 @@ class SyncConnection:
                 self._query_specs.pop(query_id, None)
                 if sub is not None:
                     self._manager.unsubscribe(sub)
-                out.append({"type": "QueryRemoved", "queryId": query_id})
+                out.append(f'{{"type":"QueryRemoved","queryId":{query_id}}}')
             else:
                 raise ProtocolError(f"unknown query set modification {mod.get('type')!r}")
         ts = 0
@@ -443,11 +434,14 @@ def _args(raw: Any) -> dict[str, Any]:
         raise ArgumentValidationError(f"invalid arguments: {exc}") from None
 
 
-def _failed(query_id: int, message: str) -> dict[str, Any]:
-    return {
+def _failed(query_id: int, message: str, result: Result | None = None) -> str:
+    failed: dict[str, Any] = {
         "type": "QueryFailed",
         "queryId": query_id,
         "errorMessage": message,
         "logLines": [],
         "journal": None,
     }
+    if result is not None and result.has_error_data:
+        failed["errorData"] = result.error_data
+    return wire.dumps(failed)

@@ -58,6 +58,7 @@ T = TypeVar("T")
 META = "_smalltown_tables"
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on vector(n)
 EF_SEARCH = 200
+EXACT_SEARCH_ROWS = 5000  # a filter matching at most this many rows is searched exactly
 POOL_MAX = 16
 _SCHEMA_LOCK = 0x736D616C6C  # pg_advisory_xact_lock key: one schema change at a time
 
@@ -217,18 +218,32 @@ class PostgresTransaction(ProviderTransaction):
         limit: int,
         filters: VectorFilter,
     ) -> list[tuple[str, float]]:
-        col = _q(f"v_{index.name}")
+        col, table_sql = _q(f"v_{index.name}"), _table_sql(table)
         where = [f"{col} IS NOT NULL"]
-        params: list[Any] = [query]
+        params: list[Any] = []
         for field, options in filters:
             where.append(f"{_q(f'f_{index.name}_{field}')} = ANY(%s)")
             params.append(list(options))
-        params += [query, limit]
-        rows = await self._fetch(
-            f"SELECT id, 1 - ({col} <=> %s) FROM {_table_sql(table)} "
-            f"WHERE {' AND '.join(where)} ORDER BY {col} <=> %s LIMIT %s",
-            params,
-        )
+        condition = " AND ".join(where)
+        rows: list[tuple] | None = None
+        if filters:
+            # A selective filter is answered exactly from its B-tree: cheaper than walking
+            # the HNSW graph past every non-matching neighbour, and it never misses.
+            found = await self._fetch(
+                f"WITH c AS MATERIALIZED (SELECT id, {col} AS v FROM {table_sql} "
+                f"WHERE {condition} LIMIT {EXACT_SEARCH_ROWS + 1}) "
+                "SELECT id, 1 - (v <=> %s), (SELECT count(*) FROM c) FROM c "
+                "ORDER BY v <=> %s LIMIT %s",
+                [*params, query, query, limit],
+            )
+            if not found or found[0][2] <= EXACT_SEARCH_ROWS:
+                rows = [(id, score) for id, score, _ in found]
+        if rows is None:
+            rows = await self._fetch(
+                f"SELECT id, 1 - ({col} <=> %s) FROM {table_sql} "
+                f"WHERE {condition} ORDER BY {col} <=> %s LIMIT %s",
+                [query, *params, query, limit],
+            )
         # Iterative scans may return neighbours slightly out of order; NaN comes from a
         # zero vector, whose similarity to anything we define as 0.
         scored = [(id, 0.0 if score != score else max(-1.0, min(1.0, score))) for id, score in rows]

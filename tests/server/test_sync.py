@@ -282,3 +282,46 @@ async def test_protocol_violations_get_a_fatal_error_and_a_close(server, frame):
     await other.add(1, "messages:count", {"channel": "x"})
     assert other.results[1] == 0.0
     await other.ws.close()
+
+
+async def test_admin_authentication_reaches_internal_functions(server):
+    client = await Client.connect(server)
+    refused = await client.mutate("messages:wipe", {"channel": "c"})
+    assert refused["success"] is False and "Could not find" in refused["result"]
+    await client.send(
+        {"type": "Authenticate", "tokenType": "Admin", "value": "wrong", "baseVersion": 0}
+    )
+    assert (await client.receive("AuthError"))["baseVersion"] == 0
+    key = server.app.state.runtime.auth.admin_key
+    await client.send(
+        {"type": "Authenticate", "tokenType": "Admin", "value": key, "baseVersion": 0}
+    )
+    await client.transition_where(lambda t: t["endVersion"]["identity"] == 1)
+    allowed = await client.mutate("messages:wipe", {"channel": "c"})
+    assert allowed["success"] is True
+    await client.ws.close()
+
+
+async def test_an_unknown_query_fails_alone(server):
+    client = await Client.connect(server)
+    base, client.query_set = client.query_set, client.query_set + 1
+    await client.send(
+        {
+            "type": "ModifyQuerySet",
+            "baseVersion": base,
+            "newVersion": 1,
+            "modifications": [
+                {"type": "Add", "queryId": 1, "udfPath": "nope:nothing", "args": [{}]},
+                {
+                    "type": "Add",
+                    "queryId": 2,
+                    "udfPath": "messages.js:count",
+                    "args": [{"channel": "c"}],
+                },
+            ],
+        }
+    )
+    await client.transition_where(lambda t: t["endVersion"]["querySet"] == 1)
+    assert client.results[1][0] == "failed" and "nope:nothing" in client.results[1][1]
+    assert client.results[2] == 0.0  # ".js" paths, as the Python client sends on reconnect
+    await client.ws.close()

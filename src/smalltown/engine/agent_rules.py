@@ -1,0 +1,149 @@
+"""What agents decide without an LLM: wander, keep busy, invite, accept, take turns.
+
+Words and memories are not decided here: the engine starts an operation (``generateMessage``,
+``rememberConversation``) and carries on; its result arrives later as an input. An agent
+does one operation at a time.
+"""
+
+from __future__ import annotations
+
+from smalltown.engine.constants import (
+    ACTIVITY_MS,
+    AGENT_OPERATION_TIMEOUT_MS,
+    AWKWARD_SILENCE_MS,
+    CONVERSATION_COOLDOWN_MS,
+    INVITE_ACCEPT_PROBABILITY,
+    INVITE_ATTEMPT_COOLDOWN_MS,
+    MAX_CONVERSATION_MESSAGES,
+    MAX_CONVERSATION_MS,
+    MESSAGE_COOLDOWN_MS,
+    PLAYER_CONVERSATION_COOLDOWN_MS,
+)
+from smalltown.engine.context import StartedOperation, StepContext
+from smalltown.engine.conversations import start_conversation
+from smalltown.engine.geometry import Point
+from smalltown.engine.movement import walk_to
+from smalltown.engine.state import Activity, Agent, Conversation, Operation, pair_key
+
+ACTIVITIES = (
+    ("reading a book", "📖"),
+    ("daydreaming", "🤔"),
+    ("tending the garden", "🌱"),
+    ("sketching the view", "✏️"),
+    ("feeding the ducks", "🦆"),
+)
+
+
+def start_operation(ctx: StepContext, agent: Agent, name: str, args: dict) -> str:
+    operation_id = ctx.world.allocate_id("o")
+    agent.operation = Operation(name, operation_id, ctx.now)
+    ctx.operations.append(StartedOperation(name, operation_id, {"agentId": agent.id, **args}))
+    return operation_id
+
+
+def decide(ctx: StepContext, agent: Agent) -> None:
+    world, now = ctx.world, ctx.now
+    player = world.players.get(agent.player_id)
+    if player is None:
+        return
+    if agent.operation is not None:
+        if now - agent.operation.started > AGENT_OPERATION_TIMEOUT_MS:
+            agent.operation = None  # its answer never came: do not stay stuck
+        else:
+            return
+    conversation = world.conversation_of(player.id)
+    if conversation is not None:
+        _in_conversation(ctx, agent, conversation)
+        return
+    if agent.to_remember is not None:
+        start_operation(ctx, agent, "rememberConversation", {"conversationId": agent.to_remember})
+        return
+    if player.activity is not None and player.activity.until > now:
+        return
+    resting = agent.last_conversation is not None and (
+        now - agent.last_conversation < CONVERSATION_COOLDOWN_MS
+    )
+    if player.pathfinding is not None:
+        if not resting:
+            _maybe_invite(ctx, agent)
+        return
+    if player.activity is not None or resting:
+        # After an activity or a conversation, wander off somewhere; after a walk, settle.
+        player.activity = None
+        free = ctx.world_map.free_tiles()
+        x, y = free[ctx.rng.randrange(len(free))]
+        walk_to(player, Point(float(x), float(y)), now)
+        return
+    description, emoji = ACTIVITIES[ctx.rng.randrange(len(ACTIVITIES))]
+    player.activity = Activity(description, emoji, now + ACTIVITY_MS)
+
+
+def _maybe_invite(ctx: StepContext, agent: Agent) -> None:
+    world, now = ctx.world, ctx.now
+    if agent.last_invite_attempt is not None and (
+        now - agent.last_invite_attempt < INVITE_ATTEMPT_COOLDOWN_MS
+    ):
+        return
+    me = world.players[agent.player_id]
+    busy = {p for c in world.conversations.values() for p in c.participants}
+    best, best_distance = None, float("inf")
+    for other in world.players.values():
+        if other.id == me.id or other.id in busy:
+            continue
+        ended = world.recent_pairs.get(pair_key(me.id, other.id))
+        if ended is not None and now - ended < PLAYER_CONVERSATION_COOLDOWN_MS:
+            continue
+        # The nearest free player, by real distance (AI Town picks regardless of distance).
+        distance = me.position.distance(other.position)
+        if distance < best_distance or (distance == best_distance and other.id < best.id):
+            best, best_distance = other, distance
+    if best is None:
+        return
+    agent.last_invite_attempt = now
+    start_conversation(ctx, me.id, best.id)
+
+
+def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation) -> None:
+    now, me = ctx.now, agent.player_id
+    member = conversation.participants[me]
+    other_id = conversation.other(me)
+    if member.status == "invited":
+        other = ctx.world.players[other_id]
+        if other.human is not None or ctx.rng.random() < INVITE_ACCEPT_PROBABILITY:
+            member.status = "walkingOver"
+        else:
+            ctx.end_conversation(conversation)
+        return
+    if member.status != "participating" or conversation.typing is not None:
+        return
+    last = conversation.last_message
+    if last is not None and now - last[1] < MESSAGE_COOLDOWN_MS:
+        return
+    started = member.started or now
+    too_long = (
+        conversation.num_messages > MAX_CONVERSATION_MESSAGES or now - started > MAX_CONVERSATION_MS
+    )
+    if last is None:
+        if conversation.creator != me:
+            return  # the one who invited speaks first
+        kind = "start"
+    elif too_long:
+        kind = "leave"
+    elif last[0] != me or now - last[1] > AWKWARD_SILENCE_MS:
+        kind = "continue"
+    else:
+        return
+    message_uuid = f"{conversation.id}/{conversation.num_messages}/{me}"
+    conversation.typing = (me, message_uuid, now)
+    start_operation(
+        ctx,
+        agent,
+        "generateMessage",
+        {
+            "conversationId": conversation.id,
+            "playerId": me,
+            "otherPlayerId": other_id,
+            "messageUuid": message_uuid,
+            "kind": kind,
+        },
+    )

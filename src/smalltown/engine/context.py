@@ -1,0 +1,55 @@
+"""What one step works with, and what it reports."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from smalltown.engine.constants import MAX_PATHFINDS_PER_STEP, PLAYER_CONVERSATION_COOLDOWN_MS
+from smalltown.engine.state import Conversation, World, pair_key
+from smalltown.engine.world_map import WorldMap
+
+
+@dataclass(frozen=True)
+class StartedOperation:
+    """Work the engine hands out (words from an LLM, a memory) and does not wait for.
+
+    Its result comes back later as an input naming ``operation_id``."""
+
+    name: str
+    operation_id: str
+    args: dict[str, Any]
+
+
+@dataclass
+class StepContext:
+    world: World
+    world_map: WorldMap
+    rng: random.Random
+    now: float
+    pathfinds_left: int = MAX_PATHFINDS_PER_STEP
+    operations: list[StartedOperation] = field(default_factory=list)
+    archived_conversations: list[dict[str, Any]] = field(default_factory=list)
+    archived_players: list[dict[str, Any]] = field(default_factory=list)
+
+    def end_conversation(self, conversation: Conversation) -> None:
+        """Archive it; its agents will remember it and rest before the next one."""
+        world = self.world
+        world.conversations.pop(conversation.id, None)
+        ids = list(conversation.participants)
+        doc = conversation.to_doc()
+        doc["ended"] = float(self.now)
+        doc["participants"] = ids
+        self.archived_conversations.append(doc)
+        for player_id in ids:
+            agent = world.agent_of(player_id)
+            if agent is not None:
+                agent.last_conversation = self.now
+                if conversation.num_messages > 0:
+                    agent.to_remember = conversation.id
+        if len(ids) == 2:
+            world.recent_pairs[pair_key(*ids)] = self.now
+        for pair, ended in list(world.recent_pairs.items()):
+            if self.now - ended > PLAYER_CONVERSATION_COOLDOWN_MS:
+                del world.recent_pairs[pair]  # old enough not to matter any more

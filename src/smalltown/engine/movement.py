@@ -1,0 +1,109 @@
+"""Walking: plan a path when needed, follow it in time, stop short of other players."""
+
+from __future__ import annotations
+
+from smalltown.engine.constants import (
+    COLLISION_DISTANCE,
+    PATHFINDING_BACKOFF_MS,
+    PATHFINDING_TIMEOUT_MS,
+    SPEED_TILES_PER_S,
+)
+from smalltown.engine.context import StepContext
+from smalltown.engine.geometry import Facing, Point
+from smalltown.engine.pathfinding import find_path, occupied_tiles
+from smalltown.engine.state import Pathfinding, Player
+
+MS_PER_TILE = 1000.0 / SPEED_TILES_PER_S
+
+
+def walk_to(player: Player, destination: Point, now: float) -> None:
+    player.pathfinding = Pathfinding(destination=destination, started=now)
+    player.activity = None
+
+
+def stop(player: Player) -> None:
+    player.pathfinding = None
+    player.speed = 0.0
+
+
+def tick_movement(ctx: StepContext, now: float) -> None:
+    players = list(ctx.world.players.values())
+    for player in players:
+        pf = player.pathfinding
+        if pf is None:
+            continue
+        if now - pf.started > PATHFINDING_TIMEOUT_MS:
+            stop(player)
+            continue
+        if pf.kind == "waiting" and now >= pf.until:
+            pf.kind = "needsPath"
+        if pf.kind == "needsPath" and ctx.pathfinds_left > 0:
+            ctx.pathfinds_left -= 1
+            _plan(ctx, player, pf, now)
+        if pf.kind == "moving":
+            _advance(ctx, player, pf, now, players)
+
+
+def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None:
+    others = occupied_tiles(
+        (p.position.x, p.position.y) for p in ctx.world.players.values() if p.id != player.id
+    )
+    start = player.position.tile()
+    goal = (round(pf.destination.x), round(pf.destination.y))
+    tiles = find_path(ctx.world_map, start, goal, blocked=lambda t: t in others)
+    if len(tiles) <= 1 and player.position.distance(Point(*start)) < 1e-6:
+        stop(player)  # already there, or nowhere to go
+        return
+    waypoints = [(player.position.x, player.position.y)] + [
+        (float(x), float(y)) for x, y in tiles[1:]
+    ]
+    path = []
+    t = now
+    for i, (x, y) in enumerate(waypoints):
+        if i > 0:
+            px, py = waypoints[i - 1]
+            t += MS_PER_TILE * (abs(x - px) + abs(y - py))
+        nx, ny = waypoints[min(i + 1, len(waypoints) - 1)]
+        dx, dy = (nx - x, ny - y) if i + 1 < len(waypoints) else (0.0, 0.0)
+        path.append((x, y, _sign(dx), _sign(dy), t))
+    if path[-1][2:4] == (0.0, 0.0) and len(path) > 1:
+        last, before = path[-1], path[-2]
+        path[-1] = (last[0], last[1], before[2], before[3], last[4])
+    pf.kind, pf.path = "moving", path
+    pf.destination = Point(*waypoints[-1])  # the goal, or the reachable tile nearest it
+
+
+def _sign(v: float) -> float:
+    return 0.0 if abs(v) < 1e-9 else (1.0 if v > 0 else -1.0)
+
+
+def _advance(ctx: StepContext, player: Player, pf: Pathfinding, now: float, players) -> None:
+    path = pf.path
+    if now >= path[-1][4]:
+        target = Point(path[-1][0], path[-1][1])
+        facing = Facing(path[-1][2], path[-1][3]) if path[-1][2:4] != (0.0, 0.0) else None
+    else:
+        i = next(i for i in range(1, len(path)) if path[i][4] > now)
+        a, b = path[i - 1], path[i]
+        span = b[4] - a[4]
+        f = 0.0 if span <= 0 else (now - a[4]) / span
+        target = Point(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
+        facing = Facing(a[2], a[3]) if (a[2], a[3]) != (0.0, 0.0) else None
+    for other in players:
+        if other is player:
+            continue
+        gap = other.position.distance(target)
+        # Someone is in the way (and we would be getting closer): stand still a moment,
+        # then plan around them.
+        if gap < COLLISION_DISTANCE and gap < other.position.distance(player.position):
+            pf.kind = "waiting"
+            pf.until = now + ctx.rng.random() * PATHFINDING_BACKOFF_MS
+            player.speed = 0.0
+            return
+    player.position = target
+    if facing is not None:
+        player.facing = facing
+    if now >= path[-1][4]:
+        stop(player)
+    else:
+        player.speed = SPEED_TILES_PER_S

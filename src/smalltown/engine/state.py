@@ -1,0 +1,265 @@
+"""The world's live state, and its document form (AI Town's ``worlds`` shape).
+
+Game ids are strings ``p:N`` (players), ``a:N`` (agents), ``c:N`` (conversations), from one
+counter ``nextId``. Times are milliseconds. Fields AI Town does not have are prefixed
+``smalltown`` in the document, so AI Town worlds load as they are and keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from smalltown.engine.geometry import DOWN, Facing, Point
+
+
+@dataclass
+class Activity:
+    description: str
+    emoji: str | None
+    until: float
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"description": self.description, "until": float(self.until)}
+        if self.emoji is not None:
+            doc["emoji"] = self.emoji
+        return doc
+
+
+@dataclass
+class Pathfinding:
+    destination: Point
+    started: float
+    kind: Literal["needsPath", "waiting", "moving"] = "needsPath"
+    until: float = 0.0  # waiting
+    path: list[tuple[float, float, float, float, float]] = field(default_factory=list)
+    """moving: waypoints ``(x, y, dx, dy, t)``: where the player is at time ``t``."""
+
+    def to_doc(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "waiting":
+            state["until"] = float(self.until)
+        elif self.kind == "moving":
+            state["path"] = [[float(v) for v in p] for p in self.path]
+        return {
+            "destination": self.destination.as_dict(),
+            "started": float(self.started),
+            "state": state,
+        }
+
+
+@dataclass
+class Player:
+    id: str
+    position: Point
+    facing: Facing = DOWN
+    speed: float = 0.0
+    last_input: float = 0.0
+    human: str | None = None  # the token identifier of the person playing it
+    pathfinding: Pathfinding | None = None
+    activity: Activity | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "lastInput": float(self.last_input),
+            "position": self.position.as_dict(),
+            "facing": self.facing.as_dict(),
+            "speed": float(self.speed),
+        }
+        if self.human is not None:
+            doc["human"] = self.human
+        if self.pathfinding is not None:
+            doc["pathfinding"] = self.pathfinding.to_doc()
+        if self.activity is not None:
+            doc["activity"] = self.activity.to_doc()
+        return doc
+
+
+@dataclass
+class Participant:
+    player_id: str
+    invited: float
+    status: Literal["invited", "walkingOver", "participating"]
+    started: float | None = None  # participating since
+
+    def to_doc(self) -> dict[str, Any]:
+        status: dict[str, Any] = {"kind": self.status}
+        if self.status == "participating":
+            status["started"] = float(self.started or 0.0)
+        return {"playerId": self.player_id, "invited": float(self.invited), "status": status}
+
+
+@dataclass
+class Conversation:
+    id: str
+    creator: str
+    created: float
+    participants: dict[str, Participant]
+    num_messages: int = 0
+    typing: tuple[str, str, float] | None = None  # (player, message uuid, since)
+    last_message: tuple[str, float] | None = None  # (author, timestamp)
+
+    def other(self, player_id: str) -> str:
+        return next(p for p in self.participants if p != player_id)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "creator": self.creator,
+            "created": float(self.created),
+            "numMessages": float(self.num_messages),
+            "participants": [p.to_doc() for p in self.participants.values()],
+        }
+        if self.typing is not None:
+            player, uuid, since = self.typing
+            doc["isTyping"] = {"playerId": player, "messageUuid": uuid, "since": float(since)}
+        if self.last_message is not None:
+            doc["lastMessage"] = {
+                "author": self.last_message[0],
+                "timestamp": float(self.last_message[1]),
+            }
+        return doc
+
+
+@dataclass
+class Operation:
+    name: str
+    operation_id: str
+    started: float
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"name": self.name, "operationId": self.operation_id, "started": float(self.started)}
+
+
+@dataclass
+class Agent:
+    id: str
+    player_id: str
+    to_remember: str | None = None
+    last_conversation: float | None = None
+    last_invite_attempt: float | None = None
+    operation: Operation | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "playerId": self.player_id}
+        if self.to_remember is not None:
+            doc["toRemember"] = self.to_remember
+        if self.last_conversation is not None:
+            doc["lastConversation"] = float(self.last_conversation)
+        if self.last_invite_attempt is not None:
+            doc["lastInviteAttempt"] = float(self.last_invite_attempt)
+        if self.operation is not None:
+            doc["inProgressOperation"] = self.operation.to_doc()
+        return doc
+
+
+@dataclass
+class World:
+    next_id: int = 0
+    players: dict[str, Player] = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    #: when each pair of players last finished talking, "p:1|p:2" (sorted) -> ms
+    recent_pairs: dict[str, float] = field(default_factory=dict)
+
+    def allocate_id(self, prefix: str) -> str:
+        id = f"{prefix}:{self.next_id}"
+        self.next_id += 1
+        return id
+
+    def conversation_of(self, player_id: str) -> Conversation | None:
+        for conversation in self.conversations.values():
+            if player_id in conversation.participants:
+                return conversation
+        return None
+
+    def agent_of(self, player_id: str) -> Agent | None:
+        for agent in self.agents.values():
+            if agent.player_id == player_id:
+                return agent
+        return None
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "nextId": float(self.next_id),
+            "players": [p.to_doc() for p in self.players.values()],
+            "agents": [a.to_doc() for a in self.agents.values()],
+            "conversations": [c.to_doc() for c in self.conversations.values()],
+            "smalltownRecentPairs": [
+                {"pair": pair, "ended": float(ended)} for pair, ended in self.recent_pairs.items()
+            ],
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> World:
+        world = cls(next_id=int(doc.get("nextId", 0)))
+        for p in doc.get("players", []):
+            world.players[p["id"]] = _player(p)
+        for a in doc.get("agents", []):
+            op = a.get("inProgressOperation")
+            world.agents[a["id"]] = Agent(
+                id=a["id"],
+                player_id=a["playerId"],
+                to_remember=a.get("toRemember"),
+                last_conversation=a.get("lastConversation"),
+                last_invite_attempt=a.get("lastInviteAttempt"),
+                operation=None
+                if op is None
+                else Operation(op["name"], op["operationId"], op["started"]),
+            )
+        for c in doc.get("conversations", []):
+            typing = c.get("isTyping")
+            last = c.get("lastMessage")
+            world.conversations[c["id"]] = Conversation(
+                id=c["id"],
+                creator=c["creator"],
+                created=c["created"],
+                num_messages=int(c.get("numMessages", 0)),
+                typing=None
+                if typing is None
+                else (typing["playerId"], typing["messageUuid"], typing["since"]),
+                last_message=None if last is None else (last["author"], last["timestamp"]),
+                participants={
+                    p["playerId"]: Participant(
+                        p["playerId"],
+                        p["invited"],
+                        p["status"]["kind"],
+                        p["status"].get("started"),
+                    )
+                    for p in c["participants"]
+                },
+            )
+        for entry in doc.get("smalltownRecentPairs", []):
+            world.recent_pairs[entry["pair"]] = entry["ended"]
+        return world
+
+
+def pair_key(a: str, b: str) -> str:
+    return "|".join(sorted((a, b)))
+
+
+def _player(p: dict[str, Any]) -> Player:
+    pathfinding = None
+    if (pf := p.get("pathfinding")) is not None:
+        state = pf["state"]
+        pathfinding = Pathfinding(
+            destination=Point(pf["destination"]["x"], pf["destination"]["y"]),
+            started=pf["started"],
+            kind=state["kind"],
+            until=state.get("until", 0.0),
+            path=[tuple(w) for w in state.get("path", [])],
+        )
+    activity = None
+    if (act := p.get("activity")) is not None:
+        activity = Activity(act["description"], act.get("emoji"), act["until"])
+    return Player(
+        id=p["id"],
+        position=Point(p["position"]["x"], p["position"]["y"]),
+        facing=Facing(p["facing"]["dx"], p["facing"]["dy"]),
+        speed=p.get("speed", 0.0),
+        last_input=p.get("lastInput", 0.0),
+        human=p.get("human"),
+        pathfinding=pathfinding,
+        activity=activity,
+    )

@@ -41,6 +41,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         action="store_true",
         help="keep vectors a previous run loaded (when there are no more than needed)",
     )
+    engine = bench_sub.add_parser("engine", help="world step CPU with many agents, no LLM")
+    engine.add_argument("--agents", default="25,100,500,1000", help="comma-separated counts")
+    engine.add_argument("--minutes", type=float, default=1.0, help="simulated minutes each")
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)
     realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.database, counts, args.dims, args.searches, reuse_vectors=args.reuse_vectors
             )
         )
+        return 0
+    if command == "bench" and args.bench == "engine":
+        from smalltown.bench import engine_bench
+
+        engine_bench.run([int(c) for c in args.agents.split(",") if c.strip()], args.minutes)
         return 0
     if command == "bench" and args.bench == "realtime":
         from smalltown.bench import realtime_bench

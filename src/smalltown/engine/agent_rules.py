@@ -85,10 +85,9 @@ def _maybe_invite(ctx: StepContext, agent: Agent) -> None:
     ):
         return
     me = world.players[agent.player_id]
-    busy = {p for c in world.conversations.values() for p in c.participants}
     best, best_distance = None, float("inf")
     for other in world.players.values():
-        if other.id == me.id or other.id in busy:
+        if other.id == me.id or world.conversation_of(other.id) is not None:
             continue
         ended = world.recent_pairs.get(pair_key(me.id, other.id))
         if ended is not None and now - ended < PLAYER_CONVERSATION_COOLDOWN_MS:

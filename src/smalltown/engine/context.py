@@ -29,6 +29,7 @@ class StepContext:
     rng: random.Random
     now: float
     pathfinds_left: int = MAX_PATHFINDS_PER_STEP
+    occupied: dict[tuple[int, int], int] | None = None  # per tick, see movement
     operations: list[StartedOperation] = field(default_factory=list)
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)
     archived_players: list[dict[str, Any]] = field(default_factory=list)
@@ -36,7 +37,7 @@ class StepContext:
     def end_conversation(self, conversation: Conversation) -> None:
         """Archive it; its agents will remember it and rest before the next one."""
         world = self.world
-        world.conversations.pop(conversation.id, None)
+        world.remove_conversation(conversation)
         ids = list(conversation.participants)
         doc = conversation.to_doc()
         doc["ended"] = float(self.now)

@@ -24,7 +24,7 @@ def start_conversation(ctx: StepContext, creator: str, invitee: str) -> Conversa
             invitee: Participant(invitee, ctx.now, "invited"),
         },
     )
-    ctx.world.conversations[conversation.id] = conversation
+    ctx.world.add_conversation(conversation)
     return conversation
 
 

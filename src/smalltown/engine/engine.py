@@ -20,6 +20,7 @@ from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 
 ENGINE_VERSION = 1  # bump when a rule change would replay old input logs differently
+CONVERSATION_TICKS = 8  # conversations are checked every 8th tick (128 ms), and at the end
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,16 @@ def step(
             result.results[item.number] = {"kind": "error", "message": str(exc)}
     now = start
     end = start + duration
+    ticks = 0
     while True:
         ctx.now = now
         tick_movement(ctx, now)
-        tick_conversations(ctx, now)
+        if ticks % CONVERSATION_TICKS == 0 or now + tick > end:
+            tick_conversations(ctx, now)
         if now + tick > end:
             break
         now += tick
+        ticks += 1
     ctx.now = end
     for agent in list(world.agents.values()):
         decide(ctx, agent)

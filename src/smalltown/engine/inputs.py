@@ -112,7 +112,7 @@ def create_agent(ctx: StepContext, args: dict[str, Any]) -> dict[str, str]:
     player = Player(ctx.world.allocate_id("p"), _spawn_point(ctx))
     ctx.world.players[player.id] = player
     agent = Agent(ctx.world.allocate_id("a"), player.id)
-    ctx.world.agents[agent.id] = agent
+    ctx.world.add_agent(agent)
     return {"playerId": player.id, "agentId": agent.id}
 
 
@@ -132,7 +132,7 @@ def remove_player(ctx: StepContext, player: Player) -> None:
     ctx.archived_players.append(doc)
     agent = ctx.world.agent_of(player.id)
     if agent is not None:
-        ctx.world.agents.pop(agent.id, None)
+        ctx.world.remove_agent(agent)
 
 
 @handler("moveTo")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+
 from smalltown.engine.constants import (
     COLLISION_DISTANCE,
     PATHFINDING_BACKOFF_MS,
@@ -10,7 +13,7 @@ from smalltown.engine.constants import (
 )
 from smalltown.engine.context import StepContext
 from smalltown.engine.geometry import Facing, Point
-from smalltown.engine.pathfinding import find_path, occupied_tiles
+from smalltown.engine.pathfinding import find_path, occupied_counts
 from smalltown.engine.state import Pathfinding, Player
 
 MS_PER_TILE = 1000.0 / SPEED_TILES_PER_S
@@ -28,6 +31,8 @@ def stop(player: Player) -> None:
 
 def tick_movement(ctx: StepContext, now: float) -> None:
     players = list(ctx.world.players.values())
+    grid: dict[tuple[int, int], list[Player]] | None = None
+    ctx.occupied = None  # where players stand changes from tick to tick
     for player in players:
         pf = player.pathfinding
         if pf is None:
@@ -41,16 +46,27 @@ def tick_movement(ctx: StepContext, now: float) -> None:
             ctx.pathfinds_left -= 1
             _plan(ctx, player, pf, now)
         if pf.kind == "moving":
-            _advance(ctx, player, pf, now, players)
+            if grid is None:  # who stands where, built once a tick, only when someone walks
+                grid = defaultdict(list)
+                for p in players:
+                    grid[(math.floor(p.position.x), math.floor(p.position.y))].append(p)
+            _advance(ctx, player, pf, now, grid)
 
 
 def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None:
-    others = occupied_tiles(
-        (p.position.x, p.position.y) for p in ctx.world.players.values() if p.id != player.id
-    )
+    if ctx.occupied is None:  # built once a tick, for every path planned in it
+        ctx.occupied = occupied_counts(
+            (p.position.x, p.position.y) for p in ctx.world.players.values()
+        )
+    mine = occupied_counts([(player.position.x, player.position.y)])
+    occupied = ctx.occupied
+
+    def taken(tile: tuple[int, int]) -> bool:  # by someone other than the planner
+        return occupied.get(tile, 0) > mine.get(tile, 0)
+
     start = player.position.tile()
     goal = (round(pf.destination.x), round(pf.destination.y))
-    tiles = find_path(ctx.world_map, start, goal, blocked=lambda t: t in others)
+    tiles = find_path(ctx.world_map, start, goal, blocked=taken)
     if len(tiles) <= 1 and player.position.distance(Point(*start)) < 1e-6:
         stop(player)  # already there, or nowhere to go
         return
@@ -77,7 +93,12 @@ def _sign(v: float) -> float:
     return 0.0 if abs(v) < 1e-9 else (1.0 if v > 0 else -1.0)
 
 
-def _advance(ctx: StepContext, player: Player, pf: Pathfinding, now: float, players) -> None:
+def _nearby(grid: dict[tuple[int, int], list[Player]], point: Point) -> list[Player]:
+    cx, cy = math.floor(point.x), math.floor(point.y)
+    return [p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in grid.get((cx + dx, cy + dy), ())]
+
+
+def _advance(ctx: StepContext, player: Player, pf: Pathfinding, now: float, grid) -> None:
     path = pf.path
     if now >= path[-1][4]:
         target = Point(path[-1][0], path[-1][1])
@@ -89,7 +110,7 @@ def _advance(ctx: StepContext, player: Player, pf: Pathfinding, now: float, play
         f = 0.0 if span <= 0 else (now - a[4]) / span
         target = Point(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
         facing = Facing(a[2], a[3]) if (a[2], a[3]) != (0.0, 0.0) else None
-    for other in players:
+    for other in _nearby(grid, target):
         if other is player:
             continue
         gap = other.position.distance(target)

@@ -19,16 +19,40 @@ Tile = tuple[int, int]
 _NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def occupied_tiles(positions: Iterable[tuple[float, float]]) -> set[Tile]:
-    """Tiles whose centre lies within the collision distance of any of ``positions``."""
-    out: set[Tile] = set()
+def occupied_counts(positions: Iterable[tuple[float, float]]) -> dict[Tile, int]:
+    """How many of ``positions`` lie within the collision distance of each tile's centre."""
+    out: dict[Tile, int] = {}
     reach = math.ceil(COLLISION_DISTANCE)
     for px, py in positions:
         for tx in range(math.floor(px) - reach, math.ceil(px) + reach + 1):
             for ty in range(math.floor(py) - reach, math.ceil(py) + reach + 1):
                 if math.hypot(tx - px, ty - py) < COLLISION_DISTANCE:
-                    out.add((tx, ty))
+                    out[(tx, ty)] = out.get((tx, ty), 0) + 1
     return out
+
+
+def occupied_tiles(positions: Iterable[tuple[float, float]]) -> set[Tile]:
+    """Tiles whose centre lies within the collision distance of any of ``positions``."""
+    return set(occupied_counts(positions))
+
+
+def nearest_free(world_map: WorldMap, goal: Tile, free: Callable[[Tile], bool]) -> Tile | None:
+    """The free tile nearest ``goal`` (itself if free), searching outward ring by ring."""
+    if free(goal):
+        return goal
+    gx, gy = goal
+    for radius in range(1, max(world_map.width, world_map.height)):
+        ring = [
+            (gx + dx, gy + dy)
+            for dx in range(-radius, radius + 1)
+            for dy in range(-radius, radius + 1)
+            if max(abs(dx), abs(dy)) == radius
+        ]
+        ring.sort(key=lambda t: ((t[0] - gx) ** 2 + (t[1] - gy) ** 2, t))
+        for tile in ring:
+            if free(tile):
+                return tile
+    return None
 
 
 def find_path(
@@ -41,44 +65,52 @@ def find_path(
     """Tiles from ``start`` to ``goal`` (or to the reachable tile nearest ``goal``).
 
     ``blocked`` adds obstacles beyond the map (other players). The start tile is never
-    considered blocked: a player may always leave where it stands.
+    considered blocked: a player may always leave where it stands. A blocked goal (someone
+    stands there) is replaced first by the free tile nearest to it, so the search does not
+    sweep the whole map looking for a way in.
     """
     extra = blocked or (lambda tile: False)
+    width, height = world_map.width, world_map.height
 
     def free(tile: Tile) -> bool:
-        return not world_map.blocked(*tile) and not extra(tile)
+        x, y = tile
+        return (
+            0 <= x < width and 0 <= y < height and not world_map.blocked(x, y) and not extra(tile)
+        )
 
-    limit = max_expansions or world_map.width * world_map.height
-    gx, gy = goal
-
-    def h(tile: Tile) -> int:
-        return abs(tile[0] - gx) + abs(tile[1] - gy)
-
+    target = nearest_free(world_map, goal, free) or goal
+    limit = max_expansions or width * height
+    gx, gy = target
     came_from: dict[Tile, Tile | None] = {start: None}
     cost: dict[Tile, int] = {start: 0}
-    frontier: list[tuple[int, int, int, int, Tile]] = [(h(start), h(start), 0, 0, start)]
+    h0 = abs(start[0] - gx) + abs(start[1] - gy)
+    frontier: list[tuple[int, int, int, Tile]] = [(h0, h0, 0, start)]
     best = start
-    best_key = (math.hypot(start[0] - gx, start[1] - gy), 0)
+    best_key = (math.hypot(start[0] - goal[0], start[1] - goal[1]), 0)
     order = 0
     expansions = 0
+    push, pop = heapq.heappush, heapq.heappop
     while frontier and expansions < limit:
-        _, _, _, _, tile = heapq.heappop(frontier)
+        _, _, _, tile = pop(frontier)
         expansions += 1
-        if tile == goal:
+        if tile == target:
             best = tile
             break
-        key = (math.hypot(tile[0] - gx, tile[1] - gy), cost[tile])
+        tx, ty = tile
+        here = cost[tile]
+        key = (math.hypot(tx - goal[0], ty - goal[1]), here)
         if key < best_key:
             best, best_key = tile, key
         for dx, dy in _NEIGHBOURS:
-            nxt = (tile[0] + dx, tile[1] + dy)
-            new_cost = cost[tile] + 1
+            nxt = (tx + dx, ty + dy)
+            new_cost = here + 1
             if new_cost < cost.get(nxt, 1 << 30) and free(nxt):
                 cost[nxt] = new_cost
                 came_from[nxt] = tile
                 order += 1
+                h = abs(nxt[0] - gx) + abs(nxt[1] - gy)
                 # Ties: lower estimate first, then first found: deterministic.
-                heapq.heappush(frontier, (new_cost + h(nxt), h(nxt), order, 0, nxt))
+                push(frontier, (new_cost + h, h, order, nxt))
     path = [best]
     while (parent := came_from[path[-1]]) is not None:
         path.append(parent)

@@ -162,6 +162,28 @@ class World:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     #: when each pair of players last finished talking, "p:1|p:2" (sorted) -> ms
     recent_pairs: dict[str, float] = field(default_factory=dict)
+    # Lookups by player, kept by the add/remove methods below (not part of the document).
+    _conversation_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _agent_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def add_conversation(self, conversation: Conversation) -> None:
+        self.conversations[conversation.id] = conversation
+        for player_id in conversation.participants:
+            self._conversation_of[player_id] = conversation.id
+
+    def remove_conversation(self, conversation: Conversation) -> None:
+        self.conversations.pop(conversation.id, None)
+        for player_id in conversation.participants:
+            if self._conversation_of.get(player_id) == conversation.id:
+                del self._conversation_of[player_id]
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.id] = agent
+        self._agent_of[agent.player_id] = agent.id
+
+    def remove_agent(self, agent: Agent) -> None:
+        self.agents.pop(agent.id, None)
+        self._agent_of.pop(agent.player_id, None)
 
     def allocate_id(self, prefix: str) -> str:
         id = f"{prefix}:{self.next_id}"
@@ -169,16 +191,12 @@ class World:
         return id
 
     def conversation_of(self, player_id: str) -> Conversation | None:
-        for conversation in self.conversations.values():
-            if player_id in conversation.participants:
-                return conversation
-        return None
+        id = self._conversation_of.get(player_id)
+        return None if id is None else self.conversations.get(id)
 
     def agent_of(self, player_id: str) -> Agent | None:
-        for agent in self.agents.values():
-            if agent.player_id == player_id:
-                return agent
-        return None
+        id = self._agent_of.get(player_id)
+        return None if id is None else self.agents.get(id)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -198,37 +216,41 @@ class World:
             world.players[p["id"]] = _player(p)
         for a in doc.get("agents", []):
             op = a.get("inProgressOperation")
-            world.agents[a["id"]] = Agent(
-                id=a["id"],
-                player_id=a["playerId"],
-                to_remember=a.get("toRemember"),
-                last_conversation=a.get("lastConversation"),
-                last_invite_attempt=a.get("lastInviteAttempt"),
-                operation=None
-                if op is None
-                else Operation(op["name"], op["operationId"], op["started"]),
+            world.add_agent(
+                Agent(
+                    id=a["id"],
+                    player_id=a["playerId"],
+                    to_remember=a.get("toRemember"),
+                    last_conversation=a.get("lastConversation"),
+                    last_invite_attempt=a.get("lastInviteAttempt"),
+                    operation=None
+                    if op is None
+                    else Operation(op["name"], op["operationId"], op["started"]),
+                )
             )
         for c in doc.get("conversations", []):
             typing = c.get("isTyping")
             last = c.get("lastMessage")
-            world.conversations[c["id"]] = Conversation(
-                id=c["id"],
-                creator=c["creator"],
-                created=c["created"],
-                num_messages=int(c.get("numMessages", 0)),
-                typing=None
-                if typing is None
-                else (typing["playerId"], typing["messageUuid"], typing["since"]),
-                last_message=None if last is None else (last["author"], last["timestamp"]),
-                participants={
-                    p["playerId"]: Participant(
-                        p["playerId"],
-                        p["invited"],
-                        p["status"]["kind"],
-                        p["status"].get("started"),
-                    )
-                    for p in c["participants"]
-                },
+            world.add_conversation(
+                Conversation(
+                    id=c["id"],
+                    creator=c["creator"],
+                    created=c["created"],
+                    num_messages=int(c.get("numMessages", 0)),
+                    typing=None
+                    if typing is None
+                    else (typing["playerId"], typing["messageUuid"], typing["since"]),
+                    last_message=None if last is None else (last["author"], last["timestamp"]),
+                    participants={
+                        p["playerId"]: Participant(
+                            p["playerId"],
+                            p["invited"],
+                            p["status"]["kind"],
+                            p["status"].get("started"),
+                        )
+                        for p in c["participants"]
+                    },
+                )
             )
         for entry in doc.get("smalltownRecentPairs", []):
             world.recent_pairs[entry["pair"]] = entry["ended"]

@@ -33,6 +33,7 @@ class WorldMap:
     object_tiles: list[list[list[int]]]
     animated_sprites: list[dict[str, Any]] = field(default_factory=list)
     _blocked: bytearray = field(default_factory=bytearray, repr=False, compare=False)
+    _free: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
@@ -50,6 +51,12 @@ class WorldMap:
                     if tile != EMPTY:
                         blocked[y * self.width + x] = 1
         self._blocked = blocked
+        self._free = [
+            (x, y)
+            for y in range(self.height)
+            for x in range(self.width)
+            if not blocked[y * self.width + x]
+        ]
 
     def inside(self, x: int, y: int) -> bool:
         return 0 <= x < self.width and 0 <= y < self.height
@@ -59,12 +66,8 @@ class WorldMap:
         return not self.inside(x, y) or bool(self._blocked[y * self.width + x])
 
     def free_tiles(self) -> list[tuple[int, int]]:
-        return [
-            (x, y)
-            for y in range(self.height)
-            for x in range(self.width)
-            if not self._blocked[y * self.width + x]
-        ]
+        """Every tile no object blocks, row by row (computed once; do not modify)."""
+        return self._free
 
     def to_document(self) -> dict[str, Any]:
         return {

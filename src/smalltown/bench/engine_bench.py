@@ -1,0 +1,102 @@
+"""``smalltown bench engine``: CPU per world step with many agents and no LLM.
+
+Agents are created on an open map sized to the crowd, walk, invite, talk and remember;
+every operation is answered at once with canned text (as the LLM side would, instantly).
+Reports step CPU time p50/p99, CPU per simulated minute, and the world document's size
+(what a runner that saved the whole world each step would write).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+
+from smalltown.bench.stats import percentile
+from smalltown.engine.engine import Input, step
+from smalltown.engine.state import World
+from smalltown.engine.world_map import EMPTY, WorldMap
+
+
+def crowd_map(agents: int) -> WorldMap:
+    """Open ground with scattered obstacles, about 40 tiles per agent (AI Town: 64x48)."""
+    side = max(48, math.ceil(math.sqrt(agents * 40)))
+    width, height = side, side
+    objects = [[EMPTY] * height for _ in range(width)]
+    for x in range(3, width - 3, 7):
+        for y in range(3, height - 3, 5):
+            objects[x][y] = 1
+    return WorldMap(
+        width, height, 32, "tiles.png", 512, 512, [[[0] * height for _ in range(width)]], [objects]
+    )
+
+
+def _answers(operations, number: int) -> tuple[list[Input], int]:
+    out = []
+    for op in operations:
+        number += 1
+        if op.name == "generateMessage":
+            args = {
+                "agentId": op.args["agentId"],
+                "conversationId": op.args["conversationId"],
+                "messageUuid": op.args["messageUuid"],
+                "operationId": op.operation_id,
+                "leave": op.args["kind"] == "leave",
+            }
+            out.append(Input(number, "agentFinishMessage", args))
+        elif op.name == "rememberConversation":
+            out.append(
+                Input(
+                    number,
+                    "agentFinishRememberConversation",
+                    {"agentId": op.args["agentId"], "operationId": op.operation_id},
+                )
+            )
+    return out, number
+
+
+def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, float]:
+    world, world_map = World(), crowd_map(agents)
+    now, number, step_number = 1_000_000.0, 0, 0
+    creates = []
+    for _ in range(agents):
+        number += 1
+        creates.append(Input(number, "createAgent", {}))
+    pending: list[Input] = []
+    while creates:  # at most 32 inputs a step
+        batch, creates = creates[:32], creates[32:]
+        out = step(world, world_map, batch, now, seed=seed, step_number=step_number, duration=0)
+        step_number += 1
+    cpu: list[float] = []
+    doc_bytes = 0
+    for _ in range(int(minutes * 60)):
+        started = time.process_time()
+        out = step(world, world_map, pending, now, seed=seed, step_number=step_number)
+        cpu.append((time.process_time() - started) * 1000)
+        now, step_number = out.end_time, step_number + 1
+        pending, number = _answers(out.operations, number)
+        doc_bytes = len(json.dumps(world.to_document()))
+    return {
+        "agents": agents,
+        "step_p50_ms": percentile(cpu, 50),
+        "step_p99_ms": percentile(cpu, 99),
+        "cpu_s_per_minute": sum(cpu) / 1000 / minutes,
+        "world_document_bytes": doc_bytes,
+        "conversations": len(world.conversations),
+    }
+
+
+def run(
+    counts: list[int], minutes: float = 1.0, out: Callable[[str], None] = print
+) -> list[dict[str, float]]:
+    results = []
+    for agents in counts:
+        figures = run_world(agents, minutes)
+        results.append(figures)
+        out(
+            f"{agents:>5} agents: step CPU p50 {figures['step_p50_ms']:.1f} ms, "
+            f"p99 {figures['step_p99_ms']:.1f} ms; {figures['cpu_s_per_minute']:.2f} s CPU per "
+            f"simulated minute; world document {figures['world_document_bytes']:,} bytes"
+        )
+    return results

@@ -271,3 +271,26 @@ def test_world_documents_round_trip():
     sim.run(steps=30)
     doc = sim.world.to_document()
     assert World.from_document(doc).to_document() == doc
+
+
+def test_a_world_reloaded_from_its_document_every_step_runs_the_same():
+    """What the runner does after a restart: continue from the saved document."""
+
+    def play(reload: bool):
+        sim = Sim(seed=3)
+        for _ in range(6):
+            sim.ok("createAgent", {})
+        sim.ok("join", {"tokenIdentifier": "ada"})
+        for _ in range(150):
+            pending = [o for o in sim.operations if o.name == "generateMessage"]
+            for op in pending:
+                sim.operations.remove(op)
+                sim.answer(op)
+            sim.run()
+            if reload:
+                sim.world = World.from_document(sim.world.to_document())
+        return sim.world.to_document(), len(sim.archived)
+
+    reloaded, talks = play(reload=True)
+    assert talks > 0  # conversations happened and ended along the way
+    assert (reloaded, talks) == play(reload=False)

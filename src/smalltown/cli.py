@@ -49,6 +49,7 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
     realtime.add_argument("--seconds", type=float, default=20.0)
     realtime.add_argument("--database", default=None, help="default: a temporary SQLite file")
+    realtime.add_argument("--client-processes", type=int, default=2)
     return parser
 
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         settings = Settings.from_env()
     except ValueError as exc:

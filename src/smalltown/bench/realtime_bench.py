@@ -1,15 +1,17 @@
 """``smalltown bench realtime``: how fast a write reaches many live subscribers.
 
 Starts a smalltown server in a child process (on loopback, its own database), opens N
-WebSocket subscribers speaking the sync protocol to one query, and drives M mutations a
-second that change it. Each subscriber notes when it sees each new value; latency is from
-just before the mutation is sent to that moment. Server CPU is read from /proc.
+WebSocket subscribers speaking the sync protocol to one query, spread over client
+processes, and drives M mutations a second that change it. Each mutation carries the time
+it was sent (the system's monotonic clock, shared by every process on the machine); each
+subscriber notes when the new value arrives. Server CPU is read from /proc.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -38,58 +40,62 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Subscriber:
-    def __init__(self, url: str, sent: dict[int, float], latencies: list[float]) -> None:
-        self._url = url
-        self._sent = sent
-        self._latencies = latencies
-        self.updates = 0
-        self.ws = None
+def _now_ms() -> float:
+    return time.monotonic() * 1000
 
-    async def connect(self) -> None:
-        self.ws = await websockets.connect(self._url, max_queue=None, open_timeout=30)
-        await self.ws.send(
-            json.dumps(
-                {
-                    "type": "Connect",
-                    "sessionId": os.urandom(8).hex(),
-                    "connectionCount": 0,
-                    "lastCloseReason": None,
-                    "clientTs": 0,
-                }
-            )
-        )
-        await self.ws.send(
-            json.dumps(
-                {
-                    "type": "ModifyQuerySet",
-                    "baseVersion": 0,
-                    "newVersion": 1,
-                    "modifications": [
-                        {
-                            "type": "Add",
-                            "queryId": 0,
-                            "udfPath": "ticks:latest",
-                            "args": [{"name": TICK}],
-                        }
-                    ],
-                }
-            )
-        )
 
-    async def listen(self) -> None:
-        async for raw in self.ws:
-            now = time.perf_counter()
-            message = json.loads(raw)
-            if message["type"] != "Transition":
-                continue
-            for mod in message["modifications"]:
-                value = mod.get("value")
-                if mod["type"] == "QueryUpdated" and value:
-                    sent = self._sent.get(int(value["n"]))
-                    if sent is not None:
-                        self._latencies.append((now - sent) * 1000)
-                        self.updates += 1
+async def _subscribe(url: str) -> websockets.ClientConnection:
+    ws = await websockets.connect(url, max_queue=None, open_timeout=60)
+    connect = {
+        "type": "Connect",
+        "sessionId": os.urandom(8).hex(),
+        "connectionCount": 0,
+        "lastCloseReason": None,
+        "clientTs": 0,
+    }
+    add = {
+        "type": "ModifyQuerySet",
+        "baseVersion": 0,
+        "newVersion": 1,
+        "modifications": [
+            {"type": "Add", "queryId": 0, "udfPath": "ticks:latest", "args": [{"name": TICK}]}
+        ],
+    }
+    await ws.send(json.dumps(connect))
+    await ws.send(json.dumps(add))
+    return ws
+
+
+async def _listen(ws, latencies: list[float]) -> None:
+    async for raw in ws:
+        received = _now_ms()
+        message = json.loads(raw)
+        if message["type"] != "Transition":
+            continue
+        for mod in message["modifications"]:
+            value = mod.get("value")
+            if mod["type"] == "QueryUpdated" and value and value.get("sentAt"):
+                latencies.append(received - value["sentAt"])
+
+
+def _client_process(url: str, count: int, ready, go, results, seconds: float) -> None:
+    """One client process: ``count`` subscribers; sends back every latency it saw."""
+
+    async def main() -> list[float]:
+        sockets = []
+        for i in range(0, count, 50):
+            sockets += await asyncio.gather(*(_subscribe(url) for _ in range(min(50, count - i))))
+        latencies: list[float] = []
+        tasks = [asyncio.create_task(_listen(ws, latencies)) for ws in sockets]
+        ready.set()
+        await asyncio.to_thread(go.wait)
+        await asyncio.sleep(seconds + 5)  # the run, then time for the last updates
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        return latencies
+
+    results.put(asyncio.run(main()))
 
 
 async def run(
@@ -97,6 +103,7 @@ async def run(
     rate: float = 10.0,
     seconds: float = 20.0,
     database: str | None = None,
+    client_processes: int = 2,
     out: Callable[[str], None] = print,
 ) -> dict[str, float]:
     port = _free_port()
@@ -114,7 +121,9 @@ async def run(
         with open(log_path, "wb") as log_file:  # a pipe nobody reads would stall the server
             server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            return await _measure(server, port, subscribers, rate, seconds, out, log_path)
+            return await _measure(
+                server, port, subscribers, rate, seconds, client_processes, out, log_path
+            )
         finally:
             server.terminate()
             try:
@@ -123,7 +132,7 @@ async def run(
                 server.kill()
 
 
-async def _measure(server, port, subscribers, rate, seconds, out, log_path) -> dict[str, float]:
+async def _measure(server, port, subscribers, rate, seconds, processes, out, log_path):
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         deadline = time.monotonic() + 60
@@ -140,42 +149,51 @@ async def _measure(server, port, subscribers, rate, seconds, out, log_path) -> d
             "/api/mutation", json={"path": "ticks:tick", "args": {"name": TICK, "n": 0}}
         )
 
-        sent: dict[int, float] = {}
-        latencies: list[float] = []
-        subs = [
-            Subscriber(f"ws://127.0.0.1:{port}/api/sync", sent, latencies)
-            for _ in range(subscribers)
+        spawn = multiprocessing.get_context("spawn")
+        go, results = spawn.Event(), spawn.Queue()
+        shares = [
+            subscribers // processes + (i < subscribers % processes) for i in range(processes)
         ]
-        start = time.perf_counter()
-        for i in range(0, subscribers, 50):
-            await asyncio.gather(*(s.connect() for s in subs[i : i + 50]))
-        out(f"{subscribers} subscribers connected in {time.perf_counter() - start:.1f} s")
-        listeners = [asyncio.create_task(s.listen()) for s in subs]
+        workers, readies = [], []
+        started = time.perf_counter()
+        for share in shares:
+            ready = spawn.Event()
+            worker = spawn.Process(
+                target=_client_process,
+                args=(f"ws://127.0.0.1:{port}/api/sync", share, ready, go, results, seconds),
+                daemon=True,
+            )
+            worker.start()
+            workers.append(worker)
+            readies.append(ready)
+        for ready in readies:
+            if not await asyncio.to_thread(ready.wait, 120):
+                raise RuntimeError("client processes did not connect in 120 s")
+        out(
+            f"{subscribers} subscribers connected in {time.perf_counter() - started:.1f} s "
+            f"from {processes} client processes"
+        )
         await asyncio.sleep(1.0)
 
         cpu_before, wall_before = _cpu_seconds(server.pid), time.perf_counter()
+        go.set()
         total = int(rate * seconds)
-        interval = 1.0 / rate
         t0 = time.perf_counter()
         for n in range(1, total + 1):
-            delay = t0 + (n - 1) * interval - time.perf_counter()
+            delay = t0 + (n - 1) / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            sent[n] = time.perf_counter()
-            await http.post(
-                "/api/mutation", json={"path": "ticks:tick", "args": {"name": TICK, "n": float(n)}}
-            )
-        # Let the last updates arrive.
-        expected = total * subscribers
-        settle = time.monotonic() + 10
-        while len(latencies) < expected and time.monotonic() < settle:
-            await asyncio.sleep(0.05)
+            args = {"name": TICK, "n": float(n), "sentAt": _now_ms()}
+            await http.post("/api/mutation", json={"path": "ticks:tick", "args": args})
         wall = time.perf_counter() - wall_before
         cpu = _cpu_seconds(server.pid) - cpu_before
-        for task in listeners:
-            task.cancel()
-        await asyncio.gather(*(s.ws.close() for s in subs), return_exceptions=True)
+        latencies: list[float] = []
+        for _ in workers:
+            latencies += await asyncio.to_thread(results.get, True, seconds + 120)
+        for worker in workers:
+            worker.join(timeout=10)
 
+    expected = total * subscribers
     figures = {
         "subscribers": subscribers,
         "mutations_per_s": rate,

@@ -371,17 +371,7 @@ class SyncConnection:
             outcome = await self._runtime.mutation(path, _args(message.get("args")), self._identity)
             value = wire.encode(outcome.value)
         except Exception as exc:
-            result = to_result(exc)
-            failed = {
-                "type": "MutationResponse",
-                "requestId": request_id,
-                "success": False,
-                "result": result.error,
-                "logLines": [],
-            }
-            if result.has_error_data:
-                failed["errorData"] = result.error_data
-            return failed, 0
+            return _failure("MutationResponse", request_id, exc), 0
         return (
             {
                 "type": "MutationResponse",
@@ -408,17 +398,23 @@ class SyncConnection:
                 "logLines": [],
             }
         except Exception as exc:
-            result = to_result(exc)
-            reply = {
-                "type": "ActionResponse",
-                "requestId": request_id,
-                "success": False,
-                "result": result.error,
-                "logLines": [],
-            }
-            if result.has_error_data:
-                reply["errorData"] = result.error_data
+            reply = _failure("ActionResponse", request_id, exc)
         self._outbox.put_nowait(_Outgoing(reply))
+
+
+def _failure(kind: str, request_id: Any, exc: BaseException) -> dict[str, Any]:
+    """A failed MutationResponse or ActionResponse; errorData only for ConvexError."""
+    result = to_result(exc)
+    reply = {
+        "type": kind,
+        "requestId": request_id,
+        "success": False,
+        "result": result.error,
+        "logLines": [],
+    }
+    if result.has_error_data:
+        reply["errorData"] = result.error_data
+    return reply
 
 
 def _args(raw: Any) -> dict[str, Any]:

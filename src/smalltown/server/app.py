@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,11 +37,21 @@ class ServerSettings:
     max_body_bytes: int = http_api.MAX_BODY_BYTES
 
 
-def load_app(package: str | None) -> tuple[Schema, Registry, Crons]:
-    """An app is a package of function modules with a ``schema`` (in ``<package>.schema``)
-    and optionally ``crons`` (a :class:`Crons`, in ``<package>.crons``)."""
+@dataclass(frozen=True)
+class App:
+    """A package of function modules with a ``schema`` (in ``<package>.schema``), and
+    optionally ``crons`` (a :class:`Crons`, in ``<package>.crons``) and a background
+    service (``start(runtime)`` in ``<package>.service``, returning something to close)."""
+
+    schema: Schema
+    registry: Registry
+    crons: Crons
+    start_service: Any = None
+
+
+def load_app(package: str | None) -> App:
     if package is None:
-        return Schema([]), Registry(), Crons()
+        return App(Schema([]), Registry(), Crons())
     try:
         schema_module = importlib.import_module(f"{package}.schema")
     except ModuleNotFoundError:
@@ -52,7 +63,11 @@ def load_app(package: str | None) -> tuple[Schema, Registry, Crons]:
         crons = getattr(importlib.import_module(f"{package}.crons"), "crons", Crons())
     except ModuleNotFoundError:
         crons = Crons()
-    return schema, Registry.from_package(package), crons
+    try:
+        start_service = importlib.import_module(f"{package}.service").start
+    except (ModuleNotFoundError, AttributeError):
+        start_service = None
+    return App(schema, Registry.from_package(package), crons, start_service)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -105,7 +120,8 @@ def create_app(
     Given a URL instead of a Store, the app opens and closes the store itself.
     """
     settings = settings or ServerSettings()
-    schema, registry, crons = load_app(app)
+    loaded = load_app(app)
+    schema, registry, crons = loaded.schema, loaded.registry, loaded.crons
 
     @asynccontextmanager
     async def lifespan(server: Starlette) -> AsyncIterator[None]:
@@ -124,8 +140,13 @@ def create_app(
             state.scheduler = SchedulerWorker(state.runtime, crons)
             await state.subscriptions.start()
             await state.scheduler.start()
+            state.service = None
+            if loaded.start_service is not None:
+                state.service = await loaded.start_service(state.runtime)
             log.info("serving %s (%s)", opened.url, opened.provider_name)
             yield
+            if state.service is not None:
+                await state.service.close()
             await state.scheduler.close()
             await state.subscriptions.close()
         finally:

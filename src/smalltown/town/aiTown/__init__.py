@@ -1,0 +1,1 @@
+"""Functions under AI Town's ``aiTown/`` paths."""

@@ -1,0 +1,82 @@
+"""The default town: its map and its five residents (all our own)."""
+
+from __future__ import annotations
+
+from smalltown.engine.world_map import EMPTY, WorldMap
+
+WIDTH, HEIGHT = 48, 32
+GRASS, PATH, SAND = 0, 1, 2
+WATER, TREE, HOUSE, FENCE = 8, 9, 10, 11
+
+CHARACTERS = [
+    {
+        "name": "Marisol",
+        "character": "f1",
+        "identity": "Marisol kept the harbour lighthouse for thirty years and now collects sea "
+        "glass. She is patient, dry-humoured, and remembers every storm by name.",
+        "plan": "You want to find out who has been leaving shells on your doorstep.",
+    },
+    {
+        "name": "Tobias",
+        "character": "f2",
+        "identity": "Tobias runs the bakery and tests a new sourdough every week on whoever "
+        "walks past. He talks fast, laughs easily and hates wasting anything.",
+        "plan": "You want everyone to taste the rye loaf before the fair on Saturday.",
+    },
+    {
+        "name": "Ingrid",
+        "character": "f3",
+        "identity": "Ingrid is a botanist cataloguing the wildflowers that grow between the "
+        "cobblestones. She is shy with people and fearless with nettles.",
+        "plan": "You want help finding the blue flower you saw once near the pond.",
+    },
+    {
+        "name": "Kofi",
+        "character": "f4",
+        "identity": "Kofi plays guitar on the square and is writing a song about the town, "
+        "one resident at a time. He listens more than he talks and notices details.",
+        "plan": "You want a story from each neighbour for the next verse.",
+    },
+    {
+        "name": "Wren",
+        "character": "f5",
+        "identity": "Wren is eleven and publishes the town's unofficial newspaper, two pages, "
+        "hand-copied. Wren asks blunt questions and writes down every answer.",
+        "plan": "You want a scoop for this week's front page.",
+    },
+]
+
+
+def town_map() -> WorldMap:
+    """48 x 32 tiles: a square, paths, a pond, houses, trees along the edges."""
+    bg = [[GRASS] * HEIGHT for _ in range(WIDTH)]
+    objects = [[EMPTY] * HEIGHT for _ in range(WIDTH)]
+    for x in range(WIDTH):  # the main street
+        bg[x][15] = bg[x][16] = PATH
+    for y in range(HEIGHT):  # the cross street
+        bg[23][y] = bg[24][y] = PATH
+    for x in range(18, 30):  # the square
+        for y in range(11, 21):
+            bg[x][y] = SAND
+    for x in range(34, 43):  # the pond, with a sandy shore
+        for y in range(22, 29):
+            if ((x - 38.5) / 4.5) ** 2 + ((y - 25.5) / 3.5) ** 2 <= 1:
+                objects[x][y] = WATER
+            elif ((x - 38.5) / 5.5) ** 2 + ((y - 25.5) / 4.5) ** 2 <= 1:
+                bg[x][y] = SAND
+    for hx, hy in ((4, 4), (11, 4), (31, 4), (38, 4), (4, 21), (11, 21)):  # houses
+        for x in range(hx, hx + 5):
+            for y in range(hy, hy + 4):
+                objects[x][y] = HOUSE
+        bg[hx + 2][hy + 4] = PATH
+    for x in range(WIDTH):  # trees along the top and bottom
+        for y in (0, HEIGHT - 1):
+            if x % 3 != 1:
+                objects[x][y] = TREE
+    for y in range(HEIGHT):
+        for x in (0, WIDTH - 1):
+            if y % 3 != 1 and objects[x][y] == EMPTY:
+                objects[x][y] = TREE
+    for x in range(14, 19):  # a garden fence
+        objects[x][24] = FENCE
+    return WorldMap(WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 64, [bg], [objects])

@@ -1,0 +1,59 @@
+"""Queuing inputs for a world's engine, and who may send which."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from smalltown.runtime import ConvexError, Identity
+from smalltown.store import Transaction
+
+#: inputs a person sends for the player they play (checked against their token)
+HUMAN_INPUTS = frozenset(
+    {
+        "moveTo",
+        "startConversation",
+        "acceptInvite",
+        "rejectInvite",
+        "leaveConversation",
+        "startTyping",
+        "finishSendingMessage",
+        "leave",
+    }
+)
+
+
+async def insert_input(db: Transaction, engine_id: str, name: str, args: dict[str, Any]) -> str:
+    """Append an input to the engine's log, numbered after the last one."""
+    last = await db.first("inputs", "byInputNumber", eq={"engineId": engine_id}, order="desc")
+    number = (last["number"] + 1) if last else 0.0
+    return await db.insert(
+        "inputs",
+        {
+            "engineId": engine_id,
+            "number": float(number),
+            "name": name,
+            "args": args,
+            "received": float(_now_ms()),
+        },
+    )
+
+
+async def check_owner(db: Transaction, world_id: str, identity: Identity, args: dict) -> None:
+    """Only the person playing a player may act for it."""
+    if identity.kind == "admin":
+        return
+    if identity.kind != "user":
+        raise ConvexError("join the world first: this needs the token joinWorld gave you")
+    world = await db.get(world_id, table="worlds")
+    player_id = args.get("playerId")
+    for player in world["players"] if world else []:
+        if player["id"] == player_id:
+            if player.get("human") != identity.subject:
+                raise ConvexError(f"player {player_id} is not yours")
+            return
+    raise ConvexError(f"no player {player_id!r} in this world")
+
+
+def _now_ms() -> float:
+    return time.time() * 1000

@@ -1,0 +1,216 @@
+"""The world runner: one engine loop per running world, inside the server process.
+
+Each step reads the world, its map and the inputs queued since the last step, runs the
+pure engine, and saves everything the step changed in one transaction: the world
+document, the engine's clock and input cursor, each input's result, new descriptions and
+the archive of ended conversations. An input is acknowledged (has a result) only once that
+transaction commits, so a crash loses no acknowledged input: the next run resumes from the
+last saved step. ``generationNumber`` fences off a second runner of the same world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from smalltown.engine.constants import STEP_MS
+from smalltown.engine.engine import Input, StepResult, step
+from smalltown.engine.state import World
+from smalltown.engine.world_map import WorldMap
+from smalltown.store import Range, Transaction
+
+log = logging.getLogger("smalltown.town.runner")
+IDLE_MS = 5 * 60_000  # a world nobody has viewed for this long goes to sleep
+BATCH = 32
+
+OperationHandler = Callable[[str, list], Any]
+
+
+class StaleEngine(Exception):
+    """Another runner stepped this world since we loaded it."""
+
+
+@dataclass
+class Loaded:
+    status: dict[str, Any]
+    world: dict[str, Any]
+    engine: dict[str, Any]
+    world_map: dict[str, Any]
+    inputs: list[dict[str, Any]]
+
+
+def now_ms() -> float:
+    return time.time() * 1000
+
+
+class WorldRunner:
+    def __init__(
+        self,
+        runtime,
+        step_ms: float = STEP_MS,
+        on_operations: OperationHandler | None = None,
+        clock: Callable[[], float] = now_ms,
+    ) -> None:
+        self._runtime = runtime
+        self._step_ms = step_ms
+        self._on_operations = on_operations
+        self._clock = clock
+        self._task: asyncio.Task | None = None
+        self.steps = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._forever(), name="smalltown-world-runner")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _forever(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("a world step failed; trying again next step")
+            await asyncio.sleep(min(0.05, self._step_ms / 4000))
+
+    async def run_due(self) -> int:
+        """Step every running world whose next step is due; how many were stepped."""
+        statuses = await self._runtime.store.read(lambda tx: tx.query("worldStatus"))
+        stepped = 0
+        now = self._clock()
+        for status in statuses:
+            if status["status"] != "running":
+                continue
+            if now - status["lastViewed"] > IDLE_MS:
+                await self._runtime.store.run(lambda tx, s=status: _sleep(tx, s["_id"]))
+                log.info("world %s sleeps: nobody has viewed it for 5 minutes", status["worldId"])
+                continue
+            engine = await self._runtime.store.read(
+                lambda tx, s=status: tx.get(s["engineId"], table="engines")
+            )
+            if engine and engine.get("currentTime", 0) + self._step_ms <= now:
+                await self.step_world(status["worldId"])
+                stepped += 1
+        return stepped
+
+    async def step_world(self, world_id: str) -> StepResult:
+        store = self._runtime.store
+        loaded = await store.read(lambda tx: _load(tx, world_id))
+        world = World.from_document(loaded.world)
+        engine = loaded.engine
+        inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
+        result = step(
+            world,
+            WorldMap.from_document(loaded.world_map),
+            inputs,
+            engine["currentTime"],
+            seed=int(engine.get("smalltownSeed", 0)),
+            step_number=int(engine.get("smalltownStep", 0)),
+            duration=self._step_ms,
+        )
+        await store.run(lambda tx: _save(tx, loaded, world, result))
+        self.steps += 1
+        if result.operations and self._on_operations is not None:
+            self._on_operations(world_id, result.operations)
+        return result
+
+
+async def _sleep(tx: Transaction, status_id: str) -> None:
+    await tx.patch(status_id, {"status": "inactive"})
+
+
+async def _load(tx: Transaction, world_id: str) -> Loaded:
+    status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+    engine = await tx.get(status["engineId"], table="engines")
+    inputs = await tx.query(
+        "inputs",
+        "byInputNumber",
+        eq={"engineId": status["engineId"]},
+        range=Range("number", gt=engine["processedInputNumber"]),
+        limit=BATCH,
+    )
+    return Loaded(
+        status=status,
+        world=await tx.get(world_id, table="worlds"),
+        engine=engine,
+        world_map=await tx.first("maps", "worldId", eq={"worldId": world_id}),
+        inputs=inputs,
+    )
+
+
+async def _save(tx: Transaction, loaded: Loaded, world: World, result: StepResult) -> None:
+    world_id, engine = loaded.status["worldId"], loaded.engine
+    current = await tx.get(engine["_id"], table="engines")
+    if current["generationNumber"] != engine["generationNumber"]:
+        raise StaleEngine(f"world {world_id} was stepped by another runner")
+    await tx.replace(world_id, world.to_document())
+    processed = loaded.inputs[-1]["number"] if loaded.inputs else engine["processedInputNumber"]
+    await tx.patch(
+        engine["_id"],
+        {
+            "currentTime": float(result.end_time),
+            "lastStepTs": now_ms(),
+            "processedInputNumber": float(processed),
+            "generationNumber": float(engine["generationNumber"] + 1),
+            "smalltownStep": float(engine.get("smalltownStep", 0) + 1),
+        },
+    )
+    for item in loaded.inputs:
+        outcome = result.results.get(int(item["number"]))
+        if outcome is None:
+            continue
+        await tx.patch(item["_id"], {"returnValue": outcome})
+        if outcome["kind"] == "ok":
+            await _describe(tx, world_id, item, outcome["value"])
+    for conversation in result.archived_conversations:
+        await tx.insert("archivedConversations", {"worldId": world_id, **conversation})
+        a, *rest = conversation["participants"]
+        for b in rest:
+            for p1, p2 in ((a, b), (b, a)):
+                await tx.insert(
+                    "participatedTogether",
+                    {
+                        "worldId": world_id,
+                        "conversationId": conversation["id"],
+                        "player1": p1,
+                        "player2": p2,
+                        "ended": conversation["ended"],
+                    },
+                )
+    for player in result.archived_players:
+        await tx.insert("archivedPlayers", {"worldId": world_id, **player})
+
+
+async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value: Any) -> None:
+    """Names and characters travel with the inputs that create players."""
+    args = item["args"]
+    if item["name"] == "join":
+        player_id = value
+    elif item["name"] == "createAgent":
+        player_id = value["playerId"]
+        await tx.insert(
+            "agentDescriptions",
+            {
+                "worldId": world_id,
+                "agentId": value["agentId"],
+                "identity": args.get("identity", ""),
+                "plan": args.get("plan", ""),
+            },
+        )
+    else:
+        return
+    await tx.insert(
+        "playerDescriptions",
+        {
+            "worldId": world_id,
+            "playerId": player_id,
+            "name": args.get("name", player_id),
+            "description": args.get("description", ""),
+            "character": args.get("character", ""),
+        },
+    )

@@ -1,0 +1,63 @@
+"""What the town runs beside the server: the default world, and the runner."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+from smalltown.engine.state import World
+from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.inputs import insert_input
+from smalltown.town.runner import WorldRunner
+
+log = logging.getLogger("smalltown.town")
+
+
+async def create_world(store, world_map=None, characters=CHARACTERS, default=True) -> str:
+    """A new world with its map, engine and residents (they arrive with the first step)."""
+    world_map = world_map or town_map()
+
+    async def create(tx) -> str:
+        now = time.time() * 1000
+        world_id = await tx.insert("worlds", World().to_document())
+        engine_id = await tx.insert(
+            "engines",
+            {
+                "currentTime": now,
+                "lastStepTs": now,
+                "processedInputNumber": -1.0,
+                "running": True,
+                "generationNumber": 0.0,
+                "smalltownSeed": float(secrets.randbelow(2**31)),
+                "smalltownStep": 0.0,
+            },
+        )
+        await tx.insert("maps", {"worldId": world_id, **world_map.to_document()})
+        await tx.insert(
+            "worldStatus",
+            {
+                "worldId": world_id,
+                "engineId": engine_id,
+                "isDefault": default,
+                "lastViewed": now,
+                "status": "running",
+            },
+        )
+        for character in characters:
+            await insert_input(tx, engine_id, "createAgent", dict(character))
+        return world_id
+
+    return await store.run(create)
+
+
+async def start(runtime) -> WorldRunner:
+    existing = await runtime.store.read(
+        lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
+    )
+    if existing is None:
+        world_id = await create_world(runtime.store)
+        log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
+    runner = WorldRunner(runtime)
+    await runner.start()
+    return runner

@@ -1,0 +1,112 @@
+"""AI Town's ``world:*`` functions: world state, descriptions, joining, inputs, heartbeats."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from smalltown.runtime import ConvexError, mutation, query
+from smalltown.town.inputs import HUMAN_INPUTS, check_owner, insert_input
+
+
+async def _status(db, world_id: str) -> dict[str, Any]:
+    status = await db.first("worldStatus", "worldId", eq={"worldId": world_id})
+    if status is None:
+        raise ConvexError(f"no world {world_id!r}")
+    return status
+
+
+@query
+async def defaultWorldStatus(ctx) -> dict[str, Any] | None:
+    return await ctx.db.first("worldStatus", "isDefault", eq={"isDefault": True})
+
+
+@query
+async def worldState(ctx, worldId: str) -> dict[str, Any]:
+    status = await _status(ctx.db, worldId)
+    world = await ctx.db.get(worldId, table="worlds")
+    engine = await ctx.db.get(status["engineId"], table="engines")
+    return {"world": world, "engine": engine}
+
+
+@query
+async def gameDescriptions(ctx, worldId: str) -> dict[str, Any]:
+    await _status(ctx.db, worldId)
+    world_map = await ctx.db.first("maps", "worldId", eq={"worldId": worldId})
+    players = await ctx.db.query("playerDescriptions", "worldId", eq={"worldId": worldId})
+    agents = await ctx.db.query("agentDescriptions", "worldId", eq={"worldId": worldId})
+    return {"worldMap": world_map, "playerDescriptions": players, "agentDescriptions": agents}
+
+
+@query
+async def userStatus(ctx, worldId: str) -> str | None:
+    """The caller's token identifier, if they joined (AI Town's shape)."""
+    user = ctx.auth.user()
+    return None if user is None else user.subject
+
+
+@mutation
+async def joinWorld(
+    ctx,
+    worldId: str,
+    name: str,
+    character: str,
+    description: str = "",
+) -> dict[str, Any]:
+    """Join as a new player. The token returned is what proves it is you afterwards."""
+    name = name.strip()
+    if not name or len(name) > 32:
+        raise ConvexError("choose a name of 1 to 32 characters")
+    status = await _status(ctx.db, worldId)
+    identifier = ctx.auth.user().subject if ctx.auth.user() else f"human:{secrets.token_hex(8)}"
+    input_id = await insert_input(
+        ctx.db,
+        status["engineId"],
+        "join",
+        {
+            "tokenIdentifier": identifier,
+            "name": name,
+            "character": character,
+            "description": description,
+        },
+    )
+    return {
+        "inputId": input_id,
+        "token": ctx.auth.mint_token(identifier),
+        "tokenIdentifier": identifier,
+    }
+
+
+@mutation
+async def sendWorldInput(ctx, engineId: str, name: str, args: dict[str, Any]) -> str:
+    status = await ctx.db.first("worldStatus", "engineId", eq={"engineId": engineId})
+    if name not in HUMAN_INPUTS and not ctx.auth.is_admin:
+        raise ConvexError(f"input {name!r} cannot be sent from outside")
+    if status is None:
+        raise ConvexError(f"no world runs engine {engineId!r}")
+    await check_owner(ctx.db, status["worldId"], ctx.auth.identity, args)
+    return await insert_input(ctx.db, engineId, name, args)
+
+
+@mutation
+async def leaveWorld(ctx, worldId: str) -> str | None:
+    user = ctx.auth.require_user()
+    status = await _status(ctx.db, worldId)
+    world = await ctx.db.get(worldId, table="worlds")
+    for player in world["players"]:
+        if player.get("human") == user.subject:
+            return await insert_input(
+                ctx.db, status["engineId"], "leave", {"playerId": player["id"]}
+            )
+    return None
+
+
+@mutation
+async def heartbeatWorld(ctx, worldId: str) -> None:
+    """Viewers call this while watching; a world nobody views goes to sleep."""
+    status = await _status(ctx.db, worldId)
+    fields: dict[str, Any] = {"lastViewed": time.time() * 1000}
+    if status["status"] == "inactive":
+        fields["status"] = "running"
+    await ctx.db.patch(status["_id"], fields)

@@ -1,0 +1,133 @@
+"""The town on a real server: the default world, its runner, humans joining and acting."""
+
+import httpx
+import pytest
+
+from smalltown.server import create_app
+
+from helpers import RunningServer, eventually
+
+
+@pytest.fixture
+async def town(tmp_path):
+    app = create_app(f"sqlite:///{tmp_path}/town.db", "smalltown.town")
+    async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url, timeout=30) as client:
+        yield client
+
+
+async def call(client, kind, path, args, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    reply = await client.post(f"/api/{kind}", json={"path": path, "args": args}, headers=headers)
+    body = reply.json()
+    return body
+
+
+async def value(client, kind, path, args, token=None):
+    body = await call(client, kind, path, args, token)
+    assert body["status"] == "success", body
+    return body["value"]
+
+
+async def joined_player(client, world_id, name):
+    joined = await value(
+        client,
+        "mutation",
+        "world:joinWorld",
+        {"worldId": world_id, "name": name, "character": "f1"},
+    )
+    status = {}
+
+    async def processed():
+        status["v"] = await value(
+            client, "query", "aiTown/main:inputStatus", {"inputId": joined["inputId"]}
+        )
+        return status["v"] is not None
+
+    await eventually(processed, timeout=15)
+    assert status["v"]["kind"] == "ok"
+    return status["v"]["value"], joined["token"]
+
+
+@pytest.mark.timeout(120)
+async def test_the_default_town_runs_and_people_can_play(town):
+    status = await value(town, "query", "world:defaultWorldStatus", {})
+    world_id, engine_id = status["worldId"], status["engineId"]
+
+    async def residents():
+        d = await value(town, "query", "world:gameDescriptions", {"worldId": world_id})
+        return len(d["agentDescriptions"]) == 5 and d["worldMap"]["width"] == 48
+
+    await eventually(residents, timeout=15)
+    descriptions = await value(town, "query", "world:gameDescriptions", {"worldId": world_id})
+    assert {d["name"] for d in descriptions["playerDescriptions"]} >= {"Marisol", "Wren"}
+
+    me, token = await joined_player(town, world_id, "Ada")
+    _, other_token = await joined_player(town, world_id, "Bob")
+    state = await value(town, "query", "world:worldState", {"worldId": world_id})
+    mine = next(p for p in state["world"]["players"] if p["id"] == me)
+    start = mine["position"]
+
+    # Walk somewhere: only my token can move me.
+    target = {"x": 24.0, "y": 15.0} if start != {"x": 24.0, "y": 15.0} else {"x": 24.0, "y": 16.0}
+    refused = await call(
+        town,
+        "mutation",
+        "world:sendWorldInput",
+        {"engineId": engine_id, "name": "moveTo", "args": {"playerId": me, "destination": target}},
+        other_token,
+    )
+    assert refused["status"] == "error" and "not yours" in refused["errorMessage"]
+    anonymous = await call(
+        town,
+        "mutation",
+        "world:sendWorldInput",
+        {"engineId": engine_id, "name": "moveTo", "args": {"playerId": me, "destination": target}},
+    )
+    assert anonymous["status"] == "error"
+    await value(
+        town,
+        "mutation",
+        "world:sendWorldInput",
+        {"engineId": engine_id, "name": "moveTo", "args": {"playerId": me, "destination": target}},
+        token,
+    )
+
+    async def moved():
+        s = await value(town, "query", "world:worldState", {"worldId": world_id})
+        p = next(p for p in s["world"]["players"] if p["id"] == me)
+        return p["position"] != start
+
+    await eventually(moved, timeout=15)
+
+    # Invite a resident: it accepts a human at once and walks over.
+    agent_player = state["world"]["agents"][0]["playerId"]
+    await value(
+        town,
+        "mutation",
+        "world:sendWorldInput",
+        {
+            "engineId": engine_id,
+            "name": "startConversation",
+            "args": {"playerId": me, "invitee": agent_player},
+        },
+        token,
+    )
+
+    async def accepted():
+        s = await value(town, "query", "world:worldState", {"worldId": world_id})
+        for c in s["world"]["conversations"]:
+            kinds = {p["playerId"]: p["status"]["kind"] for p in c["participants"]}
+            if kinds.get(me) and kinds.get(agent_player) in ("walkingOver", "participating"):
+                return True
+        return False
+
+    await eventually(accepted, timeout=15)
+    # Agent-side inputs cannot be sent from outside.
+    forged = await call(
+        town,
+        "mutation",
+        "world:sendWorldInput",
+        {"engineId": engine_id, "name": "agentFinishMessage", "args": {}},
+        token,
+    )
+    assert forged["status"] == "error"

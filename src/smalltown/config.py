@@ -8,13 +8,15 @@ from dataclasses import dataclass
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_APP = "smalltown.town"
 
 #: every setting, for the docs and the docs test: name -> what it does
 SETTINGS_DOC = {
     "SMALLTOWN_DATABASE_URL": "where the town lives: sqlite:///path, postgresql://... or mongodb://...",
     "SMALLTOWN_HOST": "the address the server listens on",
     "SMALLTOWN_PORT": "the port the server listens on",
-    "SMALLTOWN_APP": "the Python package of functions (and schema, crons) to serve",
+    "SMALLTOWN_APP": "the Python package of functions (and schema, crons) to serve; "
+    "smalltown.town by default, empty for none",
     "SMALLTOWN_ADMIN_KEY": "the admin key; generated and kept in the database when unset",
     "SMALLTOWN_RATE_LIMIT": "function calls a second allowed per user and per client address",
     "SMALLTOWN_RATE_BURST": "calls allowed at once before the rate limit applies",
@@ -41,7 +43,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    app: str | None = None
+    app: str | None = DEFAULT_APP
     admin_key: str | None = None
     rate_limit: float = 50.0
     rate_burst: float = 200.0
@@ -58,7 +60,7 @@ class Settings:
             database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,
             host=env.get("SMALLTOWN_HOST") or DEFAULT_HOST,
             port=port,
-            app=env.get("SMALLTOWN_APP") or None,
+            app=env.get("SMALLTOWN_APP", DEFAULT_APP) or None,
             admin_key=env.get("SMALLTOWN_ADMIN_KEY") or None,
             rate_limit=_number(env, "SMALLTOWN_RATE_LIMIT", 50.0),
             rate_burst=_number(env, "SMALLTOWN_RATE_BURST", 200.0),

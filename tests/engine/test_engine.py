@@ -294,3 +294,21 @@ def test_a_world_reloaded_from_its_document_every_step_runs_the_same():
     reloaded, talks = play(reload=True)
     assert talks > 0  # conversations happened and ended along the way
     assert (reloaded, talks) == play(reload=False)
+
+
+def test_a_conversation_nobody_can_end_is_ended_anyway():
+    """With no words ever coming back (no LLM), agents are not held forever."""
+    from smalltown.engine.constants import AGENT_OPERATION_TIMEOUT_MS, MAX_CONVERSATION_MS
+
+    sim = Sim()
+    a = sim.agent(3, 3)
+    b = sim.agent(4, 3)
+    c = sim.ok("startConversation", {"playerId": a["playerId"], "invitee": b["playerId"]})
+    for _ in range(10):
+        sim.run()
+        conv = sim.world.conversations.get(c)
+        if conv and all(p.status == "participating" for p in conv.participants.values()):
+            break
+    assert c in sim.world.conversations
+    sim.run(steps=int((MAX_CONVERSATION_MS + AGENT_OPERATION_TIMEOUT_MS) / 1000) + 5)
+    assert c not in sim.world.conversations

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from smalltown.engine.constants import (
+    AGENT_OPERATION_TIMEOUT_MS,
     CONVERSATION_DISTANCE,
     INVITE_TIMEOUT_MS,
+    MAX_CONVERSATION_MS,
     MIDPOINT_THRESHOLD,
     TYPING_TIMEOUT_MS,
 )
@@ -39,6 +41,11 @@ def tick_conversations(ctx: StepContext, now: float) -> None:
             continue
         a, b = members
         if "participating" in (a.status, b.status):
+            started = min(m.started or now for m in members)
+            if now - started > MAX_CONVERSATION_MS + AGENT_OPERATION_TIMEOUT_MS:
+                # Nobody managed to say goodbye (an LLM that never answers, say): end it
+                # anyway, so no one is held in a conversation forever.
+                ctx.end_conversation(conversation)
             continue
         if now - max(a.invited, b.invited) > INVITE_TIMEOUT_MS:
             ctx.end_conversation(conversation)  # not accepted, or never met, in time

@@ -131,3 +131,39 @@ async def test_the_default_town_runs_and_people_can_play(town):
         token,
     )
     assert forged["status"] == "error"
+
+
+async def test_admins_stop_and_resume_the_default_world(tmp_path):
+    app = create_app(f"sqlite:///{tmp_path}/stop.db", "smalltown.town")
+    async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url, timeout=30) as client:
+        refused = await call(client, "mutation", "testing:stop", {})
+        assert refused["status"] == "error" and "admin" in refused["errorMessage"]
+        admin = {"Authorization": f"Convex {app.state.runtime.auth.admin_key}"}
+        reply = await client.post(
+            "/api/mutation", json={"path": "testing:stop", "args": {}}, headers=admin
+        )
+        assert reply.json()["status"] == "success"
+        status = await value(client, "query", "world:defaultWorldStatus", {})
+        assert status["status"] == "stoppedByDeveloper"
+        runner = app.state.service
+
+        async def rounds_pass(n):
+            start = runner.rounds
+            await eventually(lambda: runner.rounds >= start + n, timeout=10)
+
+        await rounds_pass(2)  # a step already under way when it stopped may still land
+        steps = runner.steps
+        await rounds_pass(5)
+        assert runner.steps == steps  # stopped: the runner passes it by
+        state = await value(client, "query", "world:worldState", {"worldId": status["worldId"]})
+        await client.post(
+            "/api/mutation", json={"path": "testing:resume", "args": {}}, headers=admin
+        )
+        assert (await value(client, "query", "world:defaultWorldStatus", {}))["status"] == "running"
+
+        async def stepping_again():
+            return app.state.service.steps > steps
+
+        await eventually(stepping_again, timeout=10)
+        after = await value(client, "query", "world:worldState", {"worldId": status["worldId"]})
+        assert after["engine"]["generationNumber"] > state["engine"]["generationNumber"]

@@ -61,6 +61,7 @@ class WorldRunner:
         self._clock = clock
         self._task: asyncio.Task | None = None
         self.steps = 0
+        self.rounds = 0  # passes over the worlds, stepped or not
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._forever(), name="smalltown-world-runner")
@@ -81,6 +82,7 @@ class WorldRunner:
     async def run_due(self) -> int:
         """Step every running world whose next step is due; how many were stepped."""
         statuses = await self._runtime.store.read(lambda tx: tx.query("worldStatus"))
+        self.rounds += 1
         stepped = 0
         now = self._clock()
         for status in statuses:
@@ -104,11 +106,14 @@ class WorldRunner:
         world = World.from_document(loaded.world)
         engine = loaded.engine
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
+        # A world that slept or was stopped skips the time it missed rather than
+        # replaying it step by step.
+        start = max(engine["currentTime"], self._clock() - self._step_ms)
         result = step(
             world,
             WorldMap.from_document(loaded.world_map),
             inputs,
-            engine["currentTime"],
+            start,
             seed=int(engine.get("smalltownSeed", 0)),
             step_number=int(engine.get("smalltownStep", 0)),
             duration=self._step_ms,

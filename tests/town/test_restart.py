@@ -1,0 +1,121 @@
+"""Kill the server with SIGKILL mid-run and start it again: no acknowledged input is lost."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from helpers import free_port
+
+
+def start_server(tmp_path, port):
+    log = open(tmp_path / f"server-{port}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smalltown.cli",
+            "run",
+            "--port",
+            str(port),
+            "--database",
+            f"sqlite:///{tmp_path}/town.db",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SMALLTOWN_APP": "smalltown.town"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.1)
+
+
+def call(url, kind, path, args, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = httpx.post(
+        f"{url}/api/{kind}", json={"path": path, "args": args}, headers=headers, timeout=30
+    ).json()
+    assert body["status"] == "success", body
+    return body["value"]
+
+
+def wait_result(url, input_id, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id})
+        if result is not None:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"input {input_id} was not processed in {timeout} s")
+
+
+@pytest.mark.timeout(180)
+def test_acknowledged_inputs_survive_sigkill(tmp_path):
+    port = free_port()
+    proc, url = start_server(tmp_path, port)
+    try:
+        status = call(url, "query", "world:defaultWorldStatus", {})
+        world_id, engine_id = status["worldId"], status["engineId"]
+        joined = call(
+            url,
+            "mutation",
+            "world:joinWorld",
+            {"worldId": world_id, "name": "Ada", "character": "f1"},
+        )
+        me = wait_result(url, joined["inputId"])["value"]
+        acknowledged = []
+        for x in (5.0, 20.0, 30.0):
+            input_id = call(
+                url,
+                "mutation",
+                "world:sendWorldInput",
+                {
+                    "engineId": engine_id,
+                    "name": "moveTo",
+                    "args": {"playerId": me, "destination": {"x": x, "y": 15.0}},
+                },
+                joined["token"],
+            )
+            acknowledged.append((input_id, wait_result(url, input_id)))
+        before = call(url, "query", "world:worldState", {"worldId": world_id})
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    proc, url = start_server(tmp_path, port)
+    try:
+        for input_id, result in acknowledged:
+            assert call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}) == result
+        after = call(url, "query", "world:worldState", {"worldId": world_id})
+        assert after["engine"]["processedInputNumber"] >= before["engine"]["processedInputNumber"]
+        player = next(p for p in after["world"]["players"] if p["id"] == me)
+        assert player["human"] == joined["tokenIdentifier"]
+        # The world carries on: a new input after the restart is processed too.
+        again = call(
+            url,
+            "mutation",
+            "world:sendWorldInput",
+            {
+                "engineId": engine_id,
+                "name": "moveTo",
+                "args": {"playerId": me, "destination": None},
+            },
+            joined["token"],
+        )
+        assert wait_result(url, again)["kind"] == "ok"
+        statuses = call(url, "query", "world:defaultWorldStatus", {})
+        assert statuses["worldId"] == world_id  # no second default world
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -25,6 +25,11 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=settings.port)
     run.add_argument("--app", default=settings.app, help="package of functions to serve")
 
+    worlds = sub.add_parser("worlds", help="list, create, stop and resume worlds")
+    worlds.add_argument("action", choices=["list", "create", "stop", "resume"])
+    worlds.add_argument("world_id", nargs="?", help="for stop and resume")
+    worlds.add_argument("--database", default=settings.database_url, help="database URL")
+
     bench = sub.add_parser("bench", help="measure; prints figures for docs/benchmarks.md")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     store = bench_sub.add_parser("store", help="store throughput and latency")
@@ -75,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                 app=getattr(args, "app", settings.app),
             )
         )
+    if command == "worlds":
+        return asyncio.run(_worlds(args))
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 
@@ -96,6 +103,44 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(realtime_bench.run(args.subscribers, args.rate, args.seconds, args.database))
         return 0
     return 2
+
+
+async def _worlds(args: argparse.Namespace) -> int:
+    from smalltown.store import StoreError
+    from smalltown.town import admin
+
+    try:
+        store = await admin.open_town_store(args.database)
+    except StoreError as exc:
+        print(f"smalltown: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.action == "list":
+            worlds = await admin.list_worlds(store)
+            if not worlds:
+                print("no worlds yet: `smalltown run` creates the default one")
+            for w in worlds:
+                flag = " (default)" if w["default"] else ""
+                print(
+                    f"{w['worldId']}  {w['status']:<18} {w['agents']} agents, "
+                    f"{w['humans']} humans{flag}"
+                )
+        elif args.action == "create":
+            print(await admin.create(store))
+        else:
+            if not args.world_id:
+                print(f"smalltown: worlds {args.action} needs a WORLD_ID", file=sys.stderr)
+                return 2
+            status = "running" if args.action == "resume" else "stoppedByDeveloper"
+            try:
+                await admin.set_status(store, args.world_id, status)
+            except ValueError as exc:
+                print(f"smalltown: {exc}", file=sys.stderr)
+                return 1
+            print(f"{args.world_id}: {status}")
+        return 0
+    finally:
+        await store.close()
 
 
 def _run(settings: Settings) -> int:

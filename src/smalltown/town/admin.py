@@ -1,0 +1,61 @@
+"""World administration for ``smalltown worlds ...`` (works on the store directly)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from smalltown.runtime.runtime import with_system_tables
+from smalltown.store import Store, open_store
+from smalltown.town.schema import schema
+from smalltown.town.service import create_world
+
+STATUSES = ("running", "stoppedByDeveloper", "inactive")
+
+
+async def open_town_store(url: str) -> Store:
+    return await open_store(url, with_system_tables(schema))
+
+
+async def list_worlds(store: Store) -> list[dict[str, Any]]:
+    async def read(tx) -> list[dict[str, Any]]:
+        out = []
+        for status in await tx.query("worldStatus"):
+            world = await tx.get(status["worldId"], table="worlds") or {}
+            players = world.get("players", [])
+            out.append(
+                {
+                    "worldId": status["worldId"],
+                    "status": status["status"],
+                    "default": status["isDefault"],
+                    "agents": len(world.get("agents", [])),
+                    "humans": sum(1 for p in players if p.get("human")),
+                    "lastViewed": status["lastViewed"],
+                }
+            )
+        return out
+
+    return await store.read(read)
+
+
+async def set_status(store: Store, world_id: str, status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+
+    async def update(tx) -> None:
+        found = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+        if found is None:
+            raise ValueError(f"no world {world_id!r}; see `smalltown worlds list`")
+        fields: dict[str, Any] = {"status": status}
+        if status == "running":
+            fields["lastViewed"] = time.time() * 1000
+        await tx.patch(found["_id"], fields)
+
+    await store.run(update)
+
+
+async def create(store: Store) -> str:
+    existing = await store.read(
+        lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
+    )
+    return await create_world(store, default=existing is None)

@@ -1,0 +1,34 @@
+"""``smalltown worlds list|create|stop|resume`` against a real database file."""
+
+import subprocess
+import sys
+
+
+def worlds(*args, db):
+    result = subprocess.run(
+        [sys.executable, "-m", "smalltown.cli", "worlds", *args, "--database", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_create_list_stop_resume(tmp_path):
+    db = f"sqlite:///{tmp_path}/worlds.db"
+    assert "no worlds yet" in worlds("list", db=db)[1]
+    rc, first = worlds("create", db=db)
+    assert rc == 0
+    first = first.strip().splitlines()[-1]
+    rc, second = worlds("create", db=db)
+    second = second.strip().splitlines()[-1]
+    listed = worlds("list", db=db)[1]
+    assert first in listed and second in listed and listed.count("(default)") == 1
+    assert worlds("stop", second, db=db)[0] == 0
+    assert f"{second}  stoppedByDeveloper" in worlds("list", db=db)[1]
+    assert worlds("resume", second, db=db)[0] == 0
+    assert f"{second}  running" in worlds("list", db=db)[1]
+    rc, out = worlds("stop", "nope", db=db)
+    assert rc == 1 and "no world 'nope'" in out
+    rc, out = worlds("stop", db=db)
+    assert rc == 2 and "needs a WORLD_ID" in out

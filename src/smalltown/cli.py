@@ -30,6 +30,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     worlds.add_argument("world_id", nargs="?", help="for stop and resume")
     worlds.add_argument("--database", default=settings.database_url, help="database URL")
 
+    replay = sub.add_parser("replay", help="rebuild a world from its inputs and compare")
+    replay.add_argument("world_id")
+    replay.add_argument("--database", default=settings.database_url, help="database URL")
+
     bench = sub.add_parser("bench", help="measure; prints figures for docs/benchmarks.md")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     store = bench_sub.add_parser("store", help="store throughput and latency")
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if command == "worlds":
         return asyncio.run(_worlds(args))
+    if command == "replay":
+        return asyncio.run(_replay(args))
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 
@@ -141,6 +147,30 @@ async def _worlds(args: argparse.Namespace) -> int:
         return 0
     finally:
         await store.close()
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from smalltown.store import StoreError
+    from smalltown.town import admin
+    from smalltown.town.replay import replay
+
+    try:
+        store = await admin.open_town_store(args.database)
+    except StoreError as exc:
+        print(f"smalltown: {exc}", file=sys.stderr)
+        return 1
+    try:
+        report = await replay(store, args.world_id)
+    except ValueError as exc:
+        print(f"smalltown: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(
+        f"{report.world_id}: replayed {report.steps} steps and {report.inputs} inputs: "
+        f"{report.detail}"
+    )
+    return 0 if report.equal else 3
 
 
 def _run(settings: Settings) -> int:

@@ -39,6 +39,7 @@ class StepResult:
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)
     archived_players: list[dict[str, Any]] = field(default_factory=list)
     end_time: float = 0.0
+    duration: float = 0.0
 
 
 def step_rng(seed: int, step_number: int) -> random.Random:
@@ -88,4 +89,5 @@ def step(
     result.archived_conversations = ctx.archived_conversations
     result.archived_players = ctx.archived_players
     result.end_time = end
+    result.duration = duration
     return result

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smalltown.engine.constants import STEP_MS
-from smalltown.engine.engine import Input, StepResult, step
+from smalltown.engine.engine import ENGINE_VERSION, Input, StepResult, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 from smalltown.store import Range, Transaction
@@ -163,6 +163,17 @@ async def _save(tx: Transaction, loaded: Loaded, world: World, result: StepResul
             "processedInputNumber": float(processed),
             "generationNumber": float(engine["generationNumber"] + 1),
             "smalltownStep": float(engine.get("smalltownStep", 0) + 1),
+        },
+    )
+    await tx.insert(
+        "smalltownSteps",
+        {
+            "worldId": world_id,
+            "step": float(engine.get("smalltownStep", 0)),
+            "start": float(result.end_time - result.duration),
+            "duration": float(result.duration),
+            "lastInput": float(processed),
+            "engineVersion": float(ENGINE_VERSION),
         },
     )
     for item in loaded.inputs:

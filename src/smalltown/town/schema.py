@@ -29,5 +29,8 @@ schema = Schema(
             ],
         ),
         Table("messages", indexes=[Index("conversationId", ["worldId", "conversationId"])]),
+        # smalltown's own: each world's first state and step boundaries, for replay.
+        Table("smalltownInitialWorlds", indexes=[Index("worldId", ["worldId"])]),
+        Table("smalltownSteps", indexes=[Index("worldStep", ["worldId", "step"])]),
     ]
 )

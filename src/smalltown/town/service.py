@@ -21,6 +21,9 @@ async def create_world(store, world_map=None, characters=CHARACTERS, default=Tru
     async def create(tx) -> str:
         now = time.time() * 1000
         world_id = await tx.insert("worlds", World().to_document())
+        await tx.insert(
+            "smalltownInitialWorlds", {"worldId": world_id, "world": World().to_document()}
+        )
         engine_id = await tx.insert(
             "engines",
             {

@@ -1,0 +1,73 @@
+"""Replay rebuilds a world that ran for ten minutes of game time, exactly."""
+
+import pytest
+
+from smalltown.runtime import Registry, Runtime
+from smalltown.store import open_store
+from smalltown.town.inputs import insert_input
+from smalltown.town.replay import replay
+from smalltown.town.runner import WorldRunner
+from smalltown.town.schema import schema
+from smalltown.town.service import create_world
+
+
+@pytest.mark.timeout(300)
+async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
+    store = await open_store(f"sqlite:///{tmp_path}/replay.db")
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        world_id = await create_world(store)
+        status = await store.read(
+            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+        )
+        engine_id = status["engineId"]
+        clock = [status["lastViewed"]]
+        operations = []
+        runner = WorldRunner(
+            runtime, clock=lambda: clock[0], on_operations=lambda w, ops: operations.extend(ops)
+        )
+
+        async def send(name, args):
+            return await store.run(lambda tx: insert_input(tx, engine_id, name, args))
+
+        await send("join", {"tokenIdentifier": "ada", "name": "Ada"})
+        talked = 0
+        for second in range(600):
+            clock[0] += 1000
+            await store.run(lambda tx: tx.patch(status["_id"], {"lastViewed": clock[0]}))
+            await runner.step_world(world_id)
+            for op in operations:
+                if op.name == "generateMessage":
+                    talked += 1
+                    await send(
+                        "agentFinishMessage",
+                        {
+                            "agentId": op.args["agentId"],
+                            "conversationId": op.args["conversationId"],
+                            "messageUuid": op.args["messageUuid"],
+                            "operationId": op.operation_id,
+                            "leave": op.args["kind"] == "leave",
+                        },
+                    )
+                elif op.name == "rememberConversation":
+                    await send(
+                        "agentFinishRememberConversation",
+                        {"agentId": op.args["agentId"], "operationId": op.operation_id},
+                    )
+            operations.clear()
+            if second % 60 == 0:
+                await send(
+                    "moveTo", {"playerId": "p:0", "destination": {"x": 5 + second % 30, "y": 15}}
+                )
+        assert talked > 0  # conversations happened, so the replay covers them
+
+        report = await replay(store, world_id)
+        assert report.equal, report.detail
+        assert report.steps == 600 and report.inputs > 10
+
+        # State written behind the engine's back is caught.
+        await store.run(lambda tx: tx.patch(world_id, {"nextId": 12345.0}))
+        tampered = await replay(store, world_id)
+        assert not tampered.equal and "nextId" in tampered.detail
+    finally:
+        await store.close()

@@ -61,6 +61,15 @@ async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
                 )
         assert talked > 0  # conversations happened, so the replay covers them
 
+        # Ended conversations are archived, and each player's latest is found.
+        archived = await store.read(lambda tx: tx.query("archivedConversations"))
+        assert archived
+        someone = archived[-1]["participants"][0]
+        previous = await runtime.query(
+            "world:previousConversation", {"worldId": world_id, "playerId": someone}
+        )
+        assert previous.value is not None and someone in previous.value["participants"]
+
         report = await replay(store, world_id)
         assert report.equal, report.detail
         assert report.steps == 600 and report.inputs > 10

@@ -110,3 +110,19 @@ async def heartbeatWorld(ctx, worldId: str) -> None:
     if status["status"] == "inactive":
         fields["status"] = "running"
     await ctx.db.patch(status["_id"], fields)
+
+
+@query
+async def previousConversation(ctx, worldId: str, playerId: str) -> dict[str, Any] | None:
+    """The player's most recent ended conversation, if any (AI Town's shape)."""
+    latest = None
+    for row in await ctx.db.query(
+        "participatedTogether", "conversation", eq={"worldId": worldId, "player1": playerId}
+    ):
+        if latest is None or row["ended"] > latest["ended"]:
+            latest = row
+    if latest is None:
+        return None
+    return await ctx.db.first(
+        "archivedConversations", "worldId", eq={"worldId": worldId, "id": latest["conversationId"]}
+    )

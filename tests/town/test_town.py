@@ -133,6 +133,12 @@ async def test_the_default_town_runs_and_people_can_play(town):
     assert forged["status"] == "error"
 
 
+async def test_the_map_art_is_served(town):
+    reply = await town.get("/assets/town-tiles.png")
+    assert reply.status_code == 200 and reply.content[:4] == b"\x89PNG"
+    assert (await town.get("/assets/nope.png")).status_code == 404
+
+
 async def test_admins_stop_and_resume_the_default_world(tmp_path):
     app = create_app(f"sqlite:///{tmp_path}/stop.db", "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url, timeout=30) as client:

@@ -7,12 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from smalltown import __version__
@@ -47,6 +49,7 @@ class App:
     registry: Registry
     crons: Crons
     start_service: Any = None
+    assets: Path | None = None  # <package>/assets, served at /assets
 
 
 def load_app(package: str | None) -> App:
@@ -67,7 +70,14 @@ def load_app(package: str | None) -> App:
         start_service = importlib.import_module(f"{package}.service").start
     except (ModuleNotFoundError, AttributeError):
         start_service = None
-    return App(schema, Registry.from_package(package), crons, start_service)
+    root = Path(importlib.import_module(package).__file__).parent / "assets"
+    return App(
+        schema,
+        Registry.from_package(package),
+        crons,
+        start_service,
+        root if root.is_dir() else None,
+    )
 
 
 async def health(request: Request) -> JSONResponse:
@@ -153,13 +163,13 @@ def create_app(
             if owned:
                 await opened.close()
 
-    return Starlette(
-        routes=[
-            Route("/health", health),
-            Route("/metrics", metrics_endpoint),
-            *http_api.routes,
-            WebSocketRoute("/api/sync", sync_endpoint),
-            WebSocketRoute("/api/{version}/sync", sync_endpoint),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/health", health),
+        Route("/metrics", metrics_endpoint),
+        *http_api.routes,
+        WebSocketRoute("/api/sync", sync_endpoint),
+        WebSocketRoute("/api/{version}/sync", sync_endpoint),
+    ]
+    if loaded.assets is not None:
+        routes.append(Mount("/assets", StaticFiles(directory=loaded.assets), name="assets"))
+    return Starlette(routes=routes, lifespan=lifespan)

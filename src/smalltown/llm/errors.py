@@ -1,0 +1,28 @@
+"""LLM errors. Each message says what failed, where, and what to do about it.
+
+LLMError
+├── LLMUnavailable     the server cannot be reached, or keeps failing (5xx, timeouts)
+├── LLMAuthError       the server refused the key (401/403)
+├── LLMRateLimited     still 429 after the retries
+└── LLMResponseError   an answer that is not what the API promises (or a 4xx)
+"""
+
+
+class LLMError(Exception):
+    pass
+
+
+class LLMUnavailable(LLMError):
+    pass
+
+
+class LLMAuthError(LLMError):
+    pass
+
+
+class LLMRateLimited(LLMError):
+    pass
+
+
+class LLMResponseError(LLMError):
+    pass

@@ -101,6 +101,11 @@ class ActionCtx:
     scheduler: Scheduler
     _runtime: Runtime
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Objects the app's service provided (see ``Runtime.extensions``)."""
+        return self._runtime.extensions
+
     async def run_query(self, path: str, args: dict[str, Any] | None = None) -> Any:
         outcome = await self._runtime.query(path, args or {}, self.auth.identity, internal=True)
         return outcome.value

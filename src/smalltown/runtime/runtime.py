@@ -57,6 +57,8 @@ class Runtime:
         self.auth = auth
         #: called after every call with (kind, path, seconds, succeeded)
         self.observers: list[Callable[[str, str, float, bool], None]] = []
+        #: what an app's service hands its functions (an LLM client, say), by name
+        self.extensions: dict[str, Any] = {}
 
     @contextlib.contextmanager
     def _observed(self, kind: str, path: str) -> Iterator[None]:

@@ -88,6 +88,9 @@ async def health(request: Request) -> JSONResponse:
         "version": __version__,
         "store": {"provider": store.provider_name, "url": store.url},
     }
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None and runtime.extensions.get("health"):
+        body["app"] = runtime.extensions["health"]
     worker = getattr(request.app.state, "scheduler", None)
     body["scheduler"] = {"alive": bool(worker and worker.alive)}
     try:

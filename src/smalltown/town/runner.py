@@ -21,6 +21,8 @@ from smalltown.engine.constants import STEP_MS
 from smalltown.engine.engine import ENGINE_VERSION, Input, StepResult, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
+from smalltown.runtime import FunctionError
+from smalltown.runtime.context import Scheduler
 from smalltown.store import Range, Transaction
 
 log = logging.getLogger("smalltown.town.runner")
@@ -118,11 +120,23 @@ class WorldRunner:
             step_number=int(engine.get("smalltownStep", 0)),
             duration=self._step_ms,
         )
-        await store.run(lambda tx: _save(tx, loaded, world, result))
+        schedule = None if self._on_operations is not None else self._schedule
+        await store.run(lambda tx: _save(tx, loaded, world, result, schedule))
         self.steps += 1
         if result.operations and self._on_operations is not None:
             self._on_operations(world_id, result.operations)
         return result
+
+    async def _schedule(self, tx: Transaction, world_id: str, operation) -> None:
+        """An operation becomes a durable job in the step's own transaction."""
+        path = f"agentOps:{operation.name}"
+        try:
+            self._runtime.registry.get(path, public_only=False)
+        except FunctionError:
+            log.warning("no function %s for operation %s; dropped", path, operation.name)
+            return
+        args = {"worldId": world_id, "operationId": operation.operation_id, **operation.args}
+        await Scheduler(self._runtime, tx).run_at(now_ms(), path, args)
 
 
 async def _sleep(tx: Transaction, status_id: str) -> None:
@@ -148,7 +162,9 @@ async def _load(tx: Transaction, world_id: str) -> Loaded:
     )
 
 
-async def _save(tx: Transaction, loaded: Loaded, world: World, result: StepResult) -> None:
+async def _save(
+    tx: Transaction, loaded: Loaded, world: World, result: StepResult, schedule=None
+) -> None:
     world_id, engine = loaded.status["worldId"], loaded.engine
     current = await tx.get(engine["_id"], table="engines")
     if current["generationNumber"] != engine["generationNumber"]:
@@ -200,6 +216,9 @@ async def _save(tx: Transaction, loaded: Loaded, world: World, result: StepResul
                 )
     for player in result.archived_players:
         await tx.insert("archivedPlayers", {"worldId": world_id, **player})
+    if schedule is not None:
+        for operation in result.operations:
+            await schedule(tx, world_id, operation)
 
 
 async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value: Any) -> None:

@@ -7,6 +7,8 @@ import secrets
 import time
 
 from smalltown.engine.state import World
+from smalltown.llm import config_from_env, open_provider
+from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
 from smalltown.town.runner import WorldRunner
@@ -54,13 +56,42 @@ async def create_world(store, world_map=None, characters=CHARACTERS, default=Tru
     return await store.run(create)
 
 
-async def start(runtime) -> WorldRunner:
+class TownService:
+    """The runner and the LLM client, closed together when the server stops."""
+
+    def __init__(self, runner: WorldRunner, llm) -> None:
+        self.runner = runner
+        self.llm = llm
+
+    @property
+    def steps(self) -> int:
+        return self.runner.steps
+
+    @property
+    def rounds(self) -> int:
+        return self.runner.rounds
+
+    async def close(self) -> None:
+        await self.runner.close()
+        if self.llm is not None:
+            await self.llm.close()
+
+
+async def start(runtime) -> TownService:
     existing = await runtime.store.read(
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
     )
     if existing is None:
         world_id = await create_world(runtime.store)
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
+    config = config_from_env()
+    llm = open_provider(config) if config is not None else None
+    runtime.extensions["llm"] = llm
+    runtime.extensions["health"] = {"llm": config.describe() if config else NO_LLM}
+    if config is None:
+        log.warning("agents cannot speak: %s", NO_LLM)
+    else:
+        log.info("agents speak through %s", config.describe())
     runner = WorldRunner(runtime)
     await runner.start()
-    return runner
+    return TownService(runner, llm)

@@ -1,0 +1,55 @@
+"""What agents are asked, and how their answers are tidied. Our own wording."""
+
+from __future__ import annotations
+
+import re
+
+MAX_REPLY_CHARS = 200
+_PREFIX = re.compile(r"^\s*[\w .'-]{1,30}:\s+")
+_GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[^.!?]*[.!?]\s*", re.I)
+
+
+def conversation_messages(
+    kind: str,
+    me: dict[str, str],
+    other: dict[str, str],
+    transcript: list[tuple[str, str]],
+    met_before: bool,
+) -> list[dict[str, str]]:
+    """Chat messages for the next line ``me`` says to ``other``."""
+    situation = {
+        "start": f"You have just walked up to {other['name']}. Open the conversation.",
+        "continue": f"Carry on the conversation with {other['name']}.",
+        "leave": f"You need to go now. Say a short, warm goodbye to {other['name']}.",
+    }[kind]
+    history = (
+        f"You have talked with {other['name']} before."
+        if met_before
+        else f"You have not met {other['name']} before."
+    )
+    system = (
+        f"You are {me['name']}, who lives in a small town. {me.get('identity', '')} "
+        f"What is on your mind today: {me.get('plan', '')}\n"
+        f"{other['name']}: {other.get('identity') or other.get('description') or 'a neighbour.'}\n"
+        f"{history} {situation} Answer with only the words {me['name']} says next: one or "
+        "two short sentences, no name in front, no quotation marks."
+    )
+    lines = "\n".join(f"{author}: {text}" for author, text in transcript[-10:])
+    user = f"The conversation so far:\n{lines}" if lines else "Nobody has spoken yet."
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def clean_reply(text: str, kind: str, max_chars: int = MAX_REPLY_CHARS) -> str:
+    """Small models wrap their line in names, quotes and extra lines; keep just the line."""
+    text = text.strip().split("\n")[0].strip()
+    text = _PREFIX.sub("", text).strip().strip("\"“”'").strip()
+    if kind == "continue":
+        text = _GREETING.sub("", text).strip() or text  # no hello in the middle of a talk
+    if len(text) > max_chars:
+        cut = max(
+            text.rfind(". ", 0, max_chars),
+            text.rfind("! ", 0, max_chars),
+            text.rfind("? ", 0, max_chars),
+        )
+        text = text[: cut + 1] if cut > 40 else text[:max_chars].rsplit(" ", 1)[0] + "…"
+    return text

@@ -1,0 +1,171 @@
+"""Agents talk through the LLM: the engine asks, a scheduled action calls the (scripted)
+LLM on loopback, the line lands in the messages table, and the conversation goes on.
+When the LLM cannot be reached, the world says so, with the fix, and agents carry on."""
+
+import asyncio
+
+import pytest
+
+from fake_llm import FakeLLM
+from smalltown.engine.world_map import EMPTY, WorldMap
+from smalltown.llm import LLMConfig, open_provider
+from smalltown.runtime import Registry, Runtime
+from smalltown.runtime.scheduler import SchedulerWorker
+from smalltown.store import open_store
+from smalltown.town.defaults import CHARACTERS
+from smalltown.town.inputs import insert_input
+from smalltown.town.runner import WorldRunner
+from smalltown.town.schema import schema
+from smalltown.town.service import create_world
+
+from helpers import RunningServer, eventually, free_port
+
+
+def small_map():
+    w, h = 10, 8
+    return WorldMap(
+        w, h, 32, "t.png", 256, 64, [[[0] * h for _ in range(w)]], [[[EMPTY] * h for _ in range(w)]]
+    )
+
+
+class Town:
+    async def open(self, tmp_path, llm_url):
+        self.store = await open_store(f"sqlite:///{tmp_path}/talk.db")
+        self.runtime = await Runtime.create(
+            self.store, schema, Registry.from_package("smalltown.town")
+        )
+        config = LLMConfig("openai", f"{llm_url}/v1", "chatty", "embedder", None, "LLM_API_URL")
+        self.llm = open_provider(config, retry_delays=(0.01,))
+        self.runtime.extensions["llm"] = self.llm
+        self.worker = SchedulerWorker(self.runtime, poll_seconds=0.02)
+        await self.worker.start()
+        self.world_id = await create_world(self.store, small_map(), CHARACTERS[:1])
+        self.status = await self.store.read(
+            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": self.world_id})
+        )
+        self.clock = [self.status["lastViewed"]]
+        self.runner = WorldRunner(self.runtime, clock=lambda: self.clock[0])
+        return self
+
+    async def step(self, n=1):
+        for _ in range(n):
+            self.clock[0] += 1000
+            await self.store.run(
+                lambda tx: tx.patch(self.status["_id"], {"lastViewed": self.clock[0]})
+            )
+            await self.runner.step_world(self.world_id)
+            await asyncio.sleep(0.01)  # let scheduled actions run
+
+    async def send(self, name, args):
+        engine = self.status["engineId"]
+        return await self.store.run(lambda tx: insert_input(tx, engine, name, args))
+
+    async def world(self):
+        return await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
+
+    async def messages(self):
+        return await self.store.read(lambda tx: tx.query("messages"))
+
+    async def close(self):
+        await self.worker.close()
+        await self.llm.close()
+        await self.store.close()
+
+
+async def meet(town):
+    """A human joins and invites the resident; returns (human, agent player, conversation)."""
+    await town.send("join", {"tokenIdentifier": "ada", "name": "Ada"})
+    await town.step()
+    world = await town.world()
+    human = next(p["id"] for p in world["players"] if p.get("human") == "ada")
+    agent = world["agents"][0]["playerId"]
+    await town.send("startConversation", {"playerId": human, "invitee": agent})
+    for _ in range(40):
+        await town.step()
+        world = await town.world()
+        conversation = next(iter(world["conversations"]), None)
+        if conversation and all(
+            p["status"]["kind"] == "participating" for p in conversation["participants"]
+        ):
+            return human, agent, conversation["id"]
+    raise AssertionError("they never met")
+
+
+@pytest.mark.timeout(120)
+async def test_an_agent_answers_through_the_llm(tmp_path):
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm_server:
+        town = await Town().open(tmp_path, llm_server.url)
+        try:
+            human, agent, conversation = await meet(town)
+            fake.replies.append('Marisol: "Hello again! The tide brought three blue pieces."')
+            await town.send(
+                "finishSendingMessage",
+                {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
+            )
+            await town.store.run(
+                lambda tx: tx.insert(
+                    "messages",
+                    {
+                        "worldId": town.world_id,
+                        "conversationId": conversation,
+                        "messageUuid": "m-1",
+                        "author": human,
+                        "text": "Found any sea glass today?",
+                    },
+                )
+            )
+
+            async def answered():
+                await town.step()
+                return len(await town.messages()) >= 2
+
+            await eventually(answered, timeout=60)
+            reply = (await town.messages())[1]
+            assert reply["author"] == agent
+            # The name prefix, quotes and the mid-conversation greeting are cleaned away.
+            assert reply["text"] == "The tide brought three blue pieces."
+            prompt = fake.requests[-1][1]["messages"]
+            assert (
+                "Marisol" in prompt[0]["content"] and "Found any sea glass" in prompt[1]["content"]
+            )
+        finally:
+            await town.close()
+
+
+@pytest.mark.timeout(120)
+async def test_an_unreachable_llm_is_visible_and_agents_are_not_stuck(tmp_path):
+    town = await Town().open(tmp_path, f"http://127.0.0.1:{free_port()}")
+    try:
+        human, _, conversation = await meet(town)
+        await town.send(
+            "finishSendingMessage",
+            {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
+        )
+
+        async def reported():
+            await town.step()
+            status = await town.store.read(
+                lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+            )
+            return bool(status.get("smalltownLlmError"))
+
+        await eventually(reported, timeout=60)
+        status = await town.store.read(
+            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+        )
+        assert "cannot reach" in status["smalltownLlmError"]
+        assert "LLM_API_URL" in status["smalltownLlmError"]  # the setting that fixes it
+
+        async def released():  # the engine took the failure and freed the agent
+            await town.step()
+            inputs = await town.store.read(lambda tx: tx.query("inputs"))
+            return any(
+                i["name"] == "agentOperationFailed"
+                and (i.get("returnValue") or {}).get("kind") == "ok"
+                for i in inputs
+            )
+
+        await eventually(released, timeout=30)
+    finally:
+        await town.close()

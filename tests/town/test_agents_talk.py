@@ -169,3 +169,27 @@ async def test_an_unreachable_llm_is_visible_and_agents_are_not_stuck(tmp_path):
         await eventually(released, timeout=30)
     finally:
         await town.close()
+
+
+@pytest.mark.timeout(120)
+async def test_with_no_llm_the_offline_brain_still_talks(tmp_path):
+    from smalltown.llm.offline import OfflineBrain
+
+    town = await Town().open(tmp_path, f"http://127.0.0.1:{free_port()}")
+    town.runtime.extensions["llm"] = OfflineBrain()
+    try:
+        human, agent, conversation = await meet(town)
+        await town.send(
+            "finishSendingMessage",
+            {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
+        )
+
+        async def answered():
+            await town.step()
+            return any(m["author"] == agent for m in await town.messages())
+
+        await eventually(answered, timeout=60)
+        line = next(m["text"] for m in await town.messages() if m["author"] == agent)
+        assert line and "{" not in line  # a filled template, not a placeholder
+    finally:
+        await town.close()

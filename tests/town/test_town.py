@@ -173,3 +173,16 @@ async def test_admins_stop_and_resume_the_default_world(tmp_path):
         await eventually(stepping_again, timeout=10)
         after = await value(client, "query", "world:worldState", {"worldId": status["worldId"]})
         assert after["engine"]["generationNumber"] > state["engine"]["generationNumber"]
+
+
+async def test_health_says_which_llm_speaks(tmp_path, monkeypatch):
+    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app(f"sqlite:///{tmp_path}/h.db", "smalltown.town")
+    async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
+        assert (await client.get("/health")).json()["app"]["llm"].startswith("offline brain")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
+    app = create_app(f"sqlite:///{tmp_path}/h2.db", "smalltown.town")
+    async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
+        llm = (await client.get("/health")).json()["app"]["llm"]
+        assert llm.startswith("ollama at http://127.0.0.1:9") and "OLLAMA_HOST" in llm

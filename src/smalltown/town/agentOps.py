@@ -91,20 +91,20 @@ async def generateMessage(
             "conversationId": conversationId,
         },
     )
-    prompt = conversation_messages(
-        kind,
-        context["me"],
-        context["other"],
-        [tuple(t) for t in context["transcript"]],
-        context["metBefore"],
-    )
-    try:
-        reply = await llm.chat(prompt, max_tokens=120)
-    except LLMError as exc:
-        log.warning("agent %s could not speak: %s", agentId, exc)
-        await ctx.run_mutation("agentOps:failOperation", {**base, "error": str(exc)})
-        return
-    text = clean_reply(reply.text, kind) or "…"
+    transcript = [tuple(t) for t in context["transcript"]]
+    if hasattr(llm, "compose"):  # the offline brain: no prompt, lines from templates
+        text = llm.compose(kind, context["me"], context["other"], transcript, messageUuid)
+    else:
+        prompt = conversation_messages(
+            kind, context["me"], context["other"], transcript, context["metBefore"]
+        )
+        try:
+            reply = await llm.chat(prompt, max_tokens=120)
+        except LLMError as exc:
+            log.warning("agent %s could not speak: %s", agentId, exc)
+            await ctx.run_mutation("agentOps:failOperation", {**base, "error": str(exc)})
+            return
+        text = clean_reply(reply.text, kind) or "…"
     await ctx.run_mutation(
         "agentOps:finishMessage",
         {

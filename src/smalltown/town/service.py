@@ -8,6 +8,8 @@ import time
 
 from smalltown.engine.state import World
 from smalltown.llm import config_from_env, open_provider
+from smalltown.llm.offline import DESCRIPTION as OFFLINE
+from smalltown.llm.offline import OfflineBrain
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
@@ -85,11 +87,15 @@ async def start(runtime) -> TownService:
         world_id = await create_world(runtime.store)
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
-    llm = open_provider(config) if config is not None else None
+    llm = open_provider(config) if config is not None else OfflineBrain()
     runtime.extensions["llm"] = llm
-    runtime.extensions["health"] = {"llm": config.describe() if config else NO_LLM}
+    runtime.extensions["health"] = {"llm": config.describe() if config else OFFLINE}
     if config is None:
-        log.warning("agents cannot speak: %s", NO_LLM)
+        log.warning(
+            "%s: agents talk from templates. For real conversations, %s",
+            OFFLINE,
+            NO_LLM.split(": ", 1)[1],
+        )
     else:
         log.info("agents speak through %s", config.describe())
     runner = WorldRunner(runtime)

@@ -1,0 +1,85 @@
+"""The offline brain: lines composed from who the agents are, with no model and no network.
+
+It is what runs when no LLM is configured, so a fresh town still talks. It is labelled as
+what it is everywhere it shows (``/health``, the page): its lines come from templates
+filled with the speaker's plan and identity and the other's name, chosen by a seeded
+random, not from a language model.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+DESCRIPTION = "offline brain (template lines; no LLM configured)"
+
+_OPENERS = [
+    "Hi {other}! Good to see you.",
+    "Oh, {other}, just who I hoped to run into.",
+    "Morning, {other}. Have you got a minute?",
+    "{other}! I was just thinking about you.",
+]
+_FOLLOW_UPS = [
+    "That's interesting. {plan}",
+    "Really? {plan}",
+    "I hadn't thought of that. Anyway, {plan_lower}",
+    "Funny you say that, {other}. {plan}",
+    "Hm. Do you ever get the feeling this town keeps secrets? {plan}",
+    "You know, {about_me}",
+]
+_GOODBYES = [
+    "I should get going, {other}. Let's talk again soon!",
+    "Well, I'd better be off. Take care, {other}.",
+    "Lovely chatting, {other}. See you around the square.",
+]
+
+
+def _first_person(plan: str) -> str:
+    """Turn an instruction ("You want to ...") into something said ("I want to ...")."""
+    text = plan.strip()
+    text = re.sub(r"^You want\b", "I want", text)
+    text = re.sub(r"\bYou\b", "I", text)
+    text = re.sub(r"\byou\b", "me", text)
+    text = re.sub(r"\byour\b", "my", text)
+    return text or "I'm just enjoying the day."
+
+
+def _about(identity: str, name: str) -> str:
+    sentence = identity.split(". ")[0].strip().rstrip(".")
+    sentence = re.sub(rf"^{re.escape(name)}\b", "I", sentence)
+    sentence = re.sub(
+        r"\b(is|was)\b", lambda m: {"is": "am", "was": "was"}[m.group(1)], sentence, count=1
+    )
+    return (sentence + ".") if sentence else "I like it here."
+
+
+class OfflineBrain:
+    description = DESCRIPTION
+
+    def compose(
+        self,
+        kind: str,
+        me: dict[str, str],
+        other: dict[str, str],
+        transcript: list[tuple[str, str]],
+        seed: str,
+    ) -> str:
+        rng = random.Random(f"offline:{seed}:{len(transcript)}")
+        plan = _first_person(me.get("plan", ""))
+        values = {
+            "other": other.get("name", "friend"),
+            "plan": plan,
+            "plan_lower": plan[:1].lower() + plan[1:],
+            "about_me": _about(me.get("identity", ""), me.get("name", "")),
+        }
+        if kind == "leave":
+            template = rng.choice(_GOODBYES)
+        elif kind == "start" or not transcript:
+            template = rng.choice(_OPENERS) + " " + plan
+            return template.format(**values)
+        else:
+            template = rng.choice(_FOLLOW_UPS)
+        return template.format(**values)
+
+    async def close(self) -> None:
+        return None

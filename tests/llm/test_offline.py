@@ -1,0 +1,33 @@
+from smalltown.llm.offline import OfflineBrain, _first_person
+
+ME = {
+    "name": "Tobias",
+    "identity": "Tobias runs the bakery. He laughs.",
+    "plan": "You want everyone to taste your rye loaf.",
+}
+OTHER = {"name": "Wren"}
+
+
+def test_plans_are_said_in_the_first_person():
+    assert _first_person("You want everyone to taste your rye loaf.") == (
+        "I want everyone to taste my rye loaf."
+    )
+
+
+def test_lines_name_the_other_and_follow_the_kind():
+    brain = OfflineBrain()
+    opening = brain.compose("start", ME, OTHER, [], "seed")
+    assert "Wren" in opening and "rye loaf" in opening
+    goodbye = brain.compose("leave", ME, OTHER, [("Wren", "hi")], "seed")
+    assert "Wren" in goodbye
+    replies = {
+        brain.compose("continue", ME, OTHER, [("Wren", "hi")] * n, f"s{n}") for n in range(1, 12)
+    }
+    assert len(replies) > 2 and all("{" not in r for r in replies)
+
+
+def test_same_seed_same_line():
+    brain = OfflineBrain()
+    assert brain.compose("continue", ME, OTHER, [("Wren", "x")], "m1") == brain.compose(
+        "continue", ME, OTHER, [("Wren", "x")], "m1"
+    )

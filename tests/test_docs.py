@@ -22,7 +22,15 @@ def test_every_setting_is_in_the_readme():
 
 
 def test_every_cli_command_is_in_the_readme():
-    commands = ("run", "worlds list", "replay", "bench store", "bench realtime", "bench engine")
+    commands = (
+        "run",
+        "worlds list",
+        "replay",
+        "memories reset",
+        "bench store",
+        "bench realtime",
+        "bench engine",
+    )
     for command in (f"smalltown {c}" for c in commands):
         assert command in README, command
 

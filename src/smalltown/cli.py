@@ -30,6 +30,10 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     worlds.add_argument("world_id", nargs="?", help="for stop and resume")
     worlds.add_argument("--database", default=settings.database_url, help="database URL")
 
+    memories = sub.add_parser("memories", help="manage agents' memories")
+    memories.add_argument("action", choices=["reset"])
+    memories.add_argument("--database", default=settings.database_url, help="database URL")
+
     replay = sub.add_parser("replay", help="rebuild a world from its inputs and compare")
     replay.add_argument("world_id")
     replay.add_argument("--database", default=settings.database_url, help="database URL")
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_worlds(args))
     if command == "replay":
         return asyncio.run(_replay(args))
+    if command == "memories":
+        return asyncio.run(_memories(args))
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 
@@ -147,6 +153,23 @@ async def _worlds(args: argparse.Namespace) -> int:
         return 0
     finally:
         await store.close()
+
+
+async def _memories(args: argparse.Namespace) -> int:
+    from smalltown.store import StoreError
+    from smalltown.town import admin
+
+    try:
+        store = await admin.open_town_store(args.database)
+    except StoreError as exc:
+        print(f"smalltown: {exc}", file=sys.stderr)
+        return 1
+    try:
+        deleted = await admin.reset_memories(store)
+    finally:
+        await store.close()
+    print(f"deleted {deleted} memories and embeddings; agents start remembering afresh")
+    return 0
 
 
 async def _replay(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ class Town:
         config = LLMConfig("openai", f"{llm_url}/v1", "chatty", "embedder", None, "LLM_API_URL")
         self.llm = open_provider(config, retry_delays=(0.01,))
         self.runtime.extensions["llm"] = self.llm
+        self.runtime.extensions["embedder"] = self.llm
         self.worker = SchedulerWorker(self.runtime, poll_seconds=0.02)
         await self.worker.start()
         self.world_id = await create_world(self.store, small_map(), CHARACTERS[:1])
@@ -193,3 +194,96 @@ async def test_with_no_llm_the_offline_brain_still_talks(tmp_path):
         assert line and "{" not in line  # a filled template, not a placeholder
     finally:
         await town.close()
+
+
+@pytest.mark.timeout(120)
+async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
+    from smalltown.town.service import fit_memory_index
+
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm_server:
+        town = await Town().open(tmp_path, llm_server.url)
+        await fit_memory_index(town.runtime, town.llm)  # the fake's 8-dimensional vectors
+        try:
+            human, agent, conversation = await meet(town)
+            await town.send(
+                "finishSendingMessage",
+                {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
+            )
+            await town.store.run(
+                lambda tx: tx.insert(
+                    "messages",
+                    {
+                        "worldId": town.world_id,
+                        "conversationId": conversation,
+                        "messageUuid": "m-1",
+                        "author": human,
+                        "text": "The bakery smells wonderful.",
+                    },
+                )
+            )
+            fake.default_reply = "Thank you, come by tomorrow."
+
+            async def answered():
+                await town.step()
+                return len(await town.messages()) >= 2
+
+            await eventually(answered, timeout=60)
+            fake.replies.extend(["I met Ada, who loves the smell of the bakery.", "7"])
+            await town.send(
+                "leaveConversation", {"playerId": human, "conversationId": conversation}
+            )
+
+            async def remembered():
+                await town.step()
+                return bool(await town.store.read(lambda tx: tx.query("memories")))
+
+            await eventually(remembered, timeout=60)
+            (memory,) = await town.store.read(lambda tx: tx.query("memories"))
+            assert memory["playerId"] == agent and memory["importance"] == 7.0
+            assert memory["description"] == "I met Ada, who loves the smell of the bakery."
+            assert memory["data"] == {
+                "type": "conversation",
+                "conversationId": conversation,
+                "playerIds": [agent, human],
+            }
+            found = await town.store.read(
+                lambda tx: tx.vector_search(
+                    "memoryEmbeddings", "embedding", [0.1] * 8, filter={"playerId": agent}
+                )
+            )
+            assert [id for id, _ in found] == [memory["embeddingId"]]
+            assert len(await town.store.read(lambda tx: tx.query("embeddingsCache"))) == 1
+        finally:
+            await town.close()
+
+
+async def test_a_new_embedding_size_over_old_memories_is_refused_with_the_fix(tmp_path):
+    from smalltown.llm.hashed_embeddings import HashedEmbedder
+    from smalltown.store import SchemaError
+    from smalltown.town.service import fit_memory_index
+
+    class Eight:
+        description = "eight"
+
+        async def embed(self, texts):
+            return [[1.0] + [0.0] * 7 for _ in texts]
+
+    store = await open_store(f"sqlite:///{tmp_path}/dims.db")
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        await fit_memory_index(runtime, Eight())
+        await store.run(
+            lambda tx: tx.insert(
+                "memoryEmbeddings", {"playerId": "p:1", "embedding": [1.0] + [0.0] * 7}
+            )
+        )
+        with pytest.raises(SchemaError, match=r"256-dimensional.*have 8.*smalltown memories reset"):
+            await fit_memory_index(runtime, HashedEmbedder())
+        # Nothing changed: the old index still answers.
+        found = await store.read(
+            lambda tx: tx.vector_search("memoryEmbeddings", "embedding", [1.0] + [0.0] * 7)
+        )
+        assert len(found) == 1
+    finally:
+        await store.close()

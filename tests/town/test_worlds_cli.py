@@ -32,3 +32,25 @@ def test_create_list_stop_resume(tmp_path):
     assert rc == 1 and "no world 'nope'" in out
     rc, out = worlds("stop", db=db)
     assert rc == 2 and "needs a WORLD_ID" in out
+
+
+def test_memories_reset(tmp_path):
+    import asyncio
+
+    from smalltown.town.admin import open_town_store
+
+    db = f"sqlite:///{tmp_path}/mem.db"
+
+    async def seed():
+        store = await open_town_store(db)
+        await store.run(lambda tx: tx.insert("memories", {"playerId": "p:1", "description": "x"}))
+        await store.close()
+
+    asyncio.run(seed())
+    result = subprocess.run(
+        [sys.executable, "-m", "smalltown.cli", "memories", "reset", "--database", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "deleted 1 memories" in result.stdout

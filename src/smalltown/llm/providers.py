@@ -59,6 +59,10 @@ class Provider:
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
 
+    @property
+    def description(self) -> str:
+        return self.config.describe()
+
     async def close(self) -> None:
         await self.client.aclose()
 

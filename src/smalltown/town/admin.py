@@ -59,3 +59,22 @@ async def create(store: Store) -> str:
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
     )
     return await create_world(store, default=existing is None)
+
+
+async def reset_memories(store: Store) -> int:
+    """Delete every memory and memory embedding (after changing the embedding model)."""
+    deleted = 0
+    for table in ("memories", "memoryEmbeddings"):
+        while True:
+
+            async def batch(tx, table=table) -> int:
+                docs = await tx.query(table, limit=500)
+                for doc in docs:
+                    await tx.delete(doc["_id"])
+                return len(docs)
+
+            count = await store.run(batch)
+            deleted += count
+            if count == 0:
+                break
+    return deleted

@@ -8,6 +8,7 @@ waiting, and the world's status records the error so viewers see it, with the fi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 from smalltown.llm import LLMError
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input
-from smalltown.town.prompts import clean_reply, conversation_messages
+from smalltown.town.memory import parse_importance
+from smalltown.town.prompts import (
+    clean_reply,
+    conversation_messages,
+    importance_messages,
+    summary_messages,
+)
 
 log = logging.getLogger("smalltown.town.agents")
 NO_LLM = (
@@ -118,16 +125,127 @@ async def generateMessage(
     )
 
 
+@internal_query
+async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) -> dict[str, Any]:
+    world = await ctx.db.get(worldId, table="worlds")
+    agent = next((a for a in world["agents"] if a["id"] == agentId), None)
+    archived = await ctx.db.first(
+        "archivedConversations", "worldId", eq={"worldId": worldId, "id": conversationId}
+    )
+    if agent is None or archived is None:
+        return {"found": False}
+    me = agent["playerId"]
+    other = next((p for p in archived["participants"] if p != me), me)
+    context = await conversationContext(ctx, worldId, me, other, conversationId)
+    return {"found": True, "playerId": me, "otherPlayerId": other, **context}
+
+
+@internal_query
+async def cachedEmbedding(ctx, textHash: bytes) -> list[float] | None:
+    found = await ctx.db.first("embeddingsCache", "text", eq={"textHash": textHash})
+    return None if found is None else found["embedding"]
+
+
+@internal_mutation
+async def cacheEmbedding(ctx, textHash: bytes, embedding: list[float]) -> None:
+    if await ctx.db.first("embeddingsCache", "text", eq={"textHash": textHash}) is None:
+        await ctx.db.insert("embeddingsCache", {"textHash": textHash, "embedding": embedding})
+
+
+async def embed(ctx, text: str) -> list[float]:
+    """Embed ``text``, through the cache keyed by a hash of the model and the text."""
+    embedder = ctx.extensions["embedder"]
+    model = getattr(getattr(embedder, "config", None), "embedding_model", embedder.description)
+    key = hashlib.sha256(f"{model}\0{text}".encode()).digest()
+    cached = await ctx.run_query("agentOps:cachedEmbedding", {"textHash": key})
+    if cached is not None:
+        return cached
+    (vector,) = await embedder.embed([text])
+    await ctx.run_mutation("agentOps:cacheEmbedding", {"textHash": key, "embedding": vector})
+    return vector
+
+
 @internal_action
 async def rememberConversation(
     ctx, worldId: str, operationId: str, agentId: str, conversationId: str
 ) -> None:
-    # Memories (summary, importance, embedding) come with the memory layer; until then
-    # the agent is released at once.
-    await ctx.run_mutation(
-        "agentOps:finishRemember",
-        {"worldId": worldId, "operationId": operationId, "agentId": agentId},
+    """Write the conversation down as a first-person memory, rated and embedded."""
+    base = {"worldId": worldId, "operationId": operationId, "agentId": agentId}
+    context = await ctx.run_query(
+        "agentOps:memoryContext",
+        {"worldId": worldId, "agentId": agentId, "conversationId": conversationId},
     )
+    if not context["found"] or not context["transcript"]:
+        await ctx.run_mutation("agentOps:finishRemember", base)
+        return
+    me, other = context["me"], context["other"]
+    llm = ctx.extensions.get("llm")
+    transcript = [tuple(t) for t in context["transcript"]]
+    try:
+        if llm is None or hasattr(llm, "compose"):  # offline: the gist, plainly
+            summary = f"I talked with {other['name']}. " + " ".join(
+                f"{author} said: {text}" for author, text in transcript[-2:]
+            )
+            importance = 5.0
+        else:
+            summary = clean_reply(
+                (await llm.chat(summary_messages(me, other, transcript), max_tokens=120)).text,
+                "summary",
+                300,
+            )
+            importance = parse_importance(
+                (await llm.chat(importance_messages(me, summary), max_tokens=5)).text
+            )
+        vector = await embed(ctx, summary)
+    except LLMError as exc:
+        log.warning("agent %s could not remember: %s", agentId, exc)
+        await ctx.run_mutation("agentOps:failOperation", {**base, "error": str(exc)})
+        return
+    await ctx.run_mutation(
+        "agentOps:storeMemory",
+        {
+            **base,
+            "playerId": context["playerId"],
+            "description": summary,
+            "importance": importance,
+            "embedding": vector,
+            "data": {
+                "type": "conversation",
+                "conversationId": conversationId,
+                "playerIds": [context["playerId"], context["otherPlayerId"]],
+            },
+        },
+    )
+
+
+@internal_mutation
+async def storeMemory(
+    ctx,
+    worldId: str,
+    operationId: str,
+    agentId: str,
+    playerId: str,
+    description: str,
+    importance: float,
+    embedding: list[float],
+    data: dict[str, Any],
+) -> str:
+    embedding_id = await ctx.db.insert(
+        "memoryEmbeddings", {"playerId": playerId, "embedding": embedding}
+    )
+    memory_id = await ctx.db.insert(
+        "memories",
+        {
+            "playerId": playerId,
+            "description": description,
+            "embeddingId": embedding_id,
+            "importance": importance,
+            "lastAccess": time.time() * 1000,
+            "data": data,
+        },
+    )
+    await finishRemember(ctx, worldId, operationId, agentId)
+    return memory_id
 
 
 async def _engine(db, world_id: str) -> dict[str, Any]:

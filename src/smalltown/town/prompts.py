@@ -53,3 +53,29 @@ def clean_reply(text: str, kind: str, max_chars: int = MAX_REPLY_CHARS) -> str:
         )
         text = text[: cut + 1] if cut > 40 else text[:max_chars].rsplit(" ", 1)[0] + "…"
     return text
+
+
+def summary_messages(
+    me: dict[str, str], other: dict[str, str], transcript: list[tuple[str, str]]
+) -> list[dict[str, str]]:
+    lines = "\n".join(f"{author}: {text}" for author, text in transcript)
+    return [
+        {"role": "system", "content": f"You are {me['name']}. {me.get('identity', '')}"},
+        {
+            "role": "user",
+            "content": f"You just talked with {other['name']}:\n{lines}\n"
+            "In one or two sentences, in the first person, write down what you want to "
+            "remember about this conversation.",
+        },
+    ]
+
+
+def importance_messages(me: dict[str, str], memory: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": f"You are {me['name']}."},
+        {
+            "role": "user",
+            "content": f"On a scale of 0 (trivial) to 9 (life-changing), how "
+            f"much does this matter to you? Answer with one digit.\n{memory}",
+        },
+    ]

@@ -7,13 +7,17 @@ import secrets
 import time
 
 from smalltown.engine.state import World
-from smalltown.llm import config_from_env, open_provider
+from smalltown.llm import LLMError, config_from_env, open_provider
+from smalltown.llm.hashed_embeddings import HashedEmbedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
+from smalltown.runtime.runtime import with_system_tables
+from smalltown.store import SchemaError
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
 from smalltown.town.runner import WorldRunner
+from smalltown.town.schema import embedding_dimensions, town_schema
 
 log = logging.getLogger("smalltown.town")
 
@@ -79,6 +83,34 @@ class TownService:
             await self.llm.close()
 
 
+async def fit_memory_index(runtime, embedder) -> None:
+    """Size the memory index to the embedder's vectors, found by asking it.
+
+    A different size than the stored memories have is refused with the ways out, never
+    left to fail on the first write ("expected 768, received 1024").
+    """
+    try:
+        dimensions = len((await embedder.embed(["how long is a vector?"]))[0])
+    except LLMError as exc:
+        log.warning(
+            "could not ask the embedder for its vector size (%s); memories keep the current size",
+            exc,
+        )
+        return
+    current = embedding_dimensions(runtime.store.schema)
+    if dimensions == current:
+        return
+    try:
+        await runtime.store.apply_schema(with_system_tables(town_schema(dimensions)))
+    except SchemaError as exc:
+        raise SchemaError(
+            f"the embedding model now gives {dimensions}-dimensional vectors, but the stored "
+            f"memories have {current}: {exc}. Either set the previous embedding model back, "
+            "or start the memories over with `smalltown memories reset`"
+        ) from exc
+    log.info("memory index sized to %d dimensions for %s", dimensions, embedder.description)
+
+
 async def start(runtime) -> TownService:
     existing = await runtime.store.read(
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
@@ -88,8 +120,14 @@ async def start(runtime) -> TownService:
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
     llm = open_provider(config) if config is not None else OfflineBrain()
+    embedder = llm if config is not None else HashedEmbedder()
     runtime.extensions["llm"] = llm
-    runtime.extensions["health"] = {"llm": config.describe() if config else OFFLINE}
+    runtime.extensions["embedder"] = embedder
+    runtime.extensions["health"] = {
+        "llm": config.describe() if config else OFFLINE,
+        "embedder": config.describe() if config else HashedEmbedder.description,
+    }
+    await fit_memory_index(runtime, embedder)
     if config is None:
         log.warning(
             "%s: agents talk from templates. For real conversations, %s",

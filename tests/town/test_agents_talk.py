@@ -16,7 +16,7 @@ from smalltown.town.defaults import CHARACTERS
 from smalltown.town.inputs import insert_input
 from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.town.service import create_world, fit_memory_index
 
 from helpers import RunningServer, eventually, free_port
 
@@ -38,8 +38,10 @@ class Town:
         self.llm = open_provider(config, retry_delays=(0.01,))
         self.runtime.extensions["llm"] = self.llm
         self.runtime.extensions["embedder"] = self.llm
+
         self.worker = SchedulerWorker(self.runtime, poll_seconds=0.02)
         await self.worker.start()
+        await fit_memory_index(self.runtime, self.llm)  # no-op when the LLM is unreachable
         self.world_id = await create_world(self.store, small_map(), CHARACTERS[:1])
         self.status = await self.store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": self.world_id})
@@ -73,12 +75,14 @@ class Town:
         await self.store.close()
 
 
-async def meet(town):
-    """A human joins and invites the resident; returns (human, agent player, conversation)."""
-    await town.send("join", {"tokenIdentifier": "ada", "name": "Ada"})
-    await town.step()
+async def meet(town, joined=None):
+    """A human joins (unless ``joined``) and invites the resident; returns
+    (human, agent player, conversation)."""
+    if joined is None:
+        await town.send("join", {"tokenIdentifier": "ada", "name": "Ada"})
+        await town.step()
     world = await town.world()
-    human = next(p["id"] for p in world["players"] if p.get("human") == "ada")
+    human = joined or next(p["id"] for p in world["players"] if p.get("human") == "ada")
     agent = world["agents"][0]["playerId"]
     await town.send("startConversation", {"playerId": human, "invitee": agent})
     for _ in range(40):
@@ -198,12 +202,9 @@ async def test_with_no_llm_the_offline_brain_still_talks(tmp_path):
 
 @pytest.mark.timeout(120)
 async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
-    from smalltown.town.service import fit_memory_index
-
     fake = FakeLLM()
     async with RunningServer(fake.app) as llm_server:
-        town = await Town().open(tmp_path, llm_server.url)
-        await fit_memory_index(town.runtime, town.llm)  # the fake's 8-dimensional vectors
+        town = await Town().open(tmp_path, llm_server.url)  # memories of 8 dimensions
         try:
             human, agent, conversation = await meet(town)
             await town.send(
@@ -253,7 +254,29 @@ async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
                 )
             )
             assert [id for id, _ in found] == [memory["embeddingId"]]
-            assert len(await town.store.read(lambda tx: tx.query("embeddingsCache"))) == 1
+            assert len(await town.store.read(lambda tx: tx.query("embeddingsCache"))) >= 1
+
+            # Next time they meet, the agent's prompt carries what it remembers.
+            _, _, again = await meet(town, joined=human)
+            await town.send(
+                "finishSendingMessage",
+                {"playerId": human, "conversationId": again, "messageUuid": "m-2"},
+            )
+
+            async def answered_again():
+                await town.step()
+                return any(
+                    m["conversationId"] == again and m["author"] == agent
+                    for m in await town.messages()
+                )
+
+            await eventually(answered_again, timeout=60)
+            prompt = next(
+                body["messages"][0]["content"]
+                for path, body, _ in reversed(fake.requests)
+                if path == "/v1/chat/completions"
+            )
+            assert "What you remember:" in prompt and "smell of the bakery" in prompt
         finally:
             await town.close()
 

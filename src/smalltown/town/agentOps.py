@@ -16,7 +16,7 @@ from typing import Any
 from smalltown.llm import LLMError
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input
-from smalltown.town.memory import parse_importance
+from smalltown.town.memory import parse_importance, rank
 from smalltown.town.prompts import (
     clean_reply,
     conversation_messages,
@@ -102,10 +102,20 @@ async def generateMessage(
     if hasattr(llm, "compose"):  # the offline brain: no prompt, lines from templates
         text = llm.compose(kind, context["me"], context["other"], transcript, messageUuid)
     else:
-        prompt = conversation_messages(
-            kind, context["me"], context["other"], transcript, context["metBefore"]
-        )
         try:
+            memories = await recall(ctx, playerId, f"{context['other']['name']}", count=3)
+        except Exception as exc:  # speaking without memories beats not speaking
+            log.warning("agent %s speaks without memories: %s", agentId, exc)
+            memories = []
+        try:
+            prompt = conversation_messages(
+                kind,
+                context["me"],
+                context["other"],
+                transcript,
+                context["metBefore"],
+                memories,
+            )
             reply = await llm.chat(prompt, max_tokens=120)
         except LLMError as exc:
             log.warning("agent %s could not speak: %s", agentId, exc)
@@ -123,6 +133,63 @@ async def generateMessage(
             "leave": kind == "leave",
         },
     )
+
+
+MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
+LAST_ACCESS_EVERY_MS = 5 * 60_000
+
+
+async def recall(ctx, player_id: str, about: str, count: int) -> list[str]:
+    """The player's ``count`` best memories about ``about``: vector search for candidates,
+    then relevance, importance and recency together."""
+    vector = await embed(ctx, about)
+    found = await ctx.vector_search(
+        "memoryEmbeddings",
+        "embedding",
+        vector,
+        limit=count * MEMORY_CANDIDATES,
+        filter={"playerId": player_id},
+    )
+    if not found:
+        return []
+    memories = await ctx.run_query(
+        "agentOps:memoriesByEmbedding", {"embeddingIds": [id for id, _ in found]}
+    )
+    by_embedding = {m["embeddingId"]: m for m in memories}
+    now = time.time() * 1000
+    candidates = [
+        (
+            by_embedding[id]["_id"],
+            score,
+            by_embedding[id]["importance"],
+            by_embedding[id]["lastAccess"],
+        )
+        for id, score in found
+        if id in by_embedding
+    ]
+    chosen = rank(candidates, now, count)
+    await ctx.run_mutation("agentOps:touchMemories", {"memoryIds": chosen, "now": now})
+    descriptions = {m["_id"]: m["description"] for m in memories}
+    return [descriptions[id] for id in chosen]
+
+
+@internal_query
+async def memoriesByEmbedding(ctx, embeddingIds: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for embedding_id in embeddingIds:
+        memory = await ctx.db.first("memories", "embeddingId", eq={"embeddingId": embedding_id})
+        if memory is not None:
+            out.append(memory)
+    return out
+
+
+@internal_mutation
+async def touchMemories(ctx, memoryIds: list[str], now: float) -> None:
+    """Memories used are fresh again (written at most every five minutes each)."""
+    for memory_id in memoryIds:
+        memory = await ctx.db.get(memory_id, table="memories")
+        if memory and now - memory["lastAccess"] > LAST_ACCESS_EVERY_MS:
+            await ctx.db.patch(memory_id, {"lastAccess": now})
 
 
 @internal_query

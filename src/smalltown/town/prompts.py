@@ -15,6 +15,7 @@ def conversation_messages(
     other: dict[str, str],
     transcript: list[tuple[str, str]],
     met_before: bool,
+    memories: list[str] = (),
 ) -> list[dict[str, str]]:
     """Chat messages for the next line ``me`` says to ``other``."""
     situation = {
@@ -34,6 +35,8 @@ def conversation_messages(
         f"{history} {situation} Answer with only the words {me['name']} says next: one or "
         "two short sentences, no name in front, no quotation marks."
     )
+    if memories:
+        system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
     lines = "\n".join(f"{author}: {text}" for author, text in transcript[-10:])
     user = f"The conversation so far:\n{lines}" if lines else "Nobody has spoken yet."
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

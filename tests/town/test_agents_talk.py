@@ -310,3 +310,65 @@ async def test_a_new_embedding_size_over_old_memories_is_refused_with_the_fix(tm
         assert len(found) == 1
     finally:
         await store.close()
+
+
+@pytest.mark.timeout(120)
+async def test_enough_important_memories_lead_to_reflection(tmp_path, monkeypatch):
+    from smalltown.town import agentOps
+
+    monkeypatch.setattr(agentOps, "REFLECTION_THRESHOLD", 5.0)
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm_server:
+        town = await Town().open(tmp_path, llm_server.url)
+        try:
+            human, agent, conversation = await meet(town)
+            await town.store.run(
+                lambda tx: tx.insert(
+                    "messages",
+                    {
+                        "worldId": town.world_id,
+                        "conversationId": conversation,
+                        "messageUuid": "m-1",
+                        "author": human,
+                        "text": "Your rye is the best.",
+                    },
+                )
+            )
+            await town.send(
+                "finishSendingMessage",
+                {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
+            )
+            fake.replies.extend(
+                [
+                    "Ada praised my rye bread.",
+                    "8",  # the memory and its importance
+                    "1. People here love my rye (1)\n2. Ada notices details (1)\n3. I should bake "
+                    "more (1, 9)",
+                    "6",
+                    "5",
+                    "4",  # three insights, each rated
+                ]
+            )
+            await town.send(
+                "leaveConversation", {"playerId": human, "conversationId": conversation}
+            )
+
+            async def reflected():
+                await town.step()
+                memories = await town.store.read(lambda tx: tx.query("memories"))
+                return sum(m["data"]["type"] == "reflection" for m in memories) == 3
+
+            await eventually(reflected, timeout=60)
+            memories = await town.store.read(lambda tx: tx.query("memories"))
+            source = next(m for m in memories if m["data"]["type"] == "conversation")
+            insights = [m for m in memories if m["data"]["type"] == "reflection"]
+            assert {m["description"] for m in insights} == {
+                "People here love my rye",
+                "Ada notices details",
+                "I should bake more",
+            }
+            assert all(m["data"]["relatedMemoryIds"] == [source["_id"]] for m in insights)
+            assert sorted(m["importance"] for m in insights) == [4.0, 5.0, 6.0]
+            assert all(m["playerId"] == agent for m in insights)
+        finally:
+            await town.close()

@@ -39,3 +39,14 @@ async def test_hashed_embeddings_put_shared_words_close():
     dot = lambda x, y: sum(p * q for p, q in zip(x, y, strict=True))  # noqa: E731
     assert dot(a, b) > dot(a, c)
     assert abs(dot(a, a) - 1.0) < 1e-9 and len(a) == embedder.dimensions
+
+
+def test_insights_and_their_citations_are_parsed():
+    from smalltown.town.prompts import parse_insights
+
+    text = "1. Bread brings people (2, 3)\n- Wren asks hard questions (7).\n\nA plain one\nextra"
+    assert parse_insights(text, count=5) == [
+        ("Bread brings people", [2, 3]),
+        ("Wren asks hard questions", []),  # 7 is not one of the five memories
+        ("A plain one", []),
+    ]

@@ -21,6 +21,8 @@ from smalltown.town.prompts import (
     clean_reply,
     conversation_messages,
     importance_messages,
+    parse_insights,
+    reflection_messages,
     summary_messages,
 )
 
@@ -281,6 +283,76 @@ async def rememberConversation(
                 "conversationId": conversationId,
                 "playerIds": [context["playerId"], context["otherPlayerId"]],
             },
+        },
+    )
+    try:
+        await reflect(ctx, context["playerId"], me, llm)
+    except LLMError as exc:  # a missed reflection is not worth failing the memory over
+        log.warning("agent %s could not reflect: %s", agentId, exc)
+
+
+REFLECTION_THRESHOLD = 500.0  # summed importance since the last reflection
+
+
+@internal_query
+async def reflectionDue(ctx, playerId: str) -> list[dict[str, Any]] | None:
+    """The memories since the player's last reflection, if their importance passes the mark."""
+    memories = await ctx.db.query("memories", "playerId", eq={"playerId": playerId})
+    memories.sort(key=lambda m: m["_creationTime"])
+    last = max((i for i, m in enumerate(memories) if m["data"]["type"] == "reflection"), default=-1)
+    recent = [m for m in memories[last + 1 :] if m["data"]["type"] != "reflection"]
+    if sum(m["importance"] for m in recent) <= REFLECTION_THRESHOLD:
+        return None
+    return [{"_id": m["_id"], "description": m["description"]} for m in recent[-100:]]
+
+
+async def reflect(ctx, player_id: str, me: dict[str, str], llm) -> int:
+    """Three insights from recent memories, stored as reflection memories citing them."""
+    recent = await ctx.run_query("agentOps:reflectionDue", {"playerId": player_id})
+    if not recent or llm is None or hasattr(llm, "compose"):
+        return 0
+    answer = await llm.chat(
+        reflection_messages(me, [m["description"] for m in recent]), max_tokens=300
+    )
+    stored = 0
+    for insight, cited in parse_insights(answer.text, len(recent)):
+        rating = await llm.chat(importance_messages(me, insight), max_tokens=5)
+        vector = await embed(ctx, insight)
+        await ctx.run_mutation(
+            "agentOps:storeReflection",
+            {
+                "playerId": player_id,
+                "description": insight,
+                "importance": parse_importance(rating.text),
+                "embedding": vector,
+                "relatedMemoryIds": [recent[n - 1]["_id"] for n in cited],
+            },
+        )
+        stored += 1
+    return stored
+
+
+@internal_mutation
+async def storeReflection(
+    ctx,
+    playerId: str,
+    description: str,
+    importance: float,
+    embedding: list[float],
+    relatedMemoryIds: list[str],
+) -> str:
+    embedding_id = await ctx.db.insert(
+        "memoryEmbeddings", {"playerId": playerId, "embedding": embedding}
+    )
+    return await ctx.db.insert(
+        "memories",
+        {
+            "playerId": playerId,
+            "description": description,
+            "embeddingId": embedding_id,
+            "importance": importance,
+            "lastAccess": time.time() * 1000,
+            "data": {"type": "reflection", "relatedMemoryIds": relatedMemoryIds},
         },
     )
 

@@ -82,3 +82,37 @@ def importance_messages(me: dict[str, str], memory: str) -> list[dict[str, str]]
             f"much does this matter to you? Answer with one digit.\n{memory}",
         },
     ]
+
+
+def reflection_messages(me: dict[str, str], memories: list[str]) -> list[dict[str, str]]:
+    numbered = "\n".join(f"{i}. {m}" for i, m in enumerate(memories, 1))
+    return [
+        {"role": "system", "content": f"You are {me['name']}. {me.get('identity', '')}"},
+        {
+            "role": "user",
+            "content": f"Here is what you remember lately:\n{numbered}\n"
+            "What three things have you learned about yourself or the town? Write each on its "
+            "own line, ending with the numbers of the memories it comes from, like: "
+            "'Tobias is proud of his bread (2, 5)'.",
+        },
+    ]
+
+
+_CITES = re.compile(r"\(([\d,\s]+)\)\s*\.?\s*$")
+
+
+def parse_insights(text: str, count: int) -> list[tuple[str, list[int]]]:
+    """Up to three ``(insight, cited memory numbers)`` from the model's lines."""
+    out = []
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(\d+[.)]|[-*])\s*", "", line).strip()
+        if not line:
+            continue
+        found = _CITES.search(line)
+        cited = []
+        if found:
+            cited = [int(n) for n in re.findall(r"\d+", found.group(1)) if 1 <= int(n) <= count]
+            line = line[: found.start()].strip()
+        if line:
+            out.append((line, cited))
+    return out[:3]

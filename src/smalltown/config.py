@@ -22,6 +22,7 @@ SETTINGS_DOC = {
     "SMALLTOWN_RATE_BURST": "calls allowed at once before the rate limit applies",
     "SMALLTOWN_MAX_BODY_BYTES": "largest HTTP body and WebSocket frame accepted",
     "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
+    "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on LLM tokens (prompt + completion) each hour",
 }
 
 

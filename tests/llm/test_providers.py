@@ -145,3 +145,22 @@ def test_configuration_follows_ai_towns_variables():
     )
     together = config_from_env({"TOGETHER_API_KEY": "t"})
     assert together.kind == "openai" and together.api_key == "t"
+
+
+async def test_the_hourly_token_budget_stops_calls_with_a_clear_message(fake):
+    from smalltown.llm import LLMBudgetExceeded
+
+    now = [7200.0 + 60]
+    provider = openai(fake)
+    provider.tokens_per_hour, provider.clock = 10, lambda: now[0]
+    fake.default_reply = "one two three four five six"  # 6 completion tokens a call
+    await provider.chat([{"role": "user", "content": "hi"}])  # 1 + 6 = 7 tokens
+    await provider.chat([{"role": "user", "content": "hi"}])  # 14: over, but it ran
+    with pytest.raises(
+        LLMBudgetExceeded, match=r"10 tokens an hour.*SMALLTOWN_LLM_TOKENS_PER_HOUR"
+    ):
+        await provider.chat([{"role": "user", "content": "hi"}])
+    assert len(fake.requests) == 2 and provider.tokens_this_hour == 14
+    now[0] += 3600  # the next hour
+    await provider.chat([{"role": "user", "content": "hi"}])
+    await provider.close()

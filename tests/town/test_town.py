@@ -184,5 +184,8 @@ async def test_health_says_which_llm_speaks(tmp_path, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
     app = create_app(f"sqlite:///{tmp_path}/h2.db", "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
-        llm = (await client.get("/health")).json()["app"]["llm"]
-        assert llm.startswith("ollama at http://127.0.0.1:9") and "OLLAMA_HOST" in llm
+        app_health = (await client.get("/health")).json()["app"]
+        assert app_health["llm"].startswith("ollama at http://127.0.0.1:9")
+        assert "OLLAMA_HOST" in app_health["llm"]
+        assert app_health["usage"]["failures"] >= 1  # probing the unreachable embedder
+        assert "cannot reach" in app_health["usage"]["lastError"]

@@ -3,6 +3,7 @@
 from smalltown.llm.config import LLMConfig, config_from_env
 from smalltown.llm.errors import (
     LLMAuthError,
+    LLMBudgetExceeded,
     LLMError,
     LLMRateLimited,
     LLMResponseError,
@@ -13,6 +14,7 @@ from smalltown.llm.providers import ChatResult, Provider, open_provider
 __all__ = [
     "ChatResult",
     "LLMAuthError",
+    "LLMBudgetExceeded",
     "LLMConfig",
     "LLMError",
     "LLMRateLimited",

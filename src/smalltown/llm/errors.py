@@ -26,3 +26,7 @@ class LLMRateLimited(LLMError):
 
 class LLMResponseError(LLMError):
     pass
+
+
+class LLMBudgetExceeded(LLMError):
+    pass

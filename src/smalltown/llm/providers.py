@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 from smalltown.llm.config import LLMConfig
 from smalltown.llm.errors import (
     LLMAuthError,
+    LLMBudgetExceeded,
     LLMRateLimited,
     LLMResponseError,
     LLMUnavailable,
@@ -55,9 +57,30 @@ class Provider:
     retry_delays: Sequence[float] = RETRY_DELAYS
     concurrency: int = DEFAULT_CONCURRENCY
     usage: Usage = field(default_factory=Usage)
+    #: tokens (prompt + completion) allowed per clock hour; None for no limit
+    tokens_per_hour: int | None = None
+    clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._hour = -1
+        self._hour_tokens = 0
+
+    def _check_budget(self) -> None:
+        hour = int(self.clock() // 3600)
+        if hour != self._hour:
+            self._hour, self._hour_tokens = hour, 0
+        if self.tokens_per_hour is not None and self._hour_tokens >= self.tokens_per_hour:
+            minutes = int((3600 - self.clock() % 3600) // 60) + 1
+            raise LLMBudgetExceeded(
+                f"the LLM budget of {self.tokens_per_hour:,} tokens an hour is spent "
+                f"({self._hour_tokens:,} used); it refills in {minutes} min. Raise "
+                "SMALLTOWN_LLM_TOKENS_PER_HOUR to allow more"
+            )
+
+    @property
+    def tokens_this_hour(self) -> int:
+        return self._hour_tokens if self._hour == int(self.clock() // 3600) else 0
 
     @property
     def description(self) -> str:
@@ -75,6 +98,7 @@ class Provider:
         stop: Sequence[str] = (),
     ) -> ChatResult:
         """The assistant's reply to ``messages`` (``[{"role", "content"}]``)."""
+        self._check_budget()
         if self.config.kind == "ollama":
             body: dict[str, Any] = {
                 "model": self.config.chat_model,
@@ -108,6 +132,7 @@ class Provider:
             )
         self.usage.prompt_tokens += result.prompt_tokens
         self.usage.completion_tokens += result.completion_tokens
+        self._hour_tokens += result.prompt_tokens + result.completion_tokens
         return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -154,11 +179,12 @@ class Provider:
                         f"{self._where()} did not answer in time ({exc.__class__.__name__})"
                     )
                 except httpx.TransportError as exc:
-                    self._failed(str(exc))
-                    raise LLMUnavailable(
+                    error = LLMUnavailable(
                         f"cannot reach {self._where()}: {exc}. Start the server, or point "
                         f"{self.config.source} elsewhere"
-                    ) from exc
+                    )
+                    self._failed(str(error))
+                    raise error from exc
                 else:
                     if reply.status_code < 300:
                         try:
@@ -227,10 +253,12 @@ def open_provider(
     timeout: float = DEFAULT_TIMEOUT,
     retry_delays: Sequence[float] = RETRY_DELAYS,
     concurrency: int = DEFAULT_CONCURRENCY,
+    tokens_per_hour: int | None = None,
 ) -> Provider:
     return Provider(
         config,
         httpx.AsyncClient(timeout=timeout),
         retry_delays=retry_delays,
         concurrency=concurrency,
+        tokens_per_hour=tokens_per_hour,
     )

@@ -89,8 +89,9 @@ async def health(request: Request) -> JSONResponse:
         "store": {"provider": store.provider_name, "url": store.url},
     }
     runtime = getattr(request.app.state, "runtime", None)
-    if runtime is not None and runtime.extensions.get("health"):
-        body["app"] = runtime.extensions["health"]
+    info = runtime.extensions.get("health") if runtime is not None else None
+    if info:
+        body["app"] = info() if callable(info) else info
     worker = getattr(request.app.state, "scheduler", None)
     body["scheduler"] = {"alive": bool(worker and worker.alive)}
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 
@@ -119,14 +120,36 @@ async def start(runtime) -> TownService:
         world_id = await create_world(runtime.store)
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
-    llm = open_provider(config) if config is not None else OfflineBrain()
+    budget = os.environ.get("SMALLTOWN_LLM_TOKENS_PER_HOUR")
+    tokens_per_hour = int(budget) if budget and budget.isdigit() else None
+    llm = (
+        open_provider(config, tokens_per_hour=tokens_per_hour)
+        if config is not None
+        else OfflineBrain()
+    )
     embedder = llm if config is not None else HashedEmbedder()
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
-    runtime.extensions["health"] = {
-        "llm": config.describe() if config else OFFLINE,
-        "embedder": config.describe() if config else HashedEmbedder.description,
-    }
+
+    def health() -> dict:
+        info = {
+            "llm": config.describe() if config else OFFLINE,
+            "embedder": config.describe() if config else HashedEmbedder.description,
+        }
+        usage = getattr(llm, "usage", None)
+        if usage is not None:
+            info["usage"] = {
+                "requests": usage.requests,
+                "promptTokens": usage.prompt_tokens,
+                "completionTokens": usage.completion_tokens,
+                "tokensThisHour": llm.tokens_this_hour,
+                "tokensPerHour": llm.tokens_per_hour,
+                "failures": usage.failures,
+                "lastError": usage.last_error,
+            }
+        return info
+
+    runtime.extensions["health"] = health
     await fit_memory_index(runtime, embedder)
     if config is None:
         log.warning(

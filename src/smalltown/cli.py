@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from dataclasses import replace
 
 from smalltown import __version__
@@ -33,6 +34,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     memories = sub.add_parser("memories", help="manage agents' memories")
     memories.add_argument("action", choices=["reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
+
+    export = sub.add_parser("export", help="write a Convex snapshot ZIP")
+    export.add_argument("out", help="the .zip to write")
+    export.add_argument("--database", default=settings.database_url, help="database URL")
+    export.add_argument(
+        "--app", default=settings.app or "smalltown.town", help="the app whose tables to export"
+    )
 
     replay = sub.add_parser("replay", help="rebuild a world from its inputs and compare")
     replay.add_argument("world_id")
@@ -94,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_replay(args))
     if command == "memories":
         return asyncio.run(_memories(args))
+    if command == "export":
+        return asyncio.run(_export(args))
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 
@@ -153,6 +163,35 @@ async def _worlds(args: argparse.Namespace) -> int:
         return 0
     finally:
         await store.close()
+
+
+async def _export(args: argparse.Namespace) -> int:
+    from smalltown.migrate.export import export_zip
+    from smalltown.runtime.runtime import with_system_tables
+    from smalltown.server import load_app
+    from smalltown.store import StoreError, open_store
+
+    try:
+        store = await open_store(args.database, with_system_tables(load_app(args.app).schema))
+    except StoreError as exc:
+        print(f"smalltown: {exc}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+
+    def progress(table: str, rows: int) -> None:
+        print(f"\r  {table}: {rows:,} documents", end="", file=sys.stderr, flush=True)
+
+    try:
+        counts = await export_zip(store, args.out, progress)
+    finally:
+        await store.close()
+    total = sum(counts.values())
+    print(
+        f"\rexported {total:,} documents from {len(counts)} tables to {args.out} "
+        f"in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
 
 
 async def _memories(args: argparse.Namespace) -> int:

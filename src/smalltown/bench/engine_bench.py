@@ -87,8 +87,37 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
     }
 
 
+def run_many_worlds(worlds: int, agents: int, minutes: float = 1.0) -> dict[str, float]:
+    """Many small worlds in one process: CPU to step all of them once (one second each)."""
+    sims = []
+    for n in range(worlds):
+        world, world_map = World(), crowd_map(agents)
+        creates = [Input(i + 1, "createAgent", {}) for i in range(agents)]
+        step(world, world_map, creates, 1_000_000.0, seed=n, step_number=0, duration=0)
+        sims.append([world, world_map, 1_000_000.0, 1, [], agents])
+    rounds: list[float] = []
+    for _ in range(int(minutes * 60)):
+        started = time.process_time()
+        for sim in sims:
+            world, world_map, now, step_number, pending, number = sim
+            out = step(world, world_map, pending, now, seed=0, step_number=step_number)
+            sim[2], sim[3] = out.end_time, step_number + 1
+            sim[4], sim[5] = _answers(out.operations, number)
+        rounds.append((time.process_time() - started) * 1000)
+    return {
+        "worlds": worlds,
+        "agents": agents,
+        "round_p50_ms": percentile(rounds, 50),
+        "round_p99_ms": percentile(rounds, 99),
+    }
+
+
 def run(
-    counts: list[int], minutes: float = 1.0, out: Callable[[str], None] = print
+    counts: list[int],
+    minutes: float = 1.0,
+    out: Callable[[str], None] = print,
+    worlds: int = 50,
+    agents_per_world: int = 10,
 ) -> list[dict[str, float]]:
     results = []
     for agents in counts:
@@ -98,5 +127,12 @@ def run(
             f"{agents:>5} agents: step CPU p50 {figures['step_p50_ms']:.1f} ms, "
             f"p99 {figures['step_p99_ms']:.1f} ms; {figures['cpu_s_per_minute']:.2f} s CPU per "
             f"simulated minute; world document {figures['world_document_bytes']:,} bytes"
+        )
+    if worlds:
+        many = run_many_worlds(worlds, agents_per_world, minutes)
+        results.append(many)
+        out(
+            f"{worlds} worlds of {agents_per_world} agents: one step of every world takes "
+            f"p50 {many['round_p50_ms']:.1f} ms, p99 {many['round_p99_ms']:.1f} ms of CPU"
         )
     return results

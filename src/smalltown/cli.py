@@ -274,6 +274,8 @@ async def _serve(settings: Settings) -> int:
             port=settings.port,
             log_level="info",
             ws_max_size=settings.max_body_bytes,
+            # Transitions are small and many; compressing each costs more CPU than it saves.
+            ws_per_message_deflate=False,
         )
         server = uvicorn.Server(config)
         log.info(

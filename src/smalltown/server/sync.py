@@ -79,6 +79,13 @@ class _Version:
     identity: int = 0
     ts: int = 0
 
+    def text(self) -> str:
+        """The version as JSON text, built directly: it is sent once per Transition."""
+        return (
+            f'{{"querySet":{self.query_set},"identity":{self.identity},'
+            f'"ts":"{wire.encode_u64(self.ts)}"}}'
+        )
+
     def encoded(self) -> dict[str, Any]:
         return {
             "querySet": self.query_set,
@@ -209,21 +216,21 @@ class SyncConnection:
         while (item := await self._outbox.get()) is not None:
             message = item.message
             if message is None:  # a Transition, chained from the live version
-                start = self._version.encoded()
+                start = self._version.text()
                 if item.query_set is not None:
                     self._version.query_set = item.query_set
                 if item.identity is not None:
                     self._version.identity = item.identity
                 self._version.ts = max(self._version.ts, item.transition_ts or 0)
                 text = (
-                    f'{{"type":"Transition","startVersion":{wire.dumps(start)},'
-                    f'"endVersion":{wire.dumps(self._version.encoded())},'
+                    f'{{"type":"Transition","startVersion":{start},'
+                    f'"endVersion":{self._version.text()},'
                     f'"modifications":[{",".join(item.modifications)}]}}'
                 )
             else:
                 text = wire.dumps(message)
             try:
-                await self._ws.send_text(text)
+                await self._ws.send({"type": "websocket.send", "text": text})
             except Exception:
                 return  # the socket is gone; the receiver notices and cleans up
 

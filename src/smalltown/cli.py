@@ -122,19 +122,35 @@ def main(argv: list[str] | None = None) -> int:
     if command == "bench" and args.bench == "realtime":
         from smalltown.bench import realtime_bench
 
-        asyncio.run(realtime_bench.run(args.subscribers, args.rate, args.seconds, args.database))
+        asyncio.run(
+            realtime_bench.run(
+                args.subscribers,
+                args.rate,
+                args.seconds,
+                args.database,
+                client_processes=args.client_processes,
+            )
+        )
         return 0
     return 2
 
 
-async def _worlds(args: argparse.Namespace) -> int:
+async def _open_town_store(database: str):
+    """The town's store, or None after saying why it cannot be opened."""
     from smalltown.store import StoreError
     from smalltown.town import admin
 
     try:
-        store = await admin.open_town_store(args.database)
+        return await admin.open_town_store(database)
     except StoreError as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
+        return None
+
+
+async def _worlds(args: argparse.Namespace) -> int:
+    from smalltown.town import admin
+
+    if (store := await _open_town_store(args.database)) is None:
         return 1
     try:
         if args.action == "list":
@@ -195,13 +211,9 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _memories(args: argparse.Namespace) -> int:
-    from smalltown.store import StoreError
     from smalltown.town import admin
 
-    try:
-        store = await admin.open_town_store(args.database)
-    except StoreError as exc:
-        print(f"smalltown: {exc}", file=sys.stderr)
+    if (store := await _open_town_store(args.database)) is None:
         return 1
     try:
         deleted = await admin.reset_memories(store)
@@ -212,14 +224,9 @@ async def _memories(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from smalltown.store import StoreError
-    from smalltown.town import admin
     from smalltown.town.replay import replay
 
-    try:
-        store = await admin.open_town_store(args.database)
-    except StoreError as exc:
-        print(f"smalltown: {exc}", file=sys.stderr)
+    if (store := await _open_town_store(args.database)) is None:
         return 1
     try:
         report = await replay(store, args.world_id)

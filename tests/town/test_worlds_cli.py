@@ -54,3 +54,23 @@ def test_memories_reset(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0 and "deleted 1 memories" in result.stdout
+
+
+def test_replay_from_the_command_line(tmp_path):
+    db = f"sqlite:///{tmp_path}/r.db"
+    rc, world = worlds("create", db=db)
+    world = world.strip().splitlines()[-1]
+    result = subprocess.run(
+        [sys.executable, "-m", "smalltown.cli", "replay", world, "--database", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "equals the stored one" in result.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "smalltown.cli", "replay", "nope", "--database", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "no world 'nope'" in missing.stderr

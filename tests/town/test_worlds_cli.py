@@ -59,6 +59,7 @@ def test_memories_reset(tmp_path):
 def test_replay_from_the_command_line(tmp_path):
     db = f"sqlite:///{tmp_path}/r.db"
     rc, world = worlds("create", db=db)
+    assert rc == 0
     world = world.strip().splitlines()[-1]
     result = subprocess.run(
         [sys.executable, "-m", "smalltown.cli", "replay", world, "--database", db],

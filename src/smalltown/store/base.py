@@ -125,6 +125,10 @@ class Provider(ABC):
         """
 
     @abstractmethod
+    async def renumber(self, numbers: dict[str, int]) -> None:
+        """Give tables new numbers, in one transaction (the store checks they are empty)."""
+
+    @abstractmethod
     async def ping(self) -> None:
         """Raise a StoreError unless the database answers a trivial query."""
 

@@ -413,6 +413,22 @@ class MongoProvider(Provider):
         return (clock["seq"] if clock else 0), indexes
 
     @_mapped
+    async def renumber(self, numbers: dict[str, int]) -> None:
+        async with self._write_lock, self._client.start_session() as session:
+            await session.start_transaction(write_concern=WriteConcern("majority"))
+            try:
+                for name, number in numbers.items():
+                    await self.db[META].update_one(
+                        {"_id": name}, {"$set": {"number": number}}, session=session
+                    )
+                await self._tick(session)
+                await session.commit_transaction()
+            except BaseException:
+                if session.in_transaction:
+                    await session.abort_transaction()
+                raise
+
+    @_mapped
     async def ping(self) -> None:
         await self._client.admin.command("ping")
 

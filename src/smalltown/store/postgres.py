@@ -420,6 +420,22 @@ class PostgresProvider(Provider):
         await tx.flush()
 
     @_mapped
+    async def renumber(self, numbers: dict[str, int]) -> None:
+        async with self._pool.connection() as conn:
+            await conn.set_read_only(False)
+            await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                for name in numbers:  # out of the way first: numbers are unique
+                    await conn.execute(
+                        f"UPDATE {META} SET number = -number - 1 WHERE name = %s", (name,)
+                    )
+                for name, number in numbers.items():
+                    await conn.execute(
+                        f"UPDATE {META} SET number = %s WHERE name = %s", (number, name)
+                    )
+
+    @_mapped
     async def ping(self) -> None:
         async with self._pool.connection(timeout=5) as conn:
             await conn.execute("SELECT 1")

@@ -449,6 +449,24 @@ class SqliteProvider(Provider):
         finally:
             self._readers.put_nowait(conn)
 
+    async def renumber(self, numbers: dict[str, int]) -> None:
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for name in numbers:  # out of the way first: numbers are unique
+                    await conn.execute(
+                        f"UPDATE {META} SET number = -number - 1 WHERE name = ?", (name,)
+                    )
+                for name, number in numbers.items():
+                    await conn.execute(
+                        f"UPDATE {META} SET number = ? WHERE name = ?", (number, name)
+                    )
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.call(self._rollback_if_open)
+                raise
+
     async def ping(self) -> None:
         async with self.transaction(read_only=True) as tx:
             await tx._execute("SELECT 1")

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from smalltown.store.base import Provider, RetryableConflict
-from smalltown.store.errors import ConflictError, StoreConnectionError
+from smalltown.store.errors import ConflictError, SchemaError, StoreConnectionError
 from smalltown.store.schema import Schema
 from smalltown.store.transaction import Clock, KeyRange, Transaction, Write
 
@@ -74,6 +74,36 @@ class Store:
         """Create or migrate tables and indexes to match ``schema``."""
         self._numbers = await self._provider.apply_schema(schema)
         self._schema = schema
+
+    async def set_table_numbers(self, wanted: dict[str, int]) -> None:
+        """Give tables the numbers their ids must carry (an import keeps Convex's numbers).
+
+        A table that changes number must be empty, since its ids embed the number; a table
+        that holds a wanted number is moved to a free one (it must be empty too).
+        """
+        current = dict(self._numbers)
+        final = {**current, **wanted}
+        taken = set(wanted.values())
+        free = max([*final.values(), 10000]) + 1
+        for name, number in current.items():
+            if name not in wanted and number in taken:
+                final[name], free = free, free + 1
+        changed = {name: n for name, n in final.items() if current.get(name) != n}
+        if not changed:
+            return
+
+        async def counts(tx):
+            return {name: await tx.count(name) for name in changed}
+
+        busy = [name for name, n in (await self.read(counts)).items() if n]
+        if busy:
+            raise SchemaError(
+                "cannot renumber tables that hold documents (their ids carry the number): "
+                + ", ".join(f"{name} ({current[name]} → {changed[name]})" for name in busy)
+                + "; import into an empty database"
+            )
+        await self._provider.renumber(changed)
+        self._numbers = final
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call ``listener(ts, writes)`` after every committed write; returns an unsubscribe."""

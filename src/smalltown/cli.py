@@ -35,6 +35,20 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     memories.add_argument("action", choices=["reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
 
+    imp = sub.add_parser("import", help="read a Convex snapshot ZIP into the database")
+    imp.add_argument("snapshot", help="the .zip `npx convex export` wrote")
+    imp.add_argument("--database", default=settings.database_url, help="database URL")
+    imp.add_argument(
+        "--mode",
+        default="requireEmpty",
+        choices=["requireEmpty", "append", "replace", "replaceAll"],
+    )
+    imp.add_argument(
+        "--app",
+        default=settings.app or "smalltown.town",
+        help="the app whose tables receive the documents",
+    )
+
     export = sub.add_parser("export", help="write a Convex snapshot ZIP")
     export.add_argument("out", help="the .zip to write")
     export.add_argument("--database", default=settings.database_url, help="database URL")
@@ -104,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_memories(args))
     if command == "export":
         return asyncio.run(_export(args))
+    if command == "import":
+        return asyncio.run(_import(args))
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 
@@ -179,6 +195,44 @@ async def _worlds(args: argparse.Namespace) -> int:
         return 0
     finally:
         await store.close()
+
+
+async def _import(args: argparse.Namespace) -> int:
+    from smalltown.migrate.import_zip import import_zip
+    from smalltown.runtime.runtime import with_system_tables
+    from smalltown.server import load_app
+    from smalltown.store import StoreError, open_store
+
+    try:
+        store = await open_store(args.database, with_system_tables(load_app(args.app).schema))
+    except StoreError as exc:
+        print(f"smalltown: {exc}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+
+    def progress(table: str, rows: int) -> None:
+        rate = rows / max(time.monotonic() - started, 1e-9)
+        print(
+            f"\r  {table}: {rows:,} documents ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True
+        )
+
+    try:
+        report = await import_zip(store, args.snapshot, args.mode, progress)
+    except StoreError as exc:
+        print(f"\nsmalltown: import failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    total = sum(report.tables.values())
+    again = " (resumed)" if report.resumed else ""
+    print(
+        f"\rimported {total:,} documents into {len(report.tables)} tables{again} in "
+        f"{time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    for note in report.skipped:
+        print(f"  not carried over: {note}", file=sys.stderr)
+    return 0
 
 
 async def _export(args: argparse.Namespace) -> int:

@@ -145,8 +145,11 @@ async def test_empty_tables_can_take_the_numbers_an_import_needs(open_test_store
     await store.set_table_numbers({"tags": 10001, "notes": 10007})
     assert store.table_numbers == {"tags": 10001, "notes": 10007}
     imported = encode_id(10007, new_internal_id())
-    await store.run(lambda tx: tx.insert_with_id(
-        "notes", {"_id": imported, "_creationTime": 1.5, "author": "x"}))
+    await store.run(
+        lambda tx: tx.insert_with_id(
+            "notes", {"_id": imported, "_creationTime": 1.5, "author": "x"}
+        )
+    )
     assert (await store.read(lambda tx: tx.get(imported)))["author"] == "x"
     with pytest.raises(SchemaError, match="notes"):
         await store.set_table_numbers({"notes": 10009})  # it holds a document now

@@ -27,6 +27,7 @@ SYSTEM_TABLES = (
         "_scheduled_functions", indexes=[Index("by_state_time", ["state.kind", "scheduledTime"])]
     ),
     Table("_cron_jobs", indexes=[Index("by_name", ["name"])]),
+    Table("_smalltown_imports", indexes=[Index("byImport", ["importKey", "table"])]),
 )
 
 

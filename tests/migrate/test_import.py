@@ -1,0 +1,194 @@
+"""Import: Convex snapshot ZIPs (uniform and legacy) into a real store, safely."""
+
+import json
+import math
+import zipfile
+
+import pytest
+
+from smalltown.migrate import import_zip as importer
+from smalltown.migrate.export import export_zip
+from smalltown.migrate.import_zip import SnapshotError, import_zip
+from smalltown.runtime.runtime import with_system_tables
+from smalltown.store import Index, Schema, Table, encode_id, open_store
+from smalltown.store.ids import new_internal_id
+
+SCHEMA = with_system_tables(
+    Schema(
+        [
+            Table("messages", indexes=[Index("by_author", ["author"])]),
+            Table("players"),
+            Table("empty"),
+        ]
+    )
+)
+MESSAGES, PLAYERS, EMPTY = 10004, 10002, 10009  # the snapshot's own numbers
+
+
+def doc(table_number, i, **fields):
+    return {
+        "_id": encode_id(table_number, new_internal_id()),
+        "_creationTime": 1773731010136.8516 + i,
+        **fields,
+    }
+
+
+def write_zip(path, tables, uniform=True, extra=None):
+    """A snapshot as `npx convex export` lays it out."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("README.md", "snapshot")
+        z.writestr(
+            "_tables/documents.jsonl",
+            "".join(
+                json.dumps({"name": name, "id": number}) + "\n"
+                for name, (number, _) in tables.items()
+            ),
+        )
+        for name, (_, lines) in tables.items():
+            z.writestr(f"{name}/documents.jsonl", "".join(line + "\n" for line in lines))
+            z.writestr(
+                f"{name}/generated_schema.jsonl",
+                '"uniform"\n' if uniform else '"{\\"_id\\": id<10004>}"\n',
+            )
+        for entry, content in (extra or {}).items():
+            z.writestr(entry, content)
+    return path
+
+
+def uniform_lines():
+    rows = [doc(MESSAGES, i, author=f"a{i % 3}", n=i) for i in range(1203)]
+    lines = [json.dumps(r) for r in rows]
+    special = doc(MESSAGES, 5000, author="special")
+    lines.append(
+        json.dumps(special)[:-1] + ', "int": 7, "float": 7.0, "neg": -0.0, '
+        '"nan": {"$float": "AAAAAAAA+H8="}, "raw": {"$bytes": "AP8="}}'
+    )
+    return [*rows, special], lines
+
+
+@pytest.fixture
+async def store(store_url):
+    s = await open_store(store_url, SCHEMA)
+    yield s
+    await s.close()
+
+
+async def test_uniform_snapshots_import_with_ids_times_types_and_numbers(store, tmp_path):
+    rows, lines = uniform_lines()
+    players = [doc(PLAYERS, i, name=f"p{i}") for i in range(3)]
+    path = write_zip(
+        tmp_path / "s.zip",
+        {
+            "messages": (MESSAGES, lines),
+            "players": (PLAYERS, [json.dumps(p) for p in players]),
+            "empty": (EMPTY, []),
+            "ghosts": (10011, ["{}"]),
+        },
+        extra={"_components/chat/_tables/documents.jsonl": "", "_storage/documents.jsonl": ""},
+    )
+    report = await import_zip(store, path)
+    assert report.tables == {"messages": 1204, "players": 3, "empty": 0}
+    assert any("ghosts" in note for note in report.skipped)
+    assert any("component" in note for note in report.skipped)
+    assert store.table_numbers["messages"] == MESSAGES and store.table_numbers["empty"] == EMPTY
+    got = await store.read(lambda tx: tx.get(rows[7]["_id"]))
+    assert got == rows[7]
+    special = await store.read(lambda tx: tx.get(rows[-1]["_id"]))
+    assert type(special["int"]) is int and type(special["float"]) is float
+    assert math.copysign(1, special["neg"]) == -1 and math.isnan(special["nan"])
+    assert special["raw"] == b"\x00\xff"
+    by_author = await store.read(lambda tx: tx.query("messages", "by_author", eq={"author": "a1"}))
+    assert len(by_author) == 401
+
+
+async def test_legacy_snapshots_read_numbers_as_floats(store, tmp_path):
+    row = doc(MESSAGES, 0, author="old", n=3)
+    path = write_zip(tmp_path / "l.zip", {"messages": (MESSAGES, [json.dumps(row)])}, uniform=False)
+    await import_zip(store, path)
+    got = await store.read(lambda tx: tx.get(row["_id"]))
+    assert got["n"] == 3.0 and type(got["n"]) is float
+
+
+async def test_export_then_import_round_trips(store, tmp_path, store_url):
+    _rows, lines = uniform_lines()
+    await import_zip(store, write_zip(tmp_path / "a.zip", {"messages": (MESSAGES, lines)}))
+    await export_zip(store, tmp_path / "b.zip")
+    other = await open_store(f"sqlite:///{tmp_path}/copy.db", SCHEMA)
+    try:
+        await import_zip(other, tmp_path / "b.zip")
+        first = await store.read(lambda tx: tx.query("messages"))
+        second = await other.read(lambda tx: tx.query("messages"))
+        assert len(first) == len(second) == 1204
+        assert json.dumps(first, default=repr) == json.dumps(second, default=repr)
+    finally:
+        await other.close()
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["{not json"], "messages/documents.jsonl line 2: not JSON"),
+        (["[1, 2]"], "line 2: a document must be a JSON object"),
+        ([json.dumps({"_id": "garbage", "_creationTime": 1.0})], "line 2: .*garbage"),
+        (
+            [json.dumps(doc(PLAYERS, 9))],
+            "line 2: .*table number 10002, but messages is number 10004",
+        ),
+        ([json.dumps({**doc(MESSAGES, 9), "_creationTime": "soon"})], "_creationTime"),
+    ],
+)
+async def test_a_bad_line_is_reported_where_and_nothing_is_written(store, tmp_path, lines, message):
+    good = json.dumps(doc(MESSAGES, 0, author="ok"))
+    path = write_zip(tmp_path / "bad.zip", {"messages": (MESSAGES, [good, *lines])})
+    with pytest.raises(SnapshotError, match=message):
+        await import_zip(store, path)
+    assert await store.read(lambda tx: tx.count("messages")) == 0
+
+
+async def test_a_truncated_zip_is_refused(store, tmp_path):
+    _, lines = uniform_lines()
+    path = write_zip(tmp_path / "t.zip", {"messages": (MESSAGES, lines)})
+    data = path.read_bytes()
+    (tmp_path / "cut.zip").write_bytes(data[: len(data) // 2])
+    with pytest.raises(SnapshotError, match="not a readable ZIP"):
+        await import_zip(store, tmp_path / "cut.zip")
+    assert await store.read(lambda tx: tx.count("messages")) == 0
+
+
+async def test_modes(store, tmp_path):
+    first = write_zip(tmp_path / "1.zip", {"messages": (MESSAGES, [json.dumps(doc(MESSAGES, 0))])})
+    second = write_zip(
+        tmp_path / "2.zip",
+        {"messages": (MESSAGES, [json.dumps(doc(MESSAGES, 1)), json.dumps(doc(MESSAGES, 2))])},
+    )
+    await import_zip(store, first)
+    with pytest.raises(SnapshotError, match=r"messages \(1\).*--mode replace"):
+        await import_zip(store, second)
+    await import_zip(store, second, mode="append")
+    assert await store.read(lambda tx: tx.count("messages")) == 3
+    await import_zip(store, first, mode="replace")
+    assert await store.read(lambda tx: tx.count("messages")) == 1
+    with pytest.raises(SnapshotError, match="mode must be"):
+        await import_zip(store, first, mode="merge")
+
+
+async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, monkeypatch):
+    rows, lines = uniform_lines()
+    path = write_zip(tmp_path / "i.zip", {"messages": (MESSAGES, lines)})
+    real_write, calls = importer._write, []
+
+    async def crash_after_two_batches(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the process dies between batches
+        return await real_write(*args)
+
+    monkeypatch.setattr(importer, "_write", crash_after_two_batches)
+    with pytest.raises(KeyboardInterrupt):
+        await import_zip(store, path)
+    assert await store.read(lambda tx: tx.count("messages")) == 2 * importer.BATCH
+    monkeypatch.setattr(importer, "_write", real_write)
+    report = await import_zip(store, path)
+    assert report.resumed and report.tables["messages"] == len(rows)
+    ids = [d["_id"] for d in await store.read(lambda tx: tx.query("messages"))]
+    assert sorted(ids) == sorted(r["_id"] for r in rows)  # every one, none twice

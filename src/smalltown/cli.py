@@ -230,8 +230,8 @@ async def _import(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.1f} s",
         file=sys.stderr,
     )
-    for note in report.skipped:
-        print(f"  not carried over: {note}", file=sys.stderr)
+    for note in report.notes:
+        print(f"  note: {note}", file=sys.stderr)
     return 0
 
 

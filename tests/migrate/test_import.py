@@ -88,8 +88,8 @@ async def test_uniform_snapshots_import_with_ids_times_types_and_numbers(store, 
     )
     report = await import_zip(store, path)
     assert report.tables == {"messages": 1204, "players": 3, "empty": 0}
-    assert any("ghosts" in note for note in report.skipped)
-    assert any("component" in note for note in report.skipped)
+    assert any("ghosts" in note for note in report.notes)
+    assert any("component" in note for note in report.notes)
     assert store.table_numbers["messages"] == MESSAGES and store.table_numbers["empty"] == EMPTY
     got = await store.read(lambda tx: tx.get(rows[7]["_id"]))
     assert got == rows[7]
@@ -192,3 +192,66 @@ async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, mo
     assert report.resumed and report.tables["messages"] == len(rows)
     ids = [d["_id"] for d in await store.read(lambda tx: tx.query("messages"))]
     assert sorted(ids) == sorted(r["_id"] for r in rows)  # every one, none twice
+
+
+async def test_vector_indexes_take_the_snapshots_dimension(tmp_path):
+    from smalltown.store import VectorIndex
+
+    schema = with_system_tables(
+        Schema(
+            [
+                Table(
+                    "memoryEmbeddings",
+                    vector_indexes=[
+                        VectorIndex("embedding", "embedding", 256, filter_fields=["playerId"])
+                    ],
+                )
+            ]
+        )
+    )
+    store = await open_store(f"sqlite:///{tmp_path}/v.db", schema)
+    try:
+        rows = [
+            doc(10007, i, playerId="p:1", embedding=[float(i == j) for j in range(1024)])
+            for i in range(3)
+        ]
+        path = write_zip(
+            tmp_path / "v.zip", {"memoryEmbeddings": (10007, [json.dumps(r) for r in rows])}
+        )
+        report = await import_zip(store, path)
+        assert any("from 256 to the snapshot's 1024" in note for note in report.notes)
+        found = await store.read(
+            lambda tx: tx.vector_search(
+                "memoryEmbeddings",
+                "embedding",
+                [0.0, 1.0] + [0.0] * 1022,
+                limit=1,
+                filter={"playerId": "p:1"},
+            )
+        )
+        assert found[0][0] == rows[1]["_id"]
+    finally:
+        await store.close()
+
+
+def test_the_cli_moves_a_town_from_one_database_to_another(tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "smalltown.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    source, target = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    assert cli("worlds", "create", "--database", source).returncode == 0
+    assert cli("export", str(tmp_path / "town.zip"), "--database", source).returncode == 0
+    result = cli("import", str(tmp_path / "town.zip"), "--database", target)
+    assert result.returncode == 0 and "imported" in result.stderr, result.stderr
+    listed = cli("worlds", "list", "--database", target).stdout
+    assert "(default)" in listed
+    again = cli("import", str(tmp_path / "town.zip"), "--database", target)
+    assert again.returncode == 1 and "--mode replace" in again.stderr

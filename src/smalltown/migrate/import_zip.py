@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smalltown.store import InvalidIdError, Store, StoreError, decode_id
+from smalltown.store.keys import field_value
 
 Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
 MODES = ("requireEmpty", "append", "replace", "replaceAll")
@@ -46,7 +47,7 @@ class SnapshotError(StoreError):
 @dataclass
 class ImportReport:
     tables: dict[str, int] = field(default_factory=dict)  # documents written, by table
-    skipped: list[str] = field(default_factory=list)  # what was not carried over, and why
+    notes: list[str] = field(default_factory=list)  # what was not carried over or was adapted
     resumed: bool = False
 
 
@@ -189,11 +190,11 @@ async def import_zip(
     if mode not in MODES:
         raise SnapshotError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     snapshot = Snapshot(path)
-    report = ImportReport(skipped=list(snapshot.skipped))
+    report = ImportReport(notes=list(snapshot.skipped))
     declared = {t for t in store.table_numbers if not t.startswith("_")}
     for entry in snapshot.entries:
         if entry.table not in declared:
-            report.skipped.append(f"{entry.table}: the app does not declare this table")
+            report.notes.append(f"{entry.table}: the app does not declare this table")
     numbers = check(snapshot, declared)
     key = snapshot.key()
     done = await store.read(lambda tx: _progress(tx, key))
@@ -201,6 +202,7 @@ async def import_zip(
     if not done:
         await _prepare(store, mode, set(numbers), declared)
         await store.set_table_numbers(numbers)
+        await _fit_vector_indexes(store, snapshot, set(numbers), report)
     for entry in snapshot.entries:
         if entry.table not in numbers:
             continue
@@ -228,6 +230,30 @@ async def import_zip(
 async def _forget(tx, key: str) -> None:
     for row in await tx.query(PROGRESS, "byImport", eq={"importKey": key}):
         await tx.delete(row["_id"])
+
+
+async def _fit_vector_indexes(
+    store: Store, snapshot: Snapshot, tables: set[str], report: ImportReport
+) -> None:
+    """Vector indexes take the dimension of the snapshot's vectors (1536, 1024, 768...)."""
+    for entry in snapshot.entries:
+        if entry.table not in tables:
+            continue
+        for vindex in store.schema.table(entry.table).vector_indexes:
+            size = None
+            for _, document in snapshot.documents(entry):
+                vector = field_value(document, vindex.field)
+                if isinstance(vector, list):
+                    size = len(vector)
+                    break
+            if size is not None and size != vindex.dimensions:
+                await store.apply_schema(
+                    store.schema.with_vector_dimensions(entry.table, vindex.name, size)
+                )
+                report.notes.append(
+                    f"{entry.table}.{vindex.name}: resized from {vindex.dimensions} to the "
+                    f"snapshot's {size} dimensions"
+                )
 
 
 async def _progress(tx, key: str) -> dict[str, int]:

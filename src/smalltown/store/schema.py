@@ -191,6 +191,15 @@ class Schema:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
+    def with_vector_dimensions(self, table: str, index: str, dimensions: int) -> Schema:
+        """This schema with one vector index resized (the data decides, on import)."""
+        t = self.table(table)
+        resized = [
+            VectorIndex(v.name, v.field, dimensions, v.filter_fields) if v.name == index else v
+            for v in t.vector_indexes
+        ]
+        return self.merged([Table(t.name, t.indexes, resized)])
+
     def merged(self, tables: Iterable[Table]) -> Schema:
         """This schema with ``tables`` added or replacing tables of the same name."""
         by_name = dict(self._by_name)

@@ -31,3 +31,20 @@ def test_same_seed_same_line():
     assert brain.compose("continue", ME, OTHER, [("Wren", "x")], "m1") == brain.compose(
         "continue", ME, OTHER, [("Wren", "x")], "m1"
     )
+
+
+def test_pronouns_follow_who_does_what():
+    assert _first_person("You want help finding the flower you saw near the pond.") == (
+        "I want help finding the flower I saw near the pond."
+    )
+    assert _first_person("You want a story from each neighbour for you.") == (
+        "I want a story from each neighbour for me."
+    )
+
+
+def test_identity_becomes_one_first_person_clause():
+    from smalltown.llm.offline import _about
+
+    assert _about("Wren is eleven and publishes the town's newspaper. Wren asks.", "Wren") == (
+        "I am eleven."
+    )

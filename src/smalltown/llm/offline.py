@@ -39,13 +39,22 @@ def _first_person(plan: str) -> str:
     text = plan.strip()
     text = re.sub(r"^You want\b", "I want", text)
     text = re.sub(r"\bYou\b", "I", text)
+    # "you" doing something is "I"; "you" having something done to it is "me".
+    text = re.sub(rf"\byou\b(?= ({_VERBS})\b)", "I", text)
     text = re.sub(r"\byou\b", "me", text)
     text = re.sub(r"\byour\b", "my", text)
     return text or "I'm just enjoying the day."
 
 
+_VERBS = (
+    "saw|see|have|had|are|were|want|will|would|can|could|do|did|think|know|need|like|"
+    "love|met|heard|found|made|keep|kept"
+)
+
+
 def _about(identity: str, name: str) -> str:
-    sentence = identity.split(". ")[0].strip().rstrip(".")
+    # The first clause only: later verbs agree with "he" or "she", not with "I".
+    sentence = re.split(r"\. |, | and ", identity, maxsplit=1)[0].strip().rstrip(".")
     sentence = re.sub(rf"^{re.escape(name)}\b", "I", sentence)
     sentence = re.sub(
         r"\b(is|was)\b", lambda m: {"is": "am", "was": "was"}[m.group(1)], sentence, count=1

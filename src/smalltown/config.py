@@ -23,6 +23,7 @@ SETTINGS_DOC = {
     "SMALLTOWN_MAX_BODY_BYTES": "largest HTTP body and WebSocket frame accepted",
     "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
     "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on LLM tokens (prompt + completion) each hour",
+    "SMALLTOWN_STEP_MS": "how much game time one world step covers (ms)",
 }
 
 

@@ -80,3 +80,33 @@ async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
         assert not tampered.equal and "nextId" in tampered.detail
     finally:
         await store.close()
+
+
+async def test_a_world_nobody_views_sleeps_and_a_heartbeat_wakes_it(tmp_path):
+    from smalltown.runtime import ANONYMOUS
+    from smalltown.town.runner import IDLE_MS
+
+    store = await open_store(f"sqlite:///{tmp_path}/sleep.db")
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        world_id = await create_world(store)
+        status = await store.read(
+            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+        )
+        clock = [status["lastViewed"] + 2000]
+        runner = WorldRunner(runtime, clock=lambda: clock[0], on_operations=lambda w, o: None)
+        assert await runner.run_due() == 1  # viewed recently: it steps
+        clock[0] += IDLE_MS + 1000
+        assert await runner.run_due() == 0
+        asleep = await runtime.query("world:defaultWorldStatus", {}, ANONYMOUS)
+        assert asleep.value["status"] == "inactive"
+        await runtime.mutation("world:heartbeatWorld", {"worldId": world_id}, ANONYMOUS)
+        awake = await runtime.query("world:defaultWorldStatus", {}, ANONYMOUS)
+        assert awake.value["status"] == "running"
+        # The heartbeat stamped the real time; the runner here runs on a fake clock ahead of
+        # it, so stamp the viewing at the fake "now" as the heartbeat would have.
+        clock[0] += 2000
+        await store.run(lambda tx: tx.patch(awake.value["_id"], {"lastViewed": clock[0]}))
+        assert await runner.run_due() == 1
+    finally:
+        await store.close()

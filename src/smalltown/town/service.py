@@ -159,6 +159,7 @@ async def start(runtime) -> TownService:
         )
     else:
         log.info("agents speak through %s", config.describe())
-    runner = WorldRunner(runtime)
+    step = os.environ.get("SMALLTOWN_STEP_MS", "")
+    runner = WorldRunner(runtime, step_ms=float(step) if step.isdigit() and int(step) > 0 else 1000)
     await runner.start()
     return TownService(runner, llm)

@@ -12,7 +12,7 @@ import pytest
 from helpers import free_port
 
 
-def start_server(tmp_path, port):
+def start_server(tmp_path, port, database):
     log = open(tmp_path / f"server-{port}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -61,9 +61,9 @@ def wait_result(url, input_id, timeout=20):
 
 
 @pytest.mark.timeout(180)
-def test_acknowledged_inputs_survive_sigkill(tmp_path):
+def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
     port = free_port()
-    proc, url = start_server(tmp_path, port)
+    proc, url = start_server(tmp_path, port, store_url)
     try:
         status = call(url, "query", "world:defaultWorldStatus", {})
         world_id, engine_id = status["worldId"], status["engineId"]
@@ -93,7 +93,7 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
-    proc, url = start_server(tmp_path, port)
+    proc, url = start_server(tmp_path, port, store_url)
     try:
         for input_id, result in acknowledged:
             assert call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}) == result

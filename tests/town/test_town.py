@@ -9,8 +9,9 @@ from helpers import RunningServer, eventually
 
 
 @pytest.fixture
-async def town(tmp_path):
-    app = create_app(f"sqlite:///{tmp_path}/town.db", "smalltown.town")
+async def town(store_url):
+    """The town on a real server, once per store provider."""
+    app = create_app(store_url, "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url, timeout=30) as client:
         yield client
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the services the tests use are up: PostgreSQL with pgvector.
+# Make sure what the tests use is there: PostgreSQL with pgvector, and Chromium.
+# (The MongoDB wire server, SecantusDB, is started by the test session itself.)
 #
 # Outside CI a service that cannot be started is reported and its tests skip; under
 # CI=true this script fails, so nothing is ever skipped there.
@@ -36,4 +37,9 @@ if pg_ready; then
     problem "the pgvector extension is not available on $PG_URL"
   fi
 fi
+# Chromium, for the browser tests (Debian's package; Playwright drives it).
+if ! command -v chromium >/dev/null; then
+  bash scripts/install-chromium.sh || problem "Chromium could not be installed"
+fi
+
 echo "services: ready"

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from smalltown import __version__
+from smalltown import __version__, web
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
@@ -176,4 +176,5 @@ def create_app(
     ]
     if loaded.assets is not None:
         routes.append(Mount("/assets", StaticFiles(directory=loaded.assets), name="assets"))
+    routes.append(Mount("/", StaticFiles(directory=web.STATIC, html=True), name="web"))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install Debian's Chromium for the browser tests, when it is missing (needs root).
+# Playwright drives it through executable_path; its own browser download is not used.
+set -euo pipefail
+if command -v chromium >/dev/null 2>&1; then
+  echo "chromium: already installed ($(chromium --version 2>/dev/null | head -1))"
+  exit 0
+fi
+if [ "$(id -u)" != "0" ]; then
+  echo "chromium: missing, and installing it needs root (apt-get install chromium)" >&2
+  exit 1
+fi
+echo "chromium: installing Debian's package (about a minute)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq chromium >/dev/null
+echo "chromium: $(chromium --version | head -1)"

@@ -57,7 +57,6 @@ class MutationDeduper:
         self._sessions: collections.OrderedDict[str, collections.OrderedDict[int, Any]] = (
             collections.OrderedDict()
         )
-        self._running: dict[tuple[str, int], asyncio.Future] = {}
 
     def get(self, session: str, request_id: int) -> Any | None:
         found = self._sessions.get(session)

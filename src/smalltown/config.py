@@ -24,6 +24,7 @@ SETTINGS_DOC = {
     "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
     "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on LLM tokens (prompt + completion) each hour",
     "SMALLTOWN_STEP_MS": "how much game time one world step covers (ms)",
+    "SMALLTOWN_TIME_SCALE": "game time per wall-clock time (2 runs towns twice as fast)",
 }
 
 

@@ -9,8 +9,11 @@ from helpers import RunningServer, eventually
 
 
 @pytest.fixture
-async def town(store_url):
-    """The town on a real server, once per store provider."""
+async def town(store_url, monkeypatch):
+    """The town on a real server, once per store provider, ten times as fast as real time."""
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(name, raising=False)
     app = create_app(store_url, "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url, timeout=30) as client:
         yield client
@@ -123,6 +126,56 @@ async def test_the_default_town_runs_and_people_can_play(town):
         return False
 
     await eventually(accepted, timeout=15)
+
+    # They meet; the person speaks first (they invited), the resident answers.
+    async def talking():
+        s = await value(town, "query", "world:worldState", {"worldId": world_id})
+        for c in s["world"]["conversations"]:
+            kinds = {p["playerId"]: p["status"]["kind"] for p in c["participants"]}
+            if kinds.get(me) == "participating" and kinds.get(agent_player) == "participating":
+                return c["id"]
+        return None
+
+    await eventually(talking, timeout=60)
+    conversation = await talking()
+    await value(
+        town,
+        "mutation",
+        "messages:writeMessage",
+        {
+            "worldId": world_id,
+            "conversationId": conversation,
+            "messageUuid": "ada-1",
+            "playerId": me,
+            "text": "Hello! Lovely day for a walk.",
+        },
+        token,
+    )
+    refused = await call(
+        town,
+        "mutation",
+        "messages:writeMessage",
+        {
+            "worldId": world_id,
+            "conversationId": conversation,
+            "messageUuid": "bob-1",
+            "playerId": me,
+            "text": "I am Ada, honest",
+        },
+        other_token,
+    )
+    assert refused["status"] == "error" and "not yours" in refused["errorMessage"]
+
+    async def answered():
+        messages = await value(
+            town,
+            "query",
+            "messages:listMessages",
+            {"worldId": world_id, "conversationId": conversation},
+        )
+        return [m["author"] for m in messages][:2] == [me, agent_player]
+
+    await eventually(answered, timeout=60)
     # Agent-side inputs cannot be sent from outside.
     forged = await call(
         town,
@@ -166,6 +219,9 @@ async def test_admins_stop_and_resume_the_default_world(tmp_path):
         await client.post(
             "/api/mutation", json={"path": "testing:resume", "args": {}}, headers=admin
         )
+        assert (await value(client, "query", "world:defaultWorldStatus", {}))["status"] == "running"
+        await client.post("/api/mutation", json={"path": "testing:stop", "args": {}}, headers=admin)
+        await client.post("/api/mutation", json={"path": "testing:kick", "args": {}}, headers=admin)
         assert (await value(client, "query", "world:defaultWorldStatus", {}))["status"] == "running"
 
         async def stepping_again():

@@ -55,12 +55,21 @@ class WorldRunner:
         runtime,
         step_ms: float = STEP_MS,
         on_operations: OperationHandler | None = None,
-        clock: Callable[[], float] = now_ms,
+        clock: Callable[[], float] | None = None,
+        time_scale: float = 1.0,
     ) -> None:
+        """``clock`` gives game time (tests pass their own, which then is wall time too);
+        otherwise game time runs ``time_scale`` times as fast as the wall clock, which is
+        what viewing (``lastViewed``) is measured against."""
         self._runtime = runtime
         self._step_ms = step_ms
         self._on_operations = on_operations
-        self._clock = clock
+        if clock is not None:
+            self._clock, self._wall = clock, clock
+        else:
+            origin = now_ms()
+            self._clock = lambda: origin + (now_ms() - origin) * time_scale
+            self._wall = now_ms
         self._task: asyncio.Task | None = None
         self.steps = 0
         self.rounds = 0  # passes over the worlds, stepped or not
@@ -86,11 +95,11 @@ class WorldRunner:
         statuses = await self._runtime.store.read(lambda tx: tx.query("worldStatus"))
         self.rounds += 1
         stepped = 0
-        now = self._clock()
+        now, wall = self._clock(), self._wall()
         for status in statuses:
             if status["status"] != "running":
                 continue
-            if now - status["lastViewed"] > IDLE_MS:
+            if wall - status["lastViewed"] > IDLE_MS:
                 await self._runtime.store.run(lambda tx, s=status: _sleep(tx, s["_id"]))
                 log.info("world %s sleeps: nobody has viewed it for 5 minutes", status["worldId"])
                 continue

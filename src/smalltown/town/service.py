@@ -160,6 +160,11 @@ async def start(runtime) -> TownService:
     else:
         log.info("agents speak through %s", config.describe())
     step = os.environ.get("SMALLTOWN_STEP_MS", "")
-    runner = WorldRunner(runtime, step_ms=float(step) if step.isdigit() and int(step) > 0 else 1000)
+    scale = os.environ.get("SMALLTOWN_TIME_SCALE", "")
+    runner = WorldRunner(
+        runtime,
+        step_ms=float(step) if step.isdigit() and int(step) > 0 else 1000,
+        time_scale=float(scale) if scale.replace(".", "", 1).isdigit() and float(scale) > 0 else 1,
+    )
     await runner.start()
     return TownService(runner, llm)

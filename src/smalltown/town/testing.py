@@ -26,3 +26,11 @@ async def stop(ctx) -> None:
 async def resume(ctx) -> None:
     status = await _default(ctx)
     await ctx.db.patch(status["_id"], {"status": "running", "lastViewed": time.time() * 1000})
+
+
+@mutation
+async def kick(ctx) -> None:
+    """Wake the default world and let the runner take it from its last saved step, as
+    after a restart (the runner is a loop, so there is nothing else to restart)."""
+    status = await _default(ctx)
+    await ctx.db.patch(status["_id"], {"status": "running", "lastViewed": time.time() * 1000})

@@ -66,3 +66,60 @@ async def test_the_page_draws_the_town_and_says_what_speaks(tmp_path, browser, m
         assert (await page.text_content("#connection")) == "live"
         assert errors == []
         await page.screenshot(path=str(tmp_path / "town.png"))
+
+
+@pytest.mark.timeout(120)
+async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
+    tmp_path, browser, monkeypatch
+):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "5")
+    app = create_app(f"sqlite:///{tmp_path}/play.db", "smalltown.town")
+    async with RunningServer(app) as server:
+        page = await browser.new_page()
+        await page.goto(server.url + "/")
+        await page.wait_for_function(
+            "window.smalltown && window.smalltown.drawnPlayers >= 5", timeout=30_000
+        )
+        await page.fill("#name", "Ada")
+        await page.select_option("#character", "f3")
+        await page.click("#join button")
+        await page.wait_for_function("window.smalltown.me !== null", timeout=30_000)
+        await page.wait_for_function(
+            "document.getElementById('me-name').textContent === 'Ada'", timeout=30_000
+        )
+        me = await page.evaluate("window.smalltown.me")
+
+        # Click the crossroads (tile 23, 15) on the canvas: the player walks there.
+        box = await page.evaluate("""() => {
+            const c = document.getElementById('map'), r = c.getBoundingClientRect();
+            return {left: r.left, top: r.top, sx: r.width / c.width, sy: r.height / c.height};
+        }""")
+        x = box["left"] + (23 * 32 + 16) * box["sx"]
+        y = box["top"] + (15 * 32 + 16) * box["sy"]
+        await page.mouse.click(x, y)
+        await page.wait_for_function(
+            """(me) => {
+                const p = window.smalltown.world.players.find((q) => q.id === me);
+                return p && Math.hypot(p.position.x - 23, p.position.y - 15) < 1.5;
+            }""",
+            arg=me,
+            timeout=60_000,
+        )
+        # Pick a resident and invite them: a conversation with me begins.
+        resident = await page.evaluate("window.smalltown.world.agents[0].playerId")
+        await page.evaluate("(id) => window.smalltown.select(id)", resident)
+        await page.click("#invite")
+        await page.wait_for_function(
+            """(me) => window.smalltown.world.conversations.some(
+                (c) => c.participants.some((p) => p.playerId === me))""",
+            arg=me,
+            timeout=30_000,
+        )
+        # A reload keeps the token: the same player, not a new one.
+        await page.reload()
+        await page.wait_for_function(
+            "window.smalltown && window.smalltown.me !== null", timeout=30_000
+        )
+        assert await page.evaluate("window.smalltown.me") == me
+        humans = await page.evaluate("window.smalltown.world.players.filter((p) => p.human).length")
+        assert humans == 1

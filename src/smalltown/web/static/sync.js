@@ -31,7 +31,23 @@ export class SyncClient {
     this.requestId = 0;
     this.waiting = new Map(); // requestId -> {resolve, reject, message}
     this.backoff = 250;
+    this.token = null;
+    this.identity = 0;
     this.open();
+  }
+
+  // Act as the holder of a user token (null: nobody), now and after every reconnect.
+  setAuth(token) {
+    this.token = token;
+    this.authenticate();
+  }
+
+  authenticate() {
+    const base = this.identity;
+    this.identity += 1;
+    this.send(this.token
+      ? { type: "Authenticate", tokenType: "User", value: this.token, baseVersion: base }
+      : { type: "Authenticate", tokenType: "None", baseVersion: base });
   }
 
   open() {
@@ -42,6 +58,8 @@ export class SyncClient {
       this.send({ type: "Connect", sessionId: crypto.randomUUID(), connectionCount: 0,
                   lastCloseReason: null, clientTs: Date.now() });
       this.querySet = 0;
+      this.identity = 0;
+      if (this.token) this.authenticate();
       const adds = [...this.queries].map(([queryId, q]) =>
         ({ type: "Add", queryId, udfPath: q.path, args: [q.args] }));
       if (adds.length) this.modify(adds);
@@ -99,6 +117,10 @@ export class SyncClient {
       this.waiting.delete(message.requestId);
       if (message.success) pending.resolve(decode(message.result));
       else pending.reject(new Error(message.result));
+    } else if (message.type === "AuthError") {
+      console.error("smalltown: sign-in refused:", message.error);
+      this.token = null;
+      localStorage.removeItem("smalltown.token");
     } else if (message.type === "FatalError") {
       console.error("smalltown:", message.error);
     }

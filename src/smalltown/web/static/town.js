@@ -13,8 +13,9 @@ const SHOW_WORDS_MS = 8000;
 // What the tests (and curious people) can read from the console.
 const state = { connected: false, drawnPlayers: 0, status: null, world: null, engine: null,
                 descriptions: null, map: null, llm: null, said: new Map(), selected: null,
-                received: 0 };
+                received: 0, me: null, identifier: localStorage.getItem("smalltown.identifier") };
 window.smalltown = state;
+state.select = (playerId) => { state.selected = playerId; renderDetails(); };
 
 const images = {};
 function image(url) {
@@ -31,6 +32,9 @@ const client = new SyncClient((up) => {
   connection.className = up ? "pill ok" : "pill";
 });
 
+const saved = localStorage.getItem("smalltown.token");
+if (saved) client.setAuth(saved);  // a reload resumes the same player
+
 let worldSubscriptions = [];
 let conversationSubscriptions = new Map();
 
@@ -46,6 +50,10 @@ client.subscribe("world:defaultWorldStatus", {}, (status) => {
       state.world = value.world;
       state.engine = value.engine;
       state.received = performance.now();
+      const mine = state.identifier
+        ? value.world.players.find((p) => p.human === state.identifier) : null;
+      state.me = mine ? mine.id : null;
+      renderPlaying();
       followConversations();
       renderDetails();
     }),
@@ -55,6 +63,7 @@ client.subscribe("world:defaultWorldStatus", {}, (status) => {
       state.map = value.worldMap;
       canvas.width = state.map.width * TILE;
       canvas.height = state.map.height * TILE;
+      renderPlaying();
       renderDetails();
     }),
   ];
@@ -217,9 +226,64 @@ canvas.addEventListener("click", (event) => {
     const distance = Math.hypot(at.x + 0.5 - x, at.y + 0.5 - y);
     if (distance < 1.2 && (!best || distance < best.distance)) best = { player, distance };
   }
+  if (!best && state.me) {  // an empty tile: walk there
+    sendInput("moveTo", { playerId: state.me,
+                          destination: { x: Math.floor(x), y: Math.floor(y) } });
+    return;
+  }
   state.selected = best ? best.player.id : null;
   renderDetails();
 });
+
+function sendInput(name, args) {
+  return client.mutation("world:sendWorldInput", { engineId: state.status.engineId, name, args })
+    .catch((error) => showError(error.message));
+}
+
+function showError(message) {
+  const div = document.createElement("div");
+  div.className = "banner-error";
+  div.textContent = message;
+  banners.append(div);
+  setTimeout(() => div.remove(), 8000);
+}
+
+document.getElementById("join").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!state.status) return;
+  try {
+    const joined = await client.mutation("world:joinWorld", {
+      worldId: state.status.worldId,
+      name: document.getElementById("name").value,
+      character: document.getElementById("character").value,
+    });
+    localStorage.setItem("smalltown.token", joined.token);
+    localStorage.setItem("smalltown.identifier", joined.tokenIdentifier);
+    state.identifier = joined.tokenIdentifier;
+    client.setAuth(joined.token);
+  } catch (error) {
+    showError(error.message);
+  }
+});
+
+document.getElementById("leave").addEventListener("click", async () => {
+  await client.mutation("world:leaveWorld", { worldId: state.status.worldId })
+    .catch((error) => showError(error.message));
+  localStorage.removeItem("smalltown.token");
+  localStorage.removeItem("smalltown.identifier");
+  state.identifier = null;
+  client.setAuth(null);
+});
+
+function renderPlaying() {
+  const playing = Boolean(state.me);
+  document.getElementById("join").hidden = playing;
+  document.getElementById("playing").hidden = !playing;
+  if (playing) {
+    const desc = describe(state.me);
+    document.getElementById("me-name").textContent = desc ? desc.name : state.me;
+  }
+}
 
 function renderDetails() {
   if (!state.selected || !state.world) return;
@@ -232,6 +296,9 @@ function renderDetails() {
   const parts = [`<h2>${escape(desc ? desc.name : state.selected)}</h2>`];
   if (agentDesc) parts.push(`<p>${escape(agentDesc.identity)}</p><p><em>${escape(agentDesc.plan)}</em></p>`);
   else if (desc && desc.description) parts.push(`<p>${escape(desc.description)}</p>`);
+  if (state.me && state.selected !== state.me && !conversation) {
+    parts.push('<button id="invite" type="button">Invite to talk</button>');
+  }
   if (conversation) {
     const other = conversation.participants.find((p) => p.playerId !== state.selected);
     const otherDesc = other ? describe(other.playerId) : null;
@@ -239,6 +306,11 @@ function renderDetails() {
                `(${conversation.numMessages} messages).</p>`);
   }
   details.innerHTML = parts.join("");
+  const invite = document.getElementById("invite");
+  if (invite) {
+    invite.onclick = () => sendInput("startConversation",
+                                     { playerId: state.me, invitee: state.selected });
+  }
 }
 
 function escape(text) {

@@ -123,3 +123,36 @@ async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
         assert await page.evaluate("window.smalltown.me") == me
         humans = await page.evaluate("window.smalltown.world.players.filter((p) => p.human).length")
         assert humans == 1
+
+
+@pytest.mark.timeout(180)
+async def test_a_person_talks_with_a_resident_from_the_page(tmp_path, browser, monkeypatch):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app(f"sqlite:///{tmp_path}/talk.db", "smalltown.town")
+    async with RunningServer(app) as server:
+        page = await browser.new_page()
+        await page.goto(server.url + "/")
+        await page.wait_for_function(
+            "window.smalltown && window.smalltown.drawnPlayers >= 5", timeout=30_000
+        )
+        await page.fill("#name", "Ada")
+        await page.click("#join button")
+        await page.wait_for_function("window.smalltown.me !== null", timeout=30_000)
+        resident = await page.evaluate("window.smalltown.world.agents[0].playerId")
+        await page.evaluate("(id) => window.smalltown.select(id)", resident)
+        await page.click("#invite")
+        await page.wait_for_selector("#say:not([hidden])", timeout=90_000)  # they met
+        await page.fill("#message", "Good morning! How is the bread today?")
+        await page.click("#say button")
+        await page.wait_for_function(
+            """() => {
+                const lines = [...document.querySelectorAll('#transcript li')];
+                return lines.length >= 2
+                    && lines[0].textContent === 'Ada: Good morning! How is the bread today?';
+            }""",
+            timeout=60_000,
+        )
+        await page.click("#goodbye")
+        await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)

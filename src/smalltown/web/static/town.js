@@ -13,7 +13,8 @@ const SHOW_WORDS_MS = 8000;
 // What the tests (and curious people) can read from the console.
 const state = { connected: false, drawnPlayers: 0, status: null, world: null, engine: null,
                 descriptions: null, map: null, llm: null, said: new Map(), selected: null,
-                received: 0, me: null, identifier: localStorage.getItem("smalltown.identifier") };
+                received: 0, me: null, identifier: localStorage.getItem("smalltown.identifier"),
+                transcripts: new Map() };
 window.smalltown = state;
 state.select = (playerId) => { state.selected = playerId; renderDetails(); };
 
@@ -55,6 +56,7 @@ client.subscribe("world:defaultWorldStatus", {}, (status) => {
       state.me = mine ? mine.id : null;
       renderPlaying();
       followConversations();
+      renderTalk();
       renderDetails();
     }),
     client.subscribe("world:gameDescriptions", { worldId: status.worldId }, (value) => {
@@ -98,7 +100,10 @@ function followConversations() {
     conversationSubscriptions.set(id, client.subscribe(
       "messages:listMessages", { worldId: state.status.worldId, conversationId: id },
       (messages) => {
-        if (!messages || !messages.length) return;
+        if (!messages) return;
+        state.transcripts.set(id, messages);
+        renderTalk();
+        if (!messages.length) return;
         const last = messages[messages.length - 1];
         state.said.set(last.author, { text: last.text, at: performance.now() });
       }));
@@ -273,6 +278,83 @@ document.getElementById("leave").addEventListener("click", async () => {
   localStorage.removeItem("smalltown.identifier");
   state.identifier = null;
   client.setAuth(null);
+});
+
+function myConversation() {
+  if (!state.me || !state.world) return null;
+  return state.world.conversations.find((c) => c.participants.some((p) => p.playerId === state.me));
+}
+
+let typingSent = null;
+
+function renderTalk() {
+  const talk = document.getElementById("talk");
+  const conversation = myConversation();
+  talk.hidden = !conversation;
+  if (!conversation) return;
+  const mine = conversation.participants.find((p) => p.playerId === state.me);
+  const other = conversation.participants.find((p) => p.playerId !== state.me);
+  const otherName = other ? (describe(other.playerId) || {}).name || other.playerId : "someone";
+  const kind = mine.status.kind;
+  const typing = conversation.isTyping && conversation.isTyping.playerId !== state.me
+    ? ` ${otherName} is typing…` : "";
+  document.getElementById("talk-state").textContent = {
+    invited: `${otherName} invites you to talk.`,
+    walkingOver: `Walking over to ${otherName}…`,
+    participating: `Talking with ${otherName}.${typing}`,
+  }[kind];
+  document.getElementById("accept").hidden = kind !== "invited";
+  document.getElementById("reject").hidden = kind !== "invited";
+  document.getElementById("say").hidden = kind !== "participating";
+  const lines = state.transcripts.get(conversation.id) || [];
+  document.getElementById("transcript").replaceChildren(...lines.map((m) => {
+    const li = document.createElement("li");
+    li.textContent = `${m.authorName}: ${m.text}`;
+    return li;
+  }));
+}
+
+function conversationArgs() {
+  const conversation = myConversation();
+  return conversation ? { playerId: state.me, conversationId: conversation.id } : null;
+}
+
+document.getElementById("accept").addEventListener("click", () => {
+  const args = conversationArgs();
+  if (args) sendInput("acceptInvite", args);
+});
+document.getElementById("reject").addEventListener("click", () => {
+  const args = conversationArgs();
+  if (args) sendInput("rejectInvite", args);
+});
+document.getElementById("goodbye").addEventListener("click", () => {
+  const args = conversationArgs();
+  if (args) sendInput("leaveConversation", args);
+});
+document.getElementById("message").addEventListener("input", () => {
+  const args = conversationArgs();
+  if (!args || typingSent === args.conversationId) return;
+  typingSent = args.conversationId;  // others see "typing…" while we write
+  state.typingUuid = crypto.randomUUID();
+  sendInput("startTyping", { ...args, messageUuid: state.typingUuid });
+});
+document.getElementById("say").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const args = conversationArgs();
+  const input = document.getElementById("message");
+  const text = input.value.trim();
+  if (!args || !text) return;
+  const messageUuid = state.typingUuid || crypto.randomUUID();
+  typingSent = null;
+  state.typingUuid = null;
+  input.value = "";
+  try {
+    await client.mutation("messages:writeMessage", {
+      worldId: state.status.worldId, conversationId: args.conversationId, messageUuid,
+      playerId: state.me, text });
+  } catch (error) {
+    showError(error.message);
+  }
 });
 
 function renderPlaying() {

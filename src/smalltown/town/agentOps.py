@@ -15,7 +15,7 @@ from typing import Any
 
 from smalltown.llm import LLMError
 from smalltown.runtime import internal_action, internal_mutation, internal_query
-from smalltown.town.inputs import insert_input
+from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.memory import parse_importance, rank
 from smalltown.town.prompts import (
     clean_reply,
@@ -403,29 +403,16 @@ async def finishMessage(
     text: str,
     leave: bool,
 ) -> None:
-    status = await _engine(ctx.db, worldId)
-    await ctx.db.insert(
-        "messages",
-        {
-            "worldId": worldId,
-            "conversationId": conversationId,
-            "messageUuid": messageUuid,
-            "author": playerId,
-            "text": text,
-        },
-    )
-    await insert_input(
+    await record_message(
         ctx.db,
-        status["engineId"],
-        "agentFinishMessage",
-        {
-            "agentId": agentId,
-            "operationId": operationId,
-            "conversationId": conversationId,
-            "messageUuid": messageUuid,
-            "leave": leave,
-        },
+        worldId,
+        conversationId,
+        messageUuid,
+        playerId,
+        text,
+        ("agentFinishMessage", {"agentId": agentId, "operationId": operationId, "leave": leave}),
     )
+    status = await _engine(ctx.db, worldId)
     if status.get("smalltownLlmError"):
         await ctx.db.patch(status["_id"], {"smalltownLlmError": None})
 

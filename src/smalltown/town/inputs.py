@@ -57,3 +57,34 @@ async def check_owner(db: Transaction, world_id: str, identity: Identity, args: 
 
 def _now_ms() -> float:
     return time.time() * 1000
+
+
+async def record_message(
+    db: Transaction,
+    world_id: str,
+    conversation_id: str,
+    message_uuid: str,
+    author: str,
+    text: str,
+    finish: tuple[str, dict[str, Any]],
+) -> None:
+    """Write a message's words and, in the same transaction, the input that tells the
+    engine it was sent (``finish``: the input's name and its extra arguments)."""
+    status = await db.first("worldStatus", "worldId", eq={"worldId": world_id})
+    await db.insert(
+        "messages",
+        {
+            "worldId": world_id,
+            "conversationId": conversation_id,
+            "messageUuid": message_uuid,
+            "author": author,
+            "text": text,
+        },
+    )
+    name, extra = finish
+    await insert_input(
+        db,
+        status["engineId"],
+        name,
+        {"conversationId": conversation_id, "messageUuid": message_uuid, **extra},
+    )

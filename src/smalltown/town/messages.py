@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smalltown.runtime import ConvexError, mutation, query
-from smalltown.town.inputs import check_owner, insert_input
+from smalltown.town.inputs import check_owner, record_message
 
 
 @query
@@ -33,25 +33,12 @@ async def writeMessage(
     if not text or len(text) > 2000:
         raise ConvexError("a message needs 1 to 2000 characters")
     await check_owner(ctx.db, worldId, ctx.auth.identity, {"playerId": playerId})
-    status = await ctx.db.first("worldStatus", "worldId", eq={"worldId": worldId})
-    await ctx.db.insert(
-        "messages",
-        {
-            "worldId": worldId,
-            "conversationId": conversationId,
-            "messageUuid": messageUuid,
-            "author": playerId,
-            "text": text,
-        },
-    )
-    await insert_input(
+    await record_message(
         ctx.db,
-        status["engineId"],
-        "finishSendingMessage",
-        {
-            "playerId": playerId,
-            "conversationId": conversationId,
-            "messageUuid": messageUuid,
-            "timestamp": 0.0,
-        },
+        worldId,
+        conversationId,
+        messageUuid,
+        playerId,
+        text,
+        ("finishSendingMessage", {"playerId": playerId, "timestamp": 0.0}),
     )

@@ -13,7 +13,7 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS
-from smalltown.town.inputs import insert_input
+from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
 from smalltown.town.service import create_world, fit_memory_index
@@ -63,6 +63,20 @@ class Town:
         engine = self.status["engineId"]
         return await self.store.run(lambda tx: insert_input(tx, engine, name, args))
 
+    async def say(self, player, conversation, uuid, text):
+        """A person's line, written as messages:writeMessage writes it."""
+        await self.store.run(
+            lambda tx: record_message(
+                tx,
+                self.world_id,
+                conversation,
+                uuid,
+                player,
+                text,
+                ("finishSendingMessage", {"playerId": player, "timestamp": 0.0}),
+            )
+        )
+
     async def world(self):
         return await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
 
@@ -104,22 +118,7 @@ async def test_an_agent_answers_through_the_llm(tmp_path):
         try:
             human, agent, conversation = await meet(town)
             fake.replies.append('Marisol: "Hello again! The tide brought three blue pieces."')
-            await town.send(
-                "finishSendingMessage",
-                {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
-            )
-            await town.store.run(
-                lambda tx: tx.insert(
-                    "messages",
-                    {
-                        "worldId": town.world_id,
-                        "conversationId": conversation,
-                        "messageUuid": "m-1",
-                        "author": human,
-                        "text": "Found any sea glass today?",
-                    },
-                )
-            )
+            await town.say(human, conversation, "m-1", "Found any sea glass today?")
 
             async def answered():
                 await town.step()
@@ -207,22 +206,7 @@ async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
         town = await Town().open(tmp_path, llm_server.url)  # memories of 8 dimensions
         try:
             human, agent, conversation = await meet(town)
-            await town.send(
-                "finishSendingMessage",
-                {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
-            )
-            await town.store.run(
-                lambda tx: tx.insert(
-                    "messages",
-                    {
-                        "worldId": town.world_id,
-                        "conversationId": conversation,
-                        "messageUuid": "m-1",
-                        "author": human,
-                        "text": "The bakery smells wonderful.",
-                    },
-                )
-            )
+            await town.say(human, conversation, "m-1", "The bakery smells wonderful.")
             fake.default_reply = "Thank you, come by tomorrow."
 
             async def answered():
@@ -322,22 +306,7 @@ async def test_enough_important_memories_lead_to_reflection(tmp_path, monkeypatc
         town = await Town().open(tmp_path, llm_server.url)
         try:
             human, agent, conversation = await meet(town)
-            await town.store.run(
-                lambda tx: tx.insert(
-                    "messages",
-                    {
-                        "worldId": town.world_id,
-                        "conversationId": conversation,
-                        "messageUuid": "m-1",
-                        "author": human,
-                        "text": "Your rye is the best.",
-                    },
-                )
-            )
-            await town.send(
-                "finishSendingMessage",
-                {"playerId": human, "conversationId": conversation, "messageUuid": "m-1"},
-            )
+            await town.say(human, conversation, "m-1", "Your rye is the best.")
             fake.replies.extend(
                 [
                     "Ada praised my rye bread.",

@@ -3,12 +3,15 @@
 
 Run from the repository root: python scripts/draw_assets.py
 Writes src/smalltown/town/assets/town-tiles.png (8 x 2 tiles of 32 px, indices as in
-smalltown/town/defaults.py) and characters.png (five characters, 3 walking frames in each
-of 4 directions: down, left, right, up).
+smalltown/town/defaults.py), characters.png (five characters, 3 walking frames in each
+of 4 directions: down, left, right, up) and the square's fountain, an animated sprite:
+fountain.png (4 frames of 64 px) with fountain.json (its frames and animation).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import struct
 import zlib
@@ -96,7 +99,50 @@ def tiles() -> Canvas:
     c.rect(x, y + 20, TILE, 3, (150, 100, 60, 255))
     for post in (3, 15, 27):
         c.rect(x + post, y + 8, 3, 18, (120, 80, 44, 255))
+    x, y = at(12)  # paving under the fountain
+    c.rect(x, y, TILE, TILE, (170, 170, 165, 255))
+    for row in range(0, TILE, 8):
+        shift = 4 if (row // 8) % 2 else 0
+        c.rect(x, y + row, TILE, 1, (140, 140, 136, 255))
+        for col in range(shift, TILE, 8):
+            c.rect(x + col, y + row, 1, 8, (140, 140, 136, 255))
     return c
+
+
+FOUNTAIN_FRAMES = 4
+
+
+def fountain() -> tuple[Canvas, dict]:
+    """A stone basin with a spout whose water rises and falls over four frames."""
+    size = 2 * TILE
+    c = Canvas(FOUNTAIN_FRAMES * size, size)
+    frames = {}
+    for f in range(FOUNTAIN_FRAMES):
+        ox = f * size
+        oy = 38
+        c.disc(ox + 32, oy, 26, (120, 120, 128, 255))  # rim
+        c.disc(ox + 32, oy, 21, (70, 130, 200, 255))  # water
+        for ring in range(3):  # ripples travelling outwards
+            r = 6 + ((f + ring * 2) % FOUNTAIN_FRAMES) * 4 + ring
+            for a in range(0, 360, 12):
+                px = ox + 32 + r * math.cos(math.radians(a))
+                py = oy + r * 0.8 * math.sin(math.radians(a))
+                c.put(int(px), int(py), (150, 200, 245, 255))
+        c.rect(ox + 29, 22, 6, 16, (150, 150, 158, 255))  # spout
+        height = (10, 14, 17, 13)[f]
+        for drop in range(12):  # the jet, falling either side
+            side = -1 if drop % 2 else 1
+            t = drop / 12
+            px = ox + 32 + side * t * 14
+            py = 22 - height * (1 - (2 * t - 0.4) ** 2)
+            c.disc(px, py, 1.4, (200, 230, 255, 255))
+        frames[f"spray{f}"] = {"frame": {"x": ox, "y": 0, "w": size, "h": size}}
+    sheet = {
+        "frames": frames,
+        "animations": {"spray": list(frames)},
+        "meta": {"image": "fountain.png", "size": {"w": c.width, "h": c.height}, "scale": "1"},
+    }
+    return c, sheet
 
 
 PALETTES = [  # shirt, trousers, hair
@@ -138,4 +184,7 @@ if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "town-tiles.png").write_bytes(tiles().png())
     (OUT / "characters.png").write_bytes(characters().png())
-    print(f"wrote {OUT / 'town-tiles.png'} and {OUT / 'characters.png'}")
+    image, sheet = fountain()
+    (OUT / "fountain.png").write_bytes(image.png())
+    (OUT / "fountain.json").write_text(json.dumps(sheet, indent=1) + "\n")
+    print(f"wrote town-tiles.png, characters.png, fountain.png and fountain.json in {OUT}")

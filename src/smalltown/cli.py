@@ -30,6 +30,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     worlds.add_argument("action", choices=["list", "create", "stop", "resume"])
     worlds.add_argument("world_id", nargs="?", help="for stop and resume")
     worlds.add_argument("--database", default=settings.database_url, help="database URL")
+    worlds.add_argument(
+        "--agents", type=int, default=5, help="create: how many residents (default 5)"
+    )
 
     memories = sub.add_parser("memories", help="manage agents' memories")
     memories.add_argument("action", choices=["reset"])
@@ -85,6 +88,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     realtime.add_argument("--seconds", type=float, default=20.0)
     realtime.add_argument("--database", default=None, help="default: a temporary SQLite file")
     realtime.add_argument("--client-processes", type=int, default=2)
+    bandwidth = bench_sub.add_parser("bandwidth", help="bytes a page viewing a world downloads")
+    bandwidth.add_argument("--agents", type=int, default=25)
+    bandwidth.add_argument("--minutes", type=float, default=5.0, help="simulated minutes")
+    bandwidth.add_argument("--seconds", type=float, default=60.0, help="seconds on the wire")
+    bandwidth.add_argument(
+        "--no-wire", action="store_true", help="only the simulation, no server and sockets"
+    )
     return parser
 
 
@@ -135,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
 
         engine_bench.run([int(c) for c in args.agents.split(",") if c.strip()], args.minutes)
         return 0
+    if command == "bench" and args.bench == "bandwidth":
+        from smalltown.bench import bandwidth_bench
+
+        bandwidth_bench.run(args.agents, args.minutes, args.seconds, wire=not args.no_wire)
+        return 0
     if command == "bench" and args.bench == "realtime":
         from smalltown.bench import realtime_bench
 
@@ -180,7 +195,11 @@ async def _worlds(args: argparse.Namespace) -> int:
                     f"{w['humans']} humans{flag}"
                 )
         elif args.action == "create":
-            print(await admin.create(store))
+            try:
+                print(await admin.create(store, args.agents))
+            except ValueError as exc:
+                print(f"smalltown: {exc}", file=sys.stderr)
+                return 2
         else:
             if not args.world_id:
                 print(f"smalltown: worlds {args.action} needs a WORLD_ID", file=sys.stderr)

@@ -1,10 +1,15 @@
-"""The town page in a real headless Chromium, against a real server."""
+"""The town page in a real headless Chromium, against a real server (and the fake LLM)."""
 
+import os
 import shutil
+from pathlib import Path
 
+import httpx
 import pytest
 
-from smalltown.server import create_app
+from fake_llm import FakeLLM
+from smalltown.server import ServerSettings, create_app
+from smalltown.town.admin import create, open_town_store
 
 from conftest import require_service
 from helpers import RunningServer
@@ -19,6 +24,9 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+LLM_VARIABLES = ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST")
+ARTIFACTS = Path(os.environ.get("SMALLTOWN_TEST_ARTIFACTS", "test-artifacts"))
+REPLY = "Fresh rye, still warm. Take a slice for the road!"
 
 
 @pytest.fixture
@@ -35,37 +43,144 @@ async def browser():
         await browser.close()
 
 
-@pytest.mark.timeout(120)
-async def test_the_page_draws_the_town_and_says_what_speaks(tmp_path, browser, monkeypatch):
-    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
+@pytest.fixture
+def offline(monkeypatch):
+    for name in LLM_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+def use_llm(monkeypatch, url: str) -> None:
+    for name in LLM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLM_API_URL", url + "/v1")
+    monkeypatch.setenv("LLM_MODEL", "chatty")
+    monkeypatch.setenv("LLM_EMBEDDING_MODEL", "embedder")
+
+
+async def open_town(browser, url: str, context=None):
+    page = await (context or browser).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(url)
+    await page.wait_for_function(
+        "window.smalltown && window.smalltown.connected && window.smalltown.drawnPlayers >= 5",
+        timeout=30_000,
+    )
+    return page, errors
+
+
+async def join(page, name: str, character: str = "f3") -> str:
+    await page.fill("#name", name)
+    await page.select_option("#character", character)
+    await page.click("#join button")
+    await page.wait_for_function("window.smalltown.me !== null", timeout=30_000)
+    await page.wait_for_function(
+        "(name) => document.getElementById('me-name').textContent === name",
+        arg=name,
+        timeout=30_000,
+    )
+    return await page.evaluate("window.smalltown.me")
+
+
+async def click_tile(page, x: int, y: int) -> None:
+    point = await page.evaluate("([x, y]) => window.smalltown.tileToClient(x, y)", [x, y])
+    await page.mouse.click(point["x"], point["y"])
+
+
+async def wait_near(page, player: str, x: float, y: float, timeout: float = 60_000) -> None:
+    await page.wait_for_function(
+        """([id, x, y]) => {
+            const at = window.smalltown.positionOf(id);
+            return at && Math.hypot(at.x - x, at.y - y) < 1.5;
+        }""",
+        arg=[player, x, y],
+        timeout=timeout,
+    )
+
+
+async def invite(page) -> str:
+    """Invite the first resident from the details panel."""
+    resident = await page.evaluate("window.smalltown.world.agents[0].playerId")
+    await page.evaluate("(id) => window.smalltown.select(id)", resident)
+    await page.click("#invite")
+    return resident
+
+
+async def meet(page) -> str:
+    """Invite the first resident and wait until we are talking."""
+    resident = await invite(page)
+    await page.wait_for_selector("#say:not([hidden])", timeout=90_000)
+    return resident
+
+
+def save_artifact(name: str) -> str:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return str(ARTIFACTS / name)
+
+
+@pytest.mark.timeout(120)
+async def test_the_page_draws_the_town_pans_zooms_and_moves(
+    tmp_path, browser, offline, monkeypatch
+):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "5")  # residents set off after their first chore
     app = create_app(f"sqlite:///{tmp_path}/page.db", "smalltown.town")
     async with RunningServer(app) as server:
-        page = await browser.new_page()
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        await page.goto(server.url + "/")
-        # Five residents on the map, drawn from the live world.
-        await page.wait_for_function(
-            "window.smalltown && window.smalltown.connected && window.smalltown.drawnPlayers >= 5",
-            timeout=30_000,
-        )
+        page, errors = await open_town(browser, server.url + "/")
         banner = await page.text_content("#banners")
         assert "offline brain" in banner and "OPENAI_API_KEY" in banner
+        # A viewer follows the viewer-shaped world and the clock, not the whole document.
+        paths = await page.evaluate("window.smalltown.subscriptions()")
+        assert "world:worldView" in paths and "world:worldClock" in paths
+        assert "world:worldState" not in paths
         # The canvas holds a picture, not a blank: many distinct colours.
-        colours = await page.evaluate("""() => {
-            const c = document.getElementById('map');
-            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            const seen = new Set();
-            for (let i = 0; i < data.length; i += 997) {
-                seen.add(data[i] << 16 | data[i + 1] << 8 | data[i + 2]);
-            }
-            return seen.size;
-        }""")
-        assert colours > 20
+        await page.wait_for_function(
+            """() => {
+                const c = document.getElementById('map');
+                const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                const seen = new Set();
+                for (let i = 0; i < data.length; i += 997) {
+                    seen.add(data[i] << 16 | data[i + 1] << 8 | data[i + 2]);
+                }
+                return seen.size > 20;
+            }""",
+            timeout=10_000,
+        )
+        # The fountain's animated sprite is loaded from its sheet.
+        await page.wait_for_function(
+            "window.smalltown.spriteCount() >= 1 && window.smalltown.spriteFramesShown() >= 1",
+            timeout=10_000,
+        )
+        # Characters move on their own: someone's drawn position changes.
+        start = await page.evaluate(
+            "window.smalltown.world.players.map((p) => window.smalltown.positionOf(p.id))"
+        )
+        await page.wait_for_function(
+            """(start) => window.smalltown.world.players.some((p, i) => {
+                const at = window.smalltown.positionOf(p.id);
+                return start[i] && Math.hypot(at.x - start[i].x, at.y - start[i].y) > 0.5;
+            })""",
+            arg=start,
+            timeout=60_000,
+        )
+        # Zoom with the wheel about the cursor, then drag to pan: the town moves under it.
+        before = await page.evaluate("window.smalltown.camera.scale")
+        tile = await page.evaluate("window.smalltown.tileToClient(23, 15)")
+        await page.mouse.move(tile["x"], tile["y"])
+        await page.mouse.wheel(0, -400)
+        await page.wait_for_function(f"window.smalltown.camera.scale > {before} * 1.5")
+        after = await page.evaluate("window.smalltown.tileToClient(23, 15)")
+        assert abs(after["x"] - tile["x"]) < 2 and abs(after["y"] - tile["y"]) < 2
+        await page.mouse.move(tile["x"], tile["y"])
+        await page.mouse.down()
+        await page.mouse.move(tile["x"] - 120, tile["y"] - 60, steps=5)
+        await page.mouse.up()
+        moved = await page.evaluate("window.smalltown.tileToClient(23, 15)")
+        assert abs(moved["x"] - (tile["x"] - 120)) < 3 and abs(moved["y"] - (tile["y"] - 60)) < 3
+        assert await page.evaluate("window.smalltown.selected") is None  # a drag is no click
+        await page.click("#zoom-fit")
         assert (await page.text_content("#connection")) == "live"
         assert errors == []
-        await page.screenshot(path=str(tmp_path / "town.png"))
+        await page.screenshot(path=save_artifact("town.png"))
 
 
 @pytest.mark.timeout(120)
@@ -75,46 +190,18 @@ async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
     monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "5")
     app = create_app(f"sqlite:///{tmp_path}/play.db", "smalltown.town")
     async with RunningServer(app) as server:
-        page = await browser.new_page()
-        await page.goto(server.url + "/")
-        await page.wait_for_function(
-            "window.smalltown && window.smalltown.drawnPlayers >= 5", timeout=30_000
-        )
-        await page.fill("#name", "Ada")
-        await page.select_option("#character", "f3")
-        await page.click("#join button")
-        await page.wait_for_function("window.smalltown.me !== null", timeout=30_000)
-        await page.wait_for_function(
-            "document.getElementById('me-name').textContent === 'Ada'", timeout=30_000
-        )
-        me = await page.evaluate("window.smalltown.me")
-
-        # Click the crossroads (tile 23, 15) on the canvas: the player walks there.
-        box = await page.evaluate("""() => {
-            const c = document.getElementById('map'), r = c.getBoundingClientRect();
-            return {left: r.left, top: r.top, sx: r.width / c.width, sy: r.height / c.height};
-        }""")
-        x = box["left"] + (23 * 32 + 16) * box["sx"]
-        y = box["top"] + (15 * 32 + 16) * box["sy"]
-        await page.mouse.click(x, y)
-        await page.wait_for_function(
-            """(me) => {
-                const p = window.smalltown.world.players.find((q) => q.id === me);
-                return p && Math.hypot(p.position.x - 23, p.position.y - 15) < 1.5;
-            }""",
-            arg=me,
-            timeout=60_000,
-        )
-        # Pick a resident and invite them: a conversation with me begins.
-        resident = await page.evaluate("window.smalltown.world.agents[0].playerId")
-        await page.evaluate("(id) => window.smalltown.select(id)", resident)
-        await page.click("#invite")
+        page, errors = await open_town(browser, server.url + "/")
+        me = await join(page, "Ada")
+        await click_tile(page, 23, 15)  # the crossroads: the player walks there
+        await wait_near(page, me, 23, 15)
+        resident = await invite(page)
         await page.wait_for_function(
             """(me) => window.smalltown.world.conversations.some(
                 (c) => c.participants.some((p) => p.playerId === me))""",
             arg=me,
             timeout=30_000,
         )
+        assert resident != me
         # A reload keeps the token: the same player, not a new one.
         await page.reload()
         await page.wait_for_function(
@@ -123,36 +210,185 @@ async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
         assert await page.evaluate("window.smalltown.me") == me
         humans = await page.evaluate("window.smalltown.world.players.filter((p) => p.human).length")
         assert humans == 1
+        assert errors == []
+
+
+@pytest.mark.timeout(240)
+async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
+    tmp_path, browser, monkeypatch
+):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    fake = FakeLLM()
+    fake.default_reply = REPLY
+    async with RunningServer(fake.app) as llm:
+        use_llm(monkeypatch, llm.url)
+        app = create_app(f"sqlite:///{tmp_path}/talk.db", "smalltown.town")
+        async with RunningServer(app) as server:
+            page, errors = await open_town(browser, server.url + "/")
+            await join(page, "Ada")
+            resident = await meet(page)
+            await page.fill("#message", "Good morning! How is the bread today?")
+            await page.click("#say button")
+            # The scripted reply shows in the conversation panel, the bubble and the
+            # resident's details, which follow the conversation live.
+            await page.wait_for_function(
+                """(reply) => {
+                    const lines = [...document.querySelectorAll('#transcript li')];
+                    const ada = 'Ada: Good morning! How is the bread today?';
+                    return lines.some((l) => l.textContent === ada)
+                        && lines.some((l) => l.textContent.endsWith(': ' + reply));
+                }""",
+                arg=REPLY,
+                timeout=90_000,
+            )
+            said = await page.evaluate("(id) => window.smalltown.said.get(id).text", resident)
+            assert said == REPLY
+            current = await page.text_content("#current-conversation")
+            assert "Talking with Ada" in current and REPLY in current
+            await page.click("#goodbye")
+            await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)
+            # Afterwards: the conversation is in the resident's past, word for word, and
+            # the resident remembers it, with an importance.
+            await page.wait_for_function(
+                """(reply) => {
+                    const past = document.querySelector('#details details.past');
+                    return past && past.textContent.includes('With Ada')
+                        && past.textContent.includes(reply);
+                }""",
+                arg=REPLY,
+                timeout=60_000,
+            )
+            await page.wait_for_function(
+                "document.querySelectorAll('#details .memories li .importance').length >= 1",
+                timeout=90_000,
+            )
+            memory = await page.text_content("#details .memories li")
+            assert len(memory) > 5
+            assert errors == []
+            await page.screenshot(path=save_artifact("talk.png"))
 
 
 @pytest.mark.timeout(180)
-async def test_a_person_talks_with_a_resident_from_the_page(tmp_path, browser, monkeypatch):
+async def test_stopping_the_llm_shows_a_banner_with_the_fix(tmp_path, browser, monkeypatch):
     monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
-    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    app = create_app(f"sqlite:///{tmp_path}/talk.db", "smalltown.town")
+    llm = RunningServer(FakeLLM().app)
+    await llm.__aenter__()
+    try:
+        use_llm(monkeypatch, llm.url)
+        app = create_app(f"sqlite:///{tmp_path}/down.db", "smalltown.town")
+        async with RunningServer(app) as server:
+            page, _ = await open_town(browser, server.url + "/")
+            assert "cannot speak" not in await page.text_content("#banners")
+            await llm.__aexit__(None, None, None)  # the LLM goes away
+            await join(page, "Ada")
+            await meet(page)
+            await page.fill("#message", "Anyone there?")
+            await page.click("#say button")
+            await page.wait_for_function(
+                "document.getElementById('banners').textContent.includes('cannot speak')",
+                timeout=120_000,
+            )
+            banner = await page.text_content("#banners")
+            assert "LLM_API_URL" in banner  # the setting that fixes it
+    finally:
+        await llm.__aexit__(None, None, None)
+
+
+@pytest.mark.timeout(180)
+async def test_two_people_play_at_once_and_neither_can_act_as_the_other(
+    tmp_path, browser, offline, monkeypatch
+):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "5")
+    app = create_app(f"sqlite:///{tmp_path}/two.db", "smalltown.town")
     async with RunningServer(app) as server:
-        page = await browser.new_page()
-        await page.goto(server.url + "/")
-        await page.wait_for_function(
-            "window.smalltown && window.smalltown.drawnPlayers >= 5", timeout=30_000
+        first, second = await browser.new_context(), await browser.new_context()
+        page_a, errors_a = await open_town(browser, server.url + "/", first)
+        page_b, errors_b = await open_town(browser, server.url + "/", second)
+        ada = await join(page_a, "Ada", "f1")
+        bo = await join(page_b, "Bo", "f4")
+        assert ada != bo
+        # Each sees the other: Bo walks, and Ada's page shows Bo arriving.
+        await page_a.wait_for_function(
+            "(id) => window.smalltown.positionOf(id) !== null", arg=bo, timeout=30_000
         )
-        await page.fill("#name", "Ada")
-        await page.click("#join button")
-        await page.wait_for_function("window.smalltown.me !== null", timeout=30_000)
-        resident = await page.evaluate("window.smalltown.world.agents[0].playerId")
-        await page.evaluate("(id) => window.smalltown.select(id)", resident)
-        await page.click("#invite")
-        await page.wait_for_selector("#say:not([hidden])", timeout=90_000)  # they met
-        await page.fill("#message", "Good morning! How is the bread today?")
-        await page.click("#say button")
+        await click_tile(page_b, 20, 16)
+        await wait_near(page_a, bo, 20, 16)
+        await click_tile(page_a, 26, 15)
+        await wait_near(page_b, ada, 26, 15)
+        # Ada's token cannot move Bo, nor speak for him.
+        token = await page_a.evaluate("localStorage.getItem('smalltown.token')")
+        status = await page_a.evaluate("window.smalltown.status")
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            reply = await http.post(
+                "/api/mutation",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "path": "world:sendWorldInput",
+                    "args": {
+                        "engineId": status["engineId"],
+                        "name": "moveTo",
+                        "args": {"playerId": bo, "destination": {"x": 5, "y": 5}},
+                    },
+                    "format": "json",
+                },
+            )
+        body = reply.json()
+        assert body["status"] == "error"
+        assert f"player {bo} is not yours" in body["errorMessage"]
+        assert errors_a == [] and errors_b == []
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.timeout(120)
+async def test_worlds_are_chosen_and_an_admin_freezes_and_resumes(tmp_path, browser, offline):
+    url = f"sqlite:///{tmp_path}/worlds.db"
+    store = await open_town_store(url)
+    try:
+        first, second = await create(store), await create(store)
+    finally:
+        await store.close()
+    app = create_app(url, "smalltown.town", ServerSettings(admin_key="the-admin-key"))
+    async with RunningServer(app) as server:
+        page, errors = await open_town(browser, server.url + "/")
+        assert await page.evaluate("window.smalltown.status.worldId") == first  # the default
+        assert await page.is_hidden("#admin")  # no admin key given
+        await page.wait_for_selector("#world-select:not([hidden])", timeout=30_000)
+        await page.select_option("#world-select", second)
         await page.wait_for_function(
-            """() => {
-                const lines = [...document.querySelectorAll('#transcript li')];
-                return lines.length >= 2
-                    && lines[0].textContent === 'Ada: Good morning! How is the bread today?';
-            }""",
-            timeout=60_000,
+            "(id) => window.smalltown.status.worldId === id && window.smalltown.drawnPlayers >= 5",
+            arg=second,
+            timeout=30_000,
         )
-        await page.click("#goodbye")
-        await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)
+        assert f"world={second}" in page.url
+
+        # With the admin key in the address, the page offers freeze and resume.
+        await page.goto(f"{server.url}/?world={second}#admin=the-admin-key")
+        await page.wait_for_selector("#freeze:not([hidden])", timeout=30_000)
+        assert "the-admin-key" not in page.url
+        await page.click("#freeze")
+        await page.wait_for_function(
+            "document.getElementById('banners').textContent.includes('frozen')", timeout=30_000
+        )
+        await page.click("#resume")
+        await page.wait_for_function(
+            "!document.getElementById('banners').textContent.includes('frozen')",
+            timeout=30_000,
+        )
+        assert await page.evaluate("window.smalltown.status.worldId") == second
+        assert errors == []
+
+
+@pytest.mark.timeout(60)
+async def test_a_wrong_admin_key_is_refused_and_said(tmp_path, browser, offline):
+    app = create_app(
+        f"sqlite:///{tmp_path}/key.db", "smalltown.town", ServerSettings(admin_key="right")
+    )
+    async with RunningServer(app) as server:
+        page, _ = await open_town(browser, server.url + "/#admin=wrong")
+        await page.click("#freeze")
+        await page.wait_for_function(
+            "document.getElementById('banners').textContent.includes('testing:stop')",
+            timeout=30_000,
+        )
+        assert await page.evaluate("window.smalltown.status.status") == "running"

@@ -7,6 +7,7 @@ from typing import Any
 
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import Store, open_store
+from smalltown.town.defaults import CHARACTERS, many_characters
 from smalltown.town.schema import schema
 from smalltown.town.service import create_world
 
@@ -54,11 +55,13 @@ async def set_status(store: Store, world_id: str, status: str) -> None:
     await store.run(update)
 
 
-async def create(store: Store) -> str:
+async def create(store: Store, agents: int = len(CHARACTERS)) -> str:
+    if agents < 0:
+        raise ValueError("a world needs zero or more agents")
     existing = await store.read(
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
     )
-    return await create_world(store, default=existing is None)
+    return await create_world(store, characters=many_characters(agents), default=existing is None)
 
 
 async def reset_memories(store: Store) -> int:

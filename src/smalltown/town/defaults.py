@@ -6,7 +6,8 @@ from smalltown.engine.world_map import EMPTY, WorldMap
 
 WIDTH, HEIGHT = 48, 32
 GRASS, PATH, SAND = 0, 1, 2
-WATER, TREE, HOUSE, FENCE = 8, 9, 10, 11
+WATER, TREE, HOUSE, FENCE, PAVING = 8, 9, 10, 11, 12
+FOUNTAIN = (20, 12)  # its top-left tile; it covers 2 x 2
 
 CHARACTERS = [
     {
@@ -47,6 +48,16 @@ CHARACTERS = [
 ]
 
 
+def many_characters(count: int) -> list[dict[str, str]]:
+    """``count`` residents: the five above, then again with numbered names (for crowds)."""
+    out = []
+    for n in range(count):
+        base = CHARACTERS[n % len(CHARACTERS)]
+        round_ = n // len(CHARACTERS)
+        out.append(base if round_ == 0 else {**base, "name": f"{base['name']} {round_ + 1}"})
+    return out
+
+
 def town_map() -> WorldMap:
     """48 x 32 tiles: a square, paths, a pond, houses, trees along the edges."""
     bg = [[GRASS] * HEIGHT for _ in range(WIDTH)]
@@ -79,4 +90,12 @@ def town_map() -> WorldMap:
                 objects[x][y] = TREE
     for x in range(14, 19):  # a garden fence
         objects[x][24] = FENCE
-    return WorldMap(WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 64, [bg], [objects])
+    fx, fy = FOUNTAIN  # the fountain on the square: paving that blocks, the sprite on top
+    for x in range(fx, fx + 2):
+        for y in range(fy, fy + 2):
+            objects[x][y] = PAVING
+    fountain = {"x": fx * 32, "y": fy * 32, "w": 64, "h": 64, "layer": 1}
+    fountain |= {"sheet": "fountain.json", "animation": "spray"}
+    return WorldMap(
+        WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 64, [bg], [objects], [fountain]
+    )

@@ -8,6 +8,10 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, mutation, query
 from smalltown.town.inputs import HUMAN_INPUTS, check_owner, insert_input
+from smalltown.town.view import world_view
+
+PAST_CONVERSATIONS = 5
+RECENT_MEMORIES = 8
 
 
 async def _status(db, world_id: str) -> dict[str, Any]:
@@ -28,6 +32,79 @@ async def worldState(ctx, worldId: str) -> dict[str, Any]:
     world = await ctx.db.get(worldId, table="worlds")
     engine = await ctx.db.get(status["engineId"], table="engines")
     return {"world": world, "engine": engine}
+
+
+@query
+async def worldView(ctx, worldId: str) -> dict[str, Any]:
+    """The world as the page draws it; unchanged across steps where nothing visible is."""
+    await _status(ctx.db, worldId)
+    return world_view(await ctx.db.get(worldId, table="worlds"))
+
+
+@query
+async def worldClock(ctx, worldId: str) -> dict[str, float]:
+    """The game time of the last step, which the page runs its own clock from."""
+    status = await _status(ctx.db, worldId)
+    engine = await ctx.db.get(status["engineId"], table="engines")
+    return {"currentTime": engine["currentTime"]}
+
+
+@query
+async def listWorlds(ctx) -> list[dict[str, Any]]:
+    """Every world and its status, for the page's world selector and banners (without the
+    heartbeat's timestamp, so viewers are not sent a new list each time someone watches)."""
+    fields = ("worldId", "engineId", "status", "isDefault", "smalltownLlmError")
+    return [
+        {k: s[k] for k in fields if s.get(k) is not None} for s in await ctx.db.query("worldStatus")
+    ]
+
+
+@query
+async def playerDetails(ctx, worldId: str, playerId: str) -> dict[str, Any]:
+    """What the details panel shows beyond the live world: a player's last conversations
+    with their words, and (for an agent) what it remembers most recently."""
+    await _status(ctx.db, worldId)
+    names = {
+        d["playerId"]: d["name"]
+        for d in await ctx.db.query("playerDescriptions", "worldId", eq={"worldId": worldId})
+    }
+    edges = await ctx.db.query(
+        "participatedTogether", "conversation", eq={"worldId": worldId, "player1": playerId}
+    )
+    edges.sort(key=lambda e: e["ended"], reverse=True)
+    past = []
+    for edge in edges[:PAST_CONVERSATIONS]:
+        messages = await ctx.db.query(
+            "messages",
+            "conversationId",
+            eq={"worldId": worldId, "conversationId": edge["conversationId"]},
+        )
+        past.append(
+            {
+                "id": edge["conversationId"],
+                "with": names.get(edge["player2"], edge["player2"]),
+                "ended": edge["ended"],
+                "messages": [
+                    {"authorName": names.get(m["author"], m["author"]), "text": m["text"]}
+                    for m in messages
+                ],
+            }
+        )
+    memories = await ctx.db.query(
+        "memories", "playerId", eq={"playerId": playerId}, order="desc", limit=RECENT_MEMORIES
+    )
+    return {
+        "pastConversations": past,
+        "memories": [
+            {
+                "description": m["description"],
+                "importance": m["importance"],
+                "kind": m["data"]["type"],
+                "created": m["_creationTime"],
+            }
+            for m in memories
+        ],
+    }
 
 
 @query

@@ -1,76 +1,169 @@
-// The town page: the default world's map, its people walking smoothly along their paths,
-// their names, what they last said, and banners saying what is wrong and how to fix it.
+// The town page: a world's map with pan and zoom, its people walking smoothly along their
+// paths, what they say, who they are and what they remember, playing as a person, and
+// banners saying what is wrong and how to fix it.
 import { SyncClient } from "/sync.js";
+import { Camera } from "/camera.js";
+import { MapPainter } from "/painter.js";
+import { renderDetails } from "/details.js";
 
 const canvas = document.getElementById("map");
 const ctx = canvas.getContext("2d");
 const banners = document.getElementById("banners");
-const details = document.getElementById("details");
 const connection = document.getElementById("connection");
+const worldSelect = document.getElementById("world-select");
 const TILE = 32;
 const SHOW_WORDS_MS = 8000;
 
 // What the tests (and curious people) can read from the console.
-const state = { connected: false, drawnPlayers: 0, status: null, world: null, engine: null,
-                descriptions: null, map: null, llm: null, said: new Map(), selected: null,
-                received: 0, me: null, identifier: localStorage.getItem("smalltown.identifier"),
-                transcripts: new Map() };
+const state = {
+  connected: false, drawnPlayers: 0, worlds: null, status: null, world: null,
+  clock: null, descriptions: null, map: null, llm: null, said: new Map(), selected: null,
+  details: null, following: false, me: null,
+  identifier: localStorage.getItem("smalltown.identifier"), transcripts: new Map(),
+  adminKey: sessionStorage.getItem("smalltown.adminKey"),
+};
 window.smalltown = state;
-state.select = (playerId) => { state.selected = playerId; renderDetails(); };
-
-const images = {};
-function image(url) {
-  if (!images[url]) {
-    images[url] = new Image();
-    images[url].src = url;
-  }
-  return images[url];
-}
 
 const client = new SyncClient((up) => {
   state.connected = up;
   connection.textContent = up ? "live" : "reconnecting…";
   connection.className = up ? "pill ok" : "pill";
 });
+state.subscriptions = () => [...client.queries.values()].map((q) => q.path);
 
 const saved = localStorage.getItem("smalltown.token");
 if (saved) client.setAuth(saved);  // a reload resumes the same player
 
-let worldSubscriptions = [];
-let conversationSubscriptions = new Map();
+const camera = new Camera(canvas, onMapClick);
+const painter = new MapPainter();
+state.camera = camera;
+state.positionOf = (playerId) => {
+  const player = state.world && state.world.players.find((p) => p.id === playerId);
+  return player ? position(player) : null;
+};
+state.tileToClient = (x, y) => camera.toClient((x + 0.5) * TILE, (y + 0.5) * TILE);
+state.select = (playerId) => select(playerId);
+state.spriteCount = () => painter.sprites.length;
+state.spriteFramesShown = () => painter.framesShown;
 
-client.subscribe("world:defaultWorldStatus", {}, (status) => {
-  const changed = !state.status || (status && status.worldId !== state.status.worldId);
+// An admin key given as #admin=KEY is kept for this tab only and taken out of the address.
+function readAdminKey() {
+  if (!location.hash.startsWith("#admin=")) return;
+  state.adminKey = decodeURIComponent(location.hash.slice("#admin=".length));
+  sessionStorage.setItem("smalltown.adminKey", state.adminKey);
+  history.replaceState(null, "", location.pathname + location.search);
+  renderAdmin();
+}
+window.addEventListener("hashchange", readAdminKey);
+
+// --- Which world -----------------------------------------------------------------------
+
+function wantedWorld() {
+  return new URLSearchParams(location.search).get("world");
+}
+
+client.subscribe("world:listWorlds", {}, (worlds) => {
+  if (!worlds) return;
+  state.worlds = worlds;
+  const wanted = wantedWorld();
+  const chosen = worlds.find((w) => w.worldId === (state.status || {}).worldId)
+    || worlds.find((w) => w.worldId === wanted)
+    || worlds.find((w) => w.isDefault) || worlds[0] || null;
+  renderWorldSelect();
+  showWorld(chosen);
+});
+
+worldSelect.addEventListener("change", () => {
+  const chosen = state.worlds.find((w) => w.worldId === worldSelect.value);
+  const url = new URL(location.href);
+  url.searchParams.set("world", chosen.worldId);
+  history.replaceState(null, "", url);
+  showWorld(chosen);
+});
+
+function renderWorldSelect() {
+  const worlds = state.worlds || [];
+  worldSelect.hidden = worlds.length < 2;
+  worldSelect.replaceChildren(...worlds.map((w, i) => {
+    const option = document.createElement("option");
+    option.value = w.worldId;
+    option.textContent = `World ${i + 1}${w.isDefault ? " (default)" : ""}` +
+      (w.status === "running" ? "" : ` — ${w.status === "inactive" ? "asleep" : "frozen"}`);
+    return option;
+  }));
+  if (state.status) worldSelect.value = state.status.worldId;
+}
+
+let worldSubscriptions = [];
+readAdminKey();
+let conversationSubscriptions = new Map();
+let detailsSubscription = null;
+
+function showWorld(status) {
+  const changed = (status && status.worldId) !== (state.status && state.status.worldId);
   state.status = status;
   renderBanners();
-  if (!status || !changed) return;
+  renderAdmin();
+  if (!changed) return;
   worldSubscriptions.forEach((stop) => stop());
+  conversationSubscriptions.forEach((stop) => stop());
+  conversationSubscriptions = new Map();
+  Object.assign(state, { world: null, clock: null, descriptions: null, map: null, me: null,
+                         details: null, following: false, selected: null });
+  state.transcripts.clear();
+  state.said.clear();
+  select(null);
+  if (!status) return;
+  const worldId = status.worldId;
   worldSubscriptions = [
-    client.subscribe("world:worldState", { worldId: status.worldId }, (value) => {
+    client.subscribe("world:worldView", { worldId }, (value) => {
       if (!value) return;
-      state.world = value.world;
-      state.engine = value.engine;
-      state.received = performance.now();
+      state.world = value;
       const mine = state.identifier
-        ? value.world.players.find((p) => p.human === state.identifier) : null;
+        ? value.players.find((p) => p.human === state.identifier) : null;
       state.me = mine ? mine.id : null;
       renderPlaying();
       followConversations();
       renderTalk();
-      renderDetails();
+      showDetails();
     }),
-    client.subscribe("world:gameDescriptions", { worldId: status.worldId }, (value) => {
+    client.subscribe("world:worldClock", { worldId }, (value) => {
+      if (value) tick(value.currentTime);
+    }),
+    client.subscribe("world:gameDescriptions", { worldId }, (value) => {
       if (!value) return;
       state.descriptions = value;
       state.map = value.worldMap;
-      canvas.width = state.map.width * TILE;
-      canvas.height = state.map.height * TILE;
+      painter.setMap(state.map);
+      camera.setWorld(state.map.width * TILE, state.map.height * TILE);
       renderPlaying();
-      renderDetails();
+      showDetails();
     }),
   ];
   heartbeat();
-});
+}
+
+// --- The game clock ----------------------------------------------------------------------
+// The server sends the game time of each step; between steps the page runs its own clock at
+// the rate the game has been advancing (faster than the wall clock when time is scaled).
+
+function tick(currentTime) {
+  const now = performance.now();
+  const last = state.clock;
+  let rate = last ? last.rate : 1;
+  if (last && now > last.received && currentTime > last.currentTime) {
+    const seen = (currentTime - last.currentTime) / (now - last.received);
+    rate = Math.min(100, Math.max(0.1, 0.7 * rate + 0.3 * seen));
+  }
+  state.clock = { currentTime, received: now, rate };
+}
+
+function gameNow() {
+  const clock = state.clock;
+  if (!clock) return 0;
+  const elapsed = Math.min(performance.now() - clock.received, 3000);
+  return clock.currentTime + elapsed * clock.rate;
+}
 
 function heartbeat() {
   if (state.status) client.mutation("world:heartbeatWorld", { worldId: state.status.worldId })
@@ -91,7 +184,7 @@ loadHealth();
 setInterval(loadHealth, 30000);
 
 function followConversations() {
-  const live = new Set((state.world.conversations || []).map((c) => c.id));
+  const live = new Set(state.world.conversations.map((c) => c.id));
   for (const [id, stop] of conversationSubscriptions) {
     if (!live.has(id)) { stop(); conversationSubscriptions.delete(id); }
   }
@@ -103,12 +196,15 @@ function followConversations() {
         if (!messages) return;
         state.transcripts.set(id, messages);
         renderTalk();
+        showDetails();
         if (!messages.length) return;
         const last = messages[messages.length - 1];
         state.said.set(last.author, { text: last.text, at: performance.now() });
       }));
   }
 }
+
+// --- Banners and admin -------------------------------------------------------------------
 
 function renderBanners() {
   const items = [];
@@ -123,7 +219,7 @@ function renderBanners() {
   if (status && status.status !== "running") {
     items.push(["warn", status.status === "inactive"
       ? "This world is asleep: nobody watched it for 5 minutes. Watching wakes it."
-      : "This world is stopped by its admin."]);
+      : "This world is frozen by its admin."]);
   }
   banners.replaceChildren(...items.map(([kind, text]) => {
     const div = document.createElement("div");
@@ -133,111 +229,185 @@ function renderBanners() {
   }));
 }
 
+function renderAdmin() {
+  const admin = document.getElementById("admin");
+  admin.hidden = !state.adminKey || !state.status;
+  if (admin.hidden) return;
+  const running = state.status.status === "running";
+  document.getElementById("freeze").hidden = !running;
+  document.getElementById("resume").hidden = running;
+}
+
+async function adminCall(path) {
+  const response = await fetch("/api/mutation", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Convex ${state.adminKey}` },
+    body: JSON.stringify({ path, args: { worldId: state.status.worldId }, format: "json" }),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (body.status !== "success") {
+    showError(`${path}: ${body.errorMessage || body.message || response.statusText}`);
+  }
+}
+document.getElementById("freeze").addEventListener("click", () => adminCall("testing:stop"));
+document.getElementById("resume").addEventListener("click", () => adminCall("testing:resume"));
+
+// --- Drawing -----------------------------------------------------------------------------
+
 function describe(playerId) {
   const d = state.descriptions;
   return d ? d.playerDescriptions.find((p) => p.playerId === playerId) : null;
 }
 
-// Where a player is now: along its timed path, one step behind the server, as AI Town's
-// client does, so motion is smooth between updates and never jumps at normal speed.
+// Where a player is now: along its timed path while walking, so motion is smooth between
+// updates; where the server put it otherwise.
 function position(player) {
-  const path = player.pathfinding && player.pathfinding.state.kind === "moving"
-    ? player.pathfinding.state.path : null;
-  if (!path || !state.engine) return { ...player.position, moving: false };
-  const gameNow = state.engine.currentTime + (performance.now() - state.received) - 1000;
-  if (gameNow <= path[0][4]) return { x: path[0][0], y: path[0][1], moving: false };
+  const path = player.path;
+  if (!path) return { x: player.position.x, y: player.position.y, facing: player.facing };
+  const now = gameNow();
+  if (now <= path[0][4]) {
+    return { x: path[0][0], y: path[0][1], facing: { dx: path[0][2], dy: path[0][3] } };
+  }
   for (let i = 1; i < path.length; i++) {
     const [x0, y0, dx, dy, t0] = path[i - 1];
     const [x1, y1, , , t1] = path[i];
-    if (gameNow < t1) {
-      const f = (gameNow - t0) / (t1 - t0);
-      return { x: x0 + (x1 - x0) * f, y: y0 + (y1 - y0) * f, dx, dy, moving: true };
+    if (now < t1) {
+      const f = (now - t0) / (t1 - t0);
+      return { x: x0 + (x1 - x0) * f, y: y0 + (y1 - y0) * f, facing: { dx, dy }, moving: true };
     }
   }
   const last = path[path.length - 1];
-  return { x: last[0], y: last[1], moving: false };
-}
-
-function drawTile(sheet, index, x, y, columns) {
-  if (index < 0) return;
-  const sx = (index % columns) * TILE;
-  const sy = Math.floor(index / columns) * TILE;
-  ctx.drawImage(sheet, sx, sy, TILE, TILE, x * TILE, y * TILE, TILE, TILE);
+  return { x: last[0], y: last[1], facing: { dx: last[2], dy: last[3] } };
 }
 
 function draw() {
   requestAnimationFrame(draw);
-  const map = state.map;
-  if (!map || !state.world) return;
-  const sheet = image(map.tileSetUrl);
-  const columns = Math.max(1, Math.floor(map.tileSetDimX / map.tileDim));
-  ctx.imageSmoothingEnabled = false;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  if (sheet.complete && sheet.naturalWidth) {
-    for (const layer of [...map.bgTiles, ...map.objectTiles]) {
-      for (let x = 0; x < map.width; x++) {
-        for (let y = 0; y < map.height; y++) drawTile(sheet, layer[x][y], x, y, columns);
-      }
-    }
-  }
-  const people = image("/assets/characters.png");
-  let drawn = 0;
+  camera.resize();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = "#10151d";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!state.map || !state.world) return;
   const now = performance.now();
-  for (const player of state.world.players) {
-    const at = position(player);
-    const facing = at.moving ? { dx: at.dx, dy: at.dy } : player.facing;
+  camera.apply(ctx);
+  ctx.imageSmoothingEnabled = false;
+  painter.draw(ctx, now);
+  const people = painter.image("/assets/characters.png");
+  const placed = state.world.players.map((player) => ({ player, at: position(player) }))
+    .sort((a, b) => a.at.y - b.at.y);
+  if (state.following && state.selected) {
+    const followed = placed.find((p) => p.player.id === state.selected);
+    if (followed) camera.centerOn((followed.at.x + 0.5) * TILE, (followed.at.y + 0.5) * TILE);
+  }
+  for (const { player, at } of placed) {
     const desc = describe(player.id);
     const column = desc ? (parseInt(String(desc.character).replace(/\D/g, ""), 10) || 1) - 1 : 0;
+    const facing = at.facing || { dx: 0, dy: 1 };
     const row = facing.dy > 0 ? 0 : facing.dx < 0 ? 1 : facing.dx > 0 ? 2 : 3;
     const frame = at.moving ? Math.floor(now / 150) % 3 : 1;
-    const px = at.x * TILE;
-    const py = at.y * TILE;
+    if (player.id === state.selected) {
+      ctx.strokeStyle = "#ffe27a";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.ellipse((at.x + 0.5) * TILE, (at.y + 0.95) * TILE, 12, 5, 0, 0, Math.PI * 2);
+      ctx.stroke();
+    }
     if (people.complete && people.naturalWidth) {
       ctx.drawImage(people, ((column % 5) * 3 + frame) * TILE, row * TILE, TILE, TILE,
-                    px, py, TILE, TILE);
+                    at.x * TILE, at.y * TILE, TILE, TILE);
     }
-    ctx.font = "11px system-ui";
-    ctx.textAlign = "center";
-    ctx.fillStyle = player.id === state.selected ? "#ffe27a" : "#fff";
-    const emoji = player.activity && player.activity.until > state.engine.currentTime
-      ? ` ${player.activity.emoji || ""}` : "";
-    ctx.fillText((desc ? desc.name : player.id) + emoji, px + TILE / 2, py - 2);
-    const said = state.said.get(player.id);
-    if (said && now - said.at < SHOW_WORDS_MS) bubble(said.text, px + TILE / 2, py - 14);
-    drawn += 1;
   }
-  state.drawnPlayers = drawn;
+  // Words and names at a readable size whatever the zoom.
+  ctx.setTransform(window.devicePixelRatio || 1, 0, 0, window.devicePixelRatio || 1, 0, 0);
+  const rect = canvas.getBoundingClientRect();
+  const typing = new Set(state.world.conversations
+    .filter((c) => c.isTyping).map((c) => c.isTyping.playerId));
+  const gameTime = gameNow();
+  for (const { player, at } of placed) {
+    const screen = camera.toClient((at.x + 0.5) * TILE, at.y * TILE);
+    const sx = screen.x - rect.left;
+    const sy = screen.y - rect.top;
+    const desc = describe(player.id);
+    const emoji = player.activity && player.activity.until > gameTime
+      ? ` ${player.activity.emoji || ""}` : "";
+    label((desc ? desc.name : player.id) + emoji, sx, sy - 2, player.id === state.selected);
+    const said = state.said.get(player.id);
+    if (typing.has(player.id)) bubble("…", sx, sy - 16);
+    else if (said && now - said.at < SHOW_WORDS_MS) bubble(said.text, sx, sy - 16);
+  }
+  state.drawnPlayers = placed.length;
 }
 requestAnimationFrame(draw);
+
+function label(text, x, y, highlighted) {
+  ctx.font = "bold 11px system-ui";
+  ctx.textAlign = "center";
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = "rgba(0,0,0,0.7)";
+  ctx.strokeText(text, x, y);
+  ctx.fillStyle = highlighted ? "#ffe27a" : "#fff";
+  ctx.fillText(text, x, y);
+}
 
 function bubble(text, x, y) {
   const shown = text.length > 60 ? `${text.slice(0, 57)}…` : text;
   ctx.font = "12px system-ui";
-  const width = ctx.measureText(shown).width + 10;
-  ctx.fillStyle = "rgba(255,255,255,0.92)";
-  ctx.fillRect(x - width / 2, y - 16, width, 18);
+  ctx.textAlign = "center";
+  const width = ctx.measureText(shown).width + 12;
+  ctx.fillStyle = "rgba(255,255,255,0.94)";
+  ctx.beginPath();
+  ctx.roundRect(x - width / 2, y - 17, width, 19, 6);
+  ctx.fill();
   ctx.fillStyle = "#222";
   ctx.fillText(shown, x, y - 3);
 }
 
-canvas.addEventListener("click", (event) => {
+// --- Clicking, walking, following --------------------------------------------------------
+
+function onMapClick(point) {
   if (!state.world) return;
-  const rect = canvas.getBoundingClientRect();
-  const x = ((event.clientX - rect.left) / rect.width) * canvas.width / TILE;
-  const y = ((event.clientY - rect.top) / rect.height) * canvas.height / TILE;
+  const x = point.x / TILE;
+  const y = point.y / TILE;
   let best = null;
   for (const player of state.world.players) {
     const at = position(player);
     const distance = Math.hypot(at.x + 0.5 - x, at.y + 0.5 - y);
-    if (distance < 1.2 && (!best || distance < best.distance)) best = { player, distance };
+    if (distance < 0.8 && (!best || distance < best.distance)) best = { player, distance };
   }
-  if (!best && state.me) {  // an empty tile: walk there
+  if (best) {
+    select(best.player.id);
+  } else if (state.me) {  // an empty tile: walk there
     sendInput("moveTo", { playerId: state.me,
                           destination: { x: Math.floor(x), y: Math.floor(y) } });
-    return;
+  } else {
+    select(null);
   }
-  state.selected = best ? best.player.id : null;
-  renderDetails();
+}
+
+function select(playerId) {
+  if (playerId === state.selected && detailsSubscription) return;
+  state.selected = playerId;
+  state.following = false;
+  state.details = null;
+  if (detailsSubscription) detailsSubscription();
+  detailsSubscription = null;
+  if (playerId && state.status) {
+    detailsSubscription = client.subscribe(
+      "world:playerDetails", { worldId: state.status.worldId, playerId },
+      (value) => { state.details = value; showDetails(); });
+  }
+  showDetails();
+}
+
+document.getElementById("zoom-in").addEventListener("click", () => camera.zoom(1.25));
+document.getElementById("zoom-out").addEventListener("click", () => camera.zoom(0.8));
+document.getElementById("zoom-fit").addEventListener("click", () => {
+  state.following = false;
+  camera.fit();
+});
+window.addEventListener("keydown", (event) => {
+  if (event.target.closest("input, select, textarea")) return;
+  if (event.key === "+" || event.key === "=") camera.zoom(1.25);
+  if (event.key === "-") camera.zoom(0.8);
 });
 
 function sendInput(name, args) {
@@ -252,6 +422,16 @@ function showError(message) {
   banners.append(div);
   setTimeout(() => div.remove(), 8000);
 }
+
+function showDetails() {
+  renderDetails(state, {
+    describe,
+    invite: () => sendInput("startConversation", { playerId: state.me, invitee: state.selected }),
+    follow: () => { state.following = !state.following; showDetails(); },
+  });
+}
+
+// --- Playing -----------------------------------------------------------------------------
 
 document.getElementById("join").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -365,37 +545,4 @@ function renderPlaying() {
     const desc = describe(state.me);
     document.getElementById("me-name").textContent = desc ? desc.name : state.me;
   }
-}
-
-function renderDetails() {
-  if (!state.selected || !state.world) return;
-  const desc = describe(state.selected);
-  const agent = state.world.agents.find((a) => a.playerId === state.selected);
-  const agentDesc = agent && state.descriptions
-    ? state.descriptions.agentDescriptions.find((a) => a.agentId === agent.id) : null;
-  const conversation = state.world.conversations.find(
-    (c) => c.participants.some((p) => p.playerId === state.selected));
-  const parts = [`<h2>${escape(desc ? desc.name : state.selected)}</h2>`];
-  if (agentDesc) parts.push(`<p>${escape(agentDesc.identity)}</p><p><em>${escape(agentDesc.plan)}</em></p>`);
-  else if (desc && desc.description) parts.push(`<p>${escape(desc.description)}</p>`);
-  if (state.me && state.selected !== state.me && !conversation) {
-    parts.push('<button id="invite" type="button">Invite to talk</button>');
-  }
-  if (conversation) {
-    const other = conversation.participants.find((p) => p.playerId !== state.selected);
-    const otherDesc = other ? describe(other.playerId) : null;
-    parts.push(`<p>In a conversation with ${escape(otherDesc ? otherDesc.name : "someone")} ` +
-               `(${conversation.numMessages} messages).</p>`);
-  }
-  details.innerHTML = parts.join("");
-  const invite = document.getElementById("invite");
-  if (invite) {
-    invite.onclick = () => sendInput("startConversation",
-                                     { playerId: state.me, invitee: state.selected });
-  }
-}
-
-function escape(text) {
-  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;",
-                                                   '"': "&quot;" })[c]);
 }

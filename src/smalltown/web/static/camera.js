@@ -1,0 +1,142 @@
+// Pan and zoom over the map: drag to pan, the wheel (or + and -) to zoom about a point.
+// The canvas keeps one backing pixel per device pixel and draws with nearest-neighbour
+// scaling, so tiles stay crisp at any zoom.
+
+const MIN_SCALE = 0.25;
+const MAX_SCALE = 6;
+const DRAG_PIXELS = 5;  // a press that moves less than this is a click
+
+export class Camera {
+  constructor(canvas, onClick) {
+    this.canvas = canvas;
+    this.onClick = onClick;
+    this.scale = 1;
+    this.x = 0;  // the world pixel at the canvas's top-left corner
+    this.y = 0;
+    this.world = { width: 0, height: 0 };
+    this.fitted = false;
+    this.press = null;
+    canvas.addEventListener("pointerdown", (e) => this.down(e));
+    canvas.addEventListener("pointermove", (e) => this.move(e));
+    canvas.addEventListener("pointerup", (e) => this.up(e));
+    canvas.addEventListener("pointercancel", () => { this.press = null; });
+    canvas.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const at = this.local(e.clientX, e.clientY);
+      this.zoomAt(Math.exp(-e.deltaY * 0.0015), at.x, at.y);
+    }, { passive: false });
+    new ResizeObserver(() => this.resize()).observe(canvas);
+    this.resize();
+  }
+
+  resize() {
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    const height = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      if (!this.fitted) this.fit();
+    }
+  }
+
+  setWorld(width, height) {
+    const first = !this.world.width;
+    this.world = { width, height };
+    if (first) this.fit();
+  }
+
+  // The whole map in view, centred.
+  fit() {
+    const { width, height } = this.world;
+    if (!width || !this.canvas.width) return;
+    const view = this.viewSize();
+    this.scale = Math.min(view.width / width, view.height / height);
+    this.x = (width - view.width / this.scale) / 2;
+    this.y = (height - view.height / this.scale) / 2;
+    this.fitted = true;
+  }
+
+  viewSize() {  // in CSS pixels
+    const ratio = window.devicePixelRatio || 1;
+    return { width: this.canvas.width / ratio, height: this.canvas.height / ratio };
+  }
+
+  local(clientX, clientY) {
+    const rect = this.canvas.getBoundingClientRect();
+    return { x: clientX - rect.left, y: clientY - rect.top };
+  }
+
+  toWorld(clientX, clientY) {
+    const at = this.local(clientX, clientY);
+    return { x: this.x + at.x / this.scale, y: this.y + at.y / this.scale };
+  }
+
+  toClient(worldX, worldY) {
+    const rect = this.canvas.getBoundingClientRect();
+    return { x: rect.left + (worldX - this.x) * this.scale,
+             y: rect.top + (worldY - this.y) * this.scale };
+  }
+
+  zoomAt(factor, localX, localY) {
+    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.scale * factor));
+    const wx = this.x + localX / this.scale;
+    const wy = this.y + localY / this.scale;
+    this.scale = scale;
+    this.x = wx - localX / scale;
+    this.y = wy - localY / scale;
+    this.clamp();
+  }
+
+  zoom(factor) {
+    const view = this.viewSize();
+    this.zoomAt(factor, view.width / 2, view.height / 2);
+  }
+
+  centerOn(worldX, worldY) {
+    const view = this.viewSize();
+    this.x = worldX - view.width / this.scale / 2;
+    this.y = worldY - view.height / this.scale / 2;
+    this.clamp();
+  }
+
+  // Keep at least a quarter of the view on the map.
+  clamp() {
+    const view = this.viewSize();
+    const w = view.width / this.scale;
+    const h = view.height / this.scale;
+    this.x = Math.min(this.world.width - w / 4, Math.max(-w * 3 / 4, this.x));
+    this.y = Math.min(this.world.height - h / 4, Math.max(-h * 3 / 4, this.y));
+  }
+
+  // World pixels to device pixels.
+  apply(ctx) {
+    const s = this.scale * (window.devicePixelRatio || 1);
+    ctx.setTransform(s, 0, 0, s, -this.x * s, -this.y * s);
+  }
+
+  down(event) {
+    this.press = { x: event.clientX, y: event.clientY, camX: this.x, camY: this.y, dragging: false };
+    this.canvas.setPointerCapture(event.pointerId);
+  }
+
+  move(event) {
+    const press = this.press;
+    if (!press) return;
+    const dx = event.clientX - press.x;
+    const dy = event.clientY - press.y;
+    if (!press.dragging && Math.hypot(dx, dy) < DRAG_PIXELS) return;
+    press.dragging = true;
+    this.canvas.style.cursor = "grabbing";
+    this.x = press.camX - dx / this.scale;
+    this.y = press.camY - dy / this.scale;
+    this.clamp();
+  }
+
+  up(event) {
+    const press = this.press;
+    this.press = null;
+    this.canvas.style.cursor = "";
+    if (press && !press.dragging) this.onClick(this.toWorld(event.clientX, event.clientY));
+  }
+}

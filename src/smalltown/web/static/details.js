@@ -1,0 +1,95 @@
+// The details panel: who the selected person is, their conversation now (live), their
+// last conversations with every line, and, for a resident, what they remember lately.
+
+const details = document.getElementById("details");
+const opened = new Set();  // past conversations left open survive the panel's re-renders
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+function transcript(messages) {
+  return element("ol", { class: "lines" },
+    ...messages.map((m) => element("li", {}, element("b", {}, m.authorName), `: ${m.text}`)));
+}
+
+function ago(ms) {
+  const minutes = Math.round((Date.now() - ms) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} h ago` : `${Math.round(hours / 24)} days ago`;
+}
+
+export function renderDetails(state, { describe, invite, follow }) {
+  if (!state.selected || !state.world) {
+    details.replaceChildren(element("p", { class: "hint" },
+      "Click someone to see who they are. Drag to pan, scroll to zoom."));
+    return;
+  }
+  const id = state.selected;
+  const desc = describe(id);
+  const player = state.world.players.find((p) => p.id === id);
+  const agent = state.world.agents.find((a) => a.playerId === id);
+  const agentDesc = agent && state.descriptions
+    ? state.descriptions.agentDescriptions.find((a) => a.agentId === agent.id) : null;
+  const conversation = state.world.conversations.find(
+    (c) => c.participants.some((p) => p.playerId === id));
+  const parts = [element("h2", {}, desc ? desc.name : id)];
+  if (!player) parts.push(element("p", { class: "hint" }, "Has left the town."));
+  if (agentDesc) {
+    parts.push(element("p", {}, agentDesc.identity),
+               element("p", { class: "plan" }, element("em", {}, agentDesc.plan)));
+  } else if (desc && desc.description) {
+    parts.push(element("p", {}, desc.description));
+  }
+  if (player && player.activity && player.activity.description) {
+    parts.push(element("p", { class: "hint" },
+      `${player.activity.emoji || ""} ${player.activity.description}`.trim()));
+  }
+  const buttons = [element("button", { type: "button", id: "follow", onclick: follow },
+                           state.following ? "Stop following" : "Follow")];
+  if (state.me && id !== state.me && !conversation && player) {
+    buttons.push(element("button", { type: "button", id: "invite", onclick: invite },
+                         "Invite to talk"));
+  }
+  parts.push(element("div", { class: "buttons" }, ...buttons));
+
+  if (conversation) {
+    const other = conversation.participants.find((p) => p.playerId !== id);
+    const otherDesc = other ? describe(other.playerId) : null;
+    const lines = state.transcripts.get(conversation.id) || [];
+    parts.push(element("section", { class: "current", id: "current-conversation" },
+      element("h3", {}, `Talking with ${otherDesc ? otherDesc.name : "someone"} now`),
+      transcript(lines)));
+  }
+
+  const extra = state.details;
+  if (extra && extra.pastConversations.length) {
+    parts.push(element("h3", {}, "Earlier conversations"),
+      ...extra.pastConversations.map((c) => element("details", {
+        class: "past",
+        ...(opened.has(c.id) ? { open: "" } : {}),
+        ontoggle: (event) => (event.target.open ? opened.add(c.id) : opened.delete(c.id)),
+      },
+        element("summary", {}, `With ${c.with}, ${ago(c.ended)} (${c.messages.length} lines)`),
+        transcript(c.messages))));
+  }
+  if (agent && extra && extra.memories.length) {
+    parts.push(element("h3", {}, "Remembers lately"),
+      element("ul", { class: "memories" }, ...extra.memories.map((m) => element("li", {},
+        element("span", { class: `importance i${Math.round(m.importance)}`,
+                          title: "importance, 0 to 9" }, String(Math.round(m.importance))),
+        m.kind === "reflection" ? element("em", {}, " insight: ") : " ",
+        m.description))));
+  } else if (agent && extra) {
+    parts.push(element("p", { class: "hint" }, "No memories yet."));
+  }
+  details.replaceChildren(...parts);
+}

@@ -48,3 +48,13 @@ def test_identity_becomes_one_first_person_clause():
     assert _about("Wren is eleven and publishes the town's newspaper. Wren asks.", "Wren") == (
         "I am eleven."
     )
+
+
+def test_the_verb_agrees_with_i():
+    from smalltown.llm.offline import _about
+
+    assert _about("Kofi plays guitar on the square.", "Kofi") == "I play guitar on the square."
+    assert _about("Zed carries bags, always.", "Zed") == "I carry bags."
+    assert _about("Zed watches the sea.", "Zed") == "I watch the sea."
+    assert _about("Zed has a cat.", "Zed") == "I have a cat."
+    assert _about("Zed kept bees.", "Zed") == "I kept bees."

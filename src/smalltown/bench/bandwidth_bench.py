@@ -101,6 +101,7 @@ class _Viewer:
         self.next_id = 0
         self.by_id: dict[int, tuple[str, dict]] = {}
         self.values: dict[int, Any] = {}
+        self.by_path: dict[str, int] = {}  # bytes of query values, by function
 
     async def open(self) -> None:
         import websockets
@@ -142,6 +143,9 @@ class _Viewer:
                 if mod["type"] == "QueryUpdated":
                     self.values[mod["queryId"]] = mod["value"]
                     updated.append(mod["queryId"])
+                    path = self.by_id.get(mod["queryId"], ("(removed)",))[0]
+                    size = len(json.dumps(mod, separators=(",", ":")))
+                    self.by_path[path] = self.by_path.get(path, 0) + size
         return updated
 
 
@@ -207,6 +211,7 @@ async def _measure(url: str, world_id: str, seconds: float, warmup: float) -> di
     ]
     await asyncio.sleep(warmup)  # the first values (map, descriptions) are not the rate
     base = (page.bytes, page.frames, whole.bytes, whole.frames)
+    page.by_path.clear()
     await asyncio.gather(*tasks)
     await page.ws.close()
     await whole.ws.close()
@@ -217,6 +222,7 @@ async def _measure(url: str, world_id: str, seconds: float, warmup: float) -> di
         "whole_bytes_per_s": whole_bytes / seconds,
         "whole_frames_per_s": (whole.frames - base[3]) / seconds,
         "ratio": page_bytes / whole_bytes if whole_bytes else float("nan"),
+        "page_by_function": {k: v / seconds for k, v in sorted(page.by_path.items())},
     }
 
 
@@ -290,4 +296,8 @@ def run(
             f"page {w['page_bytes_per_s'] / 1000:.1f} KB/s ({w['page_frames_per_s']:.1f} "
             f"frames/s) = {w['ratio']:.0%} (goal <= {GOAL:.0%})"
         )
+        parts = ", ".join(
+            f"{path} {rate / 1000:.2f}" for path, rate in w["page_by_function"].items()
+        )
+        out(f"  the page's KB/s by query (the rest is Transition framing): {parts}")
     return results

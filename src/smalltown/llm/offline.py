@@ -59,7 +59,21 @@ def _about(identity: str, name: str) -> str:
     sentence = re.sub(
         r"\b(is|was)\b", lambda m: {"is": "am", "was": "was"}[m.group(1)], sentence, count=1
     )
+    sentence = re.sub(r"^I (\w+)", lambda m: "I " + _agree(m.group(1)), sentence)
     return (sentence + ".") if sentence else "I like it here."
+
+
+def _agree(verb: str) -> str:
+    """A third-person verb as "I" says it: plays -> play, carries -> carry, has -> have."""
+    if verb in ("am", "was") or not verb.endswith("s") or verb.endswith("ss"):
+        return verb
+    if verb == "has":
+        return "have"
+    if verb.endswith("ies"):
+        return verb[:-3] + "y"
+    if verb.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+        return verb[:-2]
+    return verb[:-1]
 
 
 class OfflineBrain:

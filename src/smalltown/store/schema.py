@@ -14,8 +14,9 @@ index ends with ``_creationTime`` and ``_id`` so its entries are unique and orde
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -80,6 +81,9 @@ class VectorIndex:
     field: str
     dimensions: int
     filter_fields: Sequence[str] = ()
+    #: an index already built keeps its dimension when the schema is applied again;
+    #: ``dimensions`` sizes a new one (an app whose vectors' size is found at run time)
+    keep_stored_dimensions: bool = dataclasses.field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name("vector index", self.name)
@@ -195,10 +199,27 @@ class Schema:
         """This schema with one vector index resized (the data decides, on import)."""
         t = self.table(table)
         resized = [
-            VectorIndex(v.name, v.field, dimensions, v.filter_fields) if v.name == index else v
+            dataclasses.replace(v, dimensions=dimensions) if v.name == index else v
             for v in t.vector_indexes
         ]
         return self.merged([Table(t.name, t.indexes, resized)])
+
+    def keeping_stored_dimensions(self, stored: Mapping[str, Mapping[str, Any]]) -> Schema:
+        """This schema with each ``keep_stored_dimensions`` vector index at the size the
+        database holds it (``stored``: table name → its stored description)."""
+        schema = self
+        for t in self.tables:
+            held = {v["name"]: v for v in (stored.get(t.name) or {}).get("vectorIndexes", [])}
+            for v in t.vector_indexes:
+                old = held.get(v.name)
+                if (
+                    v.keep_stored_dimensions
+                    and old is not None
+                    and old.get("field") == v.field
+                    and old.get("dimensions") != v.dimensions
+                ):
+                    schema = schema.with_vector_dimensions(t.name, v.name, old["dimensions"])
+        return schema
 
     def merged(self, tables: Iterable[Table]) -> Schema:
         """This schema with ``tables`` added or replacing tables of the same name."""

@@ -86,6 +86,10 @@ class Provider:
     def description(self) -> str:
         return self.config.describe()
 
+    @property
+    def embedding_model(self) -> str:
+        return self.config.embedding_model
+
     async def close(self) -> None:
         await self.client.aclose()
 

@@ -221,11 +221,15 @@ async def cacheEmbedding(ctx, textHash: bytes, embedding: list[float]) -> None:
         await ctx.db.insert("embeddingsCache", {"textHash": textHash, "embedding": embedding})
 
 
+def embedding_key(model: str, text: str) -> bytes:
+    """The ``embeddingsCache`` key: a vector is only reused for the model that made it."""
+    return hashlib.sha256(f"{model}\0{text}".encode()).digest()
+
+
 async def embed(ctx, text: str) -> list[float]:
     """Embed ``text``, through the cache keyed by a hash of the model and the text."""
     embedder = ctx.extensions["embedder"]
-    model = getattr(getattr(embedder, "config", None), "embedding_model", embedder.description)
-    key = hashlib.sha256(f"{model}\0{text}".encode()).digest()
+    key = embedding_key(embedder.embedding_model, text)
     cached = await ctx.run_query("agentOps:cachedEmbedding", {"textHash": key})
     if cached is not None:
         return cached

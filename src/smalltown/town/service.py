@@ -9,7 +9,7 @@ import time
 
 from smalltown.engine.state import World
 from smalltown.llm import LLMError, config_from_env, open_provider
-from smalltown.llm.hashed_embeddings import HashedEmbedder
+from smalltown.llm.embedders import offline_embedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
 from smalltown.runtime.runtime import with_system_tables
@@ -127,14 +127,14 @@ async def start(runtime) -> TownService:
         if config is not None
         else OfflineBrain()
     )
-    embedder = llm if config is not None else HashedEmbedder()
+    embedder = llm if config is not None else await offline_embedder()
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
 
     def health() -> dict:
         info = {
             "llm": config.describe() if config else OFFLINE,
-            "embedder": config.describe() if config else HashedEmbedder.description,
+            "embedder": embedder.description,
         }
         usage = getattr(llm, "usage", None)
         if usage is not None:

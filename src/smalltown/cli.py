@@ -31,8 +31,11 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     worlds.add_argument("world_id", nargs="?", help="for stop and resume")
     worlds.add_argument("--database", default=settings.database_url, help="database URL")
 
-    memories = sub.add_parser("memories", help="manage agents' memories")
-    memories.add_argument("action", choices=["reset"])
+    memories = sub.add_parser(
+        "memories",
+        help="manage agents' memories: reembed (with the configured embedder) or reset",
+    )
+    memories.add_argument("action", choices=["reembed", "reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
 
     imp = sub.add_parser("import", help="read a Convex snapshot ZIP into the database")
@@ -270,10 +273,42 @@ async def _memories(args: argparse.Namespace) -> int:
     if (store := await _open_town_store(args.database)) is None:
         return 1
     try:
+        if args.action == "reembed":
+            return await _reembed(store)
         deleted = await admin.reset_memories(store)
     finally:
         await store.close()
     print(f"deleted {deleted} memories and embeddings; agents start remembering afresh")
+    return 0
+
+
+async def _reembed(store) -> int:
+    """Embed every memory again with the embedder the server would use (from the
+    environment), in place; the index takes that embedder's size."""
+    from smalltown.llm import LLMError, config_from_env, open_provider
+    from smalltown.llm.embedders import offline_embedder
+    from smalltown.town.memory_index import reembed
+
+    config = config_from_env()
+    embedder = open_provider(config) if config is not None else await offline_embedder()
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  re-embedded {done:,} of {total:,} memories", end="", file=sys.stderr)
+
+    try:
+        count = await reembed(store, embedder, progress=progress)
+    except LLMError as exc:
+        print(f"\nsmalltown: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if config is not None:
+            await embedder.close()
+    print(
+        f"\rre-embedded {count:,} memories with {embedder.description} "
+        f"in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 

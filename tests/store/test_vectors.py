@@ -296,3 +296,15 @@ async def test_an_index_can_keep_the_dimension_it_was_built_with(open_test_store
     with pytest.raises(SchemaError, match=r"has 8 dimensions but vector index sized\.v has 4"):
         await again.apply_schema(_sized(4, keep=False))
     assert again.schema.table("sized").vector_index("v").dimensions == 8
+
+
+async def test_an_index_dropped_on_purpose_stays_dropped_until_applied_plainly(open_test_store):
+    store = await open_test_store(_sized(8, keep=True))
+    first = await store.run(lambda tx: tx.insert("sized", {"v": [1.0] + [0.0] * 7, "g": "a"}))
+    await store.apply_schema(Schema([Table("sized")]))  # drop it, as a re-embedding does
+    await store.run(lambda tx: tx.patch(first, {"v": [0.5] * 4}))  # vectors of any size now
+    reopened = await open_test_store(_sized(8, keep=True))
+    assert reopened.schema.table("sized").vector_indexes == ()
+    await reopened.apply_schema(_sized(4, keep=False))  # built again at the new size
+    found = await reopened.read(lambda tx: tx.vector_search("sized", "v", [1.0] * 4))
+    assert found == [(first, pytest.approx(1.0))]

@@ -14,9 +14,10 @@ from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS
 from smalltown.town.inputs import insert_input, record_message
+from smalltown.town.memory_index import fit_memory_index
 from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world, fit_memory_index
+from smalltown.town.service import create_world
 
 from helpers import RunningServer, eventually, free_port
 
@@ -41,7 +42,7 @@ class Town:
 
         self.worker = SchedulerWorker(self.runtime, poll_seconds=0.02)
         await self.worker.start()
-        await fit_memory_index(self.runtime, self.llm)  # no-op when the LLM is unreachable
+        await fit_memory_index(self.store, self.llm)  # no-op when the LLM is unreachable
         self.world_id = await create_world(self.store, small_map(), CHARACTERS[:1])
         self.status = await self.store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": self.world_id})
@@ -263,37 +264,6 @@ async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
             assert "What you remember:" in prompt and "smell of the bakery" in prompt
         finally:
             await town.close()
-
-
-async def test_a_new_embedding_size_over_old_memories_is_refused_with_the_fix(tmp_path):
-    from smalltown.llm.hashed_embeddings import HashedEmbedder
-    from smalltown.store import SchemaError
-    from smalltown.town.service import fit_memory_index
-
-    class Eight:
-        description = "eight"
-
-        async def embed(self, texts):
-            return [[1.0] + [0.0] * 7 for _ in texts]
-
-    store = await open_store(f"sqlite:///{tmp_path}/dims.db")
-    try:
-        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        await fit_memory_index(runtime, Eight())
-        await store.run(
-            lambda tx: tx.insert(
-                "memoryEmbeddings", {"playerId": "p:1", "embedding": [1.0] + [0.0] * 7}
-            )
-        )
-        with pytest.raises(SchemaError, match=r"256-dimensional.*have 8.*smalltown memories reset"):
-            await fit_memory_index(runtime, HashedEmbedder())
-        # Nothing changed: the old index still answers.
-        found = await store.read(
-            lambda tx: tx.vector_search("memoryEmbeddings", "embedding", [1.0] + [0.0] * 7)
-        )
-        assert len(found) == 1
-    finally:
-        await store.close()
 
 
 @pytest.mark.timeout(120)

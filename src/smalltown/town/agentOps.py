@@ -8,7 +8,6 @@ waiting, and the world's status records the error so viewers see it, with the fi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from smalltown.llm import LLMError
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.memory import parse_importance, rank
+from smalltown.town.memory_index import embedding_key
 from smalltown.town.prompts import (
     clean_reply,
     conversation_messages,
@@ -219,11 +219,6 @@ async def cachedEmbedding(ctx, textHash: bytes) -> list[float] | None:
 async def cacheEmbedding(ctx, textHash: bytes, embedding: list[float]) -> None:
     if await ctx.db.first("embeddingsCache", "text", eq={"textHash": textHash}) is None:
         await ctx.db.insert("embeddingsCache", {"textHash": textHash, "embedding": embedding})
-
-
-def embedding_key(model: str, text: str) -> bytes:
-    """The ``embeddingsCache`` key: a vector is only reused for the model that made it."""
-    return hashlib.sha256(f"{model}\0{text}".encode()).digest()
 
 
 async def embed(ctx, text: str) -> list[float]:

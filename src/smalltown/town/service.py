@@ -8,17 +8,15 @@ import secrets
 import time
 
 from smalltown.engine.state import World
-from smalltown.llm import LLMError, config_from_env, open_provider
+from smalltown.llm import config_from_env, open_provider
 from smalltown.llm.embedders import offline_embedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
-from smalltown.runtime.runtime import with_system_tables
-from smalltown.store import SchemaError
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
+from smalltown.town.memory_index import fit_memory_index
 from smalltown.town.runner import WorldRunner
-from smalltown.town.schema import embedding_dimensions, town_schema
 
 log = logging.getLogger("smalltown.town")
 
@@ -84,34 +82,6 @@ class TownService:
             await self.llm.close()
 
 
-async def fit_memory_index(runtime, embedder) -> None:
-    """Size the memory index to the embedder's vectors, found by asking it.
-
-    A different size than the stored memories have is refused with the ways out, never
-    left to fail on the first write ("expected 768, received 1024").
-    """
-    try:
-        dimensions = len((await embedder.embed(["how long is a vector?"]))[0])
-    except LLMError as exc:
-        log.warning(
-            "could not ask the embedder for its vector size (%s); memories keep the current size",
-            exc,
-        )
-        return
-    current = embedding_dimensions(runtime.store.schema)
-    if dimensions == current:
-        return
-    try:
-        await runtime.store.apply_schema(with_system_tables(town_schema(dimensions)))
-    except SchemaError as exc:
-        raise SchemaError(
-            f"the embedding model now gives {dimensions}-dimensional vectors, but the stored "
-            f"memories have {current}: {exc}. Either set the previous embedding model back, "
-            "or start the memories over with `smalltown memories reset`"
-        ) from exc
-    log.info("memory index sized to %d dimensions for %s", dimensions, embedder.description)
-
-
 async def start(runtime) -> TownService:
     existing = await runtime.store.read(
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
@@ -150,7 +120,7 @@ async def start(runtime) -> TownService:
         return info
 
     runtime.extensions["health"] = health
-    await fit_memory_index(runtime, embedder)
+    await fit_memory_index(runtime.store, embedder)
     if config is None:
         log.warning(
             "%s: agents talk from templates. For real conversations, %s",

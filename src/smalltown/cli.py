@@ -38,6 +38,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     memories.add_argument("action", choices=["reembed", "reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
 
+    usage = sub.add_parser("usage", help="a running server's LLM usage and estimated cost")
+    usage.add_argument(
+        "--url",
+        default=f"http://{settings.host}:{settings.port}",
+        help="the server (default: this machine's, from SMALLTOWN_HOST and SMALLTOWN_PORT)",
+    )
+
     imp = sub.add_parser("import", help="read a Convex snapshot ZIP into the database")
     imp.add_argument("snapshot", help="the .zip `npx convex export` wrote")
     imp.add_argument("--database", default=settings.database_url, help="database URL")
@@ -119,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_replay(args))
     if command == "memories":
         return asyncio.run(_memories(args))
+    if command == "usage":
+        return _usage(args.url)
     if command == "export":
         return asyncio.run(_export(args))
     if command == "import":
@@ -329,6 +338,36 @@ async def _replay(args: argparse.Namespace) -> int:
         f"{report.detail}"
     )
     return 0 if report.equal else 3
+
+
+def _usage(url: str) -> int:
+    """Ask the server: the counts live in its process."""
+    import httpx
+
+    try:
+        app = httpx.get(f"{url.rstrip('/')}/health", timeout=10).json().get("app") or {}
+    except (httpx.HTTPError, ValueError) as exc:
+        print(
+            f"smalltown: cannot read {url}/health ({exc}); is the server running?", file=sys.stderr
+        )
+        return 1
+    if "llm" not in app:
+        print(f"smalltown: {url} does not run the town app", file=sys.stderr)
+        return 1
+    print(f"llm:       {app['llm']}")
+    print(f"embedder:  {app.get('embedder', '?')}")
+    used = app.get("usage")
+    if used:
+        print(
+            f"requests:  {used['requests']:,} ({used['failures']:,} failed)\n"
+            f"tokens:    {used['promptTokens']:,} prompt, {used['completionTokens']:,} "
+            f"completion, {used.get('embeddingTokens', 0):,} embedding"
+        )
+    cost = app.get("cost") or {}
+    usd = cost.get("usd")
+    shown = "unknown" if usd is None else f"${usd:,.4f}"
+    print(f"cost:      {shown} ({cost.get('basis', 'not reported')})")
+    return 0
 
 
 def _run(settings: Settings) -> int:

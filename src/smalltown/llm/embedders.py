@@ -19,7 +19,7 @@ from smalltown.llm.minilm import MiniLMEmbedder
 
 log = logging.getLogger("smalltown.llm")
 SETTING = "SMALLTOWN_OFFLINE_EMBEDDINGS"
-CHOICES = ("minilm", "hashed")
+CHOICES = ("minilm", "hashed")  # as smalltown.config checks at start
 
 
 class Embedder(Protocol):

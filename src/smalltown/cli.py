@@ -295,11 +295,12 @@ async def _reembed(store) -> int:
     """Embed every memory again with the embedder the server would use (from the
     environment), in place; the index takes that embedder's size."""
     from smalltown.llm import LLMError, config_from_env, open_provider
-    from smalltown.llm.embedders import offline_embedder
+    from smalltown.llm.embedders import choose_embedder
     from smalltown.town.memory_index import reembed
 
     config = config_from_env()
-    embedder = open_provider(config) if config is not None else await offline_embedder()
+    provider = open_provider(config) if config is not None else None
+    embedder = await choose_embedder(provider)
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
@@ -311,8 +312,8 @@ async def _reembed(store) -> int:
         print(f"\nsmalltown: {exc}", file=sys.stderr)
         return 1
     finally:
-        if config is not None:
-            await embedder.close()
+        if provider is not None:
+            await provider.close()
     print(
         f"\rre-embedded {count:,} memories with {embedder.description} "
         f"in {time.monotonic() - started:.1f} s",

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from smalltown.llm import config_from_env, embedders
 from smalltown.llm.prices import prices_from_env
-
-OFFLINE_EMBEDDERS = ("minilm", "hashed")
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"
@@ -29,8 +28,8 @@ SETTINGS_DOC = {
     "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on LLM tokens (prompt + completion) each hour",
     "SMALLTOWN_LLM_PRICES": "LLM prices for the cost estimate, as JSON "
     '{model: {"input": $/Mtok, "output": $/Mtok}}; adds to or replaces the built-in table',
-    "SMALLTOWN_OFFLINE_EMBEDDINGS": "the embedder when no provider is configured: minilm "
-    "(semantic, the default) or hashed (shared words only)",
+    "SMALLTOWN_EMBEDDINGS": "which embedder makes memories' vectors: provider (the "
+    "configured LLM's), minilm (on this machine) or hashed (shared words only)",
     "SMALLTOWN_STEP_MS": "how much game time one world step covers (ms)",
     "SMALLTOWN_TIME_SCALE": "game time per wall-clock time (2 runs towns twice as fast)",
 }
@@ -68,12 +67,7 @@ class Settings:
         if port >= 65536:
             raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port}")
         prices_from_env(env)  # refused now, with the expected shape, not at the first call
-        offline = (env.get("SMALLTOWN_OFFLINE_EMBEDDINGS") or "minilm").strip().lower()
-        if offline not in OFFLINE_EMBEDDERS:
-            raise ValueError(
-                f"SMALLTOWN_OFFLINE_EMBEDDINGS must be one of {', '.join(OFFLINE_EMBEDDERS)}, "
-                f"got {offline!r}"
-            )
+        embedders.choice(env, config_from_env(env) is not None)
         return cls(
             database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,
             host=env.get("SMALLTOWN_HOST") or DEFAULT_HOST,

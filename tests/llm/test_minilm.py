@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from smalltown.llm.embedders import offline_embedder
+from smalltown.llm.embedders import choose_embedder
 from smalltown.llm.errors import EmbedderUnavailable
 from smalltown.llm.hashed_embeddings import HashedEmbedder
 from smalltown.llm.minilm import BATCH, DIMENSIONS, MiniLMEmbedder, default_files
@@ -69,7 +69,7 @@ async def test_a_broken_model_falls_back_to_hashed_words_with_the_reason(tmp_pat
     with pytest.raises(EmbedderUnavailable, match=r"cannot load model\.onnx"):
         await broken.ready()
     with caplog.at_level(logging.WARNING, "smalltown.llm"):
-        chosen = await offline_embedder({}, minilm=MiniLMEmbedder(model, tokenizer))
+        chosen = await choose_embedder(None, {}, minilm=MiniLMEmbedder(model, tokenizer))
     assert isinstance(chosen, HashedEmbedder)
     assert "semantic offline embeddings are off: cannot load model.onnx" in caplog.text
     missing = MiniLMEmbedder(tmp_path / "absent.onnx", tokenizer)
@@ -78,9 +78,14 @@ async def test_a_broken_model_falls_back_to_hashed_words_with_the_reason(tmp_pat
 
 
 async def test_the_offline_choice_is_a_setting():
-    assert isinstance(await offline_embedder({}), MiniLMEmbedder)
-    assert isinstance(
-        await offline_embedder({"SMALLTOWN_OFFLINE_EMBEDDINGS": "hashed"}), HashedEmbedder
-    )
-    with pytest.raises(ValueError, match="SMALLTOWN_OFFLINE_EMBEDDINGS must be one of"):
-        await offline_embedder({"SMALLTOWN_OFFLINE_EMBEDDINGS": "bert"})
+    assert isinstance(await choose_embedder(None, {}), MiniLMEmbedder)
+    hashed = HashedEmbedder()
+    assert await choose_embedder(hashed, {}) is hashed  # a provider embeds by default
+    minilm = await choose_embedder(hashed, {"SMALLTOWN_EMBEDDINGS": "minilm"})
+    assert isinstance(minilm, MiniLMEmbedder)  # unless asked to embed here
+    chosen = await choose_embedder(None, {"SMALLTOWN_EMBEDDINGS": "hashed"})
+    assert isinstance(chosen, HashedEmbedder)
+    with pytest.raises(ValueError, match="SMALLTOWN_EMBEDDINGS must be one of"):
+        await choose_embedder(None, {"SMALLTOWN_EMBEDDINGS": "bert"})
+    with pytest.raises(ValueError, match="provider needs an LLM provider"):
+        await choose_embedder(None, {"SMALLTOWN_EMBEDDINGS": "provider"})

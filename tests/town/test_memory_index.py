@@ -218,7 +218,7 @@ def test_the_cli_re_embeds_with_the_configured_embedder(tmp_path):
         "TOGETHER_API_KEY",
         "LLM_API_URL",
         "OLLAMA_HOST",
-        "SMALLTOWN_OFFLINE_EMBEDDINGS",
+        "SMALLTOWN_EMBEDDINGS",
     ):
         env.pop(name, None)
     result = subprocess.run(

@@ -235,7 +235,7 @@ async def test_admins_stop_and_resume_the_default_world(tmp_path):
 async def test_health_says_which_llm_speaks(tmp_path, monkeypatch):
     for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("SMALLTOWN_OFFLINE_EMBEDDINGS", raising=False)
+    monkeypatch.delenv("SMALLTOWN_EMBEDDINGS", raising=False)
     app = create_app(f"sqlite:///{tmp_path}/h.db", "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
         app_health = (await client.get("/health")).json()["app"]

@@ -9,7 +9,7 @@ import time
 
 from smalltown.engine.state import World
 from smalltown.llm import config_from_env, open_provider
-from smalltown.llm.embedders import offline_embedder
+from smalltown.llm.embedders import choose_embedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
 from smalltown.llm.prices import OFFLINE as OFFLINE_COST
@@ -99,7 +99,7 @@ async def start(runtime) -> TownService:
         if config is not None
         else OfflineBrain()
     )
-    embedder = llm if config is not None else await offline_embedder()
+    embedder = await choose_embedder(llm if config is not None else None)
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
 

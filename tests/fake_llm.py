@@ -87,7 +87,13 @@ class FakeLLM:
         data = [
             {"index": i, "embedding": fake_embedding(t, self.dims)} for i, t in enumerate(texts)
         ]
-        return JSONResponse({"data": list(reversed(data))})  # any order; index says which
+        tokens = sum(len(t.split()) for t in texts)
+        return JSONResponse(  # any order; index says which
+            {
+                "data": list(reversed(data)),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def _ollama_chat(self, request: Request) -> JSONResponse:
         _, failed = await self._enter(request)

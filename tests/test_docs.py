@@ -27,6 +27,8 @@ def test_every_cli_command_is_in_the_readme():
         "worlds list",
         "replay",
         "memories reset",
+        "memories reembed",
+        "usage",
         "bench store",
         "bench realtime",
         "bench engine",

@@ -34,9 +34,19 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         "--agents", type=int, default=5, help="create: how many residents (default 5)"
     )
 
-    memories = sub.add_parser("memories", help="manage agents' memories")
-    memories.add_argument("action", choices=["reset"])
+    memories = sub.add_parser(
+        "memories",
+        help="manage agents' memories: reembed (with the configured embedder) or reset",
+    )
+    memories.add_argument("action", choices=["reembed", "reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
+
+    usage = sub.add_parser("usage", help="a running server's LLM usage and estimated cost")
+    usage.add_argument(
+        "--url",
+        default=f"http://{settings.host}:{settings.port}",
+        help="the server (default: this machine's, from SMALLTOWN_HOST and SMALLTOWN_PORT)",
+    )
 
     imp = sub.add_parser("import", help="read a Convex snapshot ZIP into the database")
     imp.add_argument("snapshot", help="the .zip `npx convex export` wrote")
@@ -126,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_replay(args))
     if command == "memories":
         return asyncio.run(_memories(args))
+    if command == "usage":
+        return _usage(args.url)
     if command == "export":
         return asyncio.run(_export(args))
     if command == "import":
@@ -289,10 +301,43 @@ async def _memories(args: argparse.Namespace) -> int:
     if (store := await _open_town_store(args.database)) is None:
         return 1
     try:
+        if args.action == "reembed":
+            return await _reembed(store)
         deleted = await admin.reset_memories(store)
     finally:
         await store.close()
     print(f"deleted {deleted} memories and embeddings; agents start remembering afresh")
+    return 0
+
+
+async def _reembed(store) -> int:
+    """Embed every memory again with the embedder the server would use (from the
+    environment), in place; the index takes that embedder's size."""
+    from smalltown.llm import LLMError, config_from_env, open_provider
+    from smalltown.llm.embedders import choose_embedder
+    from smalltown.town.memory_index import reembed
+
+    config = config_from_env()
+    provider = open_provider(config) if config is not None else None
+    embedder = await choose_embedder(provider)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  re-embedded {done:,} of {total:,} memories", end="", file=sys.stderr)
+
+    try:
+        count = await reembed(store, embedder, progress=progress)
+    except LLMError as exc:
+        print(f"\nsmalltown: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if provider is not None:
+            await provider.close()
+    print(
+        f"\rre-embedded {count:,} memories with {embedder.description} "
+        f"in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -313,6 +358,36 @@ async def _replay(args: argparse.Namespace) -> int:
         f"{report.detail}"
     )
     return 0 if report.equal else 3
+
+
+def _usage(url: str) -> int:
+    """Ask the server: the counts live in its process."""
+    import httpx
+
+    try:
+        app = httpx.get(f"{url.rstrip('/')}/health", timeout=10).json().get("app") or {}
+    except (httpx.HTTPError, ValueError) as exc:
+        print(
+            f"smalltown: cannot read {url}/health ({exc}); is the server running?", file=sys.stderr
+        )
+        return 1
+    if "llm" not in app:
+        print(f"smalltown: {url} does not run the town app", file=sys.stderr)
+        return 1
+    print(f"llm:       {app['llm']}")
+    print(f"embedder:  {app.get('embedder', '?')}")
+    used = app.get("usage")
+    if used:
+        print(
+            f"requests:  {used['requests']:,} ({used['failures']:,} failed)\n"
+            f"tokens:    {used['promptTokens']:,} prompt, {used['completionTokens']:,} "
+            f"completion, {used.get('embeddingTokens', 0):,} embedding"
+        )
+    cost = app.get("cost") or {}
+    usd = cost.get("usd")
+    shown = "unknown" if usd is None else f"${usd:,.4f}"
+    print(f"cost:      {shown} ({cost.get('basis', 'not reported')})")
+    return 0
 
 
 def _run(settings: Settings) -> int:

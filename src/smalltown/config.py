@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from smalltown.llm import config_from_env, embedders
+from smalltown.llm.prices import prices_from_env
+
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -23,6 +26,10 @@ SETTINGS_DOC = {
     "SMALLTOWN_MAX_BODY_BYTES": "largest HTTP body and WebSocket frame accepted",
     "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
     "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on LLM tokens (prompt + completion) each hour",
+    "SMALLTOWN_LLM_PRICES": "LLM prices for the cost estimate, as JSON "
+    '{model: {"input": $/Mtok, "output": $/Mtok}}; adds to or replaces the built-in table',
+    "SMALLTOWN_EMBEDDINGS": "which embedder makes memories' vectors: provider (the "
+    "configured LLM's), minilm (on this machine) or hashed (shared words only)",
     "SMALLTOWN_STEP_MS": "how much game time one world step covers (ms)",
     "SMALLTOWN_TIME_SCALE": "game time per wall-clock time (2 runs towns twice as fast)",
 }
@@ -59,6 +66,8 @@ class Settings:
         port = int(_number(env, "SMALLTOWN_PORT", DEFAULT_PORT, int))
         if port >= 65536:
             raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port}")
+        prices_from_env(env)  # refused now, with the expected shape, not at the first call
+        embedders.choice(env, config_from_env(env) is not None)
         return cls(
             database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,
             host=env.get("SMALLTOWN_HOST") or DEFAULT_HOST,

@@ -8,6 +8,7 @@ from smalltown.store import (
     InvalidQueryError,
     InvalidValueError,
     Schema,
+    SchemaError,
     Table,
     UnknownIndexError,
     VectorDimensionError,
@@ -273,3 +274,37 @@ async def test_two_stores_on_one_database_see_each_others_vectors(open_test_stor
     assert moved is None
     again = await first.run(search_in_a_write)
     assert again[0][0] != best[0][0]
+
+
+def _sized(dims, keep):
+    index = VectorIndex("v", "v", dims, ["g"], keep_stored_dimensions=keep)
+    return Schema([Table("sized", vector_indexes=[index])])
+
+
+async def test_an_index_can_keep_the_dimension_it_was_built_with(open_test_store):
+    first = await open_test_store(_sized(8, keep=True))  # a new index takes the declared size
+    await first.run(lambda tx: tx.insert("sized", {"v": [1.0] + [0.0] * 7, "g": "a"}))
+    assert (await first.stored_definitions())["sized"]["vectorIndexes"][0]["dimensions"] == 8
+    # Declared at 4 but kept at 8: the vectors still fit and still answer.
+    again = await open_test_store(_sized(4, keep=True))
+    assert again.schema.table("sized").vector_index("v").dimensions == 8
+    found = await again.read(lambda tx: tx.vector_search("sized", "v", [1.0] + [0.0] * 7))
+    assert len(found) == 1 and found[0][1] == pytest.approx(1.0)
+    await again.apply_schema(_sized(4, keep=True))
+    assert again.schema.table("sized").vector_index("v").dimensions == 8
+    # Without the flag the declared size is applied, and the old vectors do not fit it.
+    with pytest.raises(SchemaError, match=r"has 8 dimensions but vector index sized\.v has 4"):
+        await again.apply_schema(_sized(4, keep=False))
+    assert again.schema.table("sized").vector_index("v").dimensions == 8
+
+
+async def test_an_index_dropped_on_purpose_stays_dropped_until_applied_plainly(open_test_store):
+    store = await open_test_store(_sized(8, keep=True))
+    first = await store.run(lambda tx: tx.insert("sized", {"v": [1.0] + [0.0] * 7, "g": "a"}))
+    await store.apply_schema(Schema([Table("sized")]))  # drop it, as a re-embedding does
+    await store.run(lambda tx: tx.patch(first, {"v": [0.5] * 4}))  # vectors of any size now
+    reopened = await open_test_store(_sized(8, keep=True))
+    assert reopened.schema.table("sized").vector_indexes == ()
+    await reopened.apply_schema(_sized(4, keep=False))  # built again at the new size
+    found = await reopened.read(lambda tx: tx.vector_search("sized", "v", [1.0] * 4))
+    assert found == [(first, pytest.approx(1.0))]

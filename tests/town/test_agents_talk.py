@@ -9,14 +9,16 @@ import pytest
 from fake_llm import FakeLLM
 from smalltown.engine.world_map import EMPTY, WorldMap
 from smalltown.llm import LLMConfig, open_provider
+from smalltown.llm.minilm import MiniLMEmbedder
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS
 from smalltown.town.inputs import insert_input, record_message
+from smalltown.town.memory_index import fit_memory_index
 from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world, fit_memory_index
+from smalltown.town.service import create_world
 
 from helpers import RunningServer, eventually, free_port
 
@@ -29,7 +31,7 @@ def small_map():
 
 
 class Town:
-    async def open(self, tmp_path, llm_url):
+    async def open(self, tmp_path, llm_url, embedder=None):
         self.store = await open_store(f"sqlite:///{tmp_path}/talk.db")
         self.runtime = await Runtime.create(
             self.store, schema, Registry.from_package("smalltown.town")
@@ -37,11 +39,12 @@ class Town:
         config = LLMConfig("openai", f"{llm_url}/v1", "chatty", "embedder", None, "LLM_API_URL")
         self.llm = open_provider(config, retry_delays=(0.01,))
         self.runtime.extensions["llm"] = self.llm
-        self.runtime.extensions["embedder"] = self.llm
+        self.embedder = embedder or self.llm
+        self.runtime.extensions["embedder"] = self.embedder
 
         self.worker = SchedulerWorker(self.runtime, poll_seconds=0.02)
         await self.worker.start()
-        await fit_memory_index(self.runtime, self.llm)  # no-op when the LLM is unreachable
+        await fit_memory_index(self.store, self.embedder)  # no-op when it is unreachable
         self.world_id = await create_world(self.store, small_map(), CHARACTERS[:1])
         self.status = await self.store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": self.world_id})
@@ -200,10 +203,13 @@ async def test_with_no_llm_the_offline_brain_still_talks(tmp_path):
 
 
 @pytest.mark.timeout(120)
-async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
+@pytest.mark.parametrize("embedder", ["provider", "minilm"])
+async def test_after_a_conversation_the_agent_remembers_it(tmp_path, embedder):
     fake = FakeLLM()
     async with RunningServer(fake.app) as llm_server:
-        town = await Town().open(tmp_path, llm_server.url)  # memories of 8 dimensions
+        # Memories of 8 dimensions from the provider, or of 384 from MiniLM on this machine.
+        minilm = MiniLMEmbedder() if embedder == "minilm" else None
+        town = await Town().open(tmp_path, llm_server.url, minilm)
         try:
             human, agent, conversation = await meet(town)
             await town.say(human, conversation, "m-1", "The bakery smells wonderful.")
@@ -232,12 +238,29 @@ async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
                 "conversationId": conversation,
                 "playerIds": [agent, human],
             }
+            (about,) = await town.embedder.embed(["an aroma from a bread shop"])
             found = await town.store.read(
                 lambda tx: tx.vector_search(
-                    "memoryEmbeddings", "embedding", [0.1] * 8, filter={"playerId": agent}
+                    "memoryEmbeddings", "embedding", about, filter={"playerId": agent}
                 )
             )
             assert [id for id, _ in found] == [memory["embeddingId"]]
+            (want,) = await town.embedder.embed([memory["description"]])
+            stored = await town.store.read(
+                lambda tx: tx.get(memory["embeddingId"], table="memoryEmbeddings")
+            )
+            assert len(stored["embedding"]) == (384 if minilm else 8)
+            assert stored["embedding"] == pytest.approx(want, abs=1e-6)
+            if minilm:
+                (unrelated,) = await town.embedder.embed(["quarterly tax filings"])
+                assert (
+                    found[0][1]
+                    > 0.3
+                    > 0.1
+                    > sum(  # close in meaning, no word in common
+                        p * q for p, q in zip(want, unrelated, strict=True)
+                    )
+                )
             assert len(await town.store.read(lambda tx: tx.query("embeddingsCache"))) >= 1
 
             # Next time they meet, the agent's prompt carries what it remembers.
@@ -263,37 +286,6 @@ async def test_after_a_conversation_the_agent_remembers_it(tmp_path):
             assert "What you remember:" in prompt and "smell of the bakery" in prompt
         finally:
             await town.close()
-
-
-async def test_a_new_embedding_size_over_old_memories_is_refused_with_the_fix(tmp_path):
-    from smalltown.llm.hashed_embeddings import HashedEmbedder
-    from smalltown.store import SchemaError
-    from smalltown.town.service import fit_memory_index
-
-    class Eight:
-        description = "eight"
-
-        async def embed(self, texts):
-            return [[1.0] + [0.0] * 7 for _ in texts]
-
-    store = await open_store(f"sqlite:///{tmp_path}/dims.db")
-    try:
-        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        await fit_memory_index(runtime, Eight())
-        await store.run(
-            lambda tx: tx.insert(
-                "memoryEmbeddings", {"playerId": "p:1", "embedding": [1.0] + [0.0] * 7}
-            )
-        )
-        with pytest.raises(SchemaError, match=r"256-dimensional.*have 8.*smalltown memories reset"):
-            await fit_memory_index(runtime, HashedEmbedder())
-        # Nothing changed: the old index still answers.
-        found = await store.read(
-            lambda tx: tx.vector_search("memoryEmbeddings", "embedding", [1.0] + [0.0] * 7)
-        )
-        assert len(found) == 1
-    finally:
-        await store.close()
 
 
 @pytest.mark.timeout(120)

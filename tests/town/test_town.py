@@ -235,9 +235,15 @@ async def test_admins_stop_and_resume_the_default_world(tmp_path):
 async def test_health_says_which_llm_speaks(tmp_path, monkeypatch):
     for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SMALLTOWN_EMBEDDINGS", raising=False)
     app = create_app(f"sqlite:///{tmp_path}/h.db", "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
-        assert (await client.get("/health")).json()["app"]["llm"].startswith("offline brain")
+        app_health = (await client.get("/health")).json()["app"]
+        assert app_health["llm"].startswith("offline brain")
+        assert app_health["embedder"].startswith("offline all-MiniLM-L6-v2")
+        assert app_health["cost"] == {"usd": 0.0, "basis": "offline: no LLM is called"}
+        metrics = (await client.get("/metrics")).text
+        assert "smalltown_llm_cost_usd 0.0" in metrics
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")
     app = create_app(f"sqlite:///{tmp_path}/h2.db", "smalltown.town")
     async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
@@ -246,3 +252,12 @@ async def test_health_says_which_llm_speaks(tmp_path, monkeypatch):
         assert "OLLAMA_HOST" in app_health["llm"]
         assert app_health["usage"]["failures"] >= 1  # probing the unreachable embedder
         assert "cannot reach" in app_health["usage"]["lastError"]
+        assert app_health["cost"]["usd"] == 0.0 and app_health["cost"]["basis"].startswith("local")
+        metrics = (await client.get("/metrics")).text
+        failures = next(
+            float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("smalltown_llm_failures ")
+        )
+        assert failures >= 1
+        assert "smalltown_llm_prompt_tokens 0.0" in metrics

@@ -2,6 +2,7 @@
 
 LLMError
 ├── LLMUnavailable     the server cannot be reached, or keeps failing (5xx, timeouts)
+│   └── EmbedderUnavailable  the offline embedding model cannot be loaded (not installed)
 ├── LLMAuthError       the server refused the key (401/403)
 ├── LLMRateLimited     still 429 after the retries
 └── LLMResponseError   an answer that is not what the API promises (or a 4xx)
@@ -13,6 +14,10 @@ class LLMError(Exception):
 
 
 class LLMUnavailable(LLMError):
+    pass
+
+
+class EmbedderUnavailable(LLMUnavailable):
     pass
 
 

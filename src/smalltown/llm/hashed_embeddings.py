@@ -3,7 +3,7 @@
 Each word (lower-cased, with its neighbour pairs) adds ±1 to a hashed dimension; vectors
 are normalised. Texts that share words come out close, which is enough for an agent to
 find the memories that mention a neighbour or a topic. It is labelled as what it is; a
-real embedding model (any configured provider) replaces it.
+real embedding model (MiniLM offline, or any configured provider) replaces it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import math
 import re
+from collections.abc import Sequence
 
 DIMENSIONS = 256
 DESCRIPTION = "offline hashed-word embeddings (not semantic)"
@@ -19,10 +20,11 @@ _WORD = re.compile(r"[a-z0-9']+")
 
 
 class HashedEmbedder:
+    embedding_model = f"hashed-words-{DIMENSIONS}"
     description = DESCRIPTION
     dimensions = DIMENSIONS
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [self._one(text) for text in texts]
 
     def _one(self, text: str) -> list[float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from smalltown.llm.errors import (
     LLMResponseError,
     LLMUnavailable,
 )
+from smalltown.llm.prices import KNOWN_PRICES, Cost, Price, estimate, is_local
 
 log = logging.getLogger("smalltown.llm")
 RETRY_DELAYS = (1.0, 10.0, 20.0)
@@ -46,6 +47,7 @@ class Usage:
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    embedding_tokens: int = 0
     failures: int = 0
     last_error: str | None = None
 
@@ -60,6 +62,10 @@ class Provider:
     #: tokens (prompt + completion) allowed per clock hour; None for no limit
     tokens_per_hour: int | None = None
     clock: Callable[[], float] = time.time
+    #: US dollars per million tokens, by model, for :meth:`cost`
+    prices: Mapping[str, Price] = field(default_factory=lambda: dict(KNOWN_PRICES))
+    #: whether calls cost nothing (a server here or on the local network); None: from the URL
+    local: bool | None = None
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
@@ -85,6 +91,24 @@ class Provider:
     @property
     def description(self) -> str:
         return self.config.describe()
+
+    @property
+    def embedding_model(self) -> str:
+        return self.config.embedding_model
+
+    def cost(self) -> Cost:
+        """What the tokens used so far cost, estimated (nothing on a local server)."""
+        return estimate(
+            self.config.chat_model,
+            self.config.embedding_model,
+            self.usage.prompt_tokens,
+            self.usage.completion_tokens,
+            self.usage.embedding_tokens,
+            self.prices,
+            local=self.local
+            if self.local is not None
+            else self.config.kind == "ollama" or is_local(self.config.base_url),
+        )
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -144,11 +168,13 @@ class Provider:
                 "/api/embed", {"model": self.config.embedding_model, "input": list(texts)}
             )
             vectors = data.get("embeddings")
+            tokens = data.get("prompt_eval_count", 0)
         else:
             data = await self._post(
                 "/embeddings", {"model": self.config.embedding_model, "input": list(texts)}
             )
             items = data.get("data")
+            tokens = (data.get("usage") or {}).get("prompt_tokens", 0)
             vectors = None
             if isinstance(items, list):
                 vectors = [item.get("embedding") for item in sorted(items, key=_index)]
@@ -160,6 +186,8 @@ class Provider:
             raise LLMResponseError(
                 f"{self._where()}: expected {len(texts)} embeddings, got {data!r:.200}"
             )
+        if isinstance(tokens, int) and tokens > 0:
+            self.usage.embedding_tokens += tokens
         return [[float(x) for x in v] for v in vectors]
 
     def _where(self) -> str:
@@ -254,6 +282,7 @@ def open_provider(
     retry_delays: Sequence[float] = RETRY_DELAYS,
     concurrency: int = DEFAULT_CONCURRENCY,
     tokens_per_hour: int | None = None,
+    prices: Mapping[str, Price] | None = None,
 ) -> Provider:
     return Provider(
         config,
@@ -261,4 +290,5 @@ def open_provider(
         retry_delays=retry_delays,
         concurrency=concurrency,
         tokens_per_hour=tokens_per_hour,
+        prices=dict(KNOWN_PRICES if prices is None else prices),
     )

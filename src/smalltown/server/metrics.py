@@ -43,6 +43,16 @@ class Metrics:
             "Scheduled jobs run (monotonic)",
             registry=self.registry,
         )
+        self._app_gauges: dict[str, Gauge] = {}
+
+    def set_app_gauges(self, values: dict[str, tuple[str, float]]) -> None:
+        """Gauges an app reports (``name -> (help, value)``), created on first sight."""
+        for name, (help_text, value) in values.items():
+            gauge = self._app_gauges.get(name)
+            if gauge is None:
+                gauge = Gauge(name, help_text, registry=self.registry)
+                self._app_gauges[name] = gauge
+            gauge.set(value)
 
     def observe_call(self, kind: str, path: str, seconds: float, ok: bool) -> None:
         self.calls.labels(kind, "success" if ok else "error").inc()
@@ -56,4 +66,7 @@ async def metrics_endpoint(request: Request) -> Response:
     metrics.refresh_rounds.set(state.subscriptions.rounds)
     metrics.query_runs.set(state.subscriptions.query_runs)
     metrics.jobs.set(state.scheduler.jobs_run)
+    app_gauges = state.runtime.extensions.get("gauges")
+    if callable(app_gauges):
+        metrics.set_app_gauges(app_gauges())
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

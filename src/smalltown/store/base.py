@@ -117,6 +117,11 @@ class Provider(ABC):
     async def apply_schema(self, schema: Schema) -> dict[str, int]:
         """Create or migrate tables and indexes; return every table's number (stable)."""
 
+    async def stored_definitions(self) -> dict[str, dict[str, Any]]:
+        """Each stored table's description (``Table.describe()``) as last applied, by name;
+        empty for a new database."""
+        return {}
+
     @abstractmethod
     def transaction(self, read_only: bool) -> AbstractAsyncContextManager[ProviderTransaction]:
         """Commit when the block exits normally, roll back when it raises.

@@ -344,6 +344,9 @@ class MongoProvider(Provider):
         )
         return clock["seq"]
 
+    async def stored_definitions(self) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d["definition"] async for d in self.db[META].find({})}
+
     async def _apply(self, schema: Schema, session: AsyncClientSession) -> dict[str, int]:
         stored = {
             d["_id"]: (d["number"], d["definition"])

@@ -335,6 +335,14 @@ class PostgresProvider(Provider):
             async with conn.transaction():
                 return await self._apply(conn, schema)
 
+    async def stored_definitions(self) -> dict[str, dict[str, Any]]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT to_regclass(%s)", (META,))
+            if (await cur.fetchone())[0] is None:
+                return {}
+            cur = await conn.execute(f"SELECT name, definition FROM {META}")
+            return {name: definition for name, definition in await cur.fetchall()}
+
     async def _apply(self, conn: psycopg.AsyncConnection, schema: Schema) -> dict[str, int]:
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         await conn.execute(

@@ -14,8 +14,9 @@ index ends with ``_creationTime`` and ``_id`` so its entries are unique and orde
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -80,6 +81,12 @@ class VectorIndex:
     field: str
     dimensions: int
     filter_fields: Sequence[str] = ()
+    #: the database's copy of this index wins when the schema is applied again: one built
+    #: keeps its dimension, one dropped from a table that exists stays dropped (an app
+    #: re-embedding drops it while vectors change size); ``dimensions`` sizes a new table's.
+    #: For apps whose vectors' size is found at run time; they resize by applying the
+    #: index without this flag.
+    keep_stored_dimensions: bool = dataclasses.field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name("vector index", self.name)
@@ -192,13 +199,39 @@ class Schema:
         return name in self._by_name
 
     def with_vector_dimensions(self, table: str, index: str, dimensions: int) -> Schema:
-        """This schema with one vector index resized (the data decides, on import)."""
+        """This schema with one vector index resized (the data decides, on import); the size
+        is applied as given, whatever size the database holds."""
         t = self.table(table)
         resized = [
-            VectorIndex(v.name, v.field, dimensions, v.filter_fields) if v.name == index else v
+            dataclasses.replace(v, dimensions=dimensions, keep_stored_dimensions=False)
+            if v.name == index
+            else v
             for v in t.vector_indexes
         ]
         return self.merged([Table(t.name, t.indexes, resized)])
+
+    def keeping_stored_dimensions(self, stored: Mapping[str, Mapping[str, Any]]) -> Schema:
+        """This schema with each ``keep_stored_dimensions`` vector index as the database
+        holds it: at its stored size, or left out where a stored table lacks it
+        (``stored``: table name → its stored description)."""
+        changed = []
+        for t in self.tables:
+            if t.name not in stored or not any(v.keep_stored_dimensions for v in t.vector_indexes):
+                continue
+            held = {v["name"]: v for v in stored[t.name].get("vectorIndexes", [])}
+            kept = []
+            for v in t.vector_indexes:
+                old = held.get(v.name)
+                if not v.keep_stored_dimensions:
+                    kept.append(v)
+                elif old is not None and old.get("field") == v.field:
+                    kept.append(dataclasses.replace(v, dimensions=old["dimensions"]))
+                elif old is None:
+                    continue  # dropped on purpose; the app builds it again when ready
+                else:
+                    kept.append(v)
+            changed.append(Table(t.name, t.indexes, kept))
+        return self.merged(changed) if changed else self
 
     def merged(self, tables: Iterable[Table]) -> Schema:
         """This schema with ``tables`` added or replacing tables of the same name."""

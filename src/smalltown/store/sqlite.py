@@ -362,6 +362,11 @@ class SqliteProvider(Provider):
         await self.vectors.reload()
         return numbers
 
+    async def stored_definitions(self) -> dict[str, dict[str, Any]]:
+        async with self._write_lock:
+            rows = await self._writer.execute(f"SELECT name, definition FROM {META}")
+        return {name: json.loads(definition) for name, definition in rows}
+
     async def _create(self, conn: _Connection, table: Table, number: int) -> None:
         await conn.execute(
             f"CREATE TABLE {_table_sql(table)} "

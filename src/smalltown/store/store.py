@@ -72,6 +72,7 @@ class Store:
 
     async def apply_schema(self, schema: Schema) -> None:
         """Create or migrate tables and indexes to match ``schema``."""
+        schema = await _with_stored_dimensions(self._provider, schema)
         self._numbers = await self._provider.apply_schema(schema)
         self._schema = schema
 
@@ -104,6 +105,10 @@ class Store:
             )
         await self._provider.renumber(changed)
         self._numbers = final
+
+    async def stored_definitions(self) -> dict[str, dict[str, Any]]:
+        """Every table the database holds, as last applied (``Table.describe()``), by name."""
+        return await self._provider.stored_definitions()
 
     def on_commit(self, listener: CommitListener) -> Callable[[], None]:
         """Call ``listener(ts, writes)`` after every committed write; returns an unsubscribe."""
@@ -223,8 +228,16 @@ async def open_store(url: str, schema: Schema | None = None) -> Store:
         )
     schema = schema or Schema([])
     try:
+        schema = await _with_stored_dimensions(provider, schema)
         numbers = await provider.apply_schema(schema)
     except BaseException:
         await provider.close()
         raise
     return Store(provider, schema, numbers)
+
+
+async def _with_stored_dimensions(provider: Provider, schema: Schema) -> Schema:
+    """``schema`` with its ``keep_stored_dimensions`` vector indexes at their built size."""
+    if not any(v.keep_stored_dimensions for t in schema.tables for v in t.vector_indexes):
+        return schema
+    return schema.keeping_stored_dimensions(await provider.stored_definitions())

@@ -8,7 +8,6 @@ waiting, and the world's status records the error so viewers see it, with the fi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from smalltown.llm import LLMError
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.memory import parse_importance, rank
+from smalltown.town.memory_index import embedding_key
 from smalltown.town.prompts import (
     clean_reply,
     conversation_messages,
@@ -224,8 +224,7 @@ async def cacheEmbedding(ctx, textHash: bytes, embedding: list[float]) -> None:
 async def embed(ctx, text: str) -> list[float]:
     """Embed ``text``, through the cache keyed by a hash of the model and the text."""
     embedder = ctx.extensions["embedder"]
-    model = getattr(getattr(embedder, "config", None), "embedding_model", embedder.description)
-    key = hashlib.sha256(f"{model}\0{text}".encode()).digest()
+    key = embedding_key(embedder.embedding_model, text)
     cached = await ctx.run_query("agentOps:cachedEmbedding", {"textHash": key})
     if cached is not None:
         return cached

@@ -2,17 +2,33 @@
 
 from smalltown.store import Index, Schema, Table, VectorIndex
 
-#: the embedding size the memory index starts with (the offline embedder's); the town's
-#: service sets the real one from the embedder at start
-DEFAULT_EMBEDDING_DIMENSIONS = 256
+#: the size a new memory index starts with (the offline MiniLM embedder's); an index the
+#: database holds keeps its own size, and the town's service fits it to the embedder at start
+DEFAULT_EMBEDDING_DIMENSIONS = 384
 
 
 def town_schema(embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> Schema:
     return Schema(_tables(embedding_dimensions))
 
 
-def embedding_dimensions(schema: Schema) -> int:
-    return schema.table("memoryEmbeddings").vector_index("embedding").dimensions
+def memory_embeddings(dimensions: int | None, keep_stored: bool = True) -> Table:
+    """AI Town's ``memoryEmbeddings``; ``None`` for no vector index (while re-embedding)."""
+    if dimensions is None:
+        return Table("memoryEmbeddings")
+    index = VectorIndex(
+        "embedding",
+        "embedding",
+        dimensions,
+        filter_fields=["playerId"],
+        keep_stored_dimensions=keep_stored,
+    )
+    return Table("memoryEmbeddings", vector_indexes=[index])
+
+
+def embedding_dimensions(schema: Schema) -> int | None:
+    """The memory index's size, or None while it is dropped for a re-embedding."""
+    indexes = schema.table("memoryEmbeddings").vector_indexes
+    return indexes[0].dimensions if indexes else None
 
 
 def _tables(dimensions: int) -> list[Table]:
@@ -53,13 +69,10 @@ def _tables(dimensions: int) -> list[Table]:
                 Index("playerId", ["playerId", "lastAccess"]),
             ],
         ),
-        Table(
-            "memoryEmbeddings",
-            vector_indexes=[
-                VectorIndex("embedding", "embedding", dimensions, filter_fields=["playerId"])
-            ],
-        ),
+        memory_embeddings(dimensions),
         Table("embeddingsCache", indexes=[Index("text", ["textHash"])]),
+        # smalltown's own: which embedding model made the memories' vectors (one document).
+        Table("smalltownMemoryIndex"),
     ]
 
 

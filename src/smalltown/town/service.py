@@ -8,17 +8,17 @@ import secrets
 import time
 
 from smalltown.engine.state import World
-from smalltown.llm import LLMError, config_from_env, open_provider
-from smalltown.llm.hashed_embeddings import HashedEmbedder
+from smalltown.llm import config_from_env, open_provider
+from smalltown.llm.embedders import choose_embedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
-from smalltown.runtime.runtime import with_system_tables
-from smalltown.store import SchemaError
+from smalltown.llm.prices import OFFLINE as OFFLINE_COST
+from smalltown.llm.prices import prices_from_env
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
+from smalltown.town.memory_index import fit_memory_index
 from smalltown.town.runner import WorldRunner
-from smalltown.town.schema import embedding_dimensions, town_schema
 
 log = logging.getLogger("smalltown.town")
 
@@ -84,34 +84,6 @@ class TownService:
             await self.llm.close()
 
 
-async def fit_memory_index(runtime, embedder) -> None:
-    """Size the memory index to the embedder's vectors, found by asking it.
-
-    A different size than the stored memories have is refused with the ways out, never
-    left to fail on the first write ("expected 768, received 1024").
-    """
-    try:
-        dimensions = len((await embedder.embed(["how long is a vector?"]))[0])
-    except LLMError as exc:
-        log.warning(
-            "could not ask the embedder for its vector size (%s); memories keep the current size",
-            exc,
-        )
-        return
-    current = embedding_dimensions(runtime.store.schema)
-    if dimensions == current:
-        return
-    try:
-        await runtime.store.apply_schema(with_system_tables(town_schema(dimensions)))
-    except SchemaError as exc:
-        raise SchemaError(
-            f"the embedding model now gives {dimensions}-dimensional vectors, but the stored "
-            f"memories have {current}: {exc}. Either set the previous embedding model back, "
-            "or start the memories over with `smalltown memories reset`"
-        ) from exc
-    log.info("memory index sized to %d dimensions for %s", dimensions, embedder.description)
-
-
 async def start(runtime) -> TownService:
     existing = await runtime.store.read(
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
@@ -123,18 +95,18 @@ async def start(runtime) -> TownService:
     budget = os.environ.get("SMALLTOWN_LLM_TOKENS_PER_HOUR")
     tokens_per_hour = int(budget) if budget and budget.isdigit() else None
     llm = (
-        open_provider(config, tokens_per_hour=tokens_per_hour)
+        open_provider(config, tokens_per_hour=tokens_per_hour, prices=prices_from_env())
         if config is not None
         else OfflineBrain()
     )
-    embedder = llm if config is not None else HashedEmbedder()
+    embedder = await choose_embedder(llm if config is not None else None)
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
 
     def health() -> dict:
         info = {
             "llm": config.describe() if config else OFFLINE,
-            "embedder": config.describe() if config else HashedEmbedder.description,
+            "embedder": embedder.description,
         }
         usage = getattr(llm, "usage", None)
         if usage is not None:
@@ -142,15 +114,38 @@ async def start(runtime) -> TownService:
                 "requests": usage.requests,
                 "promptTokens": usage.prompt_tokens,
                 "completionTokens": usage.completion_tokens,
+                "embeddingTokens": usage.embedding_tokens,
                 "tokensThisHour": llm.tokens_this_hour,
                 "tokensPerHour": llm.tokens_per_hour,
                 "failures": usage.failures,
                 "lastError": usage.last_error,
             }
+        info["cost"] = (llm.cost() if usage is not None else OFFLINE_COST).as_dict()
         return info
 
+    def gauges() -> dict[str, tuple[str, float]]:
+        """For /metrics: what the LLM has used and cost since start (monotonic)."""
+        usage = getattr(llm, "usage", None)
+        cost = llm.cost() if usage is not None else OFFLINE_COST
+        out = {}
+        if usage is not None:
+            out = {
+                "smalltown_llm_requests": ("LLM requests, retries included", usage.requests),
+                "smalltown_llm_prompt_tokens": ("LLM prompt tokens", usage.prompt_tokens),
+                "smalltown_llm_completion_tokens": (
+                    "LLM completion tokens",
+                    usage.completion_tokens,
+                ),
+                "smalltown_llm_embedding_tokens": ("Embedding tokens", usage.embedding_tokens),
+                "smalltown_llm_failures": ("LLM calls failed after retries", usage.failures),
+            }
+        if cost.usd is not None:
+            out["smalltown_llm_cost_usd"] = ("Estimated LLM spend, US dollars", cost.usd)
+        return out
+
     runtime.extensions["health"] = health
-    await fit_memory_index(runtime, embedder)
+    runtime.extensions["gauges"] = gauges
+    await fit_memory_index(runtime.store, embedder)
     if config is None:
         log.warning(
             "%s: agents talk from templates. For real conversations, %s",

@@ -1,0 +1,70 @@
+"""Which embedder a town uses, and what all embedders share.
+
+An embedder has ``embedding_model`` (a name that changes whenever its vectors would),
+``description`` (for /health) and ``async embed(texts)``. ``SMALLTOWN_EMBEDDINGS`` chooses:
+``provider`` (the configured LLM provider's; the default when there is one), ``minilm``
+(on this machine, semantic, 384-d; the default otherwise) or ``hashed`` (256-d, shared
+words only). When MiniLM cannot load, hashed vectors stand in, with a warning that says
+why and how to fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from smalltown.llm.errors import EmbedderUnavailable
+from smalltown.llm.hashed_embeddings import HashedEmbedder
+from smalltown.llm.minilm import MiniLMEmbedder
+
+log = logging.getLogger("smalltown.llm")
+SETTING = "SMALLTOWN_EMBEDDINGS"
+CHOICES = ("provider", "minilm", "hashed")  # as smalltown.config checks at start
+
+
+class Embedder(Protocol):
+    embedding_model: str
+    description: str
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+def choice(env: Mapping[str, str], have_provider: bool) -> str:
+    """The embedder ``SMALLTOWN_EMBEDDINGS`` asks for, checked; ValueError says the fix."""
+    chosen = (env.get(SETTING) or ("provider" if have_provider else "minilm")).strip().lower()
+    if chosen not in CHOICES:
+        raise ValueError(f"{SETTING} must be one of {', '.join(CHOICES)}, got {chosen!r}")
+    if chosen == "provider" and not have_provider:
+        raise ValueError(
+            f"{SETTING}=provider needs an LLM provider: set OPENAI_API_KEY, LLM_API_URL or "
+            "OLLAMA_HOST, or choose minilm"
+        )
+    return chosen
+
+
+async def choose_embedder(
+    provider: Embedder | None,
+    env: Mapping[str, str] | None = None,
+    minilm: MiniLMEmbedder | None = None,
+) -> Embedder:
+    """The configured provider, MiniLM (``minilm``, or the installed one) loaded and
+    ready, or hashed vectors: as asked for, falling back to hashed when MiniLM cannot load."""
+    chosen = choice(os.environ if env is None else env, provider is not None)
+    if chosen == "provider" and provider is not None:
+        return provider
+    if chosen == "hashed":
+        return HashedEmbedder()
+    embedder = minilm or MiniLMEmbedder()
+    try:
+        await embedder.ready()
+    except EmbedderUnavailable as exc:
+        log.warning(
+            "semantic offline embeddings are off: %s. Memories are recalled by shared words "
+            "only (%s) until that is fixed; or configure an embedding provider",
+            exc,
+            HashedEmbedder.description,
+        )
+        return HashedEmbedder()
+    return embedder

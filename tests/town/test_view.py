@@ -139,6 +139,19 @@ async def test_the_page_queries_on_a_real_server(tmp_path, monkeypatch):
         assert set(details) == {"pastConversations", "memories"}
         assert isinstance(details["pastConversations"], list)
         assert isinstance(details["memories"], list)
+        roster = (await query("world:worldRoster", {"worldId": world_id}))["value"]
+        assert [p["id"] for p in roster["players"]] == [p["id"] for p in view["players"]]
+        assert all(set(p) <= {"id", "human"} for p in roster["players"])  # no positions
+        for player in roster["players"]:
+            one = await query("world:playerView", {"worldId": world_id, "playerId": player["id"]})
+            assert one["value"]["id"] == player["id"]
+            assert ("path" in one["value"]) != ("position" in one["value"])
+        gone = await query("world:playerView", {"worldId": world_id, "playerId": "p:999"})
+        assert gone["status"] == "success" and gone["value"] is None
+        lines = await query(
+            "messages:conversationLines", {"worldId": world_id, "conversationId": "c:999"}
+        )
+        assert lines["value"] == []
         unknown = await query("world:worldView", {"worldId": "nonsense"})
         assert unknown["status"] == "error" and "no world" in unknown["errorMessage"]
 

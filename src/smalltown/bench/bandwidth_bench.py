@@ -5,12 +5,12 @@ Two measurements:
 - *simulated*: the engine steps a world of N agents on the default map for some minutes
   (operations answered at once, as in ``bench engine``); each step, the whole ``worlds``
   document (what a page subscribed to it receives) is compared with what the page's
-  queries send: the viewer-shaped world when it changed, and the clock. Deterministic, so
-  the tests hold it to the goal.
+  queries send: the roster and each player's view when they changed, and the clock.
+  Deterministic, so the tests hold it to the goal.
 - *on the wire*: a real server in a child process with such a world, one WebSocket client
-  subscribed the way the page is (worlds list, viewer world, clock, descriptions, and the
-  messages of each live conversation) and one subscribed to the whole world state; both
-  count the bytes of every frame they receive.
+  subscribed the way the page is (worlds list, roster, one view per player, clock,
+  descriptions, and the lines of each live conversation) and one subscribed to the whole
+  world state; both count the bytes of every frame they receive.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from smalltown.bench.engine_bench import _answers
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.town.defaults import town_map
-from smalltown.town.view import world_view
+from smalltown.town.view import player_view, roster_view
 
 GOAL = 0.5  # of the whole document's bytes
 
@@ -39,8 +39,17 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")))
 
 
+#: what the sync protocol wraps around one query's new value, and around one Transition
+UPDATE_BYTES = len('{"type":"QueryUpdated","queryId":12,"value":,"logLines":[],"journal":null}')
+TRANSITION_BYTES = len(
+    '{"type":"Transition","startVersion":{"querySet":9,"identity":0,"ts":"AAAAAAAAAAA="},'
+    '"endVersion":{"querySet":9,"identity":0,"ts":"AAAAAAAAAAA="},"modifications":[]}'
+)
+
+
 def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str, float]:
-    """Bytes per simulated second: the whole world document each step vs the page's view."""
+    """Bytes per simulated second: the whole world document each step vs the page's
+    queries (roster, one view per player, clock), each with the protocol's wrapping."""
     world, world_map = World(), town_map()
     now, number, step_number = 1_000_000.0, 0, 0
     creates = [Input(i + 1, "createAgent", {}) for i in range(agents)]
@@ -50,28 +59,35 @@ def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str,
         step(world, world_map, batch, now, seed=seed, step_number=step_number, duration=0)
         step_number += 1
     pending: list[Input] = []
-    whole = viewed = pushes = 0
-    last_view = None
+    whole = viewed = updates = 0
+    last_roster: dict | None = None
+    last_players: dict[str, dict] = {}
     steps = int(minutes * 60)
     for _ in range(steps):
         out = step(world, world_map, pending, now, seed=seed, step_number=step_number)
         now, step_number = out.end_time, step_number + 1
         pending, number = _answers(out.operations, number)
         doc = world.to_document()
-        whole += _size(doc)
-        view = world_view(doc)
-        if view != last_view:
-            viewed += _size(view)
-            pushes += 1
-            last_view = view
-        viewed += _size({"currentTime": now})
+        whole += TRANSITION_BYTES + UPDATE_BYTES + _size(doc)
+        changed = [_size({"currentTime": now})]
+        roster = roster_view(doc)
+        if roster != last_roster:
+            changed.append(_size(roster))
+            last_roster = roster
+        for player in doc["players"]:
+            view = player_view(player)
+            if view != last_players.get(player["id"]):
+                changed.append(_size(view))
+                last_players[player["id"]] = view
+        viewed += TRANSITION_BYTES + sum(UPDATE_BYTES + size for size in changed)
+        updates += len(changed) - 1
     seconds = steps * 1.0
     return {
         "agents": agents,
         "whole_bytes_per_s": whole / seconds,
         "page_bytes_per_s": viewed / seconds,
         "ratio": viewed / whole,
-        "view_pushes_per_step": pushes / steps,
+        "updates_per_step": updates / steps,
     }
 
 
@@ -150,25 +166,36 @@ class _Viewer:
 
 
 async def _watch_like_the_page(viewer: _Viewer, world_id: str, until: float) -> None:
-    """The page's subscriptions, including one per live conversation's messages."""
+    """The page's subscriptions: the roster, one view per player, the clock, the
+    descriptions, and the lines of each live conversation."""
     await viewer.add("world:listWorlds", {})
-    view = await viewer.add("world:worldView", {"worldId": world_id})
+    roster = await viewer.add("world:worldRoster", {"worldId": world_id})
     await viewer.add("world:worldClock", {"worldId": world_id})
     await viewer.add("world:gameDescriptions", {"worldId": world_id})
-    following: dict[str, int] = {}
+    players: dict[str, int] = {}
+    conversations: dict[str, int] = {}
+
+    async def follow(ids: set[str], following: dict[str, int], path: str, key: str) -> None:
+        for gone in following.keys() - ids:
+            await viewer.remove(following.pop(gone))
+        for new in ids - following.keys():
+            following[new] = await viewer.add(path, {"worldId": world_id, key: new})
+
     while time.monotonic() < until:
         try:
             updated = await asyncio.wait_for(viewer.receive(), until - time.monotonic())
         except TimeoutError:
             break
-        if view in updated and viewer.values[view]:
-            live = {c["id"] for c in viewer.values[view]["conversations"]}
-            for conversation_id in list(following):
-                if conversation_id not in live:
-                    await viewer.remove(following.pop(conversation_id))
-            for conversation_id in live - following.keys():
-                args = {"worldId": world_id, "conversationId": conversation_id}
-                following[conversation_id] = await viewer.add("messages:listMessages", args)
+        if roster in updated and viewer.values[roster]:
+            value = viewer.values[roster]
+            ids = {p["id"] for p in value["players"]}
+            await follow(ids, players, "world:playerView", "playerId")
+            await follow(
+                {c["id"] for c in value["conversations"]},
+                conversations,
+                "messages:conversationLines",
+                "conversationId",
+            )
 
 
 async def _watch_whole(viewer: _Viewer, world_id: str, until: float) -> None:
@@ -284,8 +311,8 @@ def run(
     out(
         f"simulated, {agents} agents, {minutes:g} min: whole document "
         f"{s['whole_bytes_per_s'] / 1000:.1f} KB/s, page {s['page_bytes_per_s'] / 1000:.1f} KB/s "
-        f"= {s['ratio']:.0%} (goal <= {GOAL:.0%}); the view changed on "
-        f"{s['view_pushes_per_step']:.0%} of steps"
+        f"= {s['ratio']:.0%} (goal <= {GOAL:.0%}); {s['updates_per_step']:.1f} player or "
+        f"roster values sent a step"
     )
     if wire:
         out(f"on the wire: a server with {agents} agents, 65 s to settle, {seconds:g} s counted…")

@@ -20,6 +20,16 @@ async def listMessages(ctx, worldId: str, conversationId: str) -> list[dict[str,
     return [{**m, "authorName": names.get(m["author"], m["author"])} for m in messages]
 
 
+@query
+async def conversationLines(ctx, worldId: str, conversationId: str) -> list[dict[str, Any]]:
+    """A conversation's lines with only what a page shows (``listMessages`` has AI Town's
+    whole documents): every new line re-sends the list, so it is kept small."""
+    return [
+        {"author": m["author"], "authorName": m["authorName"], "text": m["text"]}
+        for m in await listMessages(ctx, worldId, conversationId)
+    ]
+
+
 @mutation
 async def writeMessage(
     ctx,

@@ -4,10 +4,12 @@ The ``worlds`` document changes every step: walking players move and agents' boo
 ticks. A page that subscribes to it downloads the whole world once a step. The view below
 leaves out everything a page can compute itself or does not draw: a walking player is sent
 as its timed path (the page interpolates along it), not as a position that changes every
-step, and agents' and conversations' bookkeeping stays on the server. The result is equal
-from one step to the next unless someone starts or stops walking, a conversation changes,
-or an activity begins — so the live query pushes nothing most steps, and the game clock
-travels in its own tiny query.
+step, and agents' and conversations' bookkeeping stays on the server. The page splits it
+further: a roster (who is here, agents, conversations), which changes when people come,
+go or start talking, and one small view per player, which changes when that player starts
+or stops walking or takes up an activity. A live query pushes only when its result
+changes, so a step where three people set off sends three small values, not the world;
+the game clock travels in its own tiny query.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ def player_view(player: dict[str, Any]) -> dict[str, Any]:
 def conversation_view(conversation: dict[str, Any]) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": conversation["id"],
-        "numMessages": conversation.get("numMessages", 0),
         "participants": [
             {"playerId": p["playerId"], "status": {"kind": p["status"]["kind"]}}
             for p in conversation["participants"]
@@ -60,9 +61,21 @@ def conversation_view(conversation: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def world_view(world: dict[str, Any]) -> dict[str, Any]:
+def roster_view(world: dict[str, Any]) -> dict[str, Any]:
+    """Who is in the world and who talks with whom, without where anyone is."""
     return {
-        "players": [player_view(p) for p in world.get("players", [])],
+        "players": [
+            {"id": p["id"], **({"human": p["human"]} if p.get("human") else {})}
+            for p in world.get("players", [])
+        ],
         "agents": [{"id": a["id"], "playerId": a["playerId"]} for a in world.get("agents", [])],
         "conversations": [conversation_view(c) for c in world.get("conversations", [])],
+    }
+
+
+def world_view(world: dict[str, Any]) -> dict[str, Any]:
+    """The roster with every player's view in it: the whole picture in one value."""
+    return {
+        **roster_view(world),
+        "players": [player_view(p) for p in world.get("players", [])],
     }

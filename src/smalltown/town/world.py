@@ -8,7 +8,7 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, mutation, query
 from smalltown.town.inputs import HUMAN_INPUTS, check_owner, insert_input
-from smalltown.town.view import world_view
+from smalltown.town.view import player_view, roster_view, world_view
 
 PAST_CONVERSATIONS = 5
 RECENT_MEMORIES = 8
@@ -39,6 +39,23 @@ async def worldView(ctx, worldId: str) -> dict[str, Any]:
     """The world as the page draws it; unchanged across steps where nothing visible is."""
     await _status(ctx.db, worldId)
     return world_view(await ctx.db.get(worldId, table="worlds"))
+
+
+@query
+async def worldRoster(ctx, worldId: str) -> dict[str, Any]:
+    """Who is here, the agents and the conversations: changes when people come, go or talk."""
+    await _status(ctx.db, worldId)
+    return roster_view(await ctx.db.get(worldId, table="worlds"))
+
+
+@query
+async def playerView(ctx, worldId: str, playerId: str) -> dict[str, Any] | None:
+    """One player as the page draws it (null once they left): changes when they set off,
+    arrive, or take up an activity — not while they walk."""
+    await _status(ctx.db, worldId)
+    world = await ctx.db.get(worldId, table="worlds")
+    player = next((p for p in world["players"] if p["id"] == playerId), None)
+    return None if player is None else player_view(player)
 
 
 @query

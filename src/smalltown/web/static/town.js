@@ -16,7 +16,7 @@ const SHOW_WORDS_MS = 8000;
 
 // What the tests (and curious people) can read from the console.
 const state = {
-  connected: false, drawnPlayers: 0, worlds: null, status: null, world: null,
+  connected: false, drawnPlayers: 0, worlds: null, status: null, world: null, roster: null,
   clock: null, descriptions: null, map: null, llm: null, said: new Map(), selected: null,
   details: null, following: false, me: null,
   identifier: localStorage.getItem("smalltown.identifier"), transcripts: new Map(),
@@ -98,6 +98,37 @@ let worldSubscriptions = [];
 readAdminKey();
 let conversationSubscriptions = new Map();
 let detailsSubscription = null;
+// One small live query per player: only the players that set off or stop are sent again.
+let playerSubscriptions = new Map();
+const playerViews = new Map();
+
+function followPlayers(worldId) {
+  const here = new Set(state.roster.players.map((p) => p.id));
+  for (const [id, stop] of playerSubscriptions) {
+    if (!here.has(id)) { stop(); playerSubscriptions.delete(id); playerViews.delete(id); }
+  }
+  for (const id of here) {
+    if (playerSubscriptions.has(id)) continue;
+    playerSubscriptions.set(id, client.subscribe("world:playerView", { worldId, playerId: id },
+      (view) => {
+        if (!view) return;
+        playerViews.set(id, view);
+        rebuildWorld();
+        if (id === state.selected) showDetails();
+      }));
+  }
+}
+
+// The world as the rest of the page reads it: the roster with each player's latest view.
+function rebuildWorld() {
+  const roster = state.roster;
+  if (!roster) return;
+  state.world = {
+    players: roster.players.map((p) => playerViews.get(p.id)).filter(Boolean),
+    agents: roster.agents,
+    conversations: roster.conversations,
+  };
+}
 
 function showWorld(status) {
   const changed = (status && status.worldId) !== (state.status && state.status.worldId);
@@ -108,20 +139,25 @@ function showWorld(status) {
   worldSubscriptions.forEach((stop) => stop());
   conversationSubscriptions.forEach((stop) => stop());
   conversationSubscriptions = new Map();
-  Object.assign(state, { world: null, clock: null, descriptions: null, map: null, me: null,
-                         details: null, following: false, selected: null });
+  playerSubscriptions.forEach((stop) => stop());
+  playerSubscriptions = new Map();
+  playerViews.clear();
+  Object.assign(state, { world: null, roster: null, clock: null, descriptions: null, map: null,
+                         me: null, details: null, following: false, selected: null });
   state.transcripts.clear();
   state.said.clear();
   select(null);
   if (!status) return;
   const worldId = status.worldId;
   worldSubscriptions = [
-    client.subscribe("world:worldView", { worldId }, (value) => {
-      if (!value) return;
-      state.world = value;
+    client.subscribe("world:worldRoster", { worldId }, (roster) => {
+      if (!roster) return;
+      state.roster = roster;
       const mine = state.identifier
-        ? value.players.find((p) => p.human === state.identifier) : null;
+        ? roster.players.find((p) => p.human === state.identifier) : null;
       state.me = mine ? mine.id : null;
+      followPlayers(worldId);
+      rebuildWorld();
       renderPlaying();
       followConversations();
       renderTalk();
@@ -191,7 +227,7 @@ function followConversations() {
   for (const id of live) {
     if (conversationSubscriptions.has(id)) continue;
     conversationSubscriptions.set(id, client.subscribe(
-      "messages:listMessages", { worldId: state.status.worldId, conversationId: id },
+      "messages:conversationLines", { worldId: state.status.worldId, conversationId: id },
       (messages) => {
         if (!messages) return;
         state.transcripts.set(id, messages);

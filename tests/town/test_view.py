@@ -142,6 +142,8 @@ async def test_the_page_queries_on_a_real_server(tmp_path, monkeypatch):
         roster = (await query("world:worldRoster", {"worldId": world_id}))["value"]
         assert [p["id"] for p in roster["players"]] == [p["id"] for p in view["players"]]
         assert all(set(p) <= {"id", "human"} for p in roster["players"])  # no positions
+        talks = await query("world:worldConversations", {"worldId": world_id})
+        assert all(set(c) <= {"id", "participants", "isTyping"} for c in talks["value"])
         for player in roster["players"]:
             one = await query("world:playerView", {"worldId": world_id, "playerId": player["id"]})
             assert one["value"]["id"] == player["id"]

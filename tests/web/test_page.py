@@ -128,10 +128,10 @@ async def test_the_page_draws_the_town_pans_zooms_and_moves(
         page, errors = await open_town(browser, server.url + "/")
         banner = await page.text_content("#banners")
         assert "offline brain" in banner and "OPENAI_API_KEY" in banner
-        # A viewer follows the roster, one small view per player and the clock, not the
-        # whole world document.
+        # A viewer follows the roster, one small view per player, the conversations and the
+        # clock, not the whole world document.
         paths = await page.evaluate("window.smalltown.subscriptions()")
-        assert {"world:worldRoster", "world:worldClock"} <= set(paths)
+        assert {"world:worldRoster", "world:worldConversations", "world:worldClock"} <= set(paths)
         assert paths.count("world:playerView") == 5
         assert "world:worldState" not in paths and "world:worldView" not in paths
         # The canvas holds a picture, not a blank: many distinct colours.

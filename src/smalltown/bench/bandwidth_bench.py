@@ -30,7 +30,7 @@ from smalltown.bench.engine_bench import _answers
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.town.defaults import town_map
-from smalltown.town.view import player_view, roster_view
+from smalltown.town.view import conversations_view, player_view, roster_view
 
 GOAL = 0.5  # of the whole document's bytes
 
@@ -61,6 +61,7 @@ def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str,
     pending: list[Input] = []
     whole = viewed = updates = 0
     last_roster: dict | None = None
+    last_conversations: list | None = None
     last_players: dict[str, dict] = {}
     steps = int(minutes * 60)
     for _ in range(steps):
@@ -74,6 +75,10 @@ def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str,
         if roster != last_roster:
             changed.append(_size(roster))
             last_roster = roster
+        conversations = conversations_view(doc)
+        if conversations != last_conversations:
+            changed.append(_size(conversations))
+            last_conversations = conversations
         for player in doc["players"]:
             view = player_view(player)
             if view != last_players.get(player["id"]):
@@ -166,10 +171,11 @@ class _Viewer:
 
 
 async def _watch_like_the_page(viewer: _Viewer, world_id: str, until: float) -> None:
-    """The page's subscriptions: the roster, one view per player, the clock, the
-    descriptions, and the lines of each live conversation."""
+    """The page's subscriptions: the roster, one view per player, the conversations, the
+    clock, the descriptions, and the lines of each live conversation."""
     await viewer.add("world:listWorlds", {})
     roster = await viewer.add("world:worldRoster", {"worldId": world_id})
+    talks = await viewer.add("world:worldConversations", {"worldId": world_id})
     await viewer.add("world:worldClock", {"worldId": world_id})
     await viewer.add("world:gameDescriptions", {"worldId": world_id})
     players: dict[str, int] = {}
@@ -190,8 +196,9 @@ async def _watch_like_the_page(viewer: _Viewer, world_id: str, until: float) -> 
             value = viewer.values[roster]
             ids = {p["id"] for p in value["players"]}
             await follow(ids, players, "world:playerView", "playerId")
+        if talks in updated and viewer.values[talks] is not None:
             await follow(
-                {c["id"] for c in value["conversations"]},
+                {c["id"] for c in viewer.values[talks]},
                 conversations,
                 "messages:conversationLines",
                 "conversationId",
@@ -311,8 +318,8 @@ def run(
     out(
         f"simulated, {agents} agents, {minutes:g} min: whole document "
         f"{s['whole_bytes_per_s'] / 1000:.1f} KB/s, page {s['page_bytes_per_s'] / 1000:.1f} KB/s "
-        f"= {s['ratio']:.0%} (goal <= {GOAL:.0%}); {s['updates_per_step']:.1f} player or "
-        f"roster values sent a step"
+        f"= {s['ratio']:.0%} (goal <= {GOAL:.0%}); {s['updates_per_step']:.1f} values "
+        f"(players, roster, conversations) sent a step"
     )
     if wire:
         out(f"on the wire: a server with {agents} agents, 65 s to settle, {seconds:g} s counted…")

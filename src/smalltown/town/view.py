@@ -5,8 +5,9 @@ ticks. A page that subscribes to it downloads the whole world once a step. The v
 leaves out everything a page can compute itself or does not draw: a walking player is sent
 as its timed path (the page interpolates along it), not as a position that changes every
 step, and agents' and conversations' bookkeeping stays on the server. The page splits it
-further: a roster (who is here, agents, conversations), which changes when people come,
-go or start talking, and one small view per player, which changes when that player starts
+further: a roster (who is here, agents), which changes when people come or go, the
+conversations, which change when people invite, meet, type or part, and one small view
+per player, which changes when that player starts
 or stops walking or takes up an activity. A live query pushes only when its result
 changes, so a step where three people set off sends three small values, not the world;
 the game clock travels in its own tiny query.
@@ -62,15 +63,18 @@ def conversation_view(conversation: dict[str, Any]) -> dict[str, Any]:
 
 
 def roster_view(world: dict[str, Any]) -> dict[str, Any]:
-    """Who is in the world and who talks with whom, without where anyone is."""
+    """Who is in the world, without where anyone is or who talks with whom."""
     return {
         "players": [
             {"id": p["id"], **({"human": p["human"]} if p.get("human") else {})}
             for p in world.get("players", [])
         ],
         "agents": [{"id": a["id"], "playerId": a["playerId"]} for a in world.get("agents", [])],
-        "conversations": [conversation_view(c) for c in world.get("conversations", [])],
     }
+
+
+def conversations_view(world: dict[str, Any]) -> list[dict[str, Any]]:
+    return [conversation_view(c) for c in world.get("conversations", [])]
 
 
 def world_view(world: dict[str, Any]) -> dict[str, Any]:
@@ -78,4 +82,5 @@ def world_view(world: dict[str, Any]) -> dict[str, Any]:
     return {
         **roster_view(world),
         "players": [player_view(p) for p in world.get("players", [])],
+        "conversations": conversations_view(world),
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, mutation, query
 from smalltown.town.inputs import HUMAN_INPUTS, check_owner, insert_input
-from smalltown.town.view import player_view, roster_view, world_view
+from smalltown.town.view import conversations_view, player_view, roster_view, world_view
 
 PAST_CONVERSATIONS = 5
 RECENT_MEMORIES = 8
@@ -43,9 +43,16 @@ async def worldView(ctx, worldId: str) -> dict[str, Any]:
 
 @query
 async def worldRoster(ctx, worldId: str) -> dict[str, Any]:
-    """Who is here, the agents and the conversations: changes when people come, go or talk."""
+    """Who is here and which of them are agents: changes when people come or go."""
     await _status(ctx.db, worldId)
     return roster_view(await ctx.db.get(worldId, table="worlds"))
+
+
+@query
+async def worldConversations(ctx, worldId: str) -> list[dict[str, Any]]:
+    """The live conversations: who is invited, walking over or talking, and who types."""
+    await _status(ctx.db, worldId)
+    return conversations_view(await ctx.db.get(worldId, table="worlds"))
 
 
 @query

@@ -17,6 +17,7 @@ const SHOW_WORDS_MS = 8000;
 // What the tests (and curious people) can read from the console.
 const state = {
   connected: false, drawnPlayers: 0, worlds: null, status: null, world: null, roster: null,
+  conversations: null,
   clock: null, descriptions: null, map: null, llm: null, said: new Map(), selected: null,
   details: null, following: false, me: null,
   identifier: localStorage.getItem("smalltown.identifier"), transcripts: new Map(),
@@ -122,11 +123,11 @@ function followPlayers(worldId) {
 // The world as the rest of the page reads it: the roster with each player's latest view.
 function rebuildWorld() {
   const roster = state.roster;
-  if (!roster) return;
+  if (!roster || !state.conversations) return;
   state.world = {
     players: roster.players.map((p) => playerViews.get(p.id)).filter(Boolean),
     agents: roster.agents,
-    conversations: roster.conversations,
+    conversations: state.conversations,
   };
 }
 
@@ -142,8 +143,9 @@ function showWorld(status) {
   playerSubscriptions.forEach((stop) => stop());
   playerSubscriptions = new Map();
   playerViews.clear();
-  Object.assign(state, { world: null, roster: null, clock: null, descriptions: null, map: null,
-                         me: null, details: null, following: false, selected: null });
+  Object.assign(state, { world: null, roster: null, conversations: null, clock: null,
+                         descriptions: null, map: null, me: null, details: null,
+                         following: false, selected: null });
   state.transcripts.clear();
   state.said.clear();
   select(null);
@@ -159,6 +161,13 @@ function showWorld(status) {
       followPlayers(worldId);
       rebuildWorld();
       renderPlaying();
+      renderTalk();
+      showDetails();
+    }),
+    client.subscribe("world:worldConversations", { worldId }, (conversations) => {
+      if (!conversations) return;
+      state.conversations = conversations;
+      rebuildWorld();
       followConversations();
       renderTalk();
       showDetails();

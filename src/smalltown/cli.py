@@ -198,13 +198,14 @@ async def _worlds(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    from smalltown.migrate.import_zip import import_zip
+    from smalltown.migrate.import_zip import fit_schema, import_zip
     from smalltown.runtime.runtime import with_system_tables
     from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
     try:
-        store = await open_store(args.database, with_system_tables(load_app(args.app).schema))
+        schema = fit_schema(with_system_tables(load_app(args.app).schema), args.snapshot)
+        store = await open_store(args.database, schema)
     except StoreError as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from smalltown.store import InvalidIdError, Store, StoreError, decode_id
+from smalltown.store import InvalidIdError, Schema, Store, StoreError, VectorIndex, decode_id
 from smalltown.store.keys import field_value
 
 Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
@@ -51,33 +51,28 @@ class ImportReport:
     resumed: bool = False
 
 
-def decode_uniform(value: Any) -> Any:
-    if isinstance(value, dict):
-        if len(value) == 1:
-            ((key, inner),) = value.items()
-            if key == "$float":
-                return struct.unpack("<d", base64.b64decode(inner))[0]
-            if key == "$bytes":
-                return base64.b64decode(inner)
-            if key == "$integer":
-                return struct.unpack("<q", base64.b64decode(inner))[0]
-        return {k: decode_uniform(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_uniform(v) for v in value]
-    return value  # json gives int for 1 (Int64) and float for 1.0 (Float64), as intended
-
-
-def decode_legacy(value: Any) -> Any:
-    """Clean JSON: every number is a Float64 (Int64 values were written as strings)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: decode_legacy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_legacy(v) for v in value]
+def _uniform_object(value: dict[str, Any]) -> Any:
+    """Called by the JSON parser for every object, innermost first: the typed ones
+    (``$float``, ``$bytes``, ``$integer``) become values, so no second walk is needed."""
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "$float":
+            return struct.unpack("<d", base64.b64decode(inner))[0]
+        if key == "$bytes":
+            return base64.b64decode(inner)
+        if key == "$integer":
+            return struct.unpack("<q", base64.b64decode(inner))[0]
     return value
+
+
+def parse_uniform(line: str | bytes) -> Any:
+    """Export JSON: ``1`` is an Int64 and ``1.0`` a Float64, as the parser gives them."""
+    return json.loads(line, object_hook=_uniform_object)
+
+
+def parse_legacy(line: str | bytes) -> Any:
+    """Clean JSON: every number is a Float64 (Int64 values were written as strings)."""
+    return json.loads(line, parse_int=float)
 
 
 @dataclass
@@ -138,19 +133,19 @@ class Snapshot:
             raise SnapshotError(f"{entry}: not UTF-8 text ({exc})") from exc
 
     @staticmethod
-    def _json(line: str, entry: str, n: int) -> dict[str, Any]:
+    def _json(line: str, entry: str, n: int, parse: Callable[[str], Any] = json.loads) -> dict:
         try:
-            value = json.loads(line)
-        except ValueError as exc:
+            value = parse(line)
+        except (ValueError, TypeError, struct.error) as exc:
             raise SnapshotError(f"{entry} line {n}: not JSON ({exc})") from None
         if not isinstance(value, dict):
             raise SnapshotError(f"{entry} line {n}: a document must be a JSON object")
         return value
 
     def documents(self, entry: _Entry) -> Iterator[tuple[int, dict[str, Any]]]:
-        decode = decode_uniform if entry.uniform else decode_legacy
+        parse = parse_uniform if entry.uniform else parse_legacy
         for n, line in enumerate(self._lines(entry.name), 1):
-            yield n, decode(self._json(line, entry.name, n))
+            yield n, self._json(line, entry.name, n, parse)
 
 
 def check(snapshot: Snapshot, tables: set[str]) -> dict[str, int]:
@@ -202,7 +197,7 @@ async def import_zip(
     if not done:
         await _prepare(store, mode, set(numbers), declared)
         await store.set_table_numbers(numbers)
-        await _fit_vector_indexes(store, snapshot, set(numbers), report)
+    await _fit_vector_indexes(store, snapshot, report)  # resumed runs too
     for entry in snapshot.entries:
         if entry.table not in numbers:
             continue
@@ -232,28 +227,39 @@ async def _forget(tx, key: str) -> None:
         await tx.delete(row["_id"])
 
 
-async def _fit_vector_indexes(
-    store: Store, snapshot: Snapshot, tables: set[str], report: ImportReport
-) -> None:
-    """Vector indexes take the dimension of the snapshot's vectors (1536, 1024, 768...)."""
+def _vector_sizes(snapshot: Snapshot, schema: Schema) -> Iterator[tuple[str, VectorIndex, int]]:
+    """Each vector index of an imported table whose snapshot vectors have another size."""
     for entry in snapshot.entries:
-        if entry.table not in tables:
+        if entry.table not in schema:
             continue
-        for vindex in store.schema.table(entry.table).vector_indexes:
-            size = None
+        for vindex in schema.table(entry.table).vector_indexes:
             for _, document in snapshot.documents(entry):
                 vector = field_value(document, vindex.field)
                 if isinstance(vector, list):
-                    size = len(vector)
+                    if len(vector) != vindex.dimensions:
+                        yield entry.table, vindex, len(vector)
                     break
-            if size is not None and size != vindex.dimensions:
-                await store.apply_schema(
-                    store.schema.with_vector_dimensions(entry.table, vindex.name, size)
-                )
-                report.notes.append(
-                    f"{entry.table}.{vindex.name}: resized from {vindex.dimensions} to the "
-                    f"snapshot's {size} dimensions"
-                )
+
+
+def fit_schema(schema: Schema, path: str | Path) -> Schema:
+    """``schema`` with its vector indexes sized to the snapshot's vectors (1536, 1024...).
+
+    Open the store with this one before importing: a store opened with the app's own sizes
+    would try to rebuild an index over vectors an earlier, interrupted run already wrote.
+    """
+    for table, vindex, size in _vector_sizes(Snapshot(path), schema):
+        schema = schema.with_vector_dimensions(table, vindex.name, size)
+    return schema
+
+
+async def _fit_vector_indexes(store: Store, snapshot: Snapshot, report: ImportReport) -> None:
+    """Vector indexes take the dimension of the snapshot's vectors (1536, 1024, 768...)."""
+    for table, vindex, size in list(_vector_sizes(snapshot, store.schema)):
+        await store.apply_schema(store.schema.with_vector_dimensions(table, vindex.name, size))
+        report.notes.append(
+            f"{table}.{vindex.name}: resized from {vindex.dimensions} to the "
+            f"snapshot's {size} dimensions"
+        )
 
 
 async def _progress(tx, key: str) -> dict[str, int]:
@@ -263,8 +269,7 @@ async def _progress(tx, key: str) -> dict[str, int]:
 
 async def _write(store: Store, key: str, table: str, docs: list[dict], lines: int) -> int:
     async def body(tx) -> int:
-        for doc in docs:
-            await tx.insert_with_id(table, doc)
+        await tx.insert_many_with_ids(table, docs)
         row = await tx.first(PROGRESS, "byImport", eq={"importKey": key, "table": table})
         if row is None:
             await tx.insert(PROGRESS, {"importKey": key, "table": table, "lines": lines})

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -151,6 +151,13 @@ class PostgresTransaction(ProviderTransaction):
     async def count(self, table: Table) -> int:
         rows = await self._fetch(f"SELECT count(*) FROM {_table_sql(table)}")
         return rows[0][0]
+
+    @_mapped
+    async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
+        rows = await self._fetch(
+            f"SELECT id FROM {_table_sql(table)} WHERE id = ANY(%s)", (list(ids),)
+        )
+        return {row[0] for row in rows}
 
     @staticmethod
     def _columns(

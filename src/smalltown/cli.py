@@ -35,8 +35,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     memories.add_argument("action", choices=["reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
 
-    imp = sub.add_parser("import", help="read a Convex snapshot ZIP into the database")
-    imp.add_argument("snapshot", help="the .zip `npx convex export` wrote")
+    imp = sub.add_parser(
+        "import", help="read a Convex snapshot ZIP, or one table's file, into the database"
+    )
+    imp.add_argument(
+        "snapshot", help="the .zip `npx convex export` wrote, or with --table a .jsonl/.json/.csv"
+    )
+    imp.add_argument("--table", help="import FILE (.jsonl, .json or .csv) into this one table")
     imp.add_argument("--database", default=settings.database_url, help="database URL")
     imp.add_argument(
         "--mode",
@@ -198,14 +203,14 @@ async def _worlds(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    from smalltown.migrate.import_zip import fit_schema, import_zip
+    from smalltown.migrate.import_zip import fit_schema, import_table, import_zip
     from smalltown.runtime.runtime import with_system_tables
     from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
     try:
-        schema = fit_schema(with_system_tables(load_app(args.app).schema), args.snapshot)
-        store = await open_store(args.database, schema)
+        app_schema = with_system_tables(load_app(args.app).schema)
+        store = await open_store(args.database, fit_schema(app_schema, args.snapshot, args.table))
     except StoreError as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
@@ -218,7 +223,10 @@ async def _import(args: argparse.Namespace) -> int:
         )
 
     try:
-        report = await import_zip(store, args.snapshot, args.mode, progress)
+        if args.table:
+            report = await import_table(store, args.table, args.snapshot, args.mode, progress)
+        else:
+            report = await import_zip(store, args.snapshot, args.mode, progress)
     except StoreError as exc:
         print(f"\nsmalltown: import failed: {exc}", file=sys.stderr)
         return 1
@@ -231,6 +239,8 @@ async def _import(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.1f} s",
         file=sys.stderr,
     )
+    if report.files:
+        print(f"  copied {report.files:,} stored files", file=sys.stderr)
     for note in report.notes:
         print(f"  note: {note}", file=sys.stderr)
     return 0

@@ -81,6 +81,20 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         action="store_true",
         help="keep vectors a previous run loaded (when there are no more than needed)",
     )
+    bench_import = bench_sub.add_parser(
+        "import", help="import documents/s and peak memory, on a synthetic snapshot"
+    )
+    bench_import.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        help="a scratch database URL (repeatable; default a temporary SQLite file)",
+    )
+    bench_import.add_argument("--docs", type=int, default=100_000, help="documents in all")
+    bench_import.add_argument(
+        "--vectors", type=int, default=None, help="of them, embeddings (default a tenth)"
+    )
+    bench_import.add_argument("--dims", type=int, default=1024)
     engine = bench_sub.add_parser("engine", help="world step CPU with many agents, no LLM")
     engine.add_argument("--agents", default="25,100,500,1000", help="comma-separated counts")
     engine.add_argument("--minutes", type=float, default=1.0, help="simulated minutes each")
@@ -134,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.database, counts, args.dims, args.searches, reuse_vectors=args.reuse_vectors
             )
         )
+        return 0
+    if command == "bench" and args.bench == "import":
+        from smalltown.bench import import_bench
+
+        import_bench.run(args.database, args.docs, args.vectors, args.dims)
         return 0
     if command == "bench" and args.bench == "engine":
         from smalltown.bench import engine_bench

@@ -42,9 +42,8 @@ def run(
             f"{dims}-d embeddings); snapshot {snapshot.stat().st_size / 1e6:,.0f} MB zipped, "
             f"built in {time.monotonic() - started:.1f} s"
         )
-        out(
-            f"machine: {platform.machine()}, python {platform.python_version()}, {os.cpu_count()} cpus"
-        )
+        machine = platform.machine()
+        out(f"machine: {machine}, python {platform.python_version()}, {os.cpu_count()} cpus")
         for url in urls or [f"sqlite:///{scratch}/bench.db"]:
             result = _import_in_child(url, snapshot)
             results.append(result)

@@ -60,6 +60,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     export.add_argument(
         "--app", default=settings.app or "smalltown.town", help="the app whose tables to export"
     )
+    export.add_argument(
+        "--include-storage", action="store_true", help="also write stored files (_storage/)"
+    )
 
     replay = sub.add_parser("replay", help="rebuild a world from its inputs and compare")
     replay.add_argument("world_id")
@@ -282,7 +285,7 @@ async def _export(args: argparse.Namespace) -> int:
         print(f"\r  {table}: {rows:,} documents", end="", file=sys.stderr, flush=True)
 
     try:
-        counts = await export_zip(store, args.out, progress)
+        counts = await export_zip(store, args.out, progress, args.include_storage)
     finally:
         await store.close()
     total = sum(counts.values())

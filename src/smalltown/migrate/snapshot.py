@@ -81,7 +81,7 @@ class Snapshot:
             if table.startswith("_"):
                 self.skipped.append(f"{prefix}{table}: a system table, not imported")
                 continue
-            self.entries.append(Entry(prefix, table, self._is_uniform(prefix, table)))
+            self.entries.append(Entry(prefix, table, self.is_uniform(prefix, table)))
 
     def key(self) -> str:
         """Identifies this snapshot's content (from the ZIP's own checksums)."""
@@ -136,7 +136,7 @@ class Snapshot:
             numbers[row["name"]] = row["id"]
         return numbers
 
-    def _is_uniform(self, prefix: str, table: str) -> bool:
+    def is_uniform(self, prefix: str, table: str) -> bool:
         for _, line in self.lines(f"{prefix}{table}/generated_schema.jsonl"):
             return line.strip() == b'"uniform"'
         return True  # no schema entry: today's exports

@@ -38,7 +38,8 @@ def source(snapshot: Snapshot) -> Source | None:
             raise SnapshotError(f"{where}: no file _storage/{doc.get('_id')} in the ZIP")
         _check_file(snapshot, name, doc, where)
 
-    found = snapshot.source(Entry("", "_storage", uniform=True), TABLE)
+    entry = Entry("", "_storage", uniform=snapshot.is_uniform("", "_storage"))
+    found = snapshot.source(entry, TABLE)
     found.verify = check
     return found
 

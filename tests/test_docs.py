@@ -32,6 +32,8 @@ def test_every_cli_command_is_in_the_readme():
         "bench store",
         "bench realtime",
         "bench engine",
+        "bench import",
+        "import --table",
     )
     for command in (f"smalltown {c}" for c in commands):
         assert command in README, command

@@ -48,8 +48,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         help="the server (default: this machine's, from SMALLTOWN_HOST and SMALLTOWN_PORT)",
     )
 
-    imp = sub.add_parser("import", help="read a Convex snapshot ZIP into the database")
-    imp.add_argument("snapshot", help="the .zip `npx convex export` wrote")
+    imp = sub.add_parser(
+        "import", help="read a Convex snapshot ZIP, or one table's file, into the database"
+    )
+    imp.add_argument(
+        "snapshot", help="the .zip `npx convex export` wrote, or with --table a .jsonl/.json/.csv"
+    )
+    imp.add_argument("--table", help="import FILE (.jsonl, .json or .csv) into this one table")
     imp.add_argument("--database", default=settings.database_url, help="database URL")
     imp.add_argument(
         "--mode",
@@ -67,6 +72,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     export.add_argument("--database", default=settings.database_url, help="database URL")
     export.add_argument(
         "--app", default=settings.app or "smalltown.town", help="the app whose tables to export"
+    )
+    export.add_argument(
+        "--include-storage", action="store_true", help="also write stored files (_storage/)"
     )
 
     replay = sub.add_parser("replay", help="rebuild a world from its inputs and compare")
@@ -89,6 +97,20 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
         action="store_true",
         help="keep vectors a previous run loaded (when there are no more than needed)",
     )
+    bench_import = bench_sub.add_parser(
+        "import", help="import documents/s and peak memory, on a synthetic snapshot"
+    )
+    bench_import.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        help="a scratch database URL (repeatable; default a temporary SQLite file)",
+    )
+    bench_import.add_argument("--docs", type=int, default=100_000, help="documents in all")
+    bench_import.add_argument(
+        "--vectors", type=int, default=None, help="of them, embeddings (default a tenth)"
+    )
+    bench_import.add_argument("--dims", type=int, default=1024)
     engine = bench_sub.add_parser("engine", help="world step CPU with many agents, no LLM")
     engine.add_argument("--agents", default="25,100,500,1000", help="comma-separated counts")
     engine.add_argument("--minutes", type=float, default=1.0, help="simulated minutes each")
@@ -151,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.database, counts, args.dims, args.searches, reuse_vectors=args.reuse_vectors
             )
         )
+        return 0
+    if command == "bench" and args.bench == "import":
+        from smalltown.bench import import_bench
+
+        import_bench.run(args.database, args.docs, args.vectors, args.dims)
         return 0
     if command == "bench" and args.bench == "engine":
         from smalltown.bench import engine_bench
@@ -229,13 +256,14 @@ async def _worlds(args: argparse.Namespace) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    from smalltown.migrate.import_zip import import_zip
+    from smalltown.migrate.import_zip import fit_schema, import_table, import_zip
     from smalltown.runtime.runtime import with_system_tables
     from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
     try:
-        store = await open_store(args.database, with_system_tables(load_app(args.app).schema))
+        app_schema = with_system_tables(load_app(args.app).schema)
+        store = await open_store(args.database, fit_schema(app_schema, args.snapshot, args.table))
     except StoreError as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
@@ -248,7 +276,10 @@ async def _import(args: argparse.Namespace) -> int:
         )
 
     try:
-        report = await import_zip(store, args.snapshot, args.mode, progress)
+        if args.table:
+            report = await import_table(store, args.table, args.snapshot, args.mode, progress)
+        else:
+            report = await import_zip(store, args.snapshot, args.mode, progress)
     except StoreError as exc:
         print(f"\nsmalltown: import failed: {exc}", file=sys.stderr)
         return 1
@@ -261,6 +292,8 @@ async def _import(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.1f} s",
         file=sys.stderr,
     )
+    if report.files:
+        print(f"  copied {report.files:,} stored files", file=sys.stderr)
     for note in report.notes:
         print(f"  note: {note}", file=sys.stderr)
     return 0
@@ -283,7 +316,7 @@ async def _export(args: argparse.Namespace) -> int:
         print(f"\r  {table}: {rows:,} documents", end="", file=sys.stderr, flush=True)
 
     try:
-        counts = await export_zip(store, args.out, progress)
+        counts = await export_zip(store, args.out, progress, args.include_storage)
     finally:
         await store.close()
     total = sum(counts.values())

@@ -3,9 +3,11 @@ one, so ``npx convex import`` can take a smalltown town to Convex.
 
 Entries: ``README.md``; ``_tables/documents.jsonl`` (one ``{"name", "id"}`` per table);
 per table ``<table>/documents.jsonl`` (one document a line, in creation order) and
-``<table>/generated_schema.jsonl`` (the single line ``"uniform"``). smalltown's own system
-tables (names starting with ``_``) stay behind. Tables are read a page at a time, so
-memory stays bounded whatever the database's size.
+``<table>/generated_schema.jsonl`` (the single line ``"uniform"``); components' tables
+under ``_components/<name>/`` as an import brought them in; with ``include_storage``,
+file storage as ``_storage/documents.jsonl`` and one ``_storage/<id>`` entry per file.
+smalltown's own system tables (names starting with ``_``) stay behind. Tables are read
+a page at a time, so memory stays bounded whatever the database's size.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from smalltown.migrate import components, storage
 from smalltown.migrate.export_json import dumps
 from smalltown.store import Store
 
@@ -27,8 +30,61 @@ deployment with `npx convex import --replace-all <this file>`, or into smalltown
 """
 
 
+async def _pages(store: Store, table: str, index: str = "by_creation_time", eq: dict | None = None):
+    """Every document of ``table`` (optionally with index equality), a page at a time."""
+    cursor = None
+    while True:
+        page = await store.read(
+            lambda tx, c=cursor: tx.paginate(table, index, eq=eq or None, cursor=c, page_size=PAGE)
+        )
+        for document in page.page:
+            yield document
+        if page.is_done:
+            return
+        cursor = page.continue_cursor
+
+
+async def _export_components(store: Store, archive: zipfile.ZipFile, counts: dict) -> None:
+    """Components' tables back to ``_components/<name>/...``, as the import found them."""
+    levels: dict[str, list[tuple[str, int]]] = {}
+    async for row in _pages(store, components.TABLE_NUMBERS, "byTable"):
+        levels.setdefault(row["prefix"], []).append((row["table"], row["number"]))
+    for prefix, tables in sorted(levels.items()):
+        archive.writestr(
+            f"{prefix}_tables/documents.jsonl",
+            "".join(json.dumps({"name": n, "id": i}) + "\n" for n, i in tables),
+        )
+        for table, _ in tables:
+            count = 0
+            with archive.open(f"{prefix}{table}/documents.jsonl", "w") as entry:
+                async for row in _pages(
+                    store, components.DOCUMENTS, "byTable", {"prefix": prefix, "table": table}
+                ):
+                    entry.write((dumps(row["doc"]) + "\n").encode())
+                    count += 1
+            archive.writestr(f"{prefix}{table}/generated_schema.jsonl", '"uniform"\n')
+            counts[f"{prefix}{table}"] = count
+
+
+async def _export_storage(store: Store, archive: zipfile.ZipFile, counts: dict) -> None:
+    """File storage: ``_storage/documents.jsonl``, then each file as ``_storage/<id>``."""
+    count = 0
+    with archive.open(storage.METADATA, "w") as entry:
+        async for meta in _pages(store, storage.TABLE):
+            entry.write((dumps(meta) + "\n").encode())
+            count += 1
+    async for meta in _pages(store, storage.TABLE):
+        with archive.open(f"_storage/{meta['_id']}", "w") as entry:
+            async for chunk in storage.file_bytes(store, meta["_id"]):
+                entry.write(chunk)
+    counts["_storage"] = count
+
+
 async def export_zip(
-    store: Store, out: str | Path, progress: Callable[[str, int], None] | None = None
+    store: Store,
+    out: str | Path,
+    progress: Callable[[str, int], None] | None = None,
+    include_storage: bool = False,
 ) -> dict[str, int]:
     """Write the snapshot; return the number of documents per table."""
     tables = sorted(
@@ -61,5 +117,8 @@ async def export_zip(
                     cursor = page.continue_cursor
             archive.writestr(f"{name}/generated_schema.jsonl", '"uniform"\n')
             counts[name] = count
+        await _export_components(store, archive, counts)
+        if include_storage:
+            await _export_storage(store, archive, counts)
     partial.replace(path)  # a finished file or none: never half a snapshot
     return counts

@@ -1,9 +1,11 @@
-"""``smalltown import SNAPSHOT.zip``: a Convex snapshot into the store, ids and all.
+"""``smalltown import``: a Convex snapshot ZIP, or one table's file, into the store, ids
+and all.
 
-Two passes over the ZIP, each streaming (memory stays bounded whatever its size):
+Two passes over the input, each streaming (memory stays bounded whatever its size):
 
-1. **check**: every entry opens, every line is a JSON object with a valid ``_id`` of its
-   table's number and a ``_creationTime``; a bad line is reported with its entry and line
+1. **check**: every line is a JSON object with a valid ``_id`` of its table's number (or,
+   in a single-table file, none) and a numeric ``_creationTime``; fields are Convex values
+   and a table's vectors share one size. A bad line is reported with its file and line
    number, and nothing is written.
 2. **write**: tables take the snapshot's numbers (from ``_tables``, else from the first
    ``_id``), then documents go in batches, each batch in one transaction together with
@@ -11,28 +13,37 @@ Two passes over the ZIP, each streaming (memory stays bounded whatever its size)
    same command again: it resumes after the last committed batch, so no document is
    written twice and none is missed.
 
-Formats: "uniform" (since March 2026: Int64 a bare integer, floats with a decimal point,
-``$float``/``$bytes`` objects) and "legacy" (clean JSON: numbers are Float64; the shape
-lines of ``generated_schema.jsonl`` are not needed to read it). Tables the app does not
-declare, components (``_components/``) and file storage (``_storage``) are reported as
-not carried over.
+Components (``_components/``) and file storage (``_storage``) go to system tables of
+their own, see ``components.py`` and ``storage.py``; app tables the app does not declare
+are reported and skipped.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import struct
-import zipfile
-import zlib
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from smalltown.store import InvalidIdError, Store, StoreError, decode_id
+from smalltown.migrate import components, storage
+from smalltown.migrate.snapshot import Snapshot
+from smalltown.migrate.source import SnapshotError, Source
+from smalltown.migrate.table_file import file_key, table_file_source
+from smalltown.store import (
+    InvalidIdError,
+    InvalidValueError,
+    Schema,
+    Store,
+    VectorIndex,
+    decode_id,
+    encode_id,
+)
+from smalltown.store.ids import new_internal_id
 from smalltown.store.keys import field_value
+from smalltown.store.values import SYSTEM_FIELDS, check_document_fields
+
+__all__ = ["SnapshotError", "fit_schema", "import_table", "import_zip"]
 
 Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
 MODES = ("requireEmpty", "append", "replace", "replaceAll")
@@ -40,145 +51,80 @@ BATCH = 500
 PROGRESS = "_smalltown_imports"
 
 
-class SnapshotError(StoreError):
-    """A snapshot that cannot be imported; the message says where and why."""
-
-
 @dataclass
 class ImportReport:
     tables: dict[str, int] = field(default_factory=dict)  # documents written, by table
     notes: list[str] = field(default_factory=list)  # what was not carried over or was adapted
     resumed: bool = False
+    files: int = 0  # stored files copied
 
 
-def decode_uniform(value: Any) -> Any:
-    if isinstance(value, dict):
-        if len(value) == 1:
-            ((key, inner),) = value.items()
-            if key == "$float":
-                return struct.unpack("<d", base64.b64decode(inner))[0]
-            if key == "$bytes":
-                return base64.b64decode(inner)
-            if key == "$integer":
-                return struct.unpack("<q", base64.b64decode(inner))[0]
-        return {k: decode_uniform(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_uniform(v) for v in value]
-    return value  # json gives int for 1 (Int64) and float for 1.0 (Float64), as intended
-
-
-def decode_legacy(value: Any) -> Any:
-    """Clean JSON: every number is a Float64 (Int64 values were written as strings)."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: decode_legacy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_legacy(v) for v in value]
-    return value
-
-
-@dataclass
-class _Entry:
-    table: str
-    name: str  # the ZIP entry
-    uniform: bool
-
-
-class Snapshot:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        try:
-            self.zip = zipfile.ZipFile(self.path)  # reads the central directory
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise SnapshotError(f"{self.path}: not a readable ZIP file ({exc})") from exc
-        names = set(self.zip.namelist())
-        self.numbers: dict[str, int] = {}
-        if "_tables/documents.jsonl" in names:
-            for n, line in enumerate(self._lines("_tables/documents.jsonl"), 1):
-                row = self._json(line, "_tables/documents.jsonl", n)
-                self.numbers[row["name"]] = int(row["id"])
-        self.entries: list[_Entry] = []
-        self.skipped: list[str] = []
-        for name in sorted(names):
-            if not name.endswith("/documents.jsonl") or name.startswith("_tables/"):
-                continue
-            table = name[: -len("/documents.jsonl")]
-            if table.startswith("_components/"):
-                self.skipped.append(f"{table}: component tables are not imported yet")
-                continue
-            if table.startswith("_"):
-                self.skipped.append(f"{table}: system table (file storage is not imported yet)")
-                continue
-            schema_entry = f"{table}/generated_schema.jsonl"
-            uniform = True
-            if schema_entry in names:
-                first = next(iter(self._lines(schema_entry)), '"uniform"')
-                uniform = first.strip() == '"uniform"'
-            self.entries.append(_Entry(table, name, uniform))
-
-    def key(self) -> str:
-        """Identifies this snapshot's content (from the ZIP's own checksums)."""
-        digest = hashlib.sha256()
-        for info in sorted(self.zip.infolist(), key=lambda i: i.filename):
-            digest.update(f"{info.filename}:{info.CRC}:{info.file_size};".encode())
-        return digest.hexdigest()
-
-    def _lines(self, entry: str) -> Iterator[str]:
-        try:
-            with self.zip.open(entry) as raw:
-                for line in raw:
-                    if line.strip():
-                        yield line.decode()
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
-            raise SnapshotError(f"{self.path}: entry {entry} is damaged ({exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise SnapshotError(f"{entry}: not UTF-8 text ({exc})") from exc
-
-    @staticmethod
-    def _json(line: str, entry: str, n: int) -> dict[str, Any]:
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            raise SnapshotError(f"{entry} line {n}: not JSON ({exc})") from None
-        if not isinstance(value, dict):
-            raise SnapshotError(f"{entry} line {n}: a document must be a JSON object")
-        return value
-
-    def documents(self, entry: _Entry) -> Iterator[tuple[int, dict[str, Any]]]:
-        decode = decode_uniform if entry.uniform else decode_legacy
-        for n, line in enumerate(self._lines(entry.name), 1):
-            yield n, decode(self._json(line, entry.name, n))
-
-
-def check(snapshot: Snapshot, tables: set[str]) -> dict[str, int]:
-    """The first pass: every line readable and every id of its table. Returns each
-    imported table's number."""
-    numbers: dict[str, int] = {}
+def _sources(snapshot: Snapshot, declared: set[str], report: ImportReport) -> list[Source]:
+    sources = []
     for entry in snapshot.entries:
-        if entry.table not in tables:
-            continue
-        expected = snapshot.numbers.get(entry.table)
-        for n, doc in snapshot.documents(entry):
-            where = f"{entry.name} line {n}"
-            try:
-                number, _ = decode_id(doc.get("_id"))
-            except InvalidIdError as exc:
-                raise SnapshotError(f"{where}: {exc}") from None
-            if expected is None:
-                expected = number  # no _tables entry: the first id says
-            if number != expected:
-                raise SnapshotError(
-                    f"{where}: id {doc['_id']} belongs to table number {number}, but "
-                    f"{entry.table} is number {expected}"
-                )
-            if not isinstance(doc.get("_creationTime"), (int, float)):
+        if entry.prefix:
+            sources.append(components.source(snapshot, entry))
+        elif entry.table in declared:
+            sources.append(snapshot.source(entry))
+        else:
+            report.notes.append(f"{entry.table}: the app does not declare this table")
+    if (found := storage.source(snapshot)) is not None:
+        sources.append(found)
+    return sources
+
+
+def check(sources: Sequence[Source], schema: Schema) -> dict[str, int]:
+    """The first pass: every line readable, every document valid and every id of its
+    table. Returns the table number each store table must have."""
+    numbers: dict[str, int] = {}
+    for source in sources:
+        expected = source.number
+        vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
+        sizes: dict[str, int | None] = dict(vectors)
+        for n, doc in source.read():
+            where = f"{source.label} line {n}"
+            if "_id" in doc or not source.new_ids:
+                try:
+                    number, _ = decode_id(doc.get("_id"))
+                except InvalidIdError as exc:
+                    raise SnapshotError(f"{where}: {exc}") from None
+                if expected is None:
+                    expected = number  # no _tables entry: the first id says
+                if number != expected:
+                    raise SnapshotError(
+                        f"{where}: id {doc['_id']} belongs to table number {number}, but "
+                        f"{source.table} is number {expected}"
+                    )
+            ct = doc.get("_creationTime")
+            if ("_creationTime" in doc or not source.new_ids) and (
+                isinstance(ct, bool) or not isinstance(ct, (int, float))
+            ):
                 raise SnapshotError(f"{where}: _creationTime must be a number")
-        if expected is not None:
-            numbers[entry.table] = expected
+            body = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
+            try:
+                check_document_fields(body, source.table)
+            except InvalidValueError as exc:
+                raise SnapshotError(f"{where}: {exc}") from None
+            if source.verify is not None:
+                source.verify(where, doc)
+            for path in sizes:
+                vector = field_value(doc, path)
+                if isinstance(vector, list):
+                    if sizes[path] is None:
+                        sizes[path] = len(vector)
+                    elif len(vector) != sizes[path]:
+                        raise SnapshotError(
+                            f"{where}: {path} has {len(vector)} dimensions, but earlier "
+                            f"documents of {source.table} have {sizes[path]}"
+                        )
+        source.number = expected
+        if expected is not None and not source.component:
+            numbers[source.table] = expected
     return numbers
+
+
+def _vector_indexes(schema: Schema, table: str) -> Sequence[VectorIndex]:
+    return schema.table(table).vector_indexes if table in schema else ()
 
 
 async def import_zip(
@@ -187,42 +133,81 @@ async def import_zip(
     mode: Mode = "requireEmpty",
     progress: Callable[[str, int], None] | None = None,
 ) -> ImportReport:
-    if mode not in MODES:
-        raise SnapshotError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    """Import a snapshot ZIP (see the module docstring)."""
+    _check_mode(mode)
     snapshot = Snapshot(path)
     report = ImportReport(notes=list(snapshot.skipped))
     declared = {t for t in store.table_numbers if not t.startswith("_")}
-    for entry in snapshot.entries:
-        if entry.table not in declared:
-            report.notes.append(f"{entry.table}: the app does not declare this table")
-    numbers = check(snapshot, declared)
-    key = snapshot.key()
+    sources = _sources(snapshot, declared, report)
+    return await _import(store, sources, snapshot.key(), mode, declared, report, progress, snapshot)
+
+
+async def import_table(
+    store: Store,
+    table: str,
+    path: str | Path,
+    mode: Mode = "requireEmpty",
+    progress: Callable[[str, int], None] | None = None,
+) -> ImportReport:
+    """Import one table from a JSONL, JSON or CSV file (see ``table_file.py``)."""
+    _check_mode(mode)
+    if table.startswith("_") or table not in store.table_numbers:
+        declared = ", ".join(sorted(t for t in store.table_numbers if not t.startswith("_")))
+        raise SnapshotError(f"the app declares no table {table!r}; its tables: {declared}")
+    source = table_file_source(path, table)
+    declared = {t for t in store.table_numbers if not t.startswith("_")}
+    key = file_key(path, table)
+    return await _import(store, [source], key, mode, declared, ImportReport(), progress)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise SnapshotError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+async def _import(
+    store: Store,
+    sources: list[Source],
+    key: str,
+    mode: Mode,
+    declared: set[str],
+    report: ImportReport,
+    progress: Callable[[str, int], None] | None,
+    snapshot: Snapshot | None = None,
+) -> ImportReport:
+    numbers = check(sources, store.schema)
     done = await store.read(lambda tx: _progress(tx, key))
     report.resumed = bool(done)
     if not done:
-        await _prepare(store, mode, set(numbers), declared)
+        await _prepare(store, mode, sources, declared)
         await store.set_table_numbers(numbers)
-        await _fit_vector_indexes(store, snapshot, set(numbers), report)
-    for entry in snapshot.entries:
-        if entry.table not in numbers:
-            continue
-        written = done.get(entry.table, 0)
-        batch: list[dict[str, Any]] = []
-        for n, doc in snapshot.documents(entry):
-            if n <= written:
+    await _fit_vector_indexes(store, sources, report)  # resumed runs too
+    for source in sources:
+        lines, count = done.get(source.label, (0, 0))
+        batch: list[tuple[int, dict[str, Any]]] = []
+        last = lines
+        for n, doc in source.read():
+            if n <= lines:
                 continue  # committed by an earlier, interrupted run
-            batch.append(doc)
+            batch.append((n, doc))
+            last = n
             if len(batch) == BATCH:
-                written = await _write(store, key, entry.table, batch, n)
+                count = await _write(store, key, source, batch, last, count)
                 batch = []
                 if progress:
-                    progress(entry.table, written)
-        if batch or entry.table not in done:
-            last = written + len(batch)
-            written = await _write(store, key, entry.table, batch, last)
+                    progress(source.table, count)
+        if batch or source.label not in done:
+            count = await _write(store, key, source, batch, last, count)
             if progress:
-                progress(entry.table, written)
-        report.tables[entry.table] = written
+                progress(source.table, count)
+        report.tables[source.label if source.component else source.table] = count
+    if snapshot is not None and (files := storage.files_of(sources)) is not None:
+
+        async def mark(tx, line: int) -> None:
+            await _set_progress(tx, key, storage.FILES_LABEL, line, 0)
+
+        done_files = done.get(storage.FILES_LABEL, (0, 0))[0]
+        report.files = await storage.copy_files(store, snapshot, files, done_files, mark)
     await store.run(lambda tx: _forget(tx, key))  # finished: the next run starts afresh
     return report
 
@@ -232,56 +217,126 @@ async def _forget(tx, key: str) -> None:
         await tx.delete(row["_id"])
 
 
-async def _fit_vector_indexes(
-    store: Store, snapshot: Snapshot, tables: set[str], report: ImportReport
-) -> None:
-    """Vector indexes take the dimension of the snapshot's vectors (1536, 1024, 768...)."""
-    for entry in snapshot.entries:
-        if entry.table not in tables:
-            continue
-        for vindex in store.schema.table(entry.table).vector_indexes:
-            size = None
-            for _, document in snapshot.documents(entry):
+def _vector_sizes(
+    sources: Sequence[Source], schema: Schema
+) -> Iterator[tuple[str, VectorIndex, int]]:
+    """Each vector index of an imported table whose vectors have another size."""
+    for source in sources:
+        for vindex in _vector_indexes(schema, source.table):
+            for _, document in source.read():
                 vector = field_value(document, vindex.field)
                 if isinstance(vector, list):
-                    size = len(vector)
+                    if len(vector) != vindex.dimensions:
+                        yield source.table, vindex, len(vector)
                     break
-            if size is not None and size != vindex.dimensions:
-                await store.apply_schema(
-                    store.schema.with_vector_dimensions(entry.table, vindex.name, size)
-                )
-                report.notes.append(
-                    f"{entry.table}.{vindex.name}: resized from {vindex.dimensions} to the "
-                    f"snapshot's {size} dimensions"
-                )
 
 
-async def _progress(tx, key: str) -> dict[str, int]:
+def fit_schema(schema: Schema, path: str | Path, table: str | None = None) -> Schema:
+    """``schema`` with its vector indexes sized to the input's vectors (1536, 1024...).
+
+    Open the store with this one before importing: a store opened with the app's own sizes
+    would try to rebuild an index over vectors an earlier, interrupted run already wrote.
+    """
+    if table is not None:
+        sources = [table_file_source(path, table)] if table in schema else []
+    else:
+        snapshot = Snapshot(path)
+        sources = [
+            snapshot.source(e) for e in snapshot.entries if not e.prefix and e.table in schema
+        ]
+    for name, vindex, size in _vector_sizes(sources, schema):
+        schema = schema.with_vector_dimensions(name, vindex.name, size)
+    return schema
+
+
+async def _fit_vector_indexes(
+    store: Store, sources: Sequence[Source], report: ImportReport
+) -> None:
+    """Vector indexes take the dimension of the input's vectors (1536, 1024, 768...)."""
+    for table, vindex, size in list(_vector_sizes(sources, store.schema)):
+        await store.apply_schema(store.schema.with_vector_dimensions(table, vindex.name, size))
+        report.notes.append(
+            f"{table}.{vindex.name}: resized from {vindex.dimensions} to the "
+            f"snapshot's {size} dimensions"
+        )
+
+
+async def _progress(tx, key: str) -> dict[str, tuple[int, int]]:
     rows = await tx.query(PROGRESS, "byImport", eq={"importKey": key})
-    return {row["table"]: int(row["lines"]) for row in rows}
+    return {row["table"]: (int(row["lines"]), int(row.get("documents", 0))) for row in rows}
 
 
-async def _write(store: Store, key: str, table: str, docs: list[dict], lines: int) -> int:
+class _NewIds:
+    """Ids and creation times for a single-table file's rows that have none."""
+
+    def __init__(self) -> None:
+        self.last_ms = 0.0
+
+    def now(self) -> float:
+        self.last_ms = max(time.time() * 1000.0, self.last_ms + 0.001)
+        return self.last_ms
+
+
+_new_ids = _NewIds()
+
+
+def _completed(store: Store, source: Source, docs: list[dict]) -> list[dict]:
+    if not source.new_ids:
+        return docs
+    number = store.table_numbers[source.table]
+    out = []
+    for doc in docs:
+        if "_id" not in doc:
+            doc = {**doc, "_id": encode_id(number, new_internal_id())}
+        if "_creationTime" not in doc:
+            doc = {**doc, "_creationTime": _new_ids.now()}
+        out.append(doc)
+    return out
+
+
+async def _write(
+    store: Store,
+    key: str,
+    source: Source,
+    batch: list[tuple[int, dict[str, Any]]],
+    lines: int,
+    count: int,
+) -> int:
+    docs = _completed(store, source, [doc for _, doc in batch])
+    count += len(docs)
+
     async def body(tx) -> int:
-        for doc in docs:
-            await tx.insert_with_id(table, doc)
-        row = await tx.first(PROGRESS, "byImport", eq={"importKey": key, "table": table})
-        if row is None:
-            await tx.insert(PROGRESS, {"importKey": key, "table": table, "lines": lines})
+        if source.component:
+            await components.insert(tx, source, batch)
         else:
-            await tx.patch(row["_id"], {"lines": lines})
-        return lines
+            await tx.insert_many_with_ids(source.table, docs)
+        await _set_progress(tx, key, source.label, lines, count)
+        return count
 
     return await store.run(body)
 
 
-async def _prepare(store: Store, mode: Mode, importing: set[str], declared: set[str]) -> None:
+async def _set_progress(tx, key: str, label: str, lines: int, documents: int) -> None:
+    row = await tx.first(PROGRESS, "byImport", eq={"importKey": key, "table": label})
+    fields = {"importKey": key, "table": label, "lines": lines, "documents": documents}
+    if row is None:
+        await tx.insert(PROGRESS, fields)
+    else:
+        await tx.patch(row["_id"], fields)
+
+
+async def _prepare(store: Store, mode: Mode, sources: list[Source], declared: set[str]) -> None:
+    importing = {s.table for s in sources if not s.component}
+    parts = [s.component for s in sources if s.component]
     if mode == "append":
         return
     if mode == "requireEmpty":
 
         async def counts(tx):
-            return {t: await tx.count(t) for t in importing}
+            found = {t: await tx.count(t) for t in importing}
+            for prefix, table in parts:
+                found[prefix + table] = await components.count(tx, prefix, table)
+            return found
 
         busy = {t: n for t, n in (await store.read(counts)).items() if n}
         if busy:
@@ -291,14 +346,23 @@ async def _prepare(store: Store, mode: Mode, importing: set[str], declared: set[
                 + "; use --mode replace (those tables), replaceAll (every table) or append"
             )
         return
-    for table in sorted(importing if mode == "replace" else declared):
-        while True:
+    clearing = importing if mode == "replace" else declared | importing
+    if "_storage" in clearing:
+        clearing |= {storage.CHUNKS}
+    for table in sorted(clearing):
+        await _clear(store, lambda tx, t=table: tx.query(t, limit=BATCH))
+    for prefix, table in parts:
+        await _clear(store, lambda tx, p=prefix, t=table: components.rows(tx, p, t, BATCH))
 
-            async def clear(tx, table=table) -> int:
-                docs = await tx.query(table, limit=BATCH)
-                for doc in docs:
-                    await tx.delete(doc["_id"])
-                return len(docs)
 
-            if not await store.run(clear):
-                break
+async def _clear(store: Store, page: Callable[[Any], Any]) -> None:
+    """Delete, a batch a transaction, every document ``page`` returns until none is left."""
+
+    async def clear(tx) -> int:
+        docs = await page(tx)
+        for doc in docs:
+            await tx.delete(doc["_id"])
+        return len(docs)
+
+    while await store.run(clear):
+        pass

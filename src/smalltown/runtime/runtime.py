@@ -28,6 +28,11 @@ SYSTEM_TABLES = (
     ),
     Table("_cron_jobs", indexes=[Index("by_name", ["name"])]),
     Table("_smalltown_imports", indexes=[Index("byImport", ["importKey", "table"])]),
+    # File storage and components' tables as snapshots carry them (see smalltown.migrate).
+    Table("_storage"),
+    Table("_storage_chunks", indexes=[Index("byFile", ["storageId", "n"])]),
+    Table("_smalltown_components", indexes=[Index("byTable", ["prefix", "table", "line"])]),
+    Table("_smalltown_component_tables", indexes=[Index("byTable", ["prefix", "table"])]),
 )
 
 

@@ -21,7 +21,7 @@ from smalltown import __version__, web
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
-from smalltown.server import http_api
+from smalltown.server import http_api, storage_route
 from smalltown.server.errors import to_result
 from smalltown.server.metrics import Metrics, metrics_endpoint
 from smalltown.server.ratelimit import RateLimiter, RateLimits
@@ -171,6 +171,7 @@ def create_app(
         Route("/health", health),
         Route("/metrics", metrics_endpoint),
         *http_api.routes,
+        *storage_route.routes,
         WebSocketRoute("/api/sync", sync_endpoint),
         WebSocketRoute("/api/{version}/sync", sync_endpoint),
     ]

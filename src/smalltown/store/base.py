@@ -71,6 +71,11 @@ class ProviderTransaction(ABC):
     @abstractmethod
     async def count(self, table: Table) -> int: ...
 
+    async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are rows of ``table``. Providers answer in one query; this
+        fallback asks row by row."""
+        return {id for id in ids if await self.get(table, id) is not None}
+
     @abstractmethod
     async def insert(
         self,

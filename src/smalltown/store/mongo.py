@@ -21,7 +21,7 @@ are seen too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -188,6 +188,14 @@ class MongoTransaction(ProviderTransaction):
     async def count(self, table: Table) -> int:
         await self.flush()
         return await self._p.db[_collection_name(table)].count_documents({}, session=self._session)
+
+    @_mapped
+    async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
+        await self.flush()
+        cursor = self._p.db[_collection_name(table)].find(
+            {"_id": {"$in": list(ids)}}, {"_id": 1}, session=self._session
+        )
+        return {d["_id"] async for d in cursor}
 
     def _stored(
         self, table: Table, row: Row, keys: dict[str, bytes], vectors: dict[str, Any]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -109,10 +109,18 @@ class PostgresTransaction(ProviderTransaction):
         queued, self._queued = self._queued, []
         if len(queued) == 1:
             await self._conn.execute(*queued[0])
-        elif queued:
-            async with self._conn.pipeline():
-                for sql, params in queued:
-                    await self._conn.execute(sql, params)
+            return
+        # Runs of one statement (a batch of inserts into one table) go as one executemany,
+        # which psycopg pipelines: one round trip, far less per-row work than execute.
+        i = 0
+        async with self._conn.cursor() as cur:
+            while i < len(queued):
+                sql = queued[i][0]
+                j = i
+                while j < len(queued) and queued[j][0] == sql:
+                    j += 1
+                await cur.executemany(sql, [params for _, params in queued[i:j]])
+                i = j
 
     async def _fetch(self, sql: str, params: tuple | list = ()) -> list[tuple]:
         await self.flush()
@@ -151,6 +159,13 @@ class PostgresTransaction(ProviderTransaction):
     async def count(self, table: Table) -> int:
         rows = await self._fetch(f"SELECT count(*) FROM {_table_sql(table)}")
         return rows[0][0]
+
+    @_mapped
+    async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
+        rows = await self._fetch(
+            f"SELECT id FROM {_table_sql(table)} WHERE id = ANY(%s)", (list(ids),)
+        )
+        return {row[0] for row in rows}
 
     @staticmethod
     def _columns(

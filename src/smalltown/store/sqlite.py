@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +51,7 @@ from smalltown.store.transaction import rewrite_row
 
 T = TypeVar("T")
 READERS = 4
+MAX_PARAMS = 900  # below every SQLite build's limit on parameters per statement
 META = "_smalltown_tables"
 CLOCK = "_smalltown_clock"  # one row; every write transaction adds one (see VectorMemory)
 
@@ -184,6 +185,15 @@ class SqliteTransaction(ProviderTransaction):
     async def count(self, table: Table) -> int:
         rows = await self._execute(f"SELECT COUNT(*) FROM {_table_sql(table)}")
         return rows[0][0]
+
+    async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), MAX_PARAMS):
+            chunk = ids[start : start + MAX_PARAMS]
+            marks = ", ".join("?" for _ in chunk)
+            sql = f"SELECT id FROM {_table_sql(table)} WHERE id IN ({marks})"
+            found.update(row[0] for row in await self._execute(sql, tuple(chunk)))
+        return found
 
     def _columns(
         self,

@@ -278,18 +278,34 @@ class Transaction:
 
     async def insert_with_id(self, table: str, doc: Mapping[str, Any]) -> str:
         """Insert a document that already has ``_id`` and ``_creationTime`` (an import)."""
+        await self.insert_many_with_ids(table, [doc])
+        return doc["_id"]
+
+    async def insert_many_with_ids(self, table: str, docs: Sequence[Mapping[str, Any]]) -> None:
+        """``insert_with_id`` for a batch, with one existence check for the whole batch
+        rather than a round trip per document: what makes an import fast."""
         self._check_writable()
         t = self._table(table)
+        rows = [self._imported_row(t, doc) for doc in docs]
+        ids = [row.id for row in rows]
+        if len(set(ids)) != len(ids):
+            seen: set[str] = set()
+            twice = next(id for id in ids if id in seen or seen.add(id))
+            raise InvalidIdError(f"the document id {twice} appears twice in one batch")
+        existing = await self._ptx.existing_ids(t, ids) if ids else set()
+        if existing:
+            raise InvalidIdError(f"a document with id {min(existing)} already exists in {t.name!r}")
+        for row in rows:
+            await self._insert_row(t, row)
+
+    def _imported_row(self, t: Table, doc: Mapping[str, Any]) -> Row:
         body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
         values.check_document_fields(body, t.name)
         id, ct = doc.get("_id"), doc.get("_creationTime")
         self._table_of_id(id, t.name)
         if not values.is_finite_number(ct):
             raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
-        if await self._ptx.get(t, id) is not None:
-            raise InvalidIdError(f"a document with id {id} already exists in {t.name!r}")
-        await self._insert_row(t, Row(id, float(ct), body))
-        return id
+        return Row(id, float(ct), body)
 
     async def patch(self, id: str, fields: Mapping[str, Any], *, table: str | None = None) -> None:
         """Shallow-merge ``fields`` into the document; a field set to UNDEFINED is removed."""

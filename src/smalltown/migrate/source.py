@@ -1,0 +1,72 @@
+"""What an import reads: one table's documents at a time, from a ZIP entry or a file.
+
+A :class:`Source` can be read any number of times from the start (the import reads it
+once to check and once to write), yields ``(line number, document)`` pairs and raises
+:class:`SnapshotError` naming the file and line for anything unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from smalltown.store import StoreError
+
+
+class SnapshotError(StoreError):
+    """Input that cannot be imported; the message says where and why."""
+
+
+Documents = Iterator[tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class Source:
+    table: str  # the store table the documents go to
+    label: str  # the ZIP entry or file, for messages and for the import's progress
+    read: Callable[[], Documents]
+    number: int | None = None  # the table number ids carry (None: the first _id says)
+    new_ids: bool = False  # documents without _id get a new one (single-table files)
+    component: tuple[str, str] | None = None  # (ZIP prefix, table) of a component's table
+    verify: Callable[[str, dict[str, Any]], None] | None = None  # more checks, first pass only
+
+
+def typed_object(value: dict[str, Any]) -> Any:
+    """Called by the JSON parser for every object, innermost first: the typed ones
+    (``$float``, ``$bytes``, ``$integer``) become values, so no second walk is needed."""
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "$float":
+            return struct.unpack("<d", base64.b64decode(inner, validate=True))[0]
+        if key == "$bytes":
+            return base64.b64decode(inner, validate=True)
+        if key == "$integer":
+            return struct.unpack("<q", base64.b64decode(inner, validate=True))[0]
+    return value
+
+
+def parse_uniform(line: str | bytes) -> Any:
+    """Export JSON: ``1`` is an Int64 and ``1.0`` a Float64, as the parser gives them."""
+    return json.loads(line, object_hook=typed_object)
+
+
+def parse_float_numbers(line: str | bytes) -> Any:
+    """JSON as JavaScript reads it: every number is a Float64 (legacy snapshots, and
+    single-table files); ``$integer``/``$bytes``/``$float`` objects still give their type."""
+    return json.loads(line, parse_int=float, object_hook=typed_object)
+
+
+def parse_document(
+    text: str | bytes, where: str, parse: Callable[[str | bytes], Any]
+) -> dict[str, Any]:
+    try:
+        value = parse(text)
+    except (ValueError, TypeError, struct.error) as exc:
+        raise SnapshotError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise SnapshotError(f"{where}: a document must be a JSON object")
+    return value

@@ -1,0 +1,37 @@
+"""``GET /api/storage/<id>``: a stored file's bytes, as a snapshot import brought them in.
+
+Streams the file a chunk at a time (see ``smalltown.migrate.storage``) with its content
+type; an unknown or malformed id is a 404 with ``{"code": "StorageFileNotFound", ...}``.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from smalltown.migrate import storage
+from smalltown.server.errors import BadRequest, bad_request_response
+from smalltown.store import StoreError
+
+
+async def storage_file(request: Request) -> Response:
+    storage_id = request.path_params["storage_id"]
+    store = request.app.state.store
+    try:
+        meta = await store.read(lambda tx: tx.get(storage_id, table=storage.TABLE))
+    except StoreError:  # malformed, or an id of another table
+        meta = None
+    if meta is None:
+        return bad_request_response(
+            BadRequest("StorageFileNotFound", f"no stored file with id {storage_id!r}", 404)
+        )
+    headers = {"Content-Length": str(meta["size"])} if isinstance(meta.get("size"), int) else {}
+    return StreamingResponse(
+        storage.file_bytes(store, storage_id),
+        media_type=meta.get("contentType") or "application/octet-stream",
+        headers=headers,
+    )
+
+
+routes = [Route("/api/storage/{storage_id}", storage_file, methods=["GET"])]

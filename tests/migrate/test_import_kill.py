@@ -1,0 +1,141 @@
+"""A real ``smalltown import`` process, killed with SIGKILL mid-import, then run again:
+every document ends up in the database exactly once."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from smalltown.bench.synthetic_snapshot import NUMBERS, build_snapshot
+from smalltown.migrate.import_zip import fit_schema
+from smalltown.runtime.runtime import with_system_tables
+from smalltown.server import load_app
+from smalltown.store import open_store
+
+from conftest import new_postgres_database
+
+DOCS = 40_000
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def _count_rows(url: str) -> int:
+    """Committed documents, read straight from the database (no store, no locks held)."""
+    tables = [f"st_{name}" for name in NUMBERS]
+    try:
+        if url.startswith("sqlite"):
+            with sqlite3.connect(url.split("://", 1)[1][1:], timeout=5) as db:
+                return sum(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+        if url.startswith("postgresql"):
+            import psycopg
+
+            with psycopg.connect(url, connect_timeout=5) as db:
+                return sum(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+        from pymongo import MongoClient
+
+        client = MongoClient(url, serverSelectionTimeoutMS=5000)
+        try:
+            db = client.get_default_database()
+            return sum(db[t].count_documents({}) for t in tables)
+        finally:
+            client.close()
+    except (sqlite3.OperationalError, ImportError) as exc:
+        if "no such table" in str(exc):
+            return 0  # the importer has not created the tables yet
+        raise
+    except Exception as exc:  # psycopg: UndefinedTable before the schema is applied
+        if "does not exist" in str(exc):
+            return 0
+        raise
+
+
+def _start(snapshot: Path, url: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": SRC}
+    return subprocess.Popen(
+        [sys.executable, "-m", "smalltown.cli", "import", str(snapshot), "--database", url],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout} s")
+        time.sleep(0.01)
+
+
+def _snapshot_ids(snapshot: Path) -> dict[str, list[str]]:
+    ids: dict[str, list[str]] = {}
+    with zipfile.ZipFile(snapshot) as z:
+        for table in NUMBERS:
+            lines = z.read(f"{table}/documents.jsonl").decode().splitlines()
+            ids[table] = [json.loads(line)["_id"] for line in lines]
+    return ids
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def kill_url(request, tmp_path):
+    """SQLite and PostgreSQL. (On MongoDB a killed client's open transaction holds its
+    writes until the server times it out, 60 s by default, so a run at once conflicts.)"""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/kill.db"
+    else:
+        async for url in new_postgres_database():
+            yield url
+
+
+@pytest.mark.timeout(600)
+async def test_sigkill_mid_import_then_rerun_writes_every_document_once(kill_url, tmp_path):
+    store_url = kill_url
+    snapshot = tmp_path / "town.zip"
+    counts = build_snapshot(snapshot, DOCS, vectors=300, dims=64)
+
+    first = _start(snapshot, store_url)
+    try:
+        # Past the check pass and a few batches in, but well short of the end.
+        _wait_for(
+            lambda: _count_rows(store_url) >= 2000 or first.poll() is not None,
+            240,
+            "the import committed no batches",
+        )
+        assert first.poll() is None, f"the import ended before the kill: {first.stderr.read()}"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=30)
+    assert first.returncode == -signal.SIGKILL
+    after_kill = _count_rows(store_url)
+    assert 2000 <= after_kill < DOCS, after_kill
+
+    second = _start(snapshot, store_url)
+    _, stderr = second.communicate(timeout=480)
+    assert second.returncode == 0, stderr
+    assert "(resumed)" in stderr
+
+    expected = _snapshot_ids(snapshot)
+    schema = fit_schema(with_system_tables(load_app("smalltown.town").schema), snapshot)
+    store = await open_store(store_url, schema)
+    try:
+        for table, wanted in expected.items():
+            got = await store.read(lambda tx, t=table: tx.query(t))
+            got_ids = [d["_id"] for d in got]
+            assert len(got_ids) == counts[table] == len(wanted), table
+            assert sorted(got_ids) == sorted(wanted), f"{table}: missing or extra documents"
+        progress = await store.read(lambda tx: tx.count("_smalltown_imports"))
+        assert progress == 0  # a finished import leaves no progress behind
+        vectors = await store.read(lambda tx: tx.query("memoryEmbeddings", limit=1))
+        assert len(vectors[0]["embedding"]) == 64
+    finally:
+        await store.close()

@@ -128,6 +128,14 @@ async def test_the_page_draws_the_town_pans_zooms_and_moves(
         page, errors = await open_town(browser, server.url + "/")
         banner = await page.text_content("#banners")
         assert "offline brain" in banner and "OPENAI_API_KEY" in banner
+        # The page says what speaks and what remembers, as /health does.
+        async with httpx.AsyncClient() as http:
+            health = (await http.get(server.url + "/health")).json()["app"]
+        await page.wait_for_function(
+            "document.getElementById('minds').textContent.includes('Memories')", timeout=10_000
+        )
+        minds = await page.text_content("#minds")
+        assert health["llm"] in minds and health["embedder"] in minds
         # A viewer follows the roster, one small view per player, the conversations and the
         # clock, not the whole world document.
         paths = await page.evaluate("window.smalltown.subscriptions()")

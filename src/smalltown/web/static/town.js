@@ -220,9 +220,13 @@ async function loadHealth() {
   try {
     const health = await (await fetch("/health")).json();
     state.llm = health.app ? health.app.llm : null;
+    state.embedder = health.app ? health.app.embedder : null;
   } catch (error) {
     state.llm = null;
+    state.embedder = null;
   }
+  document.getElementById("minds").textContent = state.llm
+    ? `Words: ${state.llm}. Memories: ${state.embedder || "unknown"}.` : "";
   renderBanners();
 }
 loadHealth();

@@ -423,11 +423,22 @@ def _usage(url: str) -> int:
     return 0
 
 
+def _run_loop(coro):
+    """Serve on uvloop where it is installed (uvicorn's standard extra brings it): its
+    transports write a WebSocket frame in C, which is most of fanning an update out to
+    many subscribers; asyncio's own loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def _run(settings: Settings) -> int:
     from smalltown.store import StoreError
 
     try:
-        return asyncio.run(_serve(settings))
+        return _run_loop(_serve(settings))
     except StoreError as exc:
         print(f"smalltown: cannot start: {exc}", file=sys.stderr)
         return 1

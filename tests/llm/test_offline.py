@@ -58,3 +58,25 @@ def test_the_verb_agrees_with_i():
     assert _about("Zed watches the sea.", "Zed") == "I watch the sea."
     assert _about("Zed has a cat.", "Zed") == "I have a cat."
     assert _about("Zed kept bees.", "Zed") == "I kept bees."
+
+
+def test_the_offline_brain_brings_up_what_it_remembers():
+    from smalltown.llm.offline import OfflineBrain, remember
+
+    memory = remember("Ada", [("Ada", "The blue flower grows by the pond."), ("Ingrid", "Oh!")])
+    assert memory == "I talked with Ada, who said: “The blue flower grows by the pond.”"
+    brain = OfflineBrain()
+    me = {"name": "Ingrid", "identity": "Ingrid is a botanist.", "plan": "You want a flower."}
+    line = brain.compose("start", me, {"name": "Ada"}, [], "seed-1", [memory])
+    assert "talking with you, who said: “The blue flower grows by the pond.”" in line
+    assert "Ada" in line  # greeted by name; the memory speaks of "you"
+    # Without memories, the same call composes from the plan alone.
+    plain = brain.compose("start", me, {"name": "Ada"}, [], "seed-1")
+    assert "I want a flower." in plain and "remember" not in plain
+
+
+def test_a_long_memory_is_cut_at_a_word():
+    from smalltown.llm.offline import _recalled
+
+    text = _recalled("I talked with Bo, who said: “" + "word " * 60 + "”", "Bo")
+    assert len(text) <= 140 and text.endswith("…") and "Bo" not in text

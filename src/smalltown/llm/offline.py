@@ -2,8 +2,9 @@
 
 It is what runs when no LLM is configured, so a fresh town still talks. It is labelled as
 what it is everywhere it shows (``/health``, the page): its lines come from templates
-filled with the speaker's plan and identity and the other's name, chosen by a seeded
-random, not from a language model.
+filled with the speaker's plan and identity, the other's name and what the speaker
+remembers of them (retrieved by vector search like any agent's memories), chosen by a
+seeded random, not from a language model.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ _FOLLOW_UPS = [
     "Funny you say that, {other}. {plan}",
     "Hm. Do you ever get the feeling this town keeps secrets? {plan}",
     "You know, {about_me}",
+]
+_REMEMBERING = [
+    "Good to see you again, {other}. I remember {memory}",
+    "{other}! That reminds me: {memory}",
+    "Oh, {other}. I was just thinking of it: {memory}",
 ]
 _GOODBYES = [
     "I should get going, {other}. Let's talk again soon!",
@@ -76,6 +82,26 @@ def _agree(verb: str) -> str:
     return verb[:-1]
 
 
+def _recalled(memory: str, other: str, limit: int = 140) -> str:
+    """A first-person memory as said to the person it is about: "I talked with Ada, who
+    said ..." becomes "I talked with you, who said ..."."""
+    text = memory.strip()
+    if other:
+        text = re.sub(rf"\b{re.escape(other)}\b", "you", text)
+    text = re.sub(r"^I talked with you", "talking with you", text)
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return text if text.endswith((".", "!", "?", "…", "”")) else text + "."
+
+
+def remember(other: str, transcript: list[tuple[str, str]]) -> str:
+    """What the offline brain writes down after a conversation: who, and their last words."""
+    said = [text for author, text in transcript if author == other]
+    if said:
+        return f"I talked with {other}, who said: “{said[-1]}”"
+    return f"I talked with {other}."
+
+
 class OfflineBrain:
     description = DESCRIPTION
 
@@ -86,6 +112,7 @@ class OfflineBrain:
         other: dict[str, str],
         transcript: list[tuple[str, str]],
         seed: str,
+        memories: list[str] | tuple[str, ...] = (),
     ) -> str:
         rng = random.Random(f"offline:{seed}:{len(transcript)}")
         plan = _first_person(me.get("plan", ""))
@@ -95,8 +122,12 @@ class OfflineBrain:
             "plan_lower": plan[:1].lower() + plan[1:],
             "about_me": _about(me.get("identity", ""), me.get("name", "")),
         }
+        if memories:
+            values["memory"] = _recalled(rng.choice(list(memories)), other.get("name", ""))
         if kind == "leave":
             template = rng.choice(_GOODBYES)
+        elif memories and (kind == "start" or not transcript or rng.random() < 0.3):
+            template = rng.choice(_REMEMBERING)
         elif kind == "start" or not transcript:
             template = rng.choice(_OPENERS) + " " + plan
             return template.format(**values)

@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from smalltown.llm import LLMError
+from smalltown.llm import LLMError, offline
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.memory import parse_importance, rank
@@ -101,14 +101,14 @@ async def generateMessage(
         },
     )
     transcript = [tuple(t) for t in context["transcript"]]
+    try:
+        memories = await recall(ctx, playerId, f"{context['other']['name']}", count=3)
+    except Exception as exc:  # speaking without memories beats not speaking
+        log.warning("agent %s speaks without memories: %s", agentId, exc)
+        memories = []
     if hasattr(llm, "compose"):  # the offline brain: no prompt, lines from templates
-        text = llm.compose(kind, context["me"], context["other"], transcript, messageUuid)
+        text = llm.compose(kind, context["me"], context["other"], transcript, messageUuid, memories)
     else:
-        try:
-            memories = await recall(ctx, playerId, f"{context['other']['name']}", count=3)
-        except Exception as exc:  # speaking without memories beats not speaking
-            log.warning("agent %s speaks without memories: %s", agentId, exc)
-            memories = []
         try:
             prompt = conversation_messages(
                 kind,
@@ -251,9 +251,7 @@ async def rememberConversation(
     transcript = [tuple(t) for t in context["transcript"]]
     try:
         if llm is None or hasattr(llm, "compose"):  # offline: the gist, plainly
-            summary = f"I talked with {other['name']}. " + " ".join(
-                f"{author} said: {text}" for author, text in transcript[-2:]
-            )
+            summary = offline.remember(other["name"], transcript)
             importance = 5.0
         else:
             summary = clean_reply(

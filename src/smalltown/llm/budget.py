@@ -43,11 +43,12 @@ def check(limit: int | None, used: float, now: float) -> None:
     """Raise :class:`LLMBudgetExceeded` with the fix when ``used`` has reached ``limit``."""
     if limit is None or used < limit:
         return
-    resets = (hour_of(now) + 1) * HOUR_SECONDS
+    resets = float((hour_of(now) + 1) * HOUR_SECONDS)
     minutes = int((resets - now) // 60) + 1
     raise LLMBudgetExceeded(
         f"this world's LLM budget of {limit:,} tokens an hour is spent ({int(used):,} used); "
         f"LLM calls pause until {time.strftime('%H:%M UTC', time.gmtime(resets))} "
         f"(in {minutes} min) while the characters keep walking. Raise {SETTING} to allow more",
+        tokens_per_hour=limit,
         resets_at=resets,
     )

@@ -35,7 +35,8 @@ class LLMResponseError(LLMError):
 
 
 class LLMBudgetExceeded(LLMError):
-    def __init__(self, message: str, resets_at: float) -> None:
+    def __init__(self, message: str, tokens_per_hour: int, resets_at: float) -> None:
         super().__init__(message)
+        self.tokens_per_hour = tokens_per_hour
         #: when the budget refills (seconds since the epoch: the next clock hour)
         self.resets_at = resets_at

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from smalltown.llm import LLMBudgetExceeded, LLMError
+from smalltown.llm.budget import SETTING
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.memory import parse_importance, rank
@@ -156,7 +157,11 @@ async def _fail(ctx, base: dict[str, str], exc: LLMError) -> None:
     """Tell the engine the operation failed, and the world's status why."""
     args: dict[str, Any] = {**base, "error": str(exc)}
     if isinstance(exc, LLMBudgetExceeded):
-        args["budgetResetsAt"] = exc.resets_at * 1000
+        args["budget"] = {
+            "tokensPerHour": float(exc.tokens_per_hour),
+            "resetsAt": exc.resets_at * 1000,
+            "setting": SETTING,
+        }
     await ctx.run_mutation("agentOps:failOperation", args)
 
 
@@ -442,10 +447,11 @@ async def failOperation(
     operationId: str,
     agentId: str,
     error: str,
-    budgetResetsAt: float | None = None,
+    budget: dict[str, Any] | None = None,
 ) -> None:
-    """Free the agent; the status says why, and (``smalltownLlmBudget``) when a spent
-    budget refills, for the page's banner. Written only when it changes."""
+    """Free the agent; the status says why and, when the world's budget is spent,
+    (``smalltownLlmBudget``) its size, when it refills and the setting, for the page's
+    banner. Written only when it changes."""
     status = await _engine(ctx.db, worldId)
     await insert_input(
         ctx.db,
@@ -453,9 +459,6 @@ async def failOperation(
         "agentOperationFailed",
         {"agentId": agentId, "operationId": operationId},
     )
-    budget = None
-    if budgetResetsAt is not None:
-        budget = {"resetsAt": budgetResetsAt, "setting": "SMALLTOWN_LLM_TOKENS_PER_HOUR"}
     if status.get("smalltownLlmError") != error or status.get("smalltownLlmBudget") != budget:
         await ctx.db.patch(
             status["_id"],

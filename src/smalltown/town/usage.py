@@ -96,11 +96,11 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         p50, p99 = quantile(self.latency, 0.5), quantile(self.latency, 0.99)
-        return {
-            "calls": self.calls,
-            "failures": self.failures,
-            "tokensIn": self.tokens_in,
-            "tokensOut": self.tokens_out,
+        return {  # numbers as float64, as Convex clients expect them (ints would be Int64)
+            "calls": float(self.calls),
+            "failures": float(self.failures),
+            "tokensIn": float(self.tokens_in),
+            "tokensOut": float(self.tokens_out),
             "latencyMs": {
                 "p50": None if p50 is None else round(p50, 1),
                 "p99": None if p99 is None else round(p99, 1),
@@ -184,9 +184,9 @@ def summarize(
         "hour": {"since": hour * HOUR_SECONDS * 1000.0, **this_hour.as_dict()},
         "day": {"since": (hour - DAY_HOURS + 1) * HOUR_SECONDS * 1000.0, **day.as_dict()},
         "budget": {
-            "tokensPerHour": budget,
-            "used": this_hour.tokens,
-            "left": None if budget is None else max(budget - this_hour.tokens, 0),
+            "tokensPerHour": None if budget is None else float(budget),
+            "used": float(this_hour.tokens),
+            "left": None if budget is None else float(max(budget - this_hour.tokens, 0)),
             "resetsAt": (hour + 1) * HOUR_SECONDS * 1000.0,
         },
     }

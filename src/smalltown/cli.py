@@ -41,12 +41,13 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     memories.add_argument("action", choices=["reembed", "reset"])
     memories.add_argument("--database", default=settings.database_url, help="database URL")
 
-    usage = sub.add_parser("usage", help="a running server's LLM usage and estimated cost")
-    usage.add_argument(
-        "--url",
-        default=f"http://{settings.host}:{settings.port}",
-        help="the server (default: this machine's, from SMALLTOWN_HOST and SMALLTOWN_PORT)",
+    usage = sub.add_parser(
+        "usage",
+        help="each world's LLM calls, tokens, latency, estimated cost and budget (this hour "
+        "and the last 24 h), read from the database",
     )
+    usage.add_argument("--database", default=settings.database_url, help="database URL")
+    usage.add_argument("--world", help="only this world")
 
     imp = sub.add_parser(
         "import", help="read a Convex snapshot ZIP, or one table's file, into the database"
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "memories":
         return asyncio.run(_memories(args))
     if command == "usage":
-        return _usage(args.url)
+        return asyncio.run(_usage(args))
     if command == "export":
         return asyncio.run(_export(args))
     if command == "import":
@@ -393,33 +394,55 @@ async def _replay(args: argparse.Namespace) -> int:
     return 0 if report.equal else 3
 
 
-def _usage(url: str) -> int:
-    """Ask the server: the counts live in its process."""
-    import httpx
+async def _usage(args: argparse.Namespace) -> int:
+    """Read the store, not a server: usage is kept there per world, by every process."""
+    from smalltown.town import admin
 
+    if (store := await _open_town_store(args.database)) is None:
+        return 1
     try:
-        app = httpx.get(f"{url.rstrip('/')}/health", timeout=10).json().get("app") or {}
-    except (httpx.HTTPError, ValueError) as exc:
-        print(
-            f"smalltown: cannot read {url}/health ({exc}); is the server running?", file=sys.stderr
-        )
-        return 1
-    if "llm" not in app:
-        print(f"smalltown: {url} does not run the town app", file=sys.stderr)
-        return 1
-    print(f"llm:       {app['llm']}")
-    print(f"embedder:  {app.get('embedder', '?')}")
-    used = app.get("usage")
-    if used:
-        print(
-            f"requests:  {used['requests']:,} ({used['failures']:,} failed)\n"
-            f"tokens:    {used['promptTokens']:,} prompt, {used['completionTokens']:,} "
-            f"completion, {used.get('embeddingTokens', 0):,} embedding"
-        )
-    cost = app.get("cost") or {}
-    usd = cost.get("usd")
-    shown = "unknown" if usd is None else f"${usd:,.4f}"
-    print(f"cost:      {shown} ({cost.get('basis', 'not reported')})")
+        worlds = await admin.llm_usage(store)
+    finally:
+        await store.close()
+    if args.world:
+        worlds = [w for w in worlds if w["worldId"] == args.world]
+        if not worlds:
+            print(
+                f"smalltown: no world {args.world!r}; see `smalltown worlds list`", file=sys.stderr
+            )
+            return 1
+    if not worlds:
+        print("no worlds yet: `smalltown run` creates the default one")
+        return 0
+    print(
+        f"{'world':<34} {'window':<6} {'calls':>7} {'failed':>6} {'tokens in':>11} "
+        f"{'tokens out':>11} {'p50 ms':>8} {'p99 ms':>8}  cost"
+    )
+    reasons = set()
+    for world in worlds:
+        for key, label in (("hour", "hour"), ("day", "24h")):
+            part = world[key]
+            latency = part["latencyMs"]
+            usd = part["cost"]["usd"]
+            if usd is None:
+                reasons.add(part["cost"]["basis"])
+            print(
+                f"{world['worldId'] if key == 'hour' else '':<34} {label:<6} "
+                f"{part['calls']:>7,.0f} {part['failures']:>6,.0f} {part['tokensIn']:>11,.0f} "
+                f"{part['tokensOut']:>11,.0f} {_ms(latency['p50']):>8} {_ms(latency['p99']):>8}  "
+                f"{'unknown' if usd is None else f'${usd:,.4f}'}"
+            )
+        budget = world["budget"]
+        if budget["tokensPerHour"] is not None:
+            left = budget["left"]
+            print(
+                f"{'':<34} budget {budget['tokensPerHour']:,.0f} tokens an hour: {left:,.0f} left"
+                + ("" if left else f", paused until {_clock(budget['resetsAt'])}")
+            )
+    if worlds[0]["budget"]["tokensPerHour"] is None:
+        print("no budget: set SMALLTOWN_LLM_TOKENS_PER_HOUR to cap each world's tokens an hour")
+    for reason in sorted(reasons):
+        print(f"cost {reason}")
     return 0
 
 
@@ -432,6 +455,14 @@ def _run_loop(coro):
     except ImportError:
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _clock(ms: float) -> str:
+    return time.strftime("%H:%M UTC", time.gmtime(ms / 1000))
 
 
 def _run(settings: Settings) -> int:

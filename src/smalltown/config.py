@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from smalltown.llm import config_from_env, embedders
+from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.llm.prices import prices_from_env
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
@@ -25,7 +26,9 @@ SETTINGS_DOC = {
     "SMALLTOWN_RATE_BURST": "calls allowed at once before the rate limit applies",
     "SMALLTOWN_MAX_BODY_BYTES": "largest HTTP body and WebSocket frame accepted",
     "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
-    "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on LLM tokens (prompt + completion) each hour",
+    "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on each world's LLM tokens (in and out, "
+    "embeddings included) each clock hour; when spent, that world's agents keep walking but "
+    "make no LLM calls until the hour turns",
     "SMALLTOWN_LLM_PRICES": "LLM prices for the cost estimate, as JSON "
     '{model: {"input": $/Mtok, "output": $/Mtok}}; adds to or replaces the built-in table',
     "SMALLTOWN_EMBEDDINGS": "which embedder makes memories' vectors: provider (the "
@@ -67,6 +70,7 @@ class Settings:
         if port >= 65536:
             raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port}")
         prices_from_env(env)  # refused now, with the expected shape, not at the first call
+        tokens_per_hour_from_env(env)
         embedders.choice(env, config_from_env(env) is not None)
         return cls(
             database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,

@@ -98,7 +98,12 @@ async def test_a_provider_prices_what_it_counted():
         usage = remote.usage
         assert (usage.prompt_tokens, usage.completion_tokens, usage.embedding_tokens) == (4, 3, 8)
         assert remote.cost().usd == pytest.approx((4 * 0.15 + 3 * 0.60 + 8 * 0.02) / 1e6)
+        # One call at a time, as each world's usage is priced.
+        assert remote.price_call("gpt-4o-mini", 4, 3) == pytest.approx((4 * 0.15 + 3 * 0.6) / 1e6)
+        assert remote.price_call("text-embedding-3-small", 8) == pytest.approx(8 * 0.02 / 1e6)
+        assert remote.price_call("llama3", 4, 3) is None
         here = open_provider(config)  # the same models on loopback: somebody's own server
+        assert here.price_call("llama3", 4, 3) == 0.0
         assert here.cost().as_dict() == {
             "usd": 0.0,
             "basis": "local: the server runs on this machine or network",

@@ -147,20 +147,9 @@ def test_configuration_follows_ai_towns_variables():
     assert together.kind == "openai" and together.api_key == "t"
 
 
-async def test_the_hourly_token_budget_stops_calls_with_a_clear_message(fake):
-    from smalltown.llm import LLMBudgetExceeded
-
-    now = [7200.0 + 60]
+async def test_embeddings_report_the_tokens_the_server_counted(fake):
     provider = openai(fake)
-    provider.tokens_per_hour, provider.clock = 10, lambda: now[0]
-    fake.default_reply = "one two three four five six"  # 6 completion tokens a call
-    await provider.chat([{"role": "user", "content": "hi"}])  # 1 + 6 = 7 tokens
-    await provider.chat([{"role": "user", "content": "hi"}])  # 14: over, but it ran
-    with pytest.raises(
-        LLMBudgetExceeded, match=r"10 tokens an hour.*SMALLTOWN_LLM_TOKENS_PER_HOUR"
-    ):
-        await provider.chat([{"role": "user", "content": "hi"}])
-    assert len(fake.requests) == 2 and provider.tokens_this_hour == 14
-    now[0] += 3600  # the next hour
-    await provider.chat([{"role": "user", "content": "hi"}])
+    counted = await provider.embed_counted(["three words here", "two more"])
+    assert counted.tokens == 5 and len(counted.vectors) == 2
+    assert (await provider.embed_counted([])).tokens == 0
     await provider.close()

@@ -305,6 +305,30 @@ async def test_stopping_the_llm_shows_a_banner_with_the_fix(tmp_path, browser, m
 
 
 @pytest.mark.timeout(180)
+async def test_a_spent_budget_shows_a_pause_with_its_end_and_the_setting(
+    tmp_path, browser, monkeypatch
+):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "20")
+    monkeypatch.setenv("SMALLTOWN_LLM_TOKENS_PER_HOUR", "5")  # one line spends it
+    async with RunningServer(FakeLLM().app) as llm:
+        use_llm(monkeypatch, llm.url)
+        app = create_app(f"sqlite:///{tmp_path}/budget.db", "smalltown.town")
+        async with RunningServer(app) as server:
+            page, errors = await open_town(browser, server.url + "/")
+            await page.wait_for_function(
+                "document.getElementById('banners').textContent.includes('budget')",
+                timeout=150_000,
+            )
+            banner = await page.text_content("#banners")
+            assert "budget of 5 tokens an hour is spent" in banner
+            assert "keep walking, and talk again at" in banner
+            assert "SMALLTOWN_LLM_TOKENS_PER_HOUR" in banner
+            assert "cannot speak" not in banner  # a pause, not a fault
+            assert not errors
+            await page.screenshot(path=save_artifact("budget.png"))
+
+
+@pytest.mark.timeout(180)
 async def test_two_people_play_at_once_and_neither_can_act_as_the_other(
     tmp_path, browser, offline, monkeypatch
 ):

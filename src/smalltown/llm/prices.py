@@ -95,6 +95,22 @@ class Cost:
 OFFLINE = Cost(0.0, "offline: no LLM is called")
 
 
+def call_cost(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    prices: Mapping[str, Price],
+    local: bool = False,
+) -> float | None:
+    """One call's dollars: 0 on a local server, None when ``model`` has no price."""
+    if local:
+        return 0.0
+    price = prices.get(model)
+    if price is None:
+        return None
+    return (input_tokens * price.input + output_tokens * price.output) / 1e6
+
+
 def estimate(
     chat_model: str,
     embedding_model: str,

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +19,11 @@ import httpx
 from smalltown.llm.config import LLMConfig
 from smalltown.llm.errors import (
     LLMAuthError,
-    LLMBudgetExceeded,
     LLMRateLimited,
     LLMResponseError,
     LLMUnavailable,
 )
-from smalltown.llm.prices import KNOWN_PRICES, Cost, Price, estimate, is_local
+from smalltown.llm.prices import KNOWN_PRICES, Cost, Price, call_cost, estimate, is_local
 
 log = logging.getLogger("smalltown.llm")
 RETRY_DELAYS = (1.0, 10.0, 20.0)
@@ -40,9 +38,16 @@ class ChatResult:
     completion_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class EmbedResult:
+    vectors: list[list[float]]
+    tokens: int = 0  # what the server reported for the texts embedded
+
+
 @dataclass
 class Usage:
-    """What this provider has spent, for budgets and /health."""
+    """What this provider has spent since the process started, for /health (each world's
+    share is kept in the store; see :mod:`smalltown.town.usage`)."""
 
     requests: int = 0
     prompt_tokens: int = 0
@@ -59,9 +64,6 @@ class Provider:
     retry_delays: Sequence[float] = RETRY_DELAYS
     concurrency: int = DEFAULT_CONCURRENCY
     usage: Usage = field(default_factory=Usage)
-    #: tokens (prompt + completion) allowed per clock hour; None for no limit
-    tokens_per_hour: int | None = None
-    clock: Callable[[], float] = time.time
     #: US dollars per million tokens, by model, for :meth:`cost`
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(KNOWN_PRICES))
     #: whether calls cost nothing (a server here or on the local network); None: from the URL
@@ -69,24 +71,13 @@ class Provider:
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
-        self._hour = -1
-        self._hour_tokens = 0
-
-    def _check_budget(self) -> None:
-        hour = int(self.clock() // 3600)
-        if hour != self._hour:
-            self._hour, self._hour_tokens = hour, 0
-        if self.tokens_per_hour is not None and self._hour_tokens >= self.tokens_per_hour:
-            minutes = int((3600 - self.clock() % 3600) // 60) + 1
-            raise LLMBudgetExceeded(
-                f"the LLM budget of {self.tokens_per_hour:,} tokens an hour is spent "
-                f"({self._hour_tokens:,} used); it refills in {minutes} min. Raise "
-                "SMALLTOWN_LLM_TOKENS_PER_HOUR to allow more"
-            )
 
     @property
-    def tokens_this_hour(self) -> int:
-        return self._hour_tokens if self._hour == int(self.clock() // 3600) else 0
+    def is_local(self) -> bool:
+        """Whether calls cost nothing: Ollama, or a server here or on the local network."""
+        if self.local is not None:
+            return self.local
+        return self.config.kind == "ollama" or is_local(self.config.base_url)
 
     @property
     def description(self) -> str:
@@ -105,10 +96,12 @@ class Provider:
             self.usage.completion_tokens,
             self.usage.embedding_tokens,
             self.prices,
-            local=self.local
-            if self.local is not None
-            else self.config.kind == "ollama" or is_local(self.config.base_url),
+            local=self.is_local,
         )
+
+    def price_call(self, model: str, input_tokens: int, output_tokens: int = 0) -> float | None:
+        """One call's dollars: 0 on a local server, None when ``model`` has no price."""
+        return call_cost(model, input_tokens, output_tokens, self.prices, self.is_local)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -122,7 +115,6 @@ class Provider:
         stop: Sequence[str] = (),
     ) -> ChatResult:
         """The assistant's reply to ``messages`` (``[{"role", "content"}]``)."""
-        self._check_budget()
         if self.config.kind == "ollama":
             body: dict[str, Any] = {
                 "model": self.config.chat_model,
@@ -156,13 +148,16 @@ class Provider:
             )
         self.usage.prompt_tokens += result.prompt_tokens
         self.usage.completion_tokens += result.completion_tokens
-        self._hour_tokens += result.prompt_tokens + result.completion_tokens
         return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order."""
+        return (await self.embed_counted(texts)).vectors
+
+    async def embed_counted(self, texts: Sequence[str]) -> EmbedResult:
+        """The vectors, and the tokens the server counted for them (for usage per world)."""
         if not texts:
-            return []
+            return EmbedResult([])
         if self.config.kind == "ollama":
             data = await self._post(
                 "/api/embed", {"model": self.config.embedding_model, "input": list(texts)}
@@ -186,9 +181,9 @@ class Provider:
             raise LLMResponseError(
                 f"{self._where()}: expected {len(texts)} embeddings, got {data!r:.200}"
             )
-        if isinstance(tokens, int) and tokens > 0:
-            self.usage.embedding_tokens += tokens
-        return [[float(x) for x in v] for v in vectors]
+        tokens = tokens if isinstance(tokens, int) and tokens > 0 else 0
+        self.usage.embedding_tokens += tokens
+        return EmbedResult([[float(x) for x in v] for v in vectors], tokens)
 
     def _where(self) -> str:
         return f"{self.config.kind} at {self.config.base_url}"
@@ -281,7 +276,6 @@ def open_provider(
     timeout: float = DEFAULT_TIMEOUT,
     retry_delays: Sequence[float] = RETRY_DELAYS,
     concurrency: int = DEFAULT_CONCURRENCY,
-    tokens_per_hour: int | None = None,
     prices: Mapping[str, Price] | None = None,
 ) -> Provider:
     return Provider(
@@ -289,6 +283,5 @@ def open_provider(
         httpx.AsyncClient(timeout=timeout),
         retry_delays=retry_delays,
         concurrency=concurrency,
-        tokens_per_hour=tokens_per_hour,
         prices=dict(KNOWN_PRICES if prices is None else prices),
     )

@@ -1,6 +1,16 @@
-"""``GET /metrics``: Prometheus text, from a registry of this app's own."""
+"""``GET /metrics``: Prometheus text, from a registry of this app's own.
+
+The served app may add gauges through its ``gauges`` runtime extension, called (and awaited,
+when it is a coroutine function) at each scrape: ``{name: (help, value)}`` for a single
+value, or ``{name: (help, (label, ...), {(label value, ...): value})}`` for a labelled one
+(keep the label values few: worlds, say, never users). Label sets that are no longer
+reported are dropped.
+"""
 
 from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -45,14 +55,25 @@ class Metrics:
         )
         self._app_gauges: dict[str, Gauge] = {}
 
-    def set_app_gauges(self, values: dict[str, tuple[str, float]]) -> None:
-        """Gauges an app reports (``name -> (help, value)``), created on first sight."""
-        for name, (help_text, value) in values.items():
-            gauge = self._app_gauges.get(name)
-            if gauge is None:
-                gauge = Gauge(name, help_text, registry=self.registry)
-                self._app_gauges[name] = gauge
-            gauge.set(value)
+    def set_app_gauges(self, values: Mapping[str, tuple]) -> None:
+        """Gauges an app reports (see the module's docstring), created on first sight."""
+        for name, entry in values.items():
+            if len(entry) == 2:
+                help_text, value = entry
+                self._gauge(name, help_text, ()).set(value)
+                continue
+            help_text, labels, by_labels = entry
+            gauge = self._gauge(name, help_text, tuple(labels))
+            gauge.clear()
+            for label_values, value in by_labels.items():
+                gauge.labels(*label_values).set(value)
+
+    def _gauge(self, name: str, help_text: str, labels: tuple[str, ...]) -> Gauge:
+        gauge = self._app_gauges.get(name)
+        if gauge is None:
+            gauge = Gauge(name, help_text, labels, registry=self.registry)
+            self._app_gauges[name] = gauge
+        return gauge
 
     def observe_call(self, kind: str, path: str, seconds: float, ok: bool) -> None:
         self.calls.labels(kind, "success" if ok else "error").inc()
@@ -68,5 +89,6 @@ async def metrics_endpoint(request: Request) -> Response:
     metrics.jobs.set(state.scheduler.jobs_run)
     app_gauges = state.runtime.extensions.get("gauges")
     if callable(app_gauges):
-        metrics.set_app_gauges(app_gauges())
+        values = app_gauges()
+        metrics.set_app_gauges(await values if inspect.isawaitable(values) else values)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import Store, open_store
 from smalltown.town.defaults import CHARACTERS, many_characters
 from smalltown.town.schema import schema
 from smalltown.town.service import create_world
+from smalltown.town.usage import all_worlds_usage
 
 STATUSES = ("running", "stoppedByDeveloper", "inactive")
 
@@ -81,3 +83,11 @@ async def reset_memories(store: Store) -> int:
             if count == 0:
                 break
     return deleted
+
+
+async def llm_usage(store: Store, now: float | None = None) -> list[dict[str, Any]]:
+    """Every world's LLM usage as ``world:llmUsage`` gives it, with the budget this
+    environment's SMALLTOWN_LLM_TOKENS_PER_HOUR sets."""
+    moment = time.time() if now is None else now
+    budget = tokens_per_hour_from_env()
+    return await store.read(lambda tx: all_worlds_usage(tx, moment, budget))

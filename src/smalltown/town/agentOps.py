@@ -4,6 +4,10 @@
 messages table and tells the engine with an ``agentFinishMessage`` input. When the LLM
 cannot answer, the engine is told (``agentOperationFailed``) so the agent is not left
 waiting, and the world's status records the error so viewers see it, with the fix.
+
+Every LLM call goes through a :class:`Meter`, which records it in the world's usage and,
+once the world's tokens for the hour are spent, refuses it before it is made: the
+operation fails as above and the status says until when (``smalltownLlmBudget``).
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import logging
 import time
 from typing import Any
 
-from smalltown.llm import LLMError, offline
+from smalltown.llm import LLMBudgetExceeded, LLMError, offline
+from smalltown.llm.budget import SETTING
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
 from smalltown.town.memory import parse_importance, rank
 from smalltown.town.memory_index import embedding_key
+from smalltown.town.meter import Meter
 from smalltown.town.prompts import (
     clean_reply,
     conversation_messages,
@@ -101,14 +107,17 @@ async def generateMessage(
         },
     )
     transcript = [tuple(t) for t in context["transcript"]]
-    try:
-        memories = await recall(ctx, playerId, f"{context['other']['name']}", count=3)
-    except Exception as exc:  # speaking without memories beats not speaking
-        log.warning("agent %s speaks without memories: %s", agentId, exc)
-        memories = []
+    meter = Meter(ctx, worldId)
     if hasattr(llm, "compose"):  # the offline brain: no prompt, lines from templates
+        memories = await _recall_or_none(ctx, meter, agentId, playerId, context["other"])
         text = llm.compose(kind, context["me"], context["other"], transcript, messageUuid, memories)
     else:
+        try:
+            await meter.check_budget()
+        except LLMBudgetExceeded as exc:
+            await _fail(ctx, base, exc)
+            return
+        memories = await _recall_or_none(ctx, meter, agentId, playerId, context["other"])
         try:
             prompt = conversation_messages(
                 kind,
@@ -118,10 +127,10 @@ async def generateMessage(
                 context["metBefore"],
                 memories,
             )
-            reply = await llm.chat(prompt, max_tokens=120)
+            reply = await meter.chat(prompt, max_tokens=120)
         except LLMError as exc:
             log.warning("agent %s could not speak: %s", agentId, exc)
-            await ctx.run_mutation("agentOps:failOperation", {**base, "error": str(exc)})
+            await _fail(ctx, base, exc)
             return
         text = clean_reply(reply.text, kind) or "…"
     await ctx.run_mutation(
@@ -141,10 +150,30 @@ MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town doe
 LAST_ACCESS_EVERY_MS = 5 * 60_000
 
 
-async def recall(ctx, player_id: str, about: str, count: int) -> list[str]:
+async def _fail(ctx, base: dict[str, str], exc: LLMError) -> None:
+    """Tell the engine the operation failed, and the world's status why."""
+    args: dict[str, Any] = {**base, "error": str(exc)}
+    if isinstance(exc, LLMBudgetExceeded):
+        args["budget"] = {
+            "tokensPerHour": float(exc.tokens_per_hour),
+            "resetsAt": exc.resets_at * 1000,
+            "setting": SETTING,
+        }
+    await ctx.run_mutation("agentOps:failOperation", args)
+
+
+async def _recall_or_none(ctx, meter: Meter, agent_id: str, player_id: str, other) -> list[str]:
+    try:
+        return await recall(ctx, meter, player_id, str(other["name"]), count=3)
+    except Exception as exc:  # speaking without memories beats not speaking
+        log.warning("agent %s speaks without memories: %s", agent_id, exc)
+        return []
+
+
+async def recall(ctx, meter: Meter, player_id: str, about: str, count: int) -> list[str]:
     """The player's ``count`` best memories about ``about``: vector search for candidates,
     then relevance, importance and recency together."""
-    vector = await embed(ctx, about)
+    vector = await embed(ctx, meter, about)
     found = await ctx.vector_search(
         "memoryEmbeddings",
         "embedding",
@@ -221,14 +250,13 @@ async def cacheEmbedding(ctx, textHash: bytes, embedding: list[float]) -> None:
         await ctx.db.insert("embeddingsCache", {"textHash": textHash, "embedding": embedding})
 
 
-async def embed(ctx, text: str) -> list[float]:
+async def embed(ctx, meter: Meter, text: str) -> list[float]:
     """Embed ``text``, through the cache keyed by a hash of the model and the text."""
-    embedder = ctx.extensions["embedder"]
-    key = embedding_key(embedder.embedding_model, text)
+    key = embedding_key(meter.embedder.embedding_model, text)
     cached = await ctx.run_query("agentOps:cachedEmbedding", {"textHash": key})
     if cached is not None:
         return cached
-    (vector,) = await embedder.embed([text])
+    (vector,) = await meter.embed([text])
     await ctx.run_mutation("agentOps:cacheEmbedding", {"textHash": key, "embedding": vector})
     return vector
 
@@ -248,6 +276,7 @@ async def rememberConversation(
         return
     me, other = context["me"], context["other"]
     llm = ctx.extensions.get("llm")
+    meter = Meter(ctx, worldId)
     transcript = [tuple(t) for t in context["transcript"]]
     try:
         if llm is None or hasattr(llm, "compose"):  # offline: the gist, plainly
@@ -255,17 +284,17 @@ async def rememberConversation(
             importance = 5.0
         else:
             summary = clean_reply(
-                (await llm.chat(summary_messages(me, other, transcript), max_tokens=120)).text,
+                (await meter.chat(summary_messages(me, other, transcript), max_tokens=120)).text,
                 "summary",
                 300,
             )
             importance = parse_importance(
-                (await llm.chat(importance_messages(me, summary), max_tokens=5)).text
+                (await meter.chat(importance_messages(me, summary), max_tokens=5)).text
             )
-        vector = await embed(ctx, summary)
+        vector = await embed(ctx, meter, summary)
     except LLMError as exc:
         log.warning("agent %s could not remember: %s", agentId, exc)
-        await ctx.run_mutation("agentOps:failOperation", {**base, "error": str(exc)})
+        await _fail(ctx, base, exc)
         return
     await ctx.run_mutation(
         "agentOps:storeMemory",
@@ -283,7 +312,7 @@ async def rememberConversation(
         },
     )
     try:
-        await reflect(ctx, context["playerId"], me, llm)
+        await reflect(ctx, meter, context["playerId"], me)
     except LLMError as exc:  # a missed reflection is not worth failing the memory over
         log.warning("agent %s could not reflect: %s", agentId, exc)
 
@@ -303,18 +332,18 @@ async def reflectionDue(ctx, playerId: str) -> list[dict[str, Any]] | None:
     return [{"_id": m["_id"], "description": m["description"]} for m in recent[-100:]]
 
 
-async def reflect(ctx, player_id: str, me: dict[str, str], llm) -> int:
+async def reflect(ctx, meter: Meter, player_id: str, me: dict[str, str]) -> int:
     """Three insights from recent memories, stored as reflection memories citing them."""
     recent = await ctx.run_query("agentOps:reflectionDue", {"playerId": player_id})
-    if not recent or llm is None or hasattr(llm, "compose"):
+    if not recent or meter.llm is None or hasattr(meter.llm, "compose"):
         return 0
-    answer = await llm.chat(
+    answer = await meter.chat(
         reflection_messages(me, [m["description"] for m in recent]), max_tokens=300
     )
     stored = 0
     for insight, cited in parse_insights(answer.text, len(recent)):
-        rating = await llm.chat(importance_messages(me, insight), max_tokens=5)
-        vector = await embed(ctx, insight)
+        rating = await meter.chat(importance_messages(me, insight), max_tokens=5)
+        vector = await embed(ctx, meter, insight)
         await ctx.run_mutation(
             "agentOps:storeReflection",
             {
@@ -410,12 +439,22 @@ async def finishMessage(
         ("agentFinishMessage", {"agentId": agentId, "operationId": operationId, "leave": leave}),
     )
     status = await _engine(ctx.db, worldId)
-    if status.get("smalltownLlmError"):
-        await ctx.db.patch(status["_id"], {"smalltownLlmError": None})
+    if status.get("smalltownLlmError") or status.get("smalltownLlmBudget"):
+        await ctx.db.patch(status["_id"], {"smalltownLlmError": None, "smalltownLlmBudget": None})
 
 
 @internal_mutation
-async def failOperation(ctx, worldId: str, operationId: str, agentId: str, error: str) -> None:
+async def failOperation(
+    ctx,
+    worldId: str,
+    operationId: str,
+    agentId: str,
+    error: str,
+    budget: dict[str, Any] | None = None,
+) -> None:
+    """Free the agent; the status says why and, when the world's budget is spent,
+    (``smalltownLlmBudget``) its size, when it refills and the setting, for the page's
+    banner. Written only when it changes."""
     status = await _engine(ctx.db, worldId)
     await insert_input(
         ctx.db,
@@ -423,9 +462,15 @@ async def failOperation(ctx, worldId: str, operationId: str, agentId: str, error
         "agentOperationFailed",
         {"agentId": agentId, "operationId": operationId},
     )
-    await ctx.db.patch(
-        status["_id"], {"smalltownLlmError": error, "smalltownLlmErrorAt": time.time() * 1000}
-    )
+    if status.get("smalltownLlmError") != error or status.get("smalltownLlmBudget") != budget:
+        await ctx.db.patch(
+            status["_id"],
+            {
+                "smalltownLlmError": error,
+                "smalltownLlmErrorAt": time.time() * 1000,
+                "smalltownLlmBudget": budget,
+            },
+        )
 
 
 @internal_mutation

@@ -73,6 +73,11 @@ def _tables(dimensions: int) -> list[Table]:
         Table("embeddingsCache", indexes=[Index("text", ["textHash"])]),
         # smalltown's own: which embedding model made the memories' vectors (one document).
         Table("smalltownMemoryIndex"),
+        # smalltown's own: each world's LLM calls, tokens, cost and latency, by clock hour.
+        Table(
+            "smalltownLlmUsage",
+            indexes=[Index("worldHour", ["worldId", "hour"]), Index("hour", ["hour"])],
+        ),
     ]
 
 

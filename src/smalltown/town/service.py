@@ -9,6 +9,7 @@ import time
 
 from smalltown.engine.state import World
 from smalltown.llm import config_from_env, open_provider
+from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.llm.embedders import choose_embedder
 from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
@@ -19,6 +20,7 @@ from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
 from smalltown.town.memory_index import fit_memory_index
 from smalltown.town.runner import WorldRunner
+from smalltown.town.usage import all_worlds_usage, world_gauges
 
 log = logging.getLogger("smalltown.town")
 
@@ -92,21 +94,18 @@ async def start(runtime) -> TownService:
         world_id = await create_world(runtime.store)
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
-    budget = os.environ.get("SMALLTOWN_LLM_TOKENS_PER_HOUR")
-    tokens_per_hour = int(budget) if budget and budget.isdigit() else None
-    llm = (
-        open_provider(config, tokens_per_hour=tokens_per_hour, prices=prices_from_env())
-        if config is not None
-        else OfflineBrain()
-    )
+    tokens_per_hour = tokens_per_hour_from_env()  # each world's; see smalltown.town.usage
+    llm = open_provider(config, prices=prices_from_env()) if config is not None else OfflineBrain()
     embedder = await choose_embedder(llm if config is not None else None)
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
 
     def health() -> dict:
+        """This process's LLM, embedder and usage since start (per world: world:llmUsage)."""
         info = {
             "llm": config.describe() if config else OFFLINE,
             "embedder": embedder.description,
+            "tokensPerHourPerWorld": tokens_per_hour,
         }
         usage = getattr(llm, "usage", None)
         if usage is not None:
@@ -115,16 +114,15 @@ async def start(runtime) -> TownService:
                 "promptTokens": usage.prompt_tokens,
                 "completionTokens": usage.completion_tokens,
                 "embeddingTokens": usage.embedding_tokens,
-                "tokensThisHour": llm.tokens_this_hour,
-                "tokensPerHour": llm.tokens_per_hour,
                 "failures": usage.failures,
                 "lastError": usage.last_error,
             }
         info["cost"] = (llm.cost() if usage is not None else OFFLINE_COST).as_dict()
         return info
 
-    def gauges() -> dict[str, tuple[str, float]]:
-        """For /metrics: what the LLM has used and cost since start (monotonic)."""
+    async def gauges() -> dict[str, tuple]:
+        """For /metrics: what this process's LLM has used and cost since start (monotonic),
+        and each world's usage this hour and over 24 h, from the store."""
         usage = getattr(llm, "usage", None)
         cost = llm.cost() if usage is not None else OFFLINE_COST
         out = {}
@@ -141,7 +139,10 @@ async def start(runtime) -> TownService:
             }
         if cost.usd is not None:
             out["smalltown_llm_cost_usd"] = ("Estimated LLM spend, US dollars", cost.usd)
-        return out
+        worlds = await runtime.store.read(
+            lambda tx: all_worlds_usage(tx, time.time(), tokens_per_hour)
+        )
+        return {**out, **world_gauges(worlds)}
 
     runtime.extensions["health"] = health
     runtime.extensions["gauges"] = gauges

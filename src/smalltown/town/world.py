@@ -6,8 +6,10 @@ import secrets
 import time
 from typing import Any
 
+from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.runtime import ConvexError, mutation, query
 from smalltown.town.inputs import HUMAN_INPUTS, check_owner, insert_input
+from smalltown.town.usage import world_usage
 from smalltown.town.view import conversations_view, player_view, roster_view, world_view
 
 PAST_CONVERSATIONS = 5
@@ -77,10 +79,26 @@ async def worldClock(ctx, worldId: str) -> dict[str, float]:
 async def listWorlds(ctx) -> list[dict[str, Any]]:
     """Every world and its status, for the page's world selector and banners (without the
     heartbeat's timestamp, so viewers are not sent a new list each time someone watches)."""
-    fields = ("worldId", "engineId", "status", "isDefault", "smalltownLlmError")
+    fields = (
+        "worldId",
+        "engineId",
+        "status",
+        "isDefault",
+        "smalltownLlmError",
+        "smalltownLlmBudget",
+    )
     return [
         {k: s[k] for k in fields if s.get(k) is not None} for s in await ctx.db.query("worldStatus")
     ]
+
+
+@query
+async def llmUsage(ctx, worldId: str) -> dict[str, Any]:
+    """The world's LLM calls, failures, tokens in and out, p50/p99 latency and estimated
+    cost, this clock hour and over the last 24 hours, with its hourly token budget
+    (``SMALLTOWN_LLM_TOKENS_PER_HOUR``, as this server has it) and what is left."""
+    await _status(ctx.db, worldId)
+    return await world_usage(ctx.db, worldId, time.time(), tokens_per_hour_from_env())
 
 
 @query

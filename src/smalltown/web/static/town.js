@@ -258,7 +258,16 @@ function followConversations() {
 function renderBanners() {
   const items = [];
   const status = state.status;
-  if (status && status.smalltownLlmError) {
+  const budget = status && status.smalltownLlmBudget;
+  if (budget) {  // a spent hourly budget: a pause, not a fault (the error stays until a line)
+    if (budget.resetsAt > Date.now()) {
+      const at = new Date(budget.resetsAt).toLocaleTimeString([], { hour: "2-digit",
+                                                                    minute: "2-digit" });
+      items.push(["warn", `This world's LLM budget of ${budget.tokensPerHour.toLocaleString()} ` +
+        `tokens an hour is spent: the characters keep walking, and talk again at ${at}. ` +
+        `Raise ${budget.setting} to allow more.`]);
+    }
+  } else if (status && status.smalltownLlmError) {
     items.push(["error", `The characters cannot speak: ${status.smalltownLlmError}`]);
   } else if (state.llm && state.llm.startsWith("offline")) {
     items.push(["info", "No LLM is configured, so the characters talk from templates (the " +

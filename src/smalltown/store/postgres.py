@@ -243,22 +243,19 @@ class PostgresTransaction(ProviderTransaction):
         rows: list[tuple] | None = None
         if filters:
             # A selective filter is answered exactly from its B-tree: cheaper than walking
-            # the HNSW graph past every non-matching neighbour, and it never misses. The
-            # matching rows are counted from the index first (no vectors read); only when
-            # there are few are their vectors read, each distance computed once, and the
-            # ORDER BY kept off the HNSW index by the OFFSET 0 fence. (Materialising the
-            # vectors in a CTE instead spills megabytes to a temporary file per search.)
+            # the HNSW graph past every non-matching neighbour, and it never misses. One
+            # pass reads at most EXACT_SEARCH_ROWS + 1 matching rows, each distance computed
+            # once, and counts them; the OFFSET 0 fence keeps the ORDER BY off the HNSW
+            # index. (Reading the matching rows is the cost: one heap page each, so a
+            # shared_buffers that holds the vectors is what makes it fast.)
             found = await self._fetch(
-                f"WITH n AS (SELECT count(*) AS n FROM (SELECT 1 FROM {table_sql} "
-                f"WHERE {condition} LIMIT {EXACT_SEARCH_ROWS + 1}) x) "
-                f"SELECT s.id, 1 - s.d, n.n FROM n LEFT JOIN LATERAL (SELECT id, "
-                f"{col} <=> %s AS d FROM {table_sql} WHERE {condition} "
-                f"AND n.n <= {EXACT_SEARCH_ROWS} OFFSET 0) s ON true ORDER BY s.d LIMIT %s",
-                [*params, query, *params, limit],
+                f"SELECT id, 1 - d, count(*) OVER () FROM (SELECT id, {col} <=> %s AS d "
+                f"FROM {table_sql} WHERE {condition} LIMIT {EXACT_SEARCH_ROWS + 1} OFFSET 0) s "
+                "ORDER BY d LIMIT %s",
+                [query, *params, limit],
             )
-            # Always one row at least, which carries the count (an id of None: no match).
-            if found[0][2] <= EXACT_SEARCH_ROWS:
-                rows = [(id, score) for id, score, _ in found if id is not None]
+            if not found or found[0][2] <= EXACT_SEARCH_ROWS:
+                rows = [(id, score) for id, score, _ in found]
         if rows is None:
             rows = await self._fetch(
                 f"SELECT id, 1 - ({col} <=> %s) FROM {table_sql} "

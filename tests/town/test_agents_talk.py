@@ -110,7 +110,10 @@ async def meet(town, joined=None):
             p["status"]["kind"] == "participating" for p in conversation["participants"]
         ):
             return human, agent, conversation["id"]
-    raise AssertionError("they never met")
+    raise AssertionError(
+        f"they never met in 40 steps: conversations {world['conversations']}, "
+        f"players {world['players']}, agents {world['agents']}"
+    )
 
 
 @pytest.mark.timeout(120)

@@ -66,7 +66,8 @@ export function renderDetails(state, { describe, invite, follow }) {
     const otherDesc = other ? describe(other.playerId) : null;
     const lines = state.transcripts.get(conversation.id) || [];
     parts.push(element("section", { class: "current", id: "current-conversation" },
-      element("h3", {}, `Talking with ${otherDesc ? otherDesc.name : "someone"} now`),
+      element("h3", { title: "follow them on the map", onclick: follow, class: "link" },
+              `Talking with ${otherDesc ? otherDesc.name : "someone"} now`),
       transcript(lines)));
   }
 

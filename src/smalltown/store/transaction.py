@@ -19,7 +19,13 @@ from typing import Any, Literal
 import numpy as np
 
 from smalltown.store import keys, values
-from smalltown.store.base import ProviderTransaction, Row, VectorEntry, VectorFilter
+from smalltown.store.base import (
+    PreparedRow,
+    ProviderTransaction,
+    Row,
+    VectorEntry,
+    VectorFilter,
+)
 from smalltown.store.errors import (
     DocumentNotFoundError,
     InvalidIdError,
@@ -287,7 +293,30 @@ class Transaction:
         self._check_writable()
         t = self._table(table)
         rows = [self._imported_row(t, doc) for doc in docs]
+        await self._check_new_ids(t, [row.id for row in rows])
+        for row in rows:
+            await self._insert_row(t, row)
+
+    async def insert_prepared(self, table: str, rows: Sequence[PreparedRow]) -> None:
+        """Insert rows that ``prepared.prepare_row`` checked and encoded (an import's
+        write pass): only what depends on the database is checked here."""
+        self._check_writable()
+        t = self._table(table)
+        number = self._numbers[t.name]
         ids = [row.id for row in rows]
+        for row in rows:
+            if row.number != number:
+                raise InvalidIdError(
+                    f"id {row.id} belongs to table number {row.number}, not to {t.name!r} "
+                    f"(number {number})"
+                )
+        await self._check_new_ids(t, ids)
+        if rows:
+            await self._ptx.insert_many(t, rows)
+        for row in rows:
+            self._pending.wrote(t.name, row.id, None, row.keys)
+
+    async def _check_new_ids(self, t: Table, ids: list[str]) -> None:
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
             twice = next(id for id in ids if id in seen or seen.add(id))
@@ -295,8 +324,6 @@ class Transaction:
         existing = await self._ptx.existing_ids(t, ids) if ids else set()
         if existing:
             raise InvalidIdError(f"a document with id {min(existing)} already exists in {t.name!r}")
-        for row in rows:
-            await self._insert_row(t, row)
 
     def _imported_row(self, t: Table, doc: Mapping[str, Any]) -> Row:
         body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}

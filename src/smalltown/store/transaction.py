@@ -310,6 +310,13 @@ class Transaction:
                     f"id {row.id} belongs to table number {row.number}, not to {t.name!r} "
                     f"(number {number})"
                 )
+            for v in t.vector_indexes:
+                entry = row.vectors.get(v.name)
+                if entry is not None and len(entry.vector) != v.dimensions:
+                    raise VectorDimensionError(
+                        f"the vector of {row.id} has {len(entry.vector)} dimensions but "
+                        f"vector index {t.name}.{v.name} has {v.dimensions}"
+                    )
         await self._check_new_ids(t, ids)
         if rows:
             await self._ptx.insert_many(t, rows)

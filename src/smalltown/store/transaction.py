@@ -520,8 +520,10 @@ class Transaction:
 
 def index_keys(t: Table, row: Row) -> dict[str, bytes]:
     """A row's key in every index of its table, ``by_id`` included."""
-    doc = row.document()
-    out = {ix.name: keys.index_key(doc, ix.key_fields) for ix in t.all_indexes}
+    # Every index ends with _creationTime and _id (schema.py keeps them out of ``fields``),
+    # so their encoding is shared, and the other fields are read from the body alone.
+    suffix = keys.encode_value(row.creation_time) + keys.encode_value(row.id)
+    out = {ix.name: keys.index_key(row.body, ix.fields) + suffix for ix in t.all_indexes}
     out[BY_ID] = _by_id_key(row.id)
     return out
 

@@ -174,7 +174,8 @@ async def test_modes(store, tmp_path):
 async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, monkeypatch):
     rows, lines = uniform_lines()
     path = write_zip(tmp_path / "i.zip", {"messages": (MESSAGES, lines)})
-    real_write, calls = importer._write, []
+    real_write, calls = importer._write_prepared, []
+    monkeypatch.setattr(importer, "ROWS_PER_BATCH", 500)
 
     async def crash_after_two_batches(*args):
         calls.append(args)
@@ -182,11 +183,11 @@ async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, mo
             raise KeyboardInterrupt  # the process dies between batches
         return await real_write(*args)
 
-    monkeypatch.setattr(importer, "_write", crash_after_two_batches)
+    monkeypatch.setattr(importer, "_write_prepared", crash_after_two_batches)
     with pytest.raises(KeyboardInterrupt):
         await import_zip(store, path)
-    assert await store.read(lambda tx: tx.count("messages")) == 2 * importer.BATCH
-    monkeypatch.setattr(importer, "_write", real_write)
+    assert await store.read(lambda tx: tx.count("messages")) == 2 * 500
+    monkeypatch.setattr(importer, "_write_prepared", real_write)
     report = await import_zip(store, path)
     assert report.resumed and report.tables["messages"] == len(rows)
     ids = [d["_id"] for d in await store.read(lambda tx: tx.query("messages"))]

@@ -67,3 +67,52 @@ async def test_vector_columns_are_stored_inline(postgres_url, dims):
             "AND attname = 'v_v'"
         )
         assert (await cur.fetchone())[0] == "m"  # MAIN
+
+
+async def _hnsw_indexes(url: str) -> list[str]:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%USING hnsw%' ORDER BY 1"
+        )
+        return [name for (name,) in await cur.fetchall()]
+
+
+async def test_a_bulk_load_builds_the_hnsw_index_once_at_the_end(postgres_url):
+    from smalltown.store.ids import encode_id
+    from smalltown.store.prepared import prepare_row
+
+    schema = Schema([Table("docs", vector_indexes=[VectorIndex("v", "v", DIMS)])])
+    store = await open_store(postgres_url, schema)
+    try:
+        assert await _hnsw_indexes(postgres_url) == ["vx_docs_v"]
+        number = store.table_numbers["docs"]
+        rng = np.random.default_rng(3)
+        docs = [
+            {
+                "_id": encode_id(number, bytes([i % 256, i // 256]) + bytes(14)),
+                "_creationTime": 1000.0 + i,
+                "v": [float(x) for x in rng.normal(size=DIMS)],
+            }
+            for i in range(300)
+        ]
+        rows = [prepare_row(store.schema.table("docs"), d, number) for d in docs]
+
+        await store.begin_bulk_load("docs")  # empty: the index goes
+        assert await _hnsw_indexes(postgres_url) == []
+        await store.run(lambda tx: tx.insert_prepared("docs", rows[:100]))
+        # Interrupted here; run again: the table has rows, and its index stays away.
+        await store.begin_bulk_load("docs")
+        await store.run(lambda tx: tx.insert_prepared("docs", rows[100:]))
+        found = await store.read(lambda tx: tx.vector_search("docs", "v", docs[7]["v"], limit=1))
+        assert found[0][0] == docs[7]["_id"]  # searched exactly meanwhile
+        await store.end_bulk_load("docs")
+        assert await _hnsw_indexes(postgres_url) == ["vx_docs_v"]
+        got = await store.read(lambda tx: tx.get(docs[250]["_id"]))
+        assert got == docs[250]
+
+        await store.begin_bulk_load("docs")  # rows that a finished load left: kept
+        assert await _hnsw_indexes(postgres_url) == ["vx_docs_v"]
+    finally:
+        await store.close()

@@ -29,6 +29,8 @@ from typing import Any, Literal
 from smalltown.migrate import components, storage
 from smalltown.migrate.snapshot import Snapshot
 from smalltown.migrate.source import SnapshotError, Source
+from smalltown.migrate.spool import Spool
+from smalltown.migrate.stored_text import body_text
 from smalltown.migrate.table_file import file_key, table_file_source
 from smalltown.store import (
     InvalidIdError,
@@ -41,13 +43,18 @@ from smalltown.store import (
 )
 from smalltown.store.ids import new_internal_id
 from smalltown.store.keys import field_value
+from smalltown.store.prepared import PreparedRow, prepare_row
 from smalltown.store.values import SYSTEM_FIELDS, check_document_fields
 
 __all__ = ["SnapshotError", "fit_schema", "import_table", "import_zip"]
 
 Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
 MODES = ("requireEmpty", "append", "replace", "replaceAll")
-BATCH = 500
+BATCH = 500  # documents a transaction, when read again from the input
+# Prepared rows a transaction: fewer commits (each also records the import's progress),
+# while a batch stays a few MB in memory.
+ROWS_PER_BATCH = 2000
+BYTES_PER_BATCH = 4 << 20
 PROGRESS = "_smalltown_imports"
 
 
@@ -57,6 +64,7 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)  # what was not carried over or was adapted
     resumed: bool = False
     files: int = 0  # stored files copied
+    index_seconds: float = 0.0  # building indexes suspended for the load (PostgreSQL HNSW)
 
 
 def _sources(snapshot: Snapshot, declared: set[str], report: ImportReport) -> list[Source]:
@@ -73,16 +81,32 @@ def _sources(snapshot: Snapshot, declared: set[str], report: ImportReport) -> li
     return sources
 
 
-def check(sources: Sequence[Source], schema: Schema) -> dict[str, int]:
+def check(
+    sources: Sequence[Source],
+    schema: Schema,
+    spool: Spool | None = None,
+    done: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, int]:
     """The first pass: every line readable, every document valid and every id of its
-    table. Returns the table number each store table must have."""
+    table. Returns the table number each store table must have.
+
+    With a ``spool``, the documents of app and file-storage tables are also prepared for
+    writing (stored JSON, index keys, vectors) and spooled, so the write pass parses
+    nothing again; lines that an interrupted run committed (``done``) are checked only.
+    """
     numbers: dict[str, int] = {}
+    done = done or {}
     for source in sources:
         expected = source.number
         vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
         sizes: dict[str, int | None] = dict(vectors)
-        for n, doc in source.read():
+        prepare = spool is not None and _preparable(source)
+        table = schema.table(source.table) if prepare else None
+        skip = done.get(source.label, (0, 0))[0]
+        batch = _Batch()
+        for n, doc, line in source.documents():
             where = f"{source.label} line {n}"
+            number = None
             if "_id" in doc or not source.new_ids:
                 try:
                     number, _ = decode_id(doc.get("_id"))
@@ -100,13 +124,6 @@ def check(sources: Sequence[Source], schema: Schema) -> dict[str, int]:
                 isinstance(ct, bool) or not isinstance(ct, (int, float))
             ):
                 raise SnapshotError(f"{where}: _creationTime must be a number")
-            body = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
-            try:
-                check_document_fields(body, source.table)
-            except InvalidValueError as exc:
-                raise SnapshotError(f"{where}: {exc}") from None
-            if source.verify is not None:
-                source.verify(where, doc)
             for path in sizes:
                 vector = field_value(doc, path)
                 if isinstance(vector, list):
@@ -117,10 +134,54 @@ def check(sources: Sequence[Source], schema: Schema) -> dict[str, int]:
                             f"{where}: {path} has {len(vector)} dimensions, but earlier "
                             f"documents of {source.table} have {sizes[path]}"
                         )
+            try:
+                if table is not None and number is not None:
+                    text = body_text(line) if line is not None else None
+                    row = prepare_row(table, doc, number, text)
+                    if n > skip:
+                        batch.add(n, row)
+                        if batch.full():
+                            spool.add(source.label, *batch.take())  # type: ignore[union-attr]
+                else:
+                    body = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
+                    check_document_fields(body, source.table)
+            except (InvalidValueError, InvalidIdError) as exc:
+                raise SnapshotError(f"{where}: {exc}") from None
+            if source.verify is not None:
+                source.verify(where, doc)
+        if batch.rows:
+            spool.add(source.label, *batch.take())  # type: ignore[union-attr]
         source.number = expected
         if expected is not None and not source.component:
             numbers[source.table] = expected
     return numbers
+
+
+def _preparable(source: Source) -> bool:
+    """Rows that go to a table as they are (not a component's, nor needing new ids)."""
+    return source.component is None and not source.new_ids
+
+
+class _Batch:
+    """Prepared rows gathered for one write transaction: a few MB at most."""
+
+    def __init__(self) -> None:
+        self.rows: list[PreparedRow] = []
+        self.last = 0
+        self.size = 0
+
+    def add(self, line: int, row: PreparedRow) -> None:
+        self.rows.append(row)
+        self.last = line
+        self.size += len(row.encoded)
+
+    def full(self) -> bool:
+        return len(self.rows) >= ROWS_PER_BATCH or self.size >= BYTES_PER_BATCH
+
+    def take(self) -> tuple[int, list[PreparedRow]]:
+        taken = self.last, self.rows
+        self.rows, self.size = [], 0
+        return taken
 
 
 def _vector_indexes(schema: Schema, table: str) -> Sequence[VectorIndex]:
@@ -175,32 +236,24 @@ async def _import(
     progress: Callable[[str, int], None] | None,
     snapshot: Snapshot | None = None,
 ) -> ImportReport:
-    numbers = check(sources, store.schema)
     done = await store.read(lambda tx: _progress(tx, key))
-    report.resumed = bool(done)
-    if not done:
-        await _prepare(store, mode, sources, declared)
-        await store.set_table_numbers(numbers)
-    await _fit_vector_indexes(store, sources, report)  # resumed runs too
-    for source in sources:
-        lines, count = done.get(source.label, (0, 0))
-        batch: list[tuple[int, dict[str, Any]]] = []
-        last = lines
-        for n, doc in source.read():
-            if n <= lines:
-                continue  # committed by an earlier, interrupted run
-            batch.append((n, doc))
-            last = n
-            if len(batch) == BATCH:
-                count = await _write(store, key, source, batch, last, count)
-                batch = []
-                if progress:
-                    progress(source.table, count)
-        if batch or source.label not in done:
-            count = await _write(store, key, source, batch, last, count)
-            if progress:
-                progress(source.table, count)
-        report.tables[source.label if source.component else source.table] = count
+    resized = list(_vector_sizes(sources, store.schema))
+    fitted = store.schema
+    for table, vindex, size in resized:
+        fitted = fitted.with_vector_dimensions(table, vindex.name, size)
+    with Spool() as spool:
+        numbers = check(sources, fitted, spool, done)
+        report.resumed = bool(done)
+        if not done:
+            await _prepare(store, mode, sources, declared)
+            await store.set_table_numbers(numbers)
+        await _fit_vector_indexes(store, resized, report)  # resumed runs too
+        for source in sources:
+            if _preparable(source):
+                count = await _write_spooled(store, key, source, spool, done, progress, report)
+            else:
+                count = await _write_read(store, key, source, done, progress)
+            report.tables[source.label if source.component else source.table] = count
     if snapshot is not None and (files := storage.files_of(sources)) is not None:
 
         async def mark(tx, line: int) -> None:
@@ -210,6 +263,62 @@ async def _import(
         report.files = await storage.copy_files(store, snapshot, files, done_files, mark)
     await store.run(lambda tx: _forget(tx, key))  # finished: the next run starts afresh
     return report
+
+
+async def _write_spooled(
+    store: Store,
+    key: str,
+    source: Source,
+    spool: Spool,
+    done: dict[str, tuple[int, int]],
+    progress: Callable[[str, int], None] | None,
+    report: ImportReport,
+) -> int:
+    """Write a source's prepared rows, a spooled batch a transaction."""
+    lines, count = done.get(source.label, (0, 0))
+    await store.begin_bulk_load(source.table)
+    wrote = False
+    for last, rows in spool.batches(source.label):
+        count = await _write_prepared(store, key, source, rows, last, count)
+        wrote = True
+        if progress:
+            progress(source.table, count)
+    if not wrote and source.label not in done:  # an empty table: record it as done
+        count = await _write_prepared(store, key, source, [], lines, count)
+        if progress:
+            progress(source.table, count)
+    started = time.monotonic()
+    await store.end_bulk_load(source.table)
+    report.index_seconds += time.monotonic() - started
+    return count
+
+
+async def _write_read(
+    store: Store,
+    key: str,
+    source: Source,
+    done: dict[str, tuple[int, int]],
+    progress: Callable[[str, int], None] | None,
+) -> int:
+    """Write a source by reading it again (components, and files that need new ids)."""
+    lines, count = done.get(source.label, (0, 0))
+    batch: list[tuple[int, dict[str, Any]]] = []
+    last = lines
+    for n, doc in source.read():
+        if n <= lines:
+            continue  # committed by an earlier, interrupted run
+        batch.append((n, doc))
+        last = n
+        if len(batch) == BATCH:
+            count = await _write(store, key, source, batch, last, count)
+            batch = []
+            if progress:
+                progress(source.table, count)
+    if batch or source.label not in done:
+        count = await _write(store, key, source, batch, last, count)
+        if progress:
+            progress(source.table, count)
+    return count
 
 
 async def _forget(tx, key: str) -> None:
@@ -250,10 +359,10 @@ def fit_schema(schema: Schema, path: str | Path, table: str | None = None) -> Sc
 
 
 async def _fit_vector_indexes(
-    store: Store, sources: Sequence[Source], report: ImportReport
+    store: Store, resized: Sequence[tuple[str, VectorIndex, int]], report: ImportReport
 ) -> None:
     """Vector indexes take the dimension of the input's vectors (1536, 1024, 768...)."""
-    for table, vindex, size in list(_vector_sizes(sources, store.schema)):
+    for table, vindex, size in resized:
         await store.apply_schema(store.schema.with_vector_dimensions(table, vindex.name, size))
         report.notes.append(
             f"{table}.{vindex.name}: resized from {vindex.dimensions} to the "
@@ -310,6 +419,19 @@ async def _write(
             await components.insert(tx, source, batch)
         else:
             await tx.insert_many_with_ids(source.table, docs)
+        await _set_progress(tx, key, source.label, lines, count)
+        return count
+
+    return await store.run(body)
+
+
+async def _write_prepared(
+    store: Store, key: str, source: Source, rows: list[PreparedRow], lines: int, count: int
+) -> int:
+    count += len(rows)
+
+    async def body(tx) -> int:
+        await tx.insert_prepared(source.table, rows)
         await _set_progress(tx, key, source.label, lines, count)
         return count
 

@@ -97,6 +97,7 @@ class Snapshot:
             label=entry.name,
             read=lambda: self.documents(entry),
             number=self.numbers.get(entry.prefix, {}).get(entry.table),
+            lines=(lambda: self.lines(entry.name)) if entry.uniform else None,
         )
 
     def documents(self, entry: Entry) -> Documents:

@@ -33,6 +33,18 @@ class Source:
     new_ids: bool = False  # documents without _id get a new one (single-table files)
     component: tuple[str, str] | None = None  # (ZIP prefix, table) of a component's table
     verify: Callable[[str, dict[str, Any]], None] | None = None  # more checks, first pass only
+    #: a uniform entry's raw lines: ``read`` parses exactly these with ``parse_uniform``,
+    #: and their text is often the body's stored JSON already (``stored_text.py``)
+    lines: Callable[[], Iterator[tuple[int, bytes]]] | None = None
+
+    def documents(self) -> Iterator[tuple[int, dict[str, Any], bytes | None]]:
+        """``read``'s documents, each with its raw line when the source has ``lines``."""
+        if self.lines is None:
+            for n, doc in self.read():
+                yield n, doc, None
+            return
+        for n, line in self.lines():
+            yield n, parse_document(line, f"{self.label} line {n}", parse_uniform), line
 
 
 def typed_object(value: dict[str, Any]) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from smalltown.store import values
 from smalltown.store.errors import ConflictError
 from smalltown.store.schema import Schema, Table, VectorIndex
 
@@ -41,6 +42,19 @@ class VectorEntry:
 
     vector: np.ndarray  # float32, as given (not normalised)
     filters: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    """A document already validated and encoded for its table (``prepared.py``): a bulk
+    insert moves it as is, so an import does that work once, before writing anything."""
+
+    id: str
+    number: int  # the table number its id carries
+    creation_time: float
+    encoded: str  # the body as stored JSON
+    keys: dict[str, bytes]  # by index name, ``by_id`` included
+    vectors: dict[str, VectorEntry]  # by vector index name; absent: not in that index
 
 
 VectorFilter = Sequence[tuple[int, Sequence[bytes]]]
@@ -86,6 +100,13 @@ class ProviderTransaction(ABC):
         vectors: dict[str, VectorEntry],
     ) -> None:
         """Add a row; ``encoded`` is its body as stored JSON (``values.dumps``)."""
+
+    async def insert_many(self, table: Table, rows: Sequence[PreparedRow]) -> None:
+        """Add prepared rows (ids checked absent by the caller). Providers send a batch in
+        one statement; this fallback inserts row by row."""
+        for row in rows:
+            body = Row(row.id, row.creation_time, values.loads(row.encoded))
+            await self.insert(table, body, row.encoded, row.keys, row.vectors)
 
     @abstractmethod
     async def update(
@@ -133,6 +154,15 @@ class Provider(ABC):
 
         Raise :class:`RetryableConflict` when the transaction lost a race.
         """
+
+    async def begin_bulk_load(self, table: Table) -> None:
+        """A bulk load into ``table`` starts (it may already hold rows of an interrupted
+        one): a provider may suspend index upkeep that is cheaper to do once at the end."""
+        return None
+
+    async def end_bulk_load(self, table: Table) -> None:
+        """The bulk load into ``table`` is over: restore what ``begin_bulk_load`` suspended."""
+        return None
 
     @abstractmethod
     async def renumber(self, numbers: dict[str, int]) -> None:

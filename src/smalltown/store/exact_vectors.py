@@ -179,6 +179,12 @@ class VectorMemory:
         self.seq, self.indexes = await self._load()
         self.reloads += 1
 
+    def forget(self) -> None:
+        """Drop every vector from memory: the next search loads them afresh. For after a
+        bulk load, and at open, so a process that never searches never holds them."""
+        self.indexes = {}
+        self.seq = -1
+
     async def at_least(self, seen_seq: int) -> dict[tuple[str, str], ExactVectorIndex]:
         """The indexes, reloaded first if the database has commits they do not have."""
         if seen_seq > self.seq:

@@ -338,7 +338,7 @@ class MongoProvider(Provider):
         for table in schema.tables:
             await self._ensure_indexes(table)
         self._tables = {t.name: t for t in schema.tables}
-        await self.vectors.reload()
+        self.vectors.forget()  # loaded by the first vector search
         return numbers
 
     async def _tick(self, session: AsyncClientSession) -> int:

@@ -9,7 +9,8 @@ Concurrency: write transactions take one in-process lock and ``BEGIN IMMEDIATE``
 run one at a time and are trivially serializable; reads run on a small pool of connections,
 each on its own WAL snapshot. Each connection owns one thread, and a whole statement with its
 fetch runs in a single hop to it. Vectors are searched exactly with numpy from memory,
-loaded at open and updated at each commit; one SQLite file is meant for one process.
+loaded by the first search and updated at each commit (a bulk insert drops them, to be
+loaded again when searched); one SQLite file is meant for one process.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from smalltown.store import values
 from smalltown.store.base import (
+    PreparedRow,
     Provider,
     ProviderTransaction,
     RetryableConflict,
@@ -81,6 +83,10 @@ class _Connection:
             db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA busy_timeout = 5000")
             db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a commit does not wait for fsync (checkpoints do), so a
+            # power cut may lose the last commits but never corrupts the file. That suits
+            # an import too: its progress commits with each batch, so a rerun resumes right
+            # after whatever survived. OFF would save little more and risk the file itself.
             db.execute("PRAGMA synchronous = NORMAL")
             return db
 
@@ -120,9 +126,10 @@ class SqliteTransaction(ProviderTransaction):
         self._conn = conn
         self._begin = begin
         self.begun = False
-        self._queued: list[tuple[str, tuple]] = []
+        self._queued: list[tuple[str, Any, bool]] = []  # (sql, params, executemany)
         self.wrote = False
         self.vector_changes: VectorChanges = {}
+        self.vectors_stale = False  # bulk-inserted vectors: memory reloads on demand
 
     async def _execute(self, sql: str | None, params: tuple = ()) -> list[tuple]:
         db = self._conn.db
@@ -132,14 +139,17 @@ class SqliteTransaction(ProviderTransaction):
             if not self.begun and self._begin is not None:
                 db.execute(self._begin)
                 self.begun = True
-            for statement, args in queued:
-                db.execute(statement, args)
+            for statement, args, many in queued:
+                if many:
+                    db.executemany(statement, args)
+                else:
+                    db.execute(statement, args)
             return [] if sql is None else db.execute(sql, params).fetchall()
 
         return await self._conn.call(work)
 
-    def _queue(self, sql: str, params: tuple) -> None:
-        self._queued.append((sql, params))
+    def _queue(self, sql: str, params: Any, many: bool = False) -> None:
+        self._queued.append((sql, params, many))
         self.wrote = True
 
     async def commit(self) -> int | None:
@@ -234,6 +244,32 @@ class SqliteTransaction(ProviderTransaction):
         self._queue(
             f"INSERT INTO {_table_sql(table)} ({names}) VALUES ({marks})", tuple(cols.values())
         )
+
+    async def insert_many(self, table: Table, rows: Sequence[PreparedRow]) -> None:
+        """One prepared statement for the whole batch, run in the commit's hop."""
+        names = ["id", "ct", "doc", *(f"k_{ix.name}" for ix in table.all_indexes)]
+        for v in table.vector_indexes:
+            names += _vector_columns(v.name, len(v.filter_fields))
+        params = []
+        for row in rows:
+            values_ = [row.id, row.creation_time, row.encoded]
+            values_ += [row.keys[ix.name] for ix in table.all_indexes]
+            for v in table.vector_indexes:
+                entry = row.vectors.get(v.name)
+                if entry is None:
+                    values_ += [None] * (1 + len(v.filter_fields))
+                else:
+                    values_ += [entry.vector.tobytes(), *entry.filters]
+            params.append(values_)
+        sql = (
+            f"INSERT INTO {_table_sql(table)} ({', '.join(_q(c) for c in names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})"
+        )
+        self._queue(sql, params, many=True)
+        # Rather than hold every imported vector in memory, forget them all: the next
+        # search reloads (a load can bring far more vectors than anyone will search).
+        if table.vector_indexes:
+            self.vectors_stale = True
 
     async def update(
         self,
@@ -338,7 +374,9 @@ class SqliteProvider(Provider):
             except BaseException:
                 await self._writer.call(self._rollback_if_open)
                 raise
-            if seq is not None:
+            if tx.vectors_stale:
+                self.vectors.forget()
+            elif seq is not None:
                 self.vectors.committed(seq, tx.vector_changes)
 
     def _rollback_if_open(self) -> None:
@@ -369,7 +407,7 @@ class SqliteProvider(Provider):
                 await conn.call(self._rollback_if_open)
                 raise
             self._tables = {t.name: t for t in schema.tables}
-        await self.vectors.reload()
+        self.vectors.forget()  # loaded by the first vector search
         return numbers
 
     async def stored_definitions(self) -> dict[str, dict[str, Any]]:

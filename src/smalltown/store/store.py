@@ -106,6 +106,16 @@ class Store:
         await self._provider.renumber(changed)
         self._numbers = final
 
+    async def begin_bulk_load(self, table: str) -> None:
+        """An import into ``table`` starts: index upkeep that is cheaper done once at the
+        end may be suspended (PostgreSQL's HNSW index). Call again to resume after an
+        interruption; the table still answers every query meanwhile."""
+        await self._provider.begin_bulk_load(self._schema.table(table))
+
+    async def end_bulk_load(self, table: str) -> None:
+        """The import into ``table`` is over: build what ``begin_bulk_load`` suspended."""
+        await self._provider.end_bulk_load(self._schema.table(table))
+
     async def stored_definitions(self) -> dict[str, dict[str, Any]]:
         """Every table the database holds, as last applied (``Table.describe()``), by name."""
         return await self._provider.stored_definitions()

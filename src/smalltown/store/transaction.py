@@ -19,7 +19,13 @@ from typing import Any, Literal
 import numpy as np
 
 from smalltown.store import keys, values
-from smalltown.store.base import ProviderTransaction, Row, VectorEntry, VectorFilter
+from smalltown.store.base import (
+    PreparedRow,
+    ProviderTransaction,
+    Row,
+    VectorEntry,
+    VectorFilter,
+)
 from smalltown.store.errors import (
     DocumentNotFoundError,
     InvalidIdError,
@@ -287,7 +293,37 @@ class Transaction:
         self._check_writable()
         t = self._table(table)
         rows = [self._imported_row(t, doc) for doc in docs]
+        await self._check_new_ids(t, [row.id for row in rows])
+        for row in rows:
+            await self._insert_row(t, row)
+
+    async def insert_prepared(self, table: str, rows: Sequence[PreparedRow]) -> None:
+        """Insert rows that ``prepared.prepare_row`` checked and encoded (an import's
+        write pass): only what depends on the database is checked here."""
+        self._check_writable()
+        t = self._table(table)
+        number = self._numbers[t.name]
         ids = [row.id for row in rows]
+        for row in rows:
+            if row.number != number:
+                raise InvalidIdError(
+                    f"id {row.id} belongs to table number {row.number}, not to {t.name!r} "
+                    f"(number {number})"
+                )
+            for v in t.vector_indexes:
+                entry = row.vectors.get(v.name)
+                if entry is not None and len(entry.vector) != v.dimensions:
+                    raise VectorDimensionError(
+                        f"the vector of {row.id} has {len(entry.vector)} dimensions but "
+                        f"vector index {t.name}.{v.name} has {v.dimensions}"
+                    )
+        await self._check_new_ids(t, ids)
+        if rows:
+            await self._ptx.insert_many(t, rows)
+        for row in rows:
+            self._pending.wrote(t.name, row.id, None, row.keys)
+
+    async def _check_new_ids(self, t: Table, ids: list[str]) -> None:
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
             twice = next(id for id in ids if id in seen or seen.add(id))
@@ -295,8 +331,6 @@ class Transaction:
         existing = await self._ptx.existing_ids(t, ids) if ids else set()
         if existing:
             raise InvalidIdError(f"a document with id {min(existing)} already exists in {t.name!r}")
-        for row in rows:
-            await self._insert_row(t, row)
 
     def _imported_row(self, t: Table, doc: Mapping[str, Any]) -> Row:
         body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
@@ -486,8 +520,10 @@ class Transaction:
 
 def index_keys(t: Table, row: Row) -> dict[str, bytes]:
     """A row's key in every index of its table, ``by_id`` included."""
-    doc = row.document()
-    out = {ix.name: keys.index_key(doc, ix.key_fields) for ix in t.all_indexes}
+    # Every index ends with _creationTime and _id (schema.py keeps them out of ``fields``),
+    # so their encoding is shared, and the other fields are read from the body alone.
+    suffix = keys.encode_value(row.creation_time) + keys.encode_value(row.id)
+    out = {ix.name: keys.index_key(row.body, ix.fields) + suffix for ix in t.all_indexes}
     out[BY_ID] = _by_id_key(row.id)
     return out
 

@@ -1,0 +1,67 @@
+"""The check pass's prepared rows, kept on disk until the write pass takes them.
+
+Parsing and encoding a document (an embedding's floats above all) is most of an import's
+work; the check pass does it once and writes the result here, so the write pass only
+reads rows back and sends them to the database. Memory stays at one batch; the file is
+an unnamed temporary one, so it vanishes with the process, even on SIGKILL.
+
+Batches are ``marshal``-ed tuples: fast, and safe here because this process wrote them.
+"""
+
+from __future__ import annotations
+
+import marshal
+import tempfile
+from collections.abc import Iterator
+
+import numpy as np
+
+from smalltown.store.base import PreparedRow, VectorEntry
+
+Batch = tuple[int, list[PreparedRow]]  # the last input line it holds, its rows
+
+
+class Spool:
+    def __init__(self) -> None:
+        # Closed by close() or the with block: it lives as long as the import does.
+        self._file = tempfile.TemporaryFile(prefix="smalltown-import-")  # noqa: SIM115
+        self._spans: dict[str, list[int]] = {}  # source label -> its batches' offsets
+
+    def add(self, label: str, last_line: int, rows: list[PreparedRow]) -> None:
+        """Append a batch of ``label``'s rows (batches of one label come in order)."""
+        self._spans.setdefault(label, []).append(self._file.tell())
+        marshal.dump((last_line, [_pack(row) for row in rows]), self._file)
+
+    def batches(self, label: str) -> Iterator[Batch]:
+        """``label``'s batches, in the order they were added."""
+        for offset in self._spans.get(label, []):
+            self._file.seek(offset)
+            last_line, packed = marshal.load(self._file)
+            yield last_line, [_unpack(row) for row in packed]
+        self._file.seek(0, 2)  # back to the end, for any later add()
+
+    def has(self, label: str) -> bool:
+        return label in self._spans
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pack(row: PreparedRow) -> tuple:
+    vectors = {name: (e.vector.tobytes(), e.filters) for name, e in row.vectors.items()}
+    return (row.id, row.number, row.creation_time, row.encoded, row.keys, vectors)
+
+
+def _unpack(packed: tuple) -> PreparedRow:
+    id, number, ct, encoded, keys, vectors = packed
+    entries = {
+        name: VectorEntry(np.frombuffer(data, dtype=np.float32), filters)
+        for name, (data, filters) in vectors.items()
+    }
+    return PreparedRow(id, number, ct, encoded, keys, entries)

@@ -1,0 +1,46 @@
+"""Documents validated and encoded ahead of a bulk insert (an import).
+
+An import reads its input once: each document is checked and turned into a
+:class:`PreparedRow` (stored JSON, index keys, vectors) before anything is written, and
+the write pass only moves those rows (``Transaction.insert_prepared``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from smalltown.store import values
+from smalltown.store.base import PreparedRow, Row
+from smalltown.store.errors import InvalidValueError
+from smalltown.store.schema import Table
+from smalltown.store.transaction import index_keys, vector_entries
+
+__all__ = ["PreparedRow", "prepare_row"]
+
+
+def prepare_row(
+    t: Table, doc: Mapping[str, Any], number: int, encoded: str | None = None
+) -> PreparedRow:
+    """Check an imported document (``_id`` and ``_creationTime`` included) for ``t`` and
+    encode it.
+
+    ``number`` is the table number its ``_id`` carries, as ``decode_id`` gave it to the
+    caller (which must have decoded the id: it is not decoded twice). ``encoded`` is the
+    body's stored JSON when the caller already has it in that form (see ``values.py``),
+    which saves encoding it again: an embedding's floats are the costly part.
+    """
+    body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
+    values.check_document_fields(body, t.name)
+    id, ct = doc.get("_id"), doc.get("_creationTime")
+    if not values.is_finite_number(ct):
+        raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
+    row = Row(id, float(ct), body)
+    vectors = {name: e for name, e in vector_entries(t, row).items() if e is not None}
+    if encoded is None:
+        encoded = values.dumps(body)
+    elif len(encoded) > values.MAX_DOCUMENT_BYTES:
+        raise InvalidValueError(
+            f"document is {len(encoded)} bytes of JSON; the limit is {values.MAX_DOCUMENT_BYTES}"
+        )
+    return PreparedRow(id, number, row.creation_time, encoded, index_keys(t, row), vectors)

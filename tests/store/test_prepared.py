@@ -1,0 +1,71 @@
+"""Prepared rows (an import's write pass): checked once, refused with typed errors, and
+inserted in one statement a batch on every provider."""
+
+import pytest
+
+from smalltown.store import (
+    InvalidIdError,
+    InvalidValueError,
+    Schema,
+    Table,
+    VectorIndex,
+    encode_id,
+    open_store,
+)
+from smalltown.store.prepared import prepare_row
+
+SCHEMA = Schema(
+    [
+        Table("notes", vector_indexes=[VectorIndex("v", "v", 3, filter_fields=["g"])]),
+        Table("other"),
+    ]
+)
+
+
+def note(number: int, i: int, **fields) -> dict:
+    return {"_id": encode_id(number, bytes([i]) + bytes(15)), "_creationTime": 5.0 + i, **fields}
+
+
+@pytest.fixture
+async def store(store_url):
+    s = await open_store(store_url, SCHEMA)
+    yield s
+    await s.close()
+
+
+async def test_prepared_rows_read_back_with_keys_and_vectors(store):
+    number, t = store.table_numbers["notes"], store.schema.table("notes")
+    docs = [note(number, i, g=i % 2, v=[1.0, float(i), 0.0]) for i in range(5)]
+    docs.append(note(number, 9, g=1, text="no vector"))
+    await store.run(
+        lambda tx: tx.insert_prepared("notes", [prepare_row(t, d, number) for d in docs])
+    )
+    assert await store.read(lambda tx: tx.query("notes")) == docs
+    found = await store.read(
+        lambda tx: tx.vector_search("notes", "v", [1.0, 4.0, 0.0], limit=2, filter={"g": 0})
+    )
+    assert [id for id, _ in found] == [docs[4]["_id"], docs[2]["_id"]]
+
+
+async def test_bad_prepared_rows_are_refused_and_nothing_is_written(store):
+    number, t = store.table_numbers["notes"], store.schema.table("notes")
+    with pytest.raises(InvalidValueError, match="finite number"):
+        prepare_row(t, {**note(number, 1), "_creationTime": float("inf")}, number)
+    with pytest.raises(InvalidValueError, match="list of finite numbers"):
+        prepare_row(t, note(number, 1, v="not a vector"), number)
+    one = prepare_row(t, note(number, 1), number)
+    await store.run(lambda tx: tx.insert_prepared("notes", [one]))
+    other = store.table_numbers["other"]
+    wrong_table = prepare_row(t, note(other, 2), other)
+    for batch, message in [
+        ([prepare_row(t, note(number, 3), number), wrong_table], "belongs to table number"),
+        ([prepare_row(t, note(number, 4), number)] * 2, "appears twice"),
+        ([prepare_row(t, note(number, 5), number), one], "already exists"),
+    ]:
+        with pytest.raises(InvalidIdError, match=message):
+            await store.run(lambda tx, batch=batch: tx.insert_prepared("notes", batch))
+    wider = SCHEMA.with_vector_dimensions("notes", "v", 4).table("notes")
+    four = prepare_row(wider, note(number, 6, v=[1.0, 2.0, 3.0, 4.0]), number)
+    with pytest.raises(InvalidValueError, match="4 dimensions"):
+        await store.run(lambda tx: tx.insert_prepared("notes", [four]))
+    assert await store.read(lambda tx: tx.count("notes")) == 1

@@ -325,3 +325,110 @@ async def test_an_unknown_query_fails_alone(server):
     assert client.results[1][0] == "failed" and "nope:nothing" in client.results[1][1]
     assert client.results[2] == 0.0  # ".js" paths, as the Python client sends on reconnect
     await client.ws.close()
+
+
+class _StalledClient(asyncio.Protocol):
+    """A protocol client on a socket with a tiny receive buffer that can stop reading, so
+    the server's writes back up and its sends have to wait."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+        self.frames: asyncio.Queue[dict] = asyncio.Queue()
+        self.opened = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.protocol.send_request(self.protocol.connect())
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if not hasattr(event, "opcode"):
+                self.opened.set_result(None)
+            elif event.opcode.name == "TEXT":
+                self.frames.put_nowait(json.loads(event.data))
+        self.flush()
+
+    def send(self, message: dict) -> None:
+        self.protocol.send_text(json.dumps(message).encode())
+        self.flush()
+
+    def flush(self) -> None:
+        data = self.protocol.data_to_send()
+        if data:
+            self.transport.write(b"".join(data))
+
+
+@pytest.mark.timeout(90)
+async def test_a_subscriber_that_stops_reading_gets_every_update_in_order(server):
+    """Updates to a client that stops reading back up until the server's sends must wait;
+    when it reads again, every Transition chains exactly and the last value is the latest."""
+    import socket
+
+    import httpx
+
+    from smalltown.server import eager
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    sock.setblocking(False)
+    url = server.ws_url + "/api/sync"
+    loop = asyncio.get_running_loop()
+    transport, client = await loop.create_connection(lambda: _StalledClient(url), sock=sock)
+    await asyncio.wait_for(client.opened, 10)
+    client.send(
+        {
+            "type": "Connect",
+            "sessionId": "slow",
+            "connectionCount": 0,
+            "lastCloseReason": None,
+            "clientTs": 0,
+        }
+    )
+    add = {"type": "Add", "queryId": 0, "udfPath": "messages:list", "args": [{"channel": "big"}]}
+    client.send(
+        {"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [add]}
+    )
+    first = await asyncio.wait_for(client.frames.get(), 10)
+    assert first["type"] == "Transition"
+    transport.pause_reading()
+
+    waited = []
+    original = eager._Resumed.__init__
+
+    def noting(self, *args):  # counts sends that had to wait, without changing them
+        waited.append(1)
+        original(self, *args)
+
+    eager._Resumed.__init__ = noting
+    try:
+        body = "x" * 50_000
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            for n in range(30):
+                args = {"channel": "big", "author": "a", "body": f"{n}:{body}"}
+                reply = await http.post(
+                    "/api/mutation", json={"path": "messages:send", "args": args}
+                )
+                assert reply.json()["status"] == "success"
+    finally:
+        eager._Resumed.__init__ = original
+    transport.resume_reading()
+
+    version, latest = first["endVersion"], None
+    while latest is None or len(latest) < 30:
+        message = await asyncio.wait_for(client.frames.get(), 30)
+        if message["type"] != "Transition":
+            continue
+        assert message["startVersion"] == version, "broken version chain"
+        version = message["endVersion"]
+        for mod in message["modifications"]:
+            if mod["type"] == "QueryUpdated":
+                latest = wire.decode(mod["value"])
+    assert latest[-1]["body"].startswith("29:")
+    assert waited, "the server never had to wait for this client: the test tested nothing"
+    transport.close()

@@ -14,6 +14,7 @@ import collections
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from smalltown.runtime import (
     wire,
 )
 from smalltown.runtime.subscriptions import Result, Subscription, SubscriptionManager
+from smalltown.server.eager import start_eagerly
 from smalltown.server.errors import to_result
 from smalltown.server.ratelimit import RateLimiter, RateLimitExceeded
 
@@ -140,6 +142,11 @@ class SyncConnection:
         self._query_specs: dict[int, tuple[str, dict[str, Any]]] = {}
         self._pending_adds: set[int] = set()
         self._outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue()
+        # Updates are sent where they are delivered when nothing is queued or being sent
+        # (see eager.py); a send that had to wait finishes in ``_inflight``.
+        self._send_frame: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self._sender_busy = False
+        self._inflight: asyncio.Task | None = None
         self._mutations: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task] = set()
 
@@ -151,7 +158,20 @@ class SyncConnection:
             for sub, result in changes
             if self._subs.get(sub.query_id) is sub and sub.query_id not in self._pending_adds
         ]
-        self._outbox.put_nowait(_Outgoing(transition_ts=ts, modifications=mods))
+        item = _Outgoing(transition_ts=ts, modifications=mods)
+        if (
+            self._send_frame is None
+            or self._sender_busy
+            or not self._outbox.empty()
+            or (self._inflight is not None and not self._inflight.done())
+        ):
+            self._outbox.put_nowait(item)
+            return
+        try:
+            frame = {"type": "websocket.send", "text": self._text(item)}
+            self._inflight = start_eagerly(self._send_frame(frame))
+        except Exception:  # the socket is gone; the receiver notices and cleans up
+            self._send_frame = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -215,27 +235,39 @@ class SyncConnection:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _text(self, item: _Outgoing) -> str:
+        """A message's text; a Transition is chained from the live version, so texts must
+        be made in the order they are sent."""
+        message = item.message
+        if message is not None:
+            return wire.dumps(message)
+        start = self._version.text()
+        if item.query_set is not None:
+            self._version.query_set = item.query_set
+        if item.identity is not None:
+            self._version.identity = item.identity
+        self._version.ts = max(self._version.ts, item.transition_ts or 0)
+        return (
+            f'{{"type":"Transition","startVersion":{start},'
+            f'"endVersion":{self._version.text()},'
+            f'"modifications":[{",".join(item.modifications)}]}}'
+        )
+
     async def _send_forever(self) -> None:
         while (item := await self._outbox.get()) is not None:
-            message = item.message
-            if message is None:  # a Transition, chained from the live version
-                start = self._version.text()
-                if item.query_set is not None:
-                    self._version.query_set = item.query_set
-                if item.identity is not None:
-                    self._version.identity = item.identity
-                self._version.ts = max(self._version.ts, item.transition_ts or 0)
-                text = (
-                    f'{{"type":"Transition","startVersion":{start},'
-                    f'"endVersion":{self._version.text()},'
-                    f'"modifications":[{",".join(item.modifications)}]}}'
-                )
-            else:
-                text = wire.dumps(message)
+            if self._send_frame is None:
+                return  # the socket is gone
+            self._sender_busy = True
             try:
-                await self._send_frame({"type": "websocket.send", "text": text})
+                if self._inflight is not None:
+                    await self._inflight  # an update sent eagerly goes first
+                    self._inflight = None
+                await self._send_frame({"type": "websocket.send", "text": self._text(item)})
             except Exception:
+                self._send_frame = None
                 return  # the socket is gone; the receiver notices and cleans up
+            finally:
+                self._sender_busy = False
 
     async def _ping_forever(self) -> None:
         while True:

@@ -13,6 +13,7 @@ in flight is kept (and reported to ``on_in_flight``, for measuring how busy the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import socket
@@ -113,10 +114,8 @@ class FakeLLM:
             fault = self.fail_next.popleft() if self.fail_next else None
             if fault == "timeout":
                 self._release.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._release.wait(), self.hang_seconds)
-                except TimeoutError:
-                    pass
                 return body, JSONResponse({"error": {"message": "held too long"}}, 504)
         finally:
             self._count(-1)

@@ -85,8 +85,13 @@ async def test_two_agents_talk_remember_recall_and_reflect(tmp_path, monkeypatch
             world = await app.state.store.read(lambda tx: tx.query("worlds"))
             assert len(world) == 1  # the server kept the two-resident world as the default
 
-            async def reflected() -> bool:
-                return any(m["data"]["type"] == "reflection" for m in await read(app, "memories"))
+            async def reflected() -> bool:  # all three insights of one resident stored
+                insights = [
+                    m["playerId"]
+                    for m in await read(app, "memories")
+                    if m["data"]["type"] == "reflection"
+                ]
+                return any(insights.count(p) >= 3 for p in insights)
 
             await eventually(reflected, timeout=180)
 

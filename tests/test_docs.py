@@ -32,6 +32,7 @@ def test_every_cli_command_is_in_the_readme():
         "bench store",
         "bench realtime",
         "bench engine",
+        "bench agents",
         "bench import",
         "import --table",
     )

@@ -115,6 +115,15 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     engine = bench_sub.add_parser("engine", help="world step CPU with many agents, no LLM")
     engine.add_argument("--agents", default="25,100,500,1000", help="comma-separated counts")
     engine.add_argument("--minutes", type=float, default=1.0, help="simulated minutes each")
+    agents = bench_sub.add_parser(
+        "agents", help="agents talking through a fake LLM with a fixed latency and K slots"
+    )
+    agents.add_argument("--agents", type=int, default=25)
+    agents.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (K)")
+    agents.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
+    agents.add_argument("--minutes", type=float, default=3.0, help="wall-clock minutes measured")
+    agents.add_argument("--time-scale", type=float, default=4.0, help="game time per wall time")
+    agents.add_argument("--database", default=None, help="default: a temporary SQLite file")
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)
     realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
@@ -184,6 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         from smalltown.bench import engine_bench
 
         engine_bench.run([int(c) for c in args.agents.split(",") if c.strip()], args.minutes)
+        return 0
+    if command == "bench" and args.bench == "agents":
+        from smalltown.bench import agents_bench
+
+        agents_bench.run(
+            agents=args.agents,
+            concurrency=args.concurrency,
+            latency=args.latency,
+            minutes=args.minutes,
+            time_scale=args.time_scale,
+            database=args.database,
+        )
         return 0
     if command == "bench" and args.bench == "bandwidth":
         from smalltown.bench import bandwidth_bench

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from smalltown.llm import config_from_env, embedders
 from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.llm.prices import prices_from_env
+from smalltown.llm.providers import concurrency_from_env
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"
@@ -29,6 +30,8 @@ SETTINGS_DOC = {
     "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on each world's LLM tokens (in and out, "
     "embeddings included) each clock hour; when spent, that world's agents keep walking but "
     "make no LLM calls until the hour turns",
+    "SMALLTOWN_LLM_CONCURRENCY": "LLM requests in flight at once (8 by default); agents' "
+    "operations beyond it wait their turn",
     "SMALLTOWN_LLM_PRICES": "LLM prices for the cost estimate, as JSON "
     '{model: {"input": $/Mtok, "output": $/Mtok}}; adds to or replaces the built-in table',
     "SMALLTOWN_EMBEDDINGS": "which embedder makes memories' vectors: provider (the "
@@ -71,6 +74,7 @@ class Settings:
             raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port}")
         prices_from_env(env)  # refused now, with the expected shape, not at the first call
         tokens_per_hour_from_env(env)
+        concurrency_from_env(env)
         embedders.choice(env, config_from_env(env) is not None)
         return cls(
             database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,

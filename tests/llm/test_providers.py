@@ -153,3 +153,63 @@ async def test_embeddings_report_the_tokens_the_server_counted(fake):
     assert counted.tokens == 5 and len(counted.vectors) == 2
     assert (await provider.embed_counted([])).tokens == 0
     await provider.close()
+
+
+async def test_a_request_held_past_the_timeout_is_retried_then_reported(fake):
+    provider = openai(fake, timeout=0.3)
+    fake.fail("timeout", times=10)
+    try:
+        with pytest.raises(LLMUnavailable, match="did not answer in time"):
+            await provider.chat([{"role": "user", "content": "hi"}])
+        assert len(fake.requests) == 4  # the first try and three retries
+        assert provider.usage.failures == 1
+    finally:
+        fake.release()
+        await provider.close()
+
+
+async def test_one_timeout_then_an_answer_is_a_success(fake):
+    provider = openai(fake, timeout=0.3)
+    fake.fail("timeout")
+    try:
+        assert (await provider.chat([{"role": "user", "content": "hi"}])).text == (
+            fake.default_reply
+        )
+        assert len(fake.requests) == 2 and provider.usage.failures == 0
+    finally:
+        fake.release()
+        await provider.close()
+
+
+@pytest.mark.parametrize("make", [openai, ollama])
+async def test_a_body_that_is_not_json_is_a_response_error_at_once(fake, make):
+    provider = make(fake)
+    fake.fail("malformed")
+    with pytest.raises(LLMResponseError, match="not JSON"):
+        await provider.chat([{"role": "user", "content": "hi"}])
+    assert len(fake.requests) == 1  # a broken body is not retried
+    await provider.close()
+
+
+async def test_empty_text_comes_back_empty_and_empty_vectors_are_refused(fake):
+    provider = openai(fake)
+    fake.fail("empty", times=2)
+    assert (await provider.chat([{"role": "user", "content": "hi"}])).text == ""
+    with pytest.raises(LLMResponseError, match="expected 1 embeddings"):
+        await provider.embed(["a"])
+    await provider.close()
+
+
+def test_unknown_faults_are_refused():
+    with pytest.raises(ValueError, match="fault must be"):
+        FakeLLM().fail("sometimes")
+
+
+def test_the_concurrency_setting_is_checked():
+    from smalltown.llm.providers import concurrency_from_env
+
+    assert concurrency_from_env({}) == 8
+    assert concurrency_from_env({"SMALLTOWN_LLM_CONCURRENCY": "3"}) == 3
+    for bad in ("0", "-2", "many"):
+        with pytest.raises(ValueError, match="SMALLTOWN_LLM_CONCURRENCY"):
+            concurrency_from_env({"SMALLTOWN_LLM_CONCURRENCY": bad})

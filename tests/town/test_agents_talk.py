@@ -336,3 +336,37 @@ async def test_enough_important_memories_lead_to_reflection(tmp_path, monkeypatc
             assert all(m["playerId"] == agent for m in insights)
         finally:
             await town.close()
+
+
+@pytest.mark.timeout(120)
+async def test_an_empty_reply_is_refused_and_the_agent_tries_again(tmp_path):
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm_server:
+        town = await Town().open(tmp_path, llm_server.url)
+        try:
+            human, agent, conversation = await meet(town)
+            fake.replies.extend(['"  "', "The kettle is on."])  # nothing but quotes, then a line
+            fake.fail("empty")  # the recall's embedding comes back empty: speak without it
+            await town.say(human, conversation, "m-1", "Anyone home?")
+
+            async def status():
+                return await town.store.read(
+                    lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+                )
+
+            async def refused():
+                await town.step()
+                return "empty reply" in ((await status()).get("smalltownLlmError") or "")
+
+            await eventually(refused, timeout=60)
+
+            async def answered():
+                await town.step()
+                return any(m["author"] == agent for m in await town.messages())
+
+            await eventually(answered, timeout=60)
+            said = [m["text"] for m in await town.messages() if m["author"] == agent]
+            assert said == ["The kettle is on."]  # neither blank was said
+            assert not (await status()).get("smalltownLlmError")  # cleared by the line
+        finally:
+            await town.close()

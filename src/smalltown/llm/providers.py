@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ log = logging.getLogger("smalltown.llm")
 RETRY_DELAYS = (1.0, 10.0, 20.0)
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONCURRENCY = 8
+CONCURRENCY_SETTING = "SMALLTOWN_LLM_CONCURRENCY"
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,17 @@ def _dig(data: Any, *keys: str) -> str:
 
 def _index(item: Any) -> int:
     return item.get("index", 0) if isinstance(item, dict) else 0
+
+
+def concurrency_from_env(env: Mapping[str, str] | None = None) -> int:
+    """LLM requests allowed in flight at once (``SMALLTOWN_LLM_CONCURRENCY``, default 8);
+    ValueError says what is wrong."""
+    raw = (os.environ if env is None else env).get(CONCURRENCY_SETTING, "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{CONCURRENCY_SETTING} must be a whole number above 0, got {raw!r}")
+    return int(raw)
 
 
 def open_provider(

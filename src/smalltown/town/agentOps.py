@@ -16,7 +16,7 @@ import logging
 import time
 from typing import Any
 
-from smalltown.llm import LLMBudgetExceeded, LLMError, offline
+from smalltown.llm import LLMBudgetExceeded, LLMError, LLMResponseError, offline
 from smalltown.llm.budget import SETTING
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
@@ -24,6 +24,7 @@ from smalltown.town.memory import parse_importance, rank
 from smalltown.town.memory_index import embedding_key
 from smalltown.town.meter import Meter
 from smalltown.town.prompts import (
+    MAX_REPLY_CHARS,
     clean_reply,
     conversation_messages,
     importance_messages,
@@ -128,11 +129,11 @@ async def generateMessage(
                 memories,
             )
             reply = await meter.chat(prompt, max_tokens=120)
+            text = _cleaned(llm, reply.text, kind)
         except LLMError as exc:
             log.warning("agent %s could not speak: %s", agentId, exc)
             await _fail(ctx, base, exc)
             return
-        text = clean_reply(reply.text, kind) or "…"
     await ctx.run_mutation(
         "agentOps:finishMessage",
         {
@@ -144,6 +145,17 @@ async def generateMessage(
             "leave": kind == "leave",
         },
     )
+
+
+def _cleaned(llm, text: str, kind: str, max_chars: int = MAX_REPLY_CHARS) -> str:
+    """The reply tidied; one with nothing left is refused (the operation fails, the status
+    says why, the agent tries again later) rather than said or remembered."""
+    cleaned = clean_reply(text, kind, max_chars)
+    if not cleaned.strip("…. "):
+        raise LLMResponseError(
+            f"{llm.description} gave an empty reply ({text[:80]!r}); the agent will try again"
+        )
+    return cleaned
 
 
 MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
@@ -283,7 +295,8 @@ async def rememberConversation(
             summary = offline.remember(other["name"], transcript)
             importance = 5.0
         else:
-            summary = clean_reply(
+            summary = _cleaned(
+                llm,
                 (await meter.chat(summary_messages(me, other, transcript), max_tokens=120)).text,
                 "summary",
                 300,

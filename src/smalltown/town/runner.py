@@ -30,6 +30,8 @@ IDLE_MS = 5 * 60_000  # a world nobody has viewed for this long goes to sleep
 BATCH = 32
 
 OperationHandler = Callable[[str, list], Any]
+#: told after each step: (world id, wall seconds the step took, its result)
+StepObserver = Callable[[str, float, StepResult], None]
 
 
 class StaleEngine(Exception):
@@ -73,6 +75,7 @@ class WorldRunner:
         self._task: asyncio.Task | None = None
         self.steps = 0
         self.rounds = 0  # passes over the worlds, stepped or not
+        self.observers: list[StepObserver] = []  # for benchmarks: step time, operations
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._forever(), name="smalltown-world-runner")
@@ -113,6 +116,7 @@ class WorldRunner:
 
     async def step_world(self, world_id: str) -> StepResult:
         store = self._runtime.store
+        started = time.perf_counter()
         loaded = await store.read(lambda tx: _load(tx, world_id))
         world = World.from_document(loaded.world)
         engine = loaded.engine
@@ -132,6 +136,8 @@ class WorldRunner:
         schedule = None if self._on_operations is not None else self._schedule
         await store.run(lambda tx: _save(tx, loaded, world, result, schedule))
         self.steps += 1
+        for observe in self.observers:
+            observe(world_id, time.perf_counter() - started, result)
         if result.operations and self._on_operations is not None:
             self._on_operations(world_id, result.operations)
         return result

@@ -15,6 +15,7 @@ from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
 from smalltown.llm.prices import OFFLINE as OFFLINE_COST
 from smalltown.llm.prices import prices_from_env
+from smalltown.llm.providers import concurrency_from_env
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.inputs import insert_input
@@ -95,7 +96,11 @@ async def start(runtime) -> TownService:
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
     tokens_per_hour = tokens_per_hour_from_env()  # each world's; see smalltown.town.usage
-    llm = open_provider(config, prices=prices_from_env()) if config is not None else OfflineBrain()
+    llm = (
+        open_provider(config, prices=prices_from_env(), concurrency=concurrency_from_env())
+        if config is not None
+        else OfflineBrain()
+    )
     embedder = await choose_embedder(llm if config is not None else None)
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder

@@ -1,0 +1,276 @@
+"""``smalltown bench agents``: a town of N agents talking through an LLM that takes a fixed
+time per call, with K calls allowed in flight.
+
+The LLM is :mod:`smalltown.llm.fake_server` on loopback (real HTTP, a fixed latency, rule-
+based replies of realistic length, tokens counted at about four characters each). The
+world runs as the server runs it: a real store, the durable scheduler, the world runner,
+the provider with its concurrency limit; game time runs faster than the wall clock so
+that more operations want the LLM than it has slots. Measured after a warm-up:
+
+- slot utilisation: time-weighted busy slots / K, only while at least K operations are
+  outstanding (scheduled by a step and not yet finished);
+- operations finished per wall-clock second;
+- conversation turns and tokens (chat and embeddings) per agent-hour of *game* time;
+- world step wall time p50/p99 while operations run (run with ``--latency 0`` to compare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smalltown.bench.stats import percentile
+from smalltown.llm import LLMConfig, open_provider
+from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer
+from smalltown.runtime import Registry, Runtime
+from smalltown.runtime.scheduler import SchedulerWorker
+from smalltown.store import open_store
+from smalltown.town.defaults import many_characters
+from smalltown.town.memory_index import fit_memory_index
+from smalltown.town.runner import WorldRunner
+from smalltown.town.schema import schema
+from smalltown.town.service import create_world
+
+GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR = 26_000
+OPERATIONS = ("agentOps:generateMessage", "agentOps:rememberConversation")
+DIMS = 64
+LINES = (
+    "I have been meaning to ask you about the fair, are you bringing anything this year?",
+    "The fog came in early today; I could barely see the end of the pier from the square.",
+    "That reminds me of the storm two winters ago, when the bakery ran out of flour.",
+    "Have you noticed the new shells on the doorsteps along the harbour lane lately?",
+    "I should get going soon, but tell me, what is the best thing you found this week?",
+)
+
+
+def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
+    """Replies shaped like a small model's: a line, a summary, a rating, three insights."""
+    if "messages" not in body:
+        return None
+    asked = body["messages"][-1]["content"]
+    pick = int.from_bytes(hashlib.sha256(asked.encode()).digest()[:4], "big")
+    if "On a scale of 0" in asked:
+        return str(3 + pick % 5)
+    if "write down what you want to remember" in asked:
+        return (
+            "I talked about the fair and the fog on the harbour; they seemed worried about "
+            "the bakery's flour and I promised to help look for shells."
+        )
+    if "What three things" in asked:
+        return (
+            "1. Neighbours here care about the fair more than they admit (1, 2)\n"
+            "2. The harbour fog changes everyone's plans (2)\n"
+            "3. I enjoy being asked for help (1, 3)"
+        )
+    return LINES[pick % len(LINES)]
+
+
+@dataclass
+class SlotMeter:
+    """Integrates busy LLM slots over time, and separately over the time when at least
+    ``slots`` operations were outstanding (the time the slots *should* all be busy)."""
+
+    slots: int
+    clock: Callable[[], float] = time.perf_counter
+    outstanding: int = 0
+    busy: int = 0
+    saturated_s: float = 0.0
+    busy_slot_s_saturated: float = 0.0
+    elapsed_s: float = 0.0
+    busy_slot_s: float = 0.0
+    _since: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self._since = self.clock()
+
+    def _advance(self) -> None:
+        now = self.clock()
+        dt, self._since = now - self._since, now
+        used = min(self.busy, self.slots) * dt
+        self.elapsed_s += dt
+        self.busy_slot_s += used
+        if self.outstanding >= self.slots:
+            self.saturated_s += dt
+            self.busy_slot_s_saturated += used
+
+    def set_busy(self, in_flight: int) -> None:
+        self._advance()
+        self.busy = in_flight
+
+    def operations(self, delta: int) -> None:
+        self._advance()
+        self.outstanding = max(0, self.outstanding + delta)
+
+    def reset(self) -> None:
+        self._advance()
+        self.saturated_s = self.busy_slot_s_saturated = self.elapsed_s = self.busy_slot_s = 0.0
+
+    def utilisation(self) -> float | None:
+        """Busy slots / K while at least K operations waited; None if that never happened."""
+        self._advance()
+        if self.saturated_s <= 0:
+            return None
+        return self.busy_slot_s_saturated / (self.saturated_s * self.slots)
+
+
+@dataclass
+class Counters:
+    finished: int = 0
+    turns: int = 0
+    steps: list[float] = field(default_factory=list)
+
+
+async def measure(
+    agents: int = 25,
+    concurrency: int = 8,
+    latency: float = 1.0,
+    minutes: float = 3.0,
+    time_scale: float = 4.0,
+    database: str | None = None,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    fake = FakeLLM(
+        dims=DIMS, delay=latency, rule=scripted_reply, count_tokens=count_like_a_tokenizer
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database or f"sqlite:///{Path(tmp) / 'agents.db'}"
+        async with FakeLLMServer(fake) as llm_server:
+            return await _run(
+                fake, llm_server.url, url, agents, concurrency, latency, minutes, time_scale, out
+            )
+
+
+async def _run(
+    fake: FakeLLM,
+    llm_url: str,
+    url: str,
+    agents: int,
+    concurrency: int,
+    latency: float,
+    minutes: float,
+    time_scale: float,
+    out: Callable[[str], None],
+) -> dict[str, Any]:
+    store = await open_store(url)
+    runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+    config = LLMConfig("openai", f"{llm_url}/v1", "fake-chat", "fake-embed", None, "bench")
+    llm = open_provider(config, concurrency=concurrency)
+    runtime.extensions["llm"] = runtime.extensions["embedder"] = llm
+    meter = SlotMeter(concurrency)
+    counters = Counters()
+    measuring = False
+    fake.on_in_flight = meter.set_busy
+
+    def on_step(world_id: str, seconds: float, result) -> None:
+        meter.operations(len(result.operations))
+        if measuring and meter.outstanding > 0:
+            counters.steps.append(seconds * 1000)
+
+    def on_call(kind: str, path: str, seconds: float, ok: bool) -> None:
+        if kind == "action" and path in OPERATIONS:
+            meter.operations(-1)
+            counters.finished += measuring
+        elif kind == "mutation" and path == "agentOps:finishMessage" and ok:
+            counters.turns += measuring
+
+    runtime.observers.append(on_call)
+    worker = SchedulerWorker(runtime)
+    runner = WorldRunner(runtime, step_ms=1000, time_scale=time_scale)
+    runner.observers.append(on_step)
+    try:
+        await fit_memory_index(store, llm)
+        world_id = await create_world(store, characters=many_characters(agents))
+        await worker.start()
+        await runner.start()
+        warmup = 90 / time_scale  # game time for residents to finish their first activity
+        out(
+            f"{agents} agents, {concurrency} LLM slots, {latency:g} s a call, game time x"
+            f"{time_scale:g}; warming up {warmup:.0f} s, then measuring {minutes:g} min"
+        )
+        await _keep_viewed(store, world_id, warmup)
+        meter.reset()
+        measuring = True
+        tokens_before = _tokens(llm)
+        started = time.perf_counter()
+        await _keep_viewed(store, world_id, minutes * 60)
+        wall = time.perf_counter() - started
+        measuring = False
+        utilisation = meter.utilisation()
+        tokens = _tokens(llm) - tokens_before
+    finally:
+        await runner.close()
+        await worker.close()
+        await llm.close()
+        await store.close()
+    agent_hours = agents * wall * time_scale / 3600
+    figures = {
+        "agents": agents,
+        "concurrency": concurrency,
+        "latency_s": latency,
+        "time_scale": time_scale,
+        "wall_s": wall,
+        "slot_utilisation_when_saturated": utilisation,
+        "saturated_share": meter.saturated_s / max(meter.elapsed_s, 1e-9),
+        "slot_utilisation_overall": meter.busy_slot_s / max(meter.elapsed_s * concurrency, 1e-9),
+        "operations_per_s": counters.finished / wall,
+        "llm_calls": llm.usage.requests,
+        "turns_per_agent_hour": counters.turns / agent_hours,
+        "tokens_per_agent_hour": tokens / agent_hours,
+        "steps": len(counters.steps),
+        "step_p50_ms": percentile(counters.steps, 50),
+        "step_p99_ms": percentile(counters.steps, 99),
+        "llm_failures": llm.usage.failures,
+    }
+    _report(figures, out)
+    return figures
+
+
+def _tokens(llm) -> int:
+    usage = llm.usage
+    return usage.prompt_tokens + usage.completion_tokens + usage.embedding_tokens
+
+
+async def _keep_viewed(store, world_id: str, seconds: float) -> None:
+    """Wait ``seconds``, marking the world viewed now and then so the runner keeps it awake."""
+    deadline = time.perf_counter() + seconds
+    while (left := deadline - time.perf_counter()) > 0:
+        await store.run(lambda tx: _viewed(tx, world_id))
+        await asyncio.sleep(min(left, 30.0))
+
+
+async def _viewed(tx, world_id: str) -> None:
+    status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+    await tx.patch(status["_id"], {"lastViewed": time.time() * 1000})
+
+
+def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
+    util = f["slot_utilisation_when_saturated"]
+    util_text = "never saturated" if util is None else f"{util:.1%}"
+    out(
+        f"LLM slots busy while >= {f['concurrency']} operations waited: {util_text} "
+        f"(saturated {f['saturated_share']:.0%} of the time; {f['slot_utilisation_overall']:.0%} "
+        f"busy overall)"
+    )
+    out(
+        f"operations: {f['operations_per_s']:.2f}/s finished; {f['llm_calls']} LLM calls, "
+        f"{f['llm_failures']} failed"
+    )
+    out(
+        f"per agent-hour of game time: {f['turns_per_agent_hour']:.0f} conversation turns, "
+        f"{f['tokens_per_agent_hour']:,.0f} tokens (Generative Agents: "
+        f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,})"
+    )
+    out(
+        f"world step while operations run: p50 {f['step_p50_ms']:.1f} ms, p99 "
+        f"{f['step_p99_ms']:.1f} ms over {f['steps']} steps"
+    )
+
+
+def run(**options: Any) -> dict[str, Any]:
+    return asyncio.run(measure(**options))

@@ -2,8 +2,7 @@ import math
 
 import pytest
 
-from smalltown.store import InvalidValueError
-from smalltown.store import values
+from smalltown.store import InvalidValueError, values
 from smalltown.store.values import check_value, dumps, loads
 
 AWKWARD = {

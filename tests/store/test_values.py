@@ -48,8 +48,24 @@ def _random_value(rng, depth=0):
     if roll < 0.6:
         return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
     return rng.choice(
-        [None, True, 1.5, -0.0, "s", b"b", 7, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1,
-         {1, 2}, (1,), object(), type("Sub", (int,), {})(3), type("D", (dict,), {})(a=1)]
+        [
+            None,
+            True,
+            1.5,
+            -0.0,
+            "s",
+            b"b",
+            7,
+            2**63 - 1,
+            -(2**63),
+            2**63,
+            -(2**63) - 1,
+            {1, 2},
+            (1,),
+            object(),
+            type("Sub", (int,), {})(3),
+            type("D", (dict,), {})(a=1),
+        ]
     )
 
 

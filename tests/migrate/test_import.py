@@ -134,6 +134,11 @@ async def test_export_then_import_round_trips(store, tmp_path, store_url):
             "line 2: .*table number 10002, but messages is number 10004",
         ),
         ([json.dumps({**doc(MESSAGES, 9), "_creationTime": "soon"})], "_creationTime"),
+        # Beyond 64 bits: refused as integers, never imported as floats.
+        ([json.dumps(doc(MESSAGES, 9, n=2**64))], "line 2: .*does not fit in a 64-bit"),
+        ([json.dumps(doc(MESSAGES, 9, n=-(2**63) - 1))], "line 2: .*does not fit in a 64-bit"),
+        ([json.dumps(doc(MESSAGES, 9, n=2**63))], "line 2: .*does not fit in a 64-bit"),
+        (['{"a":' * 5000 + "1" + "}" * 5000], "line 2: not JSON"),
     ],
 )
 async def test_a_bad_line_is_reported_where_and_nothing_is_written(store, tmp_path, lines, message):

@@ -67,3 +67,26 @@ def test_encode_rejects_bad_parts():
 def test_base32_matches_bit_order():
     assert base32_encode(b"\xff") == "zw"
     assert base32_decode("zw") == b"\xff"
+
+
+def test_fletcher16_is_the_running_sums_modulo_256():
+    import random
+
+    from smalltown.store.ids import fletcher16
+
+    def running(data: bytes) -> int:
+        c0 = c1 = 0
+        for byte in data:
+            c0 = (c0 + byte) & 0xFF
+            c1 = (c1 + c0) & 0xFF
+        return (c1 << 8) | c0
+
+    rng = random.Random(5)
+    for data in [b"", b"\xff" * 300, *(rng.randbytes(rng.randint(1, 40)) for _ in range(2000))]:
+        assert fletcher16(data) == running(data)
+
+
+def test_a_character_outside_the_alphabet_is_named():
+    good = encode_id(10004, bytes(16))
+    with pytest.raises(InvalidIdError, match="character 'u' is not in the id alphabet"):
+        decode_id(good[:5] + "u" + good[6:])

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from smalltown.store import InvalidValueError
+from smalltown.store import InvalidValueError, values
 from smalltown.store.values import check_value, dumps, loads
 
 AWKWARD = {
@@ -37,3 +37,67 @@ def test_stored_json_round_trips_every_type_exactly():
 def test_non_convex_values_are_refused_with_their_path(bad):
     with pytest.raises(InvalidValueError, match="value"):
         check_value({"field": bad})
+
+
+def _random_value(rng, depth=0):
+    """Mostly valid values, with the occasional thing a Convex value must not hold."""
+    roll = rng.random() * (1 + depth)  # containers get rarer deeper down
+    if roll < 0.35:
+        keys = [rng.choice(["a", "b", "_c", "$bad", "", "x\x00y", 5, "n" * 1030]) for _ in range(3)]
+        return {k: _random_value(rng, depth + 1) for k in keys}
+    if roll < 0.6:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return rng.choice(
+        [
+            None,
+            True,
+            1.5,
+            -0.0,
+            "s",
+            b"b",
+            7,
+            2**63 - 1,
+            -(2**63),
+            2**63,
+            -(2**63) - 1,
+            {1, 2},
+            (1,),
+            object(),
+            type("Sub", (int,), {})(3),
+            type("D", (dict,), {})(a=1),
+        ]
+    )
+
+
+def test_the_quick_check_accepts_nothing_the_full_check_refuses():
+    import random
+
+    rng = random.Random(3)
+    for _ in range(3000):
+        value = _random_value(rng)
+        if rng.random() < 0.1:  # near the nesting limit
+            for _ in range(rng.randint(60, 66)):
+                value = [value] if rng.random() < 0.5 else {"k": value}
+        try:
+            values._check_value(value, "v", 0)
+            expected = None
+        except InvalidValueError as exc:
+            expected = str(exc)
+        try:
+            values.check_value(value, "v")
+            got = None
+        except InvalidValueError as exc:
+            got = str(exc)
+        assert got == expected
+
+
+@pytest.mark.parametrize("depth", [63, 64, 65])
+def test_nesting_limit_on_both_paths(depth):
+    value: object = 1.5
+    for _ in range(depth):
+        value = {"a": value}
+    if depth <= values.MAX_DEPTH:
+        values.check_value(value)
+    else:
+        with pytest.raises(InvalidValueError, match="nested more than 64"):
+            values.check_value(value)

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from smalltown.migrate.legacy import LegacyTypes
 from smalltown.migrate.source import (
@@ -32,6 +33,7 @@ from smalltown.migrate.source import (
 TABLES = "_tables/documents.jsonl"
 COMPONENTS = "_components/"
 STORAGE = "_storage/"
+READ_BLOCK = 1 << 20  # bytes of an entry read at a time
 
 
 @dataclass(frozen=True)
@@ -115,9 +117,7 @@ class Snapshot:
             return
         try:
             with self.zip.open(entry) as raw:
-                for n, line in enumerate(raw, 1):
-                    if line.strip():
-                        yield n, line
+                yield from _numbered_lines(raw)
         except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
             raise SnapshotError(f"{self.path}: entry {entry} is damaged ({exc})") from exc
 
@@ -141,6 +141,29 @@ class Snapshot:
         for _, line in self.lines(f"{prefix}{table}/generated_schema.jsonl"):
             return line.strip() == b'"uniform"'
         return True  # no schema entry: today's exports
+
+
+def _numbered_lines(raw: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of ``raw`` (without their ``\n``), numbered from 1 as every
+    line counts. Read a block at a time: iterating a ZIP entry line by line runs Python
+    code for each line, a few times slower."""
+    n = 0
+    pending: list[bytes] = []  # the start of a line longer than what was read so far
+    while block := raw.read(READ_BLOCK):
+        lines = block.split(b"\n")
+        if len(lines) == 1:
+            pending.append(block)
+            continue
+        if pending:
+            lines[0] = b"".join([*pending, lines[0]])
+        pending = [lines.pop()]
+        for line in lines:
+            n += 1
+            if line and not line.isspace():
+                yield n, line
+    last = b"".join(pending)
+    if last and not last.isspace():
+        yield n + 1, last
 
 
 def _is_level(prefix: str) -> bool:

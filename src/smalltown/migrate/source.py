@@ -7,14 +7,25 @@ once to check and once to write), yields ``(line number, document)`` pairs and r
 
 from __future__ import annotations
 
-import base64
 import json
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from smalltown.migrate.typed import typed_object
+from smalltown.migrate.uniform_json import parse_uniform
 from smalltown.store import StoreError
+
+__all__ = [
+    "Documents",
+    "SnapshotError",
+    "Source",
+    "parse_document",
+    "parse_float_numbers",
+    "parse_uniform",
+    "typed_object",
+]
 
 
 class SnapshotError(StoreError):
@@ -47,25 +58,6 @@ class Source:
             yield n, parse_document(line, f"{self.label} line {n}", parse_uniform), line
 
 
-def typed_object(value: dict[str, Any]) -> Any:
-    """Called by the JSON parser for every object, innermost first: the typed ones
-    (``$float``, ``$bytes``, ``$integer``) become values, so no second walk is needed."""
-    if len(value) == 1:
-        ((key, inner),) = value.items()
-        if key == "$float":
-            return struct.unpack("<d", base64.b64decode(inner, validate=True))[0]
-        if key == "$bytes":
-            return base64.b64decode(inner, validate=True)
-        if key == "$integer":
-            return struct.unpack("<q", base64.b64decode(inner, validate=True))[0]
-    return value
-
-
-def parse_uniform(line: str | bytes) -> Any:
-    """Export JSON: ``1`` is an Int64 and ``1.0`` a Float64, as the parser gives them."""
-    return json.loads(line, object_hook=typed_object)
-
-
 def parse_float_numbers(line: str | bytes) -> Any:
     """JSON as JavaScript reads it: every number is a Float64 (legacy snapshots, and
     single-table files); ``$integer``/``$bytes``/``$float`` objects still give their type."""
@@ -79,6 +71,8 @@ def parse_document(
         value = parse(text)
     except (ValueError, TypeError, struct.error) as exc:
         raise SnapshotError(f"{where}: not JSON ({exc})") from None
+    except RecursionError:
+        raise SnapshotError(f"{where}: not JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise SnapshotError(f"{where}: a document must be a JSON object")
     return value

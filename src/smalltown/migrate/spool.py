@@ -6,6 +6,8 @@ reads rows back and sends them to the database. Memory stays at one batch; the f
 an unnamed temporary one, so it vanishes with the process, even on SIGKILL.
 
 Batches are ``marshal``-ed tuples: fast, and safe here because this process wrote them.
+Each is written and read as one block of known length: ``marshal.load`` on a file object
+reads it a few bytes at a time, several times slower.
 """
 
 from __future__ import annotations
@@ -25,18 +27,19 @@ class Spool:
     def __init__(self) -> None:
         # Closed by close() or the with block: it lives as long as the import does.
         self._file = tempfile.TemporaryFile(prefix="smalltown-import-")  # noqa: SIM115
-        self._spans: dict[str, list[int]] = {}  # source label -> its batches' offsets
+        self._spans: dict[str, list[tuple[int, int]]] = {}  # label -> (offset, size) a batch
 
     def add(self, label: str, last_line: int, rows: list[PreparedRow]) -> None:
         """Append a batch of ``label``'s rows (batches of one label come in order)."""
-        self._spans.setdefault(label, []).append(self._file.tell())
-        marshal.dump((last_line, [_pack(row) for row in rows]), self._file)
+        data = marshal.dumps((last_line, [_pack(row) for row in rows]))
+        self._spans.setdefault(label, []).append((self._file.tell(), len(data)))
+        self._file.write(data)
 
     def batches(self, label: str) -> Iterator[Batch]:
         """``label``'s batches, in the order they were added."""
-        for offset in self._spans.get(label, []):
+        for offset, size in self._spans.get(label, []):
             self._file.seek(offset)
-            last_line, packed = marshal.load(self._file)
+            last_line, packed = marshal.loads(self._file.read(size))
             yield last_line, [_unpack(row) for row in packed]
         self._file.seek(0, 2)  # back to the end, for any later add()
 

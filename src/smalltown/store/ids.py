@@ -8,12 +8,15 @@ in smalltown and ids minted by smalltown be accepted by Convex.
 from __future__ import annotations
 
 import os
+import re
 import time
+from itertools import accumulate
 
 from smalltown.store.errors import InvalidIdError
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {c: i for i, c in enumerate(ALPHABET)}
+_IN_ALPHABET = re.compile(f"[{ALPHABET}]*")
 INTERNAL_ID_LENGTH = 16
 MIN_TABLE_NUMBER = 1
 MAX_TABLE_NUMBER = 2**32 - 1
@@ -44,10 +47,11 @@ def _read_varint(data: bytes) -> tuple[int, int]:
 
 
 def fletcher16(data: bytes) -> int:
-    c0 = c1 = 0
-    for byte in data:
-        c0 = (c0 + byte) & 0xFF
-        c1 = (c1 + c0) & 0xFF
+    """Fletcher-16 with both sums modulo 256, as Convex computes it. Reducing modulo 256
+    once at the end gives the same sums, so C does the loops: the first sum is the bytes'
+    sum, the second the sum of the running sums."""
+    c0 = sum(data) & 0xFF
+    c1 = sum(accumulate(data)) & 0xFF
     return (c1 << 8) | c0
 
 
@@ -65,9 +69,9 @@ _AS_PYTHON_BASE32 = str.maketrans(ALPHABET, "0123456789abcdefghijklmnopqrstuv")
 def base32_decode(text: str) -> bytes:
     """``int(..., 32)`` does the digit loop in C once the alphabet is mapped to Python's:
     an import decodes every id of a snapshot, twice."""
-    for char in text:
-        if char not in _DECODE:
-            raise ValueError(f"character {char!r} is not in the id alphabet")
+    if not _IN_ALPHABET.fullmatch(text):
+        char = next(c for c in text if c not in _DECODE)
+        raise ValueError(f"character {char!r} is not in the id alphabet")
     n = int(text.translate(_AS_PYTHON_BASE32), 32) if text else 0
     bits = len(text) * 5
     nbytes = bits // 8

@@ -39,7 +39,36 @@ def _escape(data: bytes) -> bytes:
     return data.replace(b"\x00", b"\x00\xff") + _END
 
 
+_U64 = struct.Struct(">Q")
+_F64 = struct.Struct(">d")
+_SIGN = 1 << 63
+_ALL_BITS = (1 << 64) - 1
+_INT_TAG, _FLOAT_TAG, _STRING_TAG = bytes([_INT]), bytes([_FLOAT]), bytes([_STRING])
+
+
+def _encode_int(value: int) -> bytes:
+    return _INT_TAG + _U64.pack(value + _SIGN)
+
+
+def _encode_float(value: float) -> bytes:
+    (bits,) = _U64.unpack(_F64.pack(value))
+    return _FLOAT_TAG + _U64.pack(bits ^ _ALL_BITS if bits >> 63 else bits | _SIGN)
+
+
+def _encode_str(value: str) -> bytes:
+    return _STRING_TAG + _escape(value.encode())
+
+
+# The common types, found by one dict lookup rather than a chain of isinstance calls
+# (index keys are computed for every document an import writes). Anything else, bool and
+# subclasses included, takes the chain.
+_BY_TYPE = {int: _encode_int, float: _encode_float, str: _encode_str}
+
+
 def encode_value(value: Any) -> bytes:
+    encode = _BY_TYPE.get(type(value))
+    if encode is not None:
+        return encode(value)
     if value is UNDEFINED:
         return _UNDEFINED
     if value is None:
@@ -49,13 +78,11 @@ def encode_value(value: Any) -> bytes:
     if value is False:
         return _FALSE
     if isinstance(value, int):
-        return bytes([_INT]) + struct.pack(">Q", value + (1 << 63))
+        return _encode_int(value)
     if isinstance(value, float):
-        (bits,) = struct.unpack(">Q", struct.pack(">d", value))
-        bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
-        return bytes([_FLOAT]) + struct.pack(">Q", bits)
+        return _encode_float(value)
     if isinstance(value, str):
-        return bytes([_STRING]) + _escape(value.encode())
+        return _encode_str(value)
     if isinstance(value, bytes):
         return bytes([_BYTES]) + _escape(value)
     if isinstance(value, list):
@@ -72,6 +99,8 @@ def encode_tuple(values: Sequence[Any]) -> bytes:
 
 def field_value(doc: dict[str, Any], path: str) -> Any:
     """The value at a dotted path, or UNDEFINED when any step is missing."""
+    if "." not in path:
+        return doc.get(path, UNDEFINED) if isinstance(doc, dict) else UNDEFINED
     current: Any = doc
     for part in path.split("."):
         if not isinstance(current, dict) or part not in current:
@@ -82,7 +111,7 @@ def field_value(doc: dict[str, Any], path: str) -> Any:
 
 def index_key(doc: dict[str, Any], fields: Sequence[str]) -> bytes:
     """The entry of ``doc`` in an index on ``fields`` (system fields appended by the caller)."""
-    return encode_tuple([field_value(doc, f) for f in fields])
+    return b"".join([encode_value(field_value(doc, f)) for f in fields])
 
 
 def successor(prefix: bytes) -> bytes | None:

@@ -36,7 +36,11 @@ def prepare_row(
     if not values.is_finite_number(ct):
         raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
     row = Row(id, float(ct), body)
-    vectors = {name: e for name, e in vector_entries(t, row).items() if e is not None}
+    vectors = (
+        {name: e for name, e in vector_entries(t, row).items() if e is not None}
+        if t.vector_indexes
+        else {}
+    )
     if encoded is None:
         encoded = values.dumps(body)
     elif len(encoded) > values.MAX_DOCUMENT_BYTES:

@@ -18,6 +18,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final
 
 from smalltown.store.errors import SchemaError, UnknownIndexError, UnknownTableError
@@ -154,7 +155,7 @@ class Table:
         """Names of the declared secondary and vector indexes."""
         return tuple(self._by_name)
 
-    @property
+    @cached_property  # read for every document written
     def all_indexes(self) -> tuple[Index, ...]:
         """Secondary indexes plus ``by_creation_time``; what an index key is computed for."""
         return (self.index(BY_CREATION_TIME), *self.indexes)

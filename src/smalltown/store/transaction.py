@@ -522,9 +522,11 @@ def index_keys(t: Table, row: Row) -> dict[str, bytes]:
     """A row's key in every index of its table, ``by_id`` included."""
     # Every index ends with _creationTime and _id (schema.py keeps them out of ``fields``),
     # so their encoding is shared, and the other fields are read from the body alone.
-    suffix = keys.encode_value(row.creation_time) + keys.encode_value(row.id)
-    out = {ix.name: keys.index_key(row.body, ix.fields) + suffix for ix in t.all_indexes}
-    out[BY_ID] = _by_id_key(row.id)
+    by_id = _by_id_key(row.id)
+    suffix = keys.encode_value(row.creation_time) + by_id
+    body = row.body
+    out = {ix.name: keys.index_key(body, ix.fields) + suffix for ix in t.all_indexes}
+    out[BY_ID] = by_id
     return out
 
 

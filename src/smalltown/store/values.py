@@ -53,6 +53,57 @@ UNDEFINED: Final = _Undefined()
 
 def check_value(value: Any, path: str = "value", depth: int = 0) -> None:
     """Raise InvalidValueError, naming the path, unless ``value`` is a Convex value."""
+    if not _fine(value, depth):
+        _check_value(value, path, depth)  # finds what is wrong, and says where
+
+
+# Field names already found valid: documents repeat the same few, and a set lookup costs
+# far less than the pattern. Bounded, so odd inputs cannot grow it without end.
+_VALID_NAMES: set[str] = set()
+_VALID_NAMES_MAX = 10_000
+_SCALARS = frozenset({str, float, bool, bytes, type(None)})
+
+
+def _fine(value: Any, depth: int) -> bool:
+    """Whether ``value`` is certainly a Convex value: the common case, checked with as
+    little Python as possible. False means "look closer" (``_check_value`` decides):
+    subclasses of the built-in types, for one, are left to it."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return depth <= MAX_DEPTH
+    if kind is int:
+        return depth <= MAX_DEPTH and INT64_MIN <= value <= INT64_MAX
+    if kind is dict:
+        items = value.values()
+        if not _VALID_NAMES.issuperset(value) and not all(map(_new_name, value)):
+            return False
+    elif kind is list:
+        items = value
+    else:
+        return False
+    if depth >= MAX_DEPTH:
+        return depth == MAX_DEPTH and not value  # an item would be nested too deep
+    if set(map(type, items)) <= _SCALARS:
+        return True  # an embedding's floats, a document of strings: no walk
+    for item in items:
+        kind = type(item)
+        if kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                return False
+        elif kind not in _SCALARS and not _fine(item, depth + 1):
+            return False
+    return True
+
+
+def _new_name(key: Any) -> bool:
+    if type(key) is not str or not _FIELD_NAME.match(key):
+        return False
+    if len(_VALID_NAMES) < _VALID_NAMES_MAX:
+        _VALID_NAMES.add(key)
+    return True
+
+
+def _check_value(value: Any, path: str, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise InvalidValueError(f"{path} is nested more than {MAX_DEPTH} levels deep")
     if value is None or isinstance(value, (bool, str, bytes, float)):
@@ -65,12 +116,12 @@ def check_value(value: Any, path: str = "value", depth: int = 0) -> None:
         if _all_floats(value):  # embeddings: skip the per-element walk
             return
         for i, item in enumerate(value):
-            check_value(item, f"{path}[{i}]", depth + 1)
+            _check_value(item, f"{path}[{i}]", depth + 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             check_field_name(key, path)
-            check_value(item, f"{path}.{key}", depth + 1)
+            _check_value(item, f"{path}.{key}", depth + 1)
         return
     raise InvalidValueError(
         f"{path} is a {type(value).__name__}, which is not a Convex value "

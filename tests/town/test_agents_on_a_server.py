@@ -101,9 +101,12 @@ async def test_two_agents_talk_remember_recall_and_reflect(tmp_path, monkeypatch
             assert len(talks) >= 2 and all(
                 set(t["participants"]) == set(players.values()) for t in talks
             )
-            assert talks[0]["numMessages"] >= 4  # several turns, then they parted
+            # Several turns, then they parted (an invite may also have been declined or
+            # have lapsed, leaving a conversation of no lines: agents accept 4 times in 5).
+            longest = max(talks, key=lambda t: t["numMessages"])
+            assert longest["numMessages"] >= 4, talks
             messages = await read(app, "messages")
-            first = [m for m in messages if m["conversationId"] == talks[0]["id"]]
+            first = [m for m in messages if m["conversationId"] == longest["id"]]
             assert {m["author"] for m in first} == set(players.values())
             assert all(re.fullmatch(r"\w+ speaks, line \d+\.", m["text"]) for m in first)
 

@@ -197,7 +197,7 @@ async def import_zip(
     """Import a snapshot ZIP (see the module docstring)."""
     _check_mode(mode)
     snapshot = Snapshot(path)
-    report = ImportReport(notes=list(snapshot.skipped))
+    report = ImportReport(notes=[*snapshot.skipped, *snapshot.notes])
     declared = {t for t in store.table_numbers if not t.startswith("_")}
     sources = _sources(snapshot, declared, report)
     return await _import(store, sources, snapshot.key(), mode, declared, report, progress, snapshot)

@@ -7,7 +7,8 @@ and ``<table>/generated_schema.jsonl`` per table, components under
 
 Formats: "uniform" (since March 2026: Int64 a bare integer, floats with a decimal point,
 ``$float``/``$bytes`` objects) and "legacy" (clean JSON: numbers are Float64, with
-per-document type overrides in ``generated_schema.jsonl``, see ``legacy.py``).
+the table's shape and per-document type overrides in ``generated_schema.jsonl``, see
+``legacy.py`` and ``shape.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from smalltown.migrate.legacy import LegacyTypes
+from smalltown.migrate.legacy import LegacyTypes, read_shape
+from smalltown.migrate.shape import Shape
 from smalltown.migrate.source import (
     Documents,
     SnapshotError,
@@ -66,6 +68,9 @@ class Snapshot:
         self.numbers: dict[str, dict[str, int]] = {}
         self.entries: list[Entry] = []
         self.skipped: list[str] = []
+        #: what was adapted on the way (a legacy shape's parts kept as read)
+        self.notes: list[str] = []
+        self._shapes: dict[str, Shape] = {}
         for name in sorted(self.names):
             if name.endswith(TABLES):
                 prefix = name[: -len(TABLES)]
@@ -84,6 +89,11 @@ class Snapshot:
                 self.skipped.append(f"{prefix}{table}: a system table, not imported")
                 continue
             self.entries.append(Entry(prefix, table, self.is_uniform(prefix, table)))
+        legacy = [e.schema_name for e in self.entries if not e.uniform]
+        if f"{STORAGE}documents.jsonl" in self.names and not self.is_uniform("", "_storage"):
+            legacy.append(f"{STORAGE}generated_schema.jsonl")
+        for name in legacy:  # read now, so their notes are known before the import starts
+            self.shape(name)
 
     def key(self) -> str:
         """Identifies this snapshot's content (from the ZIP's own checksums)."""
@@ -107,7 +117,9 @@ class Snapshot:
             for n, line in self.lines(entry.name):
                 yield n, parse_document(line, f"{entry.name} line {n}", parse_uniform)
             return
-        types = LegacyTypes.read(self.lines(entry.schema_name), entry.schema_name)
+        types = LegacyTypes.read(
+            self.lines(entry.schema_name), entry.schema_name, self.shape(entry.schema_name)
+        )
         for n, line in self.lines(entry.name):
             yield n, types.document(line, f"{entry.name} line {n}")
 
@@ -138,9 +150,22 @@ class Snapshot:
         return numbers
 
     def is_uniform(self, prefix: str, table: str) -> bool:
-        for _, line in self.lines(f"{prefix}{table}/generated_schema.jsonl"):
-            return line.strip() == b'"uniform"'
-        return True  # no schema entry: today's exports
+        line = self._first_line(f"{prefix}{table}/generated_schema.jsonl")
+        return line is None or line.strip() == b'"uniform"'  # no schema entry: today's exports
+
+    def shape(self, schema_name: str) -> Shape:
+        """A legacy table's shape, from its schema entry's first line (parsed once)."""
+        if schema_name not in self._shapes:
+            shape, note = read_shape(self._first_line(schema_name), schema_name)
+            self._shapes[schema_name] = shape
+            if note:
+                self.notes.append(note)
+        return self._shapes[schema_name]
+
+    def _first_line(self, entry: str) -> bytes | None:
+        for n, line in self.lines(entry):
+            return line if n == 1 else None
+        return None
 
 
 def _numbered_lines(raw: IO[bytes]) -> Iterator[tuple[int, bytes]]:

@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from smalltown.migrate import import_zip as importer
+from smalltown.migrate import parallel_check
 from smalltown.migrate.export import export_zip
 from smalltown.migrate.import_zip import SnapshotError, import_zip
 from smalltown.runtime.runtime import with_system_tables
@@ -180,7 +181,7 @@ async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, mo
     rows, lines = uniform_lines()
     path = write_zip(tmp_path / "i.zip", {"messages": (MESSAGES, lines)})
     real_write, calls = importer._write_prepared, []
-    monkeypatch.setattr(importer, "ROWS_PER_BATCH", 500)
+    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 500)
 
     async def crash_after_two_batches(*args):
         calls.append(args)

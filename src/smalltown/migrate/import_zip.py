@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smalltown.migrate import components, storage
+from smalltown.migrate.parallel_check import Batch, Checker, check_document
 from smalltown.migrate.snapshot import Snapshot
 from smalltown.migrate.source import SnapshotError, Source
 from smalltown.migrate.spool import Spool
@@ -38,7 +39,6 @@ from smalltown.store import (
     Schema,
     Store,
     VectorIndex,
-    decode_id,
     encode_id,
 )
 from smalltown.store.ids import new_internal_id
@@ -51,10 +51,6 @@ __all__ = ["SnapshotError", "fit_schema", "import_table", "import_zip"]
 Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
 MODES = ("requireEmpty", "append", "replace", "replaceAll")
 BATCH = 500  # documents a transaction, when read again from the input
-# Prepared rows a transaction: fewer commits (each also records the import's progress),
-# while a batch stays a few MB in memory.
-ROWS_PER_BATCH = 2000
-BYTES_PER_BATCH = 4 << 20
 PROGRESS = "_smalltown_imports"
 
 
@@ -86,6 +82,7 @@ def check(
     schema: Schema,
     spool: Spool | None = None,
     done: dict[str, tuple[int, int]] | None = None,
+    processes: int | None = None,
 ) -> dict[str, int]:
     """The first pass: every line readable, every document valid and every id of its
     table. Returns the table number each store table must have.
@@ -93,95 +90,66 @@ def check(
     With a ``spool``, the documents of app and file-storage tables are also prepared for
     writing (stored JSON, index keys, vectors) and spooled, so the write pass parses
     nothing again; lines that an interrupted run committed (``done``) are checked only.
+    A uniform ZIP entry's lines are checked on every core (``parallel_check.py``; at most
+    ``processes`` checking processes, default one a core).
     """
     numbers: dict[str, int] = {}
     done = done or {}
-    for source in sources:
-        expected = source.number
-        vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
-        sizes: dict[str, int | None] = dict(vectors)
-        prepare = spool is not None and _preparable(source)
-        table = schema.table(source.table) if prepare else None
-        skip = done.get(source.label, (0, 0))[0]
-        batch = _Batch()
-        for n, doc, line in source.documents():
-            where = f"{source.label} line {n}"
-            number = None
-            if "_id" in doc or not source.new_ids:
-                try:
-                    number, _ = decode_id(doc.get("_id"))
-                except InvalidIdError as exc:
-                    raise SnapshotError(f"{where}: {exc}") from None
-                if expected is None:
-                    expected = number  # no _tables entry: the first id says
-                if number != expected:
-                    raise SnapshotError(
-                        f"{where}: id {doc['_id']} belongs to table number {number}, but "
-                        f"{source.table} is number {expected}"
-                    )
-            ct = doc.get("_creationTime")
-            if ("_creationTime" in doc or not source.new_ids) and (
-                isinstance(ct, bool) or not isinstance(ct, (int, float))
-            ):
-                raise SnapshotError(f"{where}: _creationTime must be a number")
-            for path in sizes:
-                vector = field_value(doc, path)
-                if isinstance(vector, list):
-                    if sizes[path] is None:
-                        sizes[path] = len(vector)
-                    elif len(vector) != sizes[path]:
-                        raise SnapshotError(
-                            f"{where}: {path} has {len(vector)} dimensions, but earlier "
-                            f"documents of {source.table} have {sizes[path]}"
-                        )
-            try:
-                if table is not None and number is not None:
-                    text = body_text(line) if line is not None else None
-                    row = prepare_row(table, doc, number, text)
-                    if n > skip:
-                        batch.add(n, row)
-                        if batch.full():
-                            spool.add(source.label, *batch.take())  # type: ignore[union-attr]
-                else:
-                    body = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
-                    check_document_fields(body, source.table)
-            except (InvalidValueError, InvalidIdError) as exc:
-                raise SnapshotError(f"{where}: {exc}") from None
-            if source.verify is not None:
-                source.verify(where, doc)
-        if batch.rows:
-            spool.add(source.label, *batch.take())  # type: ignore[union-attr]
-        source.number = expected
-        if expected is not None and not source.component:
-            numbers[source.table] = expected
+    with Checker(processes) as checker:
+        for source in sources:
+            vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
+            sizes: dict[str, int | None] = dict(vectors)
+            prepare = spool is not None and _preparable(source)
+            skip = done.get(source.label, (0, 0))[0]
+            if prepare and source.lines is not None and source.verify is None:
+                table = schema.table(source.table)
+                expected = checker.check(source, table, sizes, skip, spool)  # type: ignore[arg-type]
+            else:
+                expected = _check_read(source, schema, spool if prepare else None, sizes, skip)
+            source.number = expected
+            if expected is not None and not source.component:
+                numbers[source.table] = expected
     return numbers
+
+
+def _check_read(
+    source: Source,
+    schema: Schema,
+    spool: Spool | None,
+    sizes: dict[str, int | None],
+    skip: int,
+) -> int | None:
+    """Check (and with a ``spool``, prepare) a source in this process, document after
+    document; returns its table number."""
+    expected = source.number
+    table = schema.table(source.table) if spool is not None else None
+    batch = Batch()
+    for n, doc, line in source.documents():
+        where = f"{source.label} line {n}"
+        number, expected = check_document(where, doc, source.table, expected, sizes, source.new_ids)
+        try:
+            if table is not None and number is not None:
+                text = body_text(line) if line is not None else None
+                row = prepare_row(table, doc, number, text)
+                if n > skip:
+                    batch.add(n, row)
+                    if batch.full():
+                        spool.add(source.label, *batch.take())  # type: ignore[union-attr]
+            else:
+                body = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
+                check_document_fields(body, source.table)
+        except (InvalidValueError, InvalidIdError) as exc:
+            raise SnapshotError(f"{where}: {exc}") from None
+        if source.verify is not None:
+            source.verify(where, doc)
+    if batch.rows:
+        spool.add(source.label, *batch.take())  # type: ignore[union-attr]
+    return expected
 
 
 def _preparable(source: Source) -> bool:
     """Rows that go to a table as they are (not a component's, nor needing new ids)."""
     return source.component is None and not source.new_ids
-
-
-class _Batch:
-    """Prepared rows gathered for one write transaction: a few MB at most."""
-
-    def __init__(self) -> None:
-        self.rows: list[PreparedRow] = []
-        self.last = 0
-        self.size = 0
-
-    def add(self, line: int, row: PreparedRow) -> None:
-        self.rows.append(row)
-        self.last = line
-        self.size += len(row.encoded)
-
-    def full(self) -> bool:
-        return len(self.rows) >= ROWS_PER_BATCH or self.size >= BYTES_PER_BATCH
-
-    def take(self) -> tuple[int, list[PreparedRow]]:
-        taken = self.last, self.rows
-        self.rows, self.size = [], 0
-        return taken
 
 
 def _vector_indexes(schema: Schema, table: str) -> Sequence[VectorIndex]:

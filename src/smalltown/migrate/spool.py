@@ -5,7 +5,8 @@ work; the check pass does it once and writes the result here, so the write pass 
 reads rows back and sends them to the database. Memory stays at one batch; the file is
 an unnamed temporary one, so it vanishes with the process, even on SIGKILL.
 
-Batches are ``marshal``-ed tuples: fast, and safe here because this process wrote them.
+Batches are ``marshal``-ed tuples: fast, and safe here because the import made them
+(in this process, or in one of its checking processes, see ``parallel_check.py``).
 Each is written and read as one block of known length: ``marshal.load`` on a file object
 reads it a few bytes at a time, several times slower.
 """
@@ -31,7 +32,10 @@ class Spool:
 
     def add(self, label: str, last_line: int, rows: list[PreparedRow]) -> None:
         """Append a batch of ``label``'s rows (batches of one label come in order)."""
-        data = marshal.dumps((last_line, [_pack(row) for row in rows]))
+        self.add_packed(label, pack_batch(last_line, rows))
+
+    def add_packed(self, label: str, data: bytes) -> None:
+        """Append a batch ``pack_batch`` made (in this process or a checking one)."""
         self._spans.setdefault(label, []).append((self._file.tell(), len(data)))
         self._file.write(data)
 
@@ -42,6 +46,10 @@ class Spool:
             last_line, packed = marshal.loads(self._file.read(size))
             yield last_line, [_unpack(row) for row in packed]
         self._file.seek(0, 2)  # back to the end, for any later add()
+
+    def forget(self, label: str) -> None:
+        """Drop ``label``'s batches (their bytes stay in the file until it is closed)."""
+        self._spans.pop(label, None)
 
     def has(self, label: str) -> bool:
         return label in self._spans
@@ -54,6 +62,11 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def pack_batch(last_line: int, rows: list[PreparedRow]) -> bytes:
+    """A batch as the spool stores it."""
+    return marshal.dumps((last_line, [_pack(row) for row in rows]))
 
 
 def _pack(row: PreparedRow) -> tuple:

@@ -15,7 +15,7 @@ from smalltown.llm import (
     open_provider,
 )
 
-from helpers import RunningServer, free_port
+from helpers import RunningServer, refusing_url
 
 FAST = (0.01, 0.02, 0.04)
 
@@ -91,13 +91,12 @@ async def test_failures_become_clear_errors(fake, status, error, message):
 
 
 async def test_an_unreachable_server_names_the_setting_that_fixes_it():
-    config = LLMConfig(
-        "ollama", f"http://127.0.0.1:{free_port()}", "llama3", "m", None, "OLLAMA_HOST"
-    )
-    provider = open_provider(config, retry_delays=FAST)
-    with pytest.raises(LLMUnavailable, match=r"cannot reach ollama at .*OLLAMA_HOST"):
-        await provider.chat([{"role": "user", "content": "hi"}])
-    await provider.close()
+    with refusing_url() as url:
+        config = LLMConfig("ollama", url, "llama3", "m", None, "OLLAMA_HOST")
+        provider = open_provider(config, retry_delays=FAST)
+        with pytest.raises(LLMUnavailable, match=r"cannot reach ollama at .*OLLAMA_HOST"):
+            await provider.chat([{"role": "user", "content": "hi"}])
+        await provider.close()
 
 
 async def test_requests_in_flight_are_capped():

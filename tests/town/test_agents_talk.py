@@ -20,7 +20,7 @@ from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
 from smalltown.town.service import create_world
 
-from helpers import RunningServer, eventually, free_port
+from helpers import RunningServer, eventually, refusing_url
 
 
 def small_map():
@@ -145,7 +145,12 @@ async def test_an_agent_answers_through_the_llm(tmp_path):
 
 @pytest.mark.timeout(120)
 async def test_an_unreachable_llm_is_visible_and_agents_are_not_stuck(tmp_path):
-    town = await Town().open(tmp_path, f"http://127.0.0.1:{free_port()}")
+    with refusing_url() as url:
+        await _unreachable_llm_is_visible(tmp_path, url)
+
+
+async def _unreachable_llm_is_visible(tmp_path, url: str) -> None:
+    town = await Town().open(tmp_path, url)
     try:
         human, _, conversation = await meet(town)
         await town.send(
@@ -183,9 +188,13 @@ async def test_an_unreachable_llm_is_visible_and_agents_are_not_stuck(tmp_path):
 
 @pytest.mark.timeout(120)
 async def test_with_no_llm_the_offline_brain_still_talks(tmp_path):
+    from smalltown.llm.hashed_embeddings import HashedEmbedder
     from smalltown.llm.offline import OfflineBrain
 
-    town = await Town().open(tmp_path, f"http://127.0.0.1:{free_port()}")
+    # Nothing on the network: the offline brain speaks and an embedder on this machine
+    # serves its recall (the LLM URL is never answered).
+    with refusing_url() as url:
+        town = await Town().open(tmp_path, url, HashedEmbedder())
     town.runtime.extensions["llm"] = OfflineBrain()
     try:
         human, agent, conversation = await meet(town)

@@ -380,20 +380,8 @@ async def storeReflection(
     embedding: list[float],
     relatedMemoryIds: list[str],
 ) -> str:
-    embedding_id = await ctx.db.insert(
-        "memoryEmbeddings", {"playerId": playerId, "embedding": embedding}
-    )
-    return await ctx.db.insert(
-        "memories",
-        {
-            "playerId": playerId,
-            "description": description,
-            "embeddingId": embedding_id,
-            "importance": importance,
-            "lastAccess": time.time() * 1000,
-            "data": {"type": "reflection", "relatedMemoryIds": relatedMemoryIds},
-        },
-    )
+    data = {"type": "reflection", "relatedMemoryIds": relatedMemoryIds}
+    return await _insert_memory(ctx.db, playerId, description, importance, embedding, data)
 
 
 @internal_mutation
@@ -408,13 +396,22 @@ async def storeMemory(
     embedding: list[float],
     data: dict[str, Any],
 ) -> str:
-    embedding_id = await ctx.db.insert(
-        "memoryEmbeddings", {"playerId": playerId, "embedding": embedding}
+    memory_id = await _insert_memory(ctx.db, playerId, description, importance, embedding, data)
+    await finishRemember(ctx, worldId, operationId, agentId)
+    return memory_id
+
+
+async def _insert_memory(
+    db, player_id: str, description: str, importance: float, embedding: list[float], data
+) -> str:
+    """A memory and its embedding, in AI Town's two tables."""
+    embedding_id = await db.insert(
+        "memoryEmbeddings", {"playerId": player_id, "embedding": embedding}
     )
-    memory_id = await ctx.db.insert(
+    return await db.insert(
         "memories",
         {
-            "playerId": playerId,
+            "playerId": player_id,
             "description": description,
             "embeddingId": embedding_id,
             "importance": importance,
@@ -422,8 +419,6 @@ async def storeMemory(
             "data": data,
         },
     )
-    await finishRemember(ctx, worldId, operationId, agentId)
-    return memory_id
 
 
 async def _engine(db, world_id: str) -> dict[str, Any]:

@@ -116,3 +116,49 @@ async def test_a_bulk_load_builds_the_hnsw_index_once_at_the_end(postgres_url):
         assert await _hnsw_indexes(postgres_url) == ["vx_docs_v"]
     finally:
         await store.close()
+
+
+async def _column(url: str, table: str, column: str) -> tuple[str, str]:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute(
+            "SELECT format_type(atttypid, NULL), attcompression FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attname = %s",
+            (f'"st_{table}"', column),
+        )
+        return await cur.fetchone()
+
+
+async def test_documents_are_json_text_compressed_with_lz4(postgres_url):
+    schema = Schema([Table("t", vector_indexes=[VectorIndex("v", "v", DIMS)])])
+    store = await open_store(postgres_url, schema)
+    await store.close()
+    assert await _column(postgres_url, "t", "doc") == ("json", "l")
+    assert (await _column(postgres_url, "t", "v_v"))[1] == "l"
+
+
+async def test_a_table_an_earlier_version_made_with_jsonb_becomes_json_and_keeps_its_rows(
+    postgres_url,
+):
+    import psycopg
+
+    schema = Schema([Table("t")])
+    store = await open_store(postgres_url, schema)
+    body = {"n": 1, "x": -0.0, "s": "é", "nested": {"z": [1.5, "b"], "a": None}}
+    id = await store.run(lambda tx: tx.insert("t", body))
+    await store.close()
+    async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
+        await conn.execute('ALTER TABLE "st_t" ALTER COLUMN doc TYPE jsonb USING doc::jsonb')
+        await conn.commit()
+    assert (await _column(postgres_url, "t", "doc"))[0] == "jsonb"
+
+    store = await open_store(postgres_url, schema)
+    try:
+        assert await _column(postgres_url, "t", "doc") == ("json", "l")
+        got = await store.read(lambda tx: tx.get(id))
+        assert {k: v for k, v in got.items() if not k.startswith("_")} == body
+        await store.run(lambda tx: tx.patch(id, {"n": 2}))
+        assert (await store.read(lambda tx: tx.get(id)))["n"] == 2
+    finally:
+        await store.close()

@@ -221,7 +221,8 @@ async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
         # Each player's view is a live query of its own: wait until all have arrived.
         await page.wait_for_function(
             """() => { const s = window.smalltown;
-                return s.world && s.roster && s.world.players.length === s.roster.players.length; }""",
+                return s.world && s.roster
+                    && s.world.players.length === s.roster.players.length; }""",
             timeout=30_000,
         )
         humans = await page.evaluate("window.smalltown.world.players.filter((p) => p.human).length")

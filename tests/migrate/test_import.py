@@ -11,7 +11,7 @@ from smalltown.migrate import parallel_check
 from smalltown.migrate.export import export_zip
 from smalltown.migrate.import_zip import SnapshotError, import_zip
 from smalltown.runtime.runtime import with_system_tables
-from smalltown.store import Index, Schema, Table, encode_id, open_store
+from smalltown.store import Index, Schema, StoreError, Table, encode_id, open_store
 from smalltown.store.ids import new_internal_id
 
 SCHEMA = with_system_tables(
@@ -261,3 +261,72 @@ def test_the_cli_moves_a_town_from_one_database_to_another(tmp_path):
     assert "(default)" in listed
     again = cli("import", str(tmp_path / "town.zip"), "--database", target)
     assert again.returncode == 1 and "--mode replace" in again.stderr
+
+
+def _spy_on_writes(monkeypatch):
+    """Batches written, by table: proof that writing began before the failure."""
+    real_write, written = importer._write_prepared, []
+
+    async def write(store, key, source, rows, *rest):
+        written.append((source.table, len(rows)))
+        return await real_write(store, key, source, rows, *rest)
+
+    monkeypatch.setattr(importer, "_write_prepared", write)
+    return written
+
+
+async def _imports_left(store):
+    return await store.read(lambda tx: tx.count("_smalltown_imports"))
+
+
+async def test_a_bad_line_after_batches_went_in_empties_the_tables_again(
+    store, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 100)
+    written = _spy_on_writes(monkeypatch)
+    players = [json.dumps(doc(PLAYERS, i, name=f"p{i}")) for i in range(450)]
+    _, lines = uniform_lines()
+    lines[1100] = "{not json"
+    path = write_zip(
+        tmp_path / "late.zip", {"players": (PLAYERS, players), "messages": (MESSAGES, lines)}
+    )
+    with pytest.raises(SnapshotError, match=r"messages/documents\.jsonl line 1101: not JSON"):
+        await import_zip(store, path)
+    assert sum(n for table, n in written) >= 450  # players, and messages' first batches
+    assert await store.read(lambda tx: tx.count("players")) == 0
+    assert await store.read(lambda tx: tx.count("messages")) == 0
+    assert await _imports_left(store) == 0  # the next run starts afresh
+    # As before: the same tables take a good snapshot, in the mode that wants them empty.
+    good = write_zip(tmp_path / "good.zip", {"players": (PLAYERS, players)})
+    assert (await import_zip(store, good)).tables["players"] == 450
+
+
+async def test_an_id_twice_in_a_snapshot_is_refused_and_leaves_the_tables_empty(
+    store, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 100)
+    written = _spy_on_writes(monkeypatch)
+    _, lines = uniform_lines()
+    lines[900] = lines[30]  # a later batch brings an id the first one wrote
+    path = write_zip(tmp_path / "twice.zip", {"messages": (MESSAGES, lines)})
+    with pytest.raises(StoreError, match=json.loads(lines[30])["_id"]):
+        await import_zip(store, path)
+    assert sum(n for _, n in written) >= 900
+    assert await store.read(lambda tx: tx.count("messages")) == 0
+    assert await _imports_left(store) == 0
+
+
+async def test_into_tables_that_hold_documents_nothing_is_written_before_every_line_passed(
+    store, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 100)
+    first = write_zip(tmp_path / "1.zip", {"messages": (MESSAGES, [json.dumps(doc(MESSAGES, 0))])})
+    await import_zip(store, first)
+    written = _spy_on_writes(monkeypatch)
+    _, lines = uniform_lines()
+    lines[1100] = "{not json"
+    path = write_zip(tmp_path / "late.zip", {"messages": (MESSAGES, lines)})
+    with pytest.raises(SnapshotError, match="line 1101: not JSON"):
+        await import_zip(store, path, mode="append")
+    assert written == []  # the check pass ran to its end first
+    assert await store.read(lambda tx: tx.count("messages")) == 1

@@ -212,3 +212,66 @@ def test_checking_processes_end_when_the_import_is_killed(tmp_path):
     while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in helpers if _alive(pid)], "checking processes outlived the import"
+
+
+def test_a_checking_process_that_dies_midway_hands_each_batch_over_once(tmp_path, monkeypatch):
+    """The write pass may already hold an entry's first batches when a checking process
+    dies and the entry is checked again from its start: those are not handed over twice."""
+    import asyncio
+    import signal
+    import threading
+
+    from smalltown.migrate.handoff import Handoff
+
+    path = _zip(tmp_path / "d.zip", _lines())
+    pools = []
+    real_pool_now = parallel_check.Checker._pool_now
+
+    def pool_now(self):
+        pool = real_pool_now(self)
+        if pool not in pools:
+            pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(parallel_check.Checker, "_pool_now", pool_now)
+    sources = _sources(Snapshot(path), {"notes", "vecs"}, ImportReport())
+    notes = sources[0]
+    real_lines = notes.lines
+
+    def lines_then_a_death():
+        for n, line in real_lines():
+            if n == 450 and pools and not pools[0]._broken:  # chunks 2-4 are out
+                os.kill(next(iter(pools[0]._processes)), signal.SIGKILL)
+                time.sleep(0.5)  # let the pool see it before the next chunk goes
+            yield n, line
+
+    notes.lines = lines_then_a_death
+    handoff = Handoff(depth=1)  # batches cross one by one
+    outcome = {}
+
+    def run_check():
+        try:
+            check(sources, SCHEMA, handoff, processes=2, interrupt=handoff.interrupt)
+        except BaseException as exc:
+            outcome["error"] = exc
+            handoff.end(exc)
+            return
+        handoff.end()
+
+    async def write():
+        return [
+            (label, last, [r.id for r in rows]) async for label, (last, rows) in handoff.batches()
+        ]
+
+    thread = threading.Thread(target=run_check)
+    thread.start()
+    got = asyncio.run(write())
+    thread.join(30)
+    assert "error" not in outcome
+    assert len(pools) == 1 and pools[0]._broken  # the death was seen, and survived
+    notes_ids = [id for label, _, ids in got if label == "notes/documents.jsonl" for id in ids]
+    assert len(notes_ids) == 700 and len(set(notes_ids)) == 700
+    lasts = [last for label, last, _ in got if label == "notes/documents.jsonl"]
+    assert lasts == list(range(100, 701, 100))
+    vec_ids = [id for label, _, ids in got if label == "vecs/documents.jsonl" for id in ids]
+    assert len(set(vec_ids)) == len(vec_ids) == 700

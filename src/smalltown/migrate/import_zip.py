@@ -20,6 +20,7 @@ are reported and skipped.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smalltown.migrate import components, storage
+from smalltown.migrate.handoff import Handoff
 from smalltown.migrate.parallel_check import Batch, Checker, check_document
 from smalltown.migrate.snapshot import Snapshot
 from smalltown.migrate.source import SnapshotError, Source
@@ -38,6 +40,8 @@ from smalltown.store import (
     InvalidValueError,
     Schema,
     Store,
+    StoreConnectionError,
+    StoreError,
     VectorIndex,
     encode_id,
 )
@@ -52,6 +56,7 @@ Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
 MODES = ("requireEmpty", "append", "replace", "replaceAll")
 BATCH = 500  # documents a transaction, when read again from the input
 PROGRESS = "_smalltown_imports"
+EMPTY_BEFORE = "(empty before)"  # a progress row: the import's tables were empty when it began
 
 
 @dataclass
@@ -83,6 +88,7 @@ def check(
     spool: Spool | None = None,
     done: dict[str, tuple[int, int]] | None = None,
     processes: int | None = None,
+    interrupt: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """The first pass: every line readable, every document valid and every id of its
     table. Returns the table number each store table must have.
@@ -91,21 +97,26 @@ def check(
     writing (stored JSON, index keys, vectors) and spooled, so the write pass parses
     nothing again; lines that an interrupted run committed (``done``) are checked only.
     A uniform ZIP entry's lines are checked on every core (``parallel_check.py``; at most
-    ``processes`` checking processes, default one a core).
+    ``processes`` checking processes, default one a core). ``interrupt``, called between
+    chunks of documents, may raise to stop the pass early.
     """
     numbers: dict[str, int] = {}
     done = done or {}
+    interrupt = interrupt or _carry_on
     with Checker(processes) as checker:
         for source in sources:
+            interrupt()
             vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
             sizes: dict[str, int | None] = dict(vectors)
             prepare = spool is not None and _preparable(source)
             skip = done.get(source.label, (0, 0))[0]
             if prepare and source.lines is not None and source.verify is None:
                 table = schema.table(source.table)
-                expected = checker.check(source, table, sizes, skip, spool)  # type: ignore[arg-type]
+                expected = checker.check(source, table, sizes, skip, spool, interrupt)  # type: ignore[arg-type]
             else:
-                expected = _check_read(source, schema, spool if prepare else None, sizes, skip)
+                expected = _check_read(
+                    source, schema, spool if prepare else None, sizes, skip, interrupt
+                )
             source.number = expected
             if expected is not None and not source.component:
                 numbers[source.table] = expected
@@ -118,6 +129,7 @@ def _check_read(
     spool: Spool | None,
     sizes: dict[str, int | None],
     skip: int,
+    interrupt: Callable[[], None] = lambda: None,
 ) -> int | None:
     """Check (and with a ``spool``, prepare) a source in this process, document after
     document; returns its table number."""
@@ -125,6 +137,8 @@ def _check_read(
     table = schema.table(source.table) if spool is not None else None
     batch = Batch()
     for n, doc, line in source.documents():
+        if n % 1000 == 0:
+            interrupt()
         where = f"{source.label} line {n}"
         number, expected = check_document(where, doc, source.table, expected, sizes, source.new_ids)
         try:
@@ -145,6 +159,10 @@ def _check_read(
     if batch.rows:
         spool.add(source.label, *batch.take())  # type: ignore[union-attr]
     return expected
+
+
+def _carry_on() -> None:
+    return None
 
 
 def _preparable(source: Source) -> bool:
@@ -209,19 +227,22 @@ async def _import(
     fitted = store.schema
     for table, vindex, size in resized:
         fitted = fitted.with_vector_dimensions(table, vindex.name, size)
-    with Spool() as spool:
-        numbers = check(sources, fitted, spool, done)
-        report.resumed = bool(done)
-        if not done:
-            await _prepare(store, mode, sources, declared)
-            await store.set_table_numbers(numbers)
-        await _fit_vector_indexes(store, resized, report)  # resumed runs too
-        for source in sources:
-            if _preparable(source):
-                count = await _write_spooled(store, key, source, spool, done, progress, report)
-            else:
-                count = await _write_read(store, key, source, done, progress)
-            report.tables[source.label if source.component else source.table] = count
+    report.resumed = bool(done)
+    if await _overlappable(store, mode, sources, declared, done):
+        await _import_overlapped(store, sources, key, fitted, resized, done, report, progress)
+    else:
+        with Spool() as spool:
+            numbers = check(sources, fitted, spool, done)
+            if not done:
+                await _prepare(store, mode, sources, declared)
+                await store.set_table_numbers(numbers)
+            await _fit_vector_indexes(store, resized, report)  # resumed runs too
+            for source in sources:
+                if _preparable(source):
+                    count = await _write_spooled(store, key, source, spool, done, progress, report)
+                else:
+                    count = await _write_read(store, key, source, done, progress)
+                report.tables[source.label if source.component else source.table] = count
     if snapshot is not None and (files := storage.files_of(sources)) is not None:
 
         async def mark(tx, line: int) -> None:
@@ -231,6 +252,192 @@ async def _import(
         report.files = await storage.copy_files(store, snapshot, files, done_files, mark)
     await store.run(lambda tx: _forget(tx, key))  # finished: the next run starts afresh
     return report
+
+
+async def _overlappable(
+    store: Store,
+    mode: Mode,
+    sources: list[Source],
+    declared: set[str],
+    done: dict[str, tuple[int, int]],
+) -> bool:
+    """Whether writing may start before every line has passed: only when a failed check
+    can put the database back as it was by emptying the tables the import writes, that
+    is when they (and any it would clear) were empty when it began. Every table's number
+    must be known up front (from ``_tables``), and no document may need a new id."""
+    if any(s.new_ids or (s.number is None and not s.component) for s in sources):
+        return False
+    if done:
+        return EMPTY_BEFORE in done  # as the interrupted run found them
+    tables = _written_tables(sources)
+    if mode == "replaceAll":
+        tables |= declared
+    parts = [s.component for s in sources if s.component]
+
+    async def count(tx) -> int:
+        found = sum([await tx.count(t) for t in sorted(tables)])
+        for prefix, table in parts:
+            found += await components.count(tx, prefix, table)
+        return found
+
+    return await store.read(count) == 0
+
+
+def _written_tables(sources: Sequence[Source]) -> set[str]:
+    tables = {s.table for s in sources if not s.component}
+    if storage.TABLE in tables:
+        tables.add(storage.CHUNKS)
+    return tables
+
+
+async def _import_overlapped(
+    store: Store,
+    sources: list[Source],
+    key: str,
+    schema: Schema,
+    resized: Sequence[tuple[str, VectorIndex, int]],
+    done: dict[str, tuple[int, int]],
+    report: ImportReport,
+    progress: Callable[[str, int], None] | None,
+) -> None:
+    """Check in a thread (and its checking processes) while writing what has passed.
+
+    Should a line fail (or a write be refused) after some batches went in, the tables are
+    emptied again, as they were before the import, and its progress forgotten. A run
+    killed midway is resumed like any other: the progress row ``EMPTY_BEFORE`` tells the
+    next run that emptying is still the way back.
+    """
+    if not done:
+        numbers = {s.table: s.number for s in sources if not s.component}
+        await store.set_table_numbers(numbers)  # type: ignore[arg-type]
+        # After the numbering, which moves only empty tables (this one among them).
+        await store.run(lambda tx: _set_progress(tx, key, EMPTY_BEFORE, 0, 0))
+    await _fit_vector_indexes(store, resized, report)
+    handoff = Handoff()
+    checking = asyncio.get_running_loop().run_in_executor(
+        None, _check_into, sources, schema, handoff, done
+    )
+    writer = _OverlappedWriter(store, key, sources, done, progress, report)
+    try:
+        async for label, (last, rows) in handoff.batches():
+            await writer.write(label, last, rows)
+        await checking
+        await writer.finish()
+        for source in sources:
+            if not _preparable(source):
+                count = await _write_read(store, key, source, done, progress)
+                report.tables[source.label if source.component else source.table] = count
+    except BaseException as exc:
+        handoff.stop()
+        await asyncio.gather(checking, return_exceptions=True)
+        await writer.settle(raise_errors=False)
+        if isinstance(exc, StoreError) and not isinstance(exc, StoreConnectionError):
+            await _undo(store, key, sources, writer.begun)
+        raise
+
+
+def _check_into(
+    sources: list[Source],
+    schema: Schema,
+    handoff: Handoff,
+    done: dict[str, tuple[int, int]],
+) -> None:
+    """The check pass, run in a thread: its batches and its outcome go to ``handoff``."""
+    try:
+        check(sources, schema, handoff, done, interrupt=handoff.interrupt)  # type: ignore[arg-type]
+    except BaseException as exc:
+        handoff.end(exc)
+        raise
+    handoff.end()
+
+
+class _OverlappedWriter:
+    """The write pass of an overlapped import: batches in the order the check pass hands
+    them over, a table after another. A table's suspended indexes (PostgreSQL's HNSW) are
+    rebuilt in the background while the next table loads."""
+
+    def __init__(
+        self,
+        store: Store,
+        key: str,
+        sources: list[Source],
+        done: dict[str, tuple[int, int]],
+        progress: Callable[[str, int], None] | None,
+        report: ImportReport,
+    ) -> None:
+        self.store, self.key, self.done = store, key, done
+        self.progress, self.report = progress, report
+        self.sources = {s.label: s for s in sources if _preparable(s)}
+        self.counts = {label: done.get(label, (0, 0))[1] for label in self.sources}
+        self.current: Source | None = None
+        self.begun: list[Source] = []
+        self.builds: list[asyncio.Task[None]] = []
+
+    async def write(self, label: str, last: int, rows: list[PreparedRow]) -> None:
+        source = self.sources[label]
+        if source is not self.current:
+            await self._begin(source)
+        self.counts[label] = await _write_prepared(
+            self.store, self.key, source, rows, last, self.counts[label]
+        )
+        if self.progress:
+            self.progress(source.table, self.counts[label])
+
+    async def _begin(self, source: Source) -> None:
+        if self.current is not None:
+            self._end(self.current)
+        await self.store.begin_bulk_load(source.table)
+        self.begun.append(source)
+        self.current = source
+
+    def _end(self, source: Source) -> None:
+        self.builds.append(asyncio.create_task(self._build(source.table)))
+
+    async def _build(self, table: str) -> None:
+        started = time.monotonic()
+        await self.store.end_bulk_load(table)
+        self.report.index_seconds += time.monotonic() - started
+
+    async def finish(self) -> None:
+        """After the last batch: tables that had none (empty, or all written by an
+        interrupted run) are recorded as done, and every index is rebuilt."""
+        if self.current is not None:
+            self._end(self.current)
+            self.current = None
+        for label, source in self.sources.items():
+            if source in self.begun:
+                continue
+            await self._begin(source)  # an interrupted run may have suspended its index
+            if label not in self.done:
+                self.counts[label] = await _write_prepared(
+                    self.store, self.key, source, [], 0, self.counts[label]
+                )
+                if self.progress:
+                    self.progress(source.table, self.counts[label])
+            self._end(source)
+            self.current = None
+        await self.settle()
+        for label, source in self.sources.items():
+            self.report.tables[source.table] = self.counts[label]
+
+    async def settle(self, raise_errors: bool = True) -> None:
+        """Wait for the index builds under way."""
+        builds, self.builds = self.builds, []
+        for outcome in await asyncio.gather(*builds, return_exceptions=True):
+            if raise_errors and isinstance(outcome, BaseException):
+                raise outcome
+
+
+async def _undo(store: Store, key: str, sources: list[Source], begun: list[Source]) -> None:
+    """Empty the tables an overlapped import wrote (they were empty when it began),
+    restore the indexes it suspended, and forget its progress."""
+    for table in sorted(_written_tables(sources)):
+        await _clear(store, lambda tx, t=table: tx.query(t, limit=BATCH))
+    for prefix, table in [s.component for s in sources if s.component]:
+        await _clear(store, lambda tx, p=prefix, t=table: components.rows(tx, p, t, BATCH))
+    for source in begun:
+        await store.end_bulk_load(source.table)
+    await store.run(lambda tx: _forget(tx, key))
 
 
 async def _write_spooled(

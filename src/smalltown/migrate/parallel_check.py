@@ -33,12 +33,13 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from smalltown.migrate.handoff import Stopped
 from smalltown.migrate.source import SnapshotError, Source, parse_document, parse_uniform
 from smalltown.migrate.spool import Spool, pack_batch
 from smalltown.migrate.stored_text import body_text
@@ -220,6 +221,7 @@ class Checker:
     def __init__(self, processes: int | None = None) -> None:
         self.processes = workers() if processes is None else processes
         self._pool: ProcessPoolExecutor | None = None
+        self._interrupt: Callable[[], None] = lambda: None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -251,10 +253,13 @@ class Checker:
         sizes: dict[str, int | None],
         skip: int,
         spool: Spool,
+        interrupt: Callable[[], None] | None = None,
     ) -> int | None:
         """Check and spool a uniform entry; returns its table number (None: empty).
-        ``sizes`` (vector field -> size) is updated as the one-process pass would."""
+        ``sizes`` (vector field -> size) is updated as the one-process pass would.
+        ``interrupt``, called before each chunk, may raise to stop."""
         initial = dict(sizes)
+        self._interrupt = interrupt or (lambda: None)
         try:
             try:
                 return self._check(source, table, sizes, skip, spool)
@@ -267,6 +272,8 @@ class Checker:
                 sizes.update(initial)
                 return self._check(source, table, sizes, skip, spool)
         except Exception as exc:
+            if isinstance(exc, Stopped):
+                raise  # the import ends: nothing to explain
             # Say what the one-process pass would: the first bad line, in its words.
             self._recheck(source, table, initial, skip)
             if isinstance(exc, _AtOdds):  # the recheck found nothing: cannot be
@@ -301,6 +308,7 @@ class Checker:
 
         try:
             for i, chunk in enumerate(chunks(source)):
+                self._interrupt()
                 if i == 0 or not self.processes:
                     take(check_chunk(table, source.label, expected, sizes, skip, chunk))
                     continue

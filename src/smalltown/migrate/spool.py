@@ -44,7 +44,7 @@ class Spool:
         for offset, size in self._spans.get(label, []):
             self._file.seek(offset)
             last_line, packed = marshal.loads(self._file.read(size))
-            yield last_line, [_unpack(row) for row in packed]
+            yield last_line, unpack_rows(packed)
         self._file.seek(0, 2)  # back to the end, for any later add()
 
     def forget(self, label: str) -> None:
@@ -67,6 +67,11 @@ class Spool:
 def pack_batch(last_line: int, rows: list[PreparedRow]) -> bytes:
     """A batch as the spool stores it."""
     return marshal.dumps((last_line, [_pack(row) for row in rows]))
+
+
+def unpack_rows(packed: list[tuple]) -> list[PreparedRow]:
+    """A batch's rows as ``pack_batch`` packed them."""
+    return [_unpack(row) for row in packed]
 
 
 def _pack(row: PreparedRow) -> tuple:

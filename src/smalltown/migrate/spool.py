@@ -71,7 +71,8 @@ def pack_batch(last_line: int, rows: list[PreparedRow]) -> bytes:
 
 def unpack_rows(packed: list[tuple]) -> list[PreparedRow]:
     """A batch's rows as ``pack_batch`` packed them."""
-    return [_unpack(row) for row in packed]
+    make = PreparedRow._make
+    return [_unpack(row) if row[5] else make(row) for row in packed]  # [5]: no vector
 
 
 def _pack(row: PreparedRow) -> tuple:

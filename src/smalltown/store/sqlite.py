@@ -250,16 +250,17 @@ class SqliteTransaction(ProviderTransaction):
         names = ["id", "ct", "doc", *(f"k_{ix.name}" for ix in table.all_indexes)]
         for v in table.vector_indexes:
             names += _vector_columns(v.name, len(v.filter_fields))
-        params = []
+        indexes = [ix.name for ix in table.all_indexes]
+        params: list[tuple] = []
         for row in rows:
-            values_ = [row.id, row.creation_time, row.encoded]
-            values_ += [row.keys[ix.name] for ix in table.all_indexes]
+            keys = row.keys
+            values_ = (row.id, row.creation_time, row.encoded, *[keys[name] for name in indexes])
             for v in table.vector_indexes:
                 entry = row.vectors.get(v.name)
                 if entry is None:
-                    values_ += [None] * (1 + len(v.filter_fields))
+                    values_ += (None,) * (1 + len(v.filter_fields))
                 else:
-                    values_ += [entry.vector.tobytes(), *entry.filters]
+                    values_ += (entry.vector.tobytes(), *entry.filters)
             params.append(values_)
         sql = (
             f"INSERT INTO {_table_sql(table)} ({', '.join(_q(c) for c in names)}) "

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -55,8 +55,7 @@ class KeyRange:
         return key >= self.low and (self.high is None or key < self.high)
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):
     """A document's index keys before and after a write (``None``: absent on that side)."""
 
     table: str
@@ -129,6 +128,15 @@ class _Pending:
             del self.writes[id]  # inserted and deleted within one transaction: no effect
             return
         self.writes[id] = Write(table, id, old, new)
+
+    def inserted(self, table: str, rows: Sequence[PreparedRow]) -> None:
+        """``wrote`` for a batch of new documents (an import's): one call, not one each."""
+        writes = self.writes
+        for row in rows:
+            if row.id in writes:
+                self.wrote(table, row.id, None, row.keys)
+            else:
+                writes[row.id] = Write(table, row.id, None, row.keys)
 
 
 class Transaction:
@@ -320,8 +328,7 @@ class Transaction:
         await self._check_new_ids(t, ids)
         if rows:
             await self._ptx.insert_many(t, rows)
-        for row in rows:
-            self._pending.wrote(t.name, row.id, None, row.keys)
+        self._pending.inserted(t.name, rows)
 
     async def _check_new_ids(self, t: Table, ids: list[str]) -> None:
         if len(set(ids)) != len(ids):

@@ -6,12 +6,16 @@ Two passes over the input, each streaming (memory stays bounded whatever its siz
 1. **check**: every line is a JSON object with a valid ``_id`` of its table's number (or,
    in a single-table file, none) and a numeric ``_creationTime``; fields are Convex values
    and a table's vectors share one size. A bad line is reported with its file and line
-   number, and nothing is written.
+   number, and nothing is written (see below for empty tables).
 2. **write**: tables take the snapshot's numbers (from ``_tables``, else from the first
    ``_id``), then documents go in batches, each batch in one transaction together with
    the import's progress. An interrupted import (even SIGKILL) is finished by running the
    same command again: it resumes after the last committed batch, so no document is
    written twice and none is missed.
+
+Into empty tables whose numbers ``_tables`` gives (a fresh import), the passes overlap:
+batches are written as the check pass hands them over, and should a line fail after some
+went in, the tables are emptied again, which is how they were (``_import_overlapped``).
 
 Components (``_components/``) and file storage (``_storage``) go to system tables of
 their own, see ``components.py`` and ``storage.py``; app tables the app does not declare

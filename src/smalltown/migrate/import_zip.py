@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from smalltown.migrate import components, storage
+from smalltown.migrate.allocation import map_big_buffers
 from smalltown.migrate.handoff import Handoff
 from smalltown.migrate.parallel_check import Batch, Checker, check_document
 from smalltown.migrate.snapshot import Snapshot
@@ -226,6 +227,7 @@ async def _import(
     progress: Callable[[str, int], None] | None,
     snapshot: Snapshot | None = None,
 ) -> ImportReport:
+    map_big_buffers()
     done = await store.read(lambda tx: _progress(tx, key))
     resized = list(_vector_sizes(sources, store.schema))
     fitted = store.schema

@@ -82,3 +82,47 @@ def test_typed_objects_become_their_values():
 def test_bad_lines_are_typed_errors(line):
     with pytest.raises(SnapshotError, match="here: not JSON"):
         parse_document(line, "here", parse_uniform)
+
+
+SMALL = ",".join(f"{x!r}" for x in [0.0023416446056216955, -0.00012345678901234567, 1e-7])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'{{"v":[{SMALL}],"n":7}}',  # many digits after a point: not an integer
+        '{"s":"x","f":12345678901234567.5}',
+    ],
+)
+def test_long_fractions_keep_the_fast_parser(line, monkeypatch):
+    from smalltown.migrate import uniform_json
+
+    def refuse(data):
+        raise AssertionError("took the standard parser")
+
+    monkeypatch.setattr(uniform_json, "_standard", refuse)
+    assert typed(parse_uniform(line.encode())) == typed(standard(line.encode()))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"i":18446744073709551616}',
+        '{"l":[1.5,-18446744073709551616]}',
+        '{"a":[12345678901234567890123]}',
+        '{"s":"12345678901234567890","x":1.5}',  # a string: costs the fallback only
+    ],
+)
+def test_long_integers_take_the_standard_parser(line, monkeypatch):
+    from smalltown.migrate import uniform_json
+
+    taken = []
+    real = uniform_json._standard
+
+    def spy(data):
+        taken.append(data)
+        return real(data)
+
+    monkeypatch.setattr(uniform_json, "_standard", spy)
+    assert typed(parse_uniform(line.encode())) == typed(standard(line.encode()))
+    assert taken

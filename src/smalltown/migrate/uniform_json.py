@@ -7,9 +7,10 @@ key wins. Where the two differ, the line goes to the standard parser, so the res
 always exactly what ``json.loads`` gives:
 
 - an integer beyond 64 bits, which orjson silently turns into a float (an Int64 that
-  does not fit must be refused, not imported as a Float64). Such a literal has at least 19
-  digits in a row; a line with a run that long (which may just be a long string of
-  digits) takes the standard parser;
+  does not fit must be refused, not imported as a Float64). Such a literal is a run of at
+  least 19 digits that no ``.`` comes just before; a line with one (which may just be a
+  string of digits) takes the standard parser. Digits after a point do not count: a real
+  embedding's small floats (``0.0023416446056216955``) often have 19 of them;
 - anything orjson refuses (``NaN``, ``1e400``, a lone surrogate escape, or simply bad
   JSON): the standard parser then reads it as it always has, or raises its own error.
 
@@ -26,15 +27,20 @@ import orjson
 
 from smalltown.migrate.typed import decode_typed, typed_object
 
-_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_LONG_DIGIT_RUN = b"0" * 19  # 2**63 has 19 digits: shorter integers never overflow
+# Digits become 0, a point stays, every other byte becomes a space: an integer part of 19
+# digits or more (2**63 has 19: shorter integers never overflow) is then " 000...".
+_DIGITS = bytes(
+    ord("0") if chr(b).isdigit() and b < 128 else b if b == ord(".") else ord(" ")
+    for b in range(256)
+)
+_LONG_INTEGER = b" " + b"0" * 19
 
 
 def parse_uniform(line: str | bytes) -> Any:
     """Export JSON: ``1`` is an Int64 and ``1.0`` a Float64, as the parser gives them;
     typed objects become their values."""
     data = line.encode() if isinstance(line, str) else line
-    if _LONG_DIGIT_RUN in data.translate(_DIGITS):
+    if _LONG_INTEGER in data.translate(_DIGITS):
         return _standard(data)
     try:
         value = orjson.loads(data)

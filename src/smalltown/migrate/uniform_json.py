@@ -9,8 +9,8 @@ always exactly what ``json.loads`` gives:
 - an integer beyond 64 bits, which orjson silently turns into a float (an Int64 that
   does not fit must be refused, not imported as a Float64). Such a literal is a run of at
   least 19 digits that no ``.`` comes just before; a line with one (which may just be a
-  string of digits) takes the standard parser. Digits after a point do not count: a real
-  embedding's small floats (``0.0023416446056216955``) often have 19 of them;
+  string of digits) takes the standard parser. Digits after a point do not count: small
+  floats printed in full (``0.0023416446056216955``, a float32 vector's) have 19 of them;
 - anything orjson refuses (``NaN``, ``1e400``, a lone surrogate escape, or simply bad
   JSON): the standard parser then reads it as it always has, or raises its own error.
 

@@ -53,7 +53,8 @@ def run(
                 f"{result['seconds']:6.1f} s: {result['rate']:>8,.0f} documents/s, "
                 f"peak RSS {result['peak_mb']:,.0f} MB"
                 + (
-                    f" (of which {result['index_seconds']:.1f} s building the vector index)"
+                    f" (vector index builds ran {result['index_seconds']:.1f} s of it, "
+                    "partly beside the load)"
                     if result["index_seconds"] >= 0.05
                     else ""
                 )

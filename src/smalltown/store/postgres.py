@@ -81,12 +81,28 @@ def _filter_columns(name: str, filter_count: int) -> list[str]:
     return [f"f_{name}_{i}" for i in range(filter_count)]
 
 
-def _hnsw_names(table: Table) -> list[str]:
-    return [
-        f"vx_{table.name}_{v.name}"
-        for v in table.vector_indexes
-        if v.dimensions <= HNSW_MAX_DIMENSIONS
-    ]
+def _btree_sql(table: Table, ix_name: str) -> str:
+    name = _q(f"ix_{table.name}_{ix_name}")
+    return f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {_table_sql(table)} ({_q(f'k_{ix_name}')})"
+
+
+def _filter_sql(table: Table, v: VectorIndex, i: int) -> str:
+    name = _q(f"fx_{table.name}_{v.name}_{i}")
+    return f"CREATE INDEX IF NOT EXISTS {name} ON {_table_sql(table)} ({_q(f'f_{v.name}_{i}')})"
+
+
+def _load_indexes(table: Table) -> list[tuple[str, str]]:
+    """The indexes a bulk load into an empty table drops and builds once at its end (all
+    but the id's): each name, and the statement making it."""
+    out = [(f"ix_{table.name}_{ix.name}", _btree_sql(table, ix.name)) for ix in table.all_indexes]
+    for v in table.vector_indexes:
+        out += [
+            (f"fx_{table.name}_{v.name}_{i}", _filter_sql(table, v, i))
+            for i in range(len(v.filter_fields))
+        ]
+        if v.dimensions <= HNSW_MAX_DIMENSIONS:
+            out.append((f"vx_{table.name}_{v.name}", _hnsw_sql(table, v, if_not_exists=True)))
+    return out
 
 
 def _hnsw_sql(table: Table, v: VectorIndex, if_not_exists: bool = False) -> str:
@@ -531,9 +547,7 @@ class PostgresProvider(Provider):
             if ix.name in names:
                 col = _q(f"k_{ix.name}")
                 await conn.execute(f"ALTER TABLE {t} ADD COLUMN {col} bytea")
-                await conn.execute(
-                    f"CREATE UNIQUE INDEX {_q(f'ix_{table.name}_{ix.name}')} ON {t} ({col})"
-                )
+                await conn.execute(_btree_sql(table, ix.name))
         for v in table.vector_indexes:
             if v.name not in names:
                 continue
@@ -547,9 +561,7 @@ class PostgresProvider(Provider):
                 await conn.execute(_hnsw_sql(table, v))
             for i, fcol in enumerate(_filter_columns(v.name, len(v.filter_fields))):
                 await conn.execute(f"ALTER TABLE {t} ADD COLUMN {_q(fcol)} bytea")
-                await conn.execute(
-                    f"CREATE INDEX {_q(f'fx_{table.name}_{v.name}_{i}')} ON {t} ({_q(fcol)})"
-                )
+                await conn.execute(_filter_sql(table, v, i))
 
     async def _backfill(self, conn: psycopg.AsyncConnection, table: Table) -> None:
         cur = await conn.execute(f"SELECT id, ct, doc FROM {_table_sql(table)}")
@@ -560,12 +572,12 @@ class PostgresProvider(Provider):
 
     @_mapped
     async def begin_bulk_load(self, table: Table) -> None:
-        """Into an empty table, drop the HNSW indexes: inserting into the graph row by row
-        costs several times building it once at the end (``end_bulk_load``). A table
-        that already has rows keeps its index, unless an interrupted load dropped it."""
-        names = _hnsw_names(table)
-        if not names:
-            return
+        """Into an empty table, drop its indexes but the id's: inserting into the HNSW
+        graph row by row costs several times building it once at the end
+        (``end_bulk_load``), and a B-tree built by one sort costs about half its upkeep
+        row by row. A table that already has rows keeps its indexes, unless an
+        interrupted load dropped them; queries answer meanwhile (exact vector search,
+        scans)."""
         async with self._pool.connection() as conn:
             await conn.set_read_only(False)
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
@@ -573,21 +585,20 @@ class PostgresProvider(Provider):
                 cur = await conn.execute(f"SELECT EXISTS (SELECT 1 FROM {_table_sql(table)})")
                 if (await cur.fetchone())[0]:
                     return
-                for name in names:
+                for name, _ in _load_indexes(table):
                     await conn.execute(f"DROP INDEX IF EXISTS {_q(name)}")
 
     @_mapped
     async def end_bulk_load(self, table: Table) -> None:
-        """Build the HNSW indexes a bulk load dropped (with memory enough for the graph,
-        for this statement only), then refresh the planner's statistics."""
+        """Build the indexes a bulk load dropped (with memory enough for the HNSW graph,
+        for this transaction only), then refresh the planner's statistics."""
         async with self._pool.connection() as conn:
             await conn.set_read_only(False)
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
             async with conn.transaction():
                 await conn.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-                for v in table.vector_indexes:
-                    if v.dimensions <= HNSW_MAX_DIMENSIONS:
-                        await conn.execute(_hnsw_sql(table, v, if_not_exists=True))
+                for _, create in _load_indexes(table):
+                    await conn.execute(create)
             await conn.execute(f"ANALYZE {_table_sql(table)}")
 
     @_mapped

@@ -66,6 +66,18 @@ def _table_sql(t: Table | str) -> str:
     return _q(f"st_{t if isinstance(t, str) else t.name}")
 
 
+def _btree_indexes(table: Table) -> list[tuple[str, str]]:
+    """Each index's B-tree over its key column: its name, and the statement making it."""
+    return [
+        (
+            f"ix_{table.name}_{ix.name}",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(f'ix_{table.name}_{ix.name}')} "
+            f"ON {_table_sql(table)} ({_q(f'k_{ix.name}')})",
+        )
+        for ix in table.all_indexes
+    ]
+
+
 def _vector_columns(name: str, filter_count: int) -> list[str]:
     return [f"v_{name}", *(f"f_{name}_{i}" for i in range(filter_count))]
 
@@ -450,14 +462,11 @@ class SqliteProvider(Provider):
         )
 
     async def _add_indexes(self, conn: _Connection, table: Table, names: set[str]) -> None:
-        for ix in table.all_indexes:
+        for (_, create), ix in zip(_btree_indexes(table), table.all_indexes, strict=True):
             if ix.name in names:
                 col = _q(f"k_{ix.name}")
                 await conn.execute(f"ALTER TABLE {_table_sql(table)} ADD COLUMN {col} BLOB")
-                await conn.execute(
-                    f"CREATE UNIQUE INDEX {_q(f'ix_{table.name}_{ix.name}')} "
-                    f"ON {_table_sql(table)} ({col})"
-                )
+                await conn.execute(create)
         for v in table.vector_indexes:
             if v.name in names:
                 for col in _vector_columns(v.name, len(v.filter_fields)):
@@ -516,6 +525,35 @@ class SqliteProvider(Provider):
                     await conn.execute(
                         f"UPDATE {META} SET number = ? WHERE name = ?", (number, name)
                     )
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.call(self._rollback_if_open)
+                raise
+
+    async def begin_bulk_load(self, table: Table) -> None:
+        """Into an empty table, drop the index B-trees (all but the id's): one sort at the
+        end (``end_bulk_load``) costs less than inserting each row's keys in key order.
+        Queries still answer meanwhile, by scanning the table."""
+        async with self._write_lock:
+            conn = self._writer
+            if await conn.execute(f"SELECT 1 FROM {_table_sql(table)} LIMIT 1"):
+                return
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for name, _ in _btree_indexes(table):
+                    await conn.execute(f"DROP INDEX IF EXISTS {_q(name)}")
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.call(self._rollback_if_open)
+                raise
+
+    async def end_bulk_load(self, table: Table) -> None:
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for _, create in _btree_indexes(table):
+                    await conn.execute(create)
                 await conn.execute("COMMIT")
             except BaseException:
                 await conn.call(self._rollback_if_open)

@@ -13,6 +13,7 @@ from smalltown import __version__
 from smalltown.config import Settings
 
 log = logging.getLogger("smalltown.cli")
+PROGRESS_EVERY = 5.0  # seconds between an import's progress lines when not on a terminal
 
 
 def _parser(settings: Settings) -> argparse.ArgumentParser:
@@ -290,12 +291,24 @@ async def _import(args: argparse.Namespace) -> int:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()
+    written: dict[str, int] = {}
+    interactive = sys.stderr.isatty()  # else (a log): a line every few seconds
+    shown = [started]
 
     def progress(table: str, rows: int) -> None:
-        rate = rows / max(time.monotonic() - started, 1e-9)
-        print(
-            f"\r  {table}: {rows:,} documents ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True
-        )
+        written[table] = rows
+        now = time.monotonic()
+        if not interactive and now - shown[0] < PROGRESS_EVERY:
+            return
+        shown[0] = now
+        total = sum(written.values())
+        rate = total / max(now - started, 1e-9)
+        tables = f"{len(written)} table{'s' if len(written) > 1 else ''}"
+        line = f"  {total:,} documents in {tables}, {rate:,.0f}/s (now {table}: {rows:,})"
+        if interactive:
+            print(f"\r{line}\x1b[K", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     try:
         if args.table:
@@ -303,14 +316,15 @@ async def _import(args: argparse.Namespace) -> int:
         else:
             report = await import_zip(store, args.snapshot, args.mode, progress)
     except StoreError as exc:
-        print(f"\nsmalltown: import failed: {exc}", file=sys.stderr)
+        print(f"{chr(10) if interactive else ''}smalltown: import failed: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
     total = sum(report.tables.values())
     again = " (resumed)" if report.resumed else ""
     print(
-        f"\rimported {total:,} documents into {len(report.tables)} tables{again} in "
+        f"{chr(13) if interactive else ''}imported {total:,} documents into "
+        f"{len(report.tables)} tables{again} in "
         f"{time.monotonic() - started:.1f} s",
         file=sys.stderr,
     )

@@ -330,3 +330,33 @@ async def test_into_tables_that_hold_documents_nothing_is_written_before_every_l
         await import_zip(store, path, mode="append")
     assert written == []  # the check pass ran to its end first
     assert await store.read(lambda tx: tx.count("messages")) == 1
+
+
+async def test_a_resumed_import_that_meets_a_bad_line_empties_the_tables_too(
+    store, tmp_path, monkeypatch
+):
+    """The interrupted run found the tables empty; the run that resumes it knows so from
+    its progress, and goes back to empty on the bad line the first never reached."""
+    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 100)
+    _, lines = uniform_lines()
+    lines[1100] = "{not json"
+    path = write_zip(tmp_path / "late.zip", {"messages": (MESSAGES, lines)})
+    real_write, calls = importer._write_prepared, []
+
+    async def crash_on_the_third_batch(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the process dies between batches
+        return await real_write(*args)
+
+    monkeypatch.setattr(importer, "_write_prepared", crash_on_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        await import_zip(store, path)
+    assert await store.read(lambda tx: tx.count("messages")) == 200
+    assert await _imports_left(store) >= 2  # the tables were empty; a batch is done
+
+    monkeypatch.setattr(importer, "_write_prepared", real_write)
+    with pytest.raises(SnapshotError, match="line 1101: not JSON"):
+        await import_zip(store, path)
+    assert await store.read(lambda tx: tx.count("messages")) == 0
+    assert await _imports_left(store) == 0

@@ -174,7 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     if command == "export":
         return asyncio.run(_export(args))
     if command == "import":
-        return asyncio.run(_import(args))
+        try:
+            return asyncio.run(_import(args))
+        except KeyboardInterrupt:
+            print(
+                "\nsmalltown: import interrupted; what it wrote is kept, and the same "
+                "command run again finishes it",
+                file=sys.stderr,
+            )
+            return 130
     if command == "bench" and args.bench == "store":
         from smalltown.bench import store_bench
 

@@ -139,3 +139,35 @@ async def test_sigkill_mid_import_then_rerun_writes_every_document_once(kill_url
         assert len(vectors[0]["embedding"]) == 64
     finally:
         await store.close()
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_mid_import_exits_at_once_and_a_rerun_finishes(tmp_path):
+    """SIGINT: the check pass's thread and processes stop with the writer, nothing waits
+    on them, and the command says how to finish."""
+    url = f"sqlite:///{tmp_path}/interrupted.db"
+    snapshot = tmp_path / "town.zip"
+    counts = build_snapshot(snapshot, DOCS, vectors=300, dims=64)
+    first = _start(snapshot, url)
+    try:
+        _wait_for(
+            lambda: _count_rows(url) >= 2000 or first.poll() is not None,
+            240,
+            "the import committed no batches",
+        )
+        assert first.poll() is None, f"the import ended before Ctrl-C: {first.stderr.read()}"
+        first.send_signal(signal.SIGINT)
+        _, stderr = first.communicate(timeout=30)  # at once, not after the import
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=30)
+    assert first.returncode == 130, stderr
+    assert "interrupted" in stderr and "run again" in stderr
+    assert 2000 <= _count_rows(url) < DOCS
+
+    second = _start(snapshot, url)
+    _, stderr = second.communicate(timeout=240)
+    assert second.returncode == 0, stderr
+    assert "(resumed)" in stderr
+    assert _count_rows(url) == sum(counts.values())

@@ -79,8 +79,12 @@ class Handoff:
 
     def stop(self) -> None:
         """The writer takes no more: a checking thread blocked on a full queue, or about
-        to add, raises ``Stopped`` and so ends."""
+        to add, raises ``Stopped`` and so ends. A thread still waiting to take a batch for
+        a writer that was cancelled meanwhile is released too (else the interpreter
+        would wait for it on exit)."""
         self._stopped.set()
+        with contextlib.suppress(queue.Full):  # full: nobody is waiting to take
+            self._queue.put_nowait(_END)
 
     async def batches(self) -> AsyncIterator[tuple[str, Batch]]:
         """Each batch as the check pass hands it over, until it ends (raising its error)."""

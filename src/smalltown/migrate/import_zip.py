@@ -37,7 +37,7 @@ from smalltown.migrate.handoff import Handoff
 from smalltown.migrate.parallel_check import Batch, Checker, check_document
 from smalltown.migrate.snapshot import Snapshot
 from smalltown.migrate.source import SnapshotError, Source
-from smalltown.migrate.spool import Spool
+from smalltown.migrate.spool import BatchSink, Spool, carry_on
 from smalltown.migrate.stored_text import body_text
 from smalltown.migrate.table_file import file_key, table_file_source
 from smalltown.store import (
@@ -90,10 +90,10 @@ def _sources(snapshot: Snapshot, declared: set[str], report: ImportReport) -> li
 def check(
     sources: Sequence[Source],
     schema: Schema,
-    spool: Spool | None = None,
+    spool: BatchSink | None = None,
     done: dict[str, tuple[int, int]] | None = None,
     processes: int | None = None,
-    interrupt: Callable[[], None] | None = None,
+    interrupt: Callable[[], None] = carry_on,
 ) -> dict[str, int]:
     """The first pass: every line readable, every document valid and every id of its
     table. Returns the table number each store table must have.
@@ -107,7 +107,6 @@ def check(
     """
     numbers: dict[str, int] = {}
     done = done or {}
-    interrupt = interrupt or _carry_on
     with Checker(processes) as checker:
         for source in sources:
             interrupt()
@@ -117,7 +116,7 @@ def check(
             skip = done.get(source.label, (0, 0))[0]
             if prepare and source.lines is not None and source.verify is None:
                 table = schema.table(source.table)
-                expected = checker.check(source, table, sizes, skip, spool, interrupt)  # type: ignore[arg-type]
+                expected = checker.check(source, table, sizes, skip, spool, interrupt)
             else:
                 expected = _check_read(
                     source, schema, spool if prepare else None, sizes, skip, interrupt
@@ -131,10 +130,10 @@ def check(
 def _check_read(
     source: Source,
     schema: Schema,
-    spool: Spool | None,
+    spool: BatchSink | None,
     sizes: dict[str, int | None],
     skip: int,
-    interrupt: Callable[[], None] = lambda: None,
+    interrupt: Callable[[], None] = carry_on,
 ) -> int | None:
     """Check (and with a ``spool``, prepare) a source in this process, document after
     document; returns its table number."""
@@ -164,10 +163,6 @@ def _check_read(
     if batch.rows:
         spool.add(source.label, *batch.take())  # type: ignore[union-attr]
     return expected
-
-
-def _carry_on() -> None:
-    return None
 
 
 def _preparable(source: Source) -> bool:
@@ -275,25 +270,14 @@ async def _overlappable(
         return False
     if done:
         return EMPTY_BEFORE in done  # as the interrupted run found them
-    tables = _written_tables(sources)
+    tables = _with_chunks(_written_tables(sources))
     if mode == "replaceAll":
         tables |= declared
-    parts = [s.component for s in sources if s.component]
-
-    async def count(tx) -> int:
-        found = sum([await tx.count(t) for t in sorted(tables)])
-        for prefix, table in parts:
-            found += await components.count(tx, prefix, table)
-        return found
-
-    return await store.read(count) == 0
+    return not any((await _counts(store, tables, _component_tables(sources))).values())
 
 
 def _written_tables(sources: Sequence[Source]) -> set[str]:
-    tables = {s.table for s in sources if not s.component}
-    if storage.TABLE in tables:
-        tables.add(storage.CHUNKS)
-    return tables
+    return {s.table for s in sources if not s.component}
 
 
 async def _import_overlapped(
@@ -350,7 +334,7 @@ def _check_into(
 ) -> None:
     """The check pass, run in a thread: its batches and its outcome go to ``handoff``."""
     try:
-        check(sources, schema, handoff, done, interrupt=handoff.interrupt)  # type: ignore[arg-type]
+        check(sources, schema, handoff, done, interrupt=handoff.interrupt)
     except BaseException as exc:
         handoff.end(exc)
         raise
@@ -397,12 +381,7 @@ class _OverlappedWriter:
         self.current = source
 
     def _end(self, source: Source) -> None:
-        self.builds.append(asyncio.create_task(self._build(source.table)))
-
-    async def _build(self, table: str) -> None:
-        started = time.monotonic()
-        await self.store.end_bulk_load(table)
-        self.report.index_seconds += time.monotonic() - started
+        self.builds.append(asyncio.create_task(_end_load(self.store, source.table, self.report)))
 
     async def finish(self) -> None:
         """After the last batch: tables that had none (empty, or all written by an
@@ -437,10 +416,7 @@ class _OverlappedWriter:
 async def _undo(store: Store, key: str, sources: list[Source], begun: list[Source]) -> None:
     """Empty the tables an overlapped import wrote (they were empty when it began),
     restore the indexes it suspended, and forget its progress."""
-    for table in sorted(_written_tables(sources)):
-        await _clear(store, lambda tx, t=table: tx.query(t, limit=BATCH))
-    for prefix, table in [s.component for s in sources if s.component]:
-        await _clear(store, lambda tx, p=prefix, t=table: components.rows(tx, p, t, BATCH))
+    await _clear_tables(store, _written_tables(sources), _component_tables(sources))
     for source in begun:
         await store.end_bulk_load(source.table)
     await store.run(lambda tx: _forget(tx, key))
@@ -468,10 +444,15 @@ async def _write_spooled(
         count = await _write_prepared(store, key, source, [], lines, count)
         if progress:
             progress(source.table, count)
-    started = time.monotonic()
-    await store.end_bulk_load(source.table)
-    report.index_seconds += time.monotonic() - started
+    await _end_load(store, source.table, report)
     return count
+
+
+async def _end_load(store: Store, table: str, report: ImportReport) -> None:
+    """Build what the table's bulk load suspended, and count the time it took."""
+    started = time.monotonic()
+    await store.end_bulk_load(table)
+    report.index_seconds += time.monotonic() - started
 
 
 async def _write_read(
@@ -630,18 +611,11 @@ async def _set_progress(tx, key: str, label: str, lines: int, documents: int) ->
 
 async def _prepare(store: Store, mode: Mode, sources: list[Source], declared: set[str]) -> None:
     importing = {s.table for s in sources if not s.component}
-    parts = [s.component for s in sources if s.component]
+    parts = _component_tables(sources)
     if mode == "append":
         return
     if mode == "requireEmpty":
-
-        async def counts(tx):
-            found = {t: await tx.count(t) for t in importing}
-            for prefix, table in parts:
-                found[prefix + table] = await components.count(tx, prefix, table)
-            return found
-
-        busy = {t: n for t, n in (await store.read(counts)).items() if n}
+        busy = {t: n for t, n in (await _counts(store, importing, parts)).items() if n}
         if busy:
             raise SnapshotError(
                 "the database already has documents in "
@@ -649,10 +623,34 @@ async def _prepare(store: Store, mode: Mode, sources: list[Source], declared: se
                 + "; use --mode replace (those tables), replaceAll (every table) or append"
             )
         return
-    clearing = importing if mode == "replace" else declared | importing
-    if "_storage" in clearing:
-        clearing |= {storage.CHUNKS}
-    for table in sorted(clearing):
+    await _clear_tables(store, importing if mode == "replace" else declared | importing, parts)
+
+
+def _component_tables(sources: Sequence[Source]) -> list[tuple[str, str]]:
+    return [s.component for s in sources if s.component]
+
+
+def _with_chunks(tables: set[str]) -> set[str]:
+    """File storage's metadata comes with its chunks."""
+    return tables | {storage.CHUNKS} if storage.TABLE in tables else tables
+
+
+async def _counts(
+    store: Store, tables: set[str], parts: Sequence[tuple[str, str]]
+) -> dict[str, int]:
+    """Documents in each table and component table (by prefix and name)."""
+
+    async def counts(tx) -> dict[str, int]:
+        found = {t: await tx.count(t) for t in sorted(tables)}
+        for prefix, table in parts:
+            found[prefix + table] = await components.count(tx, prefix, table)
+        return found
+
+    return await store.read(counts)
+
+
+async def _clear_tables(store: Store, tables: set[str], parts: Sequence[tuple[str, str]]) -> None:
+    for table in sorted(_with_chunks(tables)):
         await _clear(store, lambda tx, t=table: tx.query(t, limit=BATCH))
     for prefix, table in parts:
         await _clear(store, lambda tx, p=prefix, t=table: components.rows(tx, p, t, BATCH))

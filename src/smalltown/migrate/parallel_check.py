@@ -41,7 +41,7 @@ from typing import Any
 
 from smalltown.migrate.handoff import Stopped
 from smalltown.migrate.source import SnapshotError, Source, parse_document, parse_uniform
-from smalltown.migrate.spool import Spool, pack_batch
+from smalltown.migrate.spool import BatchSink, carry_on, pack_batch
 from smalltown.migrate.stored_text import body_text
 from smalltown.store import InvalidIdError, InvalidValueError, decode_id
 from smalltown.store.keys import field_value
@@ -221,7 +221,6 @@ class Checker:
     def __init__(self, processes: int | None = None) -> None:
         self.processes = workers() if processes is None else processes
         self._pool: ProcessPoolExecutor | None = None
-        self._interrupt: Callable[[], None] = lambda: None
 
     def close(self) -> None:
         if self._pool is not None:
@@ -252,17 +251,16 @@ class Checker:
         table: Table,
         sizes: dict[str, int | None],
         skip: int,
-        spool: Spool,
-        interrupt: Callable[[], None] | None = None,
+        spool: BatchSink,
+        interrupt: Callable[[], None] = carry_on,
     ) -> int | None:
         """Check and spool a uniform entry; returns its table number (None: empty).
         ``sizes`` (vector field -> size) is updated as the one-process pass would.
         ``interrupt``, called before each chunk, may raise to stop."""
         initial = dict(sizes)
-        self._interrupt = interrupt or (lambda: None)
         try:
             try:
-                return self._check(source, table, sizes, skip, spool)
+                return self._check(source, table, sizes, skip, spool, interrupt)
             except BrokenProcessPool:
                 # A checking process died (killed, out of memory): this entry again, in
                 # this process alone, and so the rest of the import.
@@ -270,10 +268,10 @@ class Checker:
                 self.processes = 0
                 spool.forget(source.label)
                 sizes.update(initial)
-                return self._check(source, table, sizes, skip, spool)
+                return self._check(source, table, sizes, skip, spool, interrupt)
+        except Stopped:
+            raise  # the import ends: nothing to explain
         except Exception as exc:
-            if isinstance(exc, Stopped):
-                raise  # the import ends: nothing to explain
             # Say what the one-process pass would: the first bad line, in its words.
             self._recheck(source, table, initial, skip)
             if isinstance(exc, _AtOdds):  # the recheck found nothing: cannot be
@@ -286,7 +284,8 @@ class Checker:
         table: Table,
         sizes: dict[str, int | None],
         skip: int,
-        spool: Spool,
+        spool: BatchSink,
+        interrupt: Callable[[], None],
     ) -> int | None:
         expected = source.number
         pending: deque[Future[Checked]] = deque()
@@ -308,7 +307,7 @@ class Checker:
 
         try:
             for i, chunk in enumerate(chunks(source)):
-                self._interrupt()
+                interrupt()
                 if i == 0 or not self.processes:
                     take(check_chunk(table, source.label, expected, sizes, skip, chunk))
                     continue

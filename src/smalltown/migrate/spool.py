@@ -16,12 +16,26 @@ from __future__ import annotations
 import marshal
 import tempfile
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 
 from smalltown.store.base import PreparedRow, VectorEntry
 
 Batch = tuple[int, list[PreparedRow]]  # the last input line it holds, its rows
+
+
+class BatchSink(Protocol):
+    """Where the check pass puts prepared batches: the spool, or the hand-off to a writer
+    that runs beside it (``handoff.py``)."""
+
+    def add(self, label: str, last_line: int, rows: list[PreparedRow]) -> None: ...
+    def add_packed(self, label: str, data: bytes) -> None: ...
+    def forget(self, label: str) -> None: ...
+
+
+def carry_on() -> None:
+    """The check pass's ``interrupt`` when nothing can stop it early."""
 
 
 class Spool:

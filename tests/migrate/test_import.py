@@ -1,5 +1,6 @@
 """Import: Convex snapshot ZIPs (uniform and legacy) into a real store, safely."""
 
+import contextlib
 import json
 import math
 import zipfile
@@ -177,23 +178,32 @@ async def test_modes(store, tmp_path):
         await import_zip(store, first, mode="merge")
 
 
-async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, monkeypatch):
-    rows, lines = uniform_lines()
-    path = write_zip(tmp_path / "i.zip", {"messages": (MESSAGES, lines)})
+@contextlib.contextmanager
+def _dying_on_the_third_batch(monkeypatch):
+    """Within the block, the import's process "dies" (KeyboardInterrupt) as it is about to
+    write its third batch; after it, writes go through again."""
     real_write, calls = importer._write_prepared, []
-    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 500)
 
-    async def crash_after_two_batches(*args):
+    async def write(*args):
         calls.append(args)
         if len(calls) == 3:
             raise KeyboardInterrupt  # the process dies between batches
         return await real_write(*args)
 
-    monkeypatch.setattr(importer, "_write_prepared", crash_after_two_batches)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(importer, "_write_prepared", write)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(importer, "_write_prepared", real_write)
+
+
+async def test_an_interrupted_import_finishes_when_run_again(store, tmp_path, monkeypatch):
+    rows, lines = uniform_lines()
+    path = write_zip(tmp_path / "i.zip", {"messages": (MESSAGES, lines)})
+    monkeypatch.setattr(parallel_check, "ROWS_PER_BATCH", 500)
+    with _dying_on_the_third_batch(monkeypatch), pytest.raises(KeyboardInterrupt):
         await import_zip(store, path)
     assert await store.read(lambda tx: tx.count("messages")) == 2 * 500
-    monkeypatch.setattr(importer, "_write_prepared", real_write)
     report = await import_zip(store, path)
     assert report.resumed and report.tables["messages"] == len(rows)
     ids = [d["_id"] for d in await store.read(lambda tx: tx.query("messages"))]
@@ -341,21 +351,11 @@ async def test_a_resumed_import_that_meets_a_bad_line_empties_the_tables_too(
     _, lines = uniform_lines()
     lines[1100] = "{not json"
     path = write_zip(tmp_path / "late.zip", {"messages": (MESSAGES, lines)})
-    real_write, calls = importer._write_prepared, []
-
-    async def crash_on_the_third_batch(*args):
-        calls.append(args)
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # the process dies between batches
-        return await real_write(*args)
-
-    monkeypatch.setattr(importer, "_write_prepared", crash_on_the_third_batch)
-    with pytest.raises(KeyboardInterrupt):
+    with _dying_on_the_third_batch(monkeypatch), pytest.raises(KeyboardInterrupt):
         await import_zip(store, path)
     assert await store.read(lambda tx: tx.count("messages")) == 200
     assert await _imports_left(store) >= 2  # the tables were empty; a batch is done
 
-    monkeypatch.setattr(importer, "_write_prepared", real_write)
     with pytest.raises(SnapshotError, match="line 1101: not JSON"):
         await import_zip(store, path)
     assert await store.read(lambda tx: tx.count("messages")) == 0

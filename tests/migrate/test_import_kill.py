@@ -83,6 +83,26 @@ def _snapshot_ids(snapshot: Path) -> dict[str, list[str]]:
     return ids
 
 
+def _signal_midway(snapshot: Path, url: str, signum: int) -> tuple[int, str]:
+    """Start an import, and once a few batches are in (well short of the end) send it
+    ``signum``; it must end within 30 s. Returns its exit code and what it printed."""
+    first = _start(snapshot, url)
+    try:
+        _wait_for(
+            lambda: _count_rows(url) >= 2000 or first.poll() is not None,
+            240,
+            "the import committed no batches",
+        )
+        assert first.poll() is None, f"the import ended before the signal: {first.stderr.read()}"
+        first.send_signal(signum)
+        _, stderr = first.communicate(timeout=30)  # at once, not after the import
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=30)
+    return first.returncode, stderr
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def kill_url(request, tmp_path):
     """SQLite and PostgreSQL. (On MongoDB a killed client's open transaction holds its
@@ -100,22 +120,8 @@ async def test_sigkill_mid_import_then_rerun_writes_every_document_once(kill_url
     snapshot = tmp_path / "town.zip"
     counts = build_snapshot(snapshot, DOCS, vectors=300, dims=64)
 
-    first = _start(snapshot, store_url)
-    try:
-        # Past the check pass and a few batches in, but well short of the end.
-        _wait_for(
-            lambda: _count_rows(store_url) >= 2000 or first.poll() is not None,
-            240,
-            "the import committed no batches",
-        )
-        assert first.poll() is None, f"the import ended before the kill: {first.stderr.read()}"
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=30)
-    assert first.returncode == -signal.SIGKILL
+    returncode, _ = _signal_midway(snapshot, store_url, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
     after_kill = _count_rows(store_url)
     assert 2000 <= after_kill < DOCS, after_kill
 
@@ -148,21 +154,8 @@ def test_ctrl_c_mid_import_exits_at_once_and_a_rerun_finishes(tmp_path):
     url = f"sqlite:///{tmp_path}/interrupted.db"
     snapshot = tmp_path / "town.zip"
     counts = build_snapshot(snapshot, DOCS, vectors=300, dims=64)
-    first = _start(snapshot, url)
-    try:
-        _wait_for(
-            lambda: _count_rows(url) >= 2000 or first.poll() is not None,
-            240,
-            "the import committed no batches",
-        )
-        assert first.poll() is None, f"the import ended before Ctrl-C: {first.stderr.read()}"
-        first.send_signal(signal.SIGINT)
-        _, stderr = first.communicate(timeout=30)  # at once, not after the import
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=30)
-    assert first.returncode == 130, stderr
+    returncode, stderr = _signal_midway(snapshot, url, signal.SIGINT)
+    assert returncode == 130, stderr
     assert "interrupted" in stderr and "run again" in stderr
     assert 2000 <= _count_rows(url) < DOCS
 

@@ -301,14 +301,16 @@ async def _import(args: argparse.Namespace) -> int:
     started = time.monotonic()
     written: dict[str, int] = {}
     interactive = sys.stderr.isatty()  # else (a log): a line every few seconds
-    shown = [started]
+    line_start, new_line = ("\r", "\n") if interactive else ("", "")  # past the redrawn line
+    shown = started
 
     def progress(table: str, rows: int) -> None:
+        nonlocal shown
         written[table] = rows
         now = time.monotonic()
-        if not interactive and now - shown[0] < PROGRESS_EVERY:
+        if not interactive and now - shown < PROGRESS_EVERY:
             return
-        shown[0] = now
+        shown = now
         total = sum(written.values())
         rate = total / max(now - started, 1e-9)
         tables = f"{len(written)} table{'s' if len(written) > 1 else ''}"
@@ -324,14 +326,14 @@ async def _import(args: argparse.Namespace) -> int:
         else:
             report = await import_zip(store, args.snapshot, args.mode, progress)
     except StoreError as exc:
-        print(f"{chr(10) if interactive else ''}smalltown: import failed: {exc}", file=sys.stderr)
+        print(f"{new_line}smalltown: import failed: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
     total = sum(report.tables.values())
     again = " (resumed)" if report.resumed else ""
     print(
-        f"{chr(13) if interactive else ''}imported {total:,} documents into "
+        f"{line_start}imported {total:,} documents into "
         f"{len(report.tables)} tables{again} in "
         f"{time.monotonic() - started:.1f} s",
         file=sys.stderr,

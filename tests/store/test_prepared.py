@@ -69,3 +69,27 @@ async def test_bad_prepared_rows_are_refused_and_nothing_is_written(store):
     with pytest.raises(InvalidValueError, match="4 dimensions"):
         await store.run(lambda tx: tx.insert_prepared("notes", [four]))
     assert await store.read(lambda tx: tx.count("notes")) == 1
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [
+        [0.5, True, 0.25],  # numpy would read the bool as 1.0
+        [False, 0.5, 0.25],
+        [0.5, "0.5", 0.25],  # numpy would read the string as a number
+        [0.5, None, 0.25],
+        [0.5, [0.5], 0.25],
+        [[0.5], [0.5], [0.5]],
+    ],
+)
+def test_a_vector_item_that_is_not_a_number_is_refused(vector):
+    t = SCHEMA.table("notes")
+    with pytest.raises(InvalidValueError, match="list of finite numbers"):
+        prepare_row(t, note(10001, 1, v=vector), 10001)
+
+
+@pytest.mark.parametrize("vector", [[1, 2, 3], [0.0, 1.0, 1], [0.5, 2, -0.0], (0.5, 0.25, 1.5)])
+def test_a_vector_of_ints_and_floats_is_taken_as_floats(vector):
+    t = SCHEMA.table("notes")
+    row = prepare_row(t, note(10001, 1, v=list(vector)), 10001)
+    assert row.vectors["v"].vector.tolist() == [float(x) for x in vector]

@@ -9,8 +9,9 @@ Where they differ, or where the text could mean something else to another JSON e
 the caller encodes the parsed value as usual: numbers with an exponent and ``-0.0`` (which
 PostgreSQL's JSONB turns into an integer or ``0``), ``NaN``/``Infinity`` literals, typed
 objects (``$integer`` is not a stored form), escapes (``\\u005fid`` spells ``_id``) and keys
-starting with ``_`` (``_id`` twice). The checks look at bytes, not tokens, so a string that
-merely contains such text costs the fallback and nothing else.
+starting with ``_`` (``_id`` twice). The checks look at bytes: numbers only between strings,
+escapes and key prefixes anywhere, so a string that merely starts like a key costs the
+fallback and nothing else.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _SYSTEM_PREFIX = re.compile(
 )
 _NEGATIVE_ZERO = re.compile(rb"-0\.0*(?![0-9])")
 _EXPONENT_NEXT = b"0123456789+-"
+# A number's exponent always follows a digit: digits and E become 0 and e, and "0e" is
+# looked for (text has far more e's than "digit, then e").
 _DIGITS_AND_E = bytes.maketrans(b"123456789E", b"000000000e")
 _SHORT = 2048
 
@@ -37,32 +40,32 @@ def body_text(line: bytes) -> str | None:
     rest = line[found.end() :]
     if found.group(1) == b"}":
         return "{}" if not rest.strip() else None
-    if len(rest) < _SHORT:
-        # One pattern with alternatives is tried at every byte (some 10 µs a line); these
-        # substring tests each run at memory speed. A number's exponent always follows a
-        # digit, and text has far more e's than "digit, then e" (a pattern for that alone
-        # still took 3 µs), so digits and E are mapped to 0 and e, and "0e" looked for.
-        if (
-            b"\\" in rest
-            or b"$" in rest
-            or b'"_' in rest
-            or b"NaN" in rest
-            or b"Infinity" in rest
-            or (b"-0" in rest and _NEGATIVE_ZERO.search(rest))
-            or b"0e" in rest.translate(_DIGITS_AND_E)
-        ):
-            return None
-    elif (
-        # The same, for a long line (an embedding): one-byte searches run at memory
-        # speed, so two-byte patterns are found from their rarer first byte.
-        b"\\" in rest
-        or b"$" in rest
-        or _NEGATIVE_ZERO.search(rest)
-        or _followed(rest, b"e", _EXPONENT_NEXT)
-        or _followed(rest, b"E", _EXPONENT_NEXT)
-        or _followed(rest, b"N", b"a")  # NaN
-        or _followed(rest, b"I", b"n")  # Infinity
-        or _followed(rest, b'"', b"_")  # a key such as "_id" again
+    if (
+        b"\\" in rest  # an escape
+        or (b"$" in rest and b'"$' in rest)  # a typed object
+        or (b"_" in rest and b'"_' in rest)  # a key such as "_id" again
+    ):
+        return None  # (a byte is found at memory speed, two only after it)
+    if (
+        len(rest) < _SHORT
+        and b"NaN" not in rest
+        and b"Infinity" not in rest
+        and b"0e" not in rest.translate(_DIGITS_AND_E)
+        and not (b"-0" in rest and _NEGATIVE_ZERO.search(rest))
+    ):
+        return "{" + rest.decode().strip()  # nothing that even looks like a number to refuse
+    # Something looks like one, or the line is long. With no escape, every quote opens or
+    # closes a string, so what lies between strings is the line's structure and numbers:
+    # look there alone, and a look-alike in text (a hex id's "3e8") costs nothing. Outside
+    # strings valid JSON has no capital but an exponent's E, and an "e" is an exponent's
+    # when a digit or sign follows it (not true's or false's).
+    numbers = b"".join(rest.split(b'"')[::2])
+    if (
+        b"N" in numbers  # NaN
+        or b"I" in numbers  # Infinity
+        or b"E" in numbers
+        or _followed(numbers, b"e", _EXPONENT_NEXT)
+        or (b"-" in numbers and _NEGATIVE_ZERO.search(numbers))
     ):
         return None
     return "{" + rest.decode().strip()

@@ -555,9 +555,8 @@ def vector_entries(t: Table, row: Row) -> dict[str, VectorEntry | None]:
 
 
 def _vector(raw: Any, vindex: VectorIndex, table: str, what: str) -> np.ndarray:
-    numeric = isinstance(raw, (list, tuple)) and set(map(type, raw)) <= {float, int}
-    arr = np.asarray(raw, dtype=np.float64) if numeric else None
-    if arr is None or arr.ndim != 1 or not np.isfinite(arr).all():
+    arr = _numbers(raw)
+    if arr is None or not np.isfinite(arr).all():
         raise InvalidValueError(
             f"{what} for vector index {table}.{vindex.name} must be a list of finite numbers"
         )
@@ -567,6 +566,33 @@ def _vector(raw: Any, vindex: VectorIndex, table: str, what: str) -> np.ndarray:
             f"has {vindex.dimensions}"
         )
     return arr.astype(np.float32)
+
+
+def _numbers(raw: Any) -> np.ndarray | None:
+    """``raw`` as float64 when it is a list or tuple of ints and floats, else None.
+
+    A vector's items are floats, and a Python type check of each (a set of their types)
+    cost as much as the conversion. So numpy reads the list as it will, and when it finds
+    float64s none of which is 0 or 1, every item was a float or an int: a bool, the one
+    other thing numpy would read as a float64, is one of those two. Otherwise the types are
+    checked one by one after all.
+    """
+    if not isinstance(raw, (list, tuple)):
+        return None
+    try:
+        arr = np.array(raw)
+    except (ValueError, TypeError, OverflowError):  # ragged nesting, say
+        arr = None
+    if (
+        arr is not None
+        and arr.dtype == np.float64
+        and arr.ndim == 1
+        and not ((arr == 0.0) | (arr == 1.0)).any()
+    ):
+        return arr
+    if set(map(type, raw)) <= {float, int}:
+        return np.array(raw, dtype=np.float64)
+    return None
 
 
 def _vector_entry(vindex: VectorIndex, table: str, body: dict[str, Any]) -> VectorEntry | None:

@@ -83,7 +83,7 @@ def _fine(value: Any, depth: int) -> bool:
         return False
     if depth >= MAX_DEPTH:
         return depth == MAX_DEPTH and not value  # an item would be nested too deep
-    if set(map(type, items)) <= _SCALARS:
+    if _SCALARS.issuperset(map(type, items)):
         return True  # an embedding's floats, a document of strings: no walk
     for item in items:
         kind = type(item)

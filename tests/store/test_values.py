@@ -1,4 +1,5 @@
 import math
+import struct
 
 import pytest
 
@@ -101,3 +102,38 @@ def test_nesting_limit_on_both_paths(depth):
     else:
         with pytest.raises(InvalidValueError, match="nested more than 64"):
             values.check_value(value)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        True,  # a bool, an int, an int too big: all but the last are values
+        7,
+        2**63,
+        float("nan"),
+        -0.0,
+        "s",
+        None,
+        [1.5],
+        {"$bad": 1.5},
+        type("F", (float,), {})(0.25),  # a float subclass
+        (1.5,),
+    ],
+)
+@pytest.mark.parametrize("at", [0, 1, 499])
+def test_a_long_list_of_floats_with_one_odd_item_is_judged_like_a_short_one(odd, at):
+    # Lists of 32 items or more are checked as a whole (values.float_array).
+    long = [0.125 * i for i in range(500)]
+    long[at] = odd
+    outcomes = []
+    for value in (long, [long[at]]):
+        try:
+            check_value({"v": value})
+            outcomes.append(None)
+        except InvalidValueError as exc:
+            outcomes.append(str(exc).replace("[0]", f"[{at}]"))
+    assert outcomes[0] == outcomes[1]
+    exact = values.float_array(long)
+    assert (exact is not None) == (type(odd) is float)
+    if exact is not None:
+        assert exact.tobytes() == struct.pack(f"<{len(long)}d", *long)  # the very bits

@@ -16,13 +16,13 @@ Guarantees are the single-process pass's:
   message names the first bad line in exactly the words the one-process pass uses;
 - memory: at most one chunk a checking process, and one more, are in flight (each a few
   MB of lines, and as much of prepared rows when it comes back);
-- a small entry (one chunk) starts no process; the pool starts at the second chunk and
-  lives until the check pass ends. Its processes come from a fork server, not a fork of
-  this process (which holds database connections and threads); if this process is
-  killed, each notices at once and exits. Should one die, the entry is checked
-  again in this process alone, as is the rest (so a script that imports without an
-  ``if __name__ == "__main__":`` guard, which the processes cannot start from, still
-  imports, on one core).
+- a small entry (one chunk) starts no process; the pool starts with the first entry of
+  two chunks or more, which it checks whole, and lives until the check pass ends. Its
+  processes come from a fork server, not a fork of this process (which holds database
+  connections and threads); if this process is killed, each notices at once and exits.
+  Should one die, the entry is checked again in this process alone, as is the rest (so
+  a script that imports without an ``if __name__ == "__main__":`` guard, which the
+  processes cannot start from, still imports, on one core).
 """
 
 from __future__ import annotations
@@ -189,6 +189,20 @@ def chunks(source: Source) -> Iterator[Chunk]:
         yield chunk
 
 
+def _with_lookahead(items: Iterator[Chunk]) -> Iterator[tuple[Chunk, bool]]:
+    """Each chunk, and whether it is its entry's only one: a small entry is checked here,
+    whereas every chunk of a larger one, the first included, goes to the processes."""
+    first = next(items, None)
+    if first is None:
+        return
+    second = next(items, None)
+    yield first, second is None
+    if second is not None:
+        yield second, False
+        for chunk in items:
+            yield chunk, False
+
+
 def _end_with(pid: int) -> None:
     """In a checking process: exit as soon as the importing process ``pid`` has ended, even
     by SIGKILL (a pool's processes hold their own input pipe open, so they would wait on
@@ -306,9 +320,9 @@ class Checker:
                 spool.add_packed(source.label, data)
 
         try:
-            for i, chunk in enumerate(chunks(source)):
+            for chunk, alone in _with_lookahead(chunks(source)):
                 interrupt()
-                if i == 0 or not self.processes:
+                if not self.processes or (alone and self._pool is None):
                     take(check_chunk(table, source.label, expected, sizes, skip, chunk))
                     continue
                 pool = self._pool_now()

@@ -131,12 +131,10 @@ class _Pending:
 
     def inserted(self, table: str, rows: Sequence[PreparedRow]) -> None:
         """``wrote`` for a batch of new documents (an import's): one call, not one each."""
-        writes = self.writes
-        for row in rows:
-            if row.id in writes:
-                self.wrote(table, row.id, None, row.keys)
-            else:
-                writes[row.id] = Write(table, row.id, None, row.keys)
+        fresh = {row.id: Write(table, row.id, None, row.keys) for row in rows}
+        for id in fresh.keys() & self.writes.keys() if self.writes else ():
+            self.wrote(table, id, None, fresh.pop(id).new_keys)
+        self.writes.update(fresh)
 
 
 class Transaction:

@@ -93,3 +93,15 @@ def test_a_vector_of_ints_and_floats_is_taken_as_floats(vector):
     t = SCHEMA.table("notes")
     row = prepare_row(t, note(10001, 1, v=list(vector)), 10001)
     assert row.vectors["v"].vector.tolist() == [float(x) for x in vector]
+
+
+def test_a_vector_read_once_still_leaves_the_rest_of_the_document_checked():
+    t = Table("long", vector_indexes=[VectorIndex("v", "v", 64)])
+    floats = [0.5 + i for i in range(64)]
+    row = prepare_row(t, note(10001, 1, v=floats), 10001)
+    assert row.vectors["v"].vector.tolist() == floats
+    for bad in ({"$no": 1}, 2**63, {"deep": {"$no": 1}}):
+        with pytest.raises(InvalidValueError):
+            prepare_row(t, note(10001, 1, v=floats, other=bad), 10001)
+    with pytest.raises(InvalidValueError, match="reserved"):
+        prepare_row(t, {**note(10001, 1, v=floats), "_secret": 1}, 10001)

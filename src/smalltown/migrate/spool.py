@@ -95,7 +95,11 @@ def unpack_rows(packed: list[tuple]) -> list[PreparedRow]:
 
 
 def _pack(row: PreparedRow) -> tuple:
-    vectors = {name: (e.vector.tobytes(), e.filters) for name, e in row.vectors.items()}
+    vectors = (
+        {name: (e.vector.tobytes(), e.filters) for name, e in row.vectors.items()}
+        if row.vectors
+        else {}  # (most rows: no comprehension to run)
+    )
     return (row.id, row.number, row.creation_time, row.encoded, row.keys, vectors)
 
 

@@ -40,13 +40,13 @@ def parse_uniform(line: str | bytes) -> Any:
     """Export JSON: ``1`` is an Int64 and ``1.0`` a Float64, as the parser gives them;
     typed objects become their values."""
     data = line.encode() if isinstance(line, str) else line
-    if _LONG_INTEGER in data.translate(_DIGITS):
+    if data.translate(_DIGITS).find(_LONG_INTEGER) >= 0:  # (find: see stored_text.py)
         return _standard(data)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return _standard(data)
-    return decode_typed(value) if b"$" in data else value
+    return decode_typed(value) if data.find(b"$") >= 0 else value
 
 
 def _standard(data: bytes) -> Any:

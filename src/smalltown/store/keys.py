@@ -111,6 +111,8 @@ def field_value(doc: dict[str, Any], path: str) -> Any:
 
 def index_key(doc: dict[str, Any], fields: Sequence[str]) -> bytes:
     """The entry of ``doc`` in an index on ``fields`` (system fields appended by the caller)."""
+    if len(fields) == 1:  # most indexes: no list to build
+        return encode_value(field_value(doc, fields[0]))
     return b"".join([encode_value(field_value(doc, f)) for f in fields])
 
 

@@ -14,7 +14,7 @@ from smalltown.store import values
 from smalltown.store.base import PreparedRow, Row
 from smalltown.store.errors import InvalidValueError
 from smalltown.store.schema import Table
-from smalltown.store.transaction import index_keys, vector_entries
+from smalltown.store.transaction import check_body, index_keys, vector_entries
 
 __all__ = ["PreparedRow", "prepare_row"]
 
@@ -31,13 +31,13 @@ def prepare_row(
     which saves encoding it again: an embedding's floats are the costly part.
     """
     body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
-    values.check_document_fields(body, t.name)
+    floats = check_body(t, body)
     id, ct = doc.get("_id"), doc.get("_creationTime")
     if not values.is_finite_number(ct):
         raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
     row = Row(id, float(ct), body)
     vectors = (
-        {name: e for name, e in vector_entries(t, row).items() if e is not None}
+        {name: e for name, e in vector_entries(t, row, floats).items() if e is not None}
         if t.vector_indexes
         else {}
     )

@@ -547,13 +547,36 @@ async def rewrite_row(ptx: ProviderTransaction, t: Table, row: Row) -> None:
     await ptx.update(t, row, values.dumps(row.body), index_keys(t, row), vectors)
 
 
-def vector_entries(t: Table, row: Row) -> dict[str, VectorEntry | None]:
-    """A row's entry in every vector index of its table (None: not in that index)."""
-    return {v.name: _vector_entry(v, t.name, row.body) for v in t.vector_indexes}
+def vector_entries(
+    t: Table, row: Row, floats: Mapping[str, np.ndarray] | None = None
+) -> dict[str, VectorEntry | None]:
+    """A row's entry in every vector index of its table (None: not in that index).
+    ``floats``: vector fields already read (``check_body``), by field."""
+    floats = floats or {}
+    return {
+        v.name: _vector_entry(v, t.name, row.body, floats.get(v.field)) for v in t.vector_indexes
+    }
 
 
-def _vector(raw: Any, vindex: VectorIndex, table: str, what: str) -> np.ndarray:
-    arr = _numbers(raw)
+def check_body(t: Table, body: Any) -> dict[str, np.ndarray]:
+    """``values.check_document_fields`` for a document of ``t``, reading each top-level
+    vector field that holds only floats once, for the check and the index both: returns
+    those fields' values as float64, for ``vector_entries``."""
+    floats = {}
+    if isinstance(body, dict):
+        for v in t.vector_indexes:
+            raw = body.get(v.field) if "." not in v.field else None  # (a path: walked)
+            if type(raw) is list and (found := values.float_array(raw)) is not None:
+                floats[v.field] = found  # floats alone: a valid value, nothing to walk
+    rest = {k: x for k, x in body.items() if k not in floats} if floats else body
+    values.check_document_fields(rest, t.name)
+    return floats
+
+
+def _vector(
+    raw: Any, vindex: VectorIndex, table: str, what: str, floats: np.ndarray | None = None
+) -> np.ndarray:
+    arr = _numbers(raw) if floats is None else floats
     if arr is None or not np.isfinite(arr).all():
         raise InvalidValueError(
             f"{what} for vector index {table}.{vindex.name} must be a list of finite numbers"
@@ -578,11 +601,13 @@ def _numbers(raw: Any) -> np.ndarray | None:
     return None
 
 
-def _vector_entry(vindex: VectorIndex, table: str, body: dict[str, Any]) -> VectorEntry | None:
+def _vector_entry(
+    vindex: VectorIndex, table: str, body: dict[str, Any], floats: np.ndarray | None = None
+) -> VectorEntry | None:
     raw = keys.field_value(body, vindex.field)
     if raw is values.UNDEFINED:
         return None
-    vector = _vector(raw, vindex, table, f"field {vindex.field!r}")
+    vector = _vector(raw, vindex, table, f"field {vindex.field!r}", floats)
     filters = tuple(keys.encode_value(keys.field_value(body, f)) for f in vindex.filter_fields)
     return VectorEntry(vector, filters)
 

@@ -159,7 +159,11 @@ async def _vector_search(store, rng, dims, count, searches, figures, out) -> Non
         flt = {"group": int(i % GROUPS)} if filtered else None
         return store.read(
             lambda tx: tx.vector_search(
-                "bench_vectors", "by_embedding", queries[i].tolist(), limit=10, filter=flt
+                "bench_vectors",
+                "by_embedding",
+                queries[i % searches].tolist(),
+                limit=10,
+                filter=flt,
             )
         )
 

@@ -12,7 +12,7 @@ from smalltown.migrate import parallel_check
 from smalltown.migrate.export import export_zip
 from smalltown.migrate.import_zip import SnapshotError, import_zip
 from smalltown.runtime.runtime import with_system_tables
-from smalltown.store import Index, Schema, StoreError, Table, VectorIndex, encode_id, open_store
+from smalltown.store import Index, Schema, StoreError, Table, encode_id, open_store
 from smalltown.store.ids import new_internal_id
 
 SCHEMA = with_system_tables(
@@ -360,29 +360,3 @@ async def test_a_resumed_import_that_meets_a_bad_line_empties_the_tables_too(
         await import_zip(store, path)
     assert await store.read(lambda tx: tx.count("messages")) == 0
     assert await _imports_left(store) == 0
-
-
-async def test_a_table_with_a_vector_index_loads_first_so_its_index_builds_beside_the_rest(
-    store_url, tmp_path, monkeypatch
-):
-    schema = with_system_tables(
-        Schema(
-            [
-                Table("notes"),
-                Table("vectors", vector_indexes=[VectorIndex("by_v", "v", 3)]),
-            ]
-        )
-    )
-    written = _spy_on_writes(monkeypatch)  # (entries come in name order: notes, vectors)
-    notes = [json.dumps(doc(10020, i, text=f"n{i}")) for i in range(5)]
-    vectors = [json.dumps(doc(10021, i, v=[0.5, 0.25, i + 0.5])) for i in range(4)]
-    path = write_zip(tmp_path / "v.zip", {"notes": (10020, notes), "vectors": (10021, vectors)})
-    s = await open_store(store_url, schema)
-    try:
-        report = await import_zip(s, path)
-        assert report.tables == {"notes": 5, "vectors": 4}
-        assert [table for table, _ in written] == ["vectors", "notes"]
-        found = await s.read(lambda tx: tx.vector_search("vectors", "by_v", [0.5, 0.25, 3.5]))
-        assert found[0][1] == pytest.approx(1.0)
-    finally:
-        await s.close()

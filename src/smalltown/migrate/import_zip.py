@@ -297,7 +297,6 @@ async def _import_overlapped(
     killed midway is resumed like any other: the progress row ``EMPTY_BEFORE`` tells the
     next run that emptying is still the way back.
     """
-    sources = _vector_tables_first(sources, schema)
     if not done:
         numbers = {s.table: s.number for s in sources if not s.component}
         await store.set_table_numbers(numbers)  # type: ignore[arg-type]
@@ -325,15 +324,6 @@ async def _import_overlapped(
         if isinstance(exc, StoreError) and not isinstance(exc, StoreConnectionError):
             await _undo(store, key, sources, writer.begun)
         raise
-
-
-def _vector_tables_first(sources: list[Source], schema: Schema) -> list[Source]:
-    """The sources in load order: tables with a vector index first, for building one
-    (HNSW on PostgreSQL) is the longest step of a load, and it runs beside the loads of
-    the tables that follow; the rest keep their order."""
-    return sorted(
-        sources, key=lambda s: not (_preparable(s) and _vector_indexes(schema, s.table))
-    )
 
 
 def _check_into(

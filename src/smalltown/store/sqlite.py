@@ -212,7 +212,7 @@ class SqliteTransaction(ProviderTransaction):
         found: set[str] = set()
         for start in range(0, len(ids), MAX_PARAMS):
             chunk = ids[start : start + MAX_PARAMS]
-            marks = ", ".join("?" for _ in chunk)
+            marks = ", ".join(["?"] * len(chunk))
             sql = f"SELECT id FROM {_table_sql(table)} WHERE id IN ({marks})"
             found.update(row[0] for row in await self._execute(sql, tuple(chunk)))
         return found

@@ -105,3 +105,15 @@ def test_a_vector_read_once_still_leaves_the_rest_of_the_document_checked():
             prepare_row(t, note(10001, 1, v=floats, other=bad), 10001)
     with pytest.raises(InvalidValueError, match="reserved"):
         prepare_row(t, {**note(10001, 1, v=floats), "_secret": 1}, 10001)
+
+
+async def test_which_ids_exist_is_answered_exactly_whatever_the_ids_hold(store):
+    number, t = store.table_numbers["notes"], store.schema.table("notes")
+    rows = [prepare_row(t, note(number, i), number) for i in range(3)]
+    await store.run(lambda tx: tx.insert_prepared("notes", rows))
+    there = [row.id for row in rows[:2]]
+    absent = note(number, 9)["_id"]
+    for asked in ([*there, absent], [absent, *there, "no\nsuch", "a,b", "{x}"]):
+        # (PostgreSQL sends plain ids as one string, anything else as a list)
+        found = await store.read(lambda tx, asked=asked: tx._ptx.existing_ids(t, asked))
+        assert found == set(there)

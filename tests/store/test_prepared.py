@@ -117,3 +117,9 @@ async def test_which_ids_exist_is_answered_exactly_whatever_the_ids_hold(store):
         # (PostgreSQL sends plain ids as one string, anything else as a list)
         found = await store.read(lambda tx, asked=asked: tx._ptx.existing_ids(t, asked))
         assert found == set(there)
+
+
+def test_a_vector_field_named_like_a_system_field_is_still_refused():
+    t = Table("odd", vector_indexes=[VectorIndex("v", "_v", 40)])
+    with pytest.raises(InvalidValueError, match="reserved"):
+        prepare_row(t, note(10001, 1, _v=[0.5] * 40), 10001)

@@ -55,6 +55,10 @@ class KeyRange:
         return key >= self.low and (self.high is None or key < self.high)
 
 
+# A document's top-level vector fields already read as float64 (``check_body``), by field.
+Floats = dict[str, np.ndarray]
+
+
 class Write(NamedTuple):
     """A document's index keys before and after a write (``None``: absent on that side)."""
 
@@ -283,9 +287,9 @@ class Transaction:
         """Insert a new document and return its id."""
         self._check_writable()
         t = self._table(table)
-        values.check_document_fields(doc, t.name)
+        floats = check_body(t, doc)
         id = encode_id(self._numbers[t.name], new_internal_id())
-        await self._insert_row(t, Row(id, self._clock.creation_time(), dict(doc)))
+        await self._insert_row(t, Row(id, self._clock.creation_time(), dict(doc)), floats)
         return id
 
     async def insert_with_id(self, table: str, doc: Mapping[str, Any]) -> str:
@@ -299,9 +303,9 @@ class Transaction:
         self._check_writable()
         t = self._table(table)
         rows = [self._imported_row(t, doc) for doc in docs]
-        await self._check_new_ids(t, [row.id for row in rows])
-        for row in rows:
-            await self._insert_row(t, row)
+        await self._check_new_ids(t, [row.id for row, _ in rows])
+        for row, floats in rows:
+            await self._insert_row(t, row, floats)
 
     async def insert_prepared(self, table: str, rows: Sequence[PreparedRow]) -> None:
         """Insert rows that ``prepared.prepare_row`` checked and encoded (an import's
@@ -337,14 +341,14 @@ class Transaction:
         if existing:
             raise InvalidIdError(f"a document with id {min(existing)} already exists in {t.name!r}")
 
-    def _imported_row(self, t: Table, doc: Mapping[str, Any]) -> Row:
+    def _imported_row(self, t: Table, doc: Mapping[str, Any]) -> tuple[Row, Floats]:
         body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
-        values.check_document_fields(body, t.name)
+        floats = check_body(t, body)
         id, ct = doc.get("_id"), doc.get("_creationTime")
         self._table_of_id(id, t.name)
         if not values.is_finite_number(ct):
             raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
-        return Row(id, float(ct), body)
+        return Row(id, float(ct), body), floats
 
     async def patch(self, id: str, fields: Mapping[str, Any], *, table: str | None = None) -> None:
         """Shallow-merge ``fields`` into the document; a field set to UNDEFINED is removed."""
@@ -362,8 +366,8 @@ class Transaction:
                 body.pop(key, None)
             else:
                 body[key] = value
-        values.check_document_fields(body, t.name)
-        await self._update_row(t, row, Row(row.id, row.creation_time, body))
+        floats = check_body(t, body)
+        await self._update_row(t, row, Row(row.id, row.creation_time, body), floats)
 
     async def replace(self, id: str, doc: Mapping[str, Any], *, table: str | None = None) -> None:
         """Replace every field of the document (system fields stay)."""
@@ -373,8 +377,8 @@ class Transaction:
         for key in values.SYSTEM_FIELDS:
             if key in doc and doc[key] != row.document()[key]:
                 raise InvalidValueError(f"{key} of {id} cannot be changed")
-        values.check_document_fields(body, t.name)
-        await self._update_row(t, row, Row(row.id, row.creation_time, body))
+        floats = check_body(t, body)
+        await self._update_row(t, row, Row(row.id, row.creation_time, body), floats)
 
     async def delete(self, id: str, *, table: str | None = None) -> None:
         self._check_writable()
@@ -384,18 +388,20 @@ class Transaction:
 
     # --- internals ---------------------------------------------------------------------
 
-    async def _insert_row(self, t: Table, row: Row) -> None:
+    async def _insert_row(self, t: Table, row: Row, floats: Floats) -> None:
         keyset = index_keys(t, row)
         vectors = {
-            name: entry for name, entry in vector_entries(t, row).items() if entry is not None
+            name: entry
+            for name, entry in vector_entries(t, row, floats).items()
+            if entry is not None
         }
         encoded = values.dumps(row.body)  # fails on oversize documents before any write
         await self._ptx.insert(t, row, encoded, keyset, vectors)
         self._pending.wrote(t.name, row.id, None, keyset)
 
-    async def _update_row(self, t: Table, old: Row, new: Row) -> None:
+    async def _update_row(self, t: Table, old: Row, new: Row, floats: Floats) -> None:
         keyset = index_keys(t, new)
-        vectors = vector_entries(t, new)
+        vectors = vector_entries(t, new, floats)
         await self._ptx.update(t, new, values.dumps(new.body), keyset, vectors)
         self._pending.wrote(t.name, new.id, index_keys(t, old), keyset)
 
@@ -548,24 +554,26 @@ async def rewrite_row(ptx: ProviderTransaction, t: Table, row: Row) -> None:
 
 
 def vector_entries(
-    t: Table, row: Row, floats: Mapping[str, np.ndarray] | None = None
+    t: Table, row: Row, floats: Floats | None = None
 ) -> dict[str, VectorEntry | None]:
     """A row's entry in every vector index of its table (None: not in that index).
-    ``floats``: vector fields already read (``check_body``), by field."""
+    ``floats``: its vector fields ``check_body`` already read."""
     floats = floats or {}
     return {
         v.name: _vector_entry(v, t.name, row.body, floats.get(v.field)) for v in t.vector_indexes
     }
 
 
-def check_body(t: Table, body: Any) -> dict[str, np.ndarray]:
+def check_body(t: Table, body: Any) -> Floats:
     """``values.check_document_fields`` for a document of ``t``, reading each top-level
     vector field that holds only floats once, for the check and the index both: returns
     those fields' values as float64, for ``vector_entries``."""
     floats = {}
     if isinstance(body, dict):
         for v in t.vector_indexes:
-            raw = body.get(v.field) if "." not in v.field else None  # (a path: walked)
+            if "." in v.field or v.field.startswith("_"):
+                continue  # a path is walked, and a system-like name refused, as usual
+            raw = body.get(v.field)
             if type(raw) is list and (found := values.float_array(raw)) is not None:
                 floats[v.field] = found  # floats alone: a valid value, nothing to walk
     rest = {k: x for k, x in body.items() if k not in floats} if floats else body

@@ -66,16 +66,14 @@ def _table_sql(t: Table | str) -> str:
     return _q(f"st_{t if isinstance(t, str) else t.name}")
 
 
+def _btree_sql(table: Table, ix_name: str) -> str:
+    name = _q(f"ix_{table.name}_{ix_name}")
+    return f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {_table_sql(table)} ({_q(f'k_{ix_name}')})"
+
+
 def _btree_indexes(table: Table) -> list[tuple[str, str]]:
     """Each index's B-tree over its key column: its name, and the statement making it."""
-    return [
-        (
-            f"ix_{table.name}_{ix.name}",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(f'ix_{table.name}_{ix.name}')} "
-            f"ON {_table_sql(table)} ({_q(f'k_{ix.name}')})",
-        )
-        for ix in table.all_indexes
-    ]
+    return [(f"ix_{table.name}_{ix.name}", _btree_sql(table, ix.name)) for ix in table.all_indexes]
 
 
 def _vector_columns(name: str, filter_count: int) -> list[str]:
@@ -392,15 +390,26 @@ class SqliteProvider(Provider):
             elif seq is not None:
                 self.vectors.committed(seq, tx.vector_changes)
 
+    @asynccontextmanager
+    async def _immediate(self) -> AsyncIterator[_Connection]:
+        """The writer in a ``BEGIN IMMEDIATE`` transaction, committed when the block ends,
+        rolled back if it raises. The caller holds the write lock."""
+        conn = self._writer
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.call(self._rollback_if_open)
+            raise
+
     def _rollback_if_open(self) -> None:
         if self._writer.db is not None and self._writer.db.in_transaction:
             self._writer.db.execute("ROLLBACK")
 
     async def apply_schema(self, schema: Schema) -> dict[str, int]:
         async with self._write_lock:
-            conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
+            async with self._immediate() as conn:
                 stored = {
                     name: (number, json.loads(definition))
                     for name, number, definition in await conn.execute(
@@ -415,10 +424,6 @@ class SqliteProvider(Provider):
                         await self._migrate(conn, table, definition)
                     numbers[table.name] = number
                 await conn.execute(f"UPDATE {CLOCK} SET seq = seq + 1 WHERE id = 1")
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.call(self._rollback_if_open)
-                raise
             self._tables = {t.name: t for t in schema.tables}
         self.vectors.forget()  # loaded by the first vector search
         return numbers
@@ -462,11 +467,11 @@ class SqliteProvider(Provider):
         )
 
     async def _add_indexes(self, conn: _Connection, table: Table, names: set[str]) -> None:
-        for (_, create), ix in zip(_btree_indexes(table), table.all_indexes, strict=True):
+        for ix in table.all_indexes:
             if ix.name in names:
                 col = _q(f"k_{ix.name}")
                 await conn.execute(f"ALTER TABLE {_table_sql(table)} ADD COLUMN {col} BLOB")
-                await conn.execute(create)
+                await conn.execute(_btree_sql(table, ix.name))
         for v in table.vector_indexes:
             if v.name in names:
                 for col in _vector_columns(v.name, len(v.filter_fields)):
@@ -513,51 +518,28 @@ class SqliteProvider(Provider):
             self._readers.put_nowait(conn)
 
     async def renumber(self, numbers: dict[str, int]) -> None:
-        async with self._write_lock:
-            conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for name in numbers:  # out of the way first: numbers are unique
-                    await conn.execute(
-                        f"UPDATE {META} SET number = -number - 1 WHERE name = ?", (name,)
-                    )
-                for name, number in numbers.items():
-                    await conn.execute(
-                        f"UPDATE {META} SET number = ? WHERE name = ?", (number, name)
-                    )
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.call(self._rollback_if_open)
-                raise
+        async with self._write_lock, self._immediate() as conn:
+            for name in numbers:  # out of the way first: numbers are unique
+                await conn.execute(
+                    f"UPDATE {META} SET number = -number - 1 WHERE name = ?", (name,)
+                )
+            for name, number in numbers.items():
+                await conn.execute(f"UPDATE {META} SET number = ? WHERE name = ?", (number, name))
 
     async def begin_bulk_load(self, table: Table) -> None:
         """Into an empty table, drop the index B-trees (all but the id's): one sort at the
         end (``end_bulk_load``) costs less than inserting each row's keys in key order.
         Queries still answer meanwhile, by scanning the table."""
-        async with self._write_lock:
-            conn = self._writer
+        async with self._write_lock, self._immediate() as conn:
             if await conn.execute(f"SELECT 1 FROM {_table_sql(table)} LIMIT 1"):
                 return
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for name, _ in _btree_indexes(table):
-                    await conn.execute(f"DROP INDEX IF EXISTS {_q(name)}")
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.call(self._rollback_if_open)
-                raise
+            for name, _ in _btree_indexes(table):
+                await conn.execute(f"DROP INDEX IF EXISTS {_q(name)}")
 
     async def end_bulk_load(self, table: Table) -> None:
-        async with self._write_lock:
-            conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for _, create in _btree_indexes(table):
-                    await conn.execute(create)
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.call(self._rollback_if_open)
-                raise
+        async with self._write_lock, self._immediate() as conn:
+            for _, create in _btree_indexes(table):
+                await conn.execute(create)
 
     async def ping(self) -> None:
         async with self.transaction(read_only=True) as tx:

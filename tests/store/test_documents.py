@@ -8,9 +8,12 @@ from smalltown.store import (
     UNDEFINED,
     DocumentNotFoundError,
     Index,
+    InvalidQueryError,
     InvalidValueError,
     Schema,
     Table,
+    UnknownTableError,
+    VectorIndex,
     decode_id,
 )
 
@@ -155,3 +158,69 @@ async def test_empty_tables_can_take_the_numbers_an_import_needs(open_test_store
         await store.set_table_numbers({"notes": 10009})  # it holds a document now
     again = await open_test_store(SCHEMA)  # the numbers are recorded
     assert again.table_numbers == {"tags": 10001, "notes": 10007}
+
+
+BULK = Schema(
+    [
+        Table(
+            "memories",
+            indexes=[Index("by_player", ["player"])],
+            vector_indexes=[VectorIndex("by_embedding", "embedding", 40, ["player"])],
+        ),
+        Table("tags"),
+    ]
+)
+
+
+async def test_delete_some_empties_a_table_a_batch_at_a_time(open_test_store):
+    store = await open_test_store(BULK)
+
+    async def fill(tx):
+        tag = await tx.insert("tags", {"name": "kept"})
+        ids = [
+            await tx.insert(
+                "memories", {"player": f"p{i % 2}", "embedding": [float(i + 1)] + [0.5] * 39}
+            )
+            for i in range(7)
+        ]
+        return tag, ids
+
+    tag, ids = await store.run(fill)
+    first, rest = ids[:3], ids[3:]  # the oldest go first
+
+    async def delete_three_then_look(tx):
+        went = await tx.delete_some("memories", 3)
+        hits = await tx.vector_search("memories", "by_embedding", [1.0] * 40, limit=10)
+        return went, [h["_id"] for h in await tx.query("memories")], [id for id, _ in hits]
+
+    committed = await store.transact(delete_three_then_look)
+    went, listed, searched = committed.value
+    assert went == 3 and listed == rest and sorted(searched) == sorted(rest)  # its own deletes seen
+    assert {w.id for w in committed.writes} == set(first)
+    assert all(w.new_keys is None and "by_player" in w.old_keys for w in committed.writes)
+    assert [h["_id"] for h in await store.read(lambda tx: tx.query("memories"))] == rest
+    for player in ("p0", "p1"):  # the index lost its entries too
+        found = await store.read(
+            lambda tx, p=player: tx.query("memories", "by_player", eq={"player": p})
+        )
+        assert {h["_id"] for h in found} <= set(rest)
+    hits = await store.read(
+        lambda tx: tx.vector_search("memories", "by_embedding", [1.0] * 40, limit=10)
+    )
+    assert sorted(id for id, _ in hits) == sorted(rest)
+
+    counts = [await store.run(lambda tx: tx.delete_some("memories", 3)) for _ in range(3)]
+    assert counts == [3, 1, 0]
+    assert await store.read(lambda tx: tx.count("memories")) == 0
+    assert (await store.read(lambda tx: tx.get(tag)))["name"] == "kept"
+
+
+@pytest.mark.parametrize("limit", [0, -1, True, 2.0, "3", None])
+async def test_delete_some_refuses_a_bad_limit_and_deletes_nothing(open_test_store, limit):
+    store = await open_test_store(SCHEMA)
+    await store.run(lambda tx: tx.insert("notes", {"author": "ada"}))
+    with pytest.raises(InvalidQueryError, match="limit must be a positive integer"):
+        await store.run(lambda tx: tx.delete_some("notes", limit))
+    with pytest.raises(UnknownTableError):
+        await store.run(lambda tx: tx.delete_some("nope", 1))
+    assert await store.read(lambda tx: tx.count("notes")) == 1

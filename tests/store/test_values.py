@@ -32,6 +32,20 @@ def test_stored_json_round_trips_every_type_exactly():
 
 
 @pytest.mark.parametrize(
+    "odd", [-0.0, math.inf, math.nan, 1e-300, b"\x01", 7, [0.5], {"k": -0.0}, "s", None]
+)
+@pytest.mark.parametrize("at", [0, 20, 39])
+def test_a_long_list_with_one_stored_form_item_reads_back_exactly(odd, at):
+    # Reading skips decoding a long list of plain floats (an embedding) as a whole.
+    vector = [0.25 + i for i in range(40)]
+    vector[at] = odd
+    back = loads(dumps({"v": vector, "plain": [0.5] * 40}))
+    assert back["plain"] == [0.5] * 40
+    assert [type(x) for x in back["v"]] == [type(x) for x in vector]
+    assert repr(back["v"]) == repr(vector)  # -0.0, nan, bytes and nesting included
+
+
+@pytest.mark.parametrize(
     "bad",
     [{1, 2}, object(), 2**63, -(2**63) - 1, {"$x": 1}, {1: "a"}, {"": 1}, (1, 2), 1j],
 )

@@ -122,6 +122,12 @@ class ProviderTransaction(ABC):
     @abstractmethod
     async def delete(self, table: Table, id: str) -> None: ...
 
+    async def delete_many(self, table: Table, ids: Sequence[str]) -> None:
+        """Remove rows (ids checked present by the caller). Providers send a batch in one
+        statement; this fallback deletes row by row."""
+        for id in ids:
+            await self.delete(table, id)
+
     @abstractmethod
     async def vector_search(
         self,

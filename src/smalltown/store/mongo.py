@@ -29,7 +29,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from bson import Binary, Int64
-from pymongo import ASCENDING, AsyncMongoClient, DeleteOne, InsertOne, ReplaceOne, ReturnDocument
+from pymongo import (
+    ASCENDING,
+    AsyncMongoClient,
+    DeleteMany,
+    DeleteOne,
+    InsertOne,
+    ReplaceOne,
+    ReturnDocument,
+)
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import (
     ConfigurationError,
@@ -240,9 +248,14 @@ class MongoTransaction(ProviderTransaction):
         self._queued.append((_collection_name(table), ReplaceOne({"_id": row.id}, stored)))
 
     async def delete(self, table: Table, id: str) -> None:
-        self._queued.append((_collection_name(table), DeleteOne({"_id": id})))
+        await self.delete_many(table, [id])
+
+    async def delete_many(self, table: Table, ids: Sequence[str]) -> None:
+        one = len(ids) == 1
+        op = DeleteOne({"_id": ids[0]}) if one else DeleteMany({"_id": {"$in": list(ids)}})
+        self._queued.append((_collection_name(table), op))
         for v in table.vector_indexes:
-            self.vector_changes.setdefault((table.name, v.name), {})[id] = None
+            self.vector_changes.setdefault((table.name, v.name), {}).update(dict.fromkeys(ids))
 
     @_mapped
     async def vector_search(

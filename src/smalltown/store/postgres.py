@@ -86,6 +86,17 @@ def _btree_sql(table: Table, ix_name: str) -> str:
     return f"CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {_table_sql(table)} ({_q(f'k_{ix_name}')})"
 
 
+def _any_id(ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """A condition "the id is one of ``ids``" and its parameters. psycopg writes a list
+    parameter item by item in Python (each string searched for characters to quote),
+    which cost an import more than its query; the ids as one string, split by PostgreSQL,
+    cost nothing. Ids never hold a line break, but should one, the list goes as a list."""
+    joined = "\n".join(ids)
+    if joined.count("\n") == len(ids) - 1:
+        return "id = ANY(string_to_array(%s, %s))", [joined, "\n"]
+    return "id = ANY(%s)", [list(ids)]
+
+
 def _filter_sql(table: Table, v: VectorIndex, i: int) -> str:
     name = _q(f"fx_{table.name}_{v.name}_{i}")
     return f"CREATE INDEX IF NOT EXISTS {name} ON {_table_sql(table)} ({_q(f'f_{v.name}_{i}')})"
@@ -281,15 +292,7 @@ class PostgresTransaction(ProviderTransaction):
 
     @_mapped
     async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
-        # psycopg writes a list parameter item by item in Python (each string searched for
-        # characters to quote), which cost an import more than the query itself; the ids
-        # as one string, split by PostgreSQL, cost nothing. Ids never hold a line break,
-        # but should one, the list is sent as a list after all.
-        joined = "\n".join(ids)
-        if joined.count("\n") == len(ids) - 1:
-            where, params = "id = ANY(string_to_array(%s, %s))", (joined, "\n")
-        else:
-            where, params = "id = ANY(%s)", (list(ids),)
+        where, params = _any_id(ids)
         rows = await self._fetch(f"SELECT id FROM {_table_sql(table)} WHERE {where}", params)
         return {row[0] for row in rows}
 
@@ -359,6 +362,10 @@ class PostgresTransaction(ProviderTransaction):
     @_mapped
     async def delete(self, table: Table, id: str) -> None:
         self._queued.append((f"DELETE FROM {_table_sql(table)} WHERE id = %s", [id]))
+
+    async def delete_many(self, table: Table, ids: Sequence[str]) -> None:
+        where, params = _any_id(ids)
+        self._queued.append((f"DELETE FROM {_table_sql(table)} WHERE {where}", params))
 
     @_mapped
     async def vector_search(

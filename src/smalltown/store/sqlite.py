@@ -295,9 +295,16 @@ class SqliteTransaction(ProviderTransaction):
         self._queue(f"UPDATE {_table_sql(table)} SET {sets} WHERE id = ?", (*cols.values(), row.id))
 
     async def delete(self, table: Table, id: str) -> None:
-        self._queue(f"DELETE FROM {_table_sql(table)} WHERE id = ?", (id,))
+        await self.delete_many(table, [id])
+
+    async def delete_many(self, table: Table, ids: Sequence[str]) -> None:
+        sql = f"DELETE FROM {_table_sql(table)} WHERE id = ?"
+        if len(ids) == 1:
+            self._queue(sql, (ids[0],))
+        else:
+            self._queue(sql, [(id,) for id in ids], many=True)
         for v in table.vector_indexes:
-            self.vector_changes.setdefault((table.name, v.name), {})[id] = None
+            self.vector_changes.setdefault((table.name, v.name), {}).update(dict.fromkeys(ids))
 
     async def vector_search(
         self,

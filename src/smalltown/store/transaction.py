@@ -386,6 +386,21 @@ class Transaction:
         await self._ptx.delete(t, id)
         self._pending.wrote(t.name, id, index_keys(t, row), None)
 
+    async def delete_some(self, table: str, limit: int) -> int:
+        """Delete up to ``limit`` documents of ``table``, the oldest first, in one statement;
+        returns how many went (0: the table is empty). Emptying a table so, a transaction
+        at a time, spares a round trip a document (an import's ``replace`` mode)."""
+        self._check_writable()
+        t = self._table(table)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidQueryError(f"limit must be a positive integer, got {limit!r}")
+        found = await self._ptx.scan(t, BY_CREATION_TIME, b"", None, False, limit)
+        if found:
+            await self._ptx.delete_many(t, [row.id for _, row in found])
+        for _, row in found:
+            self._pending.wrote(t.name, row.id, index_keys(t, row), None)
+        return len(found)
+
     # --- internals ---------------------------------------------------------------------
 
     async def _insert_row(self, t: Table, row: Row, floats: Floats) -> None:

@@ -232,6 +232,8 @@ def from_stored(value: Any) -> Any:
                 return base64.b64decode(value["$bytes"])
         return {k: from_stored(v) for k, v in value.items()}
     if isinstance(value, list):
+        if len(value) >= _LONG_LIST and float_array(value) is not None:
+            return value  # an embedding: floats alone, nothing to decode
         return [from_stored(v) for v in value]
     return value
 

@@ -224,3 +224,21 @@ async def test_delete_some_refuses_a_bad_limit_and_deletes_nothing(open_test_sto
     with pytest.raises(UnknownTableError):
         await store.run(lambda tx: tx.delete_some("nope", 1))
     assert await store.read(lambda tx: tx.count("notes")) == 1
+
+
+async def test_delete_all_empties_a_table_in_batches_and_counts(open_test_store):
+    store = await open_test_store(SCHEMA)
+
+    async def fill(tx):
+        for i in range(7):
+            await tx.insert("notes", {"author": f"a{i}"})
+        await tx.insert("tags", {"name": "kept"})
+
+    await store.run(fill)
+    commits = []
+    store.on_commit(lambda ts, writes: commits.append(len(writes)))
+    assert await store.delete_all("notes", batch=3) == 7
+    assert commits == [3, 3, 1]  # a transaction a batch
+    assert await store.read(lambda tx: tx.count("notes")) == 0
+    assert await store.read(lambda tx: tx.count("tags")) == 1
+    assert await store.delete_all("notes") == 0

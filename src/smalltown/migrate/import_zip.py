@@ -651,8 +651,7 @@ async def _counts(
 
 async def _clear_tables(store: Store, tables: set[str], parts: Sequence[tuple[str, str]]) -> None:
     for table in sorted(_with_chunks(tables)):
-        while await store.run(lambda tx, t=table: tx.delete_some(t, BATCH)):
-            pass
+        await store.delete_all(table, BATCH)
     for prefix, table in parts:
         await _clear(store, lambda tx, p=prefix, t=table: components.rows(tx, p, t, BATCH))
 

@@ -172,6 +172,14 @@ class Store:
     async def read(self, fn: Callable[[Transaction], Awaitable[T]]) -> T:
         return (await self.transact(fn, read_only=True)).value
 
+    async def delete_all(self, table: str, batch: int = 500) -> int:
+        """Empty ``table``, ``batch`` documents a transaction (one would hold the whole
+        table); returns how many went. Not atomic: a failure leaves it partly emptied."""
+        deleted = 0
+        while went := await self.run(lambda tx: tx.delete_some(table, batch)):
+            deleted += went
+        return deleted
+
     async def ping(self) -> None:
         """Raise a StoreError unless the database answers."""
         await self._provider.ping()

@@ -68,21 +68,7 @@ async def create(store: Store, agents: int = len(CHARACTERS)) -> str:
 
 async def reset_memories(store: Store) -> int:
     """Delete every memory and memory embedding (after changing the embedding model)."""
-    deleted = 0
-    for table in ("memories", "memoryEmbeddings"):
-        while True:
-
-            async def batch(tx, table=table) -> int:
-                docs = await tx.query(table, limit=500)
-                for doc in docs:
-                    await tx.delete(doc["_id"])
-                return len(docs)
-
-            count = await store.run(batch)
-            deleted += count
-            if count == 0:
-                break
-    return deleted
+    return sum([await store.delete_all(t) for t in ("memories", "memoryEmbeddings")])
 
 
 async def llm_usage(store: Store, now: float | None = None) -> list[dict[str, Any]]:

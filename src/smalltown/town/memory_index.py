@@ -144,7 +144,7 @@ async def reembed(
     model = embedder.embedding_model
     total = await store.read(lambda tx: tx.count("memoryEmbeddings"))
     await _record(store, model, dimensions, complete=False)
-    await _clear(store, "embeddingsCache")
+    await store.delete_all("embeddingsCache")
     await store.apply_schema(store.schema.merged([memory_embeddings(None)]))
     done = orphans = 0
     cursor: str | None = None
@@ -212,19 +212,6 @@ async def _record(store: Store, model: str, dimensions: int, complete: bool) -> 
             await tx.patch(found["_id"], fields)
 
     await store.run(write)
-
-
-async def _clear(store: Store, table: str) -> None:
-    while True:
-
-        async def batch(tx) -> int:
-            docs = await tx.query(table, limit=500)
-            for doc in docs:
-                await tx.delete(doc["_id"])
-            return len(docs)
-
-        if await store.run(batch) == 0:
-            return
 
 
 def _logger(every: float = 2.0) -> Progress:

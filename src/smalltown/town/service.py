@@ -26,16 +26,34 @@ from smalltown.town.usage import all_worlds_usage, world_gauges
 log = logging.getLogger("smalltown.town")
 
 
+#: ids a world may allocate (players, agents, conversations, operations) before reaching
+#: the next world's: at one a second, over a century
+ID_BLOCK = 2**32
+
+
+async def first_free_id(tx) -> int:
+    """Where a new world's ids start: in a block of its own, past every world's so far.
+
+    Memories are kept by player id alone, as AI Town keeps them (its schema has no world
+    in them, and an export must fit that schema), so two worlds that both had a ``p:0``
+    would share that player's memories.
+    """
+    used = [w.get("nextId") for w in await tx.query("worlds")]
+    highest = max(
+        (int(n) for n in used if isinstance(n, (int, float)) and 0 <= n < 2**53), default=-1
+    )
+    return (highest // ID_BLOCK + 1) * ID_BLOCK if used else 0
+
+
 async def create_world(store, world_map=None, characters=CHARACTERS, default=True) -> str:
     """A new world with its map, engine and residents (they arrive with the first step)."""
     world_map = world_map or town_map()
 
     async def create(tx) -> str:
         now = time.time() * 1000
-        world_id = await tx.insert("worlds", World().to_document())
-        await tx.insert(
-            "smalltownInitialWorlds", {"worldId": world_id, "world": World().to_document()}
-        )
+        first = World(next_id=await first_free_id(tx)).to_document()
+        world_id = await tx.insert("worlds", first)
+        await tx.insert("smalltownInitialWorlds", {"worldId": world_id, "world": first})
         engine_id = await tx.insert(
             "engines",
             {

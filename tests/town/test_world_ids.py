@@ -1,0 +1,62 @@
+"""Each world allocates ids in a block of its own, so a player id names one player in the
+whole database: memories, kept by player id alone as in AI Town, never cross worlds."""
+
+import math
+
+from smalltown.runtime import Registry, Runtime
+from smalltown.store import open_store
+from smalltown.town.replay import replay
+from smalltown.town.runner import WorldRunner
+from smalltown.town.schema import schema
+from smalltown.town.service import ID_BLOCK, create_world, first_free_id
+
+
+def _number(game_id: str) -> int:
+    return int(game_id.split(":")[1])
+
+
+async def test_two_worlds_never_share_an_id_and_still_replay(tmp_path):
+    store = await open_store(f"sqlite:///{tmp_path}/ids.db")
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        first, second = await create_world(store), await create_world(store, default=False)
+        clock = [(await store.read(lambda tx: tx.first("worldStatus")))["lastViewed"]]
+        runner = WorldRunner(runtime, clock=lambda: clock[0], on_operations=lambda w, o: None)
+        for _ in range(5):
+            clock[0] += 1000
+            for world_id in (first, second):
+                await runner.step_world(world_id)
+
+        worlds = {w["_id"]: w for w in await store.read(lambda tx: tx.query("worlds"))}
+        ids = {
+            world_id: {p["id"] for p in w["players"]} | {a["id"] for a in w["agents"]}
+            for world_id, w in worlds.items()
+        }
+        assert ids[first] and ids[second]  # the residents arrived in both
+        assert all(_number(i) < ID_BLOCK for i in ids[first])
+        assert all(ID_BLOCK <= _number(i) < 2 * ID_BLOCK for i in ids[second])
+        assert "p:0" in ids[first] and "p:0" not in ids[second]
+
+        for world_id in (first, second):
+            report = await replay(store, world_id)
+            assert report.equal, report.detail
+    finally:
+        await store.close()
+
+
+async def test_the_next_block_is_past_every_world_whatever_their_documents(tmp_path):
+    store = await open_store(f"sqlite:///{tmp_path}/blocks.db", schema)
+    try:
+        assert await store.read(first_free_id) == 0
+
+        async def add(tx, next_id):
+            await tx.insert("worlds", {"nextId": next_id})
+
+        await store.run(lambda tx: add(tx, 7.0))
+        assert await store.read(first_free_id) == ID_BLOCK
+        await store.run(lambda tx: add(tx, float(ID_BLOCK + 5)))
+        for odd in ("x", math.nan, math.inf, -3.0):  # an imported world may hold anything
+            await store.run(lambda tx, odd=odd: add(tx, odd))
+        assert await store.read(first_free_id) == 2 * ID_BLOCK
+    finally:
+        await store.close()

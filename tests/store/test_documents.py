@@ -10,6 +10,7 @@ from smalltown.store import (
     Index,
     InvalidQueryError,
     InvalidValueError,
+    Range,
     Schema,
     Table,
     UnknownTableError,
@@ -160,6 +161,7 @@ async def test_empty_tables_can_take_the_numbers_an_import_needs(open_test_store
     assert again.table_numbers == {"tags": 10001, "notes": 10007}
 
 
+STEPS = Schema([Table("steps", indexes=[Index("by_step", ["world", "step"])])])
 BULK = Schema(
     [
         Table(
@@ -242,3 +244,23 @@ async def test_delete_all_empties_a_table_in_batches_and_counts(open_test_store)
     assert await store.read(lambda tx: tx.count("notes")) == 0
     assert await store.read(lambda tx: tx.count("tags")) == 1
     assert await store.delete_all("notes") == 0
+
+
+async def test_delete_some_and_delete_all_take_a_query_s_index_eq_and_range(open_test_store):
+    store = await open_test_store(STEPS)
+
+    async def fill(tx):
+        for world in ("w1", "w2"):
+            for step in range(10):
+                await tx.insert("steps", {"world": world, "step": float(step)})
+
+    await store.run(fill)
+    old = {"index": "by_step", "eq": {"world": "w1"}, "range": Range("step", lt=6.0)}
+    assert await store.run(lambda tx: tx.delete_some("steps", 4, **old)) == 4
+    assert await store.delete_all("steps", batch=1, **old) == 2
+    left = await store.read(lambda tx: tx.query("steps", "by_step", eq={"world": "w1"}))
+    assert [d["step"] for d in left] == [6.0, 7.0, 8.0, 9.0]
+    assert await store.read(lambda tx: tx.count("steps")) == 14  # w2 untouched
+    with pytest.raises(InvalidQueryError, match="equality must name a prefix"):
+        await store.run(lambda tx: tx.delete_some("steps", 1, "by_step", eq={"step": 1.0}))
+    assert await store.read(lambda tx: tx.count("steps")) == 14

@@ -172,11 +172,13 @@ class Store:
     async def read(self, fn: Callable[[Transaction], Awaitable[T]]) -> T:
         return (await self.transact(fn, read_only=True)).value
 
-    async def delete_all(self, table: str, batch: int = 500) -> int:
-        """Empty ``table``, ``batch`` documents a transaction (one would hold the whole
-        table); returns how many went. Not atomic: a failure leaves it partly emptied."""
+    async def delete_all(self, table: str, batch: int = 500, **query: Any) -> int:
+        """Empty ``table``, or delete what ``query`` (``index``, ``eq``, ``range``, as
+        ``Transaction.query`` takes them) finds in it, ``batch`` documents a transaction
+        (one would hold them all); returns how many went. Not atomic: a failure leaves
+        part done, and running it again finishes."""
         deleted = 0
-        while went := await self.run(lambda tx: tx.delete_some(table, batch)):
+        while went := await self.run(lambda tx: tx.delete_some(table, batch, **query)):
             deleted += went
         return deleted
 

@@ -386,15 +386,25 @@ class Transaction:
         await self._ptx.delete(t, id)
         self._pending.wrote(t.name, id, index_keys(t, row), None)
 
-    async def delete_some(self, table: str, limit: int) -> int:
-        """Delete up to ``limit`` documents of ``table``, the oldest first, in one statement;
-        returns how many went (0: the table is empty). Emptying a table so, a transaction
-        at a time, spares a round trip a document (an import's ``replace`` mode)."""
+    async def delete_some(
+        self,
+        table: str,
+        limit: int,
+        index: str = BY_CREATION_TIME,
+        *,
+        eq: Mapping[str, Any] | None = None,
+        range: Range | None = None,
+    ) -> int:
+        """Delete the first ``limit`` documents ``query`` would give with the same
+        arguments, in one statement; returns how many went (0: none was left). Emptying a
+        table, or pruning a range of it, so, a transaction a batch, spares a round trip a
+        document (an import's ``replace`` mode, a world's old history)."""
         self._check_writable()
         t = self._table(table)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidQueryError(f"limit must be a positive integer, got {limit!r}")
-        found = await self._ptx.scan(t, BY_CREATION_TIME, b"", None, False, limit)
+        low, high = self._bounds(t, index, eq, range)
+        found = await self._ptx.scan(t, index, low, high, False, limit)
         if found:
             await self._ptx.delete_many(t, [row.id for _, row in found])
         for _, row in found:

@@ -433,8 +433,13 @@ async def _replay(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     print(
-        f"{report.world_id}: replayed {report.steps} steps and {report.inputs} inputs: "
-        f"{report.detail}"
+        f"{report.world_id}: replayed {report.steps} steps and {report.inputs} inputs"
+        + (
+            f" (the history kept starts after step {report.after_step})"
+            if report.after_step >= 0
+            else ""
+        )
+        + f": {report.detail}"
     )
     return 0 if report.equal else 3
 

@@ -3,7 +3,9 @@
 The engine is deterministic, so replaying every saved step (its start, length and the
 inputs it took) from the world's first state must give the stored world exactly, with the
 same engine version. A difference means a rule changed or state was written outside the
-engine.
+engine. Once a world's old history is pruned (``history.py``), its "first state" is the
+checkpoint the kept history starts from: the steps after it, and the inputs after the
+last one it had taken.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class ReplayReport:
     inputs: int
     equal: bool
     detail: str
+    after_step: int = -1  # the step the replay started after (-1: from the very first)
 
 
 async def replay(store: Store, world_id: str) -> ReplayReport:
@@ -33,16 +36,20 @@ async def replay(store: Store, world_id: str) -> ReplayReport:
         initial = await tx.first("smalltownInitialWorlds", "worldId", eq={"worldId": world_id})
         if initial is None:
             raise ValueError(f"world {world_id} has no recorded first state (imported?)")
-        steps = await tx.query("smalltownSteps", "worldStep", eq={"worldId": world_id})
+        steps = await tx.query(
+            "smalltownSteps",
+            "worldStep",
+            eq={"worldId": world_id},
+            range=Range("step", gt=float(initial.get("afterStep", -1))),
+        )
         inputs = await tx.query(
             "inputs",
             "byInputNumber",
             eq={"engineId": status["engineId"]},
-            range=Range("number", gte=0.0),
+            range=Range("number", gt=float(initial.get("lastInput", -1))),
         )
         return (
-            status,
-            initial["world"],
+            initial,
             steps,
             inputs,
             await tx.get(status["engineId"], table="engines"),
@@ -50,12 +57,13 @@ async def replay(store: Store, world_id: str) -> ReplayReport:
             await tx.get(world_id, table="worlds"),
         )
 
-    _, first, steps, inputs, engine, map_doc, stored = await store.read(load)
-    world = World.from_document(first)
+    base, steps, inputs, engine, map_doc, stored = await store.read(load)
+    world = World.from_document(base["world"])
     world_map = WorldMap.from_document(map_doc)
     seed = int(engine.get("smalltownSeed", 0))
     by_number = {int(i["number"]): i for i in inputs}
-    previous = -1
+    after = int(base.get("afterStep", -1))
+    previous = int(base.get("lastInput", -1))
     used = 0
     for record in steps:
         if int(record.get("engineVersion", ENGINE_VERSION)) != ENGINE_VERSION:
@@ -66,6 +74,7 @@ async def replay(store: Store, world_id: str) -> ReplayReport:
                 False,
                 f"step {int(record['step'])} ran engine version "
                 f"{int(record['engineVersion'])}; this is {ENGINE_VERSION}",
+                after,
             )
         last = int(record["lastInput"])
         batch = [
@@ -90,7 +99,7 @@ async def replay(store: Store, world_id: str) -> ReplayReport:
     detail = (
         "the replayed world equals the stored one" if equal else _difference(rebuilt, stored_doc)
     )
-    return ReplayReport(world_id, len(steps), used, equal, detail)
+    return ReplayReport(world_id, len(steps), used, equal, detail, after)
 
 
 def _difference(rebuilt: dict, stored: dict) -> str:

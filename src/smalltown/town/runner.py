@@ -28,6 +28,9 @@ from smalltown.store import Range, Transaction
 log = logging.getLogger("smalltown.town.runner")
 IDLE_MS = 5 * 60_000  # a world nobody has viewed for this long goes to sleep
 BATCH = 32
+#: steps between checkpoints (an hour of one-second steps): where replay can start once
+#: older history is pruned (``history.py``)
+CHECKPOINT_STEPS = 3600
 
 OperationHandler = Callable[[str, list], Any]
 #: told after each step: (world id, wall seconds the step took, its result)
@@ -59,6 +62,7 @@ class WorldRunner:
         on_operations: OperationHandler | None = None,
         clock: Callable[[], float] | None = None,
         time_scale: float = 1.0,
+        checkpoint_steps: int = CHECKPOINT_STEPS,
     ) -> None:
         """``clock`` gives game time (tests pass their own, which then is wall time too);
         otherwise game time runs ``time_scale`` times as fast as the wall clock, which is
@@ -66,6 +70,7 @@ class WorldRunner:
         self._runtime = runtime
         self._step_ms = step_ms
         self._on_operations = on_operations
+        self._checkpoint_steps = checkpoint_steps
         if clock is not None:
             self._clock, self._wall = clock, clock
         else:
@@ -134,7 +139,8 @@ class WorldRunner:
             duration=self._step_ms,
         )
         schedule = None if self._on_operations is not None else self._schedule
-        await store.run(lambda tx: _save(tx, loaded, world, result, schedule))
+        checkpoint = (int(engine.get("smalltownStep", 0)) + 1) % self._checkpoint_steps == 0
+        await store.run(lambda tx: _save(tx, loaded, world, result, schedule, checkpoint))
         self.steps += 1
         for observe in self.observers:
             observe(world_id, time.perf_counter() - started, result)
@@ -178,14 +184,31 @@ async def _load(tx: Transaction, world_id: str) -> Loaded:
 
 
 async def _save(
-    tx: Transaction, loaded: Loaded, world: World, result: StepResult, schedule=None
+    tx: Transaction,
+    loaded: Loaded,
+    world: World,
+    result: StepResult,
+    schedule=None,
+    checkpoint: bool = False,
 ) -> None:
     world_id, engine = loaded.status["worldId"], loaded.engine
     current = await tx.get(engine["_id"], table="engines")
     if current["generationNumber"] != engine["generationNumber"]:
         raise StaleEngine(f"world {world_id} was stepped by another runner")
-    await tx.replace(world_id, world.to_document())
+    document = world.to_document()
+    await tx.replace(world_id, document)
     processed = loaded.inputs[-1]["number"] if loaded.inputs else engine["processedInputNumber"]
+    if checkpoint:
+        await tx.insert(
+            "smalltownCheckpoints",
+            {
+                "worldId": world_id,
+                "step": float(engine.get("smalltownStep", 0)),
+                "lastInput": float(processed),
+                "time": float(result.end_time),
+                "world": document,
+            },
+        )
     await tx.patch(
         engine["_id"],
         {

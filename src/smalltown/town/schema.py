@@ -58,9 +58,19 @@ def _tables(dimensions: int) -> list[Table]:
             ],
         ),
         Table("messages", indexes=[Index("conversationId", ["worldId", "conversationId"])]),
-        # smalltown's own: each world's first state and step boundaries, for replay.
+        # smalltown's own: each world's first state (or the checkpoint its kept history
+        # starts from) and step boundaries, for replay.
         Table("smalltownInitialWorlds", indexes=[Index("worldId", ["worldId"])]),
         Table("smalltownSteps", indexes=[Index("worldStep", ["worldId", "step"])]),
+        # smalltown's own: the world as it was after every hour's last step, where replay
+        # can start once older history is pruned.
+        Table(
+            "smalltownCheckpoints",
+            indexes=[
+                Index("worldStep", ["worldId", "step"]),
+                Index("worldTime", ["worldId", "time"]),
+            ],
+        ),
         # Agents' memories, as AI Town keeps them.
         Table(
             "memories",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -18,6 +19,7 @@ from smalltown.llm.prices import prices_from_env
 from smalltown.llm.providers import concurrency_from_env
 from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.history import history_days_from_env, prune_all
 from smalltown.town.inputs import insert_input
 from smalltown.town.memory_index import fit_memory_index
 from smalltown.town.runner import WorldRunner
@@ -84,12 +86,27 @@ async def create_world(store, world_map=None, characters=CHARACTERS, default=Tru
     return await store.run(create)
 
 
-class TownService:
-    """The runner and the LLM client, closed together when the server stops."""
+PRUNE_EVERY_S = 3600.0
 
-    def __init__(self, runner: WorldRunner, llm) -> None:
+
+async def _prune_forever(store, days: float) -> None:
+    """Each world's history older than ``days``, pruned at start and then hourly."""
+    while True:
+        try:
+            await prune_all(store, days)
+        except Exception:
+            log.exception("pruning old history failed; trying again in an hour")
+        await asyncio.sleep(PRUNE_EVERY_S)
+
+
+class TownService:
+    """The runner, the history pruner and the LLM client, closed together when the server
+    stops."""
+
+    def __init__(self, runner: WorldRunner, llm, pruner: asyncio.Task | None = None) -> None:
         self.runner = runner
         self.llm = llm
+        self.pruner = pruner
 
     @property
     def steps(self) -> int:
@@ -100,6 +117,9 @@ class TownService:
         return self.runner.rounds
 
     async def close(self) -> None:
+        if self.pruner is not None:
+            self.pruner.cancel()
+            await asyncio.gather(self.pruner, return_exceptions=True)
         await self.runner.close()
         if self.llm is not None:
             await self.llm.close()
@@ -114,6 +134,7 @@ async def start(runtime) -> TownService:
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
     tokens_per_hour = tokens_per_hour_from_env()  # each world's; see smalltown.town.usage
+    days = history_days_from_env()  # (settings are read before anything starts)
     llm = (
         open_provider(config, prices=prices_from_env(), concurrency=concurrency_from_env())
         if config is not None
@@ -186,4 +207,9 @@ async def start(runtime) -> TownService:
         time_scale=float(scale) if scale.replace(".", "", 1).isdigit() and float(scale) > 0 else 1,
     )
     await runner.start()
-    return TownService(runner, llm)
+    pruner = None
+    if days is not None:
+        pruner = asyncio.create_task(
+            _prune_forever(runtime.store, days), name="smalltown-history-pruner"
+        )
+    return TownService(runner, llm, pruner)

@@ -127,3 +127,21 @@ def test_a_bad_history_days_value_says_what_to_give(monkeypatch, raw):
     monkeypatch.setenv("SMALLTOWN_HISTORY_DAYS", raw)
     with pytest.raises(ValueError, match="give a number of days"):
         history_days_from_env()
+
+
+async def test_replay_reads_history_a_page_at_a_time_and_notices_a_gap(town):
+    await town.run(23)
+    whole = await replay(town.store, town.world_id)
+    paged = await replay(town.store, town.world_id, page=4)
+    assert whole.equal and paged.equal
+    assert (paged.steps, paged.inputs) == (whole.steps, whole.inputs) == (23, whole.inputs)
+    assert whole.inputs > 5
+
+    gap = await town.store.read(
+        lambda tx: tx.first(
+            "smalltownSteps", "worldStep", eq={"worldId": town.world_id, "step": 10.0}
+        )
+    )
+    await town.store.run(lambda tx: tx.delete(gap["_id"]))
+    broken = await replay(town.store, town.world_id, page=4)
+    assert not broken.equal and "step 10 is missing" in broken.detail

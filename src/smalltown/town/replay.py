@@ -28,78 +28,117 @@ class ReplayReport:
     after_step: int = -1  # the step the replay started after (-1: from the very first)
 
 
-async def replay(store: Store, world_id: str) -> ReplayReport:
+PAGE = 2000  # step records read at a time, with their inputs: memory stays flat
+
+
+async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
     async def load(tx):
         status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
         if status is None:
             raise ValueError(f"no world {world_id!r}; see `smalltown worlds list`")
         initial = await tx.first("smalltownInitialWorlds", "worldId", eq={"worldId": world_id})
         if initial is None:
-            raise ValueError(f"world {world_id} has no recorded first state (imported?)")
-        steps = await tx.query(
-            "smalltownSteps",
-            "worldStep",
-            eq={"worldId": world_id},
-            range=Range("step", gt=float(initial.get("afterStep", -1))),
-        )
-        inputs = await tx.query(
-            "inputs",
-            "byInputNumber",
-            eq={"engineId": status["engineId"]},
-            range=Range("number", gt=float(initial.get("lastInput", -1))),
-        )
+            raise ValueError(
+                f"world {world_id} has no recorded first state (imported?); it gains one "
+                "at its first hourly checkpoint"
+            )
         return (
             initial,
-            steps,
-            inputs,
             await tx.get(status["engineId"], table="engines"),
             await tx.first("maps", "worldId", eq={"worldId": world_id}),
             await tx.get(world_id, table="worlds"),
+            # the stored world is this step's outcome: replay stops there
+            await tx.first("smalltownSteps", "worldStep", eq={"worldId": world_id}, order="desc"),
         )
 
-    base, steps, inputs, engine, map_doc, stored = await store.read(load)
+    base, engine, map_doc, stored, newest = await store.read(load)
     world = World.from_document(base["world"])
     world_map = WorldMap.from_document(map_doc)
     seed = int(engine.get("smalltownSeed", 0))
-    by_number = {int(i["number"]): i for i in inputs}
     after = int(base.get("afterStep", -1))
-    previous = int(base.get("lastInput", -1))
-    used = 0
-    for record in steps:
-        if int(record.get("engineVersion", ENGINE_VERSION)) != ENGINE_VERSION:
-            return ReplayReport(
-                world_id,
-                0,
-                0,
-                False,
-                f"step {int(record['step'])} ran engine version "
-                f"{int(record['engineVersion'])}; this is {ENGINE_VERSION}",
-                after,
-            )
-        last = int(record["lastInput"])
-        batch = [
-            Input(n, by_number[n]["name"], by_number[n]["args"])
-            for n in range(previous + 1, last + 1)
-            if n in by_number
-        ]
-        used += len(batch)
-        step(
-            world,
-            world_map,
-            batch,
-            record["start"],
-            seed=seed,
-            step_number=int(record["step"]),
-            duration=record["duration"],
+    done, previous = after, int(base.get("lastInput", -1))
+    end = after if newest is None else int(newest["step"])
+    steps = used = 0
+    while done < end:
+        records, inputs = await store.read(
+            lambda tx, d=done, p=previous: _page(tx, world_id, engine["_id"], d, end, p, page)
         )
-        previous = last
+        missing = _first_missing(records, done + 1)
+        if missing is not None:
+            detail = f"step {missing} is missing: was history pruned meanwhile? run it again"
+            return ReplayReport(world_id, steps, used, False, detail, after)
+        by_number = {int(i["number"]): i for i in inputs}
+        for record in records:
+            if int(record.get("engineVersion", ENGINE_VERSION)) != ENGINE_VERSION:
+                return ReplayReport(
+                    world_id,
+                    0,
+                    0,
+                    False,
+                    f"step {int(record['step'])} ran engine version "
+                    f"{int(record['engineVersion'])}; this is {ENGINE_VERSION}",
+                    after,
+                )
+            last = int(record["lastInput"])
+            batch = [
+                Input(n, by_number[n]["name"], by_number[n]["args"])
+                for n in range(previous + 1, last + 1)
+                if n in by_number
+            ]
+            used += len(batch)
+            step(
+                world,
+                world_map,
+                batch,
+                record["start"],
+                seed=seed,
+                step_number=int(record["step"]),
+                duration=record["duration"],
+            )
+            previous = last
+            steps += 1
+        done = int(records[-1]["step"])
     rebuilt = world.to_document()
     stored_doc = {k: v for k, v in stored.items() if not k.startswith("_")}
     equal = rebuilt == stored_doc
     detail = (
         "the replayed world equals the stored one" if equal else _difference(rebuilt, stored_doc)
     )
-    return ReplayReport(world_id, len(steps), used, equal, detail, after)
+    return ReplayReport(world_id, steps, used, equal, detail, after)
+
+
+def _first_missing(records: list[dict], first: int) -> int | None:
+    """The first step number from ``first`` on that ``records`` lacks (None: they run on
+    from it without a gap, and there is at least one)."""
+    expected = first
+    for record in records:
+        if int(record["step"]) != expected:
+            return expected
+        expected += 1
+    return first if not records else None
+
+
+async def _page(
+    tx, world_id: str, engine_id: str, done: int, end: int, taken: int, limit: int
+) -> tuple[list[dict], list[dict]]:
+    """The next step records after step ``done`` (up to ``end``), and the inputs they took
+    (those after input ``taken``)."""
+    records = await tx.query(
+        "smalltownSteps",
+        "worldStep",
+        eq={"worldId": world_id},
+        range=Range("step", gt=float(done), lte=float(end)),
+        limit=limit,
+    )
+    if not records:
+        return [], []
+    inputs = await tx.query(
+        "inputs",
+        "byInputNumber",
+        eq={"engineId": engine_id},
+        range=Range("number", gt=float(taken), lte=records[-1]["lastInput"]),
+    )
+    return records, inputs
 
 
 def _difference(rebuilt: dict, stored: dict) -> str:

@@ -24,6 +24,10 @@ from typing import Any, Final
 from smalltown.store.errors import SchemaError, UnknownIndexError, UnknownTableError
 
 FIRST_TABLE_NUMBER: Final = 10001
+#: where tables named with a leading "_" (the runtime's own) are numbered: an app's
+#: tables count up from 10001, as Convex numbers them, so a snapshot's numbers never meet
+#: these (below 16384, an id stays 32 characters)
+FIRST_SYSTEM_TABLE_NUMBER: Final = 16320
 BY_ID: Final = "by_id"
 BY_CREATION_TIME: Final = "by_creation_time"
 MIN_VECTOR_DIMENSIONS: Final = 2
@@ -263,14 +267,29 @@ def plan_tables(
     schema: Schema, stored: dict[str, tuple[int, Any]]
 ) -> list[tuple[Table, int, Any | None]]:
     """Each table of ``schema`` with its number and its stored definition (None: a new
-    table). Stored tables keep their numbers; new ones take the next free from 10001."""
-    next_number = max([FIRST_TABLE_NUMBER - 1, *(n for n, _ in stored.values())]) + 1
+    table). Stored tables keep their numbers; a new one takes the next free number from
+    10001, or from ``FIRST_SYSTEM_TABLE_NUMBER`` for a system table."""
+    taken = {n for n, _ in stored.values()}
     plan = []
     for table in schema.tables:
         if table.name in stored:
             number, definition = stored[table.name]
             plan.append((table, number, definition))
         else:
-            plan.append((table, next_number, None))
-            next_number += 1
+            number = free_number(taken, first_number(table.name))
+            taken.add(number)
+            plan.append((table, number, None))
     return plan
+
+
+def first_number(table: str) -> int:
+    """Where a new table's number is looked for: system tables have a range of their own."""
+    return FIRST_SYSTEM_TABLE_NUMBER if table.startswith("_") else FIRST_TABLE_NUMBER
+
+
+def free_number(taken: set[int], first: int = FIRST_TABLE_NUMBER) -> int:
+    """The first table number from ``first`` on that is not ``taken``."""
+    number = first
+    while number in taken:
+        number += 1
+    return number

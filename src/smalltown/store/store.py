@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from smalltown.store.base import Provider, RetryableConflict
 from smalltown.store.errors import ConflictError, SchemaError, StoreConnectionError
-from smalltown.store.schema import Schema
+from smalltown.store.schema import Schema, first_number, free_number
 from smalltown.store.transaction import Clock, KeyRange, Transaction, Write
 
 log = logging.getLogger("smalltown.store")
@@ -84,11 +84,11 @@ class Store:
         """
         current = dict(self._numbers)
         final = {**current, **wanted}
-        taken = set(wanted.values())
-        free = max([*final.values(), 10000]) + 1
+        taken = set(final.values())
         for name, number in current.items():
-            if name not in wanted and number in taken:
-                final[name], free = free, free + 1
+            if name not in wanted and number in wanted.values():
+                final[name] = free_number(taken, first_number(name))
+                taken.add(final[name])
         changed = {name: n for name, n in final.items() if current.get(name) != n}
         if not changed:
             return

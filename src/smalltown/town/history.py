@@ -15,6 +15,7 @@ only once it is older than the window too.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 
@@ -47,10 +48,8 @@ def history_days_from_env() -> float | None:
     try:
         days = float(raw)
     except ValueError:
-        raise ValueError(
-            f"SMALLTOWN_HISTORY_DAYS={raw!r}: give a number of days (0 keeps everything)"
-        ) from None
-    if not days >= 0 or days == float("inf"):
+        days = math.nan
+    if not 0 <= days < math.inf:
         raise ValueError(
             f"SMALLTOWN_HISTORY_DAYS={raw!r}: give a number of days (0 keeps everything)"
         )

@@ -267,7 +267,7 @@ def plan_tables(
     schema: Schema, stored: dict[str, tuple[int, Any]]
 ) -> list[tuple[Table, int, Any | None]]:
     """Each table of ``schema`` with its number and its stored definition (None: a new
-    table). Stored tables keep their numbers; a new one takes the next free number from
+    table). Stored tables keep their numbers; a new one takes the next number from
     10001, or from ``FIRST_SYSTEM_TABLE_NUMBER`` for a system table."""
     taken = {n for n, _ in stored.values()}
     plan = []
@@ -276,20 +276,20 @@ def plan_tables(
             number, definition = stored[table.name]
             plan.append((table, number, definition))
         else:
-            number = free_number(taken, first_number(table.name))
+            number = next_number(taken, table.name)
             taken.add(number)
             plan.append((table, number, None))
     return plan
 
 
-def first_number(table: str) -> int:
-    """Where a new table's number is looked for: system tables have a range of their own."""
-    return FIRST_SYSTEM_TABLE_NUMBER if table.startswith("_") else FIRST_TABLE_NUMBER
-
-
-def free_number(taken: set[int], first: int = FIRST_TABLE_NUMBER) -> int:
-    """The first table number from ``first`` on that is not ``taken``."""
-    number = first
-    while number in taken:
-        number += 1
-    return number
+def next_number(taken: set[int], table: str) -> int:
+    """A new number for ``table``: one past the highest ``taken`` in its range (an app's
+    tables', or the system tables'), as numbers are never given twice: an id kept
+    somewhere must not come to name a document of another table."""
+    system = table.startswith("_")
+    first, end = (
+        (FIRST_SYSTEM_TABLE_NUMBER, 2**14)
+        if system
+        else (FIRST_TABLE_NUMBER, FIRST_SYSTEM_TABLE_NUMBER)
+    )
+    return max((n for n in taken if first <= n < end), default=first - 1) + 1

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from smalltown.store.base import Provider, RetryableConflict
 from smalltown.store.errors import ConflictError, SchemaError, StoreConnectionError
-from smalltown.store.schema import Schema, first_number, free_number
+from smalltown.store.schema import Schema, next_number
 from smalltown.store.transaction import Clock, KeyRange, Transaction, Write
 
 log = logging.getLogger("smalltown.store")
@@ -87,7 +87,7 @@ class Store:
         taken = set(final.values())
         for name, number in current.items():
             if name not in wanted and number in wanted.values():
-                final[name] = free_number(taken, first_number(name))
+                final[name] = next_number(taken, name)
                 taken.add(final[name])
         changed = {name: n for name, n in final.items() if current.get(name) != n}
         if not changed:

@@ -142,3 +142,20 @@ async def test_a_file_that_does_not_match_its_metadata_writes_nothing(store, tmp
         await import_zip(store, tmp_path / "bad.zip")
     assert await store.read(lambda tx: tx.count("messages")) == 0
     assert await store.read(lambda tx: tx.count("_storage")) == 0
+
+
+async def test_replace_clears_component_tables_instead_of_doubling_them(store, tmp_path):
+    snapshot(tmp_path / "in.zip")
+    await import_zip(store, tmp_path / "in.zip")
+    await export_zip(store, tmp_path / "once.zip", include_storage=True)
+    with pytest.raises(SnapshotError, match=r"_components/chat/messages \(1\)"):
+        await import_zip(store, tmp_path / "in.zip")  # requireEmpty: they hold documents
+    await import_zip(store, tmp_path / "in.zip", mode="replace")
+    await export_zip(store, tmp_path / "twice.zip", include_storage=True)
+    with (
+        zipfile.ZipFile(tmp_path / "once.zip") as once,
+        zipfile.ZipFile(tmp_path / "twice.zip") as twice,
+    ):
+        assert sorted(once.namelist()) == sorted(twice.namelist())
+        for name in once.namelist():
+            assert once.read(name) == twice.read(name), name

@@ -37,12 +37,17 @@ async def insert(tx: Any, source: Source, docs: list[tuple[int, dict[str, Any]]]
 
 
 async def count(tx: Any, prefix: str, table: str) -> int:
-    return len(await rows(tx, prefix, table, 1))
+    """1 if anything of one component table is stored (its documents or its number), else 0."""
+    of_table = {"prefix": prefix, "table": table}
+    for stored in (DOCUMENTS, TABLE_NUMBERS):
+        if await tx.first(stored, "byTable", eq=of_table) is not None:
+            return 1
+    return 0
 
 
-async def rows(tx: Any, prefix: str, table: str, limit: int) -> list[dict[str, Any]]:
-    """Some stored rows of one component table: the documents first, then its number."""
-    found = await tx.query(DOCUMENTS, "byTable", eq={"prefix": prefix, "table": table}, limit=limit)
-    if found:
-        return found
-    return await tx.query(TABLE_NUMBERS, "byTable", eq={"prefix": prefix, "table": table})
+async def clear(store: Any, prefix: str, table: str, batch: int) -> None:
+    """Delete one component table's documents, then its number."""
+    for stored in (DOCUMENTS, TABLE_NUMBERS):
+        await store.delete_all(
+            stored, batch, index="byTable", eq={"prefix": prefix, "table": table}
+        )

@@ -653,17 +653,4 @@ async def _clear_tables(store: Store, tables: set[str], parts: Sequence[tuple[st
     for table in sorted(_with_chunks(tables)):
         await store.delete_all(table, BATCH)
     for prefix, table in parts:
-        await _clear(store, lambda tx, p=prefix, t=table: components.rows(tx, p, t, BATCH))
-
-
-async def _clear(store: Store, page: Callable[[Any], Any]) -> None:
-    """Delete, a batch a transaction, every document ``page`` returns until none is left."""
-
-    async def clear(tx) -> int:
-        docs = await page(tx)
-        for doc in docs:
-            await tx.delete(doc["_id"])
-        return len(docs)
-
-    while await store.run(clear):
-        pass
+        await components.clear(store, prefix, table, BATCH)

@@ -16,14 +16,8 @@ import logging
 import time
 from typing import Any
 
-from smalltown.llm import LLMBudgetExceeded, LLMError, LLMResponseError, offline
-from smalltown.llm.budget import SETTING
-from smalltown.runtime import internal_action, internal_mutation, internal_query
-from smalltown.town.inputs import insert_input, record_message
-from smalltown.town.memory import parse_importance, rank
-from smalltown.town.memory_index import embedding_key
-from smalltown.town.meter import Meter
-from smalltown.town.prompts import (
+from smalltown.agents.memory import parse_importance, rank
+from smalltown.agents.prompts import (
     MAX_REPLY_CHARS,
     clean_reply,
     conversation_messages,
@@ -32,6 +26,12 @@ from smalltown.town.prompts import (
     reflection_messages,
     summary_messages,
 )
+from smalltown.llm import LLMBudgetExceeded, LLMError, LLMResponseError, offline
+from smalltown.llm.budget import SETTING
+from smalltown.runtime import internal_action, internal_mutation, internal_query
+from smalltown.town.inputs import insert_input, record_message
+from smalltown.town.memory_index import embedding_key
+from smalltown.town.meter import Meter
 
 log = logging.getLogger("smalltown.town.agents")
 NO_LLM = (

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
+from smalltown.agents.memory import normalise, parse_importance, rank
 from smalltown.llm.hashed_embeddings import HashedEmbedder
-from smalltown.town.memory import normalise, parse_importance, rank
 
 
 def test_one_memory_or_equal_scores_never_give_nan():
@@ -42,7 +42,7 @@ async def test_hashed_embeddings_put_shared_words_close():
 
 
 def test_insights_and_their_citations_are_parsed():
-    from smalltown.town.prompts import parse_insights
+    from smalltown.agents.prompts import parse_insights
 
     text = "1. Bread brings people (2, 3)\n- Wren asks hard questions (7).\n\nA plain one\nextra"
     assert parse_insights(text, count=5) == [

@@ -3,7 +3,15 @@
 import pytest
 
 from smalltown.runtime import ConvexError, Registry, Runtime
-from smalltown.runtime.scheduler import Crons, CronSpec, SchedulerWorker
+from smalltown.runtime.runtime import with_system_tables
+from smalltown.runtime.scheduler import (
+    KEEP_FINISHED_MS,
+    Crons,
+    CronSpec,
+    SchedulerWorker,
+    delete_finished,
+    now_ms,
+)
 from smalltown.store import open_store
 
 from example_app.schema import schema
@@ -142,3 +150,45 @@ def test_cron_expressions_compute_the_next_run():
         Crons().cron("bad", "every tuesday", "jobs:record")
     with pytest.raises(ValueError, match="positive"):
         Crons().interval("zero", "jobs:record")
+
+
+async def test_finished_jobs_are_deleted_a_week_after_they_finish(tmp_path):
+    town = await Town(f"sqlite:///{tmp_path}/tidy.db").start()
+    done = (await town.runtime.mutation("jobs:schedule", {"tag": "a"})).value
+    failed = (await town.runtime.mutation("jobs:schedule_explosion", {})).value
+    later = (await town.runtime.mutation("jobs:schedule", {"tag": "b", "seconds": 3600})).value
+    await eventually(lambda: _is(town, done, "success"))
+    await eventually(lambda: _is(town, failed, "failed"))
+    await town.stop()
+
+    async def old_jobs(tx):  # finished eight days ago, as a long-running town's are
+        eight_days_ago = now_ms() - 8 * 86_400_000
+        for kind in ("success", "failed", "canceled"):
+            await tx.insert(
+                "_scheduled_functions",
+                {
+                    "name": "jobs:record",
+                    "args": [{"tag": kind}],
+                    "scheduledTime": eight_days_ago - 1000,
+                    "state": {"kind": kind},
+                    "completedTime": eight_days_ago,
+                },
+            )
+
+    store = await open_store(town.url, with_system_tables(schema))
+    await store.run(old_jobs)
+    await store.close()
+
+    await town.start()  # the scheduler tidies as it starts, then hourly
+    try:
+
+        async def kept():
+            jobs = await town.store.read(lambda tx: tx.query("_scheduled_functions"))
+            return sorted(j["_id"] for j in jobs) == sorted([done, failed, later])
+
+        await eventually(kept)
+        assert await delete_finished(town.store, now_ms() - KEEP_FINISHED_MS) == 0
+        assert await delete_finished(town.store, now_ms() + 1) == 2  # a week on: all finished
+        assert await _is(town, later, "pending")
+    finally:
+        await town.stop()

@@ -71,10 +71,12 @@ class Scheduler:
         return await self._runtime.store.run(lambda tx: tx.insert(SCHEDULED, job))
 
     async def cancel(self, job_id: str) -> None:
+        now = time.time() * 1000
+
         async def cancel(tx: Transaction) -> None:
             job = await tx.get(job_id, table=SCHEDULED)
             if job and job["state"]["kind"] == "pending":
-                await tx.patch(job_id, {"state": {"kind": "canceled"}})
+                await tx.patch(job_id, {"state": {"kind": "canceled"}, "completedTime": now})
 
         if self._tx is not None:
             await cancel(self._tx)

@@ -24,7 +24,11 @@ from smalltown.store import Index, KeyRange, Schema, Store, Table
 SYSTEM_TABLES = (
     SECRETS_TABLE,
     Table(
-        "_scheduled_functions", indexes=[Index("by_state_time", ["state.kind", "scheduledTime"])]
+        "_scheduled_functions",
+        indexes=[
+            Index("by_state_time", ["state.kind", "scheduledTime"]),
+            Index("by_state_completed", ["state.kind", "completedTime"]),
+        ],
     ),
     Table("_cron_jobs", indexes=[Index("by_name", ["name"])]),
     Table("_smalltown_imports", indexes=[Index("byImport", ["importKey", "table"])]),

@@ -35,6 +35,11 @@ from smalltown.store import Range, Transaction
 log = logging.getLogger("smalltown.runtime.scheduler")
 CRONS = "_cron_jobs"
 BATCH = 64
+#: a finished job (succeeded, failed or canceled) is kept this long, as Convex keeps
+#: scheduled functions' results, then deleted: a town schedules one a second or more
+KEEP_FINISHED_MS = 7 * 86_400_000
+TIDY_EVERY_MS = 3_600_000
+FINISHED = ("success", "failed", "canceled")
 
 
 def now_ms() -> float:
@@ -110,6 +115,7 @@ class SchedulerWorker:
         self._detach = None
         self.alive = False
         self.jobs_run = 0
+        self._next_tidy = 0.0
 
     async def start(self) -> None:
         for spec in self._crons.specs.values():
@@ -152,6 +158,9 @@ class SchedulerWorker:
     async def _run_due(self) -> float | None:
         """Run what is due; return when the next job or cron is due (ms), if known."""
         moment = now_ms()
+        if moment >= self._next_tidy:
+            self._next_tidy = moment + TIDY_EVERY_MS
+            await delete_finished(self._runtime.store, moment - KEEP_FINISHED_MS)
         due_crons = await self._runtime.store.read(lambda tx: tx.query(CRONS, "by_name"))
         for cron in due_crons:
             if cron["nextRun"] <= moment:
@@ -265,6 +274,21 @@ class SchedulerWorker:
             return
         await Scheduler(self._runtime, tx).run_at(now_ms(), spec.path, spec.args)
         await tx.patch(cron_id, {"nextRun": spec.next_after(max(now_ms(), cron["nextRun"]))})
+
+
+async def delete_finished(store, before_ms: float) -> int:
+    """Delete the jobs that finished before ``before_ms``; how many went."""
+    deleted = 0
+    for kind in FINISHED:
+        deleted += await store.delete_all(
+            SCHEDULED,
+            index="by_state_completed",
+            eq={"state.kind": kind},
+            range=Range("completedTime", lt=before_ms),
+        )
+    if deleted:
+        log.info("deleted %d scheduled jobs finished over a week ago", deleted)
+    return deleted
 
 
 async def _claim(tx: Transaction, job_id: str) -> bool:

@@ -546,6 +546,7 @@ async def _serve(settings: Settings) -> int:
             sync=SyncSettings(max_queries=settings.max_subscriptions),
             rate_limits=RateLimits(rate=settings.rate_limit, burst=settings.rate_burst),
             max_body_bytes=settings.max_body_bytes,
+            redis_url=settings.redis_url,
         )
         app = create_app(store, settings.app, server_settings)
         config = uvicorn.Config(

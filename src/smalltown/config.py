@@ -65,6 +65,7 @@ class Settings:
     rate_burst: float = 200.0
     max_body_bytes: int = 8 << 20
     max_subscriptions: int = 1000
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -86,4 +87,5 @@ class Settings:
             rate_burst=_number(env, "SMALLTOWN_RATE_BURST", 200.0),
             max_body_bytes=int(_number(env, "SMALLTOWN_MAX_BODY_BYTES", 8 << 20, int)),
             max_subscriptions=int(_number(env, "SMALLTOWN_MAX_SUBSCRIPTIONS", 1000, int)),
+            redis_url=env.get("SMALLTOWN_REDIS_URL") or None,
         )

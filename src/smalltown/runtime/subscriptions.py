@@ -33,7 +33,10 @@ Deliver = Callable[[int, tuple[Write, ...]], None]
 
 
 class Invalidator(Protocol):
-    def attach(self, store: Store, deliver: Deliver) -> None: ...
+    def attach(self, store: Store, deliver: Deliver, resync: Callable[[], None]) -> None:
+        """Deliver every commit from now on; call ``resync`` when some may have been
+        missed (every live query then re-runs)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -44,8 +47,10 @@ class LocalInvalidator:
     def __init__(self) -> None:
         self._detach: Callable[[], None] | None = None
 
-    def attach(self, store: Store, deliver: Deliver) -> None:
-        self._detach = store.on_commit(deliver)
+    def attach(
+        self, store: Store, deliver: Deliver, resync: Callable[[], None] = lambda: None
+    ) -> None:
+        self._detach = store.on_commit(deliver)  # (none is ever missed: no resync)
 
     async def close(self) -> None:
         if self._detach:
@@ -104,9 +109,12 @@ class SubscriptionManager:
         self._invalidator = invalidator
         self._to_result = to_result
         self._shared: dict[tuple[str, str, str], _Shared] = {}
+        # Recent commits by arrival number: a commit's timestamp comes from the clock of
+        # the process that made it, arrival order from this one alone.
         self._log: collections.deque[tuple[int, tuple[Write, ...]]] = collections.deque(
             maxlen=COMMIT_LOG
         )
+        self._arrived = 0
         self._wake = asyncio.Event()
         self._seen_ts = runtime.store.last_commit_ts
         self._done_ts = self._seen_ts
@@ -116,7 +124,7 @@ class SubscriptionManager:
         self.query_runs = 0
 
     async def start(self) -> None:
-        self._invalidator.attach(self._runtime.store, self._on_commit)
+        self._invalidator.attach(self._runtime.store, self._on_commit, self._resync)
         self._task = asyncio.create_task(self._refresh_forever(), name="smalltown-refresh")
 
     async def close(self) -> None:
@@ -124,6 +132,10 @@ class SubscriptionManager:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def invalidator(self) -> Invalidator:
+        return self._invalidator
 
     @property
     def subscription_count(self) -> int:
@@ -149,6 +161,7 @@ class SubscriptionManager:
             shared_of.append(shared)
         ts = self._done_ts
         if fresh:
+            before = self._arrived
             ts, results = await self._runtime.query_batch(
                 [(s.path, s.args, s.identity) for s in fresh]
             )
@@ -156,8 +169,9 @@ class SubscriptionManager:
             for s, outcome in zip(fresh, results, strict=True):
                 s.reads, s.result = outcome[2], self._result(outcome)
                 existing = self._shared.setdefault(s.key, s)
-                # Commits since the snapshot began were not checked against these reads.
-                missed = any(t > ts and overlaps(s.reads, w) for t, w in self._log)
+                # Commits that arrived once the snapshot began were not checked against
+                # these reads (some may be older than it: re-running is only wasted work).
+                missed = any(n > before and overlaps(s.reads, w) for n, w in self._log)
                 if existing is s and missed:
                     s.dirty = True
                     self._wake.set()
@@ -184,12 +198,19 @@ class SubscriptionManager:
 
     def _on_commit(self, ts: int, writes: tuple[Write, ...]) -> None:
         self._seen_ts = max(self._seen_ts, ts)
-        self._log.append((ts, writes))
+        self._arrived += 1
+        self._log.append((self._arrived, writes))
         for shared in self._shared.values():
             if not shared.dirty and overlaps(shared.reads, writes):
                 shared.dirty = True
         # Even a commit that touched nothing goes through the refresh task, which is what
         # advances the settled timestamp, in commit order.
+        self._wake.set()
+
+    def _resync(self) -> None:
+        """Commits may have been missed: every live query re-runs."""
+        for shared in self._shared.values():
+            shared.dirty = True
         self._wake.set()
 
     async def _refresh_forever(self) -> None:

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket
 from smalltown import __version__, web
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
-from smalltown.runtime.subscriptions import LocalInvalidator, SubscriptionManager
+from smalltown.runtime.subscriptions import Invalidator, LocalInvalidator, SubscriptionManager
 from smalltown.server import http_api, storage_route
 from smalltown.server.errors import to_result
 from smalltown.server.metrics import Metrics, metrics_endpoint
@@ -37,6 +37,8 @@ class ServerSettings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     max_body_bytes: int = http_api.MAX_BODY_BYTES
+    #: Redis for several processes on one database (None: this process alone)
+    redis_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,13 +148,17 @@ def create_app(
         state.settings = settings
         try:
             state.runtime = await Runtime.create(opened, schema, registry, settings.admin_key)
-            state.subscriptions = SubscriptionManager(state.runtime, LocalInvalidator(), to_result)
+            state.subscriptions = SubscriptionManager(
+                state.runtime, _invalidator(settings.redis_url), to_result
+            )
             state.deduper = MutationDeduper()
             state.limiter = RateLimiter(settings.rate_limits)
             state.metrics = Metrics()
             state.runtime.observers.append(state.metrics.observe_call)
             state.scheduler = SchedulerWorker(state.runtime, crons)
             await state.subscriptions.start()
+            if settings.redis_url is not None:
+                await state.subscriptions.invalidator.wait_listening()
             await state.scheduler.start()
             state.service = None
             if loaded.start_service is not None:
@@ -179,3 +185,12 @@ def create_app(
         routes.append(Mount("/assets", StaticFiles(directory=loaded.assets), name="assets"))
     routes.append(Mount("/", StaticFiles(directory=web.STATIC, html=True), name="web"))
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _invalidator(redis_url: str | None) -> Invalidator:
+    """Commits of this process alone, or, with Redis, of every process on the database."""
+    if redis_url is None:
+        return LocalInvalidator()
+    from smalltown.runtime.redis_invalidator import RedisInvalidator  # (an optional package)
+
+    return RedisInvalidator(redis_url)

@@ -70,6 +70,10 @@ class Store:
     def last_commit_ts(self) -> int:
         return self._clock.last_ts
 
+    def observe_commit(self, ts: int) -> None:
+        """Another process sharing the database committed at ``ts`` (see ``Clock.observe``)."""
+        self._clock.observe(ts)
+
     async def apply_schema(self, schema: Schema) -> None:
         """Create or migrate tables and indexes to match ``schema``."""
         schema = await _with_stored_dimensions(self._provider, schema)

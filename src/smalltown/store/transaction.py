@@ -678,6 +678,11 @@ class Clock:
         self._last_ts = max(time.time_ns(), self._last_ts + 1)
         return self._last_ts
 
+    def observe(self, ts: int) -> None:
+        """Another process committed at ``ts``: later commits here come after it (a hybrid
+        logical clock), so waiting for one of them waits for that one too."""
+        self._last_ts = max(self._last_ts, ts)
+
     @property
     def last_ts(self) -> int:
         return self._last_ts

@@ -6,6 +6,11 @@ document, the engine's clock and input cursor, each input's result, new descript
 the archive of ended conversations. An input is acknowledged (has a result) only once that
 transaction commits, so a crash loses no acknowledged input: the next run resumes from the
 last saved step. ``generationNumber`` fences off a second runner of the same world.
+
+Several processes on one database each run a runner; each world is stepped by the one that
+holds its lease (``smalltownLeases``: holder and expiry, wall clock). The holder renews it
+as it steps; when the holder stops, another takes the world over once the lease expires,
+from the last saved step.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +37,9 @@ BATCH = 32
 #: steps between checkpoints (an hour of one-second steps): where replay can start once
 #: older history is pruned (``history.py``)
 CHECKPOINT_STEPS = 3600
+#: how long a world's lease lasts unrenewed (wall clock, ms): how soon another process
+#: takes over a world whose runner stopped; renewed once less than half of it is left
+LEASE_MS = 15_000
 
 OperationHandler = Callable[[str, list], Any]
 #: told after each step: (world id, wall seconds the step took, its result)
@@ -63,6 +72,7 @@ class WorldRunner:
         clock: Callable[[], float] | None = None,
         time_scale: float = 1.0,
         checkpoint_steps: int = CHECKPOINT_STEPS,
+        lease_ms: float = LEASE_MS,
     ) -> None:
         """``clock`` gives game time (tests pass their own, which then is wall time too);
         otherwise game time runs ``time_scale`` times as fast as the wall clock, which is
@@ -71,6 +81,8 @@ class WorldRunner:
         self._step_ms = step_ms
         self._on_operations = on_operations
         self._checkpoint_steps = checkpoint_steps
+        self._lease_ms = lease_ms
+        self.owner = uuid.uuid4().hex  # this runner, as a lease names it
         if clock is not None:
             self._clock, self._wall = clock, clock
         else:
@@ -89,6 +101,12 @@ class WorldRunner:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        try:  # hand the worlds on at once rather than when the leases expire
+            await self._runtime.store.delete_all(
+                "smalltownLeases", index="owner", eq={"owner": self.owner}
+            )
+        except Exception as exc:
+            log.warning("could not release this runner's world leases: %s", exc)
 
     async def _forever(self) -> None:
         while True:
@@ -114,10 +132,37 @@ class WorldRunner:
             engine = await self._runtime.store.read(
                 lambda tx, s=status: tx.get(s["engineId"], table="engines")
             )
-            if engine and engine.get("currentTime", 0) + self._step_ms <= now:
+            if not engine or engine.get("currentTime", 0) + self._step_ms > now:
+                continue
+            if not await self._hold(status["worldId"], wall):
+                continue  # another process runs this world
+            try:
                 await self.step_world(status["worldId"])
-                stepped += 1
+            except StaleEngine as exc:  # the lease changed hands while this step ran
+                log.info("%s; leaving it to that runner", exc)
+                continue
+            stepped += 1
         return stepped
+
+    async def _hold(self, world_id: str, wall: float) -> bool:
+        """Whether this runner holds ``world_id``'s lease, taking it if it is free or
+        expired, and renewing it once less than half is left."""
+
+        async def hold(tx: Transaction) -> bool:
+            lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": world_id})
+            fields = {"worldId": world_id, "owner": self.owner, "expires": wall + self._lease_ms}
+            if lease is None:
+                await tx.insert("smalltownLeases", fields)
+                return True
+            if lease["owner"] != self.owner and lease["expires"] > wall:
+                return False
+            if lease["owner"] != self.owner or lease["expires"] - wall < self._lease_ms / 2:
+                await tx.replace(lease["_id"], fields)
+                if lease["owner"] != self.owner:
+                    log.warning("world %s: taken over from a runner that stopped", world_id)
+            return True
+
+        return await self._runtime.store.run(hold)
 
     async def step_world(self, world_id: str) -> StepResult:
         store = self._runtime.store

@@ -62,6 +62,11 @@ def _tables(dimensions: int) -> list[Table]:
         # starts from) and step boundaries, for replay.
         Table("smalltownInitialWorlds", indexes=[Index("worldId", ["worldId"])]),
         Table("smalltownSteps", indexes=[Index("worldStep", ["worldId", "step"])]),
+        # smalltown's own: which process's runner steps each world, and until when.
+        Table(
+            "smalltownLeases",
+            indexes=[Index("worldId", ["worldId"]), Index("owner", ["owner"])],
+        ),
         # smalltown's own: the world as it was after every hour's last step, where replay
         # can start once older history is pruned.
         Table(

@@ -1,0 +1,56 @@
+"""Several runners (one a process) share the worlds: each world is stepped by the runner
+that holds its lease, and another takes it over when that runner stops."""
+
+import logging
+
+from smalltown.runtime import Registry, Runtime
+from smalltown.store import open_store
+from smalltown.town.runner import WorldRunner
+from smalltown.town.schema import schema
+from smalltown.town.service import create_world
+
+LEASE_MS = 10_000
+
+
+async def test_one_runner_steps_a_world_and_another_takes_over_when_it_stops(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="smalltown.town.runner")
+    store = await open_store(f"sqlite:///{tmp_path}/leases.db")
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        world_id = await create_world(store)
+        status = await store.read(lambda tx: tx.first("worldStatus"))
+        clock = [status["lastViewed"]]
+
+        def runner():
+            return WorldRunner(
+                runtime,
+                clock=lambda: clock[0],
+                on_operations=lambda w, o: None,
+                lease_ms=LEASE_MS,
+            )
+
+        first, second, third = runner(), runner(), runner()
+
+        async def tick(*runners, seconds=1):
+            clock[0] += seconds * 1000
+            await store.run(lambda tx: tx.patch(status["_id"], {"lastViewed": clock[0]}))
+            return [await r.run_due() for r in runners]
+
+        for _ in range(12):  # longer than a lease: the holder renews it as it goes
+            assert await tick(first, second) == [1, 0]
+        assert (first.steps, second.steps) == (12, 0)
+
+        # The first stops without a word (a killed process): its world waits out the lease.
+        assert await tick(second) == [0]
+        assert await tick(second, seconds=LEASE_MS / 1000) == [1]
+        assert "taken over from a runner that stopped" in caplog.text
+        assert await tick(first, second) == [0, 1]  # the first, back, finds it taken
+
+        # A runner that closes hands its worlds on at once.
+        await second.close()
+        assert await tick(third) == [1]
+        leases = await store.read(lambda tx: tx.query("smalltownLeases"))
+        assert [(lease["worldId"], lease["owner"]) for lease in leases] == [(world_id, third.owner)]
+        assert "stepped by another runner" not in caplog.text  # no step was wasted
+    finally:
+        await store.close()

@@ -1,10 +1,14 @@
 """Several servers on one PostgreSQL database: a change made through one reaches the live
 queries of every other, through a real Redis (a private redis-server on a loopback port)."""
 
-import shutil
+import os
+import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 from test_sync import Client
 
@@ -12,45 +16,7 @@ from smalltown.runtime.redis_invalidator import decode, encode
 from smalltown.server import ServerSettings, create_app
 from smalltown.store import Write
 
-from conftest import require_service
-from helpers import RunningServer, free_port
-
-
-class RedisServer:
-    """redis-server in a child process, without persistence, restartable on its port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            require_service("redis-server", "not installed (apt install redis-server)")
-        no_files = ["--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            [binary, "--bind", "127.0.0.1", "--port", str(self.port), *no_files],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
-            assert time.monotonic() < deadline, "redis-server did not start in 10 s"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
+from helpers import RedisServer, RunningServer, free_port
 
 
 @pytest.fixture
@@ -149,3 +115,108 @@ def test_commits_cross_as_json_exactly_and_anything_else_is_refused():
     ):
         with pytest.raises((ValueError, TypeError, KeyError)):
             decode(bad)
+
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+class ServerProcess:
+    """``smalltown run`` in a child process of its own, as it is deployed."""
+
+    def __init__(self, tmp_path, database, redis_url, app):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.log = tmp_path / f"server-{self.port}.log"
+        log = open(self.log, "wb")  # noqa: SIM115
+        env = {
+            **os.environ,
+            "SMALLTOWN_APP": app,
+            "SMALLTOWN_REDIS_URL": redis_url,
+            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        }
+        command = ["smalltown.cli", "run", "--port", str(self.port), "--database", database]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *command],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert self.proc.poll() is None, "the server stopped while starting"
+            assert time.monotonic() < deadline, "the server did not start in 30 s"
+            time.sleep(0.1)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture
+def processes(tmp_path):
+    started = []
+
+    def start(database, redis_url, app="example_app"):
+        started.append(ServerProcess(tmp_path, database, redis_url, app))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+async def test_two_server_processes_share_live_queries(postgres_url, redis_server, processes):
+    a, b = processes(postgres_url, redis_server.url), processes(postgres_url, redis_server.url)
+    on_b = await _watch(b, "square")
+    await on_b.wait_for(1, [])
+    sent = httpx.post(
+        f"{a.url}/api/mutation",
+        json={"path": "messages:send", "args": {"channel": "square", "author": "a", "body": "hi"}},
+        timeout=10,
+    ).json()
+    assert sent["status"] == "success", sent
+    await on_b.wait_for(1, [{"author": "a", "body": "hi"}])
+    await on_b.ws.close()
+
+
+def _engine_time(url):
+    body = httpx.post(
+        f"{url}/api/query", json={"path": "world:defaultWorldStatus", "args": {}}, timeout=10
+    ).json()
+    assert body["status"] == "success", body
+    status = body["value"]
+    engine = httpx.post(
+        f"{url}/api/query",
+        json={"path": "world:worldState", "args": {"worldId": status["worldId"]}},
+        timeout=10,
+    ).json()
+    assert engine["status"] == "success", engine
+    return engine["value"]["engine"]["currentTime"]
+
+
+def _advances(url, timeout):
+    """Whether the default world's engine clock moves within ``timeout`` seconds."""
+    start = _engine_time(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _engine_time(url) > start:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_world_whose_process_is_killed_is_taken_over(postgres_url, redis_server, processes):
+    first = processes(postgres_url, redis_server.url, app="smalltown.town")
+    assert _advances(first.url, 20)  # the first process holds the default world's lease
+    second = processes(postgres_url, redis_server.url, app="smalltown.town")
+    assert _advances(second.url, 20)  # stepped by the first; seen from the second
+    first.kill()
+    assert _advances(second.url, 30)  # the lease runs out and the second takes over
+    assert "taken over from a runner that stopped" in second.log.read_text()

@@ -191,6 +191,12 @@ def _invalidator(redis_url: str | None) -> Invalidator:
     """Commits of this process alone, or, with Redis, of every process on the database."""
     if redis_url is None:
         return LocalInvalidator()
-    from smalltown.runtime.redis_invalidator import RedisInvalidator  # (an optional package)
+    try:
+        from smalltown.runtime.redis_invalidator import RedisInvalidator
+    except ImportError as exc:  # redis-py is an optional package
+        raise RuntimeError(
+            f"SMALLTOWN_REDIS_URL is set but {exc.name} is not installed: "
+            "pip install 'smalltown[redis]'"
+        ) from None
 
     return RedisInvalidator(redis_url)

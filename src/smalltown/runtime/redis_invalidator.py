@@ -31,6 +31,7 @@ from smalltown.store import Store, Write
 log = logging.getLogger("smalltown.runtime.redis")
 
 RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)  # between reconnections, then every 5 s
+OUTBOX = 10_000  # commits waiting to be published; past that (Redis long gone) dropped
 SECRETS = "_smalltown_secrets"
 
 
@@ -57,7 +58,8 @@ class RedisInvalidator:
         self._url = url
         self._channel = channel  # None: the database's own (database_channel)
         self._origin = uuid.uuid4().hex  # to know this process's own messages
-        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX)
+        self.dropped = 0  # commits not published: the others resync once Redis is back
         self._tasks: list[asyncio.Task] = []
         self._detach: Callable[[], None] | None = None
         self._client: redis.Redis | None = None
@@ -75,7 +77,10 @@ class RedisInvalidator:
 
         def local(ts: int, writes: tuple[Write, ...]) -> None:
             deliver(ts, writes)
-            self._outbox.put_nowait(encode(self._origin, ts, writes))
+            try:
+                self._outbox.put_nowait(encode(self._origin, ts, writes))
+            except asyncio.QueueFull:
+                self.dropped += 1
 
         def remote(ts: int, writes: tuple[Write, ...]) -> None:
             store.observe_commit(ts)

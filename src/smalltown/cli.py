@@ -131,6 +131,9 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
     realtime.add_argument("--seconds", type=float, default=20.0)
     realtime.add_argument("--database", default=None, help="default: a temporary SQLite file")
     realtime.add_argument("--client-processes", type=int, default=2)
+    realtime.add_argument(
+        "--redis", default=None, help="two servers sharing the database through this Redis"
+    )
     bandwidth = bench_sub.add_parser("bandwidth", help="bytes a page viewing a world downloads")
     bandwidth.add_argument("--agents", type=int, default=25)
     bandwidth.add_argument("--minutes", type=float, default=5.0, help="simulated minutes")
@@ -230,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.seconds,
                 args.database,
                 client_processes=args.client_processes,
+                redis=args.redis,
             )
         )
         return 0

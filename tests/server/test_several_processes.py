@@ -220,3 +220,20 @@ def test_a_world_whose_process_is_killed_is_taken_over(postgres_url, redis_serve
     first.kill()
     assert _advances(second.url, 30)  # the lease runs out and the second takes over
     assert "taken over from a runner that stopped" in second.log.read_text()
+
+
+async def test_the_realtime_bench_across_two_processes_delivers_every_update(redis_server):
+    from smalltown.bench import realtime_bench
+
+    lines = []
+    figures = await realtime_bench.run(
+        subscribers=10,
+        rate=5,
+        seconds=2,
+        client_processes=1,
+        out=lines.append,
+        redis=redis_server.url,
+    )
+    assert figures["delivered_fraction"] == 1.0
+    assert figures["latency_p50_ms"] > 0
+    assert any("updates cross processes" in line for line in lines)

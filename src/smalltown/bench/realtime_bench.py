@@ -2,9 +2,13 @@
 
 Starts a smalltown server in a child process (on loopback, its own database), opens N
 WebSocket subscribers speaking the sync protocol to one query, spread over client
-processes, and drives M mutations a second that change it. Each mutation carries the time
-it was sent (the system's monotonic clock, shared by every process on the machine); each
-subscriber notes when the new value arrives. Server CPU is read from /proc.
+processes, and drives M mutations a second that change it. With ``--redis URL``, two
+servers share the database through that Redis: the mutations go to one and the
+subscribers listen on the other, so every update crosses from process to process.
+
+Each mutation carries the time it was sent (the system's monotonic clock, shared by every
+process on the machine); each subscriber notes when the new value arrives. Server CPU is
+read from /proc.
 """
 
 from __future__ import annotations
@@ -159,8 +163,8 @@ async def run(
     database: str | None = None,
     client_processes: int = 2,
     out: Callable[[str], None] = print,
+    redis: str | None = None,
 ) -> dict[str, float]:
-    port = _free_port()
     with tempfile.TemporaryDirectory() as scratch:
         url = database or f"sqlite:///{scratch}/realtime.db"
         env = {
@@ -168,37 +172,50 @@ async def run(
             "SMALLTOWN_RATE_LIMIT": "1000000",
             "SMALLTOWN_RATE_BURST": "1000000",
             "SMALLTOWN_MAX_SUBSCRIPTIONS": "10",
+            **({"SMALLTOWN_REDIS_URL": redis} if redis else {}),
         }
-        command = [sys.executable, "-m", "smalltown.cli", "run", "--port", str(port)]
-        command += ["--database", url, "--app", "smalltown.bench.realtime_app"]
-        log_path = Path(scratch) / "server.log"
-        with open(log_path, "wb") as log_file:  # a pipe nobody reads would stall the server
-            server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        servers: list[tuple[subprocess.Popen, int, Path]] = []
         try:
-            return await _measure(
-                server, port, subscribers, rate, seconds, client_processes, out, log_path
-            )
+            for n in range(2 if redis else 1):
+                port = _free_port()
+                command = [sys.executable, "-m", "smalltown.cli", "run", "--port", str(port)]
+                command += ["--database", url, "--app", "smalltown.bench.realtime_app"]
+                log_path = Path(scratch) / f"server-{n}.log"
+                with open(log_path, "wb") as log:  # a pipe nobody reads would stall the server
+                    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                servers.append((proc, port, log_path))
+                await _started(proc, port, log_path)
+            if redis:
+                out("two servers share the database through Redis: updates cross processes")
+            return await _measure(servers, subscribers, rate, seconds, client_processes, out)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for proc, _, _ in servers:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
 
 
-async def _measure(server, port, subscribers, rate, seconds, processes, out, log_path):
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+async def _started(server: subprocess.Popen, port: int, log_path: Path) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         deadline = time.monotonic() + 60
         while True:
             try:
                 if (await http.get("/health")).status_code == 200:
-                    break
+                    return
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start:\n{log_path.read_text()}")
             await asyncio.sleep(0.1)
+
+
+async def _measure(servers, subscribers, rate, seconds, processes, out):
+    """Mutations go to the first server; subscribers listen on the last (the same one,
+    without Redis)."""
+    port, listen_port = servers[0][1], servers[-1][1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         await http.post(
             "/api/mutation", json={"path": "ticks:tick", "args": {"name": TICK, "n": 0}}
         )
@@ -214,7 +231,14 @@ async def _measure(server, port, subscribers, rate, seconds, processes, out, log
             ready = spawn.Event()
             worker = spawn.Process(
                 target=_client_process,
-                args=(f"ws://127.0.0.1:{port}/api/sync", share, ready, go, results, seconds),
+                args=(
+                    f"ws://127.0.0.1:{listen_port}/api/sync",
+                    share,
+                    ready,
+                    go,
+                    results,
+                    seconds,
+                ),
                 daemon=True,
             )
             worker.start()
@@ -229,7 +253,8 @@ async def _measure(server, port, subscribers, rate, seconds, processes, out, log
         )
         await asyncio.sleep(1.0)
 
-        cpu_before, wall_before = _cpu_seconds(server.pid), time.perf_counter()
+        pids = [proc.pid for proc, _, _ in servers]
+        cpu_before, wall_before = sum(map(_cpu_seconds, pids)), time.perf_counter()
         go.set()
         total = int(rate * seconds)
         t0 = time.perf_counter()
@@ -240,7 +265,7 @@ async def _measure(server, port, subscribers, rate, seconds, processes, out, log
             args = {"name": TICK, "n": float(n), "sentAt": _now_ms()}
             await http.post("/api/mutation", json={"path": "ticks:tick", "args": args})
         wall = time.perf_counter() - wall_before
-        cpu = _cpu_seconds(server.pid) - cpu_before
+        cpu = sum(map(_cpu_seconds, pids)) - cpu_before
         latencies: list[float] = []
         for _ in workers:
             latencies += await asyncio.to_thread(results.get, True, seconds + 120)
@@ -263,5 +288,6 @@ async def _measure(server, port, subscribers, rate, seconds, processes, out, log
         f"p99 {figures['latency_p99_ms']:.1f} ms; {figures['updates_per_s']:,.0f} updates/s "
         f"delivered ({100 * figures['delivered_fraction']:.1f}% of expected); "
         f"server CPU {figures['server_cpu_percent']:.0f}% of one core"
+        + (" (both servers)" if len(servers) > 1 else "")
     )
     return figures

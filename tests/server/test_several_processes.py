@@ -237,3 +237,11 @@ async def test_the_realtime_bench_across_two_processes_delivers_every_update(red
     assert figures["delivered_fraction"] == 1.0
     assert figures["latency_p50_ms"] > 0
     assert any("updates cross processes" in line for line in lines)
+
+
+async def test_the_redis_password_never_shows_in_messages(tmp_path):
+    app = _app(f"sqlite:///{tmp_path}/x.db", f"redis://:s3cret@127.0.0.1:{free_port()}/0")
+    with pytest.raises(ConnectionError) as refused:
+        async with app.router.lifespan_context(app):
+            pass
+    assert "s3cret" not in str(refused.value) and "***" in str(refused.value)

@@ -26,7 +26,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from smalltown.store import Store, Write
+from smalltown.store import Store, Write, mask_password
 
 log = logging.getLogger("smalltown.runtime.redis")
 
@@ -56,6 +56,7 @@ class RedisInvalidator:
 
     def __init__(self, url: str, channel: str | None = None) -> None:
         self._url = url
+        self._shown = mask_password(url)  # for messages: never the password
         self._channel = channel  # None: the database's own (database_channel)
         self._origin = uuid.uuid4().hex  # to know this process's own messages
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX)
@@ -99,7 +100,7 @@ class RedisInvalidator:
             await asyncio.wait_for(self.listening.wait(), timeout)
         except TimeoutError:
             raise ConnectionError(
-                f"Redis at {self._url} does not answer: start it, or unset "
+                f"Redis at {self._shown} does not answer: start it, or unset "
                 "SMALLTOWN_REDIS_URL to serve from this process alone"
             ) from None
 
@@ -133,7 +134,7 @@ class RedisInvalidator:
                     break
                 except (RedisError, OSError) as exc:
                     if delay is None:  # the others resync when their connection is back
-                        log.error("a commit could not be published to %s: %s", self._url, exc)
+                        log.error("a commit could not be published to %s: %s", self._shown, exc)
                         break
                     await asyncio.sleep(delay)
 
@@ -147,7 +148,7 @@ class RedisInvalidator:
                 async with self._client.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
                     if failures:
-                        log.warning("Redis at %s is back; re-running every live query", self._url)
+                        log.warning("Redis at %s is back; re-running every live query", self._shown)
                         resync()
                     failures = 0
                     self.listening.set()
@@ -162,7 +163,7 @@ class RedisInvalidator:
                     log.error(
                         "lost Redis at %s (%s): other processes' changes do not reach this "
                         "one's live queries until it is back; retrying",
-                        self._url,
+                        self._shown,
                         exc,
                     )
                 await asyncio.sleep(delay)

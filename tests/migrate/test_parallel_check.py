@@ -275,3 +275,29 @@ def test_a_checking_process_that_dies_midway_hands_each_batch_over_once(tmp_path
     assert lasts == list(range(100, 701, 100))
     vec_ids = [id for label, _, ids in got if label == "vecs/documents.jsonl" for id in ids]
     assert len(set(vec_ids)) == len(vec_ids) == 700
+
+
+def big_result(megabytes: int) -> bytes:
+    """Run in a checking process: a result far larger than a pipe holds."""
+    return b"x" * (megabytes << 20)
+
+
+def test_a_process_killed_while_sending_its_result_breaks_the_pool_instead_of_hanging():
+    """concurrent.futures alone would wait for ever on the half-sent result."""
+    import select
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with parallel_check.Checker(processes=1) as checker:
+        pool = checker._pool_now()
+        assert pool.submit(big_result, 0).result(timeout=60) == b""  # the process is up
+        (pid,) = list(pool._processes)
+        future = pool.submit(big_result, 512)
+        reader = pool._result_queue._reader
+        assert select.select([reader], [], [], 30)[0], "no result began to arrive"
+        os.kill(pid, signal.SIGKILL)  # halfway through writing 512 MB
+        with ThreadPoolExecutor(1) as waiter:
+            waiting = waiter.submit(checker._result, future)
+            with pytest.raises(BrokenProcessPool):
+                waiting.result(timeout=60)

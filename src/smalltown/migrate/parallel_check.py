@@ -48,6 +48,7 @@ from smalltown.store.keys import field_value
 from smalltown.store.prepared import PreparedRow, prepare_row
 from smalltown.store.schema import Table
 
+WATCH_SECONDS = 0.5  # how often a wait for a chunk looks whether a process died
 ROWS_PER_BATCH = 2000  # the write pass's transaction: rows...
 BYTES_PER_BATCH = 4 << 20  # ...and bytes of stored JSON (of input lines, for a chunk)
 MAX_WORKERS = 4
@@ -329,13 +330,36 @@ class Checker:
                 args = (table, source.label, expected, dict(sizes), skip, chunk)
                 pending.append(pool.submit(check_chunk, *args))
                 while len(pending) > self.processes:
-                    take(pending.popleft().result())
+                    take(self._result(pending.popleft()))
             while pending:
-                take(pending.popleft().result())
+                take(self._result(pending.popleft()))
         finally:
             for future in pending:
                 future.cancel()
         return expected
+
+    def _result(self, future: Future[Checked]) -> Checked:
+        """``future.result()``, also when a checking process dies as it sends a result.
+
+        The pool's manager thread reads results whole; a process killed halfway through
+        writing one (a big chunk's rows) leaves that read waiting for ever, so the pool
+        is never found broken and the future never ends. Looking at the processes here
+        breaks that wait: the others are killed and this process's copy of the pipe's
+        writing end is closed, so the read ends and the pool reports itself broken
+        (``BrokenProcessPool``), which the caller handles as any other death.
+        """
+        while True:
+            try:
+                return future.result(timeout=WATCH_SECONDS)
+            except TimeoutError:
+                processes = list(getattr(self._pool, "_processes", {}).values())
+                if any(p.exitcode is not None for p in processes):
+                    for process in processes:
+                        process.kill()
+                    results = getattr(self._pool, "_result_queue", None)
+                    writer = getattr(results, "_writer", None)
+                    if writer is not None and not writer.closed:
+                        writer.close()
 
     def _recheck(
         self, source: Source, table: Table, sizes: dict[str, int | None], skip: int

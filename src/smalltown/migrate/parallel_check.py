@@ -22,7 +22,8 @@ Guarantees are the single-process pass's:
   connections and threads); if this process is killed, each notices at once and exits.
   Should one die, the entry is checked again in this process alone, as is the rest (so
   a script that imports without an ``if __name__ == "__main__":`` guard, which the
-  processes cannot start from, still imports, on one core).
+  processes cannot start from, still imports, on one core), even if it died halfway
+  through sending a result (``Checker._result``).
 """
 
 from __future__ import annotations

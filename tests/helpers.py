@@ -114,3 +114,22 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30, log=None) -> None:
+    """Wait until the server child ``proc`` answers ``/health`` at ``url``; fail if it
+    stops or takes longer than ``timeout`` seconds, showing its ``log`` file if given."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            shown = f":\n{log.read_text()}" if log is not None else ""
+            raise AssertionError(f"the server at {url} did not start{shown}")
+        time.sleep(0.1)

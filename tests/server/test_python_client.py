@@ -6,15 +6,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import convex
-import httpx
 import pytest
 from convex.http_client import ConvexHttpClient
 
-from helpers import free_port
+from helpers import free_port, wait_healthy
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -42,17 +40,7 @@ def server_url(tmp_path):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the server did not start:\n" + (tmp_path / "server.log").read_text())
-        time.sleep(0.1)
+    wait_healthy(url, proc, log=tmp_path / "server.log")
     yield url
     proc.terminate()
     proc.wait(timeout=20)

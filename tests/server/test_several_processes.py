@@ -16,7 +16,7 @@ from smalltown.runtime.redis_invalidator import decode, encode
 from smalltown.server import ServerSettings, create_app
 from smalltown.store import Write
 
-from helpers import RedisServer, RunningServer, free_port
+from helpers import RedisServer, RunningServer, free_port, wait_healthy
 
 
 @pytest.fixture
@@ -142,16 +142,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.proc.poll() is None, "the server stopped while starting"
-            assert time.monotonic() < deadline, "the server did not start in 30 s"
-            time.sleep(0.1)
+        wait_healthy(self.url, self.proc, log=self.log)
 
     def kill(self):
         if self.proc.poll() is None:

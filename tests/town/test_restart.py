@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from helpers import free_port
+from helpers import free_port, wait_healthy
 
 
 def start_server(tmp_path, port, database):
@@ -30,15 +30,8 @@ def start_server(tmp_path, port, database):
         env={**os.environ, "SMALLTOWN_APP": "smalltown.town"},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
+    wait_healthy(url, proc)
+    return proc, url
 
 
 def call(url, kind, path, args, token=None):

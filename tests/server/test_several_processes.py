@@ -1,5 +1,5 @@
-"""Several servers on one PostgreSQL database: a change made through one reaches the live
-queries of every other, through a real Redis (a private redis-server on a loopback port)."""
+"""Several servers on one database: a change made through one reaches the live queries of
+every other, through a real Redis (a private redis-server on a loopback port)."""
 
 import os
 import signal
@@ -38,11 +38,11 @@ async def _watch(server, channel):
 
 
 async def test_a_change_through_one_server_reaches_the_live_queries_of_another(
-    postgres_url, redis_server
+    store_url, redis_server
 ):
     async with (
-        RunningServer(_app(postgres_url, redis_server.url)) as a,
-        RunningServer(_app(postgres_url, redis_server.url)) as b,
+        RunningServer(_app(store_url, redis_server.url)) as a,
+        RunningServer(_app(store_url, redis_server.url)) as b,
     ):
         on_a, on_b = await _watch(a, "town"), await _watch(b, "town")
         writer = await Client.connect(a, session="writer")

@@ -1,6 +1,7 @@
 """Several servers on one database: a change made through one reaches the live queries of
 every other, through a real Redis (a private redis-server on a loopback port)."""
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -25,6 +26,19 @@ def redis_server():
     server.start()
     yield server
     server.stop()
+
+
+async def _health(server):
+    async with httpx.AsyncClient() as http:
+        return (await http.get(f"{server.url}/health", timeout=10)).json()
+
+
+async def _health_until(server, predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not predicate(health := await _health(server)):
+        assert time.monotonic() < deadline, f"/health stayed {health}"
+        await asyncio.sleep(0.1)
+    return health
 
 
 def _app(url, redis_url):
@@ -75,7 +89,10 @@ async def test_after_redis_comes_back_every_live_query_catches_up(
     ):
         on_b = await _watch(b, "town")
         await on_b.wait_for(1, [])
+        assert (await _health(b))["redis"]["listening"]
         redis_server.stop()  # a commit made now reaches no one...
+        lost = await _health_until(b, lambda h: h["status"] == "degraded")
+        assert not lost["redis"]["listening"] and "Redis does not answer" in lost["redis"]["error"]
         writer = await Client.connect(a, session="writer")
         assert (
             await writer.mutate(
@@ -85,6 +102,8 @@ async def test_after_redis_comes_back_every_live_query_catches_up(
         redis_server.start()  # ...but once Redis is back, b re-runs its live queries
         await on_b.wait_for(1, [{"author": "x", "body": "lost?"}], timeout=30)
         assert "lost Redis" in caplog.text and "re-running every live query" in caplog.text
+        back = await _health_until(b, lambda h: h["status"] == "ok")
+        assert back["redis"]["listening"] and "redis://127.0.0.1" in back["redis"]["url"]
         for client in (on_b, writer):
             await client.ws.close()
 

@@ -93,6 +93,15 @@ class RedisInvalidator:
             asyncio.create_task(self._run(store, remote, resync), name="smalltown-redis")
         ]
 
+    def describe(self) -> dict[str, Any]:
+        """For /health: whether other processes' changes are reaching this one."""
+        return {
+            "url": self._shown,
+            "listening": self.listening.is_set(),
+            "received": self.received,
+            "dropped": self.dropped,
+        }
+
     async def wait_listening(self, timeout: float = 5.0) -> None:
         """Return once subscribed; raise ConnectionError, with the fix, if Redis does not
         answer in ``timeout`` seconds."""

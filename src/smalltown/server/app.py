@@ -96,6 +96,10 @@ async def health(request: Request) -> JSONResponse:
         body["app"] = info() if callable(info) else info
     worker = getattr(request.app.state, "scheduler", None)
     body["scheduler"] = {"alive": bool(worker and worker.alive)}
+    subscriptions = getattr(request.app.state, "subscriptions", None)
+    describe = getattr(subscriptions and subscriptions.invalidator, "describe", None)
+    if describe is not None:
+        body["redis"] = describe()
     try:
         await store.ping()
     except StoreError as exc:
@@ -104,6 +108,13 @@ async def health(request: Request) -> JSONResponse:
         return JSONResponse(body, status_code=503)
     if not body["scheduler"]["alive"]:
         body["status"] = "degraded"
+        return JSONResponse(body, status_code=503)
+    if "redis" in body and not body["redis"]["listening"]:
+        body["status"] = "degraded"
+        body["redis"]["error"] = (
+            "Redis does not answer: other processes' changes do not reach this one's live "
+            "queries until it is back (it is retried; every live query re-runs then)"
+        )
         return JSONResponse(body, status_code=503)
     return JSONResponse(body)
 

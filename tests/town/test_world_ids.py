@@ -1,6 +1,7 @@
 """Each world allocates ids in a block of its own, so a player id names one player in the
 whole database: memories, kept by player id alone as in AI Town, never cross worlds."""
 
+import asyncio
 import math
 
 from smalltown.runtime import Registry, Runtime
@@ -8,7 +9,7 @@ from smalltown.store import open_store
 from smalltown.town.replay import replay
 from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
-from smalltown.town.service import ID_BLOCK, create_world, first_free_id
+from smalltown.town.service import ID_BLOCK, create_world, default_world, first_free_id
 
 
 def _number(game_id: str) -> int:
@@ -60,3 +61,17 @@ async def test_the_next_block_is_past_every_world_whatever_their_documents(tmp_p
         assert await store.read(first_free_id) == 2 * ID_BLOCK
     finally:
         await store.close()
+
+
+async def test_processes_starting_together_make_one_default_world(store_url):
+    stores = [await open_store(store_url, schema) for _ in range(3)]  # one a process
+    try:
+        made = await asyncio.gather(*(default_world(store) for store in stores))
+        assert len({world_id for world_id, _ in made}) == 1
+        assert sorted(created for _, created in made) == [False, False, True]
+        statuses = await stores[0].read(lambda tx: tx.query("worldStatus"))
+        assert len(statuses) == 1 and statuses[0]["isDefault"]
+        assert await default_world(stores[1]) == (made[0][0], False)
+    finally:
+        for store in stores:
+            await store.close()

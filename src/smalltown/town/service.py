@@ -49,41 +49,55 @@ async def first_free_id(tx) -> int:
 
 async def create_world(store, world_map=None, characters=CHARACTERS, default=True) -> str:
     """A new world with its map, engine and residents (they arrive with the first step)."""
+    return await store.run(lambda tx: _create(tx, world_map, characters, default))
+
+
+async def default_world(store) -> tuple[str, bool]:
+    """The default world, made now if there is none: its id, and whether it is new. One
+    transaction, so processes starting together on an empty database make one world."""
+
+    async def ensure(tx) -> tuple[str, bool]:
+        found = await tx.first("worldStatus", "isDefault", eq={"isDefault": True})
+        if found is not None:
+            return found["worldId"], False
+        return await _create(tx, None, CHARACTERS, True), True
+
+    return await store.run(ensure)
+
+
+async def _create(tx, world_map, characters, default: bool) -> str:
+    """``create_world`` inside a transaction."""
     world_map = world_map or town_map()
-
-    async def create(tx) -> str:
-        now = time.time() * 1000
-        first = World(next_id=await first_free_id(tx)).to_document()
-        world_id = await tx.insert("worlds", first)
-        await tx.insert("smalltownInitialWorlds", {"worldId": world_id, "world": first})
-        engine_id = await tx.insert(
-            "engines",
-            {
-                "currentTime": now,
-                "lastStepTs": now,
-                "processedInputNumber": -1.0,
-                "running": True,
-                "generationNumber": 0.0,
-                "smalltownSeed": float(secrets.randbelow(2**31)),
-                "smalltownStep": 0.0,
-            },
-        )
-        await tx.insert("maps", {"worldId": world_id, **world_map.to_document()})
-        await tx.insert(
-            "worldStatus",
-            {
-                "worldId": world_id,
-                "engineId": engine_id,
-                "isDefault": default,
-                "lastViewed": now,
-                "status": "running",
-            },
-        )
-        for character in characters:
-            await insert_input(tx, engine_id, "createAgent", dict(character))
-        return world_id
-
-    return await store.run(create)
+    now = time.time() * 1000
+    first = World(next_id=await first_free_id(tx)).to_document()
+    world_id = await tx.insert("worlds", first)
+    await tx.insert("smalltownInitialWorlds", {"worldId": world_id, "world": first})
+    engine_id = await tx.insert(
+        "engines",
+        {
+            "currentTime": now,
+            "lastStepTs": now,
+            "processedInputNumber": -1.0,
+            "running": True,
+            "generationNumber": 0.0,
+            "smalltownSeed": float(secrets.randbelow(2**31)),
+            "smalltownStep": 0.0,
+        },
+    )
+    await tx.insert("maps", {"worldId": world_id, **world_map.to_document()})
+    await tx.insert(
+        "worldStatus",
+        {
+            "worldId": world_id,
+            "engineId": engine_id,
+            "isDefault": default,
+            "lastViewed": now,
+            "status": "running",
+        },
+    )
+    for character in characters:
+        await insert_input(tx, engine_id, "createAgent", dict(character))
+    return world_id
 
 
 PRUNE_EVERY_S = 3600.0
@@ -126,11 +140,8 @@ class TownService:
 
 
 async def start(runtime) -> TownService:
-    existing = await runtime.store.read(
-        lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
-    )
-    if existing is None:
-        world_id = await create_world(runtime.store)
+    world_id, created = await default_world(runtime.store)
+    if created:
         log.info("created the default world %s with %d residents", world_id, len(CHARACTERS))
     config = config_from_env()
     tokens_per_hour = tokens_per_hour_from_env()  # each world's; see smalltown.town.usage

@@ -128,12 +128,20 @@ async def prune_history(store: Store, world_id: str, before_ms: float) -> Pruned
     return pruned
 
 
-async def prune_all(store: Store, days: float) -> list[Pruned]:
-    """``prune_history`` for every world, keeping the last ``days`` of its game time."""
+async def prune_all(store: Store, days: float, owner: str | None = None) -> list[Pruned]:
+    """``prune_history`` for every world, keeping the last ``days`` of its game time; with
+    ``owner``, only for the worlds whose runner lease it holds (several processes then
+    share the work instead of all doing it)."""
 
     async def clocks(tx) -> list[tuple[str, float]]:
+        held = None
+        if owner is not None:
+            leases = await tx.query("smalltownLeases", "owner", eq={"owner": owner})
+            held = {lease["worldId"] for lease in leases}
         out = []
         for status in await tx.query("worldStatus"):
+            if held is not None and status["worldId"] not in held:
+                continue
             engine = await tx.get(status["engineId"], table="engines")
             if engine is not None:
                 out.append((status["worldId"], engine["currentTime"]))

@@ -101,13 +101,16 @@ async def _create(tx, world_map, characters, default: bool) -> str:
 
 
 PRUNE_EVERY_S = 3600.0
+PRUNE_FIRST_S = 60.0
 
 
-async def _prune_forever(store, days: float) -> None:
-    """Each world's history older than ``days``, pruned at start and then hourly."""
+async def _prune_forever(store, days: float, owner: str) -> None:
+    """The history older than ``days`` of each world this process's runner holds, pruned
+    hourly (a first time soon after start, once the runner has taken its worlds)."""
+    await asyncio.sleep(PRUNE_FIRST_S)
     while True:
         try:
-            await prune_all(store, days)
+            await prune_all(store, days, owner)
         except Exception:
             log.exception("pruning old history failed; trying again in an hour")
         await asyncio.sleep(PRUNE_EVERY_S)
@@ -221,6 +224,6 @@ async def start(runtime) -> TownService:
     pruner = None
     if days is not None:
         pruner = asyncio.create_task(
-            _prune_forever(runtime.store, days), name="smalltown-history-pruner"
+            _prune_forever(runtime.store, days, runner.owner), name="smalltown-history-pruner"
         )
     return TownService(runner, llm, pruner)

@@ -264,9 +264,10 @@ async def _worlds(args: argparse.Namespace) -> int:
                 print("no worlds yet: `smalltown run` creates the default one")
             for w in worlds:
                 flag = " (default)" if w["default"] else ""
+                runner = f", stepped by {w['runner']}" if w["runner"] else ""
                 print(
                     f"{w['worldId']}  {w['status']:<18} {w['agents']} agents, "
-                    f"{w['humans']} humans{flag}"
+                    f"{w['humans']} humans{flag}{runner}"
                 )
         elif args.action == "create":
             try:

@@ -2,9 +2,12 @@
 that holds its lease, and another takes it over when that runner stops."""
 
 import logging
+import os
+import socket
 
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
+from smalltown.town.admin import list_worlds
 from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
 from smalltown.town.service import create_world
@@ -52,5 +55,8 @@ async def test_one_runner_steps_a_world_and_another_takes_over_when_it_stops(tmp
         leases = await store.read(lambda tx: tx.query("smalltownLeases"))
         assert [(lease["worldId"], lease["owner"]) for lease in leases] == [(world_id, third.owner)]
         assert "stepped by another runner" not in caplog.text  # no step was wasted
+        (listed,) = await list_worlds(store)  # `smalltown worlds list` says who steps it
+        assert listed["runner"] == third.owner
+        assert third.owner.split(":")[:2] == [socket.gethostname(), str(os.getpid())]
     finally:
         await store.close()

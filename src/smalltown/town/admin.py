@@ -23,9 +23,11 @@ async def open_town_store(url: str) -> Store:
 async def list_worlds(store: Store) -> list[dict[str, Any]]:
     async def read(tx) -> list[dict[str, Any]]:
         out = []
+        now = time.time() * 1000
         for status in await tx.query("worldStatus"):
             world = await tx.get(status["worldId"], table="worlds") or {}
             players = world.get("players", [])
+            lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": status["worldId"]})
             out.append(
                 {
                     "worldId": status["worldId"],
@@ -34,6 +36,8 @@ async def list_worlds(store: Store) -> list[dict[str, Any]]:
                     "agents": len(world.get("agents", [])),
                     "humans": sum(1 for p in players if p.get("human")),
                     "lastViewed": status["lastViewed"],
+                    # which process steps it (host:pid:...), while its lease lasts
+                    "runner": lease["owner"] if lease and lease["expires"] > now else None,
                 }
             )
         return out

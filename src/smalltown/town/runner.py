@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -82,7 +84,8 @@ class WorldRunner:
         self._on_operations = on_operations
         self._checkpoint_steps = checkpoint_steps
         self._lease_ms = lease_ms
-        self.owner = uuid.uuid4().hex  # this runner, as a lease names it
+        # this runner, as a lease names it: readable (`smalltown worlds list`), and unique
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         if clock is not None:
             self._clock, self._wall = clock, clock
         else:

@@ -1,5 +1,7 @@
 """Scheduling, for the scheduler tests."""
 
+import asyncio
+
 from smalltown.runtime import ConvexError, internal_action, internal_mutation, mutation, query
 
 
@@ -46,3 +48,15 @@ async def tags(ctx) -> list[str]:
 async def job(ctx, id: str) -> dict:
     doc = await ctx.db.get(id, table="_scheduled_functions")
     return {"state": doc["state"], "name": doc["name"]}
+
+
+@mutation
+async def schedule_slow(ctx, tag: str, seconds: float) -> str:
+    return await ctx.scheduler.run_after(0, "jobs:slow", {"tag": tag, "seconds": seconds})
+
+
+@internal_action
+async def slow(ctx, tag: str, seconds: float) -> None:
+    """An action that takes a while: a process may stop, or another start, meanwhile."""
+    await asyncio.sleep(seconds)
+    await ctx.run_mutation("jobs:record", {"tag": tag})

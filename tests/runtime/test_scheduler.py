@@ -2,7 +2,7 @@
 
 import pytest
 
-from smalltown.runtime import ConvexError, Registry, Runtime
+from smalltown.runtime import ConvexError, Registry, Runtime, scheduler
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.runtime.scheduler import (
     KEEP_FINISHED_MS,
@@ -192,3 +192,42 @@ async def test_finished_jobs_are_deleted_a_week_after_they_finish(tmp_path):
         assert await _is(town, later, "pending")
     finally:
         await town.stop()
+
+
+async def test_a_starting_process_fails_only_the_actions_of_processes_that_are_gone(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(scheduler, "ORPHANS_EVERY_MS", 100)
+    url = f"sqlite:///{tmp_path}/workers.db"
+    a, b = await Town(url).start(), await Town(url).start()
+    towns = [a, b]
+    try:
+
+        async def claimed(job_id):
+            doc = await a.store.read(lambda tx: tx.get(job_id, table="_scheduled_functions"))
+            return doc.get("smalltownWorker") if doc["state"]["kind"] == "inProgress" else None
+
+        async def holder(job_id):
+            await eventually(lambda: claimed(job_id))
+            worker = await claimed(job_id)
+            return next(t for t in towns if t.worker.id == worker)
+
+        # Another process starting while an action runs leaves it running.
+        job = (await a.runtime.mutation("jobs:schedule_slow", {"tag": "s", "seconds": 1.5})).value
+        await holder(job)
+        towns.append(await Town(url).start())
+        assert (await a.state(job))["kind"] == "inProgress"
+        await eventually(lambda: _is(a, job, "success"), timeout=20)
+
+        # The process running an action stops: another marks it failed within a moment.
+        job = (await a.runtime.mutation("jobs:schedule_slow", {"tag": "t", "seconds": 60})).value
+        gone = await holder(job)
+        await gone.stop()
+        towns.remove(gone)
+        left = towns[0]
+        await eventually(lambda: _is(left, job, "failed"), timeout=20)
+        assert "interrupted" in (await left.state(job))["error"]
+        assert "t" not in await left.tags()
+    finally:
+        for town in towns:
+            await town.stop()

@@ -31,6 +31,7 @@ SYSTEM_TABLES = (
         ],
     ),
     Table("_cron_jobs", indexes=[Index("by_name", ["name"])]),
+    Table("_smalltown_workers", indexes=[Index("by_worker", ["worker"])]),
     Table("_smalltown_imports", indexes=[Index("byImport", ["importKey", "table"])]),
     # File storage and components' tables as snapshots carry them (see smalltown.migrate).
     Table("_storage"),

@@ -7,8 +7,12 @@ job survives restarts. States follow Convex: ``pending`` → ``inProgress`` (act
 
 A scheduled mutation runs in the same transaction that marks its job done, so it runs
 exactly once, whichever process (or how many) picks it up. An action is claimed first
-(``inProgress``) and never retried: one interrupted by a crash is marked failed at the
-next start, as Convex does.
+(``inProgress``, naming the worker that claimed it) and never retried: one interrupted
+by a crash is marked failed, as Convex does. Several processes may share the database,
+so "interrupted" means its worker is gone: each worker keeps a heartbeat row
+(``_smalltown_workers``) alive while it runs and removes it when it stops, and every
+worker looks, as it starts and then every minute, for actions whose worker has no live
+heartbeat.
 
 Crons are declared in code (an app's ``crons`` module) and kept in ``_cron_jobs`` with
 their next run time; each run is scheduled as a job by a transaction that also moves the
@@ -20,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +41,12 @@ from smalltown.store import Range, Transaction
 
 log = logging.getLogger("smalltown.runtime.scheduler")
 CRONS = "_cron_jobs"
+WORKERS = "_smalltown_workers"
 BATCH = 64
+#: a worker's heartbeat lasts this long (ms), renewed every third of it; an action whose
+#: worker's heartbeat has run out was interrupted
+HEARTBEAT_MS = 30_000
+ORPHANS_EVERY_MS = 60_000
 #: a finished job (succeeded, failed or canceled) is kept this long, as Convex keeps
 #: scheduled functions' results, then deleted: a town schedules one a second or more
 KEEP_FINISHED_MS = 7 * 86_400_000
@@ -116,11 +128,16 @@ class SchedulerWorker:
         self.alive = False
         self.jobs_run = 0
         self._next_tidy = 0.0
+        self._next_beat = 0.0
+        self._next_orphans = 0.0
+        #: this worker, as its heartbeat and its claimed actions name it
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     async def start(self) -> None:
         for spec in self._crons.specs.values():
             self._runtime.registry.get(spec.path, public_only=False)  # fail fast on typos
-        await self._runtime.store.run(self._fail_interrupted_actions)
+        await self._beat(now_ms())
+        await self._runtime.store.run(_fail_orphaned_actions)
         await self._runtime.store.run(self._sync_crons)
         self._detach = self._runtime.store.on_commit(self._on_commit)
         self._task = asyncio.create_task(self._forever(), name="smalltown-scheduler")
@@ -136,6 +153,24 @@ class SchedulerWorker:
         await asyncio.gather(
             *(t for t in [self._task, *self._actions] if t), return_exceptions=True
         )
+        try:  # its actions were cut short: the next look of any worker fails them
+            await self._runtime.store.delete_all(WORKERS, index="by_worker", eq={"worker": self.id})
+        except Exception as exc:
+            log.warning("could not remove this scheduler's heartbeat: %s", exc)
+
+    async def _beat(self, moment: float) -> None:
+        """Keep this worker's heartbeat alive (it says its claimed actions still run)."""
+        self._next_beat = moment + HEARTBEAT_MS / 3
+
+        async def beat(tx: Transaction) -> None:
+            found = await tx.first(WORKERS, "by_worker", eq={"worker": self.id})
+            fields = {"worker": self.id, "expires": moment + HEARTBEAT_MS}
+            if found is None:
+                await tx.insert(WORKERS, fields)
+            else:
+                await tx.replace(found["_id"], fields)
+
+        await self._runtime.store.run(beat)
 
     def _on_commit(self, ts: int, writes) -> None:
         if any(w.table in (SCHEDULED, CRONS) for w in writes):
@@ -158,6 +193,11 @@ class SchedulerWorker:
     async def _run_due(self) -> float | None:
         """Run what is due; return when the next job or cron is due (ms), if known."""
         moment = now_ms()
+        if moment >= self._next_beat:
+            await self._beat(moment)
+        if moment >= self._next_orphans:
+            self._next_orphans = moment + ORPHANS_EVERY_MS
+            await self._runtime.store.run(_fail_orphaned_actions)
         if moment >= self._next_tidy:
             self._next_tidy = moment + TIDY_EVERY_MS
             await delete_finished(self._runtime.store, moment - KEEP_FINISHED_MS)
@@ -198,7 +238,7 @@ class SchedulerWorker:
         if spec.kind == "mutation":
             await self._run_mutation_job(job["_id"], spec, args)
         elif spec.kind == "action":
-            claimed = await self._runtime.store.run(lambda tx: _claim(tx, job["_id"]))
+            claimed = await self._runtime.store.run(lambda tx: _claim(tx, job["_id"], self.id))
             if claimed:
                 task = asyncio.create_task(self._run_action_job(job["_id"], spec.path, args))
                 self._actions.add(task)
@@ -238,16 +278,6 @@ class SchedulerWorker:
             error = _message(exc)
         await self._runtime.store.run(lambda tx: _finish(tx, job_id, error, running=True))
         self.jobs_run += 1
-
-    async def _fail_interrupted_actions(self, tx: Transaction) -> None:
-        for job in await tx.query(SCHEDULED, "by_state_time", eq={"state.kind": "inProgress"}):
-            await tx.patch(
-                job["_id"],
-                {
-                    "state": {"kind": "failed", "error": "interrupted: the server stopped"},
-                    "completedTime": now_ms(),
-                },
-            )
 
     async def _sync_crons(self, tx: Transaction) -> None:
         stored = {c["name"]: c for c in await tx.query(CRONS, "by_name")}
@@ -291,12 +321,27 @@ async def delete_finished(store, before_ms: float) -> int:
     return deleted
 
 
-async def _claim(tx: Transaction, job_id: str) -> bool:
+async def _claim(tx: Transaction, job_id: str, worker: str) -> bool:
     job = await tx.get(job_id, table=SCHEDULED)
     if job is None or job["state"]["kind"] != "pending":
         return False
-    await tx.patch(job_id, {"state": {"kind": "inProgress"}})
+    await tx.patch(job_id, {"state": {"kind": "inProgress"}, "smalltownWorker": worker})
     return True
+
+
+async def _fail_orphaned_actions(tx: Transaction) -> None:
+    """Mark failed the actions whose worker stopped or died (no live heartbeat)."""
+    moment = now_ms()
+    live = {w["worker"] for w in await tx.query(WORKERS) if w["expires"] > moment}
+    for job in await tx.query(SCHEDULED, "by_state_time", eq={"state.kind": "inProgress"}):
+        if job.get("smalltownWorker") not in live:
+            await tx.patch(
+                job["_id"],
+                {
+                    "state": {"kind": "failed", "error": "interrupted: the server stopped"},
+                    "completedTime": moment,
+                },
+            )
 
 
 async def _finish(tx: Transaction, job_id: str, error: str | None, running: bool = False) -> None:

@@ -46,6 +46,7 @@ BATCH = 64
 #: a worker's heartbeat lasts this long (ms), renewed every third of it; an action whose
 #: worker's heartbeat has run out was interrupted
 HEARTBEAT_MS = 30_000
+CLEANUP_SECONDS = 2.0  # what a stop waits, at most, to remove the heartbeat
 ORPHANS_EVERY_MS = 60_000
 #: a finished job (succeeded, failed or canceled) is kept this long, as Convex keeps
 #: scheduled functions' results, then deleted: a town schedules one a second or more
@@ -154,9 +155,12 @@ class SchedulerWorker:
             *(t for t in [self._task, *self._actions] if t), return_exceptions=True
         )
         try:  # its actions were cut short: the next look of any worker fails them
-            await self._runtime.store.delete_all(WORKERS, index="by_worker", eq={"worker": self.id})
-        except Exception as exc:
-            log.warning("could not remove this scheduler's heartbeat: %s", exc)
+            await asyncio.wait_for(
+                self._runtime.store.delete_all(WORKERS, index="by_worker", eq={"worker": self.id}),
+                CLEANUP_SECONDS,
+            )
+        except Exception as exc:  # (it runs out by itself: a stop must not wait on it)
+            log.warning("could not remove this scheduler's heartbeat: %r", exc)
 
     async def _beat(self, moment: float) -> None:
         """Keep this worker's heartbeat alive (it says its claimed actions still run)."""

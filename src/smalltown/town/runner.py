@@ -105,11 +105,14 @@ class WorldRunner:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         try:  # hand the worlds on at once rather than when the leases expire
-            await self._runtime.store.delete_all(
-                "smalltownLeases", index="owner", eq={"owner": self.owner}
+            await asyncio.wait_for(
+                self._runtime.store.delete_all(
+                    "smalltownLeases", index="owner", eq={"owner": self.owner}
+                ),
+                2.0,  # (they expire by themselves: a stop must not wait on a lost database)
             )
         except Exception as exc:
-            log.warning("could not release this runner's world leases: %s", exc)
+            log.warning("could not release this runner's world leases: %r", exc)
 
     async def _forever(self) -> None:
         while True:

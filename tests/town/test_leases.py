@@ -39,9 +39,12 @@ async def test_one_runner_steps_a_world_and_another_takes_over_when_it_stops(tmp
             await store.run(lambda tx: tx.patch(status["_id"], {"lastViewed": clock[0]}))
             return [await r.run_due() for r in runners]
 
-        for _ in range(12):  # longer than a lease: the holder renews it as it goes
-            assert await tick(first, second) == [1, 0]
+        assert await tick(first, second) == [1, 0]  # the first takes the lease
+        for _ in range(11):  # longer than a lease: the holder renews it as it goes
+            assert await tick(second, first) == [0, 1]  # (the second finds it due, first)
         assert (first.steps, second.steps) == (12, 0)
+        # The second asked once, then again only once the lease it saw would have run out.
+        assert second.lease_checks == 2
 
         # The first stops without a word (a killed process): its world waits out the lease.
         assert await tick(second) == [0]

@@ -86,6 +86,8 @@ class WorldRunner:
         self._lease_ms = lease_ms
         # this runner, as a lease names it: readable (`smalltown worlds list`), and unique
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held_elsewhere: dict[str, float] = {}  # world -> when that lease expires
+        self.lease_checks = 0  # transactions asking about leases (tests)
         if clock is not None:
             self._clock, self._wall = clock, clock
         else:
@@ -152,23 +154,33 @@ class WorldRunner:
 
     async def _hold(self, world_id: str, wall: float) -> bool:
         """Whether this runner holds ``world_id``'s lease, taking it if it is free or
-        expired, and renewing it once less than half is left."""
+        expired, and renewing it once less than half is left. A lease seen held by
+        another runner is not asked about again before it would expire."""
+        if self._held_elsewhere.get(world_id, 0.0) > wall:
+            return False
 
-        async def hold(tx: Transaction) -> bool:
+        async def hold(tx: Transaction) -> float | None:
+            """None when held here; else when the other runner's lease expires."""
             lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": world_id})
             fields = {"worldId": world_id, "owner": self.owner, "expires": wall + self._lease_ms}
             if lease is None:
                 await tx.insert("smalltownLeases", fields)
-                return True
+                return None
             if lease["owner"] != self.owner and lease["expires"] > wall:
-                return False
+                return lease["expires"]
             if lease["owner"] != self.owner or lease["expires"] - wall < self._lease_ms / 2:
                 await tx.replace(lease["_id"], fields)
                 if lease["owner"] != self.owner:
                     log.warning("world %s: taken over from a runner that stopped", world_id)
-            return True
+            return None
 
-        return await self._runtime.store.run(hold)
+        self.lease_checks += 1
+        elsewhere = await self._runtime.store.run(hold)
+        if elsewhere is None:
+            self._held_elsewhere.pop(world_id, None)
+            return True
+        self._held_elsewhere[world_id] = elsewhere
+        return False
 
     async def step_world(self, world_id: str) -> StepResult:
         store = self._runtime.store

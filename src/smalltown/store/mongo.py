@@ -65,7 +65,7 @@ from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, Vecto
 from smalltown.store.schema import Schema, Table, VectorIndex, index_changes, plan_tables
 from smalltown.store.store import mask_password
 from smalltown.store.transaction import rewrite_row
-from smalltown.store.values import float_array
+from smalltown.store.values import all_floats
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -113,7 +113,7 @@ def _from_bson(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _from_bson(v) for k, v in value.items()}
     if isinstance(value, list):
-        if value and float_array(value) is not None:  # an embedding: nothing to convert
+        if all_floats(value):  # an embedding: nothing to convert
             return value
         return [_from_bson(v) for v in value]
     if isinstance(value, Int64):
@@ -126,7 +126,7 @@ def _to_bson(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _to_bson(v) for k, v in value.items()}
     if isinstance(value, list):
-        if value and float_array(value) is not None:  # an embedding: nothing to convert
+        if all_floats(value):  # an embedding: nothing to convert
             return value
         return [_to_bson(v) for v in value]
     if isinstance(value, int) and not isinstance(value, bool):

@@ -84,7 +84,7 @@ def _fine(value: Any, depth: int) -> bool:
         return False
     if depth >= MAX_DEPTH:
         return depth == MAX_DEPTH and not value  # an item would be nested too deep
-    if kind is list and len(items) >= _LONG_LIST and float_array(items) is not None:
+    if kind is list and all_floats(items, _LONG_LIST):
         return True  # an embedding's floats: no walk
     if _SCALARS.issuperset(map(type, items)):
         return True  # a document of strings: no walk
@@ -116,7 +116,7 @@ def _check_value(value: Any, path: str, depth: int) -> None:
             raise InvalidValueError(f"{path} = {value} does not fit in a 64-bit integer")
         return
     if isinstance(value, list):
-        if _all_floats(value):  # embeddings: skip the per-element walk
+        if all_floats(value):  # embeddings: skip the per-element walk
             return
         for i, item in enumerate(value):
             _check_value(item, f"{path}[{i}]", depth + 1)
@@ -175,14 +175,16 @@ def to_stored(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode()}
     if isinstance(value, list):
-        if _all_floats(value) and _all_plain(value):
+        if all_floats(value) and _all_plain(value):
             return value
         return [to_stored(v) for v in value]
     return {k: to_stored(v) for k, v in value.items()}
 
 
-def _all_floats(items: list[Any]) -> bool:
-    return bool(items) and float_array(items) is not None
+def all_floats(items: list[Any], at_least: int = 1) -> bool:
+    """Whether ``items`` has ``at_least`` items, every one a float (an embedding, say):
+    such a list needs no walk, item by item, to check, store or read it."""
+    return len(items) >= at_least and float_array(items) is not None
 
 
 # marshal (format 2: no back-references) writes an exact float as b"g" and its 8 bytes, and
@@ -232,7 +234,7 @@ def from_stored(value: Any) -> Any:
                 return base64.b64decode(value["$bytes"])
         return {k: from_stored(v) for k, v in value.items()}
     if isinstance(value, list):
-        if len(value) >= _LONG_LIST and float_array(value) is not None:
+        if all_floats(value, _LONG_LIST):
             return value  # an embedding: floats alone, nothing to decode
         return [from_stored(v) for v in value]
     return value

@@ -137,6 +137,8 @@ class WorldRunner:
                 await self._runtime.store.run(lambda tx, s=status: _sleep(tx, s["_id"]))
                 log.info("world %s sleeps: nobody has viewed it for 5 minutes", status["worldId"])
                 continue
+            if self._held_elsewhere.get(status["worldId"], 0.0) > wall:
+                continue  # another process runs it: not asked again before its lease ends
             engine = await self._runtime.store.read(
                 lambda tx, s=status: tx.get(s["engineId"], table="engines")
             )
@@ -154,10 +156,7 @@ class WorldRunner:
 
     async def _hold(self, world_id: str, wall: float) -> bool:
         """Whether this runner holds ``world_id``'s lease, taking it if it is free or
-        expired, and renewing it once less than half is left. A lease seen held by
-        another runner is not asked about again before it would expire."""
-        if self._held_elsewhere.get(world_id, 0.0) > wall:
-            return False
+        expired, and renewing it once less than half is left."""
 
         async def hold(tx: Transaction) -> float | None:
             """None when held here; else when the other runner's lease expires."""

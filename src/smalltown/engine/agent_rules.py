@@ -7,6 +7,8 @@ does one operation at a time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from smalltown.engine.constants import (
     ACTIVITY_MS,
     AGENT_OPERATION_TIMEOUT_MS,
@@ -23,7 +25,7 @@ from smalltown.engine.context import StartedOperation, StepContext
 from smalltown.engine.conversations import start_conversation
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import walk_to
-from smalltown.engine.state import Activity, Agent, Conversation, Operation, pair_key
+from smalltown.engine.state import Activity, Agent, Conversation, Operation, Player, pair_key
 
 ACTIVITIES = (
     ("reading a book", "📖"),
@@ -34,7 +36,7 @@ ACTIVITIES = (
 )
 
 
-def start_operation(ctx: StepContext, agent: Agent, name: str, args: dict) -> str:
+def start_operation(ctx: StepContext, agent: Agent, name: str, args: dict[str, Any]) -> str:
     operation_id = ctx.world.allocate_id("o")
     agent.operation = Operation(name, operation_id, ctx.now)
     ctx.operations.append(StartedOperation(name, operation_id, {"agentId": agent.id, **args}))
@@ -85,7 +87,8 @@ def _maybe_invite(ctx: StepContext, agent: Agent) -> None:
     ):
         return
     me = world.players[agent.player_id]
-    best, best_distance = None, float("inf")
+    best: Player | None = None
+    best_distance = float("inf")
     for other in world.players.values():
         if other.id == me.id or world.conversation_of(other.id) is not None:
             continue
@@ -94,7 +97,9 @@ def _maybe_invite(ctx: StepContext, agent: Agent) -> None:
             continue
         # The nearest free player, by real distance (AI Town picks regardless of distance).
         distance = me.position.distance(other.position)
-        if distance < best_distance or (distance == best_distance and other.id < best.id):
+        if distance < best_distance or (
+            distance == best_distance and best is not None and other.id < best.id
+        ):
             best, best_distance = other, distance
     if best is None:
         return

@@ -42,11 +42,8 @@ def apply_input(ctx: StepContext, name: str, args: Any) -> Any:
         raise InputError(f"{name}: arguments must be an object")
     result = fn(ctx, args)
     # Only an input that applied counts as the human being active.
-    player = (
-        ctx.world.players.get(args.get("playerId"))
-        if isinstance(args.get("playerId"), str)
-        else None
-    )
+    player_id = args.get("playerId")
+    player = ctx.world.players.get(player_id) if isinstance(player_id, str) else None
     if player is not None and player.human is not None:
         player.last_input = ctx.now
     return result

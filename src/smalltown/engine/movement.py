@@ -98,7 +98,13 @@ def _nearby(grid: dict[tuple[int, int], list[Player]], point: Point) -> list[Pla
     return [p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in grid.get((cx + dx, cy + dy), ())]
 
 
-def _advance(ctx: StepContext, player: Player, pf: Pathfinding, now: float, grid) -> None:
+def _advance(
+    ctx: StepContext,
+    player: Player,
+    pf: Pathfinding,
+    now: float,
+    grid: dict[tuple[int, int], list[Player]],
+) -> None:
     path = pf.path
     if now >= path[-1][4]:
         target = Point(path[-1][0], path[-1][1])

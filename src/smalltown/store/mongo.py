@@ -62,9 +62,9 @@ from smalltown.store.errors import (
     StoreError,
 )
 from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, VectorMemory
+from smalltown.store.rows import rewrite_row
 from smalltown.store.schema import Schema, Table, VectorIndex, index_changes, plan_tables
 from smalltown.store.store import mask_password
-from smalltown.store.transaction import rewrite_row
 from smalltown.store.values import all_floats
 
 P = ParamSpec("P")

@@ -44,6 +44,7 @@ from smalltown.store.errors import (
     StoreConnectionError,
     StoreError,
 )
+from smalltown.store.rows import rewrite_row
 from smalltown.store.schema import (
     BY_CREATION_TIME,
     Schema,
@@ -53,7 +54,6 @@ from smalltown.store.schema import (
     plan_tables,
 )
 from smalltown.store.store import mask_password
-from smalltown.store.transaction import rewrite_row
 
 log = logging.getLogger("smalltown.store.postgres")
 P = ParamSpec("P")

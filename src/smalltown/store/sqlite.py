@@ -41,6 +41,7 @@ from smalltown.store.errors import (
     StoreError,
 )
 from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, VectorMemory
+from smalltown.store.rows import rewrite_row
 from smalltown.store.schema import (
     BY_CREATION_TIME,
     Schema,
@@ -49,7 +50,6 @@ from smalltown.store.schema import (
     index_changes,
     plan_tables,
 )
-from smalltown.store.transaction import rewrite_row
 
 T = TypeVar("T")
 READERS = 4

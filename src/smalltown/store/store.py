@@ -18,9 +18,11 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from smalltown.store.base import Provider, RetryableConflict
+from smalltown.store.clock import Clock
 from smalltown.store.errors import ConflictError, SchemaError, StoreConnectionError
+from smalltown.store.ranges import KeyRange, Write
 from smalltown.store.schema import Schema, next_number
-from smalltown.store.transaction import Clock, KeyRange, Transaction, Write
+from smalltown.store.transaction import Transaction
 
 log = logging.getLogger("smalltown.store")
 T = TypeVar("T")

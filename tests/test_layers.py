@@ -18,7 +18,7 @@ BELOW = {
     "web": set(),
     "runtime": {"store"},
     "migrate": {"store"},
-    "server": {"runtime", "store", "web", "migrate"},  # web: static files; migrate: stored files
+    "server": {"runtime", "store", "web"},  # web: the static files it serves
     "town": {"runtime", "store", "engine", "agents", "llm"},
     "config": {"llm"},
     "bench": {"store", "runtime", "engine", "llm", "migrate", "town"},

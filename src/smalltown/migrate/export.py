@@ -20,6 +20,7 @@ from pathlib import Path
 from smalltown.migrate import components, storage
 from smalltown.migrate.export_json import dumps
 from smalltown.store import Store
+from smalltown.store import files as stored_files
 
 PAGE = 500
 README = """# Convex snapshot export
@@ -70,12 +71,12 @@ async def _export_storage(store: Store, archive: zipfile.ZipFile, counts: dict) 
     """File storage: ``_storage/documents.jsonl``, then each file as ``_storage/<id>``."""
     count = 0
     with archive.open(storage.METADATA, "w") as entry:
-        async for meta in _pages(store, storage.TABLE):
+        async for meta in _pages(store, stored_files.TABLE):
             entry.write((dumps(meta) + "\n").encode())
             count += 1
-    async for meta in _pages(store, storage.TABLE):
+    async for meta in _pages(store, stored_files.TABLE):
         with archive.open(f"_storage/{meta['_id']}", "w") as entry:
-            async for chunk in storage.file_bytes(store, meta["_id"]):
+            async for chunk in stored_files.read_chunks(store, meta["_id"]):
                 entry.write(chunk)
     counts["_storage"] = count
 

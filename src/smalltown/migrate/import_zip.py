@@ -50,6 +50,7 @@ from smalltown.store import (
     VectorIndex,
     encode_id,
 )
+from smalltown.store import files as stored_files
 from smalltown.store.ids import new_internal_id
 from smalltown.store.keys import field_value
 from smalltown.store.prepared import PreparedRow, prepare_row
@@ -632,7 +633,7 @@ def _component_tables(sources: Sequence[Source]) -> list[tuple[str, str]]:
 
 def _with_chunks(tables: set[str]) -> set[str]:
     """File storage's metadata comes with its chunks."""
-    return tables | {storage.CHUNKS} if storage.TABLE in tables else tables
+    return tables | {stored_files.CHUNKS} if stored_files.TABLE in tables else tables
 
 
 async def _counts(

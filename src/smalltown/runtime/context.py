@@ -7,17 +7,37 @@ actions have no ``db`` and work through ``run_query`` / ``run_mutation``, as in 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from smalltown.runtime.auth import Auth, Identity
 from smalltown.runtime.errors import UnauthorizedError
-from smalltown.store import Transaction
-
-if TYPE_CHECKING:
-    from smalltown.runtime.runtime import Runtime
+from smalltown.runtime.registry import Registry
+from smalltown.store import Store, Transaction
 
 SCHEDULED = "_scheduled_functions"
+
+
+class FunctionRunner(Protocol):
+    """What a ``ctx`` reaches of the runtime that runs its function (``runtime.Runtime``),
+    named here because that module imports this one."""
+
+    registry: Registry
+    store: Store
+    extensions: dict[str, Any]
+
+    async def query(
+        self, path: str, args: Mapping[str, Any], identity: Identity, *, internal: bool
+    ) -> Any: ...
+
+    async def mutation(
+        self, path: str, args: Mapping[str, Any], identity: Identity, *, internal: bool
+    ) -> Any: ...
+
+    async def action(
+        self, path: str, args: Mapping[str, Any], identity: Identity, *, internal: bool
+    ) -> Any: ...
 
 
 @dataclass
@@ -49,7 +69,7 @@ class AuthContext:
 class Scheduler:
     """Schedules functions durably: in a mutation, inside its own transaction."""
 
-    def __init__(self, runtime: Runtime, tx: Transaction | None) -> None:
+    def __init__(self, runtime: FunctionRunner, tx: Transaction | None) -> None:
         self._runtime = runtime
         self._tx = tx
 
@@ -101,7 +121,7 @@ class MutationCtx:
 class ActionCtx:
     auth: AuthContext
     scheduler: Scheduler
-    _runtime: Runtime
+    _runtime: FunctionRunner
 
     @property
     def extensions(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from smalltown.runtime.context import (
 from smalltown.runtime.errors import FunctionError
 from smalltown.runtime.functions import FunctionSpec, Kind
 from smalltown.runtime.registry import Registry
-from smalltown.store import Index, KeyRange, Schema, Store, Table
+from smalltown.store import Index, KeyRange, Schema, Store, Table, files
 
 SYSTEM_TABLES = (
     SECRETS_TABLE,
@@ -33,9 +33,8 @@ SYSTEM_TABLES = (
     Table("_cron_jobs", indexes=[Index("by_name", ["name"])]),
     Table("_smalltown_workers", indexes=[Index("by_worker", ["worker"])]),
     Table("_smalltown_imports", indexes=[Index("byImport", ["importKey", "table"])]),
-    # File storage and components' tables as snapshots carry them (see smalltown.migrate).
-    Table("_storage"),
-    Table("_storage_chunks", indexes=[Index("byFile", ["storageId", "n"])]),
+    *files.TABLES,  # file storage
+    # Components' tables as snapshots carry them (see smalltown.migrate).
     Table("_smalltown_components", indexes=[Index("byTable", ["prefix", "table", "line"])]),
     Table("_smalltown_component_tables", indexes=[Index("byTable", ["prefix", "table"])]),
 )

@@ -1,6 +1,6 @@
 """``GET /api/storage/<id>``: a stored file's bytes, as a snapshot import brought them in.
 
-Streams the file a chunk at a time (see ``smalltown.migrate.storage``) with its content
+Streams the file a chunk at a time (see ``smalltown.store.files``) with its content
 type; an unknown or malformed id is a 404 with ``{"code": "StorageFileNotFound", ...}``.
 """
 
@@ -10,16 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from smalltown.migrate import storage
 from smalltown.server.errors import BadRequest, bad_request_response
-from smalltown.store import StoreError
+from smalltown.store import StoreError, files
 
 
 async def storage_file(request: Request) -> Response:
     storage_id = request.path_params["storage_id"]
     store = request.app.state.store
     try:
-        meta = await store.read(lambda tx: tx.get(storage_id, table=storage.TABLE))
+        meta = await files.metadata(store, storage_id)
     except StoreError:  # malformed, or an id of another table
         meta = None
     if meta is None:
@@ -28,7 +27,7 @@ async def storage_file(request: Request) -> Response:
         )
     headers = {"Content-Length": str(meta["size"])} if isinstance(meta.get("size"), int) else {}
     return StreamingResponse(
-        storage.file_bytes(store, storage_id),
+        files.read_chunks(store, storage_id),
         media_type=meta.get("contentType") or "application/octet-stream",
         headers=headers,
     )

@@ -17,9 +17,11 @@ from smalltown.store.errors import (
     VectorDimensionError,
 )
 from smalltown.store.ids import decode_id, encode_id
+from smalltown.store.ranges import KeyRange, Range, Write, overlaps
 from smalltown.store.schema import Index, Schema, Table, VectorIndex
-from smalltown.store.store import Committed, Store, mask_password, open_store
-from smalltown.store.transaction import AnyOf, KeyRange, Page, Range, Transaction, Write, overlaps
+from smalltown.store.store import Committed, Store, open_store
+from smalltown.store.transaction import AnyOf, Page, Transaction
+from smalltown.store.urls import mask_password
 from smalltown.store.values import UNDEFINED
 
 __all__ = [

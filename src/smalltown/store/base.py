@@ -4,7 +4,8 @@ A provider stores rows ``(id, creation time, body)`` per table, keeps one byte k
 and index (computed by the caller, see ``keys.py``), answers byte-range scans over those keys,
 keeps vectors beside rows for vector search, and runs serializable transactions. Everything
 with meaning (validation, key computation, read and write sets, pagination, errors for bad
-input) lives above this line in ``transaction.py``, once for every provider.
+input) lives above this line in ``transaction.py``, ``rows.py`` and ``ranges.py``, once for
+every provider.
 
 To add a provider: subclass :class:`Provider` and :class:`ProviderTransaction` in a module of
 its own, translate the driver's errors to ``errors.py``, add its URL scheme to

@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from bson import Binary, Int64
@@ -62,9 +61,9 @@ from smalltown.store.errors import (
     StoreError,
 )
 from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, VectorMemory
+from smalltown.store.rows import rewrite_row
 from smalltown.store.schema import Schema, Table, VectorIndex, index_changes, plan_tables
-from smalltown.store.store import mask_password
-from smalltown.store.transaction import rewrite_row
+from smalltown.store.urls import database_name, mask_password, option_names
 from smalltown.store.values import all_floats
 
 P = ParamSpec("P")
@@ -288,9 +287,8 @@ class MongoProvider(Provider):
     async def open(cls, url: str) -> MongoProvider:
         shown = mask_password(url)
         try:
-            parts = urlsplit(url)
-            database = parts.path.lstrip("/") or DEFAULT_DATABASE
-            given = {k.lower() for k in parse_qs(parts.query)}
+            database = database_name(url) or DEFAULT_DATABASE
+            given = option_names(url)
             defaults = {
                 name: 10_000
                 for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")

@@ -44,6 +44,7 @@ from smalltown.store.errors import (
     StoreConnectionError,
     StoreError,
 )
+from smalltown.store.rows import rewrite_row
 from smalltown.store.schema import (
     BY_CREATION_TIME,
     Schema,
@@ -52,8 +53,7 @@ from smalltown.store.schema import (
     index_changes,
     plan_tables,
 )
-from smalltown.store.store import mask_password
-from smalltown.store.transaction import rewrite_row
+from smalltown.store.urls import mask_password, postgres_conninfo
 
 log = logging.getLogger("smalltown.store.postgres")
 P = ParamSpec("P")
@@ -421,7 +421,7 @@ class PostgresProvider(Provider):
     @classmethod
     async def open(cls, url: str) -> PostgresProvider:
         shown = mask_password(url)
-        conninfo = "postgresql://" + url.split("://", 1)[1]
+        conninfo = postgres_conninfo(url)
         try:
             async with await psycopg.AsyncConnection.connect(
                 conninfo, autocommit=True, connect_timeout=10

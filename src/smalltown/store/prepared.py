@@ -13,8 +13,8 @@ from typing import Any
 from smalltown.store import values
 from smalltown.store.base import PreparedRow, Row
 from smalltown.store.errors import InvalidValueError
+from smalltown.store.rows import check_body, index_keys, vector_entries
 from smalltown.store.schema import Table
-from smalltown.store.transaction import check_body, index_keys, vector_entries
 
 __all__ = ["PreparedRow", "prepare_row"]
 

@@ -41,6 +41,7 @@ from smalltown.store.errors import (
     StoreError,
 )
 from smalltown.store.exact_vectors import ExactVectorIndex, VectorChanges, VectorMemory
+from smalltown.store.rows import rewrite_row
 from smalltown.store.schema import (
     BY_CREATION_TIME,
     Schema,
@@ -49,7 +50,7 @@ from smalltown.store.schema import (
     index_changes,
     plan_tables,
 )
-from smalltown.store.transaction import rewrite_row
+from smalltown.store.urls import sqlite_path
 
 T = TypeVar("T")
 READERS = 4
@@ -335,8 +336,7 @@ class SqliteProvider(Provider):
 
     @classmethod
     async def open(cls, url: str) -> SqliteProvider:
-        path = url.split("://", 1)[1]
-        path = path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
+        path = sqlite_path(url)
         if not path or path.startswith(":memory:"):
             raise StoreConnectionError(
                 f"{url}: give a file path, e.g. sqlite:///./data/smalltown.db "

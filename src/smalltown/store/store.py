@@ -15,12 +15,14 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from smalltown.store.base import Provider, RetryableConflict
+from smalltown.store.clock import Clock
 from smalltown.store.errors import ConflictError, SchemaError, StoreConnectionError
+from smalltown.store.ranges import KeyRange, Write
 from smalltown.store.schema import Schema, next_number
-from smalltown.store.transaction import Clock, KeyRange, Transaction, Write
+from smalltown.store.transaction import Transaction
+from smalltown.store.urls import is_database_url, mask_password, scheme
 
 log = logging.getLogger("smalltown.store")
 T = TypeVar("T")
@@ -202,32 +204,21 @@ class Store:
         await self.close()
 
 
-def mask_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 async def open_store(url: str, schema: Schema | None = None) -> Store:
     """Open the database at ``url`` with ``schema``: ``sqlite:///path``, ``postgresql://...``
     or ``mongodb://...``."""
-    if not isinstance(url, str) or "://" not in url:
+    if not is_database_url(url):
         raise StoreConnectionError(
             f"{mask_password(str(url))!r} is not a database URL; use sqlite:///path/to/file.db, "
             "postgresql://user@host:5432/dbname or mongodb://host:27017/dbname?replicaSet=rs0"
         )
-    scheme = url.split("://", 1)[0].lower()
+    kind = scheme(url)
     provider: Provider
-    if scheme == "sqlite":
+    if kind == "sqlite":
         from smalltown.store.sqlite import SqliteProvider
 
         provider = await SqliteProvider.open(url)
-    elif scheme in ("postgresql", "postgres"):
+    elif kind in ("postgresql", "postgres"):
         try:
             from smalltown.store.postgres import PostgresProvider
         except ImportError as exc:
@@ -236,7 +227,7 @@ async def open_store(url: str, schema: Schema | None = None) -> Store:
                 "(pip install 'smalltown[postgres]')"
             ) from exc
         provider = await PostgresProvider.open(url)
-    elif scheme in ("mongodb", "mongodb+srv"):
+    elif kind in ("mongodb", "mongodb+srv"):
         try:
             from smalltown.store.mongo import MongoProvider
         except ImportError as exc:
@@ -247,7 +238,7 @@ async def open_store(url: str, schema: Schema | None = None) -> Store:
         provider = await MongoProvider.open(url)
     else:
         raise StoreConnectionError(
-            f"{mask_password(url)}: unknown database scheme {scheme!r}; "
+            f"{mask_password(url)}: unknown database scheme {kind!r}; "
             "use sqlite://, postgresql:// or mongodb://"
         )
     schema = schema or Schema([])

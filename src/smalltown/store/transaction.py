@@ -1,8 +1,9 @@
-"""Transactions over any provider: validation, index keys, read and write sets.
+"""Transactions over any provider: validation, queries, pagination, read and write sets.
 
 This is the one code path every provider shares. A provider only moves rows and byte keys;
 here they get meaning, so a query, a patch or a bad value behaves the same on SQLite,
-PostgreSQL and MongoDB.
+PostgreSQL and MongoDB. Rows are encoded in ``rows.py``; the key ranges a transaction
+reads and the writes it makes are defined in ``ranges.py``.
 """
 
 from __future__ import annotations
@@ -10,85 +11,40 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
-
-import numpy as np
+from typing import Any, Literal
 
 from smalltown.store import keys, values
 from smalltown.store.base import (
     PreparedRow,
     ProviderTransaction,
     Row,
-    VectorEntry,
     VectorFilter,
 )
+from smalltown.store.clock import Clock
 from smalltown.store.errors import (
     DocumentNotFoundError,
     InvalidIdError,
     InvalidQueryError,
     InvalidValueError,
-    SchemaError,
     UnknownTableError,
     VectorDimensionError,
 )
 from smalltown.store.ids import decode_id, encode_id, new_internal_id
+from smalltown.store.ranges import KeyRange, Range, Write, point, query_bounds
+from smalltown.store.rows import (
+    Floats,
+    by_id_key,
+    check_body,
+    checked_vector,
+    index_keys,
+    vector_entries,
+)
 from smalltown.store.schema import BY_CREATION_TIME, BY_ID, Schema, Table, VectorIndex
 
 Order = Literal["asc", "desc"]
 MAX_VECTOR_RESULTS = 256
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRange:
-    """Keys ``low <= key < high`` of one index (``high=None``: no upper bound)."""
-
-    table: str
-    index: str
-    low: bytes
-    high: bytes | None
-
-    def contains(self, key: bytes) -> bool:
-        return key >= self.low and (self.high is None or key < self.high)
-
-
-# A document's top-level vector fields already read as float64 (``check_body``), by field.
-Floats = dict[str, np.ndarray]
-
-
-class Write(NamedTuple):
-    """A document's index keys before and after a write (``None``: absent on that side)."""
-
-    table: str
-    id: str
-    old_keys: Mapping[str, bytes] | None
-    new_keys: Mapping[str, bytes] | None
-
-
-def overlaps(reads: Sequence[KeyRange], writes: Sequence[Write]) -> bool:
-    """Whether any write moves a key into or out of any read range: the query may change."""
-    for write in writes:
-        for r in reads:
-            if r.table != write.table:
-                continue
-            for side in (write.old_keys, write.new_keys):
-                if side is not None and r.index in side and r.contains(side[r.index]):
-                    return True
-    return False
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """Bounds on the index field that follows the equality prefix of a query."""
-
-    field: str
-    gt: Any = values.UNDEFINED
-    gte: Any = values.UNDEFINED
-    lt: Any = values.UNDEFINED
-    lte: Any = values.UNDEFINED
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +62,6 @@ class Page:
     page: list[dict[str, Any]]
     continue_cursor: str
     is_done: bool
-
-
-def _by_id_key(id: str) -> bytes:
-    return keys.encode_value(id)
-
-
-def _point(table: str, index: str, key: bytes) -> KeyRange:
-    # Complete keys are prefix-free, so [key, key + 0x00) holds exactly one key.
-    return KeyRange(table, index, key, key + b"\x00")
 
 
 @dataclass
@@ -176,7 +123,7 @@ class Transaction:
     async def get(self, id: str, *, table: str | None = None) -> dict[str, Any] | None:
         """The document with ``id``, or None if there is none (deleted or never written)."""
         t = self._table_of_id(id, table)
-        self._pending.reads.append(_point(t.name, BY_ID, _by_id_key(id)))
+        self._pending.reads.append(point(t.name, BY_ID, by_id_key(id)))
         row = await self._ptx.get(t, id)
         return None if row is None else row.document()
 
@@ -192,7 +139,7 @@ class Transaction:
     ) -> list[dict[str, Any]]:
         """Documents by index: equality on a prefix of its fields, then a range, in order."""
         t = self._table(table)
-        low, high = self._bounds(t, index, eq, range)
+        low, high = query_bounds(t, index, eq, range)
         reverse = self._check_order(order)
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
@@ -220,7 +167,7 @@ class Transaction:
         """One page of a query. The cursor names the last key returned, so rows inserted
         between pages neither repeat nor push others out of the next page."""
         t = self._table(table)
-        low, high = self._bounds(t, index, eq, range)
+        low, high = query_bounds(t, index, eq, range)
         reverse = self._check_order(order)
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise InvalidQueryError(f"page_size must be a positive integer, got {page_size!r}")
@@ -266,7 +213,7 @@ class Transaction:
         """
         t = self._table(table)
         vindex = t.vector_index(index)
-        query = _vector(vector, vindex, t.name, "the query vector")
+        query = checked_vector(vector, vindex, t.name, "the query vector")
         if (
             isinstance(limit, bool)
             or not isinstance(limit, int)
@@ -403,7 +350,7 @@ class Transaction:
         t = self._table(table)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidQueryError(f"limit must be a positive integer, got {limit!r}")
-        low, high = self._bounds(t, index, eq, range)
+        low, high = query_bounds(t, index, eq, range)
         found = await self._ptx.scan(t, index, low, high, False, limit)
         if found:
             await self._ptx.delete_many(t, [row.id for _, row in found])
@@ -461,49 +408,6 @@ class Transaction:
             )
         return self._schema.table(name)
 
-    def _bounds(
-        self, t: Table, index: str, eq: Mapping[str, Any] | None, rng: Range | None
-    ) -> tuple[bytes, bytes | None]:
-        ix = t.index(index)
-        queryable = ix.key_fields[:-1]  # every field but _id
-        eq = dict(eq or {})
-        if list(eq) != list(queryable[: len(eq)]):
-            raise InvalidQueryError(
-                f"index {t.name}.{index} is on {list(queryable)}: equality must name a prefix "
-                f"of those fields in order, got {list(eq)}"
-            )
-        for name, value in eq.items():
-            values.check_value(value, f"eq[{name!r}]")
-        prefix = keys.encode_tuple(list(eq.values()))
-        low, high = prefix, keys.successor(prefix) if prefix else None
-        if rng is None:
-            return low, high
-        expected = queryable[len(eq)] if len(eq) < len(queryable) else None
-        if rng.field != expected:
-            raise InvalidQueryError(
-                f"index {t.name}.{index}: a range must be on the field after the equality "
-                f"prefix ({expected!r}), got {rng.field!r}"
-            )
-        if rng.gt is not values.UNDEFINED and rng.gte is not values.UNDEFINED:
-            raise InvalidQueryError("give at most one of gt and gte")
-        if rng.lt is not values.UNDEFINED and rng.lte is not values.UNDEFINED:
-            raise InvalidQueryError("give at most one of lt and lte")
-        for name in ("gt", "gte", "lt", "lte"):
-            bound = getattr(rng, name)
-            if bound is not values.UNDEFINED:
-                values.check_value(bound, f"range.{name}")
-                at = prefix + keys.encode_value(bound)
-                if name == "gt":
-                    low = max(low, keys.successor(at) or at)
-                elif name == "gte":
-                    low = max(low, at)
-                elif name == "lt":
-                    high = at if high is None else min(high, at)
-                else:
-                    after = keys.successor(at)
-                    high = after if high is None or after is None else min(high, after)
-        return low, high
-
     def _record_scan(
         self,
         table: str,
@@ -554,97 +458,6 @@ class Transaction:
         return last
 
 
-def index_keys(t: Table, row: Row) -> dict[str, bytes]:
-    """A row's key in every index of its table, ``by_id`` included."""
-    # Every index ends with _creationTime and _id (schema.py keeps them out of ``fields``),
-    # so their encoding is shared, and the other fields are read from the body alone.
-    by_id = _by_id_key(row.id)
-    suffix = keys.encode_value(row.creation_time) + by_id
-    body = row.body
-    out = {ix.name: keys.index_key(body, ix.fields) + suffix for ix in t.all_indexes}
-    out[BY_ID] = by_id
-    return out
-
-
-async def rewrite_row(ptx: ProviderTransaction, t: Table, row: Row) -> None:
-    """Write a row again with keys and vectors for ``t``'s current indexes (a migration)."""
-    try:
-        vectors = vector_entries(t, row)
-    except InvalidValueError as exc:
-        raise SchemaError(
-            f"cannot build the vector indexes of {t.name!r}: {exc}. Re-embed or delete the "
-            "documents whose vectors do not fit, or keep the old dimension"
-        ) from exc
-    await ptx.update(t, row, values.dumps(row.body), index_keys(t, row), vectors)
-
-
-def vector_entries(
-    t: Table, row: Row, floats: Floats | None = None
-) -> dict[str, VectorEntry | None]:
-    """A row's entry in every vector index of its table (None: not in that index).
-    ``floats``: its vector fields ``check_body`` already read."""
-    floats = floats or {}
-    return {
-        v.name: _vector_entry(v, t.name, row.body, floats.get(v.field)) for v in t.vector_indexes
-    }
-
-
-def check_body(t: Table, body: Any) -> Floats:
-    """``values.check_document_fields`` for a document of ``t``, reading each top-level
-    vector field that holds only floats once, for the check and the index both: returns
-    those fields' values as float64, for ``vector_entries``."""
-    floats = {}
-    if isinstance(body, dict):
-        for v in t.vector_indexes:
-            if "." in v.field or v.field.startswith("_"):
-                continue  # a path is walked, and a system-like name refused, as usual
-            raw = body.get(v.field)
-            if type(raw) is list and (found := values.float_array(raw)) is not None:
-                floats[v.field] = found  # floats alone: a valid value, nothing to walk
-    rest = {k: x for k, x in body.items() if k not in floats} if floats else body
-    values.check_document_fields(rest, t.name)
-    return floats
-
-
-def _vector(
-    raw: Any, vindex: VectorIndex, table: str, what: str, floats: np.ndarray | None = None
-) -> np.ndarray:
-    arr = _numbers(raw) if floats is None else floats
-    if arr is None or not np.isfinite(arr).all():
-        raise InvalidValueError(
-            f"{what} for vector index {table}.{vindex.name} must be a list of finite numbers"
-        )
-    if len(raw) != vindex.dimensions:
-        raise VectorDimensionError(
-            f"{what} has {len(raw)} dimensions but vector index {table}.{vindex.name} "
-            f"has {vindex.dimensions}"
-        )
-    return arr.astype(np.float32)
-
-
-def _numbers(raw: Any) -> np.ndarray | None:
-    """``raw`` as float64 when it is a list or tuple of ints and floats, else None. A list
-    of floats, the common case, is read at C speed (``values.float_array``)."""
-    if not isinstance(raw, (list, tuple)):
-        return None
-    if type(raw) is list and (floats := values.float_array(raw)) is not None:
-        return floats
-    if set(map(type, raw)) <= {float, int}:
-        return np.array(raw, dtype=np.float64)
-    return None
-
-
-def _vector_entry(
-    vindex: VectorIndex, table: str, body: dict[str, Any], floats: np.ndarray | None = None
-) -> VectorEntry | None:
-    raw = keys.field_value(body, vindex.field)
-    if raw is values.UNDEFINED:
-        return None
-    vector = _vector(raw, vindex, table, f"field {vindex.field!r}", floats)
-    filters = tuple(keys.encode_value(keys.field_value(body, f)) for f in vindex.filter_fields)
-    return VectorEntry(vector, filters)
-
-
 def _vector_filters(vindex: VectorIndex, table: str, spec: Mapping[str, Any]) -> VectorFilter:
     out = []
     for name, wanted in spec.items():
@@ -658,31 +471,3 @@ def _vector_filters(vindex: VectorIndex, table: str, spec: Mapping[str, Any]) ->
             values.check_value(option, f"filter[{name!r}]")
         out.append((vindex.filter_fields.index(name), [keys.encode_value(v) for v in options]))
     return out
-
-
-class Clock:
-    """Creation times (ms) and commit timestamps (ns) that never repeat or go back."""
-
-    def __init__(self) -> None:
-        self._last_ms = 0.0
-        self._last_ts = 0
-
-    def creation_time(self) -> float:
-        now = time.time() * 1000.0
-        if now <= self._last_ms:
-            now = math.nextafter(self._last_ms, math.inf)
-        self._last_ms = now
-        return now
-
-    def commit_ts(self) -> int:
-        self._last_ts = max(time.time_ns(), self._last_ts + 1)
-        return self._last_ts
-
-    def observe(self, ts: int) -> None:
-        """Another process committed at ``ts``: later commits here come after it (a hybrid
-        logical clock), so waiting for one of them waits for that one too."""
-        self._last_ts = max(self._last_ts, ts)
-
-    @property
-    def last_ts(self) -> int:
-        return self._last_ts

@@ -4,7 +4,7 @@
 import { SyncClient } from "./sync.js";
 
 /**
- * @import { Conversation, Descriptions, Joined, Line, PlayerDetails, PlayerView,
+ * @import { Conversation, Descriptions, Joined, Line, Look, PlayerDetails, PlayerView,
  *   Roster, WorldStatus } from "./types.js"
  * @import { GameClock } from "./motion.js"
  * @import { PageState } from "./state.js"
@@ -12,7 +12,7 @@ import { SyncClient } from "./sync.js";
 
 /**
  * What changed, so the page redraws the parts that show it.
- * @typedef {"connection" | "worlds" | "status" | "roster" | "conversations"
+ * @typedef {"connection" | "looks" | "worlds" | "status" | "roster" | "conversations"
  *   | "descriptions" | "lines" | "selected" | "health"} Topic
  */
 
@@ -65,6 +65,11 @@ export class TownFeed {
         || worlds.find((w) => w.isDefault) || worlds[0] || null;
       this.changed("worlds");
       this.showWorld(chosen);
+    });
+    this.client.subscribe("characters:choosable", {}, (/** @type {Look[] | null} */ looks) => {
+      if (!looks) return;
+      this.state.looks = looks;
+      this.changed("looks");
     });
     setInterval(() => this.heartbeat(), 60000);
     this.loadHealth();

@@ -1,7 +1,7 @@
 // @ts-check
 // The header: the connection, the world selector, the admin's buttons, and the join form
-// or, once joined, who you play and a way to leave.
-import { byId } from "./dom.js";
+// (with the looks the server offers) or, once joined, who you play and a way to leave.
+import { byId, element } from "./dom.js";
 import { describe } from "./state.js";
 
 /**
@@ -27,6 +27,7 @@ export class Header {
       () => feed.adminCall("testing:resume"));
     byId("join", HTMLFormElement).addEventListener("submit", (event) => {
       event.preventDefault();
+      if (!this.character.value) return;  // the looks have not come yet
       feed.join(byId("name", HTMLInputElement).value, this.character.value);
     });
     byId("leave", HTMLButtonElement).addEventListener("click", () => feed.leave());
@@ -81,6 +82,15 @@ export class Header {
     const running = status.status === "running";
     byId("freeze", HTMLButtonElement).hidden = !running;
     byId("resume", HTMLButtonElement).hidden = running;
+  }
+
+  /** The characters a person may join as, as the server lists them; the choice is kept. */
+  renderLooks() {
+    const looks = this.state.looks || [];
+    const chosen = this.character.value;
+    this.character.replaceChildren(
+      ...looks.map((look) => element("option", { value: look.character }, look.label)));
+    if (looks.some((look) => look.character === chosen)) this.character.value = chosen;
   }
 
   /** The join form, or who you play once you joined. */

@@ -3,7 +3,7 @@
 // person chose. The feed writes the server's part; the renderer and panels read it.
 
 /**
- * @import { Conversation, Descriptions, Line, PlayerDescription, PlayerDetails,
+ * @import { Conversation, Descriptions, Line, Look, PlayerDescription, PlayerDetails,
  *   Roster, World, WorldMap, WorldStatus } from "./types.js"
  */
 
@@ -21,6 +21,7 @@
  * @property {Map<string, Line[]>} transcripts each live conversation's lines, by its id
  * @property {Map<string, {text: string, at: number}>} said each player's latest line and when
  *   it arrived (performance.now()), for the bubbles
+ * @property {Look[] | null} looks the characters a person may join as
  * @property {string | null} llm what speaks, from /health
  * @property {string | null} embedder what remembers, from /health
  * @property {string | null} selected the player the details panel shows
@@ -37,7 +38,7 @@ export function createState() {
   return {
     connected: false, worlds: null, status: null, roster: null, conversations: null,
     world: null, descriptions: null, map: null, transcripts: new Map(), said: new Map(),
-    llm: null, embedder: null, selected: null, details: null, following: false,
+    looks: null, llm: null, embedder: null, selected: null, details: null, following: false,
     identifier: localStorage.getItem("smalltown.identifier"), me: null,
     adminKey: sessionStorage.getItem("smalltown.adminKey"), drawnPlayers: 0,
   };

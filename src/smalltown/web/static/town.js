@@ -34,6 +34,7 @@ const talk = new TalkPanel(state, feed);
 function changed(topic) {
   switch (topic) {
     case "connection": header.renderConnection(); break;
+    case "looks": header.renderLooks(); break;
     case "worlds": header.renderWorldSelect(); break;
     case "status": renderBanners(state); header.renderAdmin(); break;
     case "roster": header.renderPlaying(); talk.render(); showDetails(); break;

@@ -121,6 +121,11 @@
 /** @typedef {{description: string, importance: number, kind: string, created: number}} Memory */
 
 /**
+ * `characters:choosable`: a look a person may pick on joining.
+ * @typedef {{character: string, label: string}} Look
+ */
+
+/**
  * `world:joinWorld`'s answer.
  * @typedef {{inputId: string, token: string, tokenIdentifier: string}} Joined
  */

@@ -1,6 +1,5 @@
 // @ts-check
-// The banners under the header (what is wrong or paused, and the fix), errors that pass,
-// and the line saying what speaks and what remembers.
+// The banners: what is wrong or paused and its fix, passing errors, what speaks and remembers.
 import { byId } from "./dom.js";
 
 /** @import { PageState } from "./state.js" */

@@ -1,6 +1,6 @@
 // @ts-check
-// The details panel: who the selected person is, their conversation now (live), their
-// last conversations with every line, and, for a resident, what they remember lately.
+// The details panel: who the selected person is, what they say now, said before and remember.
+// Their conversation now is live; past ones come with every line; a resident's memories too.
 import { byId, element } from "./dom.js";
 import { describe } from "./state.js";
 

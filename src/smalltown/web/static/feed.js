@@ -1,6 +1,6 @@
 // @ts-check
-// The socket feed: which world is shown, the live queries that follow it into the page's
-// state, and what the page sends back (inputs, joining, words, heartbeats, admin calls).
+// The socket feed: live queries of the shown world into the page's state, and what it sends.
+// Sent: inputs, joining and leaving, lines, heartbeats, and the admin's freeze and resume.
 import { SyncClient } from "./sync.js";
 
 /**

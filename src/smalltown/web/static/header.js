@@ -1,6 +1,6 @@
 // @ts-check
-// The header: the connection, the world selector, the admin's buttons, and the join form
-// (with the looks the server offers) or, once joined, who you play and a way to leave.
+// The header: connection, world selector, admin buttons, and the join form or who you play.
+// The join form offers the looks the server lists; once joined, a way to leave.
 import { byId, element } from "./dom.js";
 import { describe } from "./state.js";
 

@@ -1,6 +1,6 @@
 // @ts-check
-// Where people are now: the game clock the page runs between steps, and each player's
-// place along its timed path, so motion is smooth between updates.
+// Where people are now: the page's game clock and each player's place along its timed path.
+// Both run between the server's updates, so motion is smooth.
 
 /** @import { Facing, PlayerView } from "./types.js" */
 

@@ -1,6 +1,6 @@
 // @ts-check
-// The map's tile layers, painted once onto an off-screen canvas (so a frame costs one
-// image copy, not thousands of tiles), and its animated sprites on top, frame by frame.
+// The map's tiles, painted once off-screen, and its animated sprites on top, frame by frame.
+// A frame then costs one image copy, not thousands of tiles.
 import { context2d } from "./dom.js";
 
 /** @import { AnimatedSprite, WorldMap } from "./types.js" */

@@ -1,6 +1,5 @@
 // @ts-check
-// The canvas: each frame draws the map, the people along their paths (sorted by depth),
-// their names and latest words; and it finds who is under a click.
+// The canvas: each frame's map, people, names and words; and who is under a click.
 import { context2d } from "./dom.js";
 import { position } from "./motion.js";
 import { describe } from "./state.js";

@@ -1,6 +1,6 @@
 // @ts-check
-// The page's one state object: what the feed last heard from the server and what the
-// person chose. The feed writes the server's part; the renderer and panels read it.
+// The page's one state object: what the feed heard from the server and what the person chose.
+// The feed writes the server's part; the renderer and panels read it.
 
 /**
  * @import { Conversation, Descriptions, Line, Look, PlayerDescription, PlayerDetails,

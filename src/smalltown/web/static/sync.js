@@ -1,6 +1,6 @@
 // @ts-check
-// A small client for Convex's sync protocol: subscribe to queries, call mutations,
-// reconnect with back-off and resubscribe. It talks only through public functions.
+// A small client for Convex's sync protocol: subscribe, mutate, reconnect and resubscribe.
+// It talks only through public functions; reconnects back off up to 10 s.
 
 /**
  * A Convex value as the page uses it: `$integer` and `$float` (base64, little-endian)

@@ -1,6 +1,6 @@
 // @ts-check
-// The conversation panel: an invitation to accept or decline, the lines of your
-// conversation, and a box to say something (others see "typing…" while you write).
+// The conversation panel: accept or decline an invitation, read the lines, say something.
+// Others see "typing…" while you write.
 import { byId } from "./dom.js";
 import { describe, myConversation } from "./state.js";
 

@@ -1,6 +1,6 @@
 // @ts-check
-// The page's entry: makes the state, the feed, the renderer and the panels, and wires
-// what the feed hears to what each part redraws, and clicks and keys to what they do.
+// The page's entry: makes the state, feed, renderer and panels, and wires them together.
+// What the feed hears goes to the parts that show it; clicks and keys to what they do.
 import { renderBanners, renderMinds, showError } from "./banners.js";
 import { Camera } from "./camera.js";
 import { renderDetails } from "./details.js";

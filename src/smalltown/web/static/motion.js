@@ -53,11 +53,8 @@ export class GameClock {
  * @returns {Placed}
  */
 export function position(player, now) {
+  if (!player.path) return { x: player.position.x, y: player.position.y, facing: player.facing };
   const path = player.path;
-  if (!path) {
-    const at = /** @type {{x: number, y: number}} */ (player.position);
-    return { x: at.x, y: at.y, facing: player.facing };
-  }
   if (now <= path[0][4]) {
     return { x: path[0][0], y: path[0][1], facing: { dx: path[0][2], dy: path[0][3] } };
   }

@@ -34,16 +34,19 @@
  */
 
 /**
- * `world:playerView`: one player as the page draws it. A walker has a `path`, anyone
- * else a `position` and `facing`.
- * @typedef {object} PlayerView
+ * `world:playerView`: one player as the page draws it; a walker is sent as its timed path.
+ * @typedef {Walking | Standing} PlayerView
+ */
+
+/**
+ * @typedef {object} PlayerBase
  * @property {string} id
  * @property {string} [human] the token identifier of the person playing it
- * @property {Waypoint[]} [path]
- * @property {Point} [position]
- * @property {Facing} [facing]
  * @property {{description?: string, emoji?: string, until: number}} [activity]
  */
+
+/** @typedef {PlayerBase & {path: Waypoint[]}} Walking */
+/** @typedef {PlayerBase & {path?: undefined, position: Point, facing: Facing}} Standing */
 
 /** @typedef {{x: number, y: number}} Point */
 /** @typedef {{dx: number, dy: number}} Facing */

@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.test-installed
 
 JS_DEPS    := tests/js/node_modules/.package-lock.json
 
-.PHONY: run test lint format services bench-store clean
+.PHONY: run test lint typecheck-js format services bench-store clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,17 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/smalltown run
 
-# The official convex npm clients, for the protocol tests (versions pinned by the lock file).
+# The official convex npm clients, for the protocol tests, and TypeScript, for the page's
+# type check (versions pinned by the lock file).
 $(JS_DEPS): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 
-test: $(TEST_STAMP) $(JS_DEPS) services lint
+test: $(TEST_STAMP) $(JS_DEPS) services lint typecheck-js
 	$(BIN)/pytest
+
+# The page's JavaScript checked against its JSDoc types (tests/js/tsconfig.json); writes nothing.
+typecheck-js: $(JS_DEPS)
+	tests/js/node_modules/.bin/tsc --project tests/js/tsconfig.json
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests scripts

@@ -136,10 +136,25 @@ async def test_the_page_draws_the_town_pans_zooms_and_moves(
         )
         minds = await page.text_content("#minds")
         assert health["llm"] in minds and health["embedder"] in minds
+        # The join form offers the characters the server lists; the HTML repeats none.
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            html = (await http.get("/")).text
+            reply = await http.post("/api/query", json={"path": "characters:choosable", "args": {}})
+        looks = reply.json()["value"]
+        assert looks and "<option" not in html
+        await page.wait_for_function(
+            "document.querySelectorAll('#character option').length > 0", timeout=10_000
+        )
+        options = await page.evaluate(
+            """[...document.querySelectorAll('#character option')]
+                .map((o) => ({character: o.value, label: o.textContent}))"""
+        )
+        assert options == looks
         # A viewer follows the roster, one small view per player, the conversations and the
         # clock, not the whole world document.
         paths = await page.evaluate("window.smalltown.subscriptions()")
         assert {"world:worldRoster", "world:worldConversations", "world:worldClock"} <= set(paths)
+        assert "characters:choosable" in paths
         assert paths.count("world:playerView") == 5
         assert "world:worldState" not in paths and "world:worldView" not in paths
         # The canvas holds a picture, not a blank: many distinct colours.

@@ -1,3 +1,4 @@
+// @ts-check
 // Pan and zoom over the map: drag to pan, the wheel (or + and -) to zoom about a point.
 // The canvas keeps one backing pixel per device pixel and draws with nearest-neighbour
 // scaling, so tiles stay crisp at any zoom.
@@ -6,7 +7,18 @@ const MIN_SCALE = 0.25;
 const MAX_SCALE = 6;
 const DRAG_PIXELS = 5;  // a press that moves less than this is a click
 
+/** @import { Point } from "./types.js" */
+
+/**
+ * A press on the canvas: where it started, where the camera was, and whether it drags.
+ * @typedef {{x: number, y: number, camX: number, camY: number, dragging: boolean}} Press
+ */
+
 export class Camera {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {(point: Point) => void} onClick told the world pixel of a click (not a drag)
+   */
   constructor(canvas, onClick) {
     this.canvas = canvas;
     this.onClick = onClick;
@@ -15,6 +27,7 @@ export class Camera {
     this.y = 0;
     this.world = { width: 0, height: 0 };
     this.fitted = false;
+    /** @type {Press | null} */
     this.press = null;
     canvas.addEventListener("pointerdown", (e) => this.down(e));
     canvas.addEventListener("pointermove", (e) => this.move(e));
@@ -40,6 +53,7 @@ export class Camera {
     }
   }
 
+  /** @param {number} width @param {number} height the map's size in world pixels */
   setWorld(width, height) {
     const first = !this.world.width;
     this.world = { width, height };
@@ -62,22 +76,26 @@ export class Camera {
     return { width: this.canvas.width / ratio, height: this.canvas.height / ratio };
   }
 
+  /** @param {number} clientX @param {number} clientY @returns {Point} in CSS pixels */
   local(clientX, clientY) {
     const rect = this.canvas.getBoundingClientRect();
     return { x: clientX - rect.left, y: clientY - rect.top };
   }
 
+  /** @param {number} clientX @param {number} clientY @returns {Point} */
   toWorld(clientX, clientY) {
     const at = this.local(clientX, clientY);
     return { x: this.x + at.x / this.scale, y: this.y + at.y / this.scale };
   }
 
+  /** @param {number} worldX @param {number} worldY @returns {Point} */
   toClient(worldX, worldY) {
     const rect = this.canvas.getBoundingClientRect();
     return { x: rect.left + (worldX - this.x) * this.scale,
              y: rect.top + (worldY - this.y) * this.scale };
   }
 
+  /** @param {number} factor @param {number} localX @param {number} localY */
   zoomAt(factor, localX, localY) {
     const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.scale * factor));
     const wx = this.x + localX / this.scale;
@@ -88,11 +106,13 @@ export class Camera {
     this.clamp();
   }
 
+  /** @param {number} factor */
   zoom(factor) {
     const view = this.viewSize();
     this.zoomAt(factor, view.width / 2, view.height / 2);
   }
 
+  /** @param {number} worldX @param {number} worldY */
   centerOn(worldX, worldY) {
     const view = this.viewSize();
     this.x = worldX - view.width / this.scale / 2;
@@ -109,17 +129,22 @@ export class Camera {
     this.y = Math.min(this.world.height - h / 4, Math.max(-h * 3 / 4, this.y));
   }
 
-  // World pixels to device pixels.
+  /**
+   * World pixels to device pixels.
+   * @param {CanvasRenderingContext2D} ctx
+   */
   apply(ctx) {
     const s = this.scale * (window.devicePixelRatio || 1);
     ctx.setTransform(s, 0, 0, s, -this.x * s, -this.y * s);
   }
 
+  /** @param {PointerEvent} event */
   down(event) {
     this.press = { x: event.clientX, y: event.clientY, camX: this.x, camY: this.y, dragging: false };
     this.canvas.setPointerCapture(event.pointerId);
   }
 
+  /** @param {PointerEvent} event */
   move(event) {
     const press = this.press;
     if (!press) return;
@@ -133,6 +158,7 @@ export class Camera {
     this.clamp();
   }
 
+  /** @param {PointerEvent} event */
   up(event) {
     const press = this.press;
     this.press = null;

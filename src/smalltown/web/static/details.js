@@ -1,24 +1,20 @@
-// The details panel: who the selected person is, their conversation now (live), their
-// last conversations with every line, and, for a resident, what they remember lately.
+// @ts-check
+// The details panel: who the selected person is, what they say now, said before and remember.
+// Their conversation now is live; past ones come with every line; a resident's memories too.
+import { byId, element } from "./dom.js";
+import { describe } from "./state.js";
 
-const details = document.getElementById("details");
+/** @import { PageState } from "./state.js" */
+
 const opened = new Set();  // past conversations left open survive the panel's re-renders
 
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
-
+/** @param {{authorName: string, text: string}[]} messages */
 function transcript(messages) {
   return element("ol", { class: "lines" },
     ...messages.map((m) => element("li", {}, element("b", {}, m.authorName), `: ${m.text}`)));
 }
 
+/** @param {number} ms a time, ms since the epoch */
 function ago(ms) {
   const minutes = Math.round((Date.now() - ms) / 60000);
   if (minutes < 1) return "just now";
@@ -27,19 +23,25 @@ function ago(ms) {
   return hours < 48 ? `${hours} h ago` : `${Math.round(hours / 24)} days ago`;
 }
 
-export function renderDetails(state, { describe, invite, follow }) {
-  if (!state.selected || !state.world) {
+/**
+ * @param {PageState} state
+ * @param {{invite: () => void, follow: () => void}} actions the panel's buttons
+ */
+export function renderDetails(state, { invite, follow }) {
+  const details = byId("details", HTMLElement);
+  const world = state.world;
+  if (!state.selected || !world) {
     details.replaceChildren(element("p", { class: "hint" },
       "Click someone to see who they are. Drag to pan, scroll to zoom."));
     return;
   }
   const id = state.selected;
-  const desc = describe(id);
-  const player = state.world.players.find((p) => p.id === id);
-  const agent = state.world.agents.find((a) => a.playerId === id);
+  const desc = describe(state, id);
+  const player = world.players.find((p) => p.id === id);
+  const agent = world.agents.find((a) => a.playerId === id);
   const agentDesc = agent && state.descriptions
     ? state.descriptions.agentDescriptions.find((a) => a.agentId === agent.id) : null;
-  const conversation = state.world.conversations.find(
+  const conversation = world.conversations.find(
     (c) => c.participants.some((p) => p.playerId === id));
   const parts = [element("h2", {}, desc ? desc.name : id)];
   if (!player) parts.push(element("p", { class: "hint" }, "Has left the town."));
@@ -63,7 +65,7 @@ export function renderDetails(state, { describe, invite, follow }) {
 
   if (conversation) {
     const other = conversation.participants.find((p) => p.playerId !== id);
-    const otherDesc = other ? describe(other.playerId) : null;
+    const otherDesc = other ? describe(state, other.playerId) : null;
     const lines = state.transcripts.get(conversation.id) || [];
     parts.push(element("section", { class: "current", id: "current-conversation" },
       element("h3", { title: "follow them on the map", onclick: follow, class: "link" },
@@ -77,7 +79,10 @@ export function renderDetails(state, { describe, invite, follow }) {
       ...extra.pastConversations.map((c) => element("details", {
         class: "past",
         ...(opened.has(c.id) ? { open: "" } : {}),
-        ontoggle: (event) => (event.target.open ? opened.add(c.id) : opened.delete(c.id)),
+        ontoggle: (event) => {
+          if (/** @type {HTMLDetailsElement} */ (event.target).open) opened.add(c.id);
+          else opened.delete(c.id);
+        },
       },
         element("summary", {}, `With ${c.with}, ${ago(c.ended)} (${c.messages.length} lines)`),
         transcript(c.messages))));

@@ -1,6 +1,13 @@
-// A small client for Convex's sync protocol: subscribe to queries, call mutations,
-// reconnect with back-off and resubscribe. It talks only through public functions.
+// @ts-check
+// A small client for Convex's sync protocol: subscribe, mutate, reconnect and resubscribe.
+// It talks only through public functions; reconnects back off up to 10 s.
 
+/**
+ * A Convex value as the page uses it: `$integer` and `$float` (base64, little-endian)
+ * become numbers, everything else stays as JSON has it.
+ * @param {any} value
+ * @returns {any}
+ */
 function decode(value) {
   if (Array.isArray(value)) return value.map(decode);
   if (value && typeof value === "object") {
@@ -13,6 +20,7 @@ function decode(value) {
       const bytes = Uint8Array.from(atob(value.$float), (c) => c.charCodeAt(0));
       return new DataView(bytes.buffer).getFloat64(0, true);
     }
+    /** @type {Record<string, any>} */
     const out = {};
     for (const key of keys) out[key] = decode(value[key]);
     return out;
@@ -20,23 +28,48 @@ function decode(value) {
   return value;
 }
 
+/**
+ * A live query: its function, its arguments and who hears its values.
+ * @typedef {object} Query
+ * @property {string} path
+ * @property {object} args
+ * @property {(value: any, error: string | null) => void} callback
+ */
+
+/**
+ * A mutation sent and not yet answered (sent again after a reconnect).
+ * @typedef {object} Pending
+ * @property {(value: any) => void} resolve
+ * @property {(error: Error) => void} reject
+ * @property {object} message
+ */
+
 export class SyncClient {
+  /** @param {(up: boolean) => void} onStatus told whenever the socket opens or closes */
   constructor(onStatus = () => {}) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.url = `${scheme}://${location.host}/api/sync`;
     this.onStatus = onStatus;
-    this.queries = new Map(); // queryId -> {path, args, callback}
+    /** @type {Map<number, Query>} */
+    this.queries = new Map();
     this.nextQueryId = 0;
     this.querySet = 0;
     this.requestId = 0;
-    this.waiting = new Map(); // requestId -> {resolve, reject, message}
+    /** @type {Map<number, Pending>} */
+    this.waiting = new Map();
     this.backoff = 250;
+    /** @type {string | null} */
     this.token = null;
     this.identity = 0;
+    /** @type {WebSocket | null} */
+    this.ws = null;
     this.open();
   }
 
-  // Act as the holder of a user token (null: nobody), now and after every reconnect.
+  /**
+   * Act as the holder of a user token (null: nobody), now and after every reconnect.
+   * @param {string | null} token
+   */
   setAuth(token) {
     this.token = token;
     this.authenticate();
@@ -51,8 +84,9 @@ export class SyncClient {
   }
 
   open() {
-    this.ws = new WebSocket(this.url);
-    this.ws.onopen = () => {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
       this.backoff = 250;
       this.onStatus(true);
       this.send({ type: "Connect", sessionId: crypto.randomUUID(), connectionCount: 0,
@@ -65,18 +99,20 @@ export class SyncClient {
       if (adds.length) this.modify(adds);
       for (const pending of this.waiting.values()) this.send(pending.message);
     };
-    this.ws.onmessage = (event) => this.receive(JSON.parse(event.data));
-    this.ws.onclose = () => {
+    ws.onmessage = (event) => this.receive(JSON.parse(event.data));
+    ws.onclose = () => {
       this.onStatus(false);
       setTimeout(() => this.open(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 10000);
     };
   }
 
+  /** @param {object} message */
   send(message) {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
+  /** @param {object[]} modifications */
   modify(modifications) {
     const base = this.querySet;
     this.querySet += 1;
@@ -84,6 +120,14 @@ export class SyncClient {
                 modifications });
   }
 
+  /**
+   * Hear a query's value now and whenever it changes; returns the way to stop.
+   * @template T
+   * @param {string} path
+   * @param {object} args
+   * @param {(value: T | null, error: string | null) => void} callback
+   * @returns {() => void}
+   */
   subscribe(path, args, callback) {
     const queryId = this.nextQueryId++;
     this.queries.set(queryId, { path, args, callback });
@@ -94,6 +138,13 @@ export class SyncClient {
     };
   }
 
+  /**
+   * Run a mutation; it is sent again after a reconnect until it is answered.
+   * @template T
+   * @param {string} path
+   * @param {object} args
+   * @returns {Promise<T>}
+   */
   mutation(path, args) {
     const requestId = this.requestId++;
     const message = { type: "Mutation", requestId, udfPath: path, args: [args] };
@@ -103,6 +154,7 @@ export class SyncClient {
     });
   }
 
+  /** @param {any} message a server message, parsed */
   receive(message) {
     if (message.type === "Transition") {
       for (const mod of message.modifications) {

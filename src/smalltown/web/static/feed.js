@@ -1,0 +1,331 @@
+// @ts-check
+// The socket feed: live queries of the shown world into the page's state, and what it sends.
+// Sent: inputs, joining and leaving, lines, heartbeats, and the admin's freeze and resume.
+import { SyncClient } from "./sync.js";
+
+/**
+ * @import { Conversation, Descriptions, Joined, Line, Look, PlayerDetails, PlayerView,
+ *   Roster, WorldStatus } from "./types.js"
+ * @import { GameClock } from "./motion.js"
+ * @import { PageState } from "./state.js"
+ */
+
+/**
+ * What changed, so the page redraws the parts that show it.
+ * @typedef {"connection" | "looks" | "worlds" | "status" | "roster" | "conversations"
+ *   | "descriptions" | "lines" | "selected" | "health"} Topic
+ */
+
+/**
+ * @typedef {object} FeedHooks
+ * @property {(topic: Topic) => void} changed told after the state changed
+ * @property {(message: string) => void} failed told what the server refused, for a banner
+ */
+
+export class TownFeed {
+  /**
+   * @param {PageState} state written with what the server sends
+   * @param {GameClock} clock ticked with each step's game time
+   * @param {FeedHooks} hooks
+   */
+  constructor(state, clock, hooks) {
+    this.state = state;
+    this.clock = clock;
+    this.changed = hooks.changed;
+    this.failed = hooks.failed;
+    this.client = new SyncClient((up) => {
+      state.connected = up;
+      this.changed("connection");
+    });
+    /** @type {(() => void)[]} the shown world's queries */
+    this.worldSubscriptions = [];
+    /** @type {Map<string, () => void>} one per live conversation, by its id */
+    this.conversationSubscriptions = new Map();
+    /** @type {Map<string, () => void>} one small query per player: only those that set
+     *  off or stop are sent again */
+    this.playerSubscriptions = new Map();
+    /** @type {Map<string, PlayerView>} */
+    this.playerViews = new Map();
+    /** @type {(() => void) | null} the selected player's details */
+    this.detailsSubscription = null;
+  }
+
+  /** Resume this browser's player, follow the worlds, and keep the server told. */
+  start() {
+    const saved = localStorage.getItem("smalltown.token");
+    if (saved) this.client.setAuth(saved);  // a reload resumes the same player
+    this.client.subscribe("world:listWorlds", {}, (/** @type {WorldStatus[] | null} */ worlds) => {
+      if (!worlds) return;
+      const state = this.state;
+      state.worlds = worlds;
+      const wanted = new URLSearchParams(location.search).get("world");
+      const shown = state.status ? state.status.worldId : null;
+      const chosen = worlds.find((w) => w.worldId === shown)
+        || worlds.find((w) => w.worldId === wanted)
+        || worlds.find((w) => w.isDefault) || worlds[0] || null;
+      this.changed("worlds");
+      this.showWorld(chosen);
+    });
+    this.client.subscribe("characters:choosable", {}, (/** @type {Look[] | null} */ looks) => {
+      if (!looks) return;
+      this.state.looks = looks;
+      this.changed("looks");
+    });
+    setInterval(() => this.heartbeat(), 60000);
+    this.loadHealth();
+    setInterval(() => this.loadHealth(), 30000);
+  }
+
+  /** @returns {string[]} the function of every live query, for tests */
+  subscriptionPaths() {
+    return [...this.client.queries.values()].map((q) => q.path);
+  }
+
+  /**
+   * Show this world (or none): its status now, and when it is another world, forget the
+   * last one and follow this one.
+   * @param {WorldStatus | null} status
+   */
+  showWorld(status) {
+    const state = this.state;
+    const changed = (status && status.worldId) !== (state.status && state.status.worldId);
+    state.status = status;
+    this.changed("status");
+    if (!changed) return;
+    this.worldSubscriptions.forEach((stop) => stop());
+    this.conversationSubscriptions.forEach((stop) => stop());
+    this.conversationSubscriptions = new Map();
+    this.playerSubscriptions.forEach((stop) => stop());
+    this.playerSubscriptions = new Map();
+    this.playerViews.clear();
+    Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
+                           map: null, me: null, details: null, following: false,
+                           selected: null });
+    this.clock.reset();
+    state.transcripts.clear();
+    state.said.clear();
+    this.select(null);
+    if (!status) return;
+    const worldId = status.worldId;
+    this.worldSubscriptions = [
+      this.client.subscribe("world:worldRoster", { worldId }, (/** @type {Roster | null} */ roster) => {
+        if (!roster) return;
+        state.roster = roster;
+        const mine = state.identifier
+          ? roster.players.find((p) => p.human === state.identifier) : null;
+        state.me = mine ? mine.id : null;
+        this.followPlayers(worldId, roster);
+        this.rebuildWorld();
+        this.changed("roster");
+      }),
+      this.client.subscribe("world:worldConversations", { worldId },
+        (/** @type {Conversation[] | null} */ conversations) => {
+          if (!conversations) return;
+          state.conversations = conversations;
+          this.rebuildWorld();
+          this.followConversations(worldId, conversations);
+          this.changed("conversations");
+        }),
+      this.client.subscribe("world:worldClock", { worldId },
+        (/** @type {{currentTime: number} | null} */ value) => {
+          if (value) this.clock.tick(value.currentTime);
+        }),
+      this.client.subscribe("world:gameDescriptions", { worldId },
+        (/** @type {Descriptions | null} */ value) => {
+          if (!value) return;
+          state.descriptions = value;
+          state.map = value.worldMap;
+          this.changed("descriptions");
+        }),
+    ];
+    this.heartbeat();
+  }
+
+  /**
+   * One live view per player in the roster: new players followed, gone ones dropped.
+   * @param {string} worldId
+   * @param {Roster} roster
+   */
+  followPlayers(worldId, roster) {
+    const here = new Set(roster.players.map((p) => p.id));
+    for (const [id, stop] of this.playerSubscriptions) {
+      if (!here.has(id)) {
+        stop();
+        this.playerSubscriptions.delete(id);
+        this.playerViews.delete(id);
+      }
+    }
+    for (const id of here) {
+      if (this.playerSubscriptions.has(id)) continue;
+      this.playerSubscriptions.set(id, this.client.subscribe(
+        "world:playerView", { worldId, playerId: id }, (/** @type {PlayerView | null} */ view) => {
+          if (!view) return;
+          this.playerViews.set(id, view);
+          this.rebuildWorld();
+          if (id === this.state.selected) this.changed("selected");
+        }));
+    }
+  }
+
+  /** The world as the rest of the page reads it: the roster with each player's latest view. */
+  rebuildWorld() {
+    const { roster, conversations } = this.state;
+    if (!roster || !conversations) return;
+    this.state.world = {
+      players: roster.players.map((p) => this.playerViews.get(p.id))
+        .filter((view) => view !== undefined),
+      agents: roster.agents,
+      conversations,
+    };
+  }
+
+  /**
+   * The lines of every live conversation; a new line is also its author's latest words.
+   * @param {string} worldId
+   * @param {Conversation[]} conversations
+   */
+  followConversations(worldId, conversations) {
+    const live = new Set(conversations.map((c) => c.id));
+    for (const [id, stop] of this.conversationSubscriptions) {
+      if (!live.has(id)) {
+        stop();
+        this.conversationSubscriptions.delete(id);
+      }
+    }
+    for (const id of live) {
+      if (this.conversationSubscriptions.has(id)) continue;
+      this.conversationSubscriptions.set(id, this.client.subscribe(
+        "messages:conversationLines", { worldId, conversationId: id },
+        (/** @type {Line[] | null} */ messages) => {
+          if (!messages) return;
+          this.state.transcripts.set(id, messages);
+          this.changed("lines");
+          if (!messages.length) return;
+          const last = messages[messages.length - 1];
+          this.state.said.set(last.author, { text: last.text, at: performance.now() });
+        }));
+    }
+  }
+
+  /**
+   * Show this player's details (null: nobody's), following them live.
+   * @param {string | null} playerId
+   */
+  select(playerId) {
+    const state = this.state;
+    if (playerId === state.selected && this.detailsSubscription) return;
+    state.selected = playerId;
+    state.following = false;
+    state.details = null;
+    if (this.detailsSubscription) this.detailsSubscription();
+    this.detailsSubscription = null;
+    if (playerId && state.status) {
+      this.detailsSubscription = this.client.subscribe(
+        "world:playerDetails", { worldId: state.status.worldId, playerId },
+        (/** @type {PlayerDetails | null} */ value) => {
+          state.details = value;
+          this.changed("selected");
+        });
+    }
+    this.changed("selected");
+  }
+
+  /** A world nobody watches falls asleep: say every minute that someone does. */
+  heartbeat() {
+    const status = this.state.status;
+    if (status) this.client.mutation("world:heartbeatWorld", { worldId: status.worldId })
+      .catch(() => {});
+  }
+
+  /** What speaks and what remembers, from /health (both null when it cannot be read). */
+  async loadHealth() {
+    const state = this.state;
+    try {
+      const health = await (await fetch("/health")).json();
+      state.llm = health.app ? health.app.llm : null;
+      state.embedder = health.app ? health.app.embedder : null;
+    } catch (error) {
+      state.llm = null;
+      state.embedder = null;
+    }
+    this.changed("health");
+  }
+
+  /**
+   * Send an input to the shown world's engine, as this browser's player.
+   * @param {string} name e.g. `moveTo`, `startConversation`
+   * @param {object} args
+   */
+  sendInput(name, args) {
+    const status = /** @type {WorldStatus} */ (this.state.status);
+    return this.client.mutation("world:sendWorldInput", { engineId: status.engineId, name, args })
+      .catch((error) => this.failed(error.message));
+  }
+
+  /**
+   * Join the shown world; the token is kept, so a reload resumes the same player.
+   * @param {string} name
+   * @param {string} character
+   */
+  async join(name, character) {
+    const state = this.state;
+    if (!state.status) return;
+    try {
+      /** @type {Joined} */
+      const joined = await this.client.mutation("world:joinWorld", {
+        worldId: state.status.worldId, name, character });
+      localStorage.setItem("smalltown.token", joined.token);
+      localStorage.setItem("smalltown.identifier", joined.tokenIdentifier);
+      state.identifier = joined.tokenIdentifier;
+      this.client.setAuth(joined.token);
+    } catch (error) {
+      this.failed(/** @type {Error} */ (error).message);
+    }
+  }
+
+  /** Leave the shown world and forget the token. */
+  async leave() {
+    const status = /** @type {WorldStatus} */ (this.state.status);
+    await this.client.mutation("world:leaveWorld", { worldId: status.worldId })
+      .catch((error) => this.failed(error.message));
+    localStorage.removeItem("smalltown.token");
+    localStorage.removeItem("smalltown.identifier");
+    this.state.identifier = null;
+    this.client.setAuth(null);
+  }
+
+  /**
+   * Say something in a conversation, as this browser's player.
+   * @param {string} conversationId
+   * @param {string} messageUuid the one its "typing…" was announced with, if any
+   * @param {string} text
+   */
+  async say(conversationId, messageUuid, text) {
+    const state = this.state;
+    const status = /** @type {WorldStatus} */ (state.status);
+    try {
+      await this.client.mutation("messages:writeMessage", {
+        worldId: status.worldId, conversationId, messageUuid, playerId: state.me, text });
+    } catch (error) {
+      this.failed(/** @type {Error} */ (error).message);
+    }
+  }
+
+  /**
+   * An admin mutation on the shown world, over HTTP with the admin key.
+   * @param {string} path `testing:stop` or `testing:resume`
+   */
+  async adminCall(path) {
+    const state = this.state;
+    const status = /** @type {WorldStatus} */ (state.status);
+    const response = await fetch("/api/mutation", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Convex ${state.adminKey}` },
+      body: JSON.stringify({ path, args: { worldId: status.worldId }, format: "json" }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (body.status !== "success") {
+      this.failed(`${path}: ${body.errorMessage || body.message || response.statusText}`);
+    }
+  }
+}

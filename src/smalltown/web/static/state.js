@@ -1,0 +1,68 @@
+// @ts-check
+// The page's one state object: what the feed heard from the server and what the person chose.
+// The feed writes the server's part; the renderer and panels read it.
+
+/**
+ * @import { Conversation, Descriptions, Line, Look, PlayerDescription, PlayerDetails,
+ *   Roster, World, WorldMap, WorldStatus } from "./types.js"
+ */
+
+/**
+ * The page's state, also `window.smalltown` for tests and the curious.
+ * @typedef {object} PageState
+ * @property {boolean} connected the sync socket is open
+ * @property {WorldStatus[] | null} worlds every world (`world:listWorlds`)
+ * @property {WorldStatus | null} status the world shown
+ * @property {Roster | null} roster who is in it
+ * @property {Conversation[] | null} conversations its live conversations
+ * @property {World | null} world the roster with each player's latest view (once both came)
+ * @property {Descriptions | null} descriptions the map and who everyone is
+ * @property {WorldMap | null} map
+ * @property {Map<string, Line[]>} transcripts each live conversation's lines, by its id
+ * @property {Map<string, {text: string, at: number}>} said each player's latest line and when
+ *   it arrived (performance.now()), for the bubbles
+ * @property {Look[] | null} looks the characters a person may join as
+ * @property {string | null} llm what speaks, from /health
+ * @property {string | null} embedder what remembers, from /health
+ * @property {string | null} selected the player the details panel shows
+ * @property {PlayerDetails | null} details their past conversations and memories
+ * @property {boolean} following the camera keeps the selected player in the middle
+ * @property {string | null} identifier this browser's token identifier, once it joined
+ * @property {string | null} me this browser's player in the world shown
+ * @property {string | null} adminKey given as #admin=KEY, kept for this tab
+ * @property {number} drawnPlayers how many people the last frame drew
+ */
+
+/** @returns {PageState} */
+export function createState() {
+  return {
+    connected: false, worlds: null, status: null, roster: null, conversations: null,
+    world: null, descriptions: null, map: null, transcripts: new Map(), said: new Map(),
+    looks: null, llm: null, embedder: null, selected: null, details: null, following: false,
+    identifier: localStorage.getItem("smalltown.identifier"), me: null,
+    adminKey: sessionStorage.getItem("smalltown.adminKey"), drawnPlayers: 0,
+  };
+}
+
+/**
+ * Who a player is, once the descriptions came.
+ * @param {PageState} state
+ * @param {string} playerId
+ * @returns {PlayerDescription | null}
+ */
+export function describe(state, playerId) {
+  const d = state.descriptions;
+  return d ? d.playerDescriptions.find((p) => p.playerId === playerId) || null : null;
+}
+
+/**
+ * The conversation this browser's player is in (invited, walking over or talking).
+ * @param {PageState} state
+ * @returns {Conversation | null}
+ */
+export function myConversation(state) {
+  const me = state.me;
+  if (!me || !state.world) return null;
+  return state.world.conversations.find((c) => c.participants.some((p) => p.playerId === me))
+    || null;
+}

@@ -47,12 +47,14 @@ def test_every_smalltown_variable_the_code_names_is_in_the_settings_table():
 def test_every_llm_variable_is_in_the_readmes_llm_section():
     """The names the llm package reads (AI Town's, and ours) are documented where a reader
     choosing a provider looks."""
-    names = set()
-    for path in (SOURCE / "llm").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if VARIABLE.fullmatch(node.value):
-                    names.add(node.value)
+    names = {
+        node.value
+        for path in (SOURCE / "llm").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and VARIABLE.fullmatch(node.value)
+    }
     theirs = {n for n in names if not n.startswith("SMALLTOWN_")}
     assert {"OPENAI_API_KEY", "LLM_API_URL", "OLLAMA_HOST"} <= theirs
     section = _section("The LLM")

@@ -132,23 +132,17 @@ def _history_days(raw: str) -> float | None:
 
 
 def _step_ms(raw: str) -> float:
-    """Whole milliseconds above 0, as the runner has always taken them."""
-    text = raw.strip()
-    if not text:
-        return DEFAULT_STEP_MS
-    if not re.fullmatch(r"[0-9]+", text) or int(text) <= 0:
+    """Whole milliseconds above 0, written as the runner has always read them (no spaces)."""
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) <= 0:
         raise ValueError("a whole number of milliseconds above 0")
-    return float(text)
+    return float(raw)
 
 
 def _time_scale(raw: str) -> float:
-    """A plain decimal above 0 (``2``, ``0.5``)."""
-    text = raw.strip()
-    if not text:
-        return DEFAULT_TIME_SCALE
-    if not re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", text) or float(text) <= 0:
+    """A plain decimal above 0 (``2``, ``0.5``), as the runner has always read it."""
+    if not re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", raw) or float(raw) <= 0:
         raise ValueError("a number above 0 (2 runs twice as fast, 0.5 half as fast)")
-    return float(text)
+    return float(raw)
 
 
 def _llm(read: Callable[[Mapping[str, str]], Any], name: str) -> Callable[[str], Any]:

@@ -1,91 +1,334 @@
-"""Settings read from the environment, in one place, with their defaults."""
+"""Every setting smalltown reads from the environment: one table, and the Settings it makes.
+
+Each entry of ``SETTINGS`` names a ``SMALLTOWN_*`` variable, its default, the parser that
+checks it, one line of help (for the CLI's flags; the README's table lists the same
+variables and defaults, and a test holds it to this one) and the ``Settings`` attribute it
+fills. A bad value stops the start with one line that names the variable, the value and
+what it takes (:class:`SettingError`), before anything is opened.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
 
-from smalltown.llm import config_from_env, embedders
-from smalltown.llm.budget import tokens_per_hour_from_env
-from smalltown.llm.prices import prices_from_env
-from smalltown.llm.providers import concurrency_from_env
+from smalltown.llm import budget, config_from_env, embedders, prices, providers
+
+DEFAULT_APP = "smalltown.town"
+UNSET = "unset"  # how the README shows a setting that is off until given
+_DEFAULT: Any = object()  # an empty value means the default
+
+
+class SettingError(ValueError):
+    """A setting's value is not one it takes; the message is the one line to show."""
+
+    def __init__(self, name: str, raw: str, expected: str) -> None:
+        self.name, self.raw = name, raw
+        if expected.startswith(name):  # a whole sentence already (the llm package's checks)
+            shown = "got " in expected or f"={raw.strip().lower()}" in expected.lower()
+            message = expected if shown else f"{expected}; got {_quoted(raw)}"
+        else:
+            message = f"{name} must be {expected}, got {_quoted(raw)}"
+        super().__init__(message)
+
+
+def _quoted(raw: str, longest: int = 120) -> str:
+    """The value as given, on one line, cut when it is long (a JSON price table, say)."""
+    text = repr(raw)
+    return text if len(text) <= longest else f"{text[: longest - 3]}..."
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: what it is called, fills, defaults to, takes and does."""
+
+    name: str
+    attribute: str
+    default: Any
+    parse: Callable[[str], Any]  # raises ValueError saying what it takes
+    help: str
+    shown: str = ""  # the default as the README's table shows it; empty: `default`
+    when_empty: Any = _DEFAULT  # what an empty value means, if not the default
+
+    @property
+    def shown_default(self) -> str:
+        if self.shown:
+            return self.shown
+        value = self.default
+        return f"`{value:g}`" if isinstance(value, float) else f"`{value}`"
+
+    def read(self, env: Mapping[str, str]) -> Any:
+        """The value ``env`` gives this setting: the default when it is unset or empty."""
+        raw = env.get(self.name)
+        if raw is None or (raw == "" and self.when_empty is _DEFAULT):
+            return self.default
+        if raw == "":
+            return self.when_empty
+        try:
+            return self.parse(raw)
+        except ValueError as exc:
+            raise SettingError(self.name, raw, str(exc)) from None
+
+
+# Parsers: each takes the variable's text (never empty) and returns the value, or raises
+# ValueError with what it takes ("a whole number above 0"), or with a whole sentence that
+# starts with the variable's name.
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    """Python's own syntax for ``kind`` (``8_000``, `` 50 ``, ``1e3`` for floats), above 0."""
+    expected = "a whole number above 0" if kind is int else "a number above 0"
+
+    def parse(raw: str) -> float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(expected) from None
+        if not value > 0:  # NaN too
+            raise ValueError(expected)
+        return value
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ValueError("a port number (1 to 65535)")
+    return port
+
+
+def _redis_url(raw: str) -> str:
+    if urlsplit(raw.strip()).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("a Redis URL (redis://host:6379/0, rediss://... or unix://...)")
+    return raw.strip()
+
+
+def _history_days(raw: str) -> float | None:
+    """Days of history kept; ``0`` keeps everything (None)."""
+    text = raw.strip()
+    if not text:
+        return DEFAULT_HISTORY_DAYS
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not 0 <= days < math.inf:
+        raise ValueError("a number of days, 0 or more (0 keeps everything)")
+    return days or None
+
+
+def _step_ms(raw: str) -> float:
+    """Whole milliseconds above 0, written as the runner has always read them (no spaces)."""
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) <= 0:
+        raise ValueError("a whole number of milliseconds above 0")
+    return float(raw)
+
+
+def _time_scale(raw: str) -> float:
+    """A plain decimal above 0 (``2``, ``0.5``), as the runner has always read it."""
+    if not re.fullmatch(r"[0-9]+\.?[0-9]*|\.[0-9]+", raw) or float(raw) <= 0:
+        raise ValueError("a number above 0 (2 runs twice as fast, 0.5 half as fast)")
+    return float(raw)
+
+
+def _llm(read: Callable[[Mapping[str, str]], Any], name: str) -> Callable[[str], Any]:
+    """A parser that is the llm package's own check of ``name``, given the one variable."""
+    return lambda raw: read({name: raw})
+
+
+def _prices(raw: str) -> Mapping[str, prices.Price]:
+    return MappingProxyType(prices.prices_from_env({prices.SETTING: raw}))
+
+
+def _embedder(raw: str) -> str:
+    """One of the embedders; whether ``provider`` has a provider is checked with the rest."""
+    return embedders.choice({embedders.SETTING: raw}, have_provider=True)
+
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-DEFAULT_APP = "smalltown.town"
+DEFAULT_HISTORY_DAYS = 14.0  # as AI Town keeps inputs
+DEFAULT_STEP_MS = 1000.0
+DEFAULT_TIME_SCALE = 1.0
 
-#: every setting, for the docs and the docs test: name -> what it does
-SETTINGS_DOC = {
-    "SMALLTOWN_DATABASE_URL": "where the town lives: sqlite:///path, postgresql://... or mongodb://...",
-    "SMALLTOWN_HOST": "the address the server listens on",
-    "SMALLTOWN_PORT": "the port the server listens on",
-    "SMALLTOWN_APP": "the Python package of functions (and schema, crons) to serve; "
-    "smalltown.town by default, empty for none",
-    "SMALLTOWN_ADMIN_KEY": "the admin key; generated and kept in the database when unset",
-    "SMALLTOWN_RATE_LIMIT": "function calls a second allowed per user and per client address",
-    "SMALLTOWN_RATE_BURST": "calls allowed at once before the rate limit applies",
-    "SMALLTOWN_MAX_BODY_BYTES": "largest HTTP body and WebSocket frame accepted",
-    "SMALLTOWN_MAX_SUBSCRIPTIONS": "live queries allowed on one WebSocket",
-    "SMALLTOWN_LLM_TOKENS_PER_HOUR": "a cap on each world's LLM tokens (in and out, "
-    "embeddings included) each clock hour; when spent, that world's agents keep walking but "
-    "make no LLM calls until the hour turns",
-    "SMALLTOWN_LLM_CONCURRENCY": "LLM requests in flight at once (8 by default); agents' "
-    "operations beyond it wait their turn",
-    "SMALLTOWN_LLM_PRICES": "LLM prices for the cost estimate, as JSON "
-    '{model: {"input": $/Mtok, "output": $/Mtok}}; adds to or replaces the built-in table',
-    "SMALLTOWN_EMBEDDINGS": "which embedder makes memories' vectors: provider (the "
-    "configured LLM's), minilm (on this machine) or hashed (shared words only)",
-    "SMALLTOWN_STEP_MS": "how much game time one world step covers (ms)",
-    "SMALLTOWN_TIME_SCALE": "game time per wall-clock time (2 runs towns twice as fast)",
-}
+#: every SMALLTOWN_* variable, in the order the README lists them
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "SMALLTOWN_DATABASE_URL",
+        "database_url",
+        DEFAULT_DATABASE_URL,
+        _text,  # its scheme is checked when the store opens it, as a --database URL is
+        "where the town lives: sqlite:///path, postgresql://... or mongodb://...",
+    ),
+    Setting("SMALLTOWN_HOST", "host", DEFAULT_HOST, _text, "the address the server listens on"),
+    Setting("SMALLTOWN_PORT", "port", DEFAULT_PORT, _port, "the port the server listens on"),
+    Setting(
+        "SMALLTOWN_APP",
+        "app",
+        DEFAULT_APP,
+        _text,
+        "the Python package of functions (and schema, crons) to serve; empty for none",
+        when_empty=None,  # set but empty: serve no app
+    ),
+    Setting(
+        "SMALLTOWN_ADMIN_KEY",
+        "admin_key",
+        None,
+        _text,
+        "the admin key; generated and kept in the database when unset",
+        shown="generated",
+    ),
+    Setting(
+        "SMALLTOWN_RATE_LIMIT",
+        "rate_limit",
+        50.0,
+        _positive(float),
+        "function calls a second allowed per user and per client address",
+    ),
+    Setting(
+        "SMALLTOWN_RATE_BURST",
+        "rate_burst",
+        200.0,
+        _positive(float),
+        "calls allowed at once before the rate limit applies",
+    ),
+    Setting(
+        "SMALLTOWN_MAX_BODY_BYTES",
+        "max_body_bytes",
+        8 << 20,
+        _positive(int),
+        "largest HTTP body and WebSocket frame accepted",
+    ),
+    Setting(
+        "SMALLTOWN_MAX_SUBSCRIPTIONS",
+        "max_subscriptions",
+        1000,
+        _positive(int),
+        "live queries allowed on one WebSocket",
+    ),
+    Setting(
+        "SMALLTOWN_STEP_MS",
+        "step_ms",
+        DEFAULT_STEP_MS,
+        _step_ms,
+        "how much game time one world step covers (ms)",
+    ),
+    Setting(
+        "SMALLTOWN_REDIS_URL",
+        "redis_url",
+        None,
+        _redis_url,
+        "Redis for several processes on one database, so each one's changes reach the "
+        "live queries of every other",
+        shown=UNSET,
+    ),
+    Setting(
+        "SMALLTOWN_HISTORY_DAYS",
+        "history_days",
+        DEFAULT_HISTORY_DAYS,
+        _history_days,
+        "days of each world's step records and inputs kept (game time); 0 keeps everything",
+    ),
+    Setting(
+        "SMALLTOWN_TIME_SCALE",
+        "time_scale",
+        DEFAULT_TIME_SCALE,
+        _time_scale,
+        "game time per wall-clock time (2 runs towns twice as fast)",
+    ),
+    Setting(
+        budget.SETTING,
+        "llm_tokens_per_hour",
+        budget.tokens_per_hour_from_env({}),
+        _llm(budget.tokens_per_hour_from_env, budget.SETTING),
+        "a cap on each world's LLM tokens (in and out, embeddings included) each clock hour; "
+        "when spent, that world's agents keep walking but make no LLM calls until the hour "
+        "turns",
+        shown="no cap",
+    ),
+    Setting(
+        providers.CONCURRENCY_SETTING,
+        "llm_concurrency",
+        providers.concurrency_from_env({}),
+        _llm(providers.concurrency_from_env, providers.CONCURRENCY_SETTING),
+        "LLM requests in flight at once; agents' operations beyond it wait their turn",
+    ),
+    Setting(
+        prices.SETTING,
+        "llm_prices",
+        MappingProxyType(prices.prices_from_env({})),
+        _prices,
+        'LLM prices for the cost estimate, as JSON {model: {"input": $/Mtok, "output": '
+        "$/Mtok}}; adds to or replaces the built-in table",
+        shown="built-in table",
+    ),
+    Setting(
+        embedders.SETTING,
+        "embeddings",
+        None,  # the configured LLM's when there is one, else minilm
+        _embedder,
+        "which embedder makes memories' vectors: provider (the configured LLM's), minilm "
+        "(on this machine) or hashed (shared words only)",
+        shown="`provider` when one is configured, else `minilm`",
+    ),
+)
+
+BY_NAME: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})
+BY_ATTRIBUTE: Mapping[str, Setting] = MappingProxyType({s.attribute: s for s in SETTINGS})
 
 
-def _number(env: dict[str, str], name: str, default: float, kind=float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
+def _default(attribute: str) -> Any:
+    """The Settings field for ``attribute``, defaulting as its table entry says."""
+    default = BY_ATTRIBUTE[attribute].default
+    return field(default_factory=lambda: default)
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    app: str | None = DEFAULT_APP
-    admin_key: str | None = None
-    rate_limit: float = 50.0
-    rate_burst: float = 200.0
-    max_body_bytes: int = 8 << 20
-    max_subscriptions: int = 1000
-    redis_url: str | None = None
+    """What the environment set, checked; one attribute per entry of ``SETTINGS``."""
+
+    database_url: str = _default("database_url")
+    host: str = _default("host")
+    port: int = _default("port")
+    app: str | None = _default("app")  # None: serve no app
+    admin_key: str | None = _default("admin_key")
+    rate_limit: float = _default("rate_limit")
+    rate_burst: float = _default("rate_burst")
+    max_body_bytes: int = _default("max_body_bytes")
+    max_subscriptions: int = _default("max_subscriptions")
+    redis_url: str | None = _default("redis_url")
+    step_ms: float = _default("step_ms")
+    time_scale: float = _default("time_scale")
+    history_days: float | None = _default("history_days")  # None: keep everything
+    llm_tokens_per_hour: int | None = _default("llm_tokens_per_hour")  # None: no cap
+    llm_concurrency: int = _default("llm_concurrency")
+    llm_prices: Mapping[str, prices.Price] = _default("llm_prices")
+    embeddings: str | None = _default("embeddings")  # None: by whether an LLM is set
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every setting read from ``env`` (the process's environment by default) and
+        checked; the first bad one raises :class:`SettingError`."""
         env = dict(os.environ if env is None else env)
-        port = int(_number(env, "SMALLTOWN_PORT", DEFAULT_PORT, int))
-        if port >= 65536:
-            raise ValueError(f"SMALLTOWN_PORT must be a port number, got {port}")
-        prices_from_env(env)  # refused now, with the expected shape, not at the first call
-        tokens_per_hour_from_env(env)
-        concurrency_from_env(env)
-        embedders.choice(env, config_from_env(env) is not None)
-        return cls(
-            database_url=env.get("SMALLTOWN_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            host=env.get("SMALLTOWN_HOST") or DEFAULT_HOST,
-            port=port,
-            app=env.get("SMALLTOWN_APP", DEFAULT_APP) or None,
-            admin_key=env.get("SMALLTOWN_ADMIN_KEY") or None,
-            rate_limit=_number(env, "SMALLTOWN_RATE_LIMIT", 50.0),
-            rate_burst=_number(env, "SMALLTOWN_RATE_BURST", 200.0),
-            max_body_bytes=int(_number(env, "SMALLTOWN_MAX_BODY_BYTES", 8 << 20, int)),
-            max_subscriptions=int(_number(env, "SMALLTOWN_MAX_SUBSCRIPTIONS", 1000, int)),
-            redis_url=env.get("SMALLTOWN_REDIS_URL") or None,
-        )
+        values = {s.attribute: s.read(env) for s in SETTINGS}
+        if values["embeddings"] == "provider":  # only now known: is an LLM configured?
+            try:
+                embedders.choice(env, config_from_env(env) is not None)
+            except ValueError as exc:
+                raise SettingError(embedders.SETTING, env[embedders.SETTING], str(exc)) from None
+        return cls(**values)

@@ -1,0 +1,154 @@
+"""``smalltown bench store|import|engine|agents|realtime|bandwidth``: measurements that print
+the figures of docs/benchmarks.md; each runs the matching module of ``smalltown.bench``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+
+from smalltown.config import Settings
+
+NAME = "bench"
+
+
+def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
+    bench = sub.add_parser(NAME, help="measure; prints figures for docs/benchmarks.md")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    store = bench_sub.add_parser("store", help="store throughput and latency")
+    store.add_argument("--database", default=settings.database_url, help="a scratch database URL")
+    store.add_argument(
+        "--vectors",
+        default="10000,100000",
+        help="comma-separated vector counts to search at (default 10000,100000)",
+    )
+    store.add_argument("--dims", type=int, default=1024)
+    store.add_argument("--searches", type=int, default=200)
+    store.add_argument(
+        "--reuse-vectors",
+        action="store_true",
+        help="keep vectors a previous run loaded (when there are no more than needed)",
+    )
+    bench_import = bench_sub.add_parser(
+        "import", help="import documents/s and peak memory, on a synthetic snapshot"
+    )
+    bench_import.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        help="a scratch database URL (repeatable; default a temporary SQLite file)",
+    )
+    bench_import.add_argument("--docs", type=int, default=100_000, help="documents in all")
+    bench_import.add_argument(
+        "--vectors", type=int, default=None, help="of them, embeddings (default a tenth)"
+    )
+    bench_import.add_argument("--dims", type=int, default=1024)
+    engine = bench_sub.add_parser("engine", help="world step CPU with many agents, no LLM")
+    engine.add_argument("--agents", default="25,100,500,1000", help="comma-separated counts")
+    engine.add_argument("--minutes", type=float, default=1.0, help="simulated minutes each")
+    agents = bench_sub.add_parser(
+        "agents", help="agents talking through a fake LLM with a fixed latency and K slots"
+    )
+    agents.add_argument("--agents", type=int, default=25)
+    agents.add_argument("--concurrency", type=int, default=8, help="LLM calls in flight (K)")
+    agents.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
+    agents.add_argument("--minutes", type=float, default=3.0, help="wall-clock minutes measured")
+    agents.add_argument("--time-scale", type=float, default=4.0, help="game time per wall time")
+    agents.add_argument("--database", default=None, help="default: a temporary SQLite file")
+    realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
+    realtime.add_argument("--subscribers", type=int, default=1000)
+    realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
+    realtime.add_argument("--seconds", type=float, default=20.0)
+    realtime.add_argument("--database", default=None, help="default: a temporary SQLite file")
+    realtime.add_argument("--client-processes", type=int, default=2)
+    realtime.add_argument(
+        "--redis", default=None, help="two servers sharing the database through this Redis"
+    )
+    bandwidth = bench_sub.add_parser("bandwidth", help="bytes a page viewing a world downloads")
+    bandwidth.add_argument("--agents", type=int, default=25)
+    bandwidth.add_argument("--minutes", type=float, default=5.0, help="simulated minutes")
+    bandwidth.add_argument("--seconds", type=float, default=60.0, help="seconds on the wire")
+    bandwidth.add_argument(
+        "--no-wire", action="store_true", help="only the simulation, no server and sockets"
+    )
+
+
+def handle(args: argparse.Namespace, settings: Settings) -> int:
+    BENCHES[args.bench](args)
+    return 0
+
+
+def _counts(text: str) -> list[int]:
+    """``25,100,500`` as numbers."""
+    return [int(c) for c in text.split(",") if c.strip()]
+
+
+def _store(args: argparse.Namespace) -> None:
+    from smalltown.bench import store_bench
+
+    asyncio.run(
+        store_bench.run(
+            args.database,
+            _counts(args.vectors),
+            args.dims,
+            args.searches,
+            reuse_vectors=args.reuse_vectors,
+        )
+    )
+
+
+def _import(args: argparse.Namespace) -> None:
+    from smalltown.bench import import_bench
+
+    import_bench.run(args.database, args.docs, args.vectors, args.dims)
+
+
+def _engine(args: argparse.Namespace) -> None:
+    from smalltown.bench import engine_bench
+
+    engine_bench.run(_counts(args.agents), args.minutes)
+
+
+def _agents(args: argparse.Namespace) -> None:
+    from smalltown.bench import agents_bench
+
+    agents_bench.run(
+        agents=args.agents,
+        concurrency=args.concurrency,
+        latency=args.latency,
+        minutes=args.minutes,
+        time_scale=args.time_scale,
+        database=args.database,
+    )
+
+
+def _bandwidth(args: argparse.Namespace) -> None:
+    from smalltown.bench import bandwidth_bench
+
+    bandwidth_bench.run(args.agents, args.minutes, args.seconds, wire=not args.no_wire)
+
+
+def _realtime(args: argparse.Namespace) -> None:
+    from smalltown.bench import realtime_bench
+
+    asyncio.run(
+        realtime_bench.run(
+            args.subscribers,
+            args.rate,
+            args.seconds,
+            args.database,
+            client_processes=args.client_processes,
+            redis=args.redis,
+        )
+    )
+
+
+#: ``smalltown bench NAME`` → what it runs
+BENCHES: dict[str, Callable[[argparse.Namespace], None]] = {
+    "store": _store,
+    "import": _import,
+    "engine": _engine,
+    "agents": _agents,
+    "realtime": _realtime,
+    "bandwidth": _bandwidth,
+}

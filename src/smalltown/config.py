@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from smalltown.llm import config_from_env, embedders
 from smalltown.llm.budget import tokens_per_hour_from_env
+from smalltown.llm.config import concurrency_from_env
 from smalltown.llm.prices import prices_from_env
-from smalltown.llm.providers import concurrency_from_env
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
 DEFAULT_HOST = "127.0.0.1"

@@ -26,7 +26,7 @@ from smalltown.agents.prompts import (
     reflection_messages,
     summary_messages,
 )
-from smalltown.llm import LLMBudgetExceeded, LLMError, LLMResponseError, offline
+from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMResponseError, offline
 from smalltown.llm.budget import SETTING
 from smalltown.runtime import internal_action, internal_mutation, internal_query
 from smalltown.town.inputs import insert_input, record_message
@@ -34,10 +34,6 @@ from smalltown.town.memory_index import embedding_key
 from smalltown.town.meter import Meter
 
 log = logging.getLogger("smalltown.town.agents")
-NO_LLM = (
-    "no LLM is configured: set OPENAI_API_KEY, LLM_API_URL (any OpenAI-compatible server) "
-    "or OLLAMA_HOST, and restart"
-)
 
 
 @internal_query
@@ -109,9 +105,11 @@ async def generateMessage(
     )
     transcript = [tuple(t) for t in context["transcript"]]
     meter = Meter(ctx, worldId)
-    if hasattr(llm, "compose"):  # the offline brain: no prompt, lines from templates
+    if llm.composer is not None:  # the offline brain: no prompt, lines from templates
         memories = await _recall_or_none(ctx, meter, agentId, playerId, context["other"])
-        text = llm.compose(kind, context["me"], context["other"], transcript, messageUuid, memories)
+        text = llm.composer.compose(
+            kind, context["me"], context["other"], transcript, messageUuid, memories
+        )
     else:
         try:
             await meter.check_budget()
@@ -291,8 +289,9 @@ async def rememberConversation(
     meter = Meter(ctx, worldId)
     transcript = [tuple(t) for t in context["transcript"]]
     try:
-        if llm is None or hasattr(llm, "compose"):  # offline: the gist, plainly
-            summary = offline.remember(other["name"], transcript)
+        composer = offline.OfflineBrain() if llm is None else llm.composer
+        if composer is not None:  # offline: the gist, plainly
+            summary = composer.remember(other["name"], transcript)
             importance = 5.0
         else:
             summary = _cleaned(
@@ -348,7 +347,7 @@ async def reflectionDue(ctx, playerId: str) -> list[dict[str, Any]] | None:
 async def reflect(ctx, meter: Meter, player_id: str, me: dict[str, str]) -> int:
     """Three insights from recent memories, stored as reflection memories citing them."""
     recent = await ctx.run_query("agentOps:reflectionDue", {"playerId": player_id})
-    if not recent or meter.llm is None or hasattr(meter.llm, "compose"):
+    if not recent or meter.llm is None or meter.llm.composer is not None:
         return 0
     answer = await meter.chat(
         reflection_messages(me, [m["description"] for m in recent]), max_tokens=300

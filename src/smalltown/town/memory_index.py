@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smalltown.llm import LLMError
+from smalltown.llm import Embedder, LLMError
 from smalltown.store import Store
 from smalltown.town.schema import embedding_dimensions, memory_embeddings
 
@@ -71,11 +71,10 @@ def embedding_key(model: str, text: str) -> bytes:
     return hashlib.sha256(f"{model}\0{text}".encode()).digest()
 
 
-async def vector_size(embedder) -> int:
-    """The embedder's vector size, found by asking it (providers do not say)."""
-    known = getattr(embedder, "dimensions", None)
-    if isinstance(known, int):
-        return known
+async def vector_size(embedder: Embedder) -> int:
+    """The embedder's vector size, found by asking it when it does not say (providers)."""
+    if embedder.dimensions is not None:
+        return embedder.dimensions
     return len((await embedder.embed(["how long is a vector?"]))[0])
 
 

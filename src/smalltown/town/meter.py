@@ -12,17 +12,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from smalltown.llm import LLMError
+from smalltown.llm import LLM, ChatResult, Embedder, LLMError
 from smalltown.llm.budget import check, hour_of, tokens_per_hour_from_env
-from smalltown.llm.providers import ChatResult
 
 
 class Meter:
     def __init__(self, ctx, world_id: str) -> None:
         self.ctx = ctx
         self.world_id = world_id
-        self.llm = ctx.extensions.get("llm")
-        self.embedder = ctx.extensions.get("embedder")
+        self.llm: LLM | None = ctx.extensions.get("llm")
+        self.embedder: Embedder | None = ctx.extensions.get("embedder")
         self.budget = tokens_per_hour_from_env()
         #: seconds since the epoch; a runtime extension may stand in for the wall clock
         self.clock = ctx.extensions.get("clock", time.time)
@@ -43,7 +42,7 @@ class Meter:
 
     async def chat(self, messages: list[dict[str, str]], **options: Any) -> ChatResult:
         await self.check_budget()
-        model = self.llm.config.chat_model
+        model = self.llm.chat_model
         started = time.perf_counter()
         try:
             result = await self.llm.chat(messages, **options)
@@ -61,21 +60,21 @@ class Meter:
         return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Vectors from the world's embedder; metered when it is the LLM provider (a model
-        on this machine makes no LLM call and is not counted)."""
-        counted = getattr(self.embedder, "embed_counted", None)
-        if counted is None:
+        """Vectors from the world's embedder; metered when it is the LLM provider itself
+        (a model on this machine makes no LLM call and is not counted)."""
+        llm = self.llm
+        if llm is None or self.embedder is not llm:
             return await self.embedder.embed(texts)
         await self.check_budget()
-        model = self.embedder.embedding_model
+        model = llm.embedding_model
         started = time.perf_counter()
         try:
-            result = await counted(texts)
+            result = await llm.embed_counted(texts)
         except LLMError:
-            await self._record(self.embedder, model, ok=False)
+            await self._record(llm, model, ok=False)
             raise
         await self._record(
-            self.embedder,
+            llm,
             model,
             ok=True,
             tokens_in=result.tokens,
@@ -85,7 +84,7 @@ class Meter:
 
     async def _record(
         self,
-        provider: Any,
+        provider: LLM,
         model: str,
         ok: bool,
         tokens_in: int = 0,

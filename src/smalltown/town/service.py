@@ -9,15 +9,12 @@ import secrets
 import time
 
 from smalltown.engine.state import World
-from smalltown.llm import config_from_env, open_provider
+from smalltown.llm import LLM, NO_LLM, config_from_env, open_provider
 from smalltown.llm.budget import tokens_per_hour_from_env
+from smalltown.llm.config import concurrency_from_env
 from smalltown.llm.embedders import choose_embedder
-from smalltown.llm.offline import DESCRIPTION as OFFLINE
 from smalltown.llm.offline import OfflineBrain
-from smalltown.llm.prices import OFFLINE as OFFLINE_COST
 from smalltown.llm.prices import prices_from_env
-from smalltown.llm.providers import concurrency_from_env
-from smalltown.town.agentOps import NO_LLM
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.history import history_days_from_env, prune_all
 from smalltown.town.inputs import insert_input
@@ -149,7 +146,7 @@ async def start(runtime) -> TownService:
     config = config_from_env()
     tokens_per_hour = tokens_per_hour_from_env()  # each world's; see smalltown.town.usage
     days = history_days_from_env()  # (settings are read before anything starts)
-    llm = (
+    llm: LLM = (
         open_provider(config, prices=prices_from_env(), concurrency=concurrency_from_env())
         if config is not None
         else OfflineBrain()
@@ -161,11 +158,11 @@ async def start(runtime) -> TownService:
     def health() -> dict:
         """This process's LLM, embedder and usage since start (per world: world:llmUsage)."""
         info = {
-            "llm": config.describe() if config else OFFLINE,
+            "llm": llm.description,
             "embedder": embedder.description,
             "tokensPerHourPerWorld": tokens_per_hour,
         }
-        usage = getattr(llm, "usage", None)
+        usage = llm.usage
         if usage is not None:
             info["usage"] = {
                 "requests": usage.requests,
@@ -175,14 +172,14 @@ async def start(runtime) -> TownService:
                 "failures": usage.failures,
                 "lastError": usage.last_error,
             }
-        info["cost"] = (llm.cost() if usage is not None else OFFLINE_COST).as_dict()
+        info["cost"] = llm.cost().as_dict()
         return info
 
     async def gauges() -> dict[str, tuple]:
         """For /metrics: what this process's LLM has used and cost since start (monotonic),
         and each world's usage this hour and over 24 h, from the store."""
-        usage = getattr(llm, "usage", None)
-        cost = llm.cost() if usage is not None else OFFLINE_COST
+        usage = llm.usage
+        cost = llm.cost()
         out = {}
         if usage is not None:
             out = {
@@ -208,7 +205,7 @@ async def start(runtime) -> TownService:
     if config is None:
         log.warning(
             "%s: agents talk from templates. For real conversations, %s",
-            OFFLINE,
+            llm.description,
             NO_LLM.split(": ", 1)[1],
         )
     else:

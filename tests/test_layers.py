@@ -15,9 +15,11 @@ BELOW = {
     "runtime": {"store"},
     "migrate": {"store"},
     "server": {"runtime", "store", "migrate"},  # migrate: file storage, served by id
-    "town": {"runtime", "store", "engine", "agents", "llm"},
+    # keeps worlds running (runner, history, replay, LLM usage); registers no functions
+    "worlds": {"runtime", "store", "engine", "agents", "llm"},
+    "town": {"runtime", "store", "engine", "agents", "llm", "worlds"},
     "config": {"llm"},
-    "bench": {"store", "runtime", "engine", "llm", "migrate", "town"},
+    "bench": {"store", "runtime", "engine", "llm", "migrate", "town", "worlds"},
 }
 
 

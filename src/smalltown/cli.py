@@ -243,17 +243,18 @@ def main(argv: list[str] | None = None) -> int:
 async def _open_town_store(database: str):
     """The town's store, or None after saying why it cannot be opened."""
     from smalltown.store import StoreError
-    from smalltown.town import admin
+    from smalltown.town.schema import open_town_store
 
     try:
-        return await admin.open_town_store(database)
+        return await open_town_store(database)
     except StoreError as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return None
 
 
 async def _worlds(args: argparse.Namespace) -> int:
-    from smalltown.town import admin
+    from smalltown.town.defaults import many_characters, town_map
+    from smalltown.worlds import admin
 
     if (store := await _open_town_store(args.database)) is None:
         return 1
@@ -271,7 +272,7 @@ async def _worlds(args: argparse.Namespace) -> int:
                 )
         elif args.action == "create":
             try:
-                print(await admin.create(store, args.agents))
+                print(await admin.create(store, town_map(), many_characters(args.agents)))
             except ValueError as exc:
                 print(f"smalltown: {exc}", file=sys.stderr)
                 return 2
@@ -380,7 +381,7 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _memories(args: argparse.Namespace) -> int:
-    from smalltown.town import admin
+    from smalltown.worlds import admin
 
     if (store := await _open_town_store(args.database)) is None:
         return 1
@@ -399,7 +400,7 @@ async def _reembed(store) -> int:
     environment), in place; the index takes that embedder's size."""
     from smalltown.llm import LLMError, config_from_env, open_provider
     from smalltown.llm.embedders import choose_embedder
-    from smalltown.town.memory_index import reembed
+    from smalltown.worlds.memory_index import reembed
 
     config = config_from_env()
     provider = open_provider(config) if config is not None else None
@@ -426,7 +427,7 @@ async def _reembed(store) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from smalltown.town.replay import replay
+    from smalltown.worlds.replay import replay
 
     if (store := await _open_town_store(args.database)) is None:
         return 1
@@ -451,7 +452,7 @@ async def _replay(args: argparse.Namespace) -> int:
 
 async def _usage(args: argparse.Namespace) -> int:
     """Read the store, not a server: usage is kept there per world, by every process."""
-    from smalltown.town import admin
+    from smalltown.worlds import admin
 
     if (store := await _open_town_store(args.database)) is None:
         return 1

@@ -14,11 +14,11 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS
-from smalltown.town.inputs import insert_input, record_message
-from smalltown.town.memory_index import fit_memory_index
-from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.inputs import insert_input, record_message
+from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.runner import WorldRunner
 
 from helpers import RunningServer, eventually, refusing_url
 

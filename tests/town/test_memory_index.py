@@ -14,14 +14,15 @@ from smalltown.llm.hashed_embeddings import HashedEmbedder
 from smalltown.llm.minilm import MiniLMEmbedder
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import open_store
-from smalltown.town.memory_index import (
+from smalltown.town.schema import schema
+from smalltown.worlds.memory_index import (
     RECORD,
     MemoryIndexError,
+    embedding_dimensions,
     embedding_key,
     fit_memory_index,
     reembed,
 )
-from smalltown.town.schema import embedding_dimensions, schema
 
 from helpers import RunningServer
 

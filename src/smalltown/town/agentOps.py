@@ -29,9 +29,9 @@ from smalltown.agents.prompts import (
 from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMResponseError, offline
 from smalltown.llm.budget import SETTING
 from smalltown.runtime import internal_action, internal_mutation, internal_query
-from smalltown.town.inputs import insert_input, record_message
-from smalltown.town.memory_index import embedding_key
-from smalltown.town.meter import Meter
+from smalltown.worlds.inputs import insert_input, record_message
+from smalltown.worlds.memory_index import embedding_key
+from smalltown.worlds.meter import Meter
 
 log = logging.getLogger("smalltown.town.agents")
 

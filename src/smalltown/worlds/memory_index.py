@@ -27,15 +27,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from smalltown.llm import Embedder, LLMError
-from smalltown.store import Store
-from smalltown.town.schema import embedding_dimensions, memory_embeddings
+from smalltown.store import Schema, Store, Table, VectorIndex
 
-log = logging.getLogger("smalltown.town.memory")
+log = logging.getLogger("smalltown.worlds.memory")
 RECORD = "smalltownMemoryIndex"
 BATCH = 64
 REEMBED_COMMAND = "smalltown memories reembed"
 
 Progress = Callable[[int, int], None]
+
+
+def memory_embeddings(dimensions: int | None, keep_stored: bool = True) -> Table:
+    """AI Town's ``memoryEmbeddings``; ``None`` for no vector index (while re-embedding)."""
+    if dimensions is None:
+        return Table("memoryEmbeddings")
+    index = VectorIndex(
+        "embedding",
+        "embedding",
+        dimensions,
+        filter_fields=["playerId"],
+        keep_stored_dimensions=keep_stored,
+    )
+    return Table("memoryEmbeddings", vector_indexes=[index])
+
+
+def embedding_dimensions(schema: Schema) -> int | None:
+    """The memory index's size, or None while it is dropped for a re-embedding."""
+    indexes = schema.table("memoryEmbeddings").vector_indexes
+    return indexes[0].dimensions if indexes else None
 
 
 class MemoryIndexError(LLMError):

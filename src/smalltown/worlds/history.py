@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from smalltown.store import Range, Store
 
-log = logging.getLogger("smalltown.town.history")
+log = logging.getLogger("smalltown.worlds.history")
 
 DEFAULT_DAYS = 14.0  # as AI Town keeps inputs
 DAY_MS = 86_400_000

@@ -33,7 +33,7 @@ from smalltown.runtime import FunctionError
 from smalltown.runtime.context import Scheduler
 from smalltown.store import Range, Transaction
 
-log = logging.getLogger("smalltown.town.runner")
+log = logging.getLogger("smalltown.worlds.runner")
 IDLE_MS = 5 * 60_000  # a world nobody has viewed for this long goes to sleep
 BATCH = 32
 #: steps between checkpoints (an hour of one-second steps): where replay can start once

@@ -9,7 +9,7 @@ ROOT = Path(smalltown.__file__).parent
 BELOW = {
     "store": set(),
     "engine": set(),
-    "agents": set(),
+    "agents": {"llm"},  # errors, the LLM contract, the offline brain's templates
     "llm": set(),
     "web": set(),
     "runtime": {"store"},

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fake_llm import FakeLLM, fake_embedding
+from smalltown.agents.embeddings import embedding_key
 from smalltown.llm import LLMConfig, open_provider
 from smalltown.llm.hashed_embeddings import HashedEmbedder
 from smalltown.llm.minilm import MiniLMEmbedder
@@ -19,7 +20,6 @@ from smalltown.worlds.memory_index import (
     RECORD,
     MemoryIndexError,
     embedding_dimensions,
-    embedding_key,
     fit_memory_index,
     reembed,
 )
@@ -36,7 +36,7 @@ MEMORIES = [
 
 
 async def remember(store, embedder, memories=MEMORIES):
-    """Memories as agentOps:storeMemory writes them, embedded by ``embedder``."""
+    """Memories as agent/memory:storeMemory writes them, embedded by ``embedder``."""
     vectors = await embedder.embed([text for _, text, _ in memories])
 
     async def write(tx):

@@ -38,7 +38,10 @@ from smalltown.worlds.memory_index import fit_memory_index
 from smalltown.worlds.runner import WorldRunner
 
 GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR = 26_000
-OPERATIONS = ("agentOps:generateMessage", "agentOps:rememberConversation")
+OPERATIONS = (
+    "aiTown/agentOperations:generateMessage",
+    "aiTown/agentOperations:rememberConversation",
+)
 DIMS = 64
 LINES = (
     "I have been meaning to ask you about the fair, are you bringing anything this year?",
@@ -176,7 +179,7 @@ async def _run(
         if kind == "action" and path in OPERATIONS:
             meter.operations(-1)
             counters.finished += measuring
-        elif kind == "mutation" and path == "agentOps:finishMessage" and ok:
+        elif kind == "mutation" and path == "aiTown/agentInputs:finishMessage" and ok:
             counters.turns += measuring
 
     runtime.observers.append(on_call)

@@ -19,13 +19,13 @@ reembed``) does it again from the beginning: every step can be repeated.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from smalltown.agents.embeddings import embedding_key
 from smalltown.llm import Embedder, LLMError
 from smalltown.store import Schema, Store, Table, VectorIndex
 
@@ -83,11 +83,6 @@ class Plan:
     @property
     def resize(self) -> bool:
         return self.stored_dimensions != self.dimensions
-
-
-def embedding_key(model: str, text: str) -> bytes:
-    """The ``embeddingsCache`` key: a vector is only reused for the model that made it."""
-    return hashlib.sha256(f"{model}\0{text}".encode()).digest()
 
 
 async def vector_size(embedder: Embedder) -> int:

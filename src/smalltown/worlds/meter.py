@@ -21,7 +21,7 @@ class Meter:
         self.ctx = ctx
         self.world_id = world_id
         self.llm: LLM | None = ctx.extensions.get("llm")
-        self.embedder: Embedder | None = ctx.extensions.get("embedder")
+        self.embedder: Embedder = ctx.extensions.get("embedder")
         self.budget = tokens_per_hour_from_env()
         #: seconds since the epoch; a runtime extension may stand in for the wall clock
         self.clock = ctx.extensions.get("clock", time.time)

@@ -43,6 +43,9 @@ CHECKPOINT_STEPS = 3600
 #: takes over a world whose runner stopped; renewed once less than half of it is left
 LEASE_MS = 15_000
 
+#: the app's module of actions that engine operations run as (AI Town's path)
+OPERATIONS = "aiTown/agentOperations"
+
 OperationHandler = Callable[[str, list], Any]
 #: told after each step: (world id, wall seconds the step took, its result)
 StepObserver = Callable[[str, float, StepResult], None]
@@ -212,7 +215,7 @@ class WorldRunner:
 
     async def _schedule(self, tx: Transaction, world_id: str, operation) -> None:
         """An operation becomes a durable job in the step's own transaction."""
-        path = f"agentOps:{operation.name}"
+        path = f"{OPERATIONS}:{operation.name}"
         try:
             self._runtime.registry.get(path, public_only=False)
         except FunctionError:

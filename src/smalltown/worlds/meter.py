@@ -4,6 +4,7 @@ call, recorded in the store (``usage:record``) after it.
 The world's tokens this hour are read once per operation and then taken from what each
 record returns, so a call costs one small write and no extra read. Calls already in flight
 in other operations may carry a world a little past its budget; none starts after it.
+A meter is what agents' work talks through (``agents/town_access.py: MeteredLLM``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from smalltown.llm.budget import check, hour_of, tokens_per_hour_from_env
 
 
 class Meter:
+    """The world's LLM and embedder, as ``ctx.extensions`` holds them, metered."""
+
     def __init__(self, ctx, world_id: str) -> None:
         self.ctx = ctx
         self.world_id = world_id

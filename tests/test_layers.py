@@ -13,15 +13,17 @@ ROOT = Path(smalltown.__file__).parent
 BELOW = {
     "store": set(),
     "engine": set(),
-    "agents": set(),
+    "agents": {"llm"},  # errors, the LLM contract, the offline brain's templates
     "llm": set(),
     "web": set(),
     "runtime": {"store"},
     "migrate": {"store"},
     "server": {"runtime", "store", "web"},  # web: the static files it serves
-    "town": {"runtime", "store", "engine", "agents", "llm"},
+    # keeps worlds running (runner, history, replay, LLM usage); registers no functions
+    "worlds": {"runtime", "store", "engine", "agents", "llm"},
+    "town": {"runtime", "store", "engine", "agents", "llm", "worlds"},
     "config": {"llm"},
-    "bench": {"store", "runtime", "engine", "llm", "migrate", "town"},
+    "bench": {"store", "runtime", "engine", "llm", "migrate", "town", "worlds"},
 }
 Graph = dict[str, dict[str, int]]  # module → {module it imports: line of the first import}
 

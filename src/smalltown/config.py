@@ -18,7 +18,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from smalltown.llm import budget, config_from_env, embedders, prices, providers
+from smalltown.llm import budget, config_from_env, embedders, prices
+from smalltown.llm import config as llm_config
 
 DEFAULT_APP = "smalltown.town"
 UNSET = "unset"  # how the README shows a setting that is off until given
@@ -262,10 +263,10 @@ SETTINGS: tuple[Setting, ...] = (
         shown="no cap",
     ),
     Setting(
-        providers.CONCURRENCY_SETTING,
+        llm_config.CONCURRENCY_SETTING,
         "llm_concurrency",
-        providers.concurrency_from_env({}),
-        _llm(providers.concurrency_from_env, providers.CONCURRENCY_SETTING),
+        llm_config.concurrency_from_env({}),
+        _llm(llm_config.concurrency_from_env, llm_config.CONCURRENCY_SETTING),
         "LLM requests in flight at once; agents' operations beyond it wait their turn",
     ),
     Setting(

@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from smalltown.agents.memory import normalise, parse_importance, rank
+from smalltown.agents.memory import normalise, rank
+from smalltown.agents.prompts import parse_importance
 from smalltown.llm.hashed_embeddings import HashedEmbedder
 
 

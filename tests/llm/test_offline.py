@@ -80,3 +80,19 @@ def test_a_long_memory_is_cut_at_a_word():
 
     text = _recalled("I talked with Bo, who said: “" + "word " * 60 + "”", "Bo")
     assert len(text) <= 140 and text.endswith("…") and "Bo" not in text
+
+
+async def test_the_offline_brain_is_an_llm_whose_talk_comes_from_its_composer():
+    import pytest
+
+    from smalltown.llm import LLMUnavailable
+
+    brain = OfflineBrain()
+    assert brain.composer is brain and brain.usage is None
+    assert brain.cost().usd == 0.0 and brain.cost().basis.startswith("offline")
+    assert brain.composer.remember("Ada", [("Ada", "hello")]) == (
+        "I talked with Ada, who said: “hello”"
+    )
+    with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):  # no model to ask: the fix
+        await brain.chat([{"role": "user", "content": "hi"}])
+    await brain.close()

@@ -205,7 +205,7 @@ def test_unknown_faults_are_refused():
 
 
 def test_the_concurrency_setting_is_checked():
-    from smalltown.llm.providers import concurrency_from_env
+    from smalltown.llm.config import concurrency_from_env
 
     assert concurrency_from_env({}) == 8
     assert concurrency_from_env({"SMALLTOWN_LLM_CONCURRENCY": "3"}) == 3

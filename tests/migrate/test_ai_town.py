@@ -10,8 +10,8 @@ from smalltown.migrate.import_zip import import_zip
 from smalltown.runtime import ANONYMOUS, Registry, Runtime
 from smalltown.store import encode_id, open_store
 from smalltown.store.ids import new_internal_id
-from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
+from smalltown.worlds.runner import WorldRunner
 
 NUMBERS = {  # an AI Town deployment's own table numbers
     "worlds": 10021,

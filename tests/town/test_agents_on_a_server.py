@@ -12,8 +12,11 @@ import httpx
 import pytest
 
 from fake_llm import FakeLLM, FakeLLMServer, fake_embedding
+from smalltown.agents import reflection
 from smalltown.server import create_app
-from smalltown.town import admin, agentOps
+from smalltown.town.defaults import many_characters, town_map
+from smalltown.town.schema import open_town_store
+from smalltown.worlds import admin
 
 from helpers import RunningServer, eventually
 
@@ -51,9 +54,11 @@ def llm_env(monkeypatch, url: str, scale: str) -> None:
 
 async def two_resident_town(tmp_path) -> str:
     url = f"sqlite:///{tmp_path}/town.db"
-    store = await admin.open_town_store(url)
+    store = await open_town_store(url)
     try:
-        await admin.create(store, agents=2)  # the default world, before the server makes one
+        await admin.create(
+            store, town_map(), many_characters(2)
+        )  # the default world, before the server makes one
     finally:
         await store.close()
     return url
@@ -73,7 +78,7 @@ async def world_status(client) -> dict:
 
 @pytest.mark.timeout(240)
 async def test_two_agents_talk_remember_recall_and_reflect(tmp_path, monkeypatch):
-    monkeypatch.setattr(agentOps, "REFLECTION_THRESHOLD", 10.0)  # two memories rated 9
+    monkeypatch.setattr(reflection, "REFLECTION_THRESHOLD", 10.0)  # two memories rated 9
     fake = FakeLLM(rule=Script())
     async with FakeLLMServer(fake) as llm:
         llm_env(monkeypatch, llm.url, "10")

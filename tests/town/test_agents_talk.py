@@ -14,11 +14,11 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS
-from smalltown.town.inputs import insert_input, record_message
-from smalltown.town.memory_index import fit_memory_index
-from smalltown.town.runner import WorldRunner
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.inputs import insert_input, record_message
+from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.runner import WorldRunner
 
 from helpers import RunningServer, eventually, refusing_url
 
@@ -302,9 +302,9 @@ async def test_after_a_conversation_the_agent_remembers_it(tmp_path, embedder):
 
 @pytest.mark.timeout(120)
 async def test_enough_important_memories_lead_to_reflection(tmp_path, monkeypatch):
-    from smalltown.town import agentOps
+    from smalltown.agents import reflection
 
-    monkeypatch.setattr(agentOps, "REFLECTION_THRESHOLD", 5.0)
+    monkeypatch.setattr(reflection, "REFLECTION_THRESHOLD", 5.0)
     fake = FakeLLM()
     async with RunningServer(fake.app) as llm_server:
         town = await Town().open(tmp_path, llm_server.url)
@@ -379,3 +379,68 @@ async def test_an_empty_reply_is_refused_and_the_agent_tries_again(tmp_path):
             assert not (await status()).get("smalltownLlmError")  # cleared by the line
         finally:
             await town.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_job_left_under_a_retired_path_fails_once_and_the_agent_is_freed(tmp_path):
+    """A database from before agents' actions moved to ``aiTown/agentOperations`` may hold
+    jobs scheduled as ``agentOps:*``: each fails as not found, once, the scheduler carries
+    on, and the engine drops the operation when its answer is overdue, so the agent goes on
+    talking."""
+    import time
+
+    from smalltown.engine.constants import AGENT_OPERATION_TIMEOUT_MS
+    from smalltown.runtime.context import SCHEDULED
+
+    with refusing_url() as url:
+        town = await Town().open(tmp_path, url)
+    asked = []  # operations the engine starts; none is scheduled under the new path here
+    town.runner = WorldRunner(
+        town.runtime, clock=lambda: town.clock[0], on_operations=lambda _, ops: asked.extend(ops)
+    )
+    try:
+        human, agent, conversation = await meet(town)
+        await town.say(human, conversation, "m-1", "Anyone there?")
+
+        async def operation_started():
+            await town.step()
+            return any(o.name == "generateMessage" for o in asked)
+
+        await eventually(operation_started, timeout=30)
+        operation = next(o for o in asked if o.name == "generateMessage")
+        old = {
+            "name": "agentOps:generateMessage",
+            "args": [
+                {"worldId": town.world_id, "operationId": operation.operation_id, **operation.args}
+            ],
+            "scheduledTime": time.time() * 1000,
+            "state": {"kind": "pending"},
+        }
+        job_id = await town.store.run(lambda tx: tx.insert(SCHEDULED, old))
+
+        async def job():
+            return await town.store.read(lambda tx: tx.get(job_id, table=SCHEDULED))
+
+        async def finished():
+            return (await job())["state"]["kind"] != "pending"
+
+        await eventually(finished, timeout=30)
+        state = (await job())["state"]
+        assert state["kind"] == "failed"
+        assert "Could not find public function for 'agentOps:generateMessage'" in state["error"]
+        assert town.worker.alive
+
+        async def waiting_on(operation_id):
+            world = await town.world()
+            mine = next(a for a in world["agents"] if a["playerId"] == agent)
+            return (mine.get("inProgressOperation") or {}).get("operationId") == operation_id
+
+        assert await waiting_on(operation.operation_id)  # nothing answered it
+        town.clock[0] += AGENT_OPERATION_TIMEOUT_MS
+        await town.step(2)
+        assert not await waiting_on(operation.operation_id)  # dropped as overdue
+        again = [o for o in asked if o.name == "generateMessage"]
+        assert len(again) > 1 and again[-1].operation_id != operation.operation_id
+        assert (await job())["state"] == state  # run once, not retried
+    finally:
+        await town.close()

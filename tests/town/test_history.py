@@ -6,17 +6,18 @@ import pytest
 
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
-from smalltown.town.history import (
+from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.schema import schema
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.history import (
     DEFAULT_DAYS,
     history_days_from_env,
     prune_all,
     prune_history,
 )
-from smalltown.town.inputs import insert_input
-from smalltown.town.replay import replay
-from smalltown.town.runner import WorldRunner
-from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.replay import replay
+from smalltown.worlds.runner import WorldRunner
 
 
 class Town:
@@ -51,7 +52,7 @@ class Town:
 async def town(tmp_path):
     store = await open_store(f"sqlite:///{tmp_path}/history.db")
     runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-    world_id = await create_world(store)
+    world_id = await create_world(store, town_map(), CHARACTERS)
     status = await store.read(
         lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
     )

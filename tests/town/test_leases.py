@@ -7,20 +7,21 @@ import socket
 
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
-from smalltown.town.admin import list_worlds
-from smalltown.town.runner import WorldRunner
+from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.worlds.admin import list_worlds
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.runner import WorldRunner
 
 LEASE_MS = 10_000
 
 
 async def test_one_runner_steps_a_world_and_another_takes_over_when_it_stops(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="smalltown.town.runner")
+    caplog.set_level(logging.INFO, logger="smalltown.worlds.runner")
     store = await open_store(f"sqlite:///{tmp_path}/leases.db")
     try:
         runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        world_id = await create_world(store)
+        world_id = await create_world(store, town_map(), CHARACTERS)
         status = await store.read(lambda tx: tx.first("worldStatus"))
         clock = [status["lastViewed"]]
 

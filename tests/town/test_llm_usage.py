@@ -19,12 +19,12 @@ from smalltown.runtime import ANONYMOUS, Registry, Runtime
 from smalltown.runtime.context import ActionCtx, AuthContext, Scheduler
 from smalltown.server import create_app
 from smalltown.store import open_store
-from smalltown.town.admin import create, llm_usage, open_town_store
-from smalltown.town.defaults import CHARACTERS
-from smalltown.town.meter import Meter
-from smalltown.town.schema import schema
-from smalltown.town.service import create_world
-from smalltown.town.usage import (
+from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.schema import open_town_store, schema
+from smalltown.worlds.admin import create, llm_usage
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.meter import Meter
+from smalltown.worlds.usage import (
     LATENCY_BUCKETS_MS,
     TABLE,
     Tally,
@@ -154,8 +154,8 @@ async def test_calls_are_counted_per_world_priced_and_kept_across_reopening(stor
     async with RunningServer(fake.app) as server:
         town = await Harness().open(store_url, server.url, "gpt-4o-mini", clock=lambda: now)
         try:
-            first = await create(town.store, 0)
-            second = await create(town.store, 0)
+            first = await create(town.store, town_map(), [])
+            second = await create(town.store, town_map(), [])
             ask = [{"role": "user", "content": "how is the bakery today"}]  # 5 words in
             fake.replies.extend(["warm and busy", "sold out of rye"])  # 3 and 4 words out
             meter = town.meter(first)
@@ -222,7 +222,7 @@ async def test_an_unpriced_model_has_no_cost_and_says_which_price_is_missing(
     async with RunningServer(fake.app) as server:
         town = await Harness().open(store_url, server.url, "house-llama", clock=lambda: now)
         try:
-            world = await create(town.store, 0)
+            world = await create(town.store, town_map(), [])
             await town.meter(world).chat([{"role": "user", "content": "hello"}])
             usage = await town.store.read(lambda tx: world_usage(tx, world, now, None))
             assert usage["hour"]["calls"] == 1
@@ -241,7 +241,10 @@ async def test_a_spent_budget_stops_one_worlds_calls_before_they_are_made(store_
     async with RunningServer(fake.app) as server:
         town = await Harness().open(store_url, server.url, "gpt-4o-mini", clock=lambda: now[0])
         try:
-            spender, other = await create(town.store, 0), await create(town.store, 0)
+            spender, other = (
+                await create(town.store, town_map(), []),
+                await create(town.store, town_map(), []),
+            )
             ask = [{"role": "user", "content": "one two three four five six seven"}]
             fake.default_reply = "eight nine ten"  # 10 tokens a call
             await town.meter(spender).chat(ask)
@@ -293,7 +296,7 @@ async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
             talking = (await call(client, "query", "world:defaultWorldStatus", {}))["worldId"]
             # The paused world's residents have names of their own, to tell its prompts apart.
             residents = [{**c, "name": f"{c['name']} Junior"} for c in CHARACTERS]
-            paused = await create_world(app.state.store, characters=residents, default=False)
+            paused = await create_world(app.state.store, town_map(), residents, default=False)
             # The paused world has spent its hour already (as if it had talked all along).
             await app.state.runtime.mutation(
                 "usage:record",
@@ -367,7 +370,7 @@ async def test_usage_of_every_world_for_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv(BUDGET, "500")
     store = await open_town_store(f"sqlite:///{tmp_path}/cli.db")
     try:
-        world = await create(store, 0)
+        world = await create(store, town_map(), [])
         (usage,) = await llm_usage(store)
         assert usage["worldId"] == world and usage["hour"]["calls"] == 0
         assert usage["budget"]["left"] == 500 and usage["hour"]["cost"]["usd"] == 0.0

@@ -9,19 +9,20 @@ import numpy as np
 import pytest
 
 from fake_llm import FakeLLM, fake_embedding
+from smalltown.agents.embeddings import embedding_key
 from smalltown.llm import LLMConfig, open_provider
 from smalltown.llm.hashed_embeddings import HashedEmbedder
 from smalltown.llm.minilm import MiniLMEmbedder
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import open_store
-from smalltown.town.memory_index import (
+from smalltown.town.schema import schema
+from smalltown.worlds.memory_index import (
     RECORD,
     MemoryIndexError,
-    embedding_key,
+    embedding_dimensions,
     fit_memory_index,
     reembed,
 )
-from smalltown.town.schema import embedding_dimensions, schema
 
 from helpers import RunningServer
 
@@ -35,7 +36,7 @@ MEMORIES = [
 
 
 async def remember(store, embedder, memories=MEMORIES):
-    """Memories as agentOps:storeMemory writes them, embedded by ``embedder``."""
+    """Memories as agent/memory:storeMemory writes them, embedded by ``embedder``."""
     vectors = await embedder.embed([text for _, text, _ in memories])
 
     async def write(tx):

@@ -4,11 +4,12 @@ import pytest
 
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
-from smalltown.town.inputs import insert_input
-from smalltown.town.replay import replay
-from smalltown.town.runner import WorldRunner
+from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.replay import replay
+from smalltown.worlds.runner import WorldRunner
 
 
 @pytest.mark.timeout(300)
@@ -16,7 +17,7 @@ async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
     store = await open_store(f"sqlite:///{tmp_path}/replay.db")
     try:
         runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        world_id = await create_world(store)
+        world_id = await create_world(store, town_map(), CHARACTERS)
         status = await store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
         )
@@ -84,12 +85,12 @@ async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
 
 async def test_a_world_nobody_views_sleeps_and_a_heartbeat_wakes_it(tmp_path):
     from smalltown.runtime import ANONYMOUS
-    from smalltown.town.runner import IDLE_MS
+    from smalltown.worlds.runner import IDLE_MS
 
     store = await open_store(f"sqlite:///{tmp_path}/sleep.db")
     try:
         runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        world_id = await create_world(store)
+        world_id = await create_world(store, town_map(), CHARACTERS)
         status = await store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
         )

@@ -11,7 +11,7 @@ from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.server import create_app
 from smalltown.town.defaults import many_characters, town_map
-from smalltown.town.view import world_view
+from smalltown.worlds.view import world_view
 
 from helpers import RunningServer, eventually
 

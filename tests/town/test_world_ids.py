@@ -6,10 +6,11 @@ import math
 
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
-from smalltown.town.replay import replay
-from smalltown.town.runner import WorldRunner
+from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
-from smalltown.town.service import ID_BLOCK, create_world, default_world, first_free_id
+from smalltown.worlds.creation import ID_BLOCK, create_world, default_world, first_free_id
+from smalltown.worlds.replay import replay
+from smalltown.worlds.runner import WorldRunner
 
 
 def _number(game_id: str) -> int:
@@ -20,7 +21,8 @@ async def test_two_worlds_never_share_an_id_and_still_replay(tmp_path):
     store = await open_store(f"sqlite:///{tmp_path}/ids.db")
     try:
         runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        first, second = await create_world(store), await create_world(store, default=False)
+        first = await create_world(store, town_map(), CHARACTERS)
+        second = await create_world(store, town_map(), CHARACTERS, default=False)
         clock = [(await store.read(lambda tx: tx.first("worldStatus")))["lastViewed"]]
         runner = WorldRunner(runtime, clock=lambda: clock[0], on_operations=lambda w, o: None)
         for _ in range(5):
@@ -66,12 +68,14 @@ async def test_the_next_block_is_past_every_world_whatever_their_documents(tmp_p
 async def test_processes_starting_together_make_one_default_world(store_url):
     stores = [await open_store(store_url, schema) for _ in range(3)]  # one a process
     try:
-        made = await asyncio.gather(*(default_world(store) for store in stores))
+        made = await asyncio.gather(
+            *(default_world(store, town_map(), CHARACTERS) for store in stores)
+        )
         assert len({world_id for world_id, _ in made}) == 1
         assert sorted(created for _, created in made) == [False, False, True]
         statuses = await stores[0].read(lambda tx: tx.query("worldStatus"))
         assert len(statuses) == 1 and statuses[0]["isDefault"]
-        assert await default_world(stores[1]) == (made[0][0], False)
+        assert await default_world(stores[1], town_map(), CHARACTERS) == (made[0][0], False)
     finally:
         for store in stores:
             await store.close()

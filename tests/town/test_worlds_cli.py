@@ -37,7 +37,7 @@ def test_create_list_stop_resume(tmp_path):
 def test_memories_reset(tmp_path):
     import asyncio
 
-    from smalltown.town.admin import open_town_store
+    from smalltown.town.schema import open_town_store
 
     db = f"sqlite:///{tmp_path}/mem.db"
 

@@ -9,7 +9,9 @@ import pytest
 
 from fake_llm import FakeLLM
 from smalltown.server import ServerSettings, create_app
-from smalltown.town.admin import create, open_town_store
+from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.schema import open_town_store
+from smalltown.worlds.admin import create
 
 from conftest import require_service
 from helpers import RunningServer
@@ -426,7 +428,8 @@ async def test_worlds_are_chosen_and_an_admin_freezes_and_resumes(tmp_path, brow
     url = f"sqlite:///{tmp_path}/worlds.db"
     store = await open_town_store(url)
     try:
-        first, second = await create(store), await create(store)
+        first = await create(store, town_map(), CHARACTERS)
+        second = await create(store, town_map(), CHARACTERS)
     finally:
         await store.close()
     app = create_app(url, "smalltown.town", ServerSettings(admin_key="the-admin-key"))

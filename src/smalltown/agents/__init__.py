@@ -1,4 +1,6 @@
-"""What agents say and remember, apart from where it is kept: the prompts they are given,
-how their answers are tidied and read (importance, insights), and how memories are ranked
-for recall. Pure functions; the town's operations (``town/agentOps.py``) call them with
-what they read from the store and the LLM."""
+"""What agents do: hold a conversation (``conversation.py``), recall and remember
+(``memory.py``), reflect (``reflection.py``), embed through the town's cache
+(``embeddings.py``); with the prompts they are given and how their answers are read
+(``prompts.py``). The store access and the metered LLM they need are passed in, as
+``town_access.py`` describes; the town's actions (``town/aiTown/agentOperations.py``)
+hand them over."""

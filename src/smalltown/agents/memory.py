@@ -1,15 +1,35 @@
-"""Ranking memories: relevance, importance and recency, each scaled to 0..1, added.
+"""Agents' memory: recalling what matters about someone, and remembering a conversation.
 
-AI Town divides by (max - min) and so returns NaN when every score is equal (one memory,
-say); here an even set of scores counts as a tie at 1, never as NaN.
+Recall finds candidates by vector search, then ranks them by relevance, importance and
+recency, each scaled to 0..1 and added. AI Town divides by (max - min) and so returns NaN
+when every score is equal (one memory, say); here an even set of scores counts as a tie
+at 1, never as NaN. Remembering writes a conversation down in the first person, rated and
+embedded, then lets the agent reflect (``reflection.py``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 
+from smalltown.agents.embeddings import embed
+from smalltown.agents.prompts import (
+    importance_messages,
+    parse_importance,
+    summary_messages,
+    usable_reply,
+)
+from smalltown.agents.reflection import reflect
+from smalltown.agents.town_access import MeteredLLM, Person, TownAccess
+from smalltown.llm import Composer, LLMError
+from smalltown.llm.offline import OfflineBrain
+
+log = logging.getLogger("smalltown.agents")
 RECENCY_PER_HOUR = 0.99
 HOUR_MS = 3_600_000
+MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
+RECALLED = 3  # memories an agent brings to a conversation
 
 
 def normalise(values: Sequence[float]) -> list[float]:
@@ -37,9 +57,84 @@ def rank(
     return [item[0][0] for item in scored[:count]]
 
 
-def parse_importance(text: str) -> float:
-    """The first digit 0-9 in a model's answer; 5 when there is none."""
-    for char in text:
-        if char.isdigit():
-            return float(char)
-    return 5.0
+async def recall(
+    town: TownAccess, llm: MeteredLLM, player_id: str, about: str, count: int
+) -> list[str]:
+    """The player's ``count`` best memories about ``about``: vector search for candidates,
+    then relevance, importance and recency together."""
+    vector = await embed(town, llm, about)
+    found = await town.vector_search(vector, player_id, count * MEMORY_CANDIDATES)
+    if not found:
+        return []
+    memories = await town.memories_by_embedding([id for id, _ in found])
+    by_embedding = {m["embeddingId"]: m for m in memories}
+    now = time.time() * 1000
+    candidates = [
+        (
+            by_embedding[id]["_id"],
+            score,
+            by_embedding[id]["importance"],
+            by_embedding[id]["lastAccess"],
+        )
+        for id, score in found
+        if id in by_embedding
+    ]
+    chosen = rank(candidates, now, count)
+    await town.touch_memories(chosen, now)
+    descriptions = {m["_id"]: m["description"] for m in memories}
+    return [descriptions[id] for id in chosen]
+
+
+async def recall_or_none(
+    town: TownAccess, llm: MeteredLLM, player_id: str, other: Person
+) -> list[str]:
+    """What the player remembers of ``other`` to bring to a conversation; nothing when
+    recall fails (speaking without memories beats not speaking)."""
+    try:
+        return await recall(town, llm, player_id, str(other["name"]), count=RECALLED)
+    except Exception as exc:
+        log.warning("agent %s speaks without memories: %s", town.agent_id, exc)
+        return []
+
+
+async def remember_conversation(town: TownAccess, llm: MeteredLLM, conversation_id: str) -> None:
+    """Write the conversation down as a first-person memory, rated and embedded; then
+    reflect if enough has happened. A failure frees the agent and shows the world why."""
+    context = await town.memory_context(conversation_id)
+    if context is None or not context["transcript"]:
+        await town.finish_remember()
+        return
+    me, other = context["me"], context["other"]
+    transcript = [(author, text) for author, text in context["transcript"]]
+    composer: Composer | None = OfflineBrain() if llm.llm is None else llm.llm.composer
+    try:
+        if composer is not None:  # offline: the gist, plainly
+            summary = composer.remember(other["name"], transcript)
+            importance = 5.0
+        else:
+            assert llm.llm is not None
+            asked = summary_messages(me, other, transcript)
+            answer = await llm.chat(asked, max_tokens=120)
+            summary = usable_reply(answer.text, "summary", llm.llm.description, 300)
+            rating = await llm.chat(importance_messages(me, summary), max_tokens=5)
+            importance = parse_importance(rating.text)
+        vector = await embed(town, llm, summary)
+    except LLMError as exc:
+        log.warning("agent %s could not remember: %s", town.agent_id, exc)
+        await town.fail_operation(exc)
+        return
+    await town.store_memory(
+        context["playerId"],
+        summary,
+        importance,
+        vector,
+        {
+            "type": "conversation",
+            "conversationId": conversation_id,
+            "playerIds": [context["playerId"], context["otherPlayerId"]],
+        },
+    )
+    try:
+        await reflect(town, llm, context["playerId"], me)
+    except LLMError as exc:  # a missed reflection is not worth failing the memory over
+        log.warning("agent %s could not reflect: %s", town.agent_id, exc)

@@ -1,8 +1,10 @@
-"""What agents are asked, and how their answers are tidied. Our own wording."""
+"""What agents are asked, and how their answers are tidied and read. Our own wording."""
 
 from __future__ import annotations
 
 import re
+
+from smalltown.llm import LLMResponseError
 
 MAX_REPLY_CHARS = 200
 _PREFIX = re.compile(r"^\s*[\w .'-]{1,30}:\s+")
@@ -58,6 +60,18 @@ def clean_reply(text: str, kind: str, max_chars: int = MAX_REPLY_CHARS) -> str:
     return text
 
 
+def usable_reply(text: str, kind: str, source: str, max_chars: int = MAX_REPLY_CHARS) -> str:
+    """The reply tidied; one with nothing left is refused (the operation fails, the status
+    says why, the agent tries again later) rather than said or remembered. ``source``
+    names the LLM for that message."""
+    cleaned = clean_reply(text, kind, max_chars)
+    if not cleaned.strip("…. "):
+        raise LLMResponseError(
+            f"{source} gave an empty reply ({text[:80]!r}); the agent will try again"
+        )
+    return cleaned
+
+
 def summary_messages(
     me: dict[str, str], other: dict[str, str], transcript: list[tuple[str, str]]
 ) -> list[dict[str, str]]:
@@ -96,6 +110,14 @@ def reflection_messages(me: dict[str, str], memories: list[str]) -> list[dict[st
             "'Tobias is proud of his bread (2, 5)'.",
         },
     ]
+
+
+def parse_importance(text: str) -> float:
+    """The first digit 0-9 in a model's answer; 5 when there is none."""
+    for char in text:
+        if char.isdigit():
+            return float(char)
+    return 5.0
 
 
 _CITES = re.compile(r"\(([\d,\s]+)\)\s*\.?\s*$")

@@ -31,14 +31,17 @@ from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_token
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
-from smalltown.town.defaults import many_characters
-from smalltown.town.memory_index import fit_memory_index
-from smalltown.town.runner import WorldRunner
+from smalltown.town.defaults import many_characters, town_map
 from smalltown.town.schema import schema
-from smalltown.town.service import create_world
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.runner import WorldRunner
 
 GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR = 26_000
-OPERATIONS = ("agentOps:generateMessage", "agentOps:rememberConversation")
+OPERATIONS = (
+    "aiTown/agentOperations:generateMessage",
+    "aiTown/agentOperations:rememberConversation",
+)
 DIMS = 64
 LINES = (
     "I have been meaning to ask you about the fair, are you bringing anything this year?",
@@ -176,7 +179,7 @@ async def _run(
         if kind == "action" and path in OPERATIONS:
             meter.operations(-1)
             counters.finished += measuring
-        elif kind == "mutation" and path == "agentOps:finishMessage" and ok:
+        elif kind == "mutation" and path == "aiTown/agentInputs:finishMessage" and ok:
             counters.turns += measuring
 
     runtime.observers.append(on_call)
@@ -185,7 +188,7 @@ async def _run(
     runner.observers.append(on_step)
     try:
         await fit_memory_index(store, llm)
-        world_id = await create_world(store, characters=many_characters(agents))
+        world_id = await create_world(store, town_map(), many_characters(agents))
         await worker.start()
         await runner.start()
         warmup = 90 / time_scale  # game time for residents to finish their first activity

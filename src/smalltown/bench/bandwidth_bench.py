@@ -30,7 +30,7 @@ from smalltown.bench.engine_bench import _answers
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.town.defaults import town_map
-from smalltown.town.view import conversations_view, player_view, roster_view
+from smalltown.worlds.view import conversations_view, player_view, roster_view
 
 GOAL = 0.5  # of the whole document's bytes
 
@@ -223,13 +223,13 @@ def _free_port() -> int:
 
 
 async def _prepare(database_url: str, agents: int) -> str:
-    from smalltown.town.admin import open_town_store
     from smalltown.town.defaults import many_characters
-    from smalltown.town.service import create_world
+    from smalltown.town.schema import open_town_store
+    from smalltown.worlds.creation import create_world
 
     store = await open_town_store(database_url)
     try:
-        return await create_world(store, characters=many_characters(agents), default=True)
+        return await create_world(store, town_map(), many_characters(agents), default=True)
     finally:
         await store.close()
 

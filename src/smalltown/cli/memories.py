@@ -28,7 +28,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _memories(args: argparse.Namespace) -> int:
-    from smalltown.town import admin
+    from smalltown.worlds import admin
 
     if (store := await open_town_store(args.database)) is None:
         return 1
@@ -47,7 +47,7 @@ async def _reembed(store) -> int:
     environment), in place; the index takes that embedder's size."""
     from smalltown.llm import LLMError, config_from_env, open_provider
     from smalltown.llm.embedders import choose_embedder
-    from smalltown.town.memory_index import reembed
+    from smalltown.worlds.memory_index import reembed
 
     config = config_from_env()
     provider = open_provider(config) if config is not None else None

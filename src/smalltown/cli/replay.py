@@ -25,7 +25,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from smalltown.town.replay import replay
+    from smalltown.worlds.replay import replay
 
     if (store := await open_town_store(args.database)) is None:
         return 1

@@ -43,7 +43,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _usage(args: argparse.Namespace) -> int:
     """Read the store, not a server: usage is kept there per world, by every process."""
-    from smalltown.town import admin
+    from smalltown.worlds import admin
 
     if (store := await open_town_store(args.database)) is None:
         return 1

@@ -28,7 +28,8 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _worlds(args: argparse.Namespace) -> int:
-    from smalltown.town import admin
+    from smalltown.town.defaults import many_characters, town_map
+    from smalltown.worlds import admin
 
     if (store := await open_town_store(args.database)) is None:
         return 1
@@ -46,7 +47,7 @@ async def _worlds(args: argparse.Namespace) -> int:
                 )
         elif args.action == "create":
             try:
-                print(await admin.create(store, args.agents))
+                print(await admin.create(store, town_map(), many_characters(args.agents)))
             except ValueError as exc:
                 print(f"smalltown: {exc}", file=sys.stderr)
                 return 2

@@ -1,6 +1,10 @@
-"""Chat and embedding providers: any OpenAI-compatible server, and Ollama's own API."""
+"""The LLM: one contract (``base.py``) and its providers side by side: any OpenAI-compatible
+server (``openai_compatible.py``), Ollama's own API (``ollama.py``), and the offline brain
+(``offline.py``) when none is configured; chosen from the environment by ``config.py``.
+Embedders, prices, each world's token budget and the errors live beside them."""
 
-from smalltown.llm.config import LLMConfig, config_from_env
+from smalltown.llm.base import LLM, ChatResult, Composer, Embedder, EmbedResult, Usage
+from smalltown.llm.config import NO_LLM, config_from_env, open_provider
 from smalltown.llm.errors import (
     LLMAuthError,
     LLMBudgetExceeded,
@@ -9,10 +13,16 @@ from smalltown.llm.errors import (
     LLMResponseError,
     LLMUnavailable,
 )
-from smalltown.llm.providers import ChatResult, Provider, open_provider
+from smalltown.llm.http_provider import HTTPProvider, LLMConfig
 
 __all__ = [
+    "LLM",
+    "NO_LLM",
     "ChatResult",
+    "Composer",
+    "EmbedResult",
+    "Embedder",
+    "HTTPProvider",
     "LLMAuthError",
     "LLMBudgetExceeded",
     "LLMConfig",
@@ -20,7 +30,7 @@ __all__ = [
     "LLMRateLimited",
     "LLMResponseError",
     "LLMUnavailable",
-    "Provider",
+    "Usage",
     "config_from_env",
     "open_provider",
 ]

@@ -2,7 +2,7 @@
 
 ``SMALLTOWN_LLM_TOKENS_PER_HOUR`` caps the tokens (in and out, embeddings included) that one
 world's LLM calls use in a clock hour (UTC). The count lives in the store, so it holds across
-restarts and across processes serving the same worlds; see :mod:`smalltown.town.usage`.
+restarts and across processes serving the same worlds; see :mod:`smalltown.worlds.usage`.
 """
 
 from __future__ import annotations

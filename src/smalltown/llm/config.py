@@ -1,79 +1,143 @@
-"""Which LLM to use, from the environment, with AI Town's variable names.
+"""Which LLM to use, from the environment with AI Town's variable names, and how to open it.
 
-An AI Town ``.env`` works unchanged. The first that is set wins:
+An AI Town ``.env`` works unchanged. The first of :data:`SOURCES` whose variable is set wins:
 
 1. ``OPENAI_API_KEY`` → OpenAI (``OPENAI_CHAT_MODEL``, ``OPENAI_EMBEDDING_MODEL``)
 2. ``TOGETHER_API_KEY`` → Together's OpenAI-compatible API
 3. ``LLM_API_URL`` → any OpenAI-compatible server (``LLM_MODEL``, ``LLM_EMBEDDING_MODEL``,
    ``LLM_API_KEY``): vLLM, llama.cpp's server, LM Studio, Ollama's ``/v1``
 4. ``OLLAMA_HOST`` → Ollama's native API (``OLLAMA_MODEL``, ``OLLAMA_EMBEDDING_MODEL``)
-5. nothing set → ``None``: the caller uses its offline default.
+5. nothing set → ``None``: the caller uses the offline brain (``offline.py``).
+
+:data:`PROVIDERS` says which class speaks each API; :func:`open_provider` opens one.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+
+import httpx
+
+from smalltown.llm.http_provider import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    RETRY_DELAYS,
+    HTTPProvider,
+    Kind,
+    LLMConfig,
+)
+from smalltown.llm.ollama import Ollama
+from smalltown.llm.openai_compatible import OpenAICompatible
+from smalltown.llm.prices import KNOWN_PRICES, Price
 
 OPENAI_URL = "https://api.openai.com/v1"
 TOGETHER_URL = "https://api.together.xyz/v1"
+CONCURRENCY_SETTING = "SMALLTOWN_LLM_CONCURRENCY"
+NO_LLM = (
+    "no LLM is configured: set OPENAI_API_KEY, LLM_API_URL (any OpenAI-compatible server) "
+    "or OLLAMA_HOST, and restart"
+)
 
 
 @dataclass(frozen=True)
-class LLMConfig:
-    kind: Literal["openai", "ollama"]
-    base_url: str
-    chat_model: str
-    embedding_model: str
-    api_key: str | None = None
-    source: str = ""  # which variable chose it, for messages and /health
+class Source:
+    """One way the environment chooses an LLM: chosen when ``setting`` is set."""
 
-    def describe(self) -> str:
-        return (
-            f"{self.kind} at {self.base_url} (chat {self.chat_model}, embeddings "
-            f"{self.embedding_model}; from {self.source})"
+    setting: str
+    kind: Kind
+    chat: tuple[str, str]  # (the chat model's variable, its default)
+    embedding: tuple[str, str]  # (the embedding model's variable, its default)
+    #: the server's address; None: the setting's value is the address
+    url: str | None = None
+    #: the variable holding the API key (None: no key)
+    key: str | None = None
+    #: put in front of an address given without one (Ollama's own OLLAMA_HOST=host:port)
+    scheme: str | None = None
+
+    def config(self, env: Mapping[str, str]) -> LLMConfig:
+        address = self.url or env[self.setting]
+        if self.scheme and "://" not in address:
+            address = f"{self.scheme}://{address}"
+        return LLMConfig(
+            self.kind,
+            address.rstrip("/"),
+            env.get(self.chat[0]) or self.chat[1],
+            env.get(self.embedding[0]) or self.embedding[1],
+            (env.get(self.key) or None) if self.key else None,
+            self.setting,
         )
 
 
-def config_from_env(env: dict[str, str] | None = None) -> LLMConfig | None:
+SOURCES: tuple[Source, ...] = (
+    Source(
+        "OPENAI_API_KEY",
+        "openai",
+        ("OPENAI_CHAT_MODEL", "gpt-4o-mini"),
+        ("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small"),
+        url=OPENAI_URL,
+        key="OPENAI_API_KEY",
+    ),
+    Source(
+        "TOGETHER_API_KEY",
+        "openai",
+        ("TOGETHER_CHAT_MODEL", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+        ("TOGETHER_EMBEDDING_MODEL", "togethercomputer/m2-bert-80M-8k-retrieval"),
+        url=TOGETHER_URL,
+        key="TOGETHER_API_KEY",
+    ),
+    Source(
+        "LLM_API_URL",
+        "openai",
+        ("LLM_MODEL", "llama3"),
+        ("LLM_EMBEDDING_MODEL", "mxbai-embed-large"),
+        key="LLM_API_KEY",
+    ),
+    Source(
+        "OLLAMA_HOST",
+        "ollama",
+        ("OLLAMA_MODEL", "llama3"),
+        ("OLLAMA_EMBEDDING_MODEL", "mxbai-embed-large"),
+        scheme="http",
+    ),
+)
+
+#: the class that speaks each API
+PROVIDERS: dict[Kind, type[HTTPProvider]] = {"openai": OpenAICompatible, "ollama": Ollama}
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> LLMConfig | None:
     env = dict(os.environ if env is None else env)
-    if key := env.get("OPENAI_API_KEY"):
-        return LLMConfig(
-            "openai",
-            OPENAI_URL,
-            env.get("OPENAI_CHAT_MODEL") or "gpt-4o-mini",
-            env.get("OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small",
-            key,
-            "OPENAI_API_KEY",
-        )
-    if key := env.get("TOGETHER_API_KEY"):
-        return LLMConfig(
-            "openai",
-            TOGETHER_URL,
-            env.get("TOGETHER_CHAT_MODEL") or "meta-llama/Llama-3.3-70B-Instruct-Turbo",
-            env.get("TOGETHER_EMBEDDING_MODEL") or "togethercomputer/m2-bert-80M-8k-retrieval",
-            key,
-            "TOGETHER_API_KEY",
-        )
-    if url := env.get("LLM_API_URL"):
-        return LLMConfig(
-            "openai",
-            url.rstrip("/"),
-            env.get("LLM_MODEL") or "llama3",
-            env.get("LLM_EMBEDDING_MODEL") or "mxbai-embed-large",
-            env.get("LLM_API_KEY") or None,
-            "LLM_API_URL",
-        )
-    if host := env.get("OLLAMA_HOST"):
-        if "://" not in host:
-            host = f"http://{host}"
-        return LLMConfig(
-            "ollama",
-            host.rstrip("/"),
-            env.get("OLLAMA_MODEL") or "llama3",
-            env.get("OLLAMA_EMBEDDING_MODEL") or "mxbai-embed-large",
-            None,
-            "OLLAMA_HOST",
-        )
+    for source in SOURCES:
+        if env.get(source.setting):
+            return source.config(env)
     return None
+
+
+def open_provider(
+    config: LLMConfig,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    prices: Mapping[str, Price] | None = None,
+) -> HTTPProvider:
+    return PROVIDERS[config.kind](
+        config,
+        httpx.AsyncClient(timeout=timeout),
+        retry_delays=retry_delays,
+        concurrency=concurrency,
+        prices=dict(KNOWN_PRICES if prices is None else prices),
+    )
+
+
+def concurrency_from_env(env: Mapping[str, str] | None = None) -> int:
+    """LLM requests allowed in flight at once (``SMALLTOWN_LLM_CONCURRENCY``, default 8);
+    ValueError says what is wrong."""
+    raw = (os.environ if env is None else env).get(CONCURRENCY_SETTING, "").strip()
+    if not raw:
+        return DEFAULT_CONCURRENCY
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{CONCURRENCY_SETTING} must be a whole number above 0, got {raw!r}")
+    return int(raw)

@@ -1,7 +1,6 @@
-"""Which embedder a town uses, and what all embedders share.
+"""Which embedder a town uses (what an embedder is: :class:`~smalltown.llm.base.Embedder`).
 
-An embedder has ``embedding_model`` (a name that changes whenever its vectors would),
-``description`` (for /health) and ``async embed(texts)``. ``SMALLTOWN_EMBEDDINGS`` chooses:
+``SMALLTOWN_EMBEDDINGS`` chooses:
 ``provider`` (the configured LLM provider's; the default when there is one), ``minilm``
 (on this machine, semantic, 384-d; the default otherwise) or ``hashed`` (256-d, shared
 words only). When MiniLM cannot load, hashed vectors stand in, with a warning that says
@@ -12,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from typing import Protocol
+from collections.abc import Mapping
 
+from smalltown.llm.base import Embedder
 from smalltown.llm.errors import EmbedderUnavailable
 from smalltown.llm.hashed_embeddings import HashedEmbedder
 from smalltown.llm.minilm import MiniLMEmbedder
@@ -22,13 +21,6 @@ from smalltown.llm.minilm import MiniLMEmbedder
 log = logging.getLogger("smalltown.llm")
 SETTING = "SMALLTOWN_EMBEDDINGS"
 CHOICES = ("provider", "minilm", "hashed")  # as smalltown.config checks at start
-
-
-class Embedder(Protocol):
-    embedding_model: str
-    description: str
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
 def choice(env: Mapping[str, str], have_provider: bool) -> str:

@@ -5,12 +5,22 @@ what it is everywhere it shows (``/health``, the page): its lines come from temp
 filled with the speaker's plan and identity, the other's name and what the speaker
 remembers of them (retrieved by vector search like any agent's memories), chosen by a
 seeded random, not from a language model.
+
+It is an :class:`~smalltown.llm.base.LLM` whose ``composer`` is itself: callers take its
+lines from :meth:`OfflineBrain.compose` and never call :meth:`OfflineBrain.chat`. It counts
+no usage (``usage`` is None) and costs nothing.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
+
+from smalltown.llm.base import ChatResult, EmbedResult, Transcript
+from smalltown.llm.config import NO_LLM
+from smalltown.llm.errors import LLMUnavailable
+from smalltown.llm.prices import OFFLINE, Cost
 
 DESCRIPTION = "offline brain (template lines; no LLM configured)"
 
@@ -94,7 +104,7 @@ def _recalled(memory: str, other: str, limit: int = 140) -> str:
     return text if text.endswith((".", "!", "?", "…", "”")) else text + "."
 
 
-def remember(other: str, transcript: list[tuple[str, str]]) -> str:
+def remember(other: str, transcript: Transcript) -> str:
     """What the offline brain writes down after a conversation: who, and their last words."""
     said = [text for author, text in transcript if author == other]
     if said:
@@ -103,16 +113,27 @@ def remember(other: str, transcript: list[tuple[str, str]]) -> str:
 
 
 class OfflineBrain:
+    """The LLM when none is configured, and the :class:`~smalltown.llm.base.Composer` of
+    its lines."""
+
     description = DESCRIPTION
+    chat_model = "none"
+    embedding_model = "none"
+    is_local = True
+    usage = None  # no model is called: nothing to count
+
+    @property
+    def composer(self) -> OfflineBrain:
+        return self
 
     def compose(
         self,
         kind: str,
         me: dict[str, str],
         other: dict[str, str],
-        transcript: list[tuple[str, str]],
+        transcript: Transcript,
         seed: str,
-        memories: list[str] | tuple[str, ...] = (),
+        memories: Sequence[str] = (),
     ) -> str:
         rng = random.Random(f"offline:{seed}:{len(transcript)}")
         plan = _first_person(me.get("plan", ""))
@@ -134,6 +155,31 @@ class OfflineBrain:
         else:
             template = rng.choice(_FOLLOW_UPS)
         return template.format(**values)
+
+    def remember(self, other: str, transcript: Transcript) -> str:
+        return remember(other, transcript)
+
+    async def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int = 300,
+        temperature: float = 0.7,
+        stop: Sequence[str] = (),
+    ) -> ChatResult:
+        raise LLMUnavailable(f"the offline brain has no model to ask ({NO_LLM})")
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return (await self.embed_counted(texts)).vectors
+
+    async def embed_counted(self, texts: Sequence[str]) -> EmbedResult:
+        raise LLMUnavailable(f"the offline brain embeds nothing; an embedder does ({NO_LLM})")
+
+    def price_call(self, model: str, input_tokens: int, output_tokens: int = 0) -> float | None:
+        return 0.0
+
+    def cost(self) -> Cost:
+        return OFFLINE
 
     async def close(self) -> None:
         return None

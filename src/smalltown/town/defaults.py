@@ -50,6 +50,8 @@ CHARACTERS = [
 
 def many_characters(count: int) -> list[dict[str, str]]:
     """``count`` residents: the five above, then again with numbered names (for crowds)."""
+    if count < 0:
+        raise ValueError("a world needs zero or more agents")
     out = []
     for n in range(count):
         base = CHARACTERS[n % len(CHARACTERS)]

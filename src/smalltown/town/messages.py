@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smalltown.runtime import ConvexError, mutation, query
-from smalltown.town.inputs import check_owner, record_message
+from smalltown.worlds.inputs import check_owner, record_message
 
 
 @query

@@ -1,34 +1,18 @@
-"""AI Town's tables, by name and shape, so its exports import without translation."""
+"""AI Town's tables, by name and shape, so its exports import without translation; and a
+store opened with them, for the command line and tools."""
 
-from smalltown.store import Index, Schema, Table, VectorIndex
+from smalltown.runtime.runtime import with_system_tables
+from smalltown.store import Index, Schema, Store, Table, open_store
+from smalltown.worlds.memory_index import memory_embeddings
 
 #: the size a new memory index starts with (the offline MiniLM embedder's); an index the
-#: database holds keeps its own size, and the town's service fits it to the embedder at start
+#: database holds keeps its own size, and the worlds' service fits it to the embedder at start
+#: (``worlds/memory_index.py``)
 DEFAULT_EMBEDDING_DIMENSIONS = 384
 
 
 def town_schema(embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> Schema:
     return Schema(_tables(embedding_dimensions))
-
-
-def memory_embeddings(dimensions: int | None, keep_stored: bool = True) -> Table:
-    """AI Town's ``memoryEmbeddings``; ``None`` for no vector index (while re-embedding)."""
-    if dimensions is None:
-        return Table("memoryEmbeddings")
-    index = VectorIndex(
-        "embedding",
-        "embedding",
-        dimensions,
-        filter_fields=["playerId"],
-        keep_stored_dimensions=keep_stored,
-    )
-    return Table("memoryEmbeddings", vector_indexes=[index])
-
-
-def embedding_dimensions(schema: Schema) -> int | None:
-    """The memory index's size, or None while it is dropped for a re-embedding."""
-    indexes = schema.table("memoryEmbeddings").vector_indexes
-    return indexes[0].dimensions if indexes else None
 
 
 def _tables(dimensions: int) -> list[Table]:
@@ -97,3 +81,8 @@ def _tables(dimensions: int) -> list[Table]:
 
 
 schema = town_schema()
+
+
+async def open_town_store(url: str) -> Store:
+    """The store at ``url`` with the town's tables and the runtime's own."""
+    return await open_store(url, with_system_tables(schema))

@@ -8,9 +8,9 @@ from typing import Any
 
 from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.runtime import ConvexError, mutation, query
-from smalltown.town.inputs import HUMAN_INPUTS, check_owner, insert_input
-from smalltown.town.usage import world_usage
-from smalltown.town.view import conversations_view, player_view, roster_view, world_view
+from smalltown.worlds.inputs import HUMAN_INPUTS, check_owner, insert_input
+from smalltown.worlds.usage import world_usage
+from smalltown.worlds.view import conversations_view, player_view, roster_view, world_view
 
 PAST_CONVERSATIONS = 5
 RECENT_MEMORIES = 8

@@ -4,6 +4,7 @@ call, recorded in the store (``usage:record``) after it.
 The world's tokens this hour are read once per operation and then taken from what each
 record returns, so a call costs one small write and no extra read. Calls already in flight
 in other operations may carry a world a little past its budget; none starts after it.
+A meter is what agents' work talks through (``agents/town_access.py: MeteredLLM``).
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from smalltown.llm import LLMError
+from smalltown.llm import LLM, ChatResult, Embedder, LLMError
 from smalltown.llm.budget import check, hour_of, tokens_per_hour_from_env
-from smalltown.llm.providers import ChatResult
 
 
 class Meter:
+    """The world's LLM and embedder, as ``ctx.extensions`` holds them, metered."""
+
     def __init__(self, ctx, world_id: str) -> None:
         self.ctx = ctx
         self.world_id = world_id
-        self.llm = ctx.extensions.get("llm")
-        self.embedder = ctx.extensions.get("embedder")
+        self.llm: LLM | None = ctx.extensions.get("llm")
+        self.embedder: Embedder = ctx.extensions.get("embedder")
         self.budget = tokens_per_hour_from_env()
         #: seconds since the epoch; a runtime extension may stand in for the wall clock
         self.clock = ctx.extensions.get("clock", time.time)
@@ -43,7 +45,7 @@ class Meter:
 
     async def chat(self, messages: list[dict[str, str]], **options: Any) -> ChatResult:
         await self.check_budget()
-        model = self.llm.config.chat_model
+        model = self.llm.chat_model
         started = time.perf_counter()
         try:
             result = await self.llm.chat(messages, **options)
@@ -61,21 +63,21 @@ class Meter:
         return result
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Vectors from the world's embedder; metered when it is the LLM provider (a model
-        on this machine makes no LLM call and is not counted)."""
-        counted = getattr(self.embedder, "embed_counted", None)
-        if counted is None:
+        """Vectors from the world's embedder; metered when it is the LLM provider itself
+        (a model on this machine makes no LLM call and is not counted)."""
+        llm = self.llm
+        if llm is None or self.embedder is not llm:
             return await self.embedder.embed(texts)
         await self.check_budget()
-        model = self.embedder.embedding_model
+        model = llm.embedding_model
         started = time.perf_counter()
         try:
-            result = await counted(texts)
+            result = await llm.embed_counted(texts)
         except LLMError:
-            await self._record(self.embedder, model, ok=False)
+            await self._record(llm, model, ok=False)
             raise
         await self._record(
-            self.embedder,
+            llm,
             model,
             ok=True,
             tokens_in=result.tokens,
@@ -85,7 +87,7 @@ class Meter:
 
     async def _record(
         self,
-        provider: Any,
+        provider: LLM,
         model: str,
         ok: bool,
         tokens_in: int = 0,

@@ -1,23 +1,19 @@
-"""World administration for ``smalltown worlds ...`` (works on the store directly)."""
+"""World administration for ``smalltown worlds ...``, ``memories`` and ``usage`` (works on
+the store directly; the town's store is opened by ``town/schema.py: open_town_store``)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
+from smalltown.engine.world_map import WorldMap
 from smalltown.llm.budget import tokens_per_hour_from_env
-from smalltown.runtime.runtime import with_system_tables
-from smalltown.store import Store, open_store
-from smalltown.town.defaults import CHARACTERS, many_characters
-from smalltown.town.schema import schema
-from smalltown.town.service import create_world
-from smalltown.town.usage import all_worlds_usage
+from smalltown.store import Store
+from smalltown.worlds.creation import Character, create_world
+from smalltown.worlds.usage import all_worlds_usage
 
 STATUSES = ("running", "stoppedByDeveloper", "inactive")
-
-
-async def open_town_store(url: str) -> Store:
-    return await open_store(url, with_system_tables(schema))
 
 
 async def list_worlds(store: Store) -> list[dict[str, Any]]:
@@ -61,13 +57,12 @@ async def set_status(store: Store, world_id: str, status: str) -> None:
     await store.run(update)
 
 
-async def create(store: Store, agents: int = len(CHARACTERS)) -> str:
-    if agents < 0:
-        raise ValueError("a world needs zero or more agents")
+async def create(store: Store, world_map: WorldMap, characters: Sequence[Character]) -> str:
+    """A new world; the default one if there is none yet."""
     existing = await store.read(
         lambda tx: tx.first("worldStatus", "isDefault", eq={"isDefault": True})
     )
-    return await create_world(store, characters=many_characters(agents), default=existing is None)
+    return await create_world(store, world_map, characters, default=existing is None)
 
 
 async def reset_memories(store: Store) -> int:

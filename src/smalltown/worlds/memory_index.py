@@ -19,23 +19,42 @@ reembed``) does it again from the beginning: every step can be repeated.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from smalltown.llm import LLMError
-from smalltown.store import Store
-from smalltown.town.schema import embedding_dimensions, memory_embeddings
+from smalltown.agents.embeddings import embedding_key
+from smalltown.llm import Embedder, LLMError
+from smalltown.store import Schema, Store, Table, VectorIndex
 
-log = logging.getLogger("smalltown.town.memory")
+log = logging.getLogger("smalltown.worlds.memory")
 RECORD = "smalltownMemoryIndex"
 BATCH = 64
 REEMBED_COMMAND = "smalltown memories reembed"
 
 Progress = Callable[[int, int], None]
+
+
+def memory_embeddings(dimensions: int | None, keep_stored: bool = True) -> Table:
+    """AI Town's ``memoryEmbeddings``; ``None`` for no vector index (while re-embedding)."""
+    if dimensions is None:
+        return Table("memoryEmbeddings")
+    index = VectorIndex(
+        "embedding",
+        "embedding",
+        dimensions,
+        filter_fields=["playerId"],
+        keep_stored_dimensions=keep_stored,
+    )
+    return Table("memoryEmbeddings", vector_indexes=[index])
+
+
+def embedding_dimensions(schema: Schema) -> int | None:
+    """The memory index's size, or None while it is dropped for a re-embedding."""
+    indexes = schema.table("memoryEmbeddings").vector_indexes
+    return indexes[0].dimensions if indexes else None
 
 
 class MemoryIndexError(LLMError):
@@ -66,16 +85,10 @@ class Plan:
         return self.stored_dimensions != self.dimensions
 
 
-def embedding_key(model: str, text: str) -> bytes:
-    """The ``embeddingsCache`` key: a vector is only reused for the model that made it."""
-    return hashlib.sha256(f"{model}\0{text}".encode()).digest()
-
-
-async def vector_size(embedder) -> int:
-    """The embedder's vector size, found by asking it (providers do not say)."""
-    known = getattr(embedder, "dimensions", None)
-    if isinstance(known, int):
-        return known
+async def vector_size(embedder: Embedder) -> int:
+    """The embedder's vector size, found by asking it when it does not say (providers)."""
+    if embedder.dimensions is not None:
+        return embedder.dimensions
     return len((await embedder.embed(["how long is a vector?"]))[0])
 
 

@@ -1,23 +1,23 @@
-"""Chat and embeddings over HTTP: OpenAI-compatible servers and Ollama's native API.
+"""What the HTTP providers share: one client, retries, a cap on requests in flight, usage.
 
-One provider per configuration, async (httpx), with a timeout per request, a cap on
-requests in flight, and bounded retries with back-off on 429 and 5xx (AI Town waits 1, 10
-and 20 s). A failure that survives the retries becomes an :mod:`errors` exception whose
-message names the server and the setting that fixes it.
+A provider is one configuration's server, async (httpx), with a timeout per request, a cap
+on requests in flight, and bounded retries with back-off on 429 and 5xx (AI Town waits 1,
+10 and 20 s). A failure that survives the retries becomes an :mod:`errors` exception whose
+message names the server and the setting that fixes it. Each API's request and reply
+shapes live in its own module: ``openai_compatible.py`` and ``ollama.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import httpx
 
-from smalltown.llm.config import LLMConfig
+from smalltown.llm.base import ChatResult, Composer, EmbedResult, Usage
 from smalltown.llm.errors import (
     LLMAuthError,
     LLMRateLimited,
@@ -30,37 +30,36 @@ log = logging.getLogger("smalltown.llm")
 RETRY_DELAYS = (1.0, 10.0, 20.0)
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONCURRENCY = 8
-CONCURRENCY_SETTING = "SMALLTOWN_LLM_CONCURRENCY"
+
+#: (path under the base URL, JSON body)
+Request = tuple[str, dict[str, Any]]
+#: which API a server speaks (``config.py`` maps each to its provider class)
+Kind = Literal["openai", "ollama"]
 
 
 @dataclass(frozen=True)
-class ChatResult:
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+class LLMConfig:
+    """One server to use: its API, address, models, key, and the variable that chose it."""
 
+    kind: Kind
+    base_url: str
+    chat_model: str
+    embedding_model: str
+    api_key: str | None = None
+    source: str = ""  # which variable chose it, for messages and /health
 
-@dataclass(frozen=True)
-class EmbedResult:
-    vectors: list[list[float]]
-    tokens: int = 0  # what the server reported for the texts embedded
-
-
-@dataclass
-class Usage:
-    """What this provider has spent since the process started, for /health (each world's
-    share is kept in the store; see :mod:`smalltown.town.usage`)."""
-
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    embedding_tokens: int = 0
-    failures: int = 0
-    last_error: str | None = None
+    def describe(self) -> str:
+        return (
+            f"{self.kind} at {self.base_url} (chat {self.chat_model}, embeddings "
+            f"{self.embedding_model}; from {self.source})"
+        )
 
 
 @dataclass
-class Provider:
+class HTTPProvider:
+    """An :class:`~smalltown.llm.base.LLM` and embedder over HTTP; a subclass says how its
+    API asks and answers (the ``_..._request`` and ``_..._reply`` methods)."""
+
     config: LLMConfig
     client: httpx.AsyncClient
     retry_delays: Sequence[float] = RETRY_DELAYS
@@ -71,19 +70,24 @@ class Provider:
     #: whether calls cost nothing (a server here or on the local network); None: from the URL
     local: bool | None = None
 
+    composer: ClassVar[Composer | None] = None  # a real model: lines come from chat
+    dimensions: ClassVar[int | None] = None  # servers do not say: ask
+
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
 
     @property
     def is_local(self) -> bool:
-        """Whether calls cost nothing: Ollama, or a server here or on the local network."""
-        if self.local is not None:
-            return self.local
-        return self.config.kind == "ollama" or is_local(self.config.base_url)
+        """Whether calls cost nothing: a server here or on the local network."""
+        return self.local if self.local is not None else is_local(self.config.base_url)
 
     @property
     def description(self) -> str:
         return self.config.describe()
+
+    @property
+    def chat_model(self) -> str:
+        return self.config.chat_model
 
     @property
     def embedding_model(self) -> str:
@@ -117,37 +121,8 @@ class Provider:
         stop: Sequence[str] = (),
     ) -> ChatResult:
         """The assistant's reply to ``messages`` (``[{"role", "content"}]``)."""
-        if self.config.kind == "ollama":
-            body: dict[str, Any] = {
-                "model": self.config.chat_model,
-                "messages": messages,
-                "stream": False,
-                "options": {
-                    "temperature": temperature,
-                    "num_predict": max_tokens,
-                    **({"stop": list(stop)} if stop else {}),
-                },
-            }
-            data = await self._post("/api/chat", body)
-            text = _dig(data, "message", "content")
-            result = ChatResult(text, data.get("prompt_eval_count", 0), data.get("eval_count", 0))
-        else:
-            body = {
-                "model": self.config.chat_model,
-                "messages": messages,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                **({"stop": list(stop)} if stop else {}),
-            }
-            data = await self._post("/chat/completions", body)
-            choices = data.get("choices")
-            if not isinstance(choices, list) or not choices:
-                raise LLMResponseError(f"{self._where()}: the reply has no choices: {data!r:.200}")
-            text = _dig(choices[0], "message", "content")
-            usage = data.get("usage") or {}
-            result = ChatResult(
-                text, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-            )
+        path, body = self._chat_request(messages, max_tokens, temperature, list(stop))
+        result = self._chat_reply(await self._post(path, body))
         self.usage.prompt_tokens += result.prompt_tokens
         self.usage.completion_tokens += result.completion_tokens
         return result
@@ -160,21 +135,9 @@ class Provider:
         """The vectors, and the tokens the server counted for them (for usage per world)."""
         if not texts:
             return EmbedResult([])
-        if self.config.kind == "ollama":
-            data = await self._post(
-                "/api/embed", {"model": self.config.embedding_model, "input": list(texts)}
-            )
-            vectors = data.get("embeddings")
-            tokens = data.get("prompt_eval_count", 0)
-        else:
-            data = await self._post(
-                "/embeddings", {"model": self.config.embedding_model, "input": list(texts)}
-            )
-            items = data.get("data")
-            tokens = (data.get("usage") or {}).get("prompt_tokens", 0)
-            vectors = None
-            if isinstance(items, list):
-                vectors = [item.get("embedding") for item in sorted(items, key=_index)]
+        path, body = self._embed_request(list(texts))
+        data = await self._post(path, body)
+        vectors, tokens = self._embed_reply(data)
         if (
             not isinstance(vectors, list)
             or len(vectors) != len(texts)
@@ -186,6 +149,25 @@ class Provider:
         tokens = tokens if isinstance(tokens, int) and tokens > 0 else 0
         self.usage.embedding_tokens += tokens
         return EmbedResult([[float(x) for x in v] for v in vectors], tokens)
+
+    # --- what each API says, in its own module ---------------------------------------------
+
+    def _chat_request(
+        self, messages: list[dict[str, str]], max_tokens: int, temperature: float, stop: list
+    ) -> Request:
+        raise NotImplementedError
+
+    def _chat_reply(self, data: dict[str, Any]) -> ChatResult:
+        raise NotImplementedError
+
+    def _embed_request(self, texts: list[str]) -> Request:
+        raise NotImplementedError
+
+    def _embed_reply(self, data: dict[str, Any]) -> tuple[Any, Any]:
+        """(the vectors, the tokens counted), as the server sent them: checked by the caller."""
+        raise NotImplementedError
+
+    # --- the one way to the server ----------------------------------------------------------
 
     def _where(self) -> str:
         return f"{self.config.kind} at {self.config.base_url}"
@@ -258,7 +240,8 @@ class Provider:
         self.usage.last_error = message
 
 
-def _dig(data: Any, *keys: str) -> str:
+def text_at(data: Any, *keys: str) -> str:
+    """The text at ``data[keys[0]][keys[1]]...``; a reply without it is a response error."""
     for key in keys:
         if not isinstance(data, dict) or key not in data:
             raise LLMResponseError(f"the reply has no {'.'.join(keys)}: {data!r:.200}")
@@ -266,35 +249,3 @@ def _dig(data: Any, *keys: str) -> str:
     if not isinstance(data, str):
         raise LLMResponseError(f"{'.'.join(keys)} is not text: {data!r:.200}")
     return data
-
-
-def _index(item: Any) -> int:
-    return item.get("index", 0) if isinstance(item, dict) else 0
-
-
-def concurrency_from_env(env: Mapping[str, str] | None = None) -> int:
-    """LLM requests allowed in flight at once (``SMALLTOWN_LLM_CONCURRENCY``, default 8);
-    ValueError says what is wrong."""
-    raw = (os.environ if env is None else env).get(CONCURRENCY_SETTING, "").strip()
-    if not raw:
-        return DEFAULT_CONCURRENCY
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{CONCURRENCY_SETTING} must be a whole number above 0, got {raw!r}")
-    return int(raw)
-
-
-def open_provider(
-    config: LLMConfig,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    retry_delays: Sequence[float] = RETRY_DELAYS,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    prices: Mapping[str, Price] | None = None,
-) -> Provider:
-    return Provider(
-        config,
-        httpx.AsyncClient(timeout=timeout),
-        retry_delays=retry_delays,
-        concurrency=concurrency,
-        prices=dict(KNOWN_PRICES if prices is None else prices),
-    )

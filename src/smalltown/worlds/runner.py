@@ -33,7 +33,7 @@ from smalltown.runtime import FunctionError
 from smalltown.runtime.context import Scheduler
 from smalltown.store import Range, Transaction
 
-log = logging.getLogger("smalltown.town.runner")
+log = logging.getLogger("smalltown.worlds.runner")
 IDLE_MS = 5 * 60_000  # a world nobody has viewed for this long goes to sleep
 BATCH = 32
 #: steps between checkpoints (an hour of one-second steps): where replay can start once
@@ -42,6 +42,9 @@ CHECKPOINT_STEPS = 3600
 #: how long a world's lease lasts unrenewed (wall clock, ms): how soon another process
 #: takes over a world whose runner stopped; renewed once less than half of it is left
 LEASE_MS = 15_000
+
+#: the app's module of actions that engine operations run as (AI Town's path)
+OPERATIONS = "aiTown/agentOperations"
 
 OperationHandler = Callable[[str, list], Any]
 #: told after each step: (world id, wall seconds the step took, its result)
@@ -212,7 +215,7 @@ class WorldRunner:
 
     async def _schedule(self, tx: Transaction, world_id: str, operation) -> None:
         """An operation becomes a durable job in the step's own transaction."""
-        path = f"agentOps:{operation.name}"
+        path = f"{OPERATIONS}:{operation.name}"
         try:
             self._runtime.registry.get(path, public_only=False)
         except FunctionError:

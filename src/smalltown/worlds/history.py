@@ -14,6 +14,7 @@ only once it is older than the window too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -21,11 +22,13 @@ from dataclasses import dataclass
 
 from smalltown.store import Range, Store
 
-log = logging.getLogger("smalltown.town.history")
+log = logging.getLogger("smalltown.worlds.history")
 
 DEFAULT_DAYS = 14.0  # as AI Town keeps inputs
 DAY_MS = 86_400_000
 BATCH = 500
+PRUNE_EVERY_S = 3600.0
+PRUNE_FIRST_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -151,3 +154,22 @@ async def prune_all(store: Store, days: float, owner: str | None = None) -> list
         await prune_history(store, world_id, now - days * DAY_MS)
         for world_id, now in await store.read(clocks)
     ]
+
+
+def start_pruner(store: Store, days: float | None, owner: str) -> asyncio.Task | None:
+    """Prune, hourly, the history older than ``days`` of each world the runner ``owner``
+    holds (None: keep everything, no pruner)."""
+    if days is None:
+        return None
+    return asyncio.create_task(_prune_forever(store, days, owner), name="smalltown-history-pruner")
+
+
+async def _prune_forever(store: Store, days: float, owner: str) -> None:
+    """A first time soon after start, once the runner has taken its worlds; then hourly."""
+    await asyncio.sleep(PRUNE_FIRST_S)
+    while True:
+        try:
+            await prune_all(store, days, owner)
+        except Exception:
+            log.exception("pruning old history failed; trying again in an hour")
+        await asyncio.sleep(PRUNE_EVERY_S)

@@ -1,0 +1,55 @@
+"""A line of talk: what an agent says next in a conversation, from the LLM or, offline,
+from the brain's templates; with what it remembers of the other person."""
+
+from __future__ import annotations
+
+import logging
+
+from smalltown.agents.memory import recall_or_none
+from smalltown.agents.prompts import conversation_messages, usable_reply
+from smalltown.agents.town_access import MeteredLLM, TownAccess
+from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMUnavailable
+
+log = logging.getLogger("smalltown.agents")
+REPLY_TOKENS = 120
+
+
+async def say_next_line(
+    town: TownAccess,
+    llm: MeteredLLM,
+    player_id: str,
+    other_player_id: str,
+    conversation_id: str,
+    message_uuid: str,
+    kind: str,
+) -> None:
+    """Say the agent's next line (``kind``: start, continue or leave) and tell the engine;
+    when the LLM cannot answer, free the agent and show the world why, with the fix."""
+    if llm.llm is None:
+        await town.fail_operation(LLMUnavailable(NO_LLM))
+        return
+    context = await town.conversation_context(player_id, other_player_id, conversation_id)
+    me, other = context["me"], context["other"]
+    transcript = [(author, text) for author, text in context["transcript"]]
+    composer = llm.llm.composer
+    if composer is not None:  # the offline brain: no prompt, lines from templates
+        memories = await recall_or_none(town, llm, player_id, other)
+        text = composer.compose(kind, me, other, transcript, message_uuid, memories)
+    else:
+        try:
+            await llm.check_budget()
+        except LLMBudgetExceeded as exc:
+            await town.fail_operation(exc)
+            return
+        memories = await recall_or_none(town, llm, player_id, other)
+        try:
+            prompt = conversation_messages(
+                kind, me, other, transcript, context["metBefore"], memories
+            )
+            reply = await llm.chat(prompt, max_tokens=REPLY_TOKENS)
+            text = usable_reply(reply.text, kind, llm.llm.description)
+        except LLMError as exc:
+            log.warning("agent %s could not speak: %s", town.agent_id, exc)
+            await town.fail_operation(exc)
+            return
+    await town.finish_message(player_id, conversation_id, message_uuid, text, leave=kind == "leave")

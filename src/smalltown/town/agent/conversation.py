@@ -1,0 +1,55 @@
+"""``agent/conversation:*``: what an agent knows when it speaks: who the two are, what has
+been said, and whether they have met."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smalltown.runtime import internal_query
+
+
+async def conversation_context(
+    db, world_id: str, player_id: str, other_player_id: str, conversation_id: str
+) -> dict[str, Any]:
+    described = {
+        d["playerId"]: d
+        for d in await db.query("playerDescriptions", "worldId", eq={"worldId": world_id})
+    }
+    agents = {
+        d["agentId"]: d
+        for d in await db.query("agentDescriptions", "worldId", eq={"worldId": world_id})
+    }
+    world = await db.get(world_id, table="worlds")
+    agent_of = {a["playerId"]: a["id"] for a in world["agents"]}
+
+    def person(player_id: str) -> dict[str, str]:
+        desc = described.get(player_id, {})
+        agent = agents.get(agent_of.get(player_id, ""), {})
+        return {
+            "name": desc.get("name", player_id),
+            "description": desc.get("description", ""),
+            "identity": agent.get("identity", ""),
+            "plan": agent.get("plan", ""),
+        }
+
+    messages = await db.query(
+        "messages", "conversationId", eq={"worldId": world_id, "conversationId": conversation_id}
+    )
+    met = await db.first(
+        "participatedTogether",
+        "edge",
+        eq={"worldId": world_id, "player1": player_id, "player2": other_player_id},
+    )
+    return {
+        "me": person(player_id),
+        "other": person(other_player_id),
+        "transcript": [[person(m["author"])["name"], m["text"]] for m in messages],
+        "metBefore": met is not None,
+    }
+
+
+@internal_query
+async def conversationContext(
+    ctx, worldId: str, playerId: str, otherPlayerId: str, conversationId: str
+) -> dict[str, Any]:
+    return await conversation_context(ctx.db, worldId, playerId, otherPlayerId, conversationId)

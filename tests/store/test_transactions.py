@@ -201,3 +201,20 @@ async def test_no_write_skew_between_two_stores_on_one_database(open_test_store)
         await asyncio.gather(turn_off(first, a, b), turn_off(second, b, a))
         states = [(await first.read(lambda tx, id=id: tx.get(id)))["on"] for id in (a, b)]
         assert any(states), f"round {round}: both switched off"
+
+
+async def test_processes_opening_one_new_database_together_all_start(store_url):
+    """Stores opened at once on an empty database all apply the schema: one that loses the
+    race for the table metadata tries again instead of failing its start (on MongoDB, two
+    servers started together once failed with a write conflict)."""
+    from smalltown.store import open_store
+
+    stores = await asyncio.gather(*(open_store(store_url, SCHEMA) for _ in range(6)))
+    try:
+        numbers = {tuple(sorted(s.table_numbers.items())) for s in stores}
+        assert len(numbers) == 1  # every store agrees on the tables' numbers
+        await stores[0].run(lambda tx: tx.insert("counters", {"name": "a", "n": 1}))
+        assert await stores[-1].run(lambda tx: tx.count("counters")) == 1
+    finally:
+        for store in stores:
+            await store.close()

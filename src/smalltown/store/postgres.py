@@ -427,7 +427,11 @@ class PostgresProvider(Provider):
                 conninfo, autocommit=True, connect_timeout=10
             ) as conn:
                 try:
-                    await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                    # Under the schema lock: processes opening a new database together
+                    # would otherwise race to create it, and all but one fail.
+                    async with conn.transaction():
+                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                        await conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
                     cur = await conn.execute(
                         "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
                     )

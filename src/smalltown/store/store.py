@@ -79,7 +79,7 @@ class Store:
     async def apply_schema(self, schema: Schema) -> None:
         """Create or migrate tables and indexes to match ``schema``."""
         schema = await _with_stored_dimensions(self._provider, schema)
-        self._numbers = await self._provider.apply_schema(schema)
+        self._numbers = await _apply_schema(self._provider, schema)
         self._schema = schema
 
     async def set_table_numbers(self, wanted: dict[str, int]) -> None:
@@ -244,11 +244,30 @@ async def open_store(url: str, schema: Schema | None = None) -> Store:
     schema = schema or Schema([])
     try:
         schema = await _with_stored_dimensions(provider, schema)
-        numbers = await provider.apply_schema(schema)
+        numbers = await _apply_schema(provider, schema)
     except BaseException:
         await provider.close()
         raise
     return Store(provider, schema, numbers)
+
+
+async def _apply_schema(
+    provider: Provider, schema: Schema, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+) -> dict[str, int]:
+    """``provider.apply_schema``, again when it lost a race: processes starting together on
+    one new database all write the table metadata, and on MongoDB all but one conflict."""
+    delay = 0.001
+    for attempt in range(1, max_attempts + 1):
+        try:
+            return await provider.apply_schema(schema)
+        except RetryableConflict as exc:
+            if attempt == max_attempts:
+                raise ConflictError(
+                    f"the schema could not be applied after {max_attempts} attempts: {exc}"
+                ) from exc
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 0.05)
+    raise AssertionError("unreachable")
 
 
 async def _with_stored_dimensions(provider: Provider, schema: Schema) -> Schema:

@@ -36,6 +36,6 @@ ENV PATH=/opt/smalltown/bin:$PATH \
 WORKDIR /var/lib/smalltown
 USER 10001:10001
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=10s --start-period=120s --retries=3 \
     CMD ["python", "/opt/smalltown/bin/smalltown-healthcheck"]
 ENTRYPOINT ["smalltown", "run"]

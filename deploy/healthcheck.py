@@ -29,8 +29,10 @@ def health_url(env: dict[str, str]) -> str:
     return f"http://{host}:{port}/health"
 
 
-def check(url: str, timeout: float = 4.0) -> tuple[bool, str]:
-    """Whether ``url`` answers 200, and one line saying what it answered."""
+def check(url: str, timeout: float = 8.0) -> tuple[bool, str]:
+    """Whether ``url`` answers 200, and one line saying what it answered. The wait is long
+    enough for /health's own (5 s for a database connection), so a lost database is
+    reported with its error, not as a time-out."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             body = json.loads(response.read() or b"{}")

@@ -209,3 +209,30 @@ def test_readme_default_for_the_app_is_what_compose_falls_back_to():
     )
     assert "`smalltown.town`" in row.split("|")[2]
     assert "${SMALLTOWN_APP:-smalltown.town}" in COMPOSE_FILE.read_text()
+
+
+def test_readme_commands_for_compose_name_its_services_user_and_database():
+    """README's `docker compose ...` lines cannot be run here (no daemon): they are held to
+    compose.yaml instead, so a renamed service, user or database shows."""
+    config = resolve_compose()
+    postgres = environment(config, "postgres")
+    lines = [
+        line.strip()
+        for line in README.read_text().splitlines()
+        if line.strip().startswith("docker compose ") or "`docker compose " in line
+    ]
+    commands = [
+        c for line in lines for c in re.findall(r"docker compose [^`\n]*", line) if " " in c
+    ]
+    assert len(commands) >= 8, commands
+    for command in commands:
+        command = re.split(r"\s(?:\||&&|;|#)\s", command)[0].strip()
+        words = command.split()
+        if words[2] == "exec":
+            service = words[4] if words[3] == "-T" else words[3]
+            assert service == "postgres", command
+            assert f"-U {postgres['POSTGRES_USER']}" in command, command
+            named = re.findall(r"(?:--dbname=|\s)(\w+)(?:\s*[<>]|$)", command)
+            assert not named or named[-1] == postgres["POSTGRES_DB"], command
+        elif words[2] in ("stop", "start", "restart", "logs"):
+            assert set(words[3:]) <= set(config["services"]), command

@@ -32,12 +32,12 @@ test: $(TEST_STAMP) $(JS_DEPS) services lint
 	$(BIN)/pytest
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts deploy
+	$(BIN)/ruff format --check src tests scripts deploy
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format src tests scripts
-	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts deploy
+	$(BIN)/ruff check --fix src tests scripts deploy
 
 services:
 	bash scripts/test-services.sh

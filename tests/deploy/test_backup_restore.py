@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from deployment import REPO, LiveQuery, SmalltownProcess, call
 
-from conftest import new_postgres_database
+from conftest import new_postgres_database, require_service
 from helpers import free_port
 
 pytestmark = pytest.mark.slow
@@ -40,6 +41,9 @@ def readme_steps(kind: str) -> tuple[list[str], list[str]]:
 
 def run_steps(lines: list[str], folder: Path, url: str = "") -> None:
     for line in lines:
+        tool = line.split()[0]
+        if tool not in ("rm", "cp") and shutil.which(tool) is None:
+            require_service(tool, "not installed (scripts/install-deploy-tools.sh, postgresql)")
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", line],
             cwd=folder,

@@ -8,6 +8,9 @@ the proxy as a browser would: HTTP, and the sync WebSocket through it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -102,16 +105,13 @@ def topology(tmp_path: Path, postgres_url: str) -> Iterator[Topology]:
 def _stepper(topology: Topology) -> SmalltownProcess:
     """The process whose runner holds the default world's lease (`smalltown worlds list`
     names it as host:pid:id)."""
-    import subprocess
-    import sys
-
     deadline = time.monotonic() + 30
     while True:
         listed = subprocess.run(
             [sys.executable, "-m", "smalltown.cli", "worlds", "list"],
             capture_output=True,
             text=True,
-            env={"SMALLTOWN_DATABASE_URL": topology.database_url, "PATH": ""},
+            env={**os.environ, "SMALLTOWN_DATABASE_URL": topology.database_url},
         ).stdout
         for app in topology.apps:
             if f":{app.proc.pid}:" in listed:

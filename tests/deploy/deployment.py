@@ -135,6 +135,34 @@ def native_app_environment(
     }
 
 
+def postgres_init_scripts(config: dict[str, Any]) -> list[Path]:
+    """The files compose.yaml mounts into the PostgreSQL image's
+    /docker-entrypoint-initdb.d, in the order the image runs them (by name)."""
+    scripts = {}
+    for volume in config["services"]["postgres"].get("volumes") or []:
+        source, target = (
+            (volume["source"], volume["target"])
+            if isinstance(volume, dict)
+            else str(volume).split(":")[:2]
+        )
+        if target.startswith("/docker-entrypoint-initdb.d/"):
+            scripts[target] = Path(source)
+    return [scripts[target] for target in sorted(scripts)]
+
+
+def initialise_database(config: dict[str, Any], database_url: str) -> None:
+    """Run compose's init scripts on a new database, as the PostgreSQL image does on its
+    first start (psql, stopping at the first error)."""
+    for script in postgres_init_scripts(config):
+        assert script.suffix == ".sql", script
+        done = subprocess.run(
+            ["psql", "-v", "ON_ERROR_STOP=1", "-q", "-f", str(script), database_url],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"{script}: {done.stderr}"
+
+
 # --- processes ----------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from deployment import (
     PROXY_TEMPLATE,
     REPO,
     environment,
+    postgres_init_scripts,
     published_ports,
     resolve_compose,
     run_compose,
@@ -147,6 +148,14 @@ def test_a_failing_app_is_not_restarted_for_ever_and_data_outlives_containers():
         str(v).split(":")[:2] == ["postgres-data", "/var/lib/postgresql/data"]
         for v in services["postgres"]["volumes"]
     )
+
+
+def test_the_database_is_created_with_pgvector_before_the_apps_start():
+    """Processes starting together on a database without pgvector race to create it, and
+    one of them fails its start: the database container creates it first."""
+    (script,) = postgres_init_scripts(resolve_compose())
+    assert script == REPO / "deploy" / "postgres" / "create-extension.sql"
+    assert "CREATE EXTENSION IF NOT EXISTS vector;" in script.read_text()
 
 
 def test_images_are_official_and_pinned():

@@ -29,6 +29,7 @@ from deployment import (
     SmalltownProcess,
     call,
     environment,
+    initialise_database,
     native_app_environment,
     resolve_compose,
 )
@@ -69,6 +70,7 @@ def _within(seconds: float, work: Callable[[], Any]) -> Any:
 @pytest.fixture
 def topology(tmp_path: Path, postgres_url: str) -> Iterator[Topology]:
     config = resolve_compose()
+    initialise_database(config, postgres_url)  # as the database container's first start
     redis = RedisServer()
     redis.start()
     apps: list[SmalltownProcess] = []

@@ -169,7 +169,7 @@ def test_images_are_official_and_pinned():
         assert ":" in image and tag != "latest" and re.search(r"\d", tag), (name, image)
     for app in APP_SERVICES:  # built here, from the Dockerfile, as one image
         assert services[app]["build"]["context"] == str(REPO)
-        assert images[app] == images["app1"]
+        assert images[app] == images["app1"] and services[app]["pull_policy"] == "build"
     assert "shared_buffers=3GB" in services["postgres"]["command"]
 
 

@@ -135,19 +135,39 @@ def native_app_environment(
     }
 
 
-def postgres_init_scripts(config: dict[str, Any]) -> list[Path]:
-    """The files compose.yaml mounts into the PostgreSQL image's
-    /docker-entrypoint-initdb.d, in the order the image runs them (by name)."""
-    scripts = {}
-    for volume in config["services"]["postgres"].get("volumes") or []:
+def mounts(config: dict[str, Any], service: str) -> dict[str, Path]:
+    """A service's files and folders from the host: where each is mounted -> its source."""
+    found = {}
+    for volume in config["services"][service].get("volumes") or []:
         source, target = (
             (volume["source"], volume["target"])
             if isinstance(volume, dict)
             else str(volume).split(":")[:2]
         )
-        if target.startswith("/docker-entrypoint-initdb.d/"):
-            scripts[target] = Path(source)
+        if source.startswith("/"):
+            found[target] = Path(source)
+    return found
+
+
+def postgres_init_scripts(config: dict[str, Any]) -> list[Path]:
+    """The files compose.yaml mounts into the PostgreSQL image's
+    /docker-entrypoint-initdb.d, in the order the image runs them (by name)."""
+    scripts = {
+        target: source
+        for target, source in mounts(config, "postgres").items()
+        if target.startswith("/docker-entrypoint-initdb.d/")
+    }
     return [scripts[target] for target in sorted(scripts)]
+
+
+def proxy_templates(config: dict[str, Any]) -> dict[str, Path]:
+    """The templates compose.yaml mounts into nginx's image: the name of the file each
+    becomes in /etc/nginx/conf.d -> the template."""
+    return {
+        target.rsplit("/", 1)[1].removesuffix(".template"): source
+        for target, source in mounts(config, "proxy").items()
+        if target.startswith("/etc/nginx/templates/") and target.endswith(".template")
+    }
 
 
 def initialise_database(config: dict[str, Any], database_url: str) -> None:
@@ -212,15 +232,17 @@ class NativeProxy:
     image renders it: envsubst of the variables that NGINX_ENVSUBST_FILTER selects from the
     container's environment, the result included in the http block."""
 
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], templates: dict[str, Path]) -> None:
         self.folder = folder
         self.env = env
+        self.templates = templates
         self.port = int(env["PROXY_LISTEN"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def render(self) -> Path:
+        """Each template into conf.d/, as the image's entrypoint writes them; the folder."""
         envsubst = shutil.which("envsubst")
         if envsubst is None:
             require_service("envsubst", "not installed (apt install gettext-base)")
@@ -228,22 +250,22 @@ class NativeProxy:
         names = [name for name in self.env if pattern.search(name)]
         conf_d = self.folder / "conf.d"
         conf_d.mkdir(exist_ok=True)
-        rendered = conf_d / "default.conf"
-        rendered.write_text(
-            subprocess.run(
-                [str(envsubst), " ".join(f"${{{name}}}" for name in names)],
-                input=PROXY_TEMPLATE.read_text(),
-                capture_output=True,
-                text=True,
-                check=True,
-                env={"PATH": os.environ.get("PATH", ""), **self.env},
-            ).stdout
-        )
-        return rendered
+        for name, template in self.templates.items():
+            (conf_d / name).write_text(
+                subprocess.run(
+                    [str(envsubst), " ".join(f"${{{name}}}" for name in names)],
+                    input=template.read_text(),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env={"PATH": os.environ.get("PATH", ""), **self.env},
+                ).stdout
+            )
+        return conf_d
 
-    def main_config(self, rendered: Path) -> Path:
+    def main_config(self, conf_d: Path) -> Path:
         """What stands in for the image's stock nginx.conf: events, and an http block that
-        includes the rendered file; paths inside this test's folder."""
+        includes conf.d/*.conf; paths inside this test's folder."""
         folder = self.folder
         user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
         temp = "\n".join(
@@ -257,7 +279,7 @@ class NativeProxy:
             "http {\n"
             f"    access_log {folder}/access.log;\n"
             f"{temp}\n"
-            f"    include {rendered};\n"
+            f"    include {conf_d}/*.conf;\n"
             "}\n"
         )
         return config

@@ -31,6 +31,7 @@ from deployment import (
     environment,
     initialise_database,
     native_app_environment,
+    proxy_templates,
     resolve_compose,
 )
 
@@ -94,7 +95,7 @@ def topology(tmp_path: Path, postgres_url: str) -> Iterator[Topology]:
             assert compose_ports[service] == port, (name, value)  # the proxy finds each app
             proxy_env[name] = f"127.0.0.1:{apps[APP_SERVICES.index(service)].port}"
         proxy_env["PROXY_LISTEN"] = str(free_port())
-        proxy = NativeProxy(tmp_path, proxy_env).start()
+        proxy = NativeProxy(tmp_path, proxy_env, proxy_templates(config)).start()
         yield Topology(proxy, apps, postgres_url)
     finally:
         if proxy is not None:

@@ -37,12 +37,12 @@ typecheck-js: $(JS_DEPS)
 	tests/js/node_modules/.bin/tsc --project tests/js/tsconfig.json
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts deploy
+	$(BIN)/ruff format --check src tests scripts deploy
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format src tests scripts
-	$(BIN)/ruff check --fix src tests scripts
+	$(BIN)/ruff format src tests scripts deploy
+	$(BIN)/ruff check --fix src tests scripts deploy
 
 services:
 	bash scripts/test-services.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure what the tests use is there: PostgreSQL with pgvector, and Chromium.
+# Make sure what the tests use is there: PostgreSQL with pgvector, Chromium, and the
+# deployment tests' tools.
 # (The MongoDB wire server, SecantusDB, is started by the test session itself.)
 #
 # Outside CI a service that cannot be started is reported and its tests skip; under
@@ -41,5 +42,8 @@ fi
 if ! command -v chromium >/dev/null; then
   bash scripts/install-chromium.sh || problem "Chromium could not be installed"
 fi
+
+# The deployment tests' tools: nginx, the Compose tool, envsubst, sqlite3 (Debian's).
+bash scripts/install-deploy-tools.sh || problem "the deployment tools could not be installed"
 
 echo "services: ready"

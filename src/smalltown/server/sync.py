@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from smalltown.runtime import (
     wire,
 )
 from smalltown.runtime.subscriptions import Result, Subscription, SubscriptionManager
+from smalltown.server import json_input
 from smalltown.server.eager import start_eagerly
 from smalltown.server.errors import to_result
 from smalltown.server.ratelimit import RateLimiter, RateLimitExceeded
@@ -39,6 +39,8 @@ PING_SECONDS = 15.0
 MAX_QUERIES_PER_CONNECTION = 1000
 DEDUPE_SESSIONS = 10_000
 DEDUPE_PER_SESSION = 256
+MAX_SESSION_ID = 128  # a client's sessionId is a UUID (36 characters)
+U32_MAX = 2**32 - 1
 
 
 class ProtocolError(Exception):
@@ -193,6 +195,9 @@ class SyncConnection:
             self._outbox.put_nowait(_Outgoing({"type": "FatalError", "error": str(exc)}))
         except WebSocketDisconnect:
             pass
+        except Exception as exc:  # a bug of ours: the client learns an id, the log the rest
+            error = to_result(exc).error
+            self._outbox.put_nowait(_Outgoing({"type": "FatalError", "error": error}))
         finally:
             for sub in self._subs.values():
                 self._manager.unsubscribe(sub)
@@ -207,28 +212,37 @@ class SyncConnection:
 
     async def _receive_forever(self) -> None:
         while True:
-            text = await self._ws.receive_text()
+            event = await self._ws.receive()
+            if event["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(event.get("code", 1000), event.get("reason"))
+            text = event.get("text")
+            if text is None:
+                raise ProtocolError("a binary message: the protocol's messages are JSON text")
             try:
-                message = json.loads(text)
-            except ValueError:
-                raise ProtocolError("a message that is not JSON") from None
+                message = json_input.loads(text)
+            except json_input.BadJson as exc:
+                raise ProtocolError(f"a message that {exc}") from None
             if not isinstance(message, dict):
                 raise ProtocolError("a message that is not a JSON object")
             kind = message.get("type")
             if kind == "Connect":
-                self._session = str(message.get("sessionId", ""))
+                self._session = _session_id(message)
             elif kind == "ModifyQuerySet":
                 await self._modify_query_set(message)
             elif kind == "Mutation":
+                _request_id(message)
+                _udf_path(message)
                 self._mutations.put_nowait(message)
             elif kind == "Action":
+                _request_id(message)
+                _udf_path(message)
                 self._spawn(self._action(message))
             elif kind == "Authenticate":
                 await self._authenticate(message)
             elif kind == "Event":
                 pass  # client telemetry; nothing to do
             else:
-                raise ProtocolError(f"unknown message type {kind!r}")
+                raise ProtocolError(f"unknown message type {_shown(kind)}")
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -277,25 +291,24 @@ class SyncConnection:
     # --- queries -----------------------------------------------------------------------
 
     async def _modify_query_set(self, message: dict[str, Any]) -> None:
-        base, new = message.get("baseVersion"), message.get("newVersion")
-        mods = message.get("modifications")
-        if base != self._query_set or not isinstance(new, int):
+        base = message.get("baseVersion")
+        if base != self._query_set or type(base) is not int:
             raise ProtocolError(
-                f"query set version mismatch: base {base!r}, server at {self._query_set}"
+                f"query set version mismatch: base {_shown(base)}, server at {self._query_set}"
             )
+        new = _u32(message, "newVersion", "ModifyQuerySet")
+        mods = message.get("modifications")
         if not isinstance(mods, list):
             raise ProtocolError("ModifyQuerySet needs a list of modifications")
         self._query_set = new
         out: list[dict[str, Any]] = []
         adds: list[tuple[int, str, dict[str, Any], Identity]] = []
         for mod in mods:
-            if not isinstance(mod, dict) or not isinstance(mod.get("queryId"), int):
-                raise ProtocolError("a query set modification needs a numeric queryId")
-            query_id = mod["queryId"]
+            if not isinstance(mod, dict):
+                raise ProtocolError("a query set modification must be an object")
+            query_id = _u32(mod, "queryId", "a query set modification")
             if mod.get("type") == "Add":
-                path = mod.get("udfPath")
-                if not isinstance(path, str):
-                    raise ProtocolError("Add needs a udfPath")
+                path = _udf_path(mod)
                 if len(self._subs) + len(adds) >= self._settings.max_queries:
                     out.append(_failed(query_id, "too many subscriptions on this connection"))
                     continue
@@ -313,7 +326,7 @@ class SyncConnection:
                     self._manager.unsubscribe(sub)
                 out.append(f'{{"type":"QueryRemoved","queryId":{query_id}}}')
             else:
-                raise ProtocolError(f"unknown query set modification {mod.get('type')!r}")
+                raise ProtocolError(f"unknown query set modification {_shown(mod.get('type'))}")
         ts = 0
         if adds:
             ids = {query_id for query_id, *_ in adds}
@@ -335,19 +348,20 @@ class SyncConnection:
     # --- auth --------------------------------------------------------------------------
 
     async def _authenticate(self, message: dict[str, Any]) -> None:
-        base = message.get("baseVersion")
-        if not isinstance(base, int):
-            raise ProtocolError("Authenticate needs a numeric baseVersion")
+        base = _u32(message, "baseVersion", "Authenticate")
         token_type = message.get("tokenType")
+        value = message.get("value", "")
+        if token_type in ("User", "Admin") and not isinstance(value, str):
+            raise ProtocolError(f"Authenticate needs its token as a string, got {_shown(value)}")
         try:
             if token_type == "User":
-                identity = self._runtime.auth.verify_user(str(message.get("value", "")))
+                identity = self._runtime.auth.verify_user(value)
             elif token_type == "Admin":
-                identity = self._runtime.auth.verify_admin(str(message.get("value", "")))
+                identity = self._runtime.auth.verify_admin(value)
             elif token_type == "None":
                 identity = ANONYMOUS
             else:
-                raise ProtocolError(f"unknown tokenType {token_type!r}")
+                raise ProtocolError(f"unknown tokenType {_shown(token_type)}")
         except UnauthorizedError as exc:
             self._outbox.put_nowait(
                 _Outgoing(
@@ -387,10 +401,7 @@ class SyncConnection:
             await self._mutation(message)
 
     async def _mutation(self, message: dict[str, Any]) -> None:
-        request_id = message.get("requestId")
-        if not isinstance(request_id, int):
-            self._outbox.put_nowait(_Outgoing({"type": "FatalError", "error": "no requestId"}))
-            return
+        request_id = message["requestId"]  # checked as it arrived
         cached = self._deduper.get(self._session, request_id) if self._session else None
         if cached is not None:
             response, ts = cached
@@ -409,7 +420,7 @@ class SyncConnection:
     async def _run_mutation(self, request_id: int, message: dict[str, Any]) -> tuple[dict, int]:
         try:
             self._limiter.check(self._identity, self._address)
-            path = canonical_path(str(message.get("udfPath", "")))
+            path = canonical_path(message["udfPath"])
             outcome = await self._runtime.mutation(path, _args(message.get("args")), self._identity)
             value = wire.encode(outcome.value)
         except Exception as exc:
@@ -430,7 +441,7 @@ class SyncConnection:
         request_id = message.get("requestId")
         try:
             self._limiter.check(self._identity, self._address)
-            path = canonical_path(str(message.get("udfPath", "")))
+            path = canonical_path(message["udfPath"])
             value = await self._runtime.action(path, _args(message.get("args")), self._identity)
             reply = {
                 "type": "ActionResponse",
@@ -442,6 +453,40 @@ class SyncConnection:
         except Exception as exc:
             reply = _failure("ActionResponse", request_id, exc)
         self._outbox.put_nowait(_Outgoing(reply))
+
+
+def _shown(value: Any) -> str:
+    """A client's value for an error message: short, whatever the client sent."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def _u32(message: dict[str, Any], field: str, what: str) -> int:
+    """A protocol number (version, queryId, requestId): an integer from 0 to 2^32 - 1."""
+    value = message.get(field)
+    if type(value) is not int or not 0 <= value <= U32_MAX:
+        raise ProtocolError(f"{what} needs {field} as an integer from 0 to 2^32-1")
+    return value
+
+
+def _request_id(message: dict[str, Any]) -> int:
+    return _u32(message, "requestId", str(message["type"]))
+
+
+def _udf_path(message: dict[str, Any]) -> str:
+    path = message.get("udfPath")
+    if not isinstance(path, str) or not path:
+        raise ProtocolError(f"{message.get('type', 'Add')} needs a udfPath naming a function")
+    return path
+
+
+def _session_id(message: dict[str, Any]) -> str:
+    session = message.get("sessionId", "")
+    if not isinstance(session, str) or len(session) > MAX_SESSION_ID:
+        raise ProtocolError(
+            f"Connect needs sessionId as a string of at most {MAX_SESSION_ID} characters"
+        )
+    return session
 
 
 def _failure(kind: str, request_id: Any, exc: BaseException) -> dict[str, Any]:

@@ -101,3 +101,67 @@ async def expect_fatal_and_close(ws, timeout: float = 10) -> dict[str, Any]:
             message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
             assert message["type"] == "Ping", f"{message} after the FatalError"
     return fatal
+
+
+class StalledClient(asyncio.Protocol):
+    """A sync client on a raw socket that can stop reading, with a tiny receive buffer,
+    so what the server sends it backs up on the server's side at once; every frame it
+    did read is kept in order, and ``closed`` resolves when the connection ends."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+        self.frames: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.opened = loop.create_future()
+        self.closed = loop.create_future()
+
+    @classmethod
+    async def connect(cls, host: str, port: int, path: str = "/api/sync") -> StalledClient:
+        import socket
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, port))
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_connection(
+            lambda: cls(f"ws://{host}:{port}{path}"), sock=sock
+        )
+        await asyncio.wait_for(client.opened, 10)
+        return client
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            if not hasattr(event, "opcode"):
+                self.opened.set_result(None)
+            elif event.opcode.name == "TEXT":
+                self.frames.append(json.loads(event.data))
+                self.arrived.set()
+        self._flush()
+
+    def eof_received(self) -> None:
+        self.protocol.receive_eof()
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def send(self, message: dict[str, Any] | str) -> None:
+        text = message if isinstance(message, str) else json.dumps(message)
+        self.protocol.send_text(text.encode())
+        self._flush()
+
+    def _flush(self) -> None:
+        data = self.protocol.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(b"".join(data))

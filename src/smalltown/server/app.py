@@ -137,6 +137,7 @@ async def _serve_sync(websocket: WebSocket, state) -> None:
         state.deduper,
         state.settings.sync,
         state.limiter,
+        state.metrics,
     ).run()
 
 

@@ -23,10 +23,11 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import Invalidator, LocalInvalidator, SubscriptionManager
 from smalltown.server import http_api, storage_route
+from smalltown.server.dedupe import MutationDeduper
 from smalltown.server.errors import http_error_response, to_result
 from smalltown.server.metrics import Metrics, metrics_endpoint
 from smalltown.server.ratelimit import RateLimiter, RateLimits
-from smalltown.server.sync import MutationDeduper, SyncConnection, SyncSettings
+from smalltown.server.sync import SyncConnection, SyncSettings
 from smalltown.store import Schema, Store, StoreError, open_store
 
 log = logging.getLogger("smalltown.server")

@@ -16,7 +16,6 @@ a FatalError and a close.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -36,6 +35,7 @@ from smalltown.runtime import (
 )
 from smalltown.runtime.subscriptions import Result, Subscription, SubscriptionManager
 from smalltown.server import json_input
+from smalltown.server.dedupe import MutationDeduper, fingerprint
 from smalltown.server.eager import start_eagerly
 from smalltown.server.errors import to_result
 from smalltown.server.flow import CallBudget, Outbox
@@ -56,8 +56,6 @@ MAX_PENDING_CALL_BYTES = 8 << 20
 #: Seconds a closing connection waits for its last frames (a FatalError, the close) to
 #: be taken by a client that reads slowly or not at all; then it lets the socket go.
 CLOSE_GRACE_SECONDS = 5.0
-DEDUPE_SESSIONS = 10_000
-DEDUPE_PER_SESSION = 256
 MAX_SESSION_ID = 128  # a client's sessionId is a UUID (36 characters)
 U32_MAX = 2**32 - 1
 
@@ -73,29 +71,6 @@ class SyncSettings:
     max_outbox_bytes: int = MAX_OUTBOX_BYTES
     max_pending_calls: int = MAX_PENDING_CALLS
     close_grace_seconds: float = CLOSE_GRACE_SECONDS
-
-
-class MutationDeduper:
-    """Remembers mutation responses per (session, requestId): a client replaying an
-    unanswered mutation after a reconnect gets the first answer, and nothing runs twice."""
-
-    def __init__(self) -> None:
-        self._sessions: collections.OrderedDict[str, collections.OrderedDict[int, Any]] = (
-            collections.OrderedDict()
-        )
-
-    def get(self, session: str, request_id: int) -> Any | None:
-        found = self._sessions.get(session)
-        return None if found is None else found.get(request_id)
-
-    def put(self, session: str, request_id: int, response: Any) -> None:
-        found = self._sessions.setdefault(session, collections.OrderedDict())
-        self._sessions.move_to_end(session)
-        found[request_id] = response
-        while len(found) > DEDUPE_PER_SESSION:
-            found.popitem(last=False)
-        while len(self._sessions) > DEDUPE_SESSIONS:
-            self._sessions.popitem(last=False)
 
 
 @dataclass
@@ -168,6 +143,7 @@ class _Call:
     path: str
     args: Any
     identity: Identity
+    session: str
     size: int
 
 
@@ -376,7 +352,12 @@ class SyncConnection:
         """A call, checked as it arrives, with the identity it runs as: the one in force
         when it was sent, whatever Authenticate comes after it."""
         return _Call(
-            _request_id(message), _udf_path(message), message.get("args"), self._identity, size
+            _request_id(message),
+            _udf_path(message),
+            message.get("args"),
+            self._identity,
+            self._session,
+            size,
         )
 
     def _spawn(self, coro) -> None:
@@ -539,13 +520,15 @@ class SyncConnection:
                 self._calls.release(call.size)
 
     async def _mutation(self, call: _Call) -> None:
-        cached = self._deduper.get(self._session, call.request_id) if self._session else None
-        if cached is not None:
-            response, ts = cached
+        if call.session:  # a client that may reconnect and replay it (see dedupe.py)
+            response, ts = await self._deduper.run_once(
+                (call.session, call.identity.key),
+                call.request_id,
+                fingerprint(canonical_path(call.path), call.args),
+                lambda: self._run_mutation(call),
+            )
         else:
             response, ts = await self._run_mutation(call)
-            if self._session:
-                self._deduper.put(self._session, call.request_id, (response, ts))
         self._queue(_Outgoing(text=response))
         if ts:
             with contextlib.suppress(TimeoutError):

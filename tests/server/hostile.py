@@ -50,8 +50,8 @@ def recorded_server_log() -> Iterator[LogRecorder]:
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addHandler(recorder)
-        if logger.getEffectiveLevel() > logging.INFO:
-            logger.setLevel(logging.INFO)
+        if logger.getEffectiveLevel() > logging.WARNING:
+            logger.setLevel(logging.WARNING)
     try:
         yield recorder
     finally:
@@ -165,3 +165,45 @@ class StalledClient(asyncio.Protocol):
         data = self.protocol.data_to_send()
         if data and not self.transport.is_closing():
             self.transport.write(b"".join(data))
+
+
+class ServerThread:
+    """A uvicorn server for ``app`` in a thread with its own event loop, so that plain
+    synchronous tests (Hypothesis drives those best) can call it with blocking clients."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        import uvicorn
+
+        from helpers import free_port
+
+        self.app = app
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, name="fuzzed-server")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive(), "the server stopped while starting"
+            assert time.monotonic() < deadline, "the server did not start in 30 s"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)

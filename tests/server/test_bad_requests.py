@@ -211,3 +211,44 @@ async def test_the_official_shapes_still_pass(server, server_log):
     )
     assert (await next_message(ws, "MutationResponse"))["success"] is True
     await ws.close()
+
+
+async def test_a_number_too_large_for_a_float_is_a_bad_value(server, server_log, client):
+    """A JSON integer of 400 digits parses, but no Float64 holds it."""
+    body = b'{"path": "values:echo", "args": {"value": ' + b"9" * 400 + b"}}"
+    reply = await client.post("/api/query", content=body)
+    assert reply.status_code == 400 and reply.json()["code"] == "BadConvexValue"
+    ws = await open_sync(server.ws_url)
+    await ws.send(
+        '{"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": '
+        '[{"type": "Add", "queryId": 0, "udfPath": "values:echo", "args": [{"value": '
+        + "9" * 400
+        + "}]}]}"
+    )
+    failed = (await next_message(ws, "Transition"))["modifications"][0]
+    assert failed["type"] == "QueryFailed" and "Float64" in failed["errorMessage"]
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    "args", [{"$integer": "AAAAAAAAAAA="}, {"$bytes": "AQI="}, [{"$float": "AAAAAAAA+H8="}]]
+)
+async def test_args_that_decode_to_a_scalar_are_bad_args(server, server_log, client, args):
+    """An encoded scalar is a JSON object, but not an object of arguments."""
+    reply = await client.post("/api/query", json={"path": "values:whoami", "args": args})
+    assert reply.status_code == 400 and reply.json()["code"] == "BadArgs"
+    ws = await open_sync(server.ws_url)
+    add = {"type": "Add", "queryId": 0, "udfPath": "values:whoami", "args": args}
+    await ws.send(
+        json.dumps(
+            {"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [add]}
+        )
+    )
+    failed = (await next_message(ws, "Transition"))["modifications"][0]
+    assert failed["type"] == "QueryFailed" and "args must be an object" in failed["errorMessage"]
+    await ws.send(
+        json.dumps({"type": "Mutation", "requestId": 0, "udfPath": "values:noop", "args": args})
+    )
+    reply = await next_message(ws, "MutationResponse")
+    assert reply["success"] is False and "args must be an object" in reply["result"]
+    await ws.close()

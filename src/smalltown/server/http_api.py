@@ -56,9 +56,12 @@ def unwrap_args(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise BadRequest("BadArgs", f"args must be an object, got {type(raw).__name__}")
     try:
-        return wire.decode(raw)
+        args = wire.decode(raw)
     except wire.WireFormatError as exc:
         raise BadRequest("BadConvexValue", str(exc)) from None
+    if not isinstance(args, dict):  # {"$integer": ...} and its kin decode to a scalar
+        raise BadRequest("BadArgs", f"args must be an object, got {type(args).__name__}")
+    return args
 
 
 def _endpoint(kind: str | None):

@@ -636,9 +636,12 @@ def _args(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ArgumentValidationError(f"args must be an object, got {type(raw).__name__}")
     try:
-        return wire.decode(raw)
+        args = wire.decode(raw)
     except wire.WireFormatError as exc:
         raise ArgumentValidationError(f"invalid arguments: {exc}") from None
+    if not isinstance(args, dict):  # {"$integer": ...} and its kin decode to a scalar
+        raise ArgumentValidationError(f"args must be an object, got {type(args).__name__}")
+    return args
 
 
 def _failed(query_id: int, message: str, result: Result | None = None) -> str:

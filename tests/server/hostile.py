@@ -1,4 +1,5 @@
-"""What the hostile-input tests share: the server's log, recorded, and a bare sync client.
+"""What the hostile-input tests share: the server's log, recorded; bare sync clients (one
+that can stop reading); and a server in a thread for synchronous (Hypothesis) tests.
 
 A server under attack must answer every bad request with a typed error and every bad
 frame with a FatalError and a close, never with a traceback; these helpers let a test
@@ -11,10 +12,18 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import uvicorn
 import websockets
+from websockets.client import ClientProtocol
+from websockets.uri import parse_uri
+
+from helpers import free_port
 
 #: Loggers whose records show a failure on the server's side: ours, uvicorn's (where an
 #: exception escaping the app lands as "Exception in ASGI application") and asyncio's
@@ -109,9 +118,6 @@ class StalledClient(asyncio.Protocol):
     did read is kept in order, and ``closed`` resolves when the connection ends."""
 
     def __init__(self, url: str) -> None:
-        from websockets.client import ClientProtocol
-        from websockets.uri import parse_uri
-
         self.protocol = ClientProtocol(parse_uri(url), max_size=None)
         self.frames: list[dict[str, Any]] = []
         self.arrived = asyncio.Event()
@@ -121,8 +127,6 @@ class StalledClient(asyncio.Protocol):
 
     @classmethod
     async def connect(cls, host: str, port: int, path: str = "/api/sync") -> StalledClient:
-        import socket
-
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect((host, port))
@@ -172,12 +176,6 @@ class ServerThread:
     synchronous tests (Hypothesis drives those best) can call it with blocking clients."""
 
     def __init__(self, app) -> None:
-        import threading
-
-        import uvicorn
-
-        from helpers import free_port
-
         self.app = app
         self.port = free_port()
         self.server = uvicorn.Server(
@@ -194,8 +192,6 @@ class ServerThread:
         return f"ws://127.0.0.1:{self.port}"
 
     def __enter__(self) -> ServerThread:
-        import time
-
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

@@ -25,8 +25,16 @@ def decode(value: Any, path: str = "args") -> Any:
     """Python value from parsed convex encoded JSON."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer of 309 digits or more
+            digits = len(str(abs(value)))
+            raise WireFormatError(
+                f"{path}: a number of {digits} digits does not fit in a Float64"
+            ) from None
     if isinstance(value, list):
         return [decode(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -22,10 +23,11 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import Invalidator, LocalInvalidator, SubscriptionManager
 from smalltown.server import http_api, storage_route
-from smalltown.server.errors import to_result
+from smalltown.server.dedupe import MutationDeduper
+from smalltown.server.errors import http_error_response, to_result
 from smalltown.server.metrics import Metrics, metrics_endpoint
 from smalltown.server.ratelimit import RateLimiter, RateLimits
-from smalltown.server.sync import MutationDeduper, SyncConnection, SyncSettings
+from smalltown.server.sync import SyncConnection, SyncSettings
 from smalltown.store import Schema, Store, StoreError, open_store
 
 log = logging.getLogger("smalltown.server")
@@ -136,6 +138,7 @@ async def _serve_sync(websocket: WebSocket, state) -> None:
         state.deduper,
         state.settings.sync,
         state.limiter,
+        state.metrics,
     ).run()
 
 
@@ -191,11 +194,16 @@ def create_app(
         *storage_route.routes,
         WebSocketRoute("/api/sync", sync_endpoint),
         WebSocketRoute("/api/{version}/sync", sync_endpoint),
+        http_api.not_found_route,
     ]
     if loaded.assets is not None:
         routes.append(Mount("/assets", StaticFiles(directory=loaded.assets), name="assets"))
     routes.append(Mount("/", StaticFiles(directory=web.STATIC, html=True), name="web"))
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error_response},
+    )
 
 
 def _invalidator(redis_url: str | None) -> Invalidator:

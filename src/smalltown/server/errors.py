@@ -3,7 +3,8 @@
 Errors a caller can act on (bad arguments, a missing function, ConvexError, a store error
 such as an unknown id) reach it with their message (and ConvexError's data). Anything else
 is a bug on our side: the caller gets a request id, the log gets the traceback with it.
-Malformed requests (not JSON, wrong shape) are HTTP 4xx with ``{"code", "message"}``.
+Malformed requests (not JSON, wrong shape) are HTTP 4xx with ``{"code", "message"}``, and
+so are unknown routes and methods under ``/api/`` (pages elsewhere keep plain text).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import logging
 import secrets
 from typing import Any
 
-from starlette.responses import Response
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from smalltown.runtime import ConvexError, FunctionError, wire
 from smalltown.runtime.subscriptions import Result
@@ -60,3 +63,26 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def bad_request_response(exc: BadRequest) -> Response:
     return json_response({"code": exc.code, "message": str(exc)}, exc.status)
+
+
+_ROUTE_CODES = {404: "NotFound", 405: "MethodNotAllowed"}
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, method not allowed): the API's JSON shape
+    under ``/api/``, Starlette's plain text for pages."""
+    assert isinstance(exc, HTTPException)
+    path: str = request.scope.get("path", "")
+    if not path.startswith("/api/"):
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+    shown = path if len(path) <= 200 else path[:200] + "…"
+    if exc.status_code == 405:
+        message = f"{request.method} is not allowed on {shown}"
+    elif exc.status_code == 404:
+        message = f"no API route for {request.method} {shown}"
+    else:
+        message = exc.detail
+    code = _ROUTE_CODES.get(exc.status_code, "BadRequest")
+    return json_response({"code": code, "message": message}, exc.status_code, exc.headers)

@@ -7,14 +7,14 @@ a malformed request is a 4xx with ``{"code", "message"}``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from smalltown.runtime import Runtime, UnauthorizedError, wire
+from smalltown.server import json_input
 from smalltown.server.errors import (
     BadRequest,
     bad_request_response,
@@ -27,18 +27,22 @@ MAX_BODY_BYTES = 8 << 20
 
 
 async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The body, parsed within bounds (size, nesting, valid text), or BadRequest."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BadRequest("PayloadTooLarge", f"the body is larger than {limit} bytes", 413)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BadRequest("PayloadTooLarge", f"the body is larger than {limit} bytes", 413)
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("BadJsonBody", f"the body is not JSON: {exc}") from None
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise BadRequest("PayloadTooLarge", f"the body is larger than {limit} bytes", 413)
+    except ClientDisconnect:  # nobody is left to read the answer, but it must not be a 500
+        raise BadRequest("ClientDisconnected", "the client left before the body ended") from None
+    try:
+        return json_input.loads(body)
+    except json_input.BadJson as exc:
+        raise BadRequest("BadJsonBody", f"the body {exc}") from None
 
 
 def unwrap_args(raw: Any) -> dict[str, Any]:
@@ -52,9 +56,12 @@ def unwrap_args(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise BadRequest("BadArgs", f"args must be an object, got {type(raw).__name__}")
     try:
-        return wire.decode(raw)
+        args = wire.decode(raw)
     except wire.WireFormatError as exc:
         raise BadRequest("BadConvexValue", str(exc)) from None
+    if not isinstance(args, dict):  # {"$integer": ...} and its kin decode to a scalar
+        raise BadRequest("BadArgs", f"args must be an object, got {type(args).__name__}")
+    return args
 
 
 def _endpoint(kind: str | None):
@@ -115,6 +122,17 @@ def _endpoint(kind: str | None):
     return endpoint
 
 
+async def no_such_route(request: Request) -> Response:
+    """Any other path under ``/api/``: a 404 in the API's shape, whatever the method."""
+    path = request.scope["path"]
+    shown = path if len(path) <= 200 else path[:200] + "…"
+    return bad_request_response(
+        BadRequest("NotFound", f"no API route for {request.method} {shown}", 404)
+    )
+
+
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
 routes = [
     Route("/api/query", _endpoint("query"), methods=["POST"]),
     Route("/api/mutation", _endpoint("mutation"), methods=["POST"]),
@@ -122,3 +140,5 @@ routes = [
     Route("/api/function", _endpoint(None), methods=["POST"]),
     Route("/api/run/{path:path}", _endpoint(None), methods=["POST"]),
 ]
+#: Last among the routes: what no route above took stays out of the static pages.
+not_found_route = Route("/api/{rest:path}", no_such_route, methods=_ANY_METHOD)

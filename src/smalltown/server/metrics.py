@@ -53,6 +53,23 @@ class Metrics:
             "Scheduled jobs run (monotonic)",
             registry=self.registry,
         )
+        self.sync_cut_off = Counter(
+            "smalltown_sync_cut_off",
+            "Sync connections cut off for not reading their messages",
+            registry=self.registry,
+        )
+        self.sync_outbox_peak = Gauge(
+            "smalltown_sync_outbox_peak_bytes",
+            "Most bytes of messages ever waiting to go out to one sync connection",
+            registry=self.registry,
+        )
+        self.sync_calls_peak = Gauge(
+            "smalltown_sync_pending_calls_peak",
+            "Most mutations and actions ever waiting or running for one sync connection",
+            registry=self.registry,
+        )
+        self.outbox_peak_bytes = 0
+        self.calls_peak = 0
         self._app_gauges: dict[str, Gauge] = {}
 
     def set_app_gauges(self, values: Mapping[str, tuple]) -> None:
@@ -74,6 +91,14 @@ class Metrics:
             gauge = Gauge(name, help_text, labels, registry=self.registry)
             self._app_gauges[name] = gauge
         return gauge
+
+    def observe_sync_connection(self, outbox_peak_bytes: int, calls_peak: int) -> None:
+        """A closed sync connection's high-water marks; the gauges keep the most any
+        connection reached."""
+        self.outbox_peak_bytes = max(self.outbox_peak_bytes, outbox_peak_bytes)
+        self.calls_peak = max(self.calls_peak, calls_peak)
+        self.sync_outbox_peak.set(self.outbox_peak_bytes)
+        self.sync_calls_peak.set(self.calls_peak)
 
     def observe_call(self, kind: str, path: str, seconds: float, ok: bool) -> None:
         self.calls.labels(kind, "success" if ok else "error").inc()

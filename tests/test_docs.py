@@ -89,3 +89,8 @@ def test_benchmarks_page_has_the_store_figures():
     text = (ROOT / "docs" / "benchmarks.md").read_text()
     for figure in ("inserts", "point reads", "index query", "vector search"):
         assert figure in text.lower(), figure
+
+
+def test_the_architecture_page_stays_short():
+    """A page a newcomer reads in minutes: history goes in commit messages, not here."""
+    assert len(ARCHITECTURE.splitlines()) < 250

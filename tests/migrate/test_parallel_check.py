@@ -247,9 +247,12 @@ def test_a_checking_process_that_dies_midway_hands_each_batch_over_once(tmp_path
     def lines_then_a_death():
         for n, line in real_lines():
             if n == 450 and pools and not pools[0]._broken:  # chunks 2-4 are out
-                os.kill(next(iter(pools[0]._processes)), signal.SIGKILL)
-                # The pool sees it before the next chunk goes.
-                wait_for(lambda: pools[0]._broken, "the pool to see its process die")
+                pid, victim = next(iter(pools[0]._processes.items()))
+                os.kill(pid, signal.SIGKILL)
+                # Dead before the next chunk goes. (Not "the pool is broken": a process
+                # killed while sending a result leaves the pool waiting for the rest of
+                # it, until the checker's own watch breaks that wait.)
+                wait_for(lambda p=victim: p.exitcode is not None, "the killed process to end")
             yield n, line
 
     notes.lines = lines_then_a_death

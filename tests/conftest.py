@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 
 from smalltown.store import Schema, Store, open_store
 
-from helpers import free_port
+from helpers import free_port, wait_for
 
 PG_ADMIN_URL = os.environ.get(
     "SMALLTOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -100,15 +99,21 @@ class MongoTestServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while True:
+        proc, failed = self.proc, f"SecantusDB did not start; see {log.name}"
+
+        def accepting() -> bool:
+            if proc.poll() is not None:
+                require_service("MongoDB", failed)
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
+                return True
             except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    require_service("MongoDB", f"SecantusDB did not start; see {log.name}")
-                time.sleep(0.05)
+                return False
+
+        try:
+            wait_for(accepting, f"SecantusDB on port {self.port}", timeout, interval=0.05)
+        except AssertionError:
+            require_service("MongoDB", failed)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -1,4 +1,9 @@
-"""Helpers shared by tests: a real server on a loopback port, waiting on conditions."""
+"""Helpers shared by tests: a real server on a loopback port, waiting on conditions.
+
+Tests wait for what they can observe, never for a length of time: ``wait_for`` (sync)
+and ``eventually`` (async) poll a condition until it holds, under a deadline generous
+enough for a loaded machine, and fail saying what never happened.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,51 @@ import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import uvicorn
+
+T = TypeVar("T")
+POLL_SECONDS = 0.02  # between two looks at a condition: short, as a look is cheap
+
+
+def wait_for(
+    condition: Callable[[], T],
+    what: str = "the condition",
+    timeout: float = 10.0,
+    interval: float = POLL_SECONDS,
+) -> T:
+    """Call ``condition()`` until it returns something true, and return that; after
+    ``timeout`` seconds fail with an AssertionError naming ``what`` was awaited.
+    An exception from ``condition`` ends the wait at once (a process that died, say)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}, in vain")
+        time.sleep(interval)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T] | T],
+    what: str = "the condition",
+    timeout: float = 10.0,
+    interval: float = POLL_SECONDS,
+) -> T:
+    """``wait_for`` on the event loop: ``check`` may be a coroutine function, and other
+    tasks run between looks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}, in vain")
+        await asyncio.sleep(interval)
 
 
 def free_port() -> int:
@@ -49,32 +97,19 @@ class RunningServer:
 
     async def __aenter__(self) -> RunningServer:
         self.task = asyncio.create_task(self.server.serve())
-        deadline = time.monotonic() + 20
-        while not self.server.started:
+
+        def started() -> bool:
             if self.task.done():
                 self.task.result()
                 raise RuntimeError("the server stopped while starting")
-            assert time.monotonic() < deadline, "server did not start in 20 s"
-            await asyncio.sleep(0.02)
+            return self.server.started
+
+        await eventually(started, f"the server on port {self.port} to start", timeout=20)
         return self
 
     async def __aexit__(self, *exc) -> None:
         self.server.should_exit = True
         await asyncio.wait_for(self.task, 20)
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
-    """Wait until ``check()`` is true, polling; fail with a clear message on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.02)
 
 
 class RedisServer:
@@ -99,15 +134,11 @@ class RedisServer:
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), *no_files],
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
-            assert time.monotonic() < deadline, "redis-server did not start in 10 s"
-            time.sleep(0.05)
+        wait_for(self._answers, f"redis-server on port {self.port} to answer", interval=0.05)
+
+    def _answers(self) -> bool:
+        ping = ["redis-cli", "-p", str(self.port), "ping"]
+        return subprocess.run(ping, capture_output=True, text=True).stdout.strip() == "PONG"
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -121,15 +152,17 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30, log=None
     stops or takes longer than ``timeout`` seconds, showing its ``log`` file if given."""
     import httpx
 
-    deadline = time.monotonic() + timeout
-    while True:
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server for {url} stopped (exit code {proc.returncode})")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{url}/health", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            shown = f":\n{log.read_text()}" if log is not None else ""
-            raise AssertionError(f"the server at {url} did not start{shown}")
-        time.sleep(0.1)
+            return False
+
+    try:
+        wait_for(healthy, f"the server at {url} to answer /health", timeout, interval=0.1)
+    except AssertionError as exc:
+        proc.kill()
+        shown = f":\n{log.read_text()}" if log is not None else ""
+        raise AssertionError(f"{exc}{shown}") from None

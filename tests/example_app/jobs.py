@@ -50,13 +50,23 @@ async def job(ctx, id: str) -> dict:
     return {"state": doc["state"], "name": doc["name"]}
 
 
+#: held actions, by tag, until the test releases them (the test's towns share this process)
+HELD: dict[str, asyncio.Event] = {}
+
+
+def release(tag: str) -> None:
+    """Let the held action ``tag`` finish."""
+    HELD.setdefault(tag, asyncio.Event()).set()
+
+
 @mutation
-async def schedule_slow(ctx, tag: str, seconds: float) -> str:
-    return await ctx.scheduler.run_after(0, "jobs:slow", {"tag": tag, "seconds": seconds})
+async def schedule_held(ctx, tag: str) -> str:
+    return await ctx.scheduler.run_after(0, "jobs:held", {"tag": tag})
 
 
 @internal_action
-async def slow(ctx, tag: str, seconds: float) -> None:
-    """An action that takes a while: a process may stop, or another start, meanwhile."""
-    await asyncio.sleep(seconds)
+async def held(ctx, tag: str) -> None:
+    """An action that runs until the test releases it: a process may stop, or another
+    start, meanwhile."""
+    await HELD.setdefault(tag, asyncio.Event()).wait()
     await ctx.run_mutation("jobs:record", {"tag": tag})

@@ -100,12 +100,31 @@ async def test_an_unreachable_server_names_the_setting_that_fixes_it():
 
 
 async def test_requests_in_flight_are_capped():
-    fake = FakeLLM(delay=0.05)
-    async with RunningServer(fake.app) as server:
+    fake = FakeLLM(delay=0.05)  # (a while inside, so more than three would meet there)
+    inside, most = 0, 0
+    three_in = asyncio.Event()
+
+    async def gated(scope, receive, send):
+        """The fake, holding each request until three are in at once: how fast they come
+        does not decide whether they meet."""
+        nonlocal inside, most
+        if scope["type"] != "http":
+            return await fake.app(scope, receive, send)
+        inside += 1
+        most = max(most, inside)
+        if inside == 3:
+            three_in.set()
+        try:
+            await asyncio.wait_for(three_in.wait(), 10)
+            await fake.app(scope, receive, send)
+        finally:
+            inside -= 1
+
+    async with RunningServer(gated) as server:
         fake.url = server.url
         provider = openai(fake, concurrency=3)
         await asyncio.gather(*(provider.embed([str(i)]) for i in range(12)))
-        assert fake.max_in_flight == 3
+        assert most == 3 and fake.max_in_flight <= 3
         await provider.close()
 
 

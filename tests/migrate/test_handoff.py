@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import queue
 import threading
 
 import pytest
@@ -9,11 +10,27 @@ import pytest
 from smalltown.migrate.handoff import Handoff, Stopped
 
 
+class _NotingQueue(queue.Queue):
+    """A queue that says when a thread comes to wait on it."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.taking = threading.Event()
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        if block:
+            self.taking.set()
+        return super().get(block, timeout)
+
+
 def test_a_cancelled_writer_leaves_no_thread_waiting_for_a_batch():
     async def writer_cancelled_while_waiting() -> None:
         handoff = Handoff()
+        handoff._queue = noting = _NotingQueue(handoff._queue.maxsize)
         taking = asyncio.ensure_future(anext(handoff.batches()))
-        await asyncio.sleep(0.2)  # the writer waits for a batch, in a thread of its own
+        # The writer waits for a batch, in a thread of its own.
+        await asyncio.to_thread(noting.taking.wait, 10)
+        assert noting.taking.is_set(), "the writer never came to wait for a batch"
         taking.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await taking

@@ -7,11 +7,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
+from paused_import import PAUSED
 
 from smalltown.bench.synthetic_snapshot import NUMBERS, build_snapshot
 from smalltown.migrate.import_zip import fit_schema
@@ -22,7 +23,9 @@ from smalltown.store import open_store
 from conftest import new_postgres_database
 
 DOCS = 40_000
+MIDWAY = 2000  # documents an import has written when it is signalled
 SRC = str(Path(__file__).resolve().parents[2] / "src")
+PAUSED_IMPORT = Path(__file__).with_name("paused_import.py")
 
 
 def _count_rows(url: str) -> int:
@@ -55,23 +58,20 @@ def _count_rows(url: str) -> int:
         raise
 
 
-def _start(snapshot: Path, url: str) -> subprocess.Popen:
+def _start(snapshot: Path, url: str, pause_after: int | None = None) -> subprocess.Popen:
+    """``smalltown import``; with ``pause_after``, one that stops between two batches
+    once that many documents are in, and says so (``paused_import.py``)."""
     env = {**os.environ, "PYTHONPATH": SRC}
+    command = [sys.executable, "-m", "smalltown.cli"]
+    if pause_after is not None:
+        command = [sys.executable, str(PAUSED_IMPORT), str(pause_after)]
     return subprocess.Popen(
-        [sys.executable, "-m", "smalltown.cli", "import", str(snapshot), "--database", url],
+        [*command, "import", str(snapshot), "--database", url],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout} s")
-        time.sleep(0.01)
 
 
 def _snapshot_ids(snapshot: Path) -> dict[str, list[str]]:
@@ -84,23 +84,31 @@ def _snapshot_ids(snapshot: Path) -> dict[str, list[str]]:
 
 
 def _signal_midway(snapshot: Path, url: str, signum: int) -> tuple[int, str]:
-    """Start an import, and once a few batches are in (well short of the end) send it
-    ``signum``; it must end within 30 s. Returns its exit code and what it printed."""
-    first = _start(snapshot, url)
+    """Start an import that pauses between two batches once ``MIDWAY`` documents are in
+    (well short of the end), and once it says so send it ``signum``; it must end within
+    30 s. Returns its exit code and what it printed."""
+    first = _start(snapshot, url, pause_after=MIDWAY)
+    said: list[str] = []
     try:
-        _wait_for(
-            lambda: _count_rows(url) >= 2000 or first.poll() is not None,
-            240,
-            "the import committed no batches",
-        )
-        assert first.poll() is None, f"the import ended before the signal: {first.stderr.read()}"
+        for line in first.stderr:  # each line as it comes; the end if the import ends
+            said.append(line)
+            if PAUSED in line:
+                break
+        else:
+            raise AssertionError(f"the import ended before the signal:\n{''.join(said)}")
         first.send_signal(signum)
-        _, stderr = first.communicate(timeout=30)  # at once, not after the import
+        too_slow = threading.Timer(30, first.kill)  # it ends at once, not after the import
+        too_slow.start()
+        try:
+            said.append(first.stderr.read())  # to its end: nothing of the import is left
+            first.wait()
+        finally:
+            too_slow.cancel()
     finally:
         if first.poll() is None:
             first.kill()
             first.wait(timeout=30)
-    return first.returncode, stderr
+    return first.returncode, "".join(said)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -123,7 +131,7 @@ async def test_sigkill_mid_import_then_rerun_writes_every_document_once(kill_url
     returncode, _ = _signal_midway(snapshot, store_url, signal.SIGKILL)
     assert returncode == -signal.SIGKILL
     after_kill = _count_rows(store_url)
-    assert 2000 <= after_kill < DOCS, after_kill
+    assert MIDWAY <= after_kill < DOCS, after_kill
 
     second = _start(snapshot, store_url)
     _, stderr = second.communicate(timeout=480)
@@ -157,7 +165,7 @@ def test_ctrl_c_mid_import_exits_at_once_and_a_rerun_finishes(tmp_path):
     returncode, stderr = _signal_midway(snapshot, url, signal.SIGINT)
     assert returncode == 130, stderr
     assert "interrupted" in stderr and "run again" in stderr
-    assert 2000 <= _count_rows(url) < DOCS
+    assert MIDWAY <= _count_rows(url) < DOCS
 
     second = _start(snapshot, url)
     _, stderr = second.communicate(timeout=240)

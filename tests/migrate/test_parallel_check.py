@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from smalltown.migrate.spool import Spool
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import Index, Schema, Table, VectorIndex, encode_id
 from smalltown.store.ids import new_internal_id
+
+from helpers import wait_for
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 NOTES, VECS = 10004, 10007
@@ -198,20 +199,25 @@ def test_checking_processes_end_when_the_import_is_killed(tmp_path):
     path = _zip(tmp_path / "s.zip", _lines(6000))
     script = tmp_path / "check_forever.py"
     script.write_text(CHECK_FOREVER)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(Path(__file__).parent)])}
+    here = Path(__file__).parent  # the script imports this module, which imports helpers
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(here), str(here.parent)])}
     child = subprocess.Popen([sys.executable, str(script), str(path)], env=env)
+
+    def checking() -> list[int] | None:
+        assert child.poll() is None, "the import ended before its checking processes began"
+        found = _descendants(child.pid)
+        return found if len(found) >= 4 else None  # fork server, tracker, 2 checkers
+
     try:
-        deadline = time.monotonic() + 60
-        while len(helpers := _descendants(child.pid)) < 4:  # fork server, tracker, 2 checkers
-            assert child.poll() is None and time.monotonic() < deadline, "no checking processes"
-            time.sleep(0.05)
+        helpers = wait_for(checking, "the import's checking processes", 60, interval=0.05)
     finally:
         child.kill()
         child.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in helpers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in helpers if _alive(pid)], "checking processes outlived the import"
+    wait_for(
+        lambda: not any(_alive(pid) for pid in helpers),
+        "the checking processes to end with the import",
+        interval=0.05,
+    )
 
 
 def test_a_checking_process_that_dies_midway_hands_each_batch_over_once(tmp_path, monkeypatch):
@@ -241,8 +247,12 @@ def test_a_checking_process_that_dies_midway_hands_each_batch_over_once(tmp_path
     def lines_then_a_death():
         for n, line in real_lines():
             if n == 450 and pools and not pools[0]._broken:  # chunks 2-4 are out
-                os.kill(next(iter(pools[0]._processes)), signal.SIGKILL)
-                time.sleep(0.5)  # let the pool see it before the next chunk goes
+                pid, victim = next(iter(pools[0]._processes.items()))
+                os.kill(pid, signal.SIGKILL)
+                # Dead before the next chunk goes. (Not "the pool is broken": a process
+                # killed while sending a result leaves the pool waiting for the rest of
+                # it, until the checker's own watch breaks that wait.)
+                wait_for(lambda p=victim: p.exitcode is not None, "the killed process to end")
             yield n, line
 
     notes.lines = lines_then_a_death

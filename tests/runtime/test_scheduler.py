@@ -14,6 +14,7 @@ from smalltown.runtime.scheduler import (
 )
 from smalltown.store import open_store
 
+from example_app import jobs
 from example_app.schema import schema
 from helpers import eventually
 
@@ -88,8 +89,11 @@ async def test_scheduled_actions_run(town):
 async def test_jobs_pending_at_shutdown_run_after_restart_once(tmp_path):
     url = f"sqlite:///{tmp_path}/restart.db"
     first = await Town(url).start(poll=0.05)
-    job = (await first.runtime.mutation("jobs:schedule", {"tag": "later", "seconds": 0.6})).value
-    await first.stop()  # before it was due
+    job = (await first.runtime.mutation("jobs:schedule", {"tag": "later", "seconds": 3600})).value
+    await first.stop()  # long before it was due
+    store = await open_store(url, with_system_tables(schema))
+    await store.run(lambda tx: tx.patch(job, {"scheduledTime": now_ms()}))  # now it is due
+    await store.close()
     second = await Town(url).start(poll=0.05)
     third = None
     try:
@@ -213,14 +217,15 @@ async def test_a_starting_process_fails_only_the_actions_of_processes_that_are_g
             return next(t for t in towns if t.worker.id == worker)
 
         # Another process starting while an action runs leaves it running.
-        job = (await a.runtime.mutation("jobs:schedule_slow", {"tag": "s", "seconds": 1.5})).value
+        job = (await a.runtime.mutation("jobs:schedule_held", {"tag": "s"})).value
         await holder(job)
         towns.append(await Town(url).start())
         assert (await a.state(job))["kind"] == "inProgress"
+        jobs.release("s")
         await eventually(lambda: _is(a, job, "success"), timeout=20)
 
         # The process running an action stops: another marks it failed within a moment.
-        job = (await a.runtime.mutation("jobs:schedule_slow", {"tag": "t", "seconds": 60})).value
+        job = (await a.runtime.mutation("jobs:schedule_held", {"tag": "t"})).value  # for ever
         gone = await holder(job)
         await gone.stop()
         towns.remove(gone)
@@ -231,3 +236,4 @@ async def test_a_starting_process_fails_only_the_actions_of_processes_that_are_g
     finally:
         for town in towns:
             await town.stop()
+        jobs.HELD.clear()

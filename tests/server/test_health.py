@@ -3,14 +3,13 @@
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from smalltown.server import create_app
 
-from helpers import RunningServer, free_port
+from helpers import RunningServer, free_port, wait_for
 
 
 async def test_health_names_the_store(store_url):
@@ -50,18 +49,17 @@ def test_the_cli_serves_health_on_the_default_store_layout(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def answered() -> httpx.Response | None:
+        if proc.poll() is not None:
+            pytest.fail(f"server did not come up:\n{proc.stdout.read() if proc.stdout else ''}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        except httpx.TransportError:
+            return None
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                reply = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"server did not come up:\n{proc.stdout.read() if proc.stdout else ''}"
-                    )
-                time.sleep(0.1)
+        reply = wait_for(answered, "the server to answer /health", timeout=30, interval=0.1)
         assert reply.json()["store"] == {
             "provider": "sqlite",
             "url": "sqlite:///./data/smalltown.db",

@@ -1,12 +1,10 @@
 """Several servers on one database: a change made through one reaches the live queries of
 every other, through a real Redis (a private redis-server on a loopback port)."""
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +15,7 @@ from smalltown.runtime.redis_invalidator import decode, encode
 from smalltown.server import ServerSettings, create_app
 from smalltown.store import Write
 
-from helpers import RedisServer, RunningServer, free_port, wait_healthy
+from helpers import RedisServer, RunningServer, eventually, free_port, wait_for, wait_healthy
 
 
 @pytest.fixture
@@ -33,12 +31,12 @@ async def _health(server):
         return (await http.get(f"{server.url}/health", timeout=10)).json()
 
 
-async def _health_until(server, predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not predicate(health := await _health(server)):
-        assert time.monotonic() < deadline, f"/health stayed {health}"
-        await asyncio.sleep(0.1)
-    return health
+async def _health_until(server, predicate, what, timeout=20):
+    async def matching():
+        health = await _health(server)
+        return health if predicate(health) else None
+
+    return await eventually(matching, f"/health of {server.url} to say {what}", timeout, 0.1)
 
 
 def _app(url, redis_url):
@@ -91,7 +89,7 @@ async def test_after_redis_comes_back_every_live_query_catches_up(
         await on_b.wait_for(1, [])
         assert (await _health(b))["redis"]["listening"]
         redis_server.stop()  # a commit made now reaches no one...
-        lost = await _health_until(b, lambda h: h["status"] == "degraded")
+        lost = await _health_until(b, lambda h: h["status"] == "degraded", "degraded")
         assert not lost["redis"]["listening"] and "Redis does not answer" in lost["redis"]["error"]
         writer = await Client.connect(a, session="writer")
         assert (
@@ -102,7 +100,7 @@ async def test_after_redis_comes_back_every_live_query_catches_up(
         redis_server.start()  # ...but once Redis is back, b re-runs its live queries
         await on_b.wait_for(1, [{"author": "x", "body": "lost?"}], timeout=30)
         assert "lost Redis" in caplog.text and "re-running every live query" in caplog.text
-        back = await _health_until(b, lambda h: h["status"] == "ok")
+        back = await _health_until(b, lambda h: h["status"] == "ok", "ok")
         assert back["redis"]["listening"] and "redis://127.0.0.1" in back["redis"]["url"]
         for client in (on_b, writer):
             await client.ws.close()
@@ -211,24 +209,19 @@ def _engine_time(url):
     return engine["value"]["engine"]["currentTime"]
 
 
-def _advances(url, timeout):
-    """Whether the default world's engine clock moves within ``timeout`` seconds."""
+def _advancing(url, timeout):
+    """Wait until the default world's engine clock, as ``url`` shows it, moves on."""
     start = _engine_time(url)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _engine_time(url) > start:
-            return True
-        time.sleep(0.2)
-    return False
+    wait_for(lambda: _engine_time(url) > start, f"the engine clock at {url} to move", timeout, 0.2)
 
 
 def test_a_world_whose_process_is_killed_is_taken_over(postgres_url, redis_server, processes):
     first = processes(postgres_url, redis_server.url, app="smalltown.town")
-    assert _advances(first.url, 20)  # the first process holds the default world's lease
+    _advancing(first.url, 20)  # the first process holds the default world's lease
     second = processes(postgres_url, redis_server.url, app="smalltown.town")
-    assert _advances(second.url, 20)  # stepped by the first; seen from the second
+    _advancing(second.url, 20)  # stepped by the first; seen from the second
     first.kill()
-    assert _advances(second.url, 30)  # the lease runs out and the second takes over
+    _advancing(second.url, 30)  # the lease runs out and the second takes over
     assert "taken over from a runner that stopped" in second.log.read_text()
 
 

@@ -2,8 +2,6 @@
 LLM on loopback, the line lands in the messages table, and the conversation goes on.
 When the LLM cannot be reached, the world says so, with the fix, and agents carry on."""
 
-import asyncio
-
 import pytest
 
 from fake_llm import FakeLLM
@@ -11,6 +9,7 @@ from smalltown.engine.world_map import EMPTY, WorldMap
 from smalltown.llm import LLMConfig, open_provider
 from smalltown.llm.minilm import MiniLMEmbedder
 from smalltown.runtime import Registry, Runtime
+from smalltown.runtime.context import SCHEDULED
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS
@@ -60,7 +59,19 @@ class Town:
                 lambda tx: tx.patch(self.status["_id"], {"lastViewed": self.clock[0]})
             )
             await self.runner.step_world(self.world_id)
-            await asyncio.sleep(0.01)  # let scheduled actions run
+            # The actions the step scheduled run to their end before the next step, so
+            # the game clock never outruns them (and a status they set is seen).
+            await eventually(self.actions_done, "the scheduled actions to finish", timeout=60)
+
+    async def actions_done(self) -> bool:
+        async def unfinished(tx):
+            for kind in ("pending", "inProgress"):
+                found = await tx.first(SCHEDULED, "by_state_time", eq={"state.kind": kind})
+                if found is not None:
+                    return found
+            return None
+
+        return await self.store.read(unfinished) is None
 
     async def send(self, name, args):
         engine = self.status["engineId"]

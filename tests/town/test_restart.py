@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from helpers import free_port, wait_healthy
+from helpers import free_port, wait_for, wait_healthy
 
 
 def start_server(tmp_path, port, database):
@@ -44,13 +44,12 @@ def call(url, kind, path, args, token=None):
 
 
 def wait_result(url, input_id, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id})
-        if result is not None:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"input {input_id} was not processed in {timeout} s")
+    return wait_for(
+        lambda: call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}),
+        f"input {input_id} to be processed",
+        timeout,
+        interval=0.1,
+    )
 
 
 @pytest.mark.timeout(180)

@@ -54,8 +54,15 @@ async def database_channel(store: Store) -> str:
 class RedisInvalidator:
     """An ``Invalidator`` over Redis pub/sub: this process's commits and everyone else's."""
 
-    def __init__(self, url: str, channel: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        channel: str | None = None,
+        connect: Callable[[str], redis.Redis] = redis.from_url,
+    ) -> None:
+        """``connect`` makes the client from ``url`` (unit tests pass an in-memory one)."""
         self._url = url
+        self._connect = connect
         self._shown = mask_password(url)  # for messages: never the password
         self._channel = channel  # None: the database's own (database_channel)
         self._origin = uuid.uuid4().hex  # to know this process's own messages
@@ -74,7 +81,7 @@ class RedisInvalidator:
         deliver: Callable[[int, tuple[Write, ...]], None],
         resync: Callable[[], None] = lambda: None,
     ) -> None:
-        self._client = redis.from_url(self._url)
+        self._client = self._connect(self._url)
 
         def local(ts: int, writes: tuple[Write, ...]) -> None:
             deliver(ts, writes)

@@ -119,7 +119,7 @@ class SubscriptionManager:
         self._seen_ts = runtime.store.last_commit_ts
         self._done_ts = self._seen_ts
         self._settled = asyncio.Condition()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         self.query_runs = 0
 

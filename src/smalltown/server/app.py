@@ -85,7 +85,7 @@ def load_app(package: str | None) -> App:
 async def health(request: Request) -> JSONResponse:
     """Liveness and what the town runs on; 503 when the store cannot be read."""
     store: Store = request.app.state.store
-    body = {
+    body: dict[str, Any] = {
         "status": "ok",
         "version": __version__,
         "store": {"provider": store.provider_name, "url": store.url},
@@ -153,7 +153,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(server: Starlette) -> AsyncIterator[None]:
         owned = isinstance(store, str)
-        opened = await open_store(store, schema) if owned else store
+        opened = await open_store(store, schema) if isinstance(store, str) else store
         state = server.state
         state.store = opened
         state.settings = settings

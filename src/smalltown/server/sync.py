@@ -14,7 +14,7 @@ import collections
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,7 @@ class SyncConnection:
         self._outbox: asyncio.Queue[_Outgoing | None] = asyncio.Queue()
         # Updates are sent where they are delivered when nothing is queued or being sent
         # (see eager.py); a send that had to wait finishes in ``_inflight``.
-        self._send_frame: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self._send_frame: Callable[[dict[str, Any]], Coroutine[Any, Any, None]] | None = None
         self._sender_busy = False
         self._inflight: asyncio.Task | None = None
         self._mutations: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
@@ -286,7 +286,7 @@ class SyncConnection:
         if not isinstance(mods, list):
             raise ProtocolError("ModifyQuerySet needs a list of modifications")
         self._query_set = new
-        out: list[dict[str, Any]] = []
+        out: list[str] = []  # each modification as JSON text
         adds: list[tuple[int, str, dict[str, Any], Identity]] = []
         for mod in mods:
             if not isinstance(mod, dict) or not isinstance(mod.get("queryId"), int):
@@ -363,7 +363,7 @@ class SyncConnection:
         self._identity = identity
         # Every query re-runs as the new identity.
         requery = [(qid, path, args, identity) for qid, (path, args) in self._query_specs.items()]
-        mods: list[dict[str, Any]] = []
+        mods: list[str] = []
         ts = 0
         if requery:
             for sub in self._subs.values():

@@ -72,7 +72,8 @@ def load_app(package: str | None) -> App:
         start_service = importlib.import_module(f"{package}.service").start
     except (ModuleNotFoundError, AttributeError):
         start_service = None
-    root = Path(importlib.import_module(package).__file__).parent / "assets"
+    # The package's folder from __path__: a namespace package (no __init__.py) has no __file__.
+    root = Path(next(iter(importlib.import_module(package).__path__))) / "assets"
     return App(
         schema,
         Registry.from_package(package),

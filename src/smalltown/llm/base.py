@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from smalltown.llm.prices import Cost
 
@@ -47,14 +47,23 @@ class Usage:
     last_error: str | None = None
 
 
+class Persona(TypedDict):
+    """Who speaks, or is spoken to, as prompts and the composer read them."""
+
+    name: str
+    description: str
+    identity: str
+    plan: str
+
+
 class Composer(Protocol):
     """Talk without a language model: lines and memories made from templates."""
 
     def compose(
         self,
         kind: str,
-        me: dict[str, str],
-        other: dict[str, str],
+        me: Persona,
+        other: Persona,
         transcript: Transcript,
         seed: str,
         memories: Sequence[str] = (),

@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.test-installed
 
 JS_DEPS    := tests/js/node_modules/.package-lock.json
 
-.PHONY: run test lint typecheck-js format services bench-store clean
+.PHONY: run test lint typecheck typecheck-js format services bench-store clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: $(RUN_STAMP)
 $(JS_DEPS): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 
-test: $(TEST_STAMP) $(JS_DEPS) services lint typecheck-js
+test: $(TEST_STAMP) $(JS_DEPS) services lint typecheck typecheck-js
 	$(BIN)/pytest
 
 # The page's JavaScript checked against its JSDoc types (tests/js/tsconfig.json); writes nothing.
@@ -39,6 +39,11 @@ typecheck-js: $(JS_DEPS)
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests scripts deploy
 	$(BIN)/ruff format --check src tests scripts deploy
+
+# The Python type check of src/smalltown: strict for store/, runtime/ and engine/ (the
+# settings are [tool.mypy] in pyproject.toml); writes nothing but mypy's cache.
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff format src tests scripts deploy
@@ -51,4 +56,4 @@ bench-store: $(TEST_STAMP)
 	$(BIN)/smalltown bench store --database $${SMALLTOWN_DATABASE_URL:-sqlite:///./data/bench.db}
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache src/*.egg-info tests/js/node_modules
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache src/*.egg-info tests/js/node_modules

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from smalltown.agents.town_access import Person
 from smalltown.llm import LLMResponseError
 
 MAX_REPLY_CHARS = 200
@@ -13,11 +15,11 @@ _GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[^.!?
 
 def conversation_messages(
     kind: str,
-    me: dict[str, str],
-    other: dict[str, str],
+    me: Person,
+    other: Person,
     transcript: list[tuple[str, str]],
     met_before: bool,
-    memories: list[str] = (),
+    memories: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     """Chat messages for the next line ``me`` says to ``other``."""
     situation = {
@@ -73,7 +75,7 @@ def usable_reply(text: str, kind: str, source: str, max_chars: int = MAX_REPLY_C
 
 
 def summary_messages(
-    me: dict[str, str], other: dict[str, str], transcript: list[tuple[str, str]]
+    me: Person, other: Person, transcript: list[tuple[str, str]]
 ) -> list[dict[str, str]]:
     lines = "\n".join(f"{author}: {text}" for author, text in transcript)
     return [
@@ -87,7 +89,7 @@ def summary_messages(
     ]
 
 
-def importance_messages(me: dict[str, str], memory: str) -> list[dict[str, str]]:
+def importance_messages(me: Person, memory: str) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": f"You are {me['name']}."},
         {
@@ -98,7 +100,7 @@ def importance_messages(me: dict[str, str], memory: str) -> list[dict[str, str]]
     ]
 
 
-def reflection_messages(me: dict[str, str], memories: list[str]) -> list[dict[str, str]]:
+def reflection_messages(me: Person, memories: list[str]) -> list[dict[str, str]]:
     numbered = "\n".join(f"{i}. {m}" for i, m in enumerate(memories, 1))
     return [
         {"role": "system", "content": f"You are {me['name']}. {me.get('identity', '')}"},

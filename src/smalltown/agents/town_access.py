@@ -14,14 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol, TypedDict
 
-from smalltown.llm import LLM, ChatResult, Embedder, LLMError
+from smalltown.llm import LLM, ChatResult, Embedder, LLMError, Persona
 
-
-class Person(TypedDict):
-    name: str
-    description: str
-    identity: str
-    plan: str
+#: a character, as agents' work reads it: the persona prompts and the composer take
+Person = Persona
 
 
 class ConversationContext(TypedDict):

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from smalltown.bench.engine_bench import _answers
 from smalltown.engine.engine import Input, step
@@ -234,7 +234,23 @@ async def _prepare(database_url: str, agents: int) -> str:
         await store.close()
 
 
-async def _measure(url: str, world_id: str, seconds: float, warmup: float) -> dict[str, float]:
+class WireRates(TypedDict):
+    """What a page and a whole-state subscriber received a second, measured on a socket."""
+
+    page_bytes_per_s: float
+    page_frames_per_s: float
+    whole_bytes_per_s: float
+    whole_frames_per_s: float
+    ratio: float  # the page's bytes over the whole state's
+    page_by_function: dict[str, float]  # the page's bytes a second, by query path
+
+
+class Results(TypedDict):
+    simulated: dict[str, float]
+    wire: NotRequired[WireRates]
+
+
+async def _measure(url: str, world_id: str, seconds: float, warmup: float) -> WireRates:
     page, whole = _Viewer(url), _Viewer(url)
     await page.open()
     await whole.open()
@@ -260,7 +276,7 @@ async def _measure(url: str, world_id: str, seconds: float, warmup: float) -> di
     }
 
 
-def on_the_wire(agents: int = 25, seconds: float = 60.0, warmup: float = 65.0) -> dict[str, float]:
+def on_the_wire(agents: int = 25, seconds: float = 60.0, warmup: float = 65.0) -> WireRates:
     """Residents spend their first minute at a chore, standing still, so the count starts
     after ``warmup`` seconds, when the town is walking and talking."""
     with tempfile.TemporaryDirectory(prefix="smalltown-bandwidth-") as folder:
@@ -312,8 +328,8 @@ def run(
     seconds: float = 60.0,
     wire: bool = True,
     out: Callable[[str], None] = print,
-) -> dict[str, dict[str, float]]:
-    results = {"simulated": simulate(agents, minutes)}
+) -> Results:
+    results: Results = {"simulated": simulate(agents, minutes)}
     s = results["simulated"]
     out(
         f"simulated, {agents} agents, {minutes:g} min: whole document "

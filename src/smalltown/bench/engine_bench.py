@@ -12,6 +12,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from smalltown.bench.stats import percentile
 from smalltown.engine.engine import Input, step
@@ -87,6 +88,18 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
     }
 
 
+@dataclass
+class _Sim:
+    """One of many small worlds, between steps."""
+
+    world: World
+    world_map: WorldMap
+    now: float
+    step_number: int
+    number: int  # the last input number given
+    pending: list[Input] = field(default_factory=list)
+
+
 def run_many_worlds(worlds: int, agents: int, minutes: float = 1.0) -> dict[str, float]:
     """Many small worlds in one process: CPU to step all of them once (one second each)."""
     sims = []
@@ -94,15 +107,16 @@ def run_many_worlds(worlds: int, agents: int, minutes: float = 1.0) -> dict[str,
         world, world_map = World(), crowd_map(agents)
         creates = [Input(i + 1, "createAgent", {}) for i in range(agents)]
         step(world, world_map, creates, 1_000_000.0, seed=n, step_number=0, duration=0)
-        sims.append([world, world_map, 1_000_000.0, 1, [], agents])
+        sims.append(_Sim(world, world_map, 1_000_000.0, 1, agents))
     rounds: list[float] = []
     for _ in range(int(minutes * 60)):
         started = time.process_time()
         for sim in sims:
-            world, world_map, now, step_number, pending, number = sim
-            out = step(world, world_map, pending, now, seed=0, step_number=step_number)
-            sim[2], sim[3] = out.end_time, step_number + 1
-            sim[4], sim[5] = _answers(out.operations, number)
+            out = step(
+                sim.world, sim.world_map, sim.pending, sim.now, seed=0, step_number=sim.step_number
+            )
+            sim.now, sim.step_number = out.end_time, sim.step_number + 1
+            sim.pending, sim.number = _answers(out.operations, sim.number)
         rounds.append((time.process_time() - started) * 1000)
     return {
         "worlds": worlds,

@@ -21,8 +21,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 from smalltown.bench.synthetic_snapshot import build_snapshot
+
+
+class _ChildResult(TypedDict):
+    provider: str
+    documents: int
+    seconds: float
+    rate: float  # documents a second
+    index_seconds: float  # of the seconds, spent building vector indexes
+
+
+class ImportResult(_ChildResult):
+    peak_mb: float  # the importing process's peak resident memory
 
 
 def run(
@@ -31,7 +44,7 @@ def run(
     vectors: int | None = None,
     dims: int = 1024,
     out: Callable[[str], None] = print,
-) -> list[dict[str, float | str]]:
+) -> list[ImportResult]:
     vectors = docs // 10 if vectors is None else vectors
     results = []
     with tempfile.TemporaryDirectory(prefix="smalltown-bench-import-") as scratch:
@@ -62,7 +75,7 @@ def run(
     return results
 
 
-def _import_in_child(url: str, snapshot: Path) -> dict[str, float | str]:
+def _import_in_child(url: str, snapshot: Path) -> ImportResult:
     child = subprocess.Popen(
         [sys.executable, "-m", "smalltown.bench.import_bench", url, str(snapshot)],
         stdout=subprocess.PIPE,
@@ -73,12 +86,12 @@ def _import_in_child(url: str, snapshot: Path) -> dict[str, float | str]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise RuntimeError(f"the import into {url} failed (exit {child.returncode})")
-    result = json.loads(output)
+    result: ImportResult = json.loads(output)
     result["peak_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
     return result
 
 
-async def _child(url: str, snapshot: str) -> dict[str, float | str]:
+async def _child(url: str, snapshot: str) -> _ChildResult:
     from smalltown.migrate.import_zip import fit_schema, import_zip
     from smalltown.runtime.runtime import with_system_tables
     from smalltown.store import open_store

@@ -75,9 +75,11 @@ class _Subscriber(asyncio.Protocol):
 
     def __init__(self, url: str, latencies: list[float], opened: asyncio.Future) -> None:
         from websockets.client import ClientProtocol
+        from websockets.frames import Frame
         from websockets.uri import parse_uri
 
         self.protocol = ClientProtocol(parse_uri(url), max_size=None)
+        self._frame = Frame  # (websockets is imported only when a bench runs)
         self.latencies = latencies
         self.opened = opened
         self.transport: asyncio.Transport | None = None
@@ -91,13 +93,13 @@ class _Subscriber(asyncio.Protocol):
         received = _now_ms()
         self.protocol.receive_data(data)
         for event in self.protocol.events_received():
-            if not hasattr(event, "opcode"):  # the handshake's response
+            if not isinstance(event, self._frame):  # the handshake's response
                 if not self.opened.done():
                     for text in _connect_messages():
                         self.protocol.send_text(text.encode())
                     self.opened.set_result(None)
                 continue
-            payload = event.data
+            payload = bytes(event.data)  # (bytes already: no copy)
             if b'"sentAt"' not in payload:
                 continue
             message = json.loads(payload)

@@ -3,7 +3,15 @@ server (``openai_compatible.py``), Ollama's own API (``ollama.py``), and the off
 (``offline.py``) when none is configured; chosen from the environment by ``config.py``.
 Embedders, prices, each world's token budget and the errors live beside them."""
 
-from smalltown.llm.base import LLM, ChatResult, Composer, Embedder, EmbedResult, Usage
+from smalltown.llm.base import (
+    LLM,
+    ChatResult,
+    Composer,
+    Embedder,
+    EmbedResult,
+    Persona,
+    Usage,
+)
 from smalltown.llm.config import NO_LLM, config_from_env, open_provider
 from smalltown.llm.errors import (
     LLMAuthError,
@@ -30,6 +38,7 @@ __all__ = [
     "LLMRateLimited",
     "LLMResponseError",
     "LLMUnavailable",
+    "Persona",
     "Usage",
     "config_from_env",
     "open_provider",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from smalltown.llm.prices import Cost
 
@@ -47,14 +47,23 @@ class Usage:
     last_error: str | None = None
 
 
+class Persona(TypedDict):
+    """Who speaks, or is spoken to, as prompts and the composer read them."""
+
+    name: str
+    description: str
+    identity: str
+    plan: str
+
+
 class Composer(Protocol):
     """Talk without a language model: lines and memories made from templates."""
 
     def compose(
         self,
         kind: str,
-        me: dict[str, str],
-        other: dict[str, str],
+        me: Persona,
+        other: Persona,
         transcript: Transcript,
         seed: str,
         memories: Sequence[str] = (),
@@ -68,29 +77,59 @@ class Composer(Protocol):
 
 
 class Embedder(Protocol):
-    """Texts to vectors, one per text, in order."""
+    """Texts to vectors, one per text, in order.
 
-    #: a name that changes whenever the vectors would (caches and the index key on it)
-    embedding_model: str
-    description: str  # for /health and log lines
-    #: the vectors' size when known without asking; None: embed something to find out
-    dimensions: int | None
+    Its attributes are read-only here, so an attribute, a property or a class constant
+    provides them alike.
+    """
+
+    @property
+    def embedding_model(self) -> str:
+        """A name that changes whenever the vectors would (caches and the index key on it)."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """For /health and log lines."""
+        ...
+
+    @property
+    def dimensions(self) -> int | None:
+        """The vectors' size when known without asking; None: embed something to find out."""
+        ...
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
 class LLM(Protocol):
-    """A chat model, with the embeddings its server offers."""
+    """A chat model, with the embeddings its server offers (read-only attributes, as
+    :class:`Embedder`'s are)."""
 
-    description: str  # what it is and where, for /health, log lines and error messages
-    chat_model: str
-    embedding_model: str
-    #: whether its calls cost nothing (a server on this machine or network, or none at all)
-    is_local: bool
-    #: what it has used since start; None when it calls no model (the offline brain)
-    usage: Usage | None
-    #: set when its lines come from templates instead of :meth:`chat` (the offline brain)
-    composer: Composer | None
+    @property
+    def description(self) -> str:
+        """What it is and where, for /health, log lines and error messages."""
+        ...
+
+    @property
+    def chat_model(self) -> str: ...
+
+    @property
+    def embedding_model(self) -> str: ...
+
+    @property
+    def is_local(self) -> bool:
+        """Whether its calls cost nothing (a server on this machine or network, or none)."""
+        ...
+
+    @property
+    def usage(self) -> Usage | None:
+        """What it has used since start; None when it calls no model (the offline brain)."""
+        ...
+
+    @property
+    def composer(self) -> Composer | None:
+        """Set when its lines come from templates instead of :meth:`chat` (offline brain)."""
+        ...
 
     async def chat(
         self,

@@ -17,7 +17,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from smalltown.llm.base import ChatResult, EmbedResult, Transcript
+from smalltown.llm.base import ChatResult, EmbedResult, Persona, Transcript
 from smalltown.llm.config import NO_LLM
 from smalltown.llm.errors import LLMUnavailable
 from smalltown.llm.prices import OFFLINE, Cost
@@ -129,8 +129,8 @@ class OfflineBrain:
     def compose(
         self,
         kind: str,
-        me: dict[str, str],
-        other: dict[str, str],
+        me: Persona,
+        other: Persona,
         transcript: Transcript,
         seed: str,
         memories: Sequence[str] = (),

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from smalltown.migrate import components, storage
 from smalltown.migrate.export_json import dumps
-from smalltown.store import Store
+from smalltown.store import Page, Store, Transaction
 from smalltown.store import files as stored_files
 
 PAGE = 500
@@ -31,13 +32,23 @@ deployment with `npx convex import --replace-all <this file>`, or into smalltown
 """
 
 
-async def _pages(store: Store, table: str, index: str = "by_creation_time", eq: dict | None = None):
+def _page(
+    table: str,
+    cursor: str | None,
+    index: str = "by_creation_time",
+    eq: dict[str, Any] | None = None,
+) -> Callable[[Transaction], Awaitable[Page]]:
+    """The read of the page of ``table`` after ``cursor``."""
+    return lambda tx: tx.paginate(table, index, eq=eq, cursor=cursor, page_size=PAGE)
+
+
+async def _pages(
+    store: Store, table: str, index: str = "by_creation_time", eq: dict[str, Any] | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """Every document of ``table`` (optionally with index equality), a page at a time."""
     cursor = None
     while True:
-        page = await store.read(
-            lambda tx, c=cursor: tx.paginate(table, index, eq=eq or None, cursor=c, page_size=PAGE)
-        )
+        page = await store.read(_page(table, cursor, index, eq or None))
         for document in page.page:
             yield document
         if page.is_done:
@@ -105,9 +116,7 @@ async def export_zip(
             with archive.open(f"{name}/documents.jsonl", "w") as entry:
                 cursor = None
                 while True:
-                    page = await store.read(
-                        lambda tx, c=cursor, t=name: tx.paginate(t, cursor=c, page_size=PAGE)
-                    )
+                    page = await store.read(_page(name, cursor))
                     for document in page.page:
                         entry.write((dumps(document) + "\n").encode())
                     count += len(page.page)

@@ -113,15 +113,13 @@ def check(
             interrupt()
             vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
             sizes: dict[str, int | None] = dict(vectors)
-            prepare = spool is not None and _preparable(source)
+            prepared_in = spool if _preparable(source) else None
             skip = done.get(source.label, (0, 0))[0]
-            if prepare and source.lines is not None and source.verify is None:
+            if prepared_in is not None and source.lines is not None and source.verify is None:
                 table = schema.table(source.table)
-                expected = checker.check(source, table, sizes, skip, spool, interrupt)
+                expected = checker.check(source, table, sizes, skip, prepared_in, interrupt)
             else:
-                expected = _check_read(
-                    source, schema, spool if prepare else None, sizes, skip, interrupt
-                )
+                expected = _check_read(source, schema, prepared_in, sizes, skip, interrupt)
             source.number = expected
             if expected is not None and not source.component:
                 numbers[source.table] = expected
@@ -200,8 +198,8 @@ async def import_table(
     """Import one table from a JSONL, JSON or CSV file (see ``table_file.py``)."""
     _check_mode(mode)
     if table.startswith("_") or table not in store.table_numbers:
-        declared = ", ".join(sorted(t for t in store.table_numbers if not t.startswith("_")))
-        raise SnapshotError(f"the app declares no table {table!r}; its tables: {declared}")
+        names = ", ".join(sorted(t for t in store.table_numbers if not t.startswith("_")))
+        raise SnapshotError(f"the app declares no table {table!r}; its tables: {names}")
     source = table_file_source(path, table)
     declared = {t for t in store.table_numbers if not t.startswith("_")}
     key = file_key(path, table)

@@ -88,7 +88,8 @@ class LegacyTypes:
 
     def document(self, line: bytes, where: str) -> dict[str, Any]:
         doc = parse_document(line, where, _float_numbers)
-        hint = self.hints.get(doc.get("_id")) if isinstance(doc.get("_id"), str) else None
+        id = doc.get("_id")
+        hint = self.hints.get(id) if isinstance(id, str) else None
         try:
             if hint is None:
                 return restore(doc, self.shape) if self.shape.work else doc

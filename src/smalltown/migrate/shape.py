@@ -135,8 +135,8 @@ def parse_shape(text: str) -> Parsed:
     in the shape language (unbalanced brackets, a missing ``:``...)."""
     parser = _Parser(text)
     shape = parser.union()
-    if parser.peek() is not None:
-        parser.fail(f"unexpected {parser.peek()[1]!r}")
+    if (token := parser.peek()) is not None:
+        parser.fail(f"unexpected {token[1]!r}")
     return Parsed(shape, parser.unknown)
 
 

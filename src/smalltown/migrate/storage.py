@@ -83,9 +83,11 @@ async def copy_files(
         if copied == 0:
             await stored_files.delete_chunks(store, storage_id)  # what an interrupted run began
         with snapshot.open(files[storage_id]) as f:
-            await stored_files.write_chunks(
-                store, storage_id, stored_files.chunks_of(f), lambda tx, n=n: mark(tx, n)
-            )
+
+            def finish(tx: Any, n: int = n) -> Awaitable[None]:
+                return mark(tx, n)
+
+            await stored_files.write_chunks(store, storage_id, stored_files.chunks_of(f), finish)
         copied += 1
     return copied
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import jwt
 
 from smalltown.runtime.errors import UnauthorizedError
-from smalltown.store import Index, Store, Table
+from smalltown.store import Index, Store, Table, Transaction
 
 log = logging.getLogger("smalltown.runtime.auth")
 SECRETS_TABLE = Table("_smalltown_secrets", indexes=[Index("by_name", ["name"])])
@@ -52,7 +52,7 @@ class Auth:
     async def load(cls, store: Store, admin_key: str | None = None) -> Auth:
         """Read (or create once) the admin key and the token secret from the store."""
 
-        async def ensure(tx) -> tuple[str, str, bool]:
+        async def ensure(tx: Transaction) -> tuple[str, str, bool]:
             found = {d["name"]: d["value"] for d in await tx.query("_smalltown_secrets")}
             created = False
             for name in ("adminKey", "tokenSecret"):

@@ -139,7 +139,9 @@ class ActionCtx:
     async def run_action(self, path: str, args: dict[str, Any] | None = None) -> Any:
         return await self._runtime.action(path, args or {}, self.auth.identity, internal=True)
 
-    async def vector_search(self, table: str, index: str, vector: list[float], **kwargs: Any):
+    async def vector_search(
+        self, table: str, index: str, vector: list[float], **kwargs: Any
+    ) -> list[tuple[str, float]]:
         return await self._runtime.store.read(
             lambda tx: tx.vector_search(table, index, vector, **kwargs)
         )

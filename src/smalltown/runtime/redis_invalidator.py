@@ -26,7 +26,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from smalltown.store import Store, Write, mask_password
+from smalltown.store import Store, Transaction, Write, mask_password
 
 log = logging.getLogger("smalltown.runtime.redis")
 
@@ -40,10 +40,11 @@ async def database_channel(store: Store) -> str:
     kept in the database (made once), so towns on one Redis never hear each other, and
     processes that reach one database by different addresses still meet."""
 
-    async def ensure(tx) -> str:
+    async def ensure(tx: Transaction) -> str:
         found = await tx.first(SECRETS, "by_name", eq={"name": "commitChannel"})
         if found is not None:
-            return found["value"]
+            channel: str = found["value"]
+            return channel
         value = uuid.uuid4().hex
         await tx.insert(SECRETS, {"name": "commitChannel", "value": value})
         return value
@@ -68,7 +69,7 @@ class RedisInvalidator:
         self._origin = uuid.uuid4().hex  # to know this process's own messages
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue(OUTBOX)
         self.dropped = 0  # commits not published: the others resync once Redis is back
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._detach: Callable[[], None] | None = None
         self._client: redis.Redis | None = None
         #: set while subscribed to the channel (tests wait on it)
@@ -128,7 +129,10 @@ class RedisInvalidator:
     ) -> None:
         if self._channel is None:
             self._channel = await database_channel(store)
-        await asyncio.gather(self._publish_forever(), self._listen_forever(remote, resync))
+        channel = self._channel
+        await asyncio.gather(
+            self._publish_forever(channel), self._listen_forever(channel, remote, resync)
+        )
 
     async def close(self) -> None:
         if self._detach:
@@ -140,13 +144,13 @@ class RedisInvalidator:
         if self._client is not None:
             await self._client.aclose()
 
-    async def _publish_forever(self) -> None:
+    async def _publish_forever(self, channel: str) -> None:
         assert self._client is not None
         while True:
             message = await self._outbox.get()
             for delay in (*RETRY_SECONDS, None):
                 try:
-                    await self._client.publish(self._channel, message)
+                    await self._client.publish(channel, message)
                     break
                 except (RedisError, OSError) as exc:
                     if delay is None:  # the others resync when their connection is back
@@ -155,14 +159,17 @@ class RedisInvalidator:
                     await asyncio.sleep(delay)
 
     async def _listen_forever(
-        self, remote: Callable[[int, tuple[Write, ...]], None], resync: Callable[[], None]
+        self,
+        channel: str,
+        remote: Callable[[int, tuple[Write, ...]], None],
+        resync: Callable[[], None],
     ) -> None:
         assert self._client is not None
         failures = 0
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
-                    await pubsub.subscribe(self._channel)
+                    await pubsub.subscribe(channel)
                     if failures:
                         log.warning("Redis at %s is back; re-running every live query", self._shown)
                         resync()

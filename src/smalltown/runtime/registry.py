@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterator
 from types import ModuleType
 
 from smalltown.runtime.errors import FunctionNotFoundError
@@ -61,5 +62,5 @@ class Registry:
             raise FunctionNotFoundError(f"Could not find public function for '{canonical}'")
         return spec
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[FunctionSpec]:
         return iter(self._functions.values())

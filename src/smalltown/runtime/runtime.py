@@ -19,7 +19,7 @@ from smalltown.runtime.context import (
 from smalltown.runtime.errors import FunctionError
 from smalltown.runtime.functions import FunctionSpec, Kind
 from smalltown.runtime.registry import Registry
-from smalltown.store import Index, KeyRange, Schema, Store, Table, files
+from smalltown.store import Index, KeyRange, Schema, Store, Table, Transaction, files
 
 SYSTEM_TABLES = (
     SECRETS_TABLE,
@@ -45,6 +45,10 @@ def with_system_tables(schema: Schema) -> Schema:
         if table.name.startswith("_"):
             raise FunctionError(f"table {table.name!r}: names starting with '_' are reserved")
     return schema.merged(SYSTEM_TABLES)
+
+
+#: one query of a batch: its value, or the error it raised, and what it read
+BatchResult = tuple[Any, BaseException | None, tuple[KeyRange, ...]]
 
 
 @dataclass(frozen=True)
@@ -117,13 +121,13 @@ class Runtime:
 
     async def query_batch(
         self, calls: list[tuple[str, Mapping[str, Any], Identity]]
-    ) -> tuple[int, list[tuple[Any, BaseException | None, tuple[KeyRange, ...]]]]:
+    ) -> tuple[int, list[BatchResult]]:
         """Run several queries in one snapshot (one Transition's values must agree).
 
         Returns the snapshot's timestamp and, per call, its value or error and its reads.
         A failing query does not fail the others.
         """
-        prepared = []
+        prepared: list[tuple[FunctionSpec, dict[str, Any], AuthContext] | Exception] = []
         for path, args, identity in calls:
             try:
                 spec = self._spec(path, "query", identity, internal=False)
@@ -131,8 +135,8 @@ class Runtime:
             except Exception as exc:  # reported per query, as Convex does
                 prepared.append(exc)
 
-        async def run_all(tx):
-            out = []
+        async def run_all(tx: Transaction) -> list[BatchResult]:
+            out: list[BatchResult] = []
             for item in prepared:
                 if isinstance(item, BaseException):
                     out.append((None, item, ()))
@@ -163,7 +167,7 @@ class Runtime:
             kwargs = spec.validate(args)
             auth = AuthContext(identity, self.auth)
 
-            async def body(tx):
+            async def body(tx: Transaction) -> Any:
                 return await spec.handler(MutationCtx(tx, auth, Scheduler(self, tx)), **kwargs)
 
             done = await self.store.transact(body)

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +39,9 @@ from croniter import croniter
 from smalltown.runtime.auth import ADMIN
 from smalltown.runtime.context import SCHEDULED, AuthContext, MutationCtx, Scheduler
 from smalltown.runtime.errors import FunctionError
-from smalltown.store import Range, Transaction
+from smalltown.runtime.functions import FunctionSpec
+from smalltown.runtime.runtime import Runtime
+from smalltown.store import Range, Store, Transaction, Write
 
 log = logging.getLogger("smalltown.runtime.scheduler")
 CRONS = "_cron_jobs"
@@ -74,6 +78,8 @@ class CronSpec:
     def next_after(self, ms: float) -> float:
         if self.seconds is not None:
             return ms + self.seconds * 1000
+        if self.expression is None:
+            raise ValueError(f"cron {self.name!r} has neither an interval nor an expression")
         base = datetime.fromtimestamp(ms / 1000, tz=UTC)
         return croniter(self.expression, base).get_next(datetime).timestamp() * 1000
 
@@ -104,7 +110,9 @@ class Crons:
             raise ValueError(f"cron {name!r}: the interval must be positive")
         self._add(CronSpec(name, path, args or {}, seconds=total))
 
-    def cron(self, name: str, expression: str, path: str, args: dict[str, Any] | None = None):
+    def cron(
+        self, name: str, expression: str, path: str, args: dict[str, Any] | None = None
+    ) -> None:
         if not croniter.is_valid(expression):
             raise ValueError(f"cron {name!r}: {expression!r} is not a cron expression")
         self._add(CronSpec(name, path, args or {}, expression=expression))
@@ -118,14 +126,16 @@ class Crons:
 class SchedulerWorker:
     """Runs due jobs and crons in the background of a server process."""
 
-    def __init__(self, runtime, crons: Crons | None = None, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, runtime: Runtime, crons: Crons | None = None, poll_seconds: float = 1.0
+    ) -> None:
         self._runtime = runtime
         self._crons = crons or Crons()
         self._poll = poll_seconds
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._actions: set[asyncio.Task] = set()
-        self._detach = None
+        self._task: asyncio.Task[None] | None = None
+        self._actions: set[asyncio.Task[None]] = set()
+        self._detach: Callable[[], None] | None = None
         self.alive = False
         self.jobs_run = 0
         self._next_tidy = 0.0
@@ -176,7 +186,7 @@ class SchedulerWorker:
 
         await self._runtime.store.run(beat)
 
-    def _on_commit(self, ts: int, writes) -> None:
+    def _on_commit(self, ts: int, writes: Sequence[Write]) -> None:
         if any(w.table in (SCHEDULED, CRONS) for w in writes):
             self._wake.set()
 
@@ -208,7 +218,9 @@ class SchedulerWorker:
         due_crons = await self._runtime.store.read(lambda tx: tx.query(CRONS, "by_name"))
         for cron in due_crons:
             if cron["nextRun"] <= moment:
-                await self._runtime.store.run(lambda tx, c=cron: self._fire_cron(tx, c["_id"]))
+                await self._runtime.store.run(
+                    functools.partial(self._fire_cron, cron_id=cron["_id"])
+                )
         jobs = await self._runtime.store.read(
             lambda tx: tx.query(
                 SCHEDULED,
@@ -252,7 +264,9 @@ class SchedulerWorker:
                 lambda tx: _finish(tx, job["_id"], f"{spec.path} is a query; schedule a mutation")
             )
 
-    async def _run_mutation_job(self, job_id: str, spec, args: dict[str, Any]) -> None:
+    async def _run_mutation_job(
+        self, job_id: str, spec: FunctionSpec, args: dict[str, Any]
+    ) -> None:
         runtime = self._runtime
         try:
             kwargs = spec.validate(args)
@@ -310,7 +324,7 @@ class SchedulerWorker:
         await tx.patch(cron_id, {"nextRun": spec.next_after(max(now_ms(), cron["nextRun"]))})
 
 
-async def delete_finished(store, before_ms: float) -> int:
+async def delete_finished(store: Store, before_ms: float) -> int:
     """Delete the jobs that finished before ``before_ms``; how many went."""
     deleted = 0
     for kind in FINISHED:

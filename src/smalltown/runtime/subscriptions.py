@@ -17,7 +17,7 @@ import collections
 import functools
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -119,7 +119,7 @@ class SubscriptionManager:
         self._seen_ts = runtime.store.last_commit_ts
         self._done_ts = self._seen_ts
         self._settled = asyncio.Condition()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         self.query_runs = 0
 
@@ -146,7 +146,7 @@ class SubscriptionManager:
     async def subscribe(
         self,
         listener: Listener,
-        queries: list[tuple[int, str, Mapping[str, Any], Identity]],
+        queries: Sequence[tuple[int, str, Mapping[str, Any], Identity]],
     ) -> tuple[int, list[tuple[Subscription, Result]]]:
         """Subscribe ``listener`` to several queries at once; their current results come
         from one snapshot, with its timestamp."""

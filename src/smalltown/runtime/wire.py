@@ -66,7 +66,8 @@ def _b64(text: Any, path: str, length: int | None = None) -> bytes:
 
 
 def _int64(text: Any, path: str) -> int:
-    return struct.unpack("<q", _b64(text, path, 8))[0]
+    n: int = struct.unpack("<q", _b64(text, path, 8))[0]
+    return n
 
 
 def _plain_float(x: float) -> bool:
@@ -124,4 +125,5 @@ def encode_u64(n: int) -> str:
 
 
 def decode_u64(text: str) -> int:
-    return struct.unpack("<Q", _b64(text, "u64", 8))[0]
+    n: int = struct.unpack("<Q", _b64(text, "u64", 8))[0]
+    return n

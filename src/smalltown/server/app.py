@@ -74,7 +74,8 @@ def load_app(package: str | None) -> App:
         start_service = importlib.import_module(f"{package}.service").start
     except (ModuleNotFoundError, AttributeError):
         start_service = None
-    root = Path(importlib.import_module(package).__file__).parent / "assets"
+    # The package's folder from __path__: a namespace package (no __init__.py) has no __file__.
+    root = Path(next(iter(importlib.import_module(package).__path__))) / "assets"
     return App(
         schema,
         Registry.from_package(package),
@@ -87,7 +88,7 @@ def load_app(package: str | None) -> App:
 async def health(request: Request) -> JSONResponse:
     """Liveness and what the town runs on; 503 when the store cannot be read."""
     store: Store = request.app.state.store
-    body = {
+    body: dict[str, Any] = {
         "status": "ok",
         "version": __version__,
         "store": {"provider": store.provider_name, "url": store.url},
@@ -156,7 +157,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(server: Starlette) -> AsyncIterator[None]:
         owned = isinstance(store, str)
-        opened = await open_store(store, schema) if owned else store
+        opened = await open_store(store, schema) if isinstance(store, str) else store
         state = server.state
         state.store = opened
         state.settings = settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -57,7 +58,9 @@ def to_result(exc: BaseException) -> Result:
     return Result(error=f"[Request ID: {rid}] Server Error")
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(wire.dumps(body), status, headers=headers, media_type="application/json")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,7 +188,7 @@ class SyncConnection:
         self._cut_off = False  # set when the outbox overflowed: nothing more is queued
         # Updates are sent where they are delivered when nothing is queued or being sent
         # (see eager.py); a send that had to wait finishes in ``_inflight``.
-        self._send_frame: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        self._send_frame: Callable[[dict[str, Any]], Coroutine[Any, Any, None]] | None = None
         self._sender_busy = False
         self._inflight: asyncio.Task | None = None
         # Calls waiting or running are bounded by the budget, so this queue is too.
@@ -417,7 +417,7 @@ class SyncConnection:
         if not isinstance(mods, list):
             raise ProtocolError("ModifyQuerySet needs a list of modifications")
         self._query_set = new
-        out: list[dict[str, Any]] = []
+        out: list[str] = []  # each modification as JSON text
         adds: list[tuple[int, str, dict[str, Any], Identity]] = []
         for mod in mods:
             if not isinstance(mod, dict):
@@ -493,7 +493,7 @@ class SyncConnection:
         self._identity = identity
         # Every query re-runs as the new identity.
         requery = [(qid, path, args, identity) for qid, (path, args) in self._query_specs.items()]
-        mods: list[dict[str, Any]] = []
+        mods: list[str] = []
         ts = 0
         if requery:
             for sub in self._subs.values():

@@ -85,9 +85,11 @@ async def read_chunks(store: Store, storage_id: str) -> AsyncIterator[bytes]:
     """A stored file's bytes, a chunk at a time, each chunk read in its own transaction."""
     n = 0
     while True:
-        chunk = await store.read(
-            lambda tx, n=n: tx.first(CHUNKS, "byFile", eq={"storageId": storage_id, "n": n})
-        )
+
+        def read_chunk(tx: Transaction, n: int = n) -> Awaitable[dict[str, Any] | None]:
+            return tx.first(CHUNKS, "byFile", eq={"storageId": storage_id, "n": n})
+
+        chunk = await store.read(read_chunk)
         if chunk is None:
             return
         yield chunk["data"]

@@ -94,7 +94,7 @@ def encode_id(table_number: int, internal_id: bytes) -> str:
     return base32_encode(body + footer.to_bytes(2, "little"))
 
 
-def decode_id(text: str) -> tuple[int, bytes]:
+def decode_id(text: object) -> tuple[int, bytes]:
     """Decode an id into ``(table_number, internal_id)``.
 
     Strict, as Convex is: the checksum must match and re-encoding must give the same text,

@@ -16,7 +16,7 @@ values form one contiguous byte range.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from smalltown.store.values import UNDEFINED
@@ -62,7 +62,11 @@ def _encode_str(value: str) -> bytes:
 # The common types, found by one dict lookup rather than a chain of isinstance calls
 # (index keys are computed for every document an import writes). Anything else, bool and
 # subclasses included, takes the chain.
-_BY_TYPE = {int: _encode_int, float: _encode_float, str: _encode_str}
+_BY_TYPE: dict[type, Callable[[Any], bytes]] = {
+    int: _encode_int,
+    float: _encode_float,
+    str: _encode_str,
+}
 
 
 def encode_value(value: Any) -> bytes:

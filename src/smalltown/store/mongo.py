@@ -21,7 +21,7 @@ are seen too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -94,7 +94,7 @@ def _translate(exc: PyMongoError) -> StoreError:
     return StoreError(f"MongoDB error: {exc}")
 
 
-def _mapped(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def _mapped(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Let no pymongo error escape a provider method."""
 
     @wraps(fn)
@@ -275,7 +275,7 @@ class MongoTransaction(ProviderTransaction):
 class MongoProvider(Provider):
     name = "mongo"
 
-    def __init__(self, url: str, client: AsyncMongoClient, database: str) -> None:
+    def __init__(self, url: str, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
         self.display_url = mask_password(url)
         self._client = client
         self.db = client[database]
@@ -289,12 +289,14 @@ class MongoProvider(Provider):
         try:
             database = database_name(url) or DEFAULT_DATABASE
             given = option_names(url)
-            defaults = {
+            defaults: dict[str, Any] = {
                 name: 10_000
                 for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
                 if name.lower() not in given  # the URL's own options win
             }
-            client: AsyncMongoClient = AsyncMongoClient(url, tz_aware=False, **defaults)
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+                url, tz_aware=False, **defaults
+            )
         except (InvalidURI, ConfigurationError, ValueError) as exc:
             raise StoreConnectionError(f"{shown}: malformed MongoDB URL: {exc}") from exc
         try:
@@ -362,7 +364,10 @@ class MongoProvider(Provider):
             return_document=ReturnDocument.AFTER,
             session=session,
         )
-        return clock["seq"]
+        if clock is None:  # an upsert returning the document AFTER it always returns one
+            raise StoreError("MongoDB returned no commit clock after advancing it")
+        seq: int = clock["seq"]
+        return seq
 
     async def stored_definitions(self) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d["definition"] async for d in self.db[META].find({})}

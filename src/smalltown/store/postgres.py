@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import struct
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -156,6 +156,14 @@ async def _json_documents(conn: psycopg.AsyncConnection, table: Table) -> None:
         await _compress_with_lz4(conn, table, "doc")
 
 
+async def _one_row(cur: psycopg.AsyncCursor[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The row of a query that always gives exactly one (an aggregate, ``EXISTS``)."""
+    row = await cur.fetchone()
+    if row is None:
+        raise StoreError("PostgreSQL gave no row to a query that always gives one")
+    return row
+
+
 def _translate(exc: psycopg.Error) -> StoreError:
     if isinstance(exc, (pgerrors.SerializationFailure, pgerrors.DeadlockDetected)):
         return RetryableConflict(f"PostgreSQL: {exc.diag.message_primary or exc}")
@@ -164,11 +172,11 @@ def _translate(exc: psycopg.Error) -> StoreError:
     return StoreError(f"PostgreSQL error: {exc}")
 
 
-def _mapped(fn: Callable[P, Any]) -> Callable[P, Any]:
+def _mapped(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Let no psycopg error escape a provider method."""
 
     @wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
         except psycopg.Error as exc:
@@ -252,7 +260,9 @@ class PostgresTransaction(ProviderTransaction):
                 await cur.executemany(sql, [params for _, params in queued[i:j]])
                 i = j
 
-    async def _fetch(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+    async def _fetch(
+        self, sql: str, params: tuple[Any, ...] | list[Any] = ()
+    ) -> list[tuple[Any, ...]]:
         await self.flush()
         cur = await self._conn.execute(sql, params)
         return await cur.fetchall()
@@ -288,7 +298,7 @@ class PostgresTransaction(ProviderTransaction):
     @_mapped
     async def count(self, table: Table) -> int:
         rows = await self._fetch(f"SELECT count(*) FROM {_table_sql(table)}")
-        return rows[0][0]
+        return int(rows[0][0])
 
     @_mapped
     async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
@@ -383,7 +393,7 @@ class PostgresTransaction(ProviderTransaction):
             where.append(f"{_q(f'f_{index.name}_{field}')} = ANY(%s)")
             params.append(list(options))
         condition = " AND ".join(where)
-        rows: list[tuple] | None = None
+        rows: list[tuple[Any, ...]] | None = None
         if filters:
             # A selective filter is answered exactly from its B-tree: cheaper than walking
             # the HNSW graph past every non-matching neighbour, and it never misses. One
@@ -435,7 +445,7 @@ class PostgresProvider(Provider):
                     cur = await conn.execute(
                         "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
                     )
-                    version = (await cur.fetchone())[0]
+                    version = (await _one_row(cur))[0]
                 except psycopg.Error as exc:
                     raise StoreConnectionError(
                         f"{shown}: the pgvector extension is not available ({exc}). Install it: "
@@ -503,7 +513,7 @@ class PostgresProvider(Provider):
     async def stored_definitions(self) -> dict[str, dict[str, Any]]:
         async with self._pool.connection() as conn:
             cur = await conn.execute("SELECT to_regclass(%s)", (META,))
-            if (await cur.fetchone())[0] is None:
+            if (await _one_row(cur))[0] is None:
                 return {}
             cur = await conn.execute(f"SELECT name, definition FROM {META}")
             return {name: definition for name, definition in await cur.fetchall()}
@@ -601,7 +611,7 @@ class PostgresProvider(Provider):
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
             async with conn.transaction():
                 cur = await conn.execute(f"SELECT EXISTS (SELECT 1 FROM {_table_sql(table)})")
-                if (await cur.fetchone())[0]:
+                if (await _one_row(cur))[0]:
                     return
                 for name, _ in _load_indexes(table):
                     await conn.execute(f"DROP INDEX IF EXISTS {_q(name)}")

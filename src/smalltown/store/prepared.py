@@ -8,7 +8,7 @@ the write pass only moves those rows (``Transaction.insert_prepared``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from smalltown.store import values
 from smalltown.store.base import PreparedRow, Row
@@ -32,7 +32,8 @@ def prepare_row(
     """
     body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
     floats = check_body(t, body)
-    id, ct = doc.get("_id"), doc.get("_creationTime")
+    # The caller decoded the id (see above), so it is a well-formed string.
+    id, ct = cast(str, doc.get("_id")), doc.get("_creationTime")
     if not values.is_finite_number(ct):
         raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
     row = Row(id, float(ct), body)

@@ -127,7 +127,8 @@ class Table:
         _check_name("table", self.name)
         object.__setattr__(self, "indexes", tuple(self.indexes))
         object.__setattr__(self, "vector_indexes", tuple(self.vector_indexes))
-        for ix in (*self.indexes, *self.vector_indexes):
+        declared: list[Index | VectorIndex] = [*self.indexes, *self.vector_indexes]
+        for ix in declared:
             if ix.name in (BY_ID, BY_CREATION_TIME):
                 raise SchemaError(f"index name {ix.name!r} is built in; choose another")
             if ix.name in self._by_name:

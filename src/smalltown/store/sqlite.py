@@ -103,6 +103,13 @@ class _Connection:
 
         self.db = await self.call(connect)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (using it before ``open`` or after ``close`` is a bug here)."""
+        if self.db is None:
+            raise StoreError("the SQLite connection is not open")
+        return self.db
+
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         try:
@@ -114,8 +121,9 @@ class _Connection:
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite error: {exc}") from exc
 
-    async def execute(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return await self.call(lambda: self.db.execute(sql, params).fetchall())
+    async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        db = self.connection
+        return await self.call(lambda: db.execute(sql, params).fetchall())
 
     async def close(self) -> None:
         if self.db is not None:
@@ -142,11 +150,13 @@ class SqliteTransaction(ProviderTransaction):
         self.vector_changes: VectorChanges = {}
         self.vectors_stale = False  # bulk-inserted vectors: memory reloads on demand
 
-    async def _execute(self, sql: str | None, params: tuple = ()) -> list[tuple]:
-        db = self._conn.db
+    async def _execute(
+        self, sql: str | None, params: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        db = self._conn.connection
         queued, self._queued = self._queued, []
 
-        def work() -> list[tuple]:
+        def work() -> list[tuple[Any, ...]]:
             if not self.begun and self._begin is not None:
                 db.execute(self._begin)
                 self.begun = True
@@ -205,7 +215,7 @@ class SqliteTransaction(ProviderTransaction):
 
     async def count(self, table: Table) -> int:
         rows = await self._execute(f"SELECT COUNT(*) FROM {_table_sql(table)}")
-        return rows[0][0]
+        return int(rows[0][0])
 
     async def existing_ids(self, table: Table, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -262,7 +272,7 @@ class SqliteTransaction(ProviderTransaction):
         for v in table.vector_indexes:
             names += _vector_columns(v.name, len(v.filter_fields))
         indexes = [ix.name for ix in table.all_indexes]
-        params: list[tuple] = []
+        params: list[tuple[Any, ...]] = []
         for row in rows:
             keys = row.keys
             values_ = (row.id, row.creation_time, row.encoded, *[keys[name] for name in indexes])
@@ -497,7 +507,7 @@ class SqliteProvider(Provider):
         tables = list(self._tables.values())
 
         def read() -> tuple[int, dict[tuple[str, str], ExactVectorIndex]]:
-            db = conn.db
+            db = conn.connection
             db.execute("BEGIN")
             try:
                 seq = db.execute(f"SELECT seq FROM {CLOCK} WHERE id = 1").fetchone()[0]

@@ -99,7 +99,7 @@ class Store:
         if not changed:
             return
 
-        async def counts(tx):
+        async def counts(tx: Transaction) -> dict[str, int]:
             return {name: await tx.count(name) for name in changed}
 
         busy = [name for name, n in (await self.read(counts)).items() if n]

@@ -13,7 +13,7 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from smalltown.store import keys, values
 from smalltown.store.base import (
@@ -71,7 +71,13 @@ class _Pending:
     reads: list[KeyRange] = field(default_factory=list)
     writes: dict[str, Write] = field(default_factory=dict)
 
-    def wrote(self, table: str, id: str, old: Mapping | None, new: Mapping | None) -> None:
+    def wrote(
+        self,
+        table: str,
+        id: str,
+        old: Mapping[str, Any] | None,
+        new: Mapping[str, Any] | None,
+    ) -> None:
         earlier = self.writes.get(id)
         if earlier is not None:
             old = earlier.old_keys
@@ -149,7 +155,9 @@ class Transaction:
         self._record_scan(t.name, index, low, high, reverse, rows, limit)
         return [row.document() for _, row in rows]
 
-    async def first(self, table: str, index: str = BY_CREATION_TIME, **kwargs: Any) -> dict | None:
+    async def first(
+        self, table: str, index: str = BY_CREATION_TIME, **kwargs: Any
+    ) -> dict[str, Any] | None:
         found = await self.query(table, index, limit=1, **kwargs)
         return found[0] if found else None
 
@@ -242,7 +250,8 @@ class Transaction:
     async def insert_with_id(self, table: str, doc: Mapping[str, Any]) -> str:
         """Insert a document that already has ``_id`` and ``_creationTime`` (an import)."""
         await self.insert_many_with_ids(table, [doc])
-        return doc["_id"]
+        id: str = doc["_id"]  # checked by insert_many_with_ids
+        return id
 
     async def insert_many_with_ids(self, table: str, docs: Sequence[Mapping[str, Any]]) -> None:
         """``insert_with_id`` for a batch, with one existence check for the whole batch
@@ -282,8 +291,10 @@ class Transaction:
     async def _check_new_ids(self, t: Table, ids: list[str]) -> None:
         if len(set(ids)) != len(ids):
             seen: set[str] = set()
-            twice = next(id for id in ids if id in seen or seen.add(id))
-            raise InvalidIdError(f"the document id {twice} appears twice in one batch")
+            for id in ids:
+                if id in seen:
+                    raise InvalidIdError(f"the document id {id} appears twice in one batch")
+                seen.add(id)
         existing = await self._ptx.existing_ids(t, ids) if ids else set()
         if existing:
             raise InvalidIdError(f"a document with id {min(existing)} already exists in {t.name!r}")
@@ -292,10 +303,10 @@ class Transaction:
         body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
         floats = check_body(t, body)
         id, ct = doc.get("_id"), doc.get("_creationTime")
-        self._table_of_id(id, t.name)
+        self._table_of_id(id, t.name)  # refuses an id that is not a well-formed string
         if not values.is_finite_number(ct):
             raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
-        return Row(id, float(ct), body), floats
+        return Row(cast(str, id), float(ct), body), floats
 
     async def patch(self, id: str, fields: Mapping[str, Any], *, table: str | None = None) -> None:
         """Shallow-merge ``fields`` into the document; a field set to UNDEFINED is removed."""

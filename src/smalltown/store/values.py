@@ -18,7 +18,7 @@ import marshal
 import math
 import re
 import struct
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import numpy as np
 
@@ -250,8 +250,9 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 def loads(text: str | bytes) -> dict[str, Any]:
-    return from_stored(json.loads(text))
+    doc: dict[str, Any] = from_stored(json.loads(text))
+    return doc
 
 
-def is_finite_number(x: Any) -> bool:
+def is_finite_number(x: Any) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

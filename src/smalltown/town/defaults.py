@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from smalltown.engine.world_map import EMPTY, WorldMap
 
 WIDTH, HEIGHT = 48, 32
@@ -96,7 +98,7 @@ def town_map() -> WorldMap:
     for x in range(fx, fx + 2):
         for y in range(fy, fy + 2):
             objects[x][y] = PAVING
-    fountain = {"x": fx * 32, "y": fy * 32, "w": 64, "h": 64, "layer": 1}
+    fountain: dict[str, Any] = {"x": fx * 32, "y": fy * 32, "w": 64, "h": 64, "layer": 1}
     fountain |= {"sheet": "fountain.json", "animation": "spray"}
     return WorldMap(
         WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 64, [bg], [objects], [fountain]

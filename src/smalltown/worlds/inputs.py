@@ -71,6 +71,8 @@ async def record_message(
     """Write a message's words and, in the same transaction, the input that tells the
     engine it was sent (``finish``: the input's name and its extra arguments)."""
     status = await db.first("worldStatus", "worldId", eq={"worldId": world_id})
+    if status is None:
+        raise ConvexError(f"no world {world_id!r}")
     await db.insert(
         "messages",
         {

@@ -19,15 +19,16 @@ reembed``) does it again from the beginning: every step can be repeated.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from smalltown.agents.embeddings import embedding_key
 from smalltown.llm import Embedder, LLMError
-from smalltown.store import Schema, Store, Table, VectorIndex
+from smalltown.store import Page, Schema, Store, Table, Transaction, VectorIndex
 
 log = logging.getLogger("smalltown.worlds.memory")
 RECORD = "smalltownMemoryIndex"
@@ -162,13 +163,9 @@ async def reembed(
     done = orphans = 0
     cursor: str | None = None
     while True:
-        page = await store.read(
-            lambda tx, cursor=cursor: tx.paginate(
-                "memoryEmbeddings", cursor=cursor, page_size=batch
-            )
-        )
+        page = await store.read(functools.partial(_embeddings_page, cursor=cursor, size=batch))
         cursor = page.continue_cursor
-        rows = await store.read(lambda tx, page=page: _with_texts(tx, page.page))
+        rows = await store.read(functools.partial(_with_texts, embeddings=page.page))
         texts = [text for _, text in rows if text is not None]
         try:
             vectors = iter(await embedder.embed(texts))
@@ -179,7 +176,7 @@ async def reembed(
                 f"fix the embedder and restart, or run `{REEMBED_COMMAND}`"
             ) from exc
         updates = [(id, text, next(vectors) if text is not None else None) for id, text in rows]
-        await store.run(lambda tx, updates=updates: _write(tx, model, updates))
+        await store.run(functools.partial(_write, model=model, updates=updates))
         done += len(texts)
         orphans += len(rows) - len(texts)
         if progress is not None:
@@ -193,7 +190,13 @@ async def reembed(
     return done
 
 
-async def _with_texts(tx, embeddings: Sequence[dict[str, Any]]) -> list[tuple[str, str | None]]:
+def _embeddings_page(tx: Transaction, cursor: str | None, size: int) -> Awaitable[Page]:
+    return tx.paginate("memoryEmbeddings", cursor=cursor, page_size=size)
+
+
+async def _with_texts(
+    tx: Transaction, embeddings: Sequence[dict[str, Any]]
+) -> list[tuple[str, str | None]]:
     """Each embedding's id with its memory's text (None: no memory uses it)."""
     out = []
     for doc in embeddings:
@@ -202,7 +205,9 @@ async def _with_texts(tx, embeddings: Sequence[dict[str, Any]]) -> list[tuple[st
     return out
 
 
-async def _write(tx, model: str, updates: list[tuple[str, str | None, list[float] | None]]):
+async def _write(
+    tx: Transaction, model: str, updates: list[tuple[str, str | None, list[float] | None]]
+) -> None:
     for embedding_id, text, vector in updates:
         if await tx.get(embedding_id, table="memoryEmbeddings") is None:
             continue  # deleted meanwhile

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from smalltown.llm import LLM, ChatResult, Embedder, LLMError
+from smalltown.llm import LLM, ChatResult, Embedder, LLMError, LLMUnavailable
 from smalltown.llm.budget import check, hour_of, tokens_per_hour_from_env
 
 
@@ -45,6 +45,8 @@ class Meter:
 
     async def chat(self, messages: list[dict[str, str]], **options: Any) -> ChatResult:
         await self.check_budget()
+        if self.llm is None:
+            raise LLMUnavailable("this process has no LLM to chat with")
         model = self.llm.chat_model
         started = time.perf_counter()
         try:
@@ -66,7 +68,8 @@ class Meter:
         """Vectors from the world's embedder; metered when it is the LLM provider itself
         (a model on this machine makes no LLM call and is not counted)."""
         llm = self.llm
-        if llm is None or self.embedder is not llm:
+        embedder: object = self.embedder  # the same object when the provider embeds too
+        if llm is None or embedder is not llm:
             return await self.embedder.embed(texts)
         await self.check_budget()
         model = llm.embedding_model

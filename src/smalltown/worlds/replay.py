@@ -10,12 +10,13 @@ last one it had taken.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from smalltown.engine.engine import ENGINE_VERSION, Input, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
-from smalltown.store import Range, Store
+from smalltown.store import Range, Store, Transaction
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,15 @@ async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
     steps = used = 0
     while done < end:
         records, inputs = await store.read(
-            lambda tx, d=done, p=previous: _page(tx, world_id, engine["_id"], d, end, p, page)
+            functools.partial(
+                _page,
+                world_id=world_id,
+                engine_id=engine["_id"],
+                done=done,
+                end=end,
+                taken=previous,
+                limit=page,
+            )
         )
         missing = _first_missing(records, done + 1)
         if missing is not None:
@@ -119,7 +128,7 @@ def _first_missing(records: list[dict], first: int) -> int | None:
 
 
 async def _page(
-    tx, world_id: str, engine_id: str, done: int, end: int, taken: int, limit: int
+    tx: Transaction, world_id: str, engine_id: str, done: int, end: int, taken: int, limit: int
 ) -> tuple[list[dict], list[dict]]:
     """The next step records after step ``done`` (up to ``end``), and the inputs they took
     (those after input ``taken``)."""

@@ -229,9 +229,18 @@ async def _sleep(tx: Transaction, status_id: str) -> None:
     await tx.patch(status_id, {"status": "inactive"})
 
 
+def _found(document: dict[str, Any] | None, world_id: str, what: str) -> dict[str, Any]:
+    """``document``, which a world being stepped must have."""
+    if document is None:
+        raise LookupError(f"world {world_id} has no {what}")
+    return document
+
+
 async def _load(tx: Transaction, world_id: str) -> Loaded:
-    status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
-    engine = await tx.get(status["engineId"], table="engines")
+    status = _found(
+        await tx.first("worldStatus", "worldId", eq={"worldId": world_id}), world_id, "status"
+    )
+    engine = _found(await tx.get(status["engineId"], table="engines"), world_id, "engine")
     inputs = await tx.query(
         "inputs",
         "byInputNumber",
@@ -241,9 +250,11 @@ async def _load(tx: Transaction, world_id: str) -> Loaded:
     )
     return Loaded(
         status=status,
-        world=await tx.get(world_id, table="worlds"),
+        world=_found(await tx.get(world_id, table="worlds"), world_id, "world document"),
         engine=engine,
-        world_map=await tx.first("maps", "worldId", eq={"worldId": world_id}),
+        world_map=_found(
+            await tx.first("maps", "worldId", eq={"worldId": world_id}), world_id, "map"
+        ),
         inputs=inputs,
     )
 
@@ -257,7 +268,7 @@ async def _save(
     checkpoint: bool = False,
 ) -> None:
     world_id, engine = loaded.status["worldId"], loaded.engine
-    current = await tx.get(engine["_id"], table="engines")
+    current = _found(await tx.get(engine["_id"], table="engines"), world_id, "engine")
     if current["generationNumber"] != engine["generationNumber"]:
         raise StaleEngine(f"world {world_id} was stepped by another runner")
     document = world.to_document()

@@ -10,7 +10,7 @@ budget checked before each call, every call recorded in its usage).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from smalltown.agents.conversation import say_next_line
 from smalltown.agents.memory import remember_conversation
@@ -98,7 +98,8 @@ class OperationAccess:
         )
         if not context["found"]:
             return None
-        return {key: value for key, value in context.items() if key != "found"}
+        # The query's reply less its flag: the shape agent/memory:memoryContext returns.
+        return cast(MemoryContext, {key: value for key, value in context.items() if key != "found"})
 
     async def vector_search(
         self, vector: list[float], player_id: str, limit: int

@@ -4,7 +4,8 @@ Each entry of ``SETTINGS`` names a ``SMALLTOWN_*`` variable, its default, the pa
 checks it, one line of help (for the CLI's flags; the README's table lists the same
 variables and defaults, and a test holds it to this one) and the ``Settings`` attribute it
 fills. A bad value stops the start with one line that names the variable, the value and
-what it takes (:class:`SettingError`), before anything is opened.
+what it takes (:class:`SettingError`), before anything is opened. The LLM server is chosen
+with them, from AI Town's own variables (``llm/config.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from smalltown.llm import budget, config_from_env, embedders, prices
+from smalltown.llm import LLMConfig, budget, config_from_env, embedders, prices
 from smalltown.llm import config as llm_config
 
 DEFAULT_APP = "smalltown.town"
@@ -320,6 +321,9 @@ class Settings:
     llm_concurrency: int = _default("llm_concurrency")
     llm_prices: Mapping[str, prices.Price] = _default("llm_prices")
     embeddings: str | None = _default("embeddings")  # None: by whether an LLM is set
+    #: the LLM server AI Town's variables choose (``llm/config.py``'s ``SOURCES``, not
+    #: ``SMALLTOWN_*`` ones, so not in the table); None: the offline brain
+    llm: LLMConfig | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -327,9 +331,10 @@ class Settings:
         checked; the first bad one raises :class:`SettingError`."""
         env = dict(os.environ if env is None else env)
         values = {s.attribute: s.read(env) for s in SETTINGS}
+        llm = config_from_env(env)
         if values["embeddings"] == "provider":  # only now known: is an LLM configured?
             try:
-                embedders.choice(env, config_from_env(env) is not None)
+                embedders.choice(env, llm is not None)
             except ValueError as exc:
                 raise SettingError(embedders.SETTING, env[embedders.SETTING], str(exc)) from None
-        return cls(**values)
+        return cls(**values, llm=llm)

@@ -35,8 +35,9 @@ ANY_TEXT = {"SMALLTOWN_DATABASE_URL", "SMALLTOWN_HOST", "SMALLTOWN_APP", "SMALLT
 
 
 def test_the_table_and_the_settings_object_have_the_same_settings():
+    """And the LLM, which AI Town's variables choose (llm/config.py's table)."""
     fields = [f.name for f in dataclasses.fields(Settings)]
-    assert sorted(s.attribute for s in SETTINGS) == sorted(fields)
+    assert sorted([*(s.attribute for s in SETTINGS), "llm"]) == sorted(fields)
     assert len({s.name for s in SETTINGS}) == len(SETTINGS)
     assert all(s.name.startswith("SMALLTOWN_") and s.help for s in SETTINGS)
 
@@ -118,6 +119,13 @@ def test_a_long_value_is_cut_in_the_message():
         Settings.from_env({"SMALLTOWN_LLM_PRICES": raw})
     assert 'got \'{"m": 3, "padding": "xxx' in str(caught.value)
     assert len(str(caught.value)) < 300
+
+
+def test_the_llm_is_read_with_the_settings_and_keeps_its_key_out_of_sight():
+    assert Settings.from_env({}).llm is None  # the offline brain
+    chosen = Settings.from_env({"LLM_API_URL": "http://127.0.0.1:9/v1/", "LLM_API_KEY": "sk-x"})
+    assert (chosen.llm.source, chosen.llm.base_url) == ("LLM_API_URL", "http://127.0.0.1:9/v1")
+    assert chosen.llm.api_key == "sk-x" and "sk-x" not in repr(chosen)
 
 
 def test_the_provider_embedder_needs_a_provider():

@@ -158,7 +158,7 @@ def _prices(raw: str) -> Mapping[str, prices.Price]:
 
 def _embedder(raw: str) -> str:
     """One of the embedders; whether ``provider`` has a provider is checked with the rest."""
-    return embedders.choice({embedders.SETTING: raw}, have_provider=True)
+    return embedders.choice(raw, have_provider=True)
 
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
@@ -334,7 +334,7 @@ class Settings:
         llm = config_from_env(env)
         if values["embeddings"] == "provider":  # only now known: is an LLM configured?
             try:
-                embedders.choice(env, llm is not None)
+                embedders.choice(values["embeddings"], llm is not None)
             except ValueError as exc:
                 raise SettingError(embedders.SETTING, env[embedders.SETTING], str(exc)) from None
         return cls(**values, llm=llm)

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from smalltown.llm import LLMConfig, budget, config_from_env, embedders, prices
 from smalltown.llm import config as llm_config
+from smalltown.llm.http_provider import DEFAULT_CONCURRENCY
 
 DEFAULT_APP = "smalltown.town"
 UNSET = "unset"  # how the README shows a setting that is off until given
@@ -147,13 +148,8 @@ def _time_scale(raw: str) -> float:
     return float(raw)
 
 
-def _llm(read: Callable[[Mapping[str, str]], Any], name: str) -> Callable[[str], Any]:
-    """A parser that is the llm package's own check of ``name``, given the one variable."""
-    return lambda raw: read({name: raw})
-
-
 def _prices(raw: str) -> Mapping[str, prices.Price]:
-    return MappingProxyType(prices.prices_from_env({prices.SETTING: raw}))
+    return MappingProxyType(prices.parse_prices(raw))
 
 
 def _embedder(raw: str) -> str:
@@ -256,8 +252,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         budget.SETTING,
         "llm_tokens_per_hour",
-        budget.tokens_per_hour_from_env({}),
-        _llm(budget.tokens_per_hour_from_env, budget.SETTING),
+        None,
+        budget.parse_tokens_per_hour,
         "a cap on each world's LLM tokens (in and out, embeddings included) each clock hour; "
         "when spent, that world's agents keep walking but make no LLM calls until the hour "
         "turns",
@@ -266,14 +262,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         llm_config.CONCURRENCY_SETTING,
         "llm_concurrency",
-        llm_config.concurrency_from_env({}),
-        _llm(llm_config.concurrency_from_env, llm_config.CONCURRENCY_SETTING),
+        DEFAULT_CONCURRENCY,
+        llm_config.parse_concurrency,
         "LLM requests in flight at once; agents' operations beyond it wait their turn",
     ),
     Setting(
         prices.SETTING,
         "llm_prices",
-        MappingProxyType(prices.prices_from_env({})),
+        MappingProxyType(dict(prices.KNOWN_PRICES)),
         _prices,
         'LLM prices for the cost estimate, as JSON {model: {"input": $/Mtok, "output": '
         "$/Mtok}}; adds to or replaces the built-in table",

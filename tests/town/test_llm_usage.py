@@ -14,7 +14,7 @@ import pytest
 
 from fake_llm import FakeLLM
 from smalltown.llm import LLMBudgetExceeded, LLMConfig, LLMError, open_provider
-from smalltown.llm.budget import BudgetSettingError, check, hour_of, tokens_per_hour_from_env
+from smalltown.llm.budget import BudgetSettingError, check, hour_of, parse_tokens_per_hour
 from smalltown.runtime import ANONYMOUS, Registry, Runtime
 from smalltown.runtime.context import ActionCtx, AuthContext, Scheduler
 from smalltown.server import create_app
@@ -91,11 +91,11 @@ def test_the_cost_of_a_window_is_null_with_the_reason_when_a_model_has_no_price(
 
 
 def test_the_budget_setting_is_checked_and_its_message_says_when_and_how():
-    assert tokens_per_hour_from_env({}) is None
-    assert tokens_per_hour_from_env({BUDGET: "20_000"}) == 20_000
+    assert parse_tokens_per_hour(" ") is None
+    assert parse_tokens_per_hour("20_000") == 20_000
     for bad in ("lots", "0", "-5", "1.5"):
         with pytest.raises(BudgetSettingError, match=BUDGET):
-            tokens_per_hour_from_env({BUDGET: bad})
+            parse_tokens_per_hour(bad)
     check(100, 99, 0)  # not spent yet: nothing happens
     now = 10 * 3600 + 45 * 60 + 30  # 10:45:30 UTC
     with pytest.raises(LLMBudgetExceeded) as raised:

@@ -1,5 +1,9 @@
 """Every setting smalltown reads from the environment: one table, and the Settings it makes.
 
+The process reads its environment here and nowhere else: the CLI calls
+:meth:`Settings.from_env` once before any command runs (``create_app`` does when it is
+given none), and every part takes its values from that ``Settings``.
+
 Each entry of ``SETTINGS`` names a ``SMALLTOWN_*`` variable, its default, the parser that
 checks it, one line of help (for the CLI's flags; the README's table lists the same
 variables and defaults, and a test holds it to this one) and the ``Settings`` attribute it

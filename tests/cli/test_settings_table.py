@@ -4,13 +4,16 @@ starts."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import smalltown
 from smalltown.cli import main
 from smalltown.config import SETTINGS, SettingError, Settings
 from smalltown.llm.prices import KNOWN_PRICES, Price
@@ -169,3 +172,58 @@ def test_a_bad_setting_stops_the_server_start_with_one_line(name, raw, tmp_path)
     assert result.stderr.startswith(f"smalltown: {name} must be ")
     assert result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "t.db").exists()
+
+
+def _environment_reads(source: str) -> list[int]:
+    """Lines where ``source`` reaches the process's environment (``os.environ``,
+    ``getenv``, ``from os import environ``), but for a copy spread into a child process's
+    (``{**os.environ, "SMALLTOWN_PORT": ...}``, as the benchmarks start servers)."""
+    tree = ast.parse(source)
+    spread = {
+        id(value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+        if key is None
+    }
+    names = {"environ", "environb", "getenv", "getenvb"}
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            named = {alias.name for alias in node.names}
+        elif isinstance(node, ast.Attribute) and id(node) not in spread:
+            named = {node.attr}
+        elif isinstance(node, ast.Name):
+            named = {node.id}
+        else:
+            continue
+        if named & names:
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def test_only_the_settings_table_reads_the_environment():
+    """Every part takes its settings from the one Settings, read once in config.py."""
+    root = Path(smalltown.__file__).parent
+    reads = [
+        f"{path.relative_to(root.parent)}:{line}"
+        for path in sorted(root.rglob("*.py"))
+        if path != root / "config.py"
+        for line in _environment_reads(path.read_text())
+    ]
+    assert reads == []
+    assert _environment_reads((root / "config.py").read_text())  # the scan sees it there
+
+
+def test_the_environment_scan_finds_every_way_of_reading_it():
+    for reading in (
+        'os.environ.get("SMALLTOWN_STEP_MS", "")',
+        'os.getenv("SMALLTOWN_TIME_SCALE")',
+        'os.environ["SMALLTOWN_PORT"]',
+        '(os.environ if env is None else env).get("SMALLTOWN_LLM_PRICES")',
+        'from os import environ\nenviron.get("OPENAI_API_KEY")',
+        "choice(os.environ, True)",
+    ):
+        assert _environment_reads(reading), reading
+    child = 'env = {**os.environ, "SMALLTOWN_PORT": "8001"}\nrun(["smalltown"], env=env)'
+    assert _environment_reads(child) == []

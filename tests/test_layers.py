@@ -18,10 +18,11 @@ BELOW = {
     "web": set(),
     "runtime": {"store"},
     "migrate": {"store"},
-    "server": {"runtime", "store", "web"},  # web: the static files it serves
+    # web: the static files it serves; config: the settings it starts the app's service with
+    "server": {"runtime", "store", "web", "config"},
     # keeps worlds running (runner, history, replay, LLM usage); registers no functions
-    "worlds": {"runtime", "store", "engine", "agents", "llm"},
-    "town": {"runtime", "store", "engine", "agents", "llm", "worlds"},
+    "worlds": {"runtime", "store", "engine", "agents", "llm", "config"},
+    "town": {"runtime", "store", "engine", "agents", "llm", "worlds", "config"},
     "config": {"llm"},
     "bench": {"store", "runtime", "engine", "llm", "migrate", "town", "worlds"},
 }

@@ -1,10 +1,15 @@
 """Every setting smalltown reads from the environment: one table, and the Settings it makes.
 
+The process reads its environment here and nowhere else: the CLI calls
+:meth:`Settings.from_env` once before any command runs (``create_app`` does when it is
+given none), and every part takes its values from that ``Settings``.
+
 Each entry of ``SETTINGS`` names a ``SMALLTOWN_*`` variable, its default, the parser that
 checks it, one line of help (for the CLI's flags; the README's table lists the same
 variables and defaults, and a test holds it to this one) and the ``Settings`` attribute it
 fills. A bad value stops the start with one line that names the variable, the value and
-what it takes (:class:`SettingError`), before anything is opened.
+what it takes (:class:`SettingError`), before anything is opened. The LLM server is chosen
+with them, from AI Town's own variables (``llm/config.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from smalltown.llm import budget, config_from_env, embedders, prices
+from smalltown.llm import LLMConfig, budget, config_from_env, embedders, prices
 from smalltown.llm import config as llm_config
+from smalltown.llm.http_provider import DEFAULT_CONCURRENCY
 
 DEFAULT_APP = "smalltown.town"
 UNSET = "unset"  # how the README shows a setting that is off until given
@@ -146,18 +152,13 @@ def _time_scale(raw: str) -> float:
     return float(raw)
 
 
-def _llm(read: Callable[[Mapping[str, str]], Any], name: str) -> Callable[[str], Any]:
-    """A parser that is the llm package's own check of ``name``, given the one variable."""
-    return lambda raw: read({name: raw})
-
-
 def _prices(raw: str) -> Mapping[str, prices.Price]:
-    return MappingProxyType(prices.prices_from_env({prices.SETTING: raw}))
+    return MappingProxyType(prices.parse_prices(raw))
 
 
 def _embedder(raw: str) -> str:
     """One of the embedders; whether ``provider`` has a provider is checked with the rest."""
-    return embedders.choice({embedders.SETTING: raw}, have_provider=True)
+    return embedders.choice(raw, have_provider=True)
 
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/smalltown.db"
@@ -255,8 +256,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         budget.SETTING,
         "llm_tokens_per_hour",
-        budget.tokens_per_hour_from_env({}),
-        _llm(budget.tokens_per_hour_from_env, budget.SETTING),
+        None,
+        budget.parse_tokens_per_hour,
         "a cap on each world's LLM tokens (in and out, embeddings included) each clock hour; "
         "when spent, that world's agents keep walking but make no LLM calls until the hour "
         "turns",
@@ -265,14 +266,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         llm_config.CONCURRENCY_SETTING,
         "llm_concurrency",
-        llm_config.concurrency_from_env({}),
-        _llm(llm_config.concurrency_from_env, llm_config.CONCURRENCY_SETTING),
+        DEFAULT_CONCURRENCY,
+        llm_config.parse_concurrency,
         "LLM requests in flight at once; agents' operations beyond it wait their turn",
     ),
     Setting(
         prices.SETTING,
         "llm_prices",
-        MappingProxyType(prices.prices_from_env({})),
+        MappingProxyType(dict(prices.KNOWN_PRICES)),
         _prices,
         'LLM prices for the cost estimate, as JSON {model: {"input": $/Mtok, "output": '
         "$/Mtok}}; adds to or replaces the built-in table",
@@ -320,6 +321,9 @@ class Settings:
     llm_concurrency: int = _default("llm_concurrency")
     llm_prices: Mapping[str, prices.Price] = _default("llm_prices")
     embeddings: str | None = _default("embeddings")  # None: by whether an LLM is set
+    #: the LLM server AI Town's variables choose (``llm/config.py``'s ``SOURCES``, not
+    #: ``SMALLTOWN_*`` ones, so not in the table); None: the offline brain
+    llm: LLMConfig | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -327,9 +331,10 @@ class Settings:
         checked; the first bad one raises :class:`SettingError`."""
         env = dict(os.environ if env is None else env)
         values = {s.attribute: s.read(env) for s in SETTINGS}
+        llm = config_from_env(env)
         if values["embeddings"] == "provider":  # only now known: is an LLM configured?
             try:
-                embedders.choice(env, config_from_env(env) is not None)
+                embedders.choice(values["embeddings"], llm is not None)
             except ValueError as exc:
                 raise SettingError(embedders.SETTING, env[embedders.SETTING], str(exc)) from None
-        return cls(**values)
+        return cls(**values, llm=llm)

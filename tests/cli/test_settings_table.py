@@ -4,13 +4,16 @@ starts."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+import smalltown
 from smalltown.cli import main
 from smalltown.config import SETTINGS, SettingError, Settings
 from smalltown.llm.prices import KNOWN_PRICES, Price
@@ -35,8 +38,9 @@ ANY_TEXT = {"SMALLTOWN_DATABASE_URL", "SMALLTOWN_HOST", "SMALLTOWN_APP", "SMALLT
 
 
 def test_the_table_and_the_settings_object_have_the_same_settings():
+    """And the LLM, which AI Town's variables choose (llm/config.py's table)."""
     fields = [f.name for f in dataclasses.fields(Settings)]
-    assert sorted(s.attribute for s in SETTINGS) == sorted(fields)
+    assert sorted([*(s.attribute for s in SETTINGS), "llm"]) == sorted(fields)
     assert len({s.name for s in SETTINGS}) == len(SETTINGS)
     assert all(s.name.startswith("SMALLTOWN_") and s.help for s in SETTINGS)
 
@@ -120,6 +124,13 @@ def test_a_long_value_is_cut_in_the_message():
     assert len(str(caught.value)) < 300
 
 
+def test_the_llm_is_read_with_the_settings_and_keeps_its_key_out_of_sight():
+    assert Settings.from_env({}).llm is None  # the offline brain
+    chosen = Settings.from_env({"LLM_API_URL": "http://127.0.0.1:9/v1/", "LLM_API_KEY": "sk-x"})
+    assert (chosen.llm.source, chosen.llm.base_url) == ("LLM_API_URL", "http://127.0.0.1:9/v1")
+    assert chosen.llm.api_key == "sk-x" and "sk-x" not in repr(chosen)
+
+
 def test_the_provider_embedder_needs_a_provider():
     with pytest.raises(SettingError, match="needs an LLM provider"):
         Settings.from_env({"SMALLTOWN_EMBEDDINGS": "provider"})
@@ -161,3 +172,58 @@ def test_a_bad_setting_stops_the_server_start_with_one_line(name, raw, tmp_path)
     assert result.stderr.startswith(f"smalltown: {name} must be ")
     assert result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "t.db").exists()
+
+
+def _environment_reads(source: str) -> list[int]:
+    """Lines where ``source`` reaches the process's environment (``os.environ``,
+    ``getenv``, ``from os import environ``), but for a copy spread into a child process's
+    (``{**os.environ, "SMALLTOWN_PORT": ...}``, as the benchmarks start servers)."""
+    tree = ast.parse(source)
+    spread = {
+        id(value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+        if key is None
+    }
+    names = {"environ", "environb", "getenv", "getenvb"}
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            named = {alias.name for alias in node.names}
+        elif isinstance(node, ast.Attribute) and id(node) not in spread:
+            named = {node.attr}
+        elif isinstance(node, ast.Name):
+            named = {node.id}
+        else:
+            continue
+        if named & names:
+            lines.add(node.lineno)
+    return sorted(lines)
+
+
+def test_only_the_settings_table_reads_the_environment():
+    """Every part takes its settings from the one Settings, read once in config.py."""
+    root = Path(smalltown.__file__).parent
+    reads = [
+        f"{path.relative_to(root.parent)}:{line}"
+        for path in sorted(root.rglob("*.py"))
+        if path != root / "config.py"
+        for line in _environment_reads(path.read_text())
+    ]
+    assert reads == []
+    assert _environment_reads((root / "config.py").read_text())  # the scan sees it there
+
+
+def test_the_environment_scan_finds_every_way_of_reading_it():
+    for reading in (
+        'os.environ.get("SMALLTOWN_STEP_MS", "")',
+        'os.getenv("SMALLTOWN_TIME_SCALE")',
+        'os.environ["SMALLTOWN_PORT"]',
+        '(os.environ if env is None else env).get("SMALLTOWN_LLM_PRICES")',
+        'from os import environ\nenviron.get("OPENAI_API_KEY")',
+        "choice(os.environ, True)",
+    ):
+        assert _environment_reads(reading), reading
+    child = 'env = {**os.environ, "SMALLTOWN_PORT": "8001"}\nrun(["smalltown"], env=env)'
+    assert _environment_reads(child) == []

@@ -69,7 +69,7 @@ async def test_a_broken_model_falls_back_to_hashed_words_with_the_reason(tmp_pat
     with pytest.raises(EmbedderUnavailable, match=r"cannot load model\.onnx"):
         await broken.ready()
     with caplog.at_level(logging.WARNING, "smalltown.llm"):
-        chosen = await choose_embedder(None, {}, minilm=MiniLMEmbedder(model, tokenizer))
+        chosen = await choose_embedder(None, minilm=MiniLMEmbedder(model, tokenizer))
     assert isinstance(chosen, HashedEmbedder)
     assert "semantic offline embeddings are off: cannot load model.onnx" in caplog.text
     missing = MiniLMEmbedder(tmp_path / "absent.onnx", tokenizer)
@@ -78,14 +78,14 @@ async def test_a_broken_model_falls_back_to_hashed_words_with_the_reason(tmp_pat
 
 
 async def test_the_offline_choice_is_a_setting():
-    assert isinstance(await choose_embedder(None, {}), MiniLMEmbedder)
+    assert isinstance(await choose_embedder(None), MiniLMEmbedder)
     hashed = HashedEmbedder()
-    assert await choose_embedder(hashed, {}) is hashed  # a provider embeds by default
-    minilm = await choose_embedder(hashed, {"SMALLTOWN_EMBEDDINGS": "minilm"})
+    assert await choose_embedder(hashed) is hashed  # a provider embeds by default
+    minilm = await choose_embedder(hashed, "minilm")
     assert isinstance(minilm, MiniLMEmbedder)  # unless asked to embed here
-    chosen = await choose_embedder(None, {"SMALLTOWN_EMBEDDINGS": "hashed"})
+    chosen = await choose_embedder(None, "hashed")
     assert isinstance(chosen, HashedEmbedder)
     with pytest.raises(ValueError, match="SMALLTOWN_EMBEDDINGS must be one of"):
-        await choose_embedder(None, {"SMALLTOWN_EMBEDDINGS": "bert"})
+        await choose_embedder(None, "bert")
     with pytest.raises(ValueError, match="provider needs an LLM provider"):
-        await choose_embedder(None, {"SMALLTOWN_EMBEDDINGS": "provider"})
+        await choose_embedder(None, "provider")

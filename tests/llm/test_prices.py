@@ -10,7 +10,7 @@ from smalltown.llm.prices import (
     PriceSettingError,
     estimate,
     is_local,
-    prices_from_env,
+    parse_prices,
 )
 
 from helpers import RunningServer
@@ -46,12 +46,10 @@ def test_a_local_server_costs_nothing_and_says_so():
 
 
 def test_the_environment_adds_and_replaces_prices():
-    prices = prices_from_env(
-        {"SMALLTOWN_LLM_PRICES": '{"gpt-4o": {"input": 1, "output": 2}, "mine": {"input": 0.5}}'}
-    )
+    prices = parse_prices('{"gpt-4o": {"input": 1, "output": 2}, "mine": {"input": 0.5}}')
     assert prices["gpt-4o"] == Price(1.0, 2.0) and prices["mine"] == Price(0.5, 0.0)
     assert prices["gpt-4o-mini"] == KNOWN_PRICES["gpt-4o-mini"]
-    assert prices_from_env({}) == KNOWN_PRICES
+    assert parse_prices(" ") == KNOWN_PRICES
 
 
 @pytest.mark.parametrize(
@@ -68,7 +66,7 @@ def test_the_environment_adds_and_replaces_prices():
 )
 def test_a_bad_price_setting_is_a_clear_error(raw, message):
     with pytest.raises(PriceSettingError, match=message):
-        prices_from_env({"SMALLTOWN_LLM_PRICES": raw})
+        parse_prices(raw)
 
 
 def test_the_cli_refuses_a_bad_price_setting_before_starting(monkeypatch, capsys):

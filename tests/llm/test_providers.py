@@ -224,10 +224,10 @@ def test_unknown_faults_are_refused():
 
 
 def test_the_concurrency_setting_is_checked():
-    from smalltown.llm.config import concurrency_from_env
+    from smalltown.llm.config import parse_concurrency
 
-    assert concurrency_from_env({}) == 8
-    assert concurrency_from_env({"SMALLTOWN_LLM_CONCURRENCY": "3"}) == 3
+    assert parse_concurrency(" ") == 8
+    assert parse_concurrency("3") == 3
     for bad in ("0", "-2", "many"):
         with pytest.raises(ValueError, match="SMALLTOWN_LLM_CONCURRENCY"):
-            concurrency_from_env({"SMALLTOWN_LLM_CONCURRENCY": bad})
+            parse_concurrency(bad)

@@ -4,17 +4,13 @@ import math
 
 import pytest
 
+from smalltown.config import DEFAULT_HISTORY_DAYS, SettingError, Settings
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
 from smalltown.worlds.creation import create_world
-from smalltown.worlds.history import (
-    DEFAULT_DAYS,
-    history_days_from_env,
-    prune_all,
-    prune_history,
-)
+from smalltown.worlds.history import prune_all, prune_history
 from smalltown.worlds.inputs import insert_input
 from smalltown.worlds.replay import replay
 from smalltown.worlds.runner import WorldRunner
@@ -119,18 +115,23 @@ async def test_prune_all_keeps_each_world_s_last_days_of_game_time(town):
 
 
 @pytest.mark.parametrize(
-    ("raw", "days"), [("", DEFAULT_DAYS), ("0", None), ("2.5", 2.5), (" 30 ", 30.0)]
+    ("raw", "days"),
+    [
+        ("", DEFAULT_HISTORY_DAYS),
+        (" ", DEFAULT_HISTORY_DAYS),
+        ("0", None),
+        ("2.5", 2.5),
+        (" 30 ", 30.0),
+    ],
 )
-def test_history_days_from_the_environment(monkeypatch, raw, days):
-    monkeypatch.setenv("SMALLTOWN_HISTORY_DAYS", raw)
-    assert history_days_from_env() == days
+def test_history_days_from_the_settings(raw, days):
+    assert Settings.from_env({"SMALLTOWN_HISTORY_DAYS": raw}).history_days == days
 
 
 @pytest.mark.parametrize("raw", ["x", "-1", "nan", "inf", str(math.inf)])
-def test_a_bad_history_days_value_says_what_to_give(monkeypatch, raw):
-    monkeypatch.setenv("SMALLTOWN_HISTORY_DAYS", raw)
-    with pytest.raises(ValueError, match="give a number of days"):
-        history_days_from_env()
+def test_a_bad_history_days_value_says_what_to_give(raw):
+    with pytest.raises(SettingError, match="must be a number of days, 0 or more"):
+        Settings.from_env({"SMALLTOWN_HISTORY_DAYS": raw})
 
 
 async def test_replay_reads_history_a_page_at_a_time_and_notices_a_gap(town):

@@ -14,7 +14,7 @@ import pytest
 
 from fake_llm import FakeLLM
 from smalltown.llm import LLMBudgetExceeded, LLMConfig, LLMError, open_provider
-from smalltown.llm.budget import BudgetSettingError, check, hour_of, tokens_per_hour_from_env
+from smalltown.llm.budget import BudgetSettingError, check, hour_of, parse_tokens_per_hour
 from smalltown.runtime import ANONYMOUS, Registry, Runtime
 from smalltown.runtime.context import ActionCtx, AuthContext, Scheduler
 from smalltown.server import create_app
@@ -91,11 +91,11 @@ def test_the_cost_of_a_window_is_null_with_the_reason_when_a_model_has_no_price(
 
 
 def test_the_budget_setting_is_checked_and_its_message_says_when_and_how():
-    assert tokens_per_hour_from_env({}) is None
-    assert tokens_per_hour_from_env({BUDGET: "20_000"}) == 20_000
+    assert parse_tokens_per_hour(" ") is None
+    assert parse_tokens_per_hour("20_000") == 20_000
     for bad in ("lots", "0", "-5", "1.5"):
         with pytest.raises(BudgetSettingError, match=BUDGET):
-            tokens_per_hour_from_env({BUDGET: bad})
+            parse_tokens_per_hour(bad)
     check(100, 99, 0)  # not spent yet: nothing happens
     now = 10 * 3600 + 45 * 60 + 30  # 10:45:30 UTC
     with pytest.raises(LLMBudgetExceeded) as raised:
@@ -110,9 +110,10 @@ def test_the_budget_setting_is_checked_and_its_message_says_when_and_how():
 
 
 class Harness:
-    """The town's runtime on a store, the fake LLM, and an action context to meter from."""
+    """The town's runtime on a store, the fake LLM, and an action context to meter from;
+    each world's budget where the worlds service puts it."""
 
-    async def open(self, url: str, llm_url: str, chat_model: str, clock=None):
+    async def open(self, url: str, llm_url: str, chat_model: str, clock=None, tokens_per_hour=None):
         self.url = url
         self.store = await open_store(url)
         self.runtime = await Runtime.create(
@@ -123,7 +124,9 @@ class Harness:
         )
         self.llm = open_provider(config, retry_delays=(0.01,))
         self.llm.local = False  # priced as the remote provider it stands for
-        self.runtime.extensions.update(llm=self.llm, embedder=self.llm)
+        self.runtime.extensions.update(
+            llm=self.llm, embedder=self.llm, llm_tokens_per_hour=tokens_per_hour
+        )
         if clock is not None:
             self.runtime.extensions["clock"] = clock
         self.ctx = ActionCtx(
@@ -147,8 +150,7 @@ def words(messages):
 
 
 @pytest.mark.timeout(120)
-async def test_calls_are_counted_per_world_priced_and_kept_across_reopening(store_url, monkeypatch):
-    monkeypatch.delenv(BUDGET, raising=False)
+async def test_calls_are_counted_per_world_priced_and_kept_across_reopening(store_url):
     fake = FakeLLM()
     now = time.time()
     async with RunningServer(fake.app) as server:
@@ -213,10 +215,7 @@ async def test_calls_are_counted_per_world_priced_and_kept_across_reopening(stor
 
 
 @pytest.mark.timeout(120)
-async def test_an_unpriced_model_has_no_cost_and_says_which_price_is_missing(
-    store_url, monkeypatch
-):
-    monkeypatch.delenv(BUDGET, raising=False)
+async def test_an_unpriced_model_has_no_cost_and_says_which_price_is_missing(store_url):
     fake = FakeLLM()
     now = time.time()
     async with RunningServer(fake.app) as server:
@@ -234,12 +233,13 @@ async def test_an_unpriced_model_has_no_cost_and_says_which_price_is_missing(
 
 
 @pytest.mark.timeout(120)
-async def test_a_spent_budget_stops_one_worlds_calls_before_they_are_made(store_url, monkeypatch):
-    monkeypatch.setenv(BUDGET, "20")
+async def test_a_spent_budget_stops_one_worlds_calls_before_they_are_made(store_url):
     fake = FakeLLM()
     now = [time.time()]
     async with RunningServer(fake.app) as server:
-        town = await Harness().open(store_url, server.url, "gpt-4o-mini", clock=lambda: now[0])
+        town = await Harness().open(
+            store_url, server.url, "gpt-4o-mini", clock=lambda: now[0], tokens_per_hour=20
+        )
         try:
             spender, other = (
                 await create(town.store, town_map(), []),
@@ -366,12 +366,11 @@ async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
         assert any(line.startswith(talking) for line in lines)
 
 
-async def test_usage_of_every_world_for_the_cli(tmp_path, monkeypatch):
-    monkeypatch.setenv(BUDGET, "500")
+async def test_usage_of_every_world_for_the_cli(tmp_path):
     store = await open_town_store(f"sqlite:///{tmp_path}/cli.db")
     try:
         world = await create(store, town_map(), [])
-        (usage,) = await llm_usage(store)
+        (usage,) = await llm_usage(store, tokens_per_hour=500)
         assert usage["worldId"] == world and usage["hour"]["calls"] == 0
         assert usage["budget"]["left"] == 500 and usage["hour"]["cost"]["usd"] == 0.0
     finally:

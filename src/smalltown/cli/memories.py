@@ -24,17 +24,17 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_memories(args))
+    return asyncio.run(_memories(args, settings))
 
 
-async def _memories(args: argparse.Namespace) -> int:
+async def _memories(args: argparse.Namespace, settings: Settings) -> int:
     from smalltown.worlds import admin
 
     if (store := await open_town_store(args.database)) is None:
         return 1
     try:
         if args.action == "reembed":
-            return await _reembed(store)
+            return await _reembed(store, settings)
         deleted = await admin.reset_memories(store)
     finally:
         await store.close()
@@ -42,16 +42,15 @@ async def _memories(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _reembed(store) -> int:
-    """Embed every memory again with the embedder the server would use (from the
-    environment), in place; the index takes that embedder's size."""
-    from smalltown.llm import LLMError, config_from_env, open_provider
+async def _reembed(store, settings: Settings) -> int:
+    """Embed every memory again with the embedder the server would use (as ``settings``
+    say), in place; the index takes that embedder's size."""
+    from smalltown.llm import LLMError, open_provider
     from smalltown.llm.embedders import choose_embedder
     from smalltown.worlds.memory_index import reembed
 
-    config = config_from_env()
-    provider = open_provider(config) if config is not None else None
-    embedder = await choose_embedder(provider)
+    provider = open_provider(settings.llm) if settings.llm is not None else None
+    embedder = await choose_embedder(provider, settings.embeddings)
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:

@@ -81,7 +81,7 @@ async def _serve(settings: Settings) -> int:
             max_body_bytes=settings.max_body_bytes,
             redis_url=settings.redis_url,
         )
-        app = create_app(store, settings.app, server_settings)
+        app = create_app(store, settings.app, server_settings, settings)
         config = uvicorn.Config(
             app,
             host=settings.host,

@@ -38,17 +38,17 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_usage(args))
+    return asyncio.run(_usage(args, settings))
 
 
-async def _usage(args: argparse.Namespace) -> int:
+async def _usage(args: argparse.Namespace, settings: Settings) -> int:
     """Read the store, not a server: usage is kept there per world, by every process."""
     from smalltown.worlds import admin
 
     if (store := await open_town_store(args.database)) is None:
         return 1
     try:
-        worlds = await admin.llm_usage(store)
+        worlds = await admin.llm_usage(store, settings.llm_tokens_per_hour)
     finally:
         await store.close()
     if args.world:

@@ -7,9 +7,7 @@ restarts and across processes serving the same worlds; see :mod:`smalltown.world
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Mapping
 
 from smalltown.llm.errors import LLMBudgetExceeded
 
@@ -21,17 +19,18 @@ class BudgetSettingError(ValueError):
     """SMALLTOWN_LLM_TOKENS_PER_HOUR is not a positive whole number."""
 
 
-def tokens_per_hour_from_env(env: Mapping[str, str] | None = None) -> int | None:
-    """The budget for each world, or None for no cap."""
-    raw = (os.environ if env is None else env).get(SETTING, "").strip().replace("_", "")
-    if not raw:
+def parse_tokens_per_hour(raw: str) -> int | None:
+    """The budget for each world that ``SMALLTOWN_LLM_TOKENS_PER_HOUR``'s text gives (the
+    settings table's parser, ``smalltown.config``), or None for no cap."""
+    text = raw.strip().replace("_", "")
+    if not text:
         return None
-    if not raw.isdigit() or int(raw) <= 0:
+    if not text.isdigit() or int(text) <= 0:
         raise BudgetSettingError(
             f"{SETTING} must be a whole number of tokens above 0 (each world's cap per clock "
-            f"hour), or unset for no cap; got {raw!r}"
+            f"hour), or unset for no cap; got {text!r}"
         )
-    return int(raw)
+    return int(text)
 
 
 def hour_of(seconds: float) -> int:

@@ -1,6 +1,8 @@
 """Which LLM to use, from the environment with AI Town's variable names, and how to open it.
 
-An AI Town ``.env`` works unchanged. The first of :data:`SOURCES` whose variable is set wins:
+An AI Town ``.env`` works unchanged. The settings (``smalltown.config``) read the
+environment once with :func:`config_from_env`; the first of :data:`SOURCES` whose variable
+is set wins:
 
 1. ``OPENAI_API_KEY`` → OpenAI (``OPENAI_CHAT_MODEL``, ``OPENAI_EMBEDDING_MODEL``)
 2. ``TOGETHER_API_KEY`` → Together's OpenAI-compatible API
@@ -14,7 +16,6 @@ An AI Town ``.env`` works unchanged. The first of :data:`SOURCES` whose variable
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -107,8 +108,8 @@ SOURCES: tuple[Source, ...] = (
 PROVIDERS: dict[Kind, type[HTTPProvider]] = {"openai": OpenAICompatible, "ollama": Ollama}
 
 
-def config_from_env(env: Mapping[str, str] | None = None) -> LLMConfig | None:
-    env = dict(os.environ if env is None else env)
+def config_from_env(env: Mapping[str, str]) -> LLMConfig | None:
+    """The LLM the first of :data:`SOURCES` set in ``env`` chooses; None: none is set."""
     for source in SOURCES:
         if env.get(source.setting):
             return source.config(env)
@@ -132,12 +133,12 @@ def open_provider(
     )
 
 
-def concurrency_from_env(env: Mapping[str, str] | None = None) -> int:
-    """LLM requests allowed in flight at once (``SMALLTOWN_LLM_CONCURRENCY``, default 8);
-    ValueError says what is wrong."""
-    raw = (os.environ if env is None else env).get(CONCURRENCY_SETTING, "").strip()
-    if not raw:
+def parse_concurrency(raw: str) -> int:
+    """LLM requests allowed in flight at once, from ``SMALLTOWN_LLM_CONCURRENCY``'s text
+    (default 8): the settings table's parser; ValueError says what is wrong."""
+    text = raw.strip()
+    if not text:
         return DEFAULT_CONCURRENCY
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{CONCURRENCY_SETTING} must be a whole number above 0, got {raw!r}")
-    return int(raw)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{CONCURRENCY_SETTING} must be a whole number above 0, got {text!r}")
+    return int(text)

@@ -1,6 +1,6 @@
 """Which embedder a town uses (what an embedder is: :class:`~smalltown.llm.base.Embedder`).
 
-``SMALLTOWN_EMBEDDINGS`` chooses:
+``SMALLTOWN_EMBEDDINGS`` (read with the other settings, ``smalltown.config``) chooses:
 ``provider`` (the configured LLM provider's; the default when there is one), ``minilm``
 (on this machine, semantic, 384-d; the default otherwise) or ``hashed`` (256-d, shared
 words only). When MiniLM cannot load, hashed vectors stand in, with a warning that says
@@ -10,8 +10,6 @@ why and how to fix it.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 
 from smalltown.llm.base import Embedder
 from smalltown.llm.errors import EmbedderUnavailable
@@ -23,9 +21,10 @@ SETTING = "SMALLTOWN_EMBEDDINGS"
 CHOICES = ("provider", "minilm", "hashed")  # as smalltown.config checks at start
 
 
-def choice(env: Mapping[str, str], have_provider: bool) -> str:
-    """The embedder ``SMALLTOWN_EMBEDDINGS`` asks for, checked; ValueError says the fix."""
-    chosen = (env.get(SETTING) or ("provider" if have_provider else "minilm")).strip().lower()
+def choice(asked: str | None, have_provider: bool) -> str:
+    """The embedder ``asked`` for (``SMALLTOWN_EMBEDDINGS``; None or empty: the default),
+    checked; ValueError says the fix."""
+    chosen = (asked or ("provider" if have_provider else "minilm")).strip().lower()
     if chosen not in CHOICES:
         raise ValueError(f"{SETTING} must be one of {', '.join(CHOICES)}, got {chosen!r}")
     if chosen == "provider" and not have_provider:
@@ -38,12 +37,13 @@ def choice(env: Mapping[str, str], have_provider: bool) -> str:
 
 async def choose_embedder(
     provider: Embedder | None,
-    env: Mapping[str, str] | None = None,
+    asked: str | None = None,
     minilm: MiniLMEmbedder | None = None,
 ) -> Embedder:
     """The configured provider, MiniLM (``minilm``, or the installed one) loaded and
-    ready, or hashed vectors: as asked for, falling back to hashed when MiniLM cannot load."""
-    chosen = choice(os.environ if env is None else env, provider is not None)
+    ready, or hashed vectors: as ``asked`` (the settings' ``embeddings``), falling back to
+    hashed when MiniLM cannot load."""
+    chosen = choice(asked, provider is not None)
     if chosen == "provider" and provider is not None:
         return provider
     if chosen == "hashed":

@@ -45,7 +45,7 @@ class LLMConfig:
     base_url: str
     chat_model: str
     embedding_model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a log line
     source: str = ""  # which variable chose it, for messages and /health
 
     def describe(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +41,10 @@ class PriceSettingError(ValueError):
     """SMALLTOWN_LLM_PRICES is not ``{model: {"input": $/Mtok, "output": $/Mtok}}``."""
 
 
-def prices_from_env(env: Mapping[str, str] | None = None) -> dict[str, Price]:
-    """The known prices, with SMALLTOWN_LLM_PRICES's entries added or replacing them."""
-    raw = (os.environ if env is None else env).get(SETTING, "").strip()
+def parse_prices(raw: str) -> dict[str, Price]:
+    """The known prices, with the entries of SMALLTOWN_LLM_PRICES's text (``raw``) added or
+    replacing them: the settings table's parser (``smalltown.config``)."""
+    raw = raw.strip()
     prices = dict(KNOWN_PRICES)
     if not raw:
         return prices

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from smalltown.runtime.auth import Auth, Identity
@@ -108,6 +108,9 @@ class Scheduler:
 class QueryCtx:
     db: Transaction
     auth: AuthContext
+    #: what the app's service provided (see ``Runtime.extensions``), to read settings such
+    #: as a budget from; the query's result must still follow from the store and its args
+    extensions: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

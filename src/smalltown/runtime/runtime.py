@@ -115,7 +115,8 @@ class Runtime:
             auth = AuthContext(identity, self.auth)
             ts = self.store.last_commit_ts  # before the snapshot: later commits may be in it
             done = await self.store.transact(
-                lambda tx: spec.handler(QueryCtx(tx, auth), **kwargs), read_only=True
+                lambda tx: spec.handler(QueryCtx(tx, auth, self.extensions), **kwargs),
+                read_only=True,
             )
             return QueryOutcome(done.value, done.reads, ts)
 
@@ -144,7 +145,7 @@ class Runtime:
                 spec, kwargs, auth = item
                 before = len(tx.reads)
                 try:
-                    value = await spec.handler(QueryCtx(tx, auth), **kwargs)
+                    value = await spec.handler(QueryCtx(tx, auth, self.extensions), **kwargs)
                     out.append((value, None, tx.reads[before:]))
                 except Exception as exc:
                     out.append((None, exc, tx.reads[before:]))

@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from smalltown import __version__, web
+from smalltown.config import Settings
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import Invalidator, LocalInvalidator, SubscriptionManager
@@ -47,7 +48,8 @@ class ServerSettings:
 class App:
     """A package of function modules with a ``schema`` (in ``<package>.schema``), and
     optionally ``crons`` (a :class:`Crons`, in ``<package>.crons``) and a background
-    service (``start(runtime)`` in ``<package>.service``, returning something to close)."""
+    service (``start(runtime, settings)`` in ``<package>.service``, given the process's
+    :class:`~smalltown.config.Settings`, returning something to close)."""
 
     schema: Schema
     registry: Registry
@@ -144,13 +146,18 @@ async def _serve_sync(websocket: WebSocket, state) -> None:
 
 
 def create_app(
-    store: Store | str, app: str | None = None, settings: ServerSettings | None = None
+    store: Store | str,
+    app: str | None = None,
+    settings: ServerSettings | None = None,
+    config: Settings | None = None,
 ) -> Starlette:
     """The app over ``store`` running the functions of package ``app``.
 
-    Given a URL instead of a Store, the app opens and closes the store itself.
+    Given a URL instead of a Store, the app opens and closes the store itself. ``config``
+    is what the app's service starts with: the CLI's, or the environment's read here.
     """
     settings = settings or ServerSettings()
+    config = Settings.from_env() if config is None else config
     loaded = load_app(app)
     schema, registry, crons = loaded.schema, loaded.registry, loaded.crons
 
@@ -177,7 +184,7 @@ def create_app(
             await state.scheduler.start()
             state.service = None
             if loaded.start_service is not None:
-                state.service = await loaded.start_service(state.runtime)
+                state.service = await loaded.start_service(state.runtime, config)
             log.info("serving %s (%s)", opened.url, opened.provider_name)
             yield
             if state.service is not None:

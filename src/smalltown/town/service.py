@@ -4,10 +4,11 @@ town's map and residents for a new database's default world."""
 
 from __future__ import annotations
 
+from smalltown.config import Settings
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.worlds.service import WorldsService
 from smalltown.worlds.service import start as start_worlds
 
 
-async def start(runtime) -> WorldsService:
-    return await start_worlds(runtime, town_map(), CHARACTERS)
+async def start(runtime, settings: Settings) -> WorldsService:
+    return await start_worlds(runtime, settings, town_map(), CHARACTERS)

@@ -6,7 +6,6 @@ import secrets
 import time
 from typing import Any
 
-from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.runtime import ConvexError, mutation, query
 from smalltown.worlds.inputs import HUMAN_INPUTS, check_owner, insert_input
 from smalltown.worlds.usage import world_usage
@@ -98,7 +97,8 @@ async def llmUsage(ctx, worldId: str) -> dict[str, Any]:
     cost, this clock hour and over the last 24 hours, with its hourly token budget
     (``SMALLTOWN_LLM_TOKENS_PER_HOUR``, as this server has it) and what is left."""
     await _status(ctx.db, worldId)
-    return await world_usage(ctx.db, worldId, time.time(), tokens_per_hour_from_env())
+    budget = ctx.extensions.get("llm_tokens_per_hour")  # the worlds service's
+    return await world_usage(ctx.db, worldId, time.time(), budget)
 
 
 @query

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from smalltown.engine.world_map import WorldMap
-from smalltown.llm.budget import tokens_per_hour_from_env
 from smalltown.store import Store
 from smalltown.worlds.creation import Character, create_world
 from smalltown.worlds.usage import all_worlds_usage
@@ -70,9 +69,10 @@ async def reset_memories(store: Store) -> int:
     return sum([await store.delete_all(t) for t in ("memories", "memoryEmbeddings")])
 
 
-async def llm_usage(store: Store, now: float | None = None) -> list[dict[str, Any]]:
-    """Every world's LLM usage as ``world:llmUsage`` gives it, with the budget this
-    environment's SMALLTOWN_LLM_TOKENS_PER_HOUR sets."""
+async def llm_usage(
+    store: Store, tokens_per_hour: int | None, now: float | None = None
+) -> list[dict[str, Any]]:
+    """Every world's LLM usage as ``world:llmUsage`` gives it, with the budget
+    ``tokens_per_hour`` sets (the settings' SMALLTOWN_LLM_TOKENS_PER_HOUR)."""
     moment = time.time() if now is None else now
-    budget = tokens_per_hour_from_env()
-    return await store.read(lambda tx: all_worlds_usage(tx, moment, budget))
+    return await store.read(lambda tx: all_worlds_usage(tx, moment, tokens_per_hour))

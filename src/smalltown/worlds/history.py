@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import os
 from dataclasses import dataclass
 
 from smalltown.store import Range, Store
 
 log = logging.getLogger("smalltown.worlds.history")
 
-DEFAULT_DAYS = 14.0  # as AI Town keeps inputs
 DAY_MS = 86_400_000
 BATCH = 500
 PRUNE_EVERY_S = 3600.0
@@ -41,22 +38,6 @@ class Pruned:
     steps: int = 0
     inputs: int = 0
     checkpoints: int = 0
-
-
-def history_days_from_env() -> float | None:
-    """``SMALLTOWN_HISTORY_DAYS``: days of history kept (default 14); 0 keeps all of it."""
-    raw = os.environ.get("SMALLTOWN_HISTORY_DAYS", "").strip()
-    if not raw:
-        return DEFAULT_DAYS
-    try:
-        days = float(raw)
-    except ValueError:
-        days = math.nan
-    if not 0 <= days < math.inf:
-        raise ValueError(
-            f"SMALLTOWN_HISTORY_DAYS={raw!r}: give a number of days (0 keeps everything)"
-        )
-    return days or None
 
 
 async def prune_history(store: Store, world_id: str, before_ms: float) -> Pruned:

@@ -14,18 +14,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from smalltown.llm import LLM, ChatResult, Embedder, LLMError, LLMUnavailable
-from smalltown.llm.budget import check, hour_of, tokens_per_hour_from_env
+from smalltown.llm.budget import check, hour_of
 
 
 class Meter:
-    """The world's LLM and embedder, as ``ctx.extensions`` holds them, metered."""
+    """The world's LLM and embedder, as ``ctx.extensions`` holds them, metered against
+    the budget there (``llm_tokens_per_hour``; none: no cap)."""
 
     def __init__(self, ctx, world_id: str) -> None:
         self.ctx = ctx
         self.world_id = world_id
         self.llm: LLM | None = ctx.extensions.get("llm")
         self.embedder: Embedder = ctx.extensions.get("embedder")
-        self.budget = tokens_per_hour_from_env()
+        self.budget: int | None = ctx.extensions.get("llm_tokens_per_hour")
         #: seconds since the epoch; a runtime extension may stand in for the wall clock
         self.clock = ctx.extensions.get("clock", time.time)
         self._hour: int | None = None

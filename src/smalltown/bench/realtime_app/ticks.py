@@ -1,3 +1,6 @@
+"""The realtime benchmark's functions: bump a named counter, and watch its latest value
+(``sentAt`` carries the sender's clock so the watcher can time the round trip)."""
+
 from typing import Any
 
 from smalltown.runtime import mutation, query

@@ -1,7 +1,7 @@
 """``smalltown bench brain``: how well the offline brain listens, and how fast it answers.
 
-A newcomer says the held-out lines of ``tests/llm/held_out/newcomer_talk.txt`` to each default
-resident, one conversation per block, and the resident replies through the offline brain.
+A newcomer says the held-out lines of ``tests/llm/held_out/newcomer_talk.txt`` to each
+default resident, one conversation per block, and the resident replies through the offline brain.
 Figures: **relevance**, the MiniLM cosine similarity of each reply to the line it answers
 (mean, and the share above 0.3); **repeats**, lines said twice within a conversation;
 **seams**, template slips the checker (``llm/offline_seams.py``) finds; and **ms per
@@ -32,7 +32,7 @@ from smalltown.llm.offline import OfflineBrain
 from smalltown.llm.offline_seams import seams
 from smalltown.town.defaults import CHARACTERS
 
-SCRIPT = Path(__file__).resolve().parents[3] / "tests" / "llm" / "held_out" / "newcomer_talk.txt"
+SCRIPT = Path(__file__).resolve().parents[3] / "tests/llm/held_out/newcomer_talk.txt"
 NEWCOMER: Persona = {"name": "Newbie", "description": "", "identity": "", "plan": ""}
 RELEVANT = 0.3  # a reply this close to the line is on its topic (see docs/benchmarks.md)
 

@@ -172,3 +172,17 @@ async def test_the_offline_brain_is_an_llm_whose_talk_comes_from_its_composer():
     with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):  # no model to ask: the fix
         await brain.chat([{"role": "user", "content": "hi"}])
     await brain.close()
+
+
+async def test_an_answer_given_is_not_replaced_by_something_beside_the_point():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    marisol = residents()[0]
+    talk = [("Newbie", "Where can I get good bread?")]
+    answer = await brain.compose("continue", marisol, NEWCOMER, talk, "a", embedder=embedder)
+    talk += [("Marisol", answer), ("Newbie", "Where can I get good bread, again?")]
+    again = await brain.compose("continue", marisol, NEWCOMER, talk, "b", embedder=embedder)
+    assert "bakery" in answer and "the bakery" in again and again != answer
+    # Nothing known bears on it (shared words only): an honest "I don't know".
+    odd = [("Newbie", "Where can I go swimming?")]
+    line = await brain.compose("continue", marisol, NEWCOMER, odd, "c", embedder=None)
+    assert any(word in line for word in ("know", "sure", "couldn't tell")), line

@@ -28,7 +28,7 @@ from smalltown.llm.base import ChatResult, Embedder, EmbedResult, Persona, Trans
 from smalltown.llm.config import NO_LLM
 from smalltown.llm.errors import LLMUnavailable
 from smalltown.llm.offline_facts import FACTS, base_name
-from smalltown.llm.offline_relevance import scores, words
+from smalltown.llm.offline_relevance import scores, semantic, words
 from smalltown.llm.prices import OFFLINE, Cost
 
 DESCRIPTION = "offline brain (template lines; no LLM configured)"
@@ -76,6 +76,22 @@ _ASKED_BACK = re.compile(
     r"\s*(What do you think|Do you know anything more about it|Have you heard anything "
     r"about that)\?$"
 )
+#: when the best answer was given already: said instead of repeating it
+_TOLD = [
+    "That's all I know about {topic}, I'm afraid.",
+    "I've told you what I know of {topic}, {other}.",
+    "I wish I knew more about {topic} myself.",
+]
+#: when nothing known bears on a question
+_UNSURE = [
+    "Hm, I couldn't tell you, {other}. Ask around the square.",
+    "I'm not sure, I'm afraid. Someone at the market might know.",
+    "That I don't know, {other}. Try the bakery; everyone passes through there.",
+]
+#: the cosine (MiniLM) above which a sentence counts as on the line's topic
+ON_TOPIC = 0.25
+#: the cosine (MiniLM) at or below which nothing known bears on the line
+OFF_TOPIC = 0.15
 _GOODBYES = [
     "I should get going, {other}. Let's talk again soon!",
     "Well, I'd better be off. Take care, {other}.",
@@ -200,6 +216,7 @@ class _Sentence:
     keywords: str = ""
     own: bool = False  # about the speaker: preferred when asked about "you"
     theirs: bool = False  # about the listener: telling them is a last resort
+    topic: str = ""  # what it is about, for "that's all I know about ..."
     forms: tuple[str, ...] = ()  # every way it is said: used once said in any of them
 
 
@@ -211,6 +228,7 @@ def _sentences(me: Persona, other: Persona, memories: Sequence[str]) -> list[_Se
             fact.keywords,
             own=fact.subject == speaker,
             theirs=fact.subject == listener,
+            topic=fact.topic,
             forms=tuple(f for f in (fact.text, fact.mine, fact.yours) if f),
         )
         for fact in FACTS
@@ -268,9 +286,11 @@ def _braced(text: str) -> str:
 
 async def _ranked(
     heard: str, sentences: Sequence[_Sentence], embedder: Embedder | None
-) -> list[_Sentence]:
-    """``sentences`` most relevant to ``heard`` first; asked about "you", the speaker's own
-    sentences are nudged up (an answer about oneself beats one about the town)."""
+) -> tuple[list[_Sentence], _Sentence | None, bool]:
+    """``sentences`` most relevant to ``heard`` first; the best if it is clearly on the
+    topic (else None); and whether none bears on it at all. Asked about "you", the
+    speaker's own sentences are nudged up (an answer about oneself beats one about the
+    town); the listener's own are nudged down (they know them)."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
@@ -279,7 +299,13 @@ async def _ranked(
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
     order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
-    return [sentences[i] for i in order]
+    if not order:
+        return [], None, False
+    floor = ON_TOPIC if semantic(embedder) else 0.0
+    top = order[0]
+    clear = found[top] > floor and (len(order) < 2 or found[top] - found[order[1]] > 0.05)
+    lost = found[top] <= (OFF_TOPIC if semantic(embedder) else 0.0)
+    return [sentences[i] for i in order], sentences[top] if clear else None, lost
 
 
 class OfflineBrain:
@@ -322,8 +348,14 @@ class OfflineBrain:
             about_me = about_me and bool(mine)  # with nothing left to say of oneself: talk on
             if about_me:
                 fresh = mine
-            ranked = await _ranked(heard, fresh, embedder)
-            lines = self._replying(heard, ranked, sentences, rng, about_me)
+            ranked, best, lost = await _ranked(heard, sentences, embedder)
+            used = [s for s in ranked if _said(s, transcript)]
+            ranked = [s for s in ranked if s in fresh]
+            told = ""
+            if used and best is not None and used[0] is best and not best.own:
+                told = best.topic
+            unsure = lost and _is_question(heard) and not about_me
+            lines = self._replying(heard, ranked, sentences, rng, about_me, told, unsure)
         said = {text.strip() for _, text in transcript}
         for line in lines:
             line = line.format(other=name)
@@ -360,12 +392,20 @@ class OfflineBrain:
         sentences: Sequence[_Sentence],
         rng: random.Random,
         about_me: bool = False,
+        told: str = "",
+        unsure: bool = False,
     ) -> Iterator[str]:
         asked = _is_question(heard)
         prefixes = _ABOUT_ME if about_me else _ANSWERING if asked else _REACTING
+        if unsure:  # nothing known bears on the question: say so, not something beside it
+            yield from rng.sample(_UNSURE, len(_UNSURE))
+        if told and not about_me:  # the answer is said already: say so, not it again
+            for line in rng.sample(_TOLD, len(_TOLD)):
+                yield line.replace("{topic}", _braced(told))
         for sentence in ranked[:3]:
             for prefix in rng.sample(prefixes, len(prefixes)):
-                yield _joined(prefix, _braced(sentence.text), rng.choice(_ASKING_BACK))
+                back = "" if asked and rng.random() < 0.7 else rng.choice(_ASKING_BACK)
+                yield _joined(prefix, _braced(sentence.text), back)
         yield from rng.sample(_FILLERS, len(_FILLERS))
         for sentence in sentences:  # all said: the same content in a new shape
             for prefix in _REACTING + _ANSWERING:

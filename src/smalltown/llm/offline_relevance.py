@@ -1,10 +1,11 @@
 """Which of the offline brain's sentences bear on what was just said.
 
 With MiniLM (semantic vectors on this machine) sentences are ranked by cosine similarity
-to the line; with any other embedder, or none, by the words they share with it (hashed
-vectors carry no meaning beyond shared words, so counting words directly is as good and
-needs no vectors). Vectors are cached per process by model and text: the town's facts and
-a resident's plan are embedded once, and a reply costs one embedding, the line heard.
+to the line (a keyword the line names outright adds a little); with any other embedder,
+or none, by the words they share with it (hashed vectors carry no meaning beyond shared
+words, so counting words directly is as good and needs no vectors). Vectors are cached
+per process by model and text: the town's facts and a resident's plan are embedded once,
+and a reply costs one embedding, the line heard.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ _STOP_WORDS = (
 )
 _STOP = frozenset(_STOP_WORDS.split())
 
+#: added to a cosine when the line names one of the sentence's keywords
+KEYWORD_BONUS = 0.1
 CACHED = 20_000  # vectors kept (about 30 MB of floats)
 _cache: dict[tuple[str, str], list[float]] = {}
 
@@ -68,5 +71,10 @@ async def scores(
     if missing:
         for text, vector in zip(missing, await embedder.embed(missing), strict=True):
             _cache[(model, text)] = vector
-    asked = _cache[(model, query)]
-    return [sum(a * b for a, b in zip(asked, _cache[(model, t)], strict=True)) for t in texts]
+    asked, wanted = _cache[(model, query)], words(query)
+    extra = list(keywords) or [""] * len(texts)
+    return [  # a word named outright ("swim": the pond) tips close calls
+        sum(a * b for a, b in zip(asked, _cache[(model, t)], strict=True))
+        + (KEYWORD_BONUS if wanted & words(k) else 0.0)
+        for t, k in zip(texts, extra, strict=True)
+    ]

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import types
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class Figures:
     seams: list[tuple[str, str]] = field(default_factory=list)  # (rule, line)
     lines: int = 0
     seconds: float = 0.0
+    times: list[float] = field(default_factory=list)  # seconds per line
     samples: list[tuple[str, str]] = field(default_factory=list)  # (heard, reply)
 
 
@@ -88,6 +90,7 @@ async def _line(
     elapsed = time.perf_counter() - started
     figures.lines += 1
     figures.seconds += elapsed
+    figures.times.append(elapsed)
     figures.seams.extend((rule, text) for rule in seams(text))
     return text, elapsed
 
@@ -188,14 +191,22 @@ async def _run(
     out(_row("repeats per conversation", [f"{f.repeats / f.conversations:.2f}" for f in figs]))
     out(_row("seams, all lines", [f"{len(f.seams)} in {f.lines:,}" for f in figs]))
     out(_row("ms per reply, mean", [f"{1000 * f.seconds / f.lines:.2f}" for f in figs]))
+    out(_row("ms per reply, p50 / p95", [f"{_ms(f.times, 50)} / {_ms(f.times, 95)}" for f in figs]))
     for name, f in results.items():
         if f.seams:
-            out(f"\n{name}, seams found (first 5):")
+            rules = Counter(rule for rule, _ in f.seams)
+            out(f"\n{name}, seams by rule: " + ", ".join(f"{r} {n}" for r, n in rules.items()))
+            out(f"{name}, seams found (first 5):")
             for rule, line in f.seams[:5]:
                 out(f"  {rule}: {line}")
         for heard, reply in f.samples[:show]:
             out(f"  [{name}] {heard}\n      → {reply}")
     return results
+
+
+def _ms(times: Sequence[float], percent: int) -> str:
+    ordered = sorted(times)
+    return f"{1000 * ordered[min(len(ordered) - 1, len(ordered) * percent // 100)]:.2f}"
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -163,6 +163,7 @@ def _recalled(memory: str, other: str, limit: int = 140) -> str:
     text = re.sub(r",? who said:? [“\"].*$", ".", memory.strip(), flags=re.DOTALL)
     text = text.replace("“", "").replace("”", "").replace('"', "")
     if other:
+        text = re.sub(rf"\b{re.escape(other)}'s\b", "your", text)
         text = re.sub(rf"\b{re.escape(other)}\b", "you", text)
     text = re.sub(r"^I talked with you", "talking with you", text)
     text = re.sub(r"([.!?] +)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
@@ -171,6 +172,8 @@ def _recalled(memory: str, other: str, limit: int = 140) -> str:
     return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
+#: residents' names: "Kofi" alone does not make a talk about Kofi's song
+_NAMED = frozenset(f.subject.lower() for f in FACTS if f.subject)
 #: topics too general to be worth writing down
 _GENERAL = frozenset(("the town", "how we are", "the neighbours", "the streets", "the houses"))
 
@@ -182,7 +185,7 @@ def _topics(lines: Sequence[str], loosely: bool = False) -> list[str]:
     facts = [f for f in FACTS if f.topic not in _GENERAL]
     for line in lines:
         said = words(line)
-        named = [f.topic for f in facts if said & words(f.topic)]
+        named = [f.topic for f in facts if said & (words(f.topic) - _NAMED)]
         if loosely and not named:  # the best fitting topic by its nearby words
             near = max(facts, key=lambda f: len(said & words(f"{f.topic} {f.keywords}")))
             named = [near.topic] if said & words(f"{near.topic} {near.keywords}") else []
@@ -200,12 +203,13 @@ def remember(other: str, transcript: Transcript) -> str:
     theirs = [text for author, text in transcript if author == other]
     topics = _topics([text for _, text in transcript])[:3]
     asked = _topics([t for t in theirs if t.rstrip().endswith("?")], loosely=True)[:1]
-    summary = (
-        f"I talked with {other} about {_listed(topics)}." if topics else (f"I talked with {other}.")
-    )
     if asked:
-        summary += f" {other} asked me about {asked[0]}."
-    return summary
+        rest = [t for t in topics if t != asked[0]]
+        also = f" We also talked about {_listed(rest)}." if rest else ""
+        return f"{other} asked me about {asked[0]}.{also}"
+    return (
+        f"I talked with {other} about {_listed(topics)}." if topics else f"I talked with {other}."
+    )
 
 
 @dataclass(frozen=True)
@@ -351,8 +355,10 @@ class OfflineBrain:
             ranked, best, lost = await _ranked(heard, sentences, embedder)
             used = [s for s in ranked if _said(s, transcript)]
             ranked = [s for s in ranked if s in fresh]
-            told = ""
-            if used and best is not None and used[0] is best and not best.own:
+            told = ""  # asked again what I answered already: say so
+            mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
+            again = used and best is not None and used[0] is best and not best.own
+            if again and best is not None and _is_question(heard) and _said(best, mine_said):
                 told = best.topic
             unsure = lost and _is_question(heard) and not about_me
             lines = self._replying(heard, ranked, sentences, rng, about_me, told, unsure)

@@ -17,10 +17,10 @@ ME = {
 OTHER = {"name": "Wren"}
 
 #: ``smalltown bench brain`` on the held-out script measured a mean cosine of 0.155 for the
-#: template brain before replies looked at the line heard, and 0.38 (MiniLM) / 0.34 (words)
+#: template brain before replies looked at the line heard, and 0.39 (MiniLM) / 0.36 (words)
 #: after; 0.30 sits clear of the old figure with room for the facts to change.
 RELEVANCE = 0.30
-#: the share of replies at cosine 0.3 or more: 10% before, 67% / 62% after
+#: the share of replies at cosine 0.3 or more: 10% before, 74% / 66% after
 ON_TOPIC = 0.5
 
 
@@ -182,7 +182,16 @@ async def test_an_answer_given_is_not_replaced_by_something_beside_the_point():
     answer = await brain.compose("continue", marisol, NEWCOMER, talk, "a", embedder=embedder)
     talk += [("Marisol", answer), ("Newbie", "Where can I get good bread, again?")]
     again = await brain.compose("continue", marisol, NEWCOMER, talk, "b", embedder=embedder)
-    assert "bakery" in answer and "the bakery" in again and again != answer
+    assert "bakery" in answer and again != answer
+    assert any(word in again for word in ("bakery", "loaf", "sourdough")), again
+    # Asked on, the bakery's facts run out: then "I've told you", not a stray fact.
+    talk.append(("Marisol", again))
+    for n in range(4):
+        talk.append(("Newbie", "What else about the bakery?"))
+        more = await brain.compose("continue", marisol, NEWCOMER, talk, f"d{n}", embedder=embedder)
+        assert any(word in more for word in ("bakery", "loaf", "sourdough")), more
+        talk.append(("Marisol", more))
+    assert "know" in more and more not in [text for _, text in talk[:-1]]
     # Nothing known bears on it (shared words only): an honest "I don't know".
     odd = [("Newbie", "Where can I go swimming?")]
     line = await brain.compose("continue", marisol, NEWCOMER, odd, "c", embedder=None)

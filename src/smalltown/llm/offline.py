@@ -89,7 +89,7 @@ _UNSURE = [
     "That I don't know, {other}. Try the bakery; everyone passes through there.",
 ]
 #: the cosine (MiniLM) above which a sentence counts as on the line's topic
-ON_TOPIC = 0.25
+ON_TOPIC = 0.3  # as `smalltown bench brain` counts a reply on topic
 #: the cosine (MiniLM) at or below which nothing known bears on the line
 OFF_TOPIC = 0.15
 _GOODBYES = [
@@ -289,12 +289,12 @@ def _braced(text: str) -> str:
 
 
 async def _ranked(
-    heard: str, sentences: Sequence[_Sentence], embedder: Embedder | None
+    heard: str, sentences: Sequence[_Sentence], said: Sequence[bool], embedder: Embedder | None
 ) -> tuple[list[_Sentence], _Sentence | None, bool]:
-    """``sentences`` most relevant to ``heard`` first; the best if it is clearly on the
-    topic (else None); and whether none bears on it at all. Asked about "you", the
-    speaker's own sentences are nudged up (an answer about oneself beats one about the
-    town); the listener's own are nudged down (they know them)."""
+    """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
+    ``said`` already while no fresh one is (else None); and whether none bears on the line
+    at all. Asked about "you", the speaker's own sentences are nudged up (an answer about
+    oneself beats one about the town); the listener's own are nudged down (they know them)."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
@@ -307,9 +307,10 @@ async def _ranked(
         return [], None, False
     floor = ON_TOPIC if semantic(embedder) else 0.0
     top = order[0]
-    clear = found[top] > floor and (len(order) < 2 or found[top] - found[order[1]] > 0.05)
+    fresh = [found[i] for i in order if not said[i]]
+    stale = said[top] and found[top] > floor and (not fresh or fresh[0] <= floor)
     lost = found[top] <= (OFF_TOPIC if semantic(embedder) else 0.0)
-    return [sentences[i] for i in order], sentences[top] if clear else None, lost
+    return [sentences[i] for i in order], sentences[top] if stale else None, lost
 
 
 class OfflineBrain:
@@ -352,14 +353,13 @@ class OfflineBrain:
             about_me = about_me and bool(mine)  # with nothing left to say of oneself: talk on
             if about_me:
                 fresh = mine
-            ranked, best, lost = await _ranked(heard, sentences, embedder)
-            used = [s for s in ranked if _said(s, transcript)]
-            ranked = [s for s in ranked if s in fresh]
-            told = ""  # asked again what I answered already: say so
+            stale = [not any(s is f for f in fresh) for s in sentences]
+            ranked, best, lost = await _ranked(heard, sentences, stale, embedder)
+            ranked = [s for s in ranked if any(s is f for f in fresh)]
+            told = ""  # asked again what I answered already, with nothing new: say so
             mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
-            again = used and best is not None and used[0] is best and not best.own
-            if again and best is not None and _is_question(heard) and _said(best, mine_said):
-                told = best.topic
+            if best is not None and not best.own and _is_question(heard):
+                told = best.topic if _said(best, mine_said) else ""
             unsure = lost and _is_question(heard) and not about_me
             lines = self._replying(heard, ranked, sentences, rng, about_me, told, unsure)
         said = {text.strip() for _, text in transcript}

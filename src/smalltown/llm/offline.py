@@ -224,7 +224,10 @@ class _Sentence:
     forms: tuple[str, ...] = ()  # every way it is said: used once said in any of them
 
 
-def _sentences(me: Persona, other: Persona, memories: Sequence[str]) -> list[_Sentence]:
+def _sentences(
+    me: Persona, other: Persona, memories: Sequence[str], asked: bool = True
+) -> list[_Sentence]:
+    """What ``me`` could say to ``other`` (``asked``: in answer to a question)."""
     speaker, listener = base_name(me.get("name", "")), base_name(other.get("name", ""))
     found = [
         _Sentence(
@@ -236,6 +239,7 @@ def _sentences(me: Persona, other: Persona, memories: Sequence[str]) -> list[_Se
             forms=tuple(f for f in (fact.text, fact.mine, fact.yours) if f),
         )
         for fact in FACTS
+        if asked or not fact.asked_only
     ]
     if not any(s.own for s in found):  # a resident the facts do not know: their own words
         identity = me.get("identity", "")
@@ -345,7 +349,7 @@ class OfflineBrain:
         elif kind == "leave":
             lines = self._leaving(rng)
         else:
-            sentences = _sentences(me, other, memories)
+            sentences = _sentences(me, other, memories, _is_question(heard))
             fresh = [s for s in sentences if not _said(s, transcript)]
             about_me = bool(_ASKED_ABOUT_ME.search(heard))
             heard = _ASKED_BACK.sub("", _ASKED_ABOUT_ME.sub("", heard)) or heard

@@ -23,6 +23,7 @@ class Fact:
     subject: str = ""
     mine: str = ""  # as the subject says it
     yours: str = ""  # as said to the subject
+    asked_only: bool = False  # an answer that makes no sense unless asked ("I am well")
 
     def said_by(self, speaker: str, listener: str) -> str:
         """The fact as ``speaker`` says it to ``listener``."""
@@ -189,6 +190,7 @@ FACTS: tuple[Fact, ...] = (
         "I am well, thank you, and glad of the company.",
         "how we are",
         "how feel feeling well today mood happy sad tired fine",
+        asked_only=True,
     ),
     Fact(
         "On a quiet day this town is the calmest place I know.",

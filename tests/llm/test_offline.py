@@ -1,4 +1,13 @@
-from smalltown.llm.offline import OfflineBrain, _first_person
+"""The offline brain: replies that answer the last line, no repeats, no template seams,
+plain memories; deterministic for a seed."""
+
+import pytest
+
+from smalltown.bench.brain_bench import NEWCOMER, conversations, measure, residents
+from smalltown.llm.hashed_embeddings import HashedEmbedder
+from smalltown.llm.minilm import MiniLMEmbedder
+from smalltown.llm.offline import OfflineBrain, _first_person, remember
+from smalltown.llm.offline_seams import seams
 
 ME = {
     "name": "Tobias",
@@ -7,6 +16,13 @@ ME = {
 }
 OTHER = {"name": "Wren"}
 
+#: ``smalltown bench brain`` on the held-out script measured a mean cosine of 0.155 for the
+#: template brain before replies looked at the line heard, and 0.39 (MiniLM) / 0.36 (words)
+#: after; 0.30 sits clear of the old figure with room for the facts to change.
+RELEVANCE = 0.30
+#: the share of replies at cosine 0.3 or more: 10% before, 74% / 66% after
+ON_TOPIC = 0.5
+
 
 def test_plans_are_said_in_the_first_person():
     assert _first_person("You want everyone to taste your rye loaf.") == (
@@ -14,23 +30,27 @@ def test_plans_are_said_in_the_first_person():
     )
 
 
-def test_lines_name_the_other_and_follow_the_kind():
+async def test_lines_name_the_other_and_follow_the_kind():
     brain = OfflineBrain()
-    opening = brain.compose("start", ME, OTHER, [], "seed")
+    opening = await brain.compose("start", ME, OTHER, [], "seed")
     assert "Wren" in opening and "rye loaf" in opening
-    goodbye = brain.compose("leave", ME, OTHER, [("Wren", "hi")], "seed")
+    goodbye = await brain.compose("leave", ME, OTHER, [("Wren", "hi")], "seed")
     assert "Wren" in goodbye
     replies = {
-        brain.compose("continue", ME, OTHER, [("Wren", "hi")] * n, f"s{n}") for n in range(1, 12)
+        await brain.compose("continue", ME, OTHER, [("Wren", "hi")] * n, f"s{n}")
+        for n in range(1, 12)
     }
     assert len(replies) > 2 and all("{" not in r for r in replies)
 
 
-def test_same_seed_same_line():
-    brain = OfflineBrain()
-    assert brain.compose("continue", ME, OTHER, [("Wren", "x")], "m1") == brain.compose(
-        "continue", ME, OTHER, [("Wren", "x")], "m1"
-    )
+async def test_same_seed_same_line():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    for used in (None, embedder):
+        first = await brain.compose("continue", ME, OTHER, [("Wren", "x?")], "m1", embedder=used)
+        again = await OfflineBrain().compose(
+            "continue", ME, OTHER, [("Wren", "x?")], "m1", embedder=used
+        )
+        assert first == again
 
 
 def test_pronouns_follow_who_does_what():
@@ -60,39 +80,119 @@ def test_the_verb_agrees_with_i():
     assert _about("Zed kept bees.", "Zed") == "I kept bees."
 
 
-def test_the_offline_brain_brings_up_what_it_remembers():
-    from smalltown.llm.offline import OfflineBrain, remember
-
-    memory = remember("Ada", [("Ada", "The blue flower grows by the pond."), ("Ingrid", "Oh!")])
-    assert memory == "I talked with Ada, who said: “The blue flower grows by the pond.”"
+async def test_the_offline_brain_brings_up_what_it_remembers():
+    memory = remember("Ada", [("Ada", "Where does the blue flower grow?"), ("Ingrid", "Oh!")])
+    assert memory == "Ada asked me about the blue flower by the pond."
     brain = OfflineBrain()
     me = {"name": "Ingrid", "identity": "Ingrid is a botanist.", "plan": "You want a flower."}
-    line = brain.compose("start", me, {"name": "Ada"}, [], "seed-1", [memory])
-    assert "talking with you, who said: “The blue flower grows by the pond.”" in line
-    assert "Ada" in line  # greeted by name; the memory speaks of "you"
+    lines = {
+        await brain.compose("start", me, {"name": "Ada"}, [], f"seed-{n}", [memory])
+        for n in range(8)
+    }
+    recalled = [line for line in lines if "you asked me about the blue flower" in line]
+    assert recalled and all("Ada" in line for line in recalled)  # by name; the memory: "you"
     # Without memories, the same call composes from the plan alone.
-    plain = brain.compose("start", me, {"name": "Ada"}, [], "seed-1")
+    plain = await brain.compose("start", me, {"name": "Ada"}, [], "seed-1")
     assert "I want a flower." in plain and "remember" not in plain
 
 
 def test_a_long_memory_is_cut_at_a_word():
     from smalltown.llm.offline import _recalled
 
-    text = _recalled("I talked with Bo, who said: “" + "word " * 60 + "”", "Bo")
+    text = _recalled("I talked with Bo about " + "things and " * 30 + "more.", "Bo")
     assert len(text) <= 140 and text.endswith("…") and "Bo" not in text
 
 
-async def test_the_offline_brain_is_an_llm_whose_talk_comes_from_its_composer():
-    import pytest
+def test_memories_are_plain_sentences_without_nested_quotes():
+    from smalltown.llm.offline import _recalled
 
+    old = "I talked with Ada, who said: “I talked with Bo, who said: “hi””"
+    talk = [("Ada", old), ("Ingrid", "Tobias bakes bread at the bakery."), ("Ada", "Bread?")]
+    memory = remember("Ada", talk)
+    assert memory == "Ada asked me about the bakery."
+    talk += [("Ada", "And who kept the lighthouse?")]
+    assert remember("Ada", talk) == (
+        "Ada asked me about the bakery. We also talked about the lighthouse."
+    )
+    assert _recalled("Kofi asked me about Kofi's song.", "Kofi") == "you asked me about your song."
+    assert not seams(memory) and "“" not in memory
+    assert remember("Ada", [("Ada", "hello")]) == "I talked with Ada."
+    assert _recalled(old, "Ada") == "talking with you."  # an older memory's quote left out
+
+
+async def test_questions_get_answers_from_the_towns_facts():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    for used in (embedder, HashedEmbedder(), None):
+        for person in residents():
+            said = [("Newbie", "Where can I get good bread?")]
+            line = await brain.compose("continue", person, NEWCOMER, said, "q", embedder=used)
+            assert "bakery" in line, (used, line)
+    said = [("Newbie", "Who used to look after the lighthouse?")]
+    line = await brain.compose("continue", residents()[1], NEWCOMER, said, "q", embedder=embedder)
+    assert "Marisol kept the harbour lighthouse" in line
+
+
+async def test_replies_are_relevant_to_held_out_lines():
+    judge = MiniLMEmbedder()
+    script = conversations()
+    assert sum(len(block) for block in script) >= 30
+    for embedder in (judge, HashedEmbedder()):
+        figures = await measure(OfflineBrain(), judge, embedder, script, long=0)
+        mean = sum(figures.relevance) / len(figures.relevance)
+        share = sum(r >= 0.3 for r in figures.relevance) / len(figures.relevance)
+        assert mean >= RELEVANCE and share >= ON_TOPIC, (embedder, mean, share)
+        assert figures.repeats == 0 and figures.seams == []
+
+
+@pytest.mark.parametrize("seed", ["a", "b", "c"])
+async def test_long_talks_never_repeat_a_line_or_show_a_seam(seed):
+    judge = MiniLMEmbedder()
+    figures = await measure(OfflineBrain(), judge, HashedEmbedder(), [], long=60, seed=seed)
+    assert figures.conversations == 20 and figures.lines == 20 * 60
+    assert figures.repeats == 0
+    assert figures.seams == []
+
+
+def test_the_seam_checker_finds_the_slips_templates_make():
+    assert seams("I hadn't thought of that. Anyway, i want a scoop.") == ["lowercase i"]
+    assert "I with a third-person verb" in seams("You know, I plays guitar.")
+    assert "doubled punctuation" in seams("I am eleven..")
+    assert "lowercase after a full stop" in seams("Hi. you there.")
+    assert "nested quotes" in seams("Ada said: “Bo said: “hi” to me”.")
+    assert "unfilled template" in seams("Hi {other}.")
+    assert seams("I was glad. I always guess right, and I miss you.") == []
+
+
+async def test_the_offline_brain_is_an_llm_whose_talk_comes_from_its_composer():
     from smalltown.llm import LLMUnavailable
 
     brain = OfflineBrain()
     assert brain.composer is brain and brain.usage is None
     assert brain.cost().usd == 0.0 and brain.cost().basis.startswith("offline")
-    assert brain.composer.remember("Ada", [("Ada", "hello")]) == (
-        "I talked with Ada, who said: “hello”"
-    )
+    assert brain.composer.remember("Ada", [("Ada", "hello")]) == "I talked with Ada."
     with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):  # no model to ask: the fix
         await brain.chat([{"role": "user", "content": "hi"}])
     await brain.close()
+
+
+async def test_an_answer_given_is_not_replaced_by_something_beside_the_point():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    marisol = residents()[0]
+    talk = [("Newbie", "Where can I get good bread?")]
+    answer = await brain.compose("continue", marisol, NEWCOMER, talk, "a", embedder=embedder)
+    talk += [("Marisol", answer), ("Newbie", "Where can I get good bread, again?")]
+    again = await brain.compose("continue", marisol, NEWCOMER, talk, "b", embedder=embedder)
+    assert "bakery" in answer and again != answer
+    assert any(word in again for word in ("bakery", "loaf", "sourdough")), again
+    # Asked on, the bakery's facts run out: then "I've told you", not a stray fact.
+    talk.append(("Marisol", again))
+    for n in range(4):
+        talk.append(("Newbie", "What else about the bakery?"))
+        more = await brain.compose("continue", marisol, NEWCOMER, talk, f"d{n}", embedder=embedder)
+        assert any(word in more for word in ("bakery", "loaf", "sourdough")), more
+        talk.append(("Marisol", more))
+    assert "know" in more and more not in [text for _, text in talk[:-1]]
+    # Nothing known bears on it (shared words only): an honest "I don't know".
+    odd = [("Newbie", "Where can I go swimming?")]
+    line = await brain.compose("continue", marisol, NEWCOMER, odd, "c", embedder=None)
+    assert any(word in line for word in ("know", "sure", "couldn't tell")), line

@@ -34,7 +34,9 @@ async def say_next_line(
     composer = llm.llm.composer
     if composer is not None:  # the offline brain: no prompt, lines from templates
         memories = await recall_or_none(town, llm, player_id, other)
-        text = composer.compose(kind, me, other, transcript, message_uuid, memories)
+        text = await composer.compose(
+            kind, me, other, transcript, message_uuid, memories, embedder=llm.embedder
+        )
     else:
         try:
             await llm.check_budget()

@@ -1,4 +1,4 @@
-"""``smalltown bench store|import|engine|agents|realtime|bandwidth``: measurements that print
+"""``smalltown bench store|import|engine|agents|realtime|bandwidth|brain``: measurements that print
 the figures of docs/benchmarks.md; each runs the matching module of ``smalltown.bench``."""
 
 from __future__ import annotations
@@ -71,6 +71,13 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     bandwidth.add_argument(
         "--no-wire", action="store_true", help="only the simulation, no server and sockets"
     )
+    brain = bench_sub.add_parser(
+        "brain", help="offline brain: relevance of replies, repeats, seams, ms per reply"
+    )
+    brain.add_argument("--script", default=None, help="held-out lines (default: the repo's)")
+    brain.add_argument("--baseline", default=None, help="a git commit whose brain to run too")
+    brain.add_argument("--long", type=int, default=40, help="lines in each residents' talk")
+    brain.add_argument("--show", type=int, default=0, help="print this many replies per brain")
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
@@ -143,6 +150,15 @@ def _realtime(args: argparse.Namespace) -> None:
     )
 
 
+def _brain(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from smalltown.bench import brain_bench
+
+    script = Path(args.script) if args.script else brain_bench.SCRIPT
+    brain_bench.run(script, args.baseline, args.long, args.show)
+
+
 #: ``smalltown bench NAME`` → what it runs
 BENCHES: dict[str, Callable[[argparse.Namespace], None]] = {
     "store": _store,
@@ -151,4 +167,5 @@ BENCHES: dict[str, Callable[[argparse.Namespace], None]] = {
     "agents": _agents,
     "realtime": _realtime,
     "bandwidth": _bandwidth,
+    "brain": _brain,
 }

@@ -59,7 +59,7 @@ class Persona(TypedDict):
 class Composer(Protocol):
     """Talk without a language model: lines and memories made from templates."""
 
-    def compose(
+    async def compose(
         self,
         kind: str,
         me: Persona,
@@ -67,8 +67,11 @@ class Composer(Protocol):
         transcript: Transcript,
         seed: str,
         memories: Sequence[str] = (),
+        embedder: Embedder | None = None,
     ) -> str:
-        """``me``'s next line to ``other`` (``kind``: start, continue or leave)."""
+        """``me``'s next line to ``other`` (``kind``: start, continue or leave), the same
+        for the same ``seed``; ``embedder`` finds what bears on the last line (None: shared
+        words do)."""
         ...
 
     def remember(self, other: str, transcript: Transcript) -> str:

@@ -1,10 +1,16 @@
-"""The offline brain: lines composed from who the agents are, with no model and no network.
+"""The offline brain: replies composed from who the agents are and what the town knows,
+with no model and no network.
 
 It is what runs when no LLM is configured, so a fresh town still talks. It is labelled as
-what it is everywhere it shows (``/health``, the page): its lines come from templates
-filled with the speaker's plan and identity, the other's name and what the speaker
-remembers of them (retrieved by vector search like any agent's memories), chosen by a
-seeded random, not from a language model.
+what it is everywhere it shows (``/health``, the page): its lines are templates filled
+with sentences, not a language model's words. What makes them replies is the choice of
+sentence: of the speaker's plan, identity, memories and the town's facts
+(``offline_facts.py``), the one most relevant to the line just heard
+(``offline_relevance.py``: MiniLM cosine when the embedder is MiniLM, shared words
+otherwise), said in a shape that answers a question or answers a remark. No line is said
+twice in a conversation, and no sentence of content twice while unused ones remain. The
+choice is seeded by the message, so a replay says the same. ``offline_seams.py`` checks
+the output for template seams.
 
 It is an :class:`~smalltown.llm.base.LLM` whose ``composer`` is itself: callers take its
 lines from :meth:`OfflineBrain.compose` and never call :meth:`OfflineBrain.chat`. It counts
@@ -15,11 +21,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from smalltown.llm.base import ChatResult, EmbedResult, Persona, Transcript
+from smalltown.llm.base import ChatResult, Embedder, EmbedResult, Persona, Transcript
 from smalltown.llm.config import NO_LLM
 from smalltown.llm.errors import LLMUnavailable
+from smalltown.llm.offline_facts import FACTS, base_name
+from smalltown.llm.offline_relevance import scores, semantic, words
 from smalltown.llm.prices import OFFLINE, Cost
 
 DESCRIPTION = "offline brain (template lines; no LLM configured)"
@@ -30,24 +39,79 @@ _OPENERS = [
     "Morning, {other}. Have you got a minute?",
     "{other}! I was just thinking about you.",
 ]
-_FOLLOW_UPS = [
-    "That's interesting. {plan}",
-    "Really? {plan}",
-    "I hadn't thought of that. Anyway, {plan_lower}",
-    "Funny you say that, {other}. {plan}",
-    "Hm. Do you ever get the feeling this town keeps secrets? {plan}",
-    "You know, {about_me}",
-]
 _REMEMBERING = [
     "Good to see you again, {other}. I remember {memory}",
-    "{other}! That reminds me: {memory}",
-    "Oh, {other}. I was just thinking of it: {memory}",
+    "{other}! I was just remembering {memory}",
 ]
+#: before an answer to a question ("" : the answer alone)
+_ANSWERING = [
+    "",
+    "Good question.",
+    "Oh, I can help with that.",
+    "Let me think.",
+    "Ah, that one I know.",
+    "Happy to tell you, {other}.",
+]
+#: before a sentence that bears on a remark
+_REACTING = [
+    "That's interesting.",
+    "I hadn't thought of that.",
+    "Funny you should say so.",
+    "I see what you mean, {other}.",
+    "Oh, I like that.",
+    "Now that you mention it,",
+]
+_ASKING_BACK = [
+    "",
+    "",
+    "What about you, {other}?",
+    "What do you think?",
+    "Do you know anything more about it?",
+    "Have you heard anything about that?",
+]
+#: before a sentence about oneself, when asked "what about you?"
+_ABOUT_ME = ["Me? Well,", "As for me,", "Oh, me?", "Since you ask,"]
+_ASKED_ABOUT_ME = re.compile(r"\s*What about you\b[^?]*\?$")
+_ASKED_BACK = re.compile(
+    r"\s*(What do you think|Do you know anything more about it|Have you heard anything "
+    r"about that)\?$"
+)
+#: when the best answer was given already: said instead of repeating it
+_TOLD = [
+    "That's all I know about {topic}, I'm afraid.",
+    "I've told you what I know of {topic}, {other}.",
+    "I wish I knew more about {topic} myself.",
+]
+#: when nothing known bears on a question
+_UNSURE = [
+    "Hm, I couldn't tell you, {other}. Ask around the square.",
+    "I'm not sure, I'm afraid. Someone at the market might know.",
+    "That I don't know, {other}. Try the bakery; everyone passes through there.",
+]
+#: the cosine (MiniLM) above which a sentence counts as on the line's topic
+ON_TOPIC = 0.3  # as `smalltown bench brain` counts a reply on topic
+#: the cosine (MiniLM) at or below which nothing known bears on the line
+OFF_TOPIC = 0.15
 _GOODBYES = [
     "I should get going, {other}. Let's talk again soon!",
     "Well, I'd better be off. Take care, {other}.",
     "Lovely chatting, {other}. See you around the square.",
+    "I must run, {other}. Thanks for the talk!",
 ]
+#: when every sentence has been said: lines that keep talk going without new content
+_FILLERS = [
+    "Tell me more, {other}.",
+    "Go on, I'm listening.",
+    "Is that so? I never knew.",
+    "Well, that's something to think about.",
+    "You always have something new to say, {other}.",
+    "I'll remember that.",
+]
+_WH = re.compile(
+    r"^(who|what|where|when|why|how|which|is|are|do|does|did|can|could|would|will|have|has|"
+    r"should)\b",
+    re.IGNORECASE,
+)
 
 
 def _first_person(plan: str) -> str:
@@ -93,23 +157,164 @@ def _agree(verb: str) -> str:
 
 
 def _recalled(memory: str, other: str, limit: int = 140) -> str:
-    """A first-person memory as said to the person it is about: "I talked with Ada, who
-    said ..." becomes "I talked with you, who said ..."."""
-    text = memory.strip()
+    """A first-person memory as said to the person it is about: "I talked with Ada about
+    the pond." becomes "talking with you about the pond."; a quoted remark from an older
+    memory is left out, so quotes never nest."""
+    text = re.sub(r",? who said:? [“\"].*$", ".", memory.strip(), flags=re.DOTALL)
+    text = text.replace("“", "").replace("”", "").replace('"', "")
     if other:
+        text = re.sub(rf"\b{re.escape(other)}'s\b", "your", text)
         text = re.sub(rf"\b{re.escape(other)}\b", "you", text)
     text = re.sub(r"^I talked with you", "talking with you", text)
+    text = re.sub(r"([.!?] +)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     if len(text) > limit:
-        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return text if text.endswith((".", "!", "?", "…", "”")) else text + "."
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+#: residents' names: "Kofi" alone does not make a talk about Kofi's song
+_NAMED = frozenset(f.subject.lower() for f in FACTS if f.subject)
+#: topics too general to be worth writing down
+_GENERAL = frozenset(("the town", "how we are", "the neighbours", "the streets", "the houses"))
+
+
+def _topics(lines: Sequence[str], loosely: bool = False) -> list[str]:
+    """The town's topics ``lines`` name, in the order first named (``loosely``: or touch
+    by a nearby word, as a question does: "bread?" is about the bakery)."""
+    found: list[str] = []
+    facts = [f for f in FACTS if f.topic not in _GENERAL]
+    for line in lines:
+        said = words(line)
+        named = [f.topic for f in facts if said & (words(f.topic) - _NAMED)]
+        if loosely and not named:  # the best fitting topic by its nearby words
+            near = max(facts, key=lambda f: len(said & words(f"{f.topic} {f.keywords}")))
+            named = [near.topic] if said & words(f"{near.topic} {near.keywords}") else []
+        found.extend(t for t in dict.fromkeys(named) if t not in found)
+    return found
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def remember(other: str, transcript: Transcript) -> str:
-    """What the offline brain writes down after a conversation: who, and their last words."""
-    said = [text for author, text in transcript if author == other]
-    if said:
-        return f"I talked with {other}, who said: “{said[-1]}”"
-    return f"I talked with {other}."
+    """What the offline brain writes down after a conversation, in plain sentences: who,
+    what about, and what they asked (no quotes, so memories of memories never nest)."""
+    theirs = [text for author, text in transcript if author == other]
+    topics = _topics([text for _, text in transcript])[:3]
+    asked = _topics([t for t in theirs if t.rstrip().endswith("?")], loosely=True)[:1]
+    if asked:
+        rest = [t for t in topics if t != asked[0]]
+        also = f" We also talked about {_listed(rest)}." if rest else ""
+        return f"{other} asked me about {asked[0]}.{also}"
+    return (
+        f"I talked with {other} about {_listed(topics)}." if topics else f"I talked with {other}."
+    )
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """Something the speaker could say, and the extra words it answers to."""
+
+    text: str
+    keywords: str = ""
+    own: bool = False  # about the speaker: preferred when asked about "you"
+    theirs: bool = False  # about the listener: telling them is a last resort
+    topic: str = ""  # what it is about, for "that's all I know about ..."
+    forms: tuple[str, ...] = ()  # every way it is said: used once said in any of them
+
+
+def _sentences(
+    me: Persona, other: Persona, memories: Sequence[str], asked: bool = True
+) -> list[_Sentence]:
+    """What ``me`` could say to ``other`` (``asked``: in answer to a question)."""
+    speaker, listener = base_name(me.get("name", "")), base_name(other.get("name", ""))
+    found = [
+        _Sentence(
+            fact.said_by(speaker, listener),
+            fact.keywords,
+            own=fact.subject == speaker,
+            theirs=fact.subject == listener,
+            topic=fact.topic,
+            forms=tuple(f for f in (fact.text, fact.mine, fact.yours) if f),
+        )
+        for fact in FACTS
+        if asked or not fact.asked_only
+    ]
+    if not any(s.own for s in found):  # a resident the facts do not know: their own words
+        identity = me.get("identity", "")
+        found.append(_Sentence(_about(identity, me.get("name", "")), identity, own=True))
+    plan = _first_person(me.get("plan", ""))
+    planned = words(plan)
+    mine = [words(s.text) for s in found if s.own]
+    if not any(len(planned & w) * 2 >= len(planned) for w in mine):  # not said already
+        found.append(_Sentence(plan, own=True))
+    for memory in memories:
+        found.append(_Sentence("I remember " + _recalled(memory, other.get("name", "")), own=True))
+    return found
+
+
+def _said(sentence: _Sentence, transcript: Transcript) -> bool:
+    """Whether any form of ``sentence`` was said (a run-in sentence starts lowered)."""
+    forms = [f[1:].casefold() for f in sentence.forms or (sentence.text,)]
+    return any(form in line.casefold() for _, line in transcript for form in forms)
+
+
+def _is_question(line: str) -> bool:
+    line = line.strip()
+    return line.endswith("?") or bool(_WH.match(line))
+
+
+_LOWERABLE = "The There Someone Everyone On Six You A It This That"
+_LOWERED = frozenset(_LOWERABLE.split())
+_NAMES = frozenset(f.subject for f in FACTS if f.subject)
+
+
+def _joined(*parts: str) -> str:
+    """Parts as one line: single spaces; a part ending in a comma runs into the next,
+    whose first word is lowered unless it is "I" or a name."""
+    out = ""
+    for part in (p.strip() for p in parts):
+        if not part:
+            continue
+        if out.endswith(","):
+            first = part.split(" ", 1)[0].strip("{}")
+            if first in _LOWERED:
+                part = part[0].lower() + part[1:]
+            elif first != "I" and first not in _NAMES:
+                out = out[:-1] + "."  # a word we cannot lower safely: a sentence of its own
+        out = f"{out} {part}" if out else part
+    return out
+
+
+def _braced(text: str) -> str:
+    """``text`` safe to put through ``str.format`` (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+async def _ranked(
+    heard: str, sentences: Sequence[_Sentence], said: Sequence[bool], embedder: Embedder | None
+) -> tuple[list[_Sentence], _Sentence | None, bool]:
+    """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
+    ``said`` already while no fresh one is (else None); and whether none bears on the line
+    at all. Asked about "you", the speaker's own sentences are nudged up (an answer about
+    oneself beats one about the town); the listener's own are nudged down (they know them)."""
+    found = await scores(
+        heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
+    )
+    about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE))
+    nudge = 0.08 if about_you else 0.0
+    for i, sentence in enumerate(sentences):
+        found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
+    order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
+    if not order:
+        return [], None, False
+    floor = ON_TOPIC if semantic(embedder) else 0.0
+    top = order[0]
+    fresh = [found[i] for i in order if not said[i]]
+    stale = said[top] and found[top] > floor and (not fresh or fresh[0] <= floor)
+    lost = found[top] <= (OFF_TOPIC if semantic(embedder) else 0.0)
+    return [sentences[i] for i in order], sentences[top] if stale else None, lost
 
 
 class OfflineBrain:
@@ -126,7 +331,7 @@ class OfflineBrain:
     def composer(self) -> OfflineBrain:
         return self
 
-    def compose(
+    async def compose(
         self,
         kind: str,
         me: Persona,
@@ -134,27 +339,88 @@ class OfflineBrain:
         transcript: Transcript,
         seed: str,
         memories: Sequence[str] = (),
+        embedder: Embedder | None = None,
     ) -> str:
         rng = random.Random(f"offline:{seed}:{len(transcript)}")
-        plan = _first_person(me.get("plan", ""))
-        values = {
-            "other": other.get("name", "friend"),
-            "plan": plan,
-            "plan_lower": plan[:1].lower() + plan[1:],
-            "about_me": _about(me.get("identity", ""), me.get("name", "")),
-        }
-        if memories:
-            values["memory"] = _recalled(rng.choice(list(memories)), other.get("name", ""))
-        if kind == "leave":
-            template = rng.choice(_GOODBYES)
-        elif memories and (kind == "start" or not transcript or rng.random() < 0.3):
-            template = rng.choice(_REMEMBERING)
-        elif kind == "start" or not transcript:
-            template = rng.choice(_OPENERS) + " " + plan
-            return template.format(**values)
+        name = other.get("name", "") or "friend"
+        heard = next((t for a, t in reversed(transcript) if a != me.get("name")), "")
+        if kind == "start" or not heard:
+            lines = self._opening(me, other, memories, rng)
+        elif kind == "leave":
+            lines = self._leaving(rng)
         else:
-            template = rng.choice(_FOLLOW_UPS)
-        return template.format(**values)
+            sentences = _sentences(me, other, memories, _is_question(heard))
+            fresh = [s for s in sentences if not _said(s, transcript)]
+            about_me = bool(_ASKED_ABOUT_ME.search(heard))
+            heard = _ASKED_BACK.sub("", _ASKED_ABOUT_ME.sub("", heard)) or heard
+            mine = [s for s in fresh if s.own]
+            about_me = about_me and bool(mine)  # with nothing left to say of oneself: talk on
+            if about_me:
+                fresh = mine
+            stale = [not any(s is f for f in fresh) for s in sentences]
+            ranked, best, lost = await _ranked(heard, sentences, stale, embedder)
+            ranked = [s for s in ranked if any(s is f for f in fresh)]
+            told = ""  # asked again what I answered already, with nothing new: say so
+            mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
+            if best is not None and not best.own and _is_question(heard):
+                told = best.topic if _said(best, mine_said) else ""
+            unsure = lost and _is_question(heard) and not about_me
+            lines = self._replying(heard, ranked, sentences, rng, about_me, told, unsure)
+        said = {text.strip() for _, text in transcript}
+        for line in lines:
+            line = line.format(other=name)
+            if line not in said:
+                return line
+        for n in range(len(transcript) + 1):  # every line said already: count on
+            line = f"Where was I? Oh yes, story number {n + 1}, {name}."
+            if line not in said:
+                return line
+        raise AssertionError("unreachable: one of the numbered lines is new")
+
+    def _opening(
+        self, me: Persona, other: Persona, memories: Sequence[str], rng: random.Random
+    ) -> Iterator[str]:
+        plan = _first_person(me.get("plan", ""))
+        openers = rng.sample(_OPENERS, len(_OPENERS))
+        if memories and rng.random() < 0.6:
+            memory = _recalled(memories[0], other.get("name", ""))
+            yield rng.choice(_REMEMBERING).replace("{memory}", _braced(memory))
+        for opener in openers:
+            yield _joined(opener, _braced(plan))
+        yield from self._leaving(rng)
+
+    def _leaving(self, rng: random.Random) -> Iterator[str]:
+        yield from rng.sample(_GOODBYES, len(_GOODBYES))
+        for goodbye in _GOODBYES:
+            for filler in _FILLERS:
+                yield _joined(filler, goodbye)
+
+    def _replying(
+        self,
+        heard: str,
+        ranked: Sequence[_Sentence],
+        sentences: Sequence[_Sentence],
+        rng: random.Random,
+        about_me: bool = False,
+        told: str = "",
+        unsure: bool = False,
+    ) -> Iterator[str]:
+        asked = _is_question(heard)
+        prefixes = _ABOUT_ME if about_me else _ANSWERING if asked else _REACTING
+        if unsure:  # nothing known bears on the question: say so, not something beside it
+            yield from rng.sample(_UNSURE, len(_UNSURE))
+        if told and not about_me:  # the answer is said already: say so, not it again
+            for line in rng.sample(_TOLD, len(_TOLD)):
+                yield line.replace("{topic}", _braced(told))
+        for sentence in ranked[:3]:
+            for prefix in rng.sample(prefixes, len(prefixes)):
+                back = "" if asked and rng.random() < 0.7 else rng.choice(_ASKING_BACK)
+                yield _joined(prefix, _braced(sentence.text), back)
+        yield from rng.sample(_FILLERS, len(_FILLERS))
+        for sentence in sentences:  # all said: the same content in a new shape
+            for prefix in _REACTING + _ANSWERING:
+                for back in _ASKING_BACK:
+                    yield _joined(prefix, _braced(sentence.text), back)
 
     def remember(self, other: str, transcript: Transcript) -> str:
         return remember(other, transcript)

@@ -159,5 +159,7 @@ async def test_the_page_queries_on_a_real_server(tmp_path, monkeypatch):
 
 
 def test_crowds_get_distinct_names():
-    names = [c["name"] for c in many_characters(12)]
-    assert len(set(names)) == 12 and names[5] == names[0] + " 2"
+    names = [c["name"] for c in many_characters(13)]
+    assert len(set(names)) == 13 and names[12] == names[0] + " 2"
+    looks = [c["character"] for c in many_characters(12)]
+    assert len(set(looks)) == 12  # twelve people, twelve looks

@@ -9,7 +9,7 @@ import pytest
 
 from fake_llm import FakeLLM
 from smalltown.server import ServerSettings, create_app
-from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.defaults import CHARACTERS, many_characters, town_map
 from smalltown.town.schema import open_town_store
 from smalltown.worlds.admin import create
 
@@ -302,8 +302,11 @@ async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
             )
             said = await page.evaluate("(id) => window.smalltown.said.get(id).text", resident)
             assert said == REPLY
+            # The resident's details name the conversation but leave its lines to the
+            # conversation panel: the side panel shows them once.
             current = await page.text_content("#current-conversation")
-            assert "Talking with Ada" in current and REPLY in current
+            assert "Talking with Ada" in current and REPLY not in current
+            assert (await page.text_content("aside")).count(REPLY) == 1
             await page.click("#goodbye")
             await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)
             # Afterwards: the conversation is in the resident's past, word for word, and
@@ -461,6 +464,61 @@ async def test_worlds_are_chosen_and_an_admin_freezes_and_resumes(tmp_path, brow
         )
         assert await page.evaluate("window.smalltown.status.worldId") == second
         assert errors == []
+
+
+@pytest.mark.timeout(120)
+async def test_a_world_in_the_address_is_the_one_named_and_eight_are_eight_people(
+    tmp_path, browser, offline
+):
+    url = f"sqlite:///{tmp_path}/eight.db"
+    store = await open_town_store(url)
+    try:
+        await create(store, town_map(), CHARACTERS)
+        eight = await create(store, town_map(), many_characters(8))
+    finally:
+        await store.close()
+    app = create_app(url, "smalltown.town")
+    async with RunningServer(app) as server:
+        page, errors = await open_town(browser, f"{server.url}/?world={eight}")
+        await page.wait_for_selector("#world-select:not([hidden])", timeout=30_000)
+        assert await page.evaluate("window.smalltown.status.worldId") == eight
+        assert await page.eval_on_selector("#world-select", "(s) => s.value") == eight
+        await page.wait_for_function("window.smalltown.drawnPlayers >= 8", timeout=30_000)
+        names = await page.evaluate(
+            "window.smalltown.descriptions.playerDescriptions.map((d) => d.name)"
+        )
+        assert len(names) == 8 and len(set(names)) == 8
+        assert not any(name[-1].isdigit() for name in names)  # no "Ingrid 2"
+        assert errors == []
+
+
+@pytest.mark.timeout(180)
+async def test_a_conversation_without_a_line_is_not_listed(tmp_path, browser, monkeypatch):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm:
+        use_llm(monkeypatch, llm.url)
+        app = create_app(f"sqlite:///{tmp_path}/silent.db", "smalltown.town")
+        async with RunningServer(app) as server:
+            fake.fail("timeout", times=1000)  # from now the resident cannot get a word out
+            page, errors = await open_town(browser, server.url + "/")
+            await join(page, "Ada")
+            resident = await meet(page)
+            await page.click("#goodbye")
+            await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)
+            await page.evaluate("(id) => window.smalltown.select(id)", resident)
+            await page.wait_for_function(
+                """() => { const d = window.smalltown.details;
+                    return d && d.pastConversations.length >= 1; }""",
+                timeout=60_000,
+            )
+            details = await page.evaluate("window.smalltown.details.pastConversations")
+            assert all(not c["messages"] for c in details)  # the silent one, and only it
+            assert await page.locator("#details details.past").count() == 0
+            assert "Earlier conversations" not in await page.text_content("#details")
+            assert errors == []
+            fake.fail_next.clear()
+            fake.release()
 
 
 @pytest.mark.timeout(60)

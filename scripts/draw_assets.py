@@ -2,8 +2,8 @@
 """Draw the default town's tile set and character sprites as PNG files, with no libraries.
 
 Run from the repository root: python scripts/draw_assets.py
-Writes src/smalltown/town/assets/town-tiles.png (8 x 2 tiles of 32 px, indices as in
-smalltown/town/defaults.py), characters.png (five characters, 3 walking frames in each
+Writes src/smalltown/town/assets/town-tiles.png (8 x 3 tiles of 32 px, indices as in
+smalltown/town/defaults.py), characters.png (twelve characters, 3 walking frames in each
 of 4 directions: down, left, right, up) and the square's fountain, an animated sprite:
 fountain.png (4 frames of 64 px) with fountain.json (its frames and animation).
 """
@@ -67,7 +67,7 @@ def speckle(
 
 
 def tiles() -> Canvas:
-    c = Canvas(8 * TILE, 2 * TILE)
+    c = Canvas(8 * TILE, 3 * TILE)
     rng = random.Random(4)
     at = lambda i: ((i % 8) * TILE, (i // 8) * TILE)  # noqa: E731
     grass, dark_grass = (96, 168, 72, 255), (72, 140, 56, 255)
@@ -76,7 +76,14 @@ def tiles() -> Canvas:
         c, *at(1), (206, 178, 128, 255), [(180, 150, 104, 255), (226, 204, 160, 255)], rng
     )  # path
     speckle(c, *at(2), (232, 214, 160, 255), [(214, 192, 136, 255)], rng, 25)  # sand
-    for i in range(3, 8):
+    speckle(c, *at(3), grass, [dark_grass], rng, 10)  # a flower bed
+    for _ in range(9):
+        fx, fy = rng.randrange(3, TILE - 3), rng.randrange(3, TILE - 3)
+        petal = rng.choice([(240, 90, 110, 255), (250, 220, 80, 255), (230, 230, 250, 255)])
+        c.disc(at(3)[0] + fx, at(3)[1] + fy, 1.6, petal)
+        c.put(at(3)[0] + fx, at(3)[1] + fy, (250, 200, 60, 255))
+    speckle(c, *at(4), dark_grass, [grass, (60, 120, 46, 255)], rng, 60)  # long grass
+    for i in range(5, 8):
         speckle(c, *at(i), grass, [dark_grass], rng, 10)  # spare grass
     x, y = at(8)  # water
     c.rect(x, y, TILE, TILE, (64, 128, 200, 255))
@@ -88,11 +95,14 @@ def tiles() -> Canvas:
     c.rect(x + 14, y + 20, 5, 10, (110, 74, 40, 255))
     c.disc(x + 16, y + 13, 11, (40, 110, 50, 255))
     c.disc(x + 13, y + 10, 5, (70, 150, 70, 255))
-    x, y = at(10)  # house
-    c.rect(x, y, TILE, TILE, (200, 180, 150, 255))
-    c.rect(x, y, TILE, 12, (170, 60, 50, 255))
-    c.rect(x + 4, y + 16, 8, 8, (120, 170, 210, 255))
-    c.rect(x + 18, y + 16, 8, 16, (110, 70, 40, 255))
+    wall, beam = (214, 196, 160, 255), (150, 120, 90, 255)
+    x, y = at(10)  # a house's wall, with a window
+    c.rect(x, y, TILE, TILE, wall)
+    c.rect(x, y + TILE - 3, TILE, 3, beam)
+    c.rect(x + 8, y + 8, 16, 14, (90, 70, 50, 255))
+    c.rect(x + 10, y + 10, 12, 10, (130, 180, 220, 255))
+    c.rect(x + 15, y + 10, 2, 10, (90, 70, 50, 255))
+    c.rect(x + 6, y + 22, 20, 2, (120, 90, 60, 255))
     x, y = at(11)  # fence
     speckle(c, x, y, grass, [dark_grass], rng, 10)
     c.rect(x, y + 12, TILE, 3, (150, 100, 60, 255))
@@ -106,6 +116,48 @@ def tiles() -> Canvas:
         c.rect(x, y + row, TILE, 1, (140, 140, 136, 255))
         for col in range(shift, TILE, 8):
             c.rect(x + col, y + row, 1, 8, (140, 140, 136, 255))
+    x, y = at(13)  # a bench
+    speckle(c, x, y, grass, [dark_grass], rng, 10)
+    c.rect(x + 3, y + 10, 26, 4, (140, 96, 56, 255))  # backrest
+    c.rect(x + 3, y + 17, 26, 6, (170, 120, 70, 255))  # seat
+    for leg in (5, 25):
+        c.rect(x + leg, y + 23, 2, 6, (70, 70, 76, 255))
+    x, y = at(14)  # a market stall: a striped awning over a counter of produce
+    c.rect(x, y, TILE, TILE, (200, 190, 170, 255))
+    for stripe in range(0, TILE, 8):
+        c.rect(x + stripe, y, 4, 12, (200, 60, 60, 255))
+        c.rect(x + stripe + 4, y, 4, 12, (245, 240, 230, 255))
+    c.rect(x, y + 18, TILE, 14, (140, 100, 60, 255))
+    for n in range(6):
+        fruit = [(230, 80, 50, 255), (250, 190, 50, 255), (110, 180, 70, 255)][n % 3]
+        c.disc(x + 4 + n * 5, y + 19, 2.4, fruit)
+    x, y = at(15)  # a pine
+    speckle(c, x, y, grass, [dark_grass], rng, 10)
+    c.rect(x + 14, y + 24, 4, 7, (100, 66, 36, 255))
+    for row in range(22):
+        half = 2 + row * 11 // 22
+        c.rect(x + 16 - half, y + 2 + row, 2 * half, 1, (30, 90 + (row % 4) * 6, 50, 255))
+    x, y = at(16)  # a roof
+    c.rect(x, y, TILE, TILE, (170, 64, 52, 255))
+    for row in range(0, TILE, 6):
+        c.rect(x, y + row, TILE, 1, (130, 44, 40, 255))
+        for col in range((row // 6) % 2 * 4, TILE, 8):
+            c.rect(x + col, y + row, 1, 6, (130, 44, 40, 255))
+    x, y = at(17)  # a house's wall with its door
+    c.rect(x, y, TILE, TILE, wall)
+    c.rect(x, y + TILE - 3, TILE, 3, beam)
+    c.rect(x + 9, y + 6, 14, 26, (90, 60, 36, 255))
+    c.rect(x + 11, y + 8, 10, 24, (130, 84, 48, 255))
+    c.put(x + 19, y + 20, (240, 210, 90, 255))
+    x, y = at(18)  # a bush
+    speckle(c, x, y, grass, [dark_grass], rng, 10)
+    c.disc(x + 16, y + 19, 11, (50, 120, 60, 255))
+    c.disc(x + 11, y + 16, 6, (70, 146, 72, 255))
+    c.disc(x + 21, y + 17, 5, (64, 136, 66, 255))
+    for _ in range(5):
+        c.put(x + rng.randrange(8, 24), y + rng.randrange(12, 26), (220, 60, 70, 255))
+    for i in range(19, 24):
+        speckle(c, *at(i), grass, [dark_grass], rng, 10)  # spare grass
     return c
 
 
@@ -145,38 +197,95 @@ def fountain() -> tuple[Canvas, dict]:
     return c, sheet
 
 
-PALETTES = [  # shirt, trousers, hair
-    ((70, 110, 190, 255), (50, 50, 70, 255), (200, 200, 200, 255)),
-    ((220, 220, 200, 255), (90, 70, 50, 255), (60, 40, 20, 255)),
-    ((90, 160, 90, 255), (70, 60, 40, 255), (230, 200, 90, 255)),
-    ((200, 90, 60, 255), (40, 40, 60, 255), (20, 20, 20, 255)),
-    ((240, 190, 60, 255), (60, 90, 150, 255), (150, 70, 30, 255)),
+SKINS = [(236, 196, 160, 255), (198, 150, 110, 255), (150, 100, 70, 255), (110, 72, 50, 255)]
+OUTLINE = (34, 28, 30, 255)
+# One look per resident, in their order (f1, f2, ...): shirt, trousers, hair, skin, hair style.
+LOOKS = [
+    ((70, 110, 190, 255), (50, 50, 70, 255), (200, 200, 200, 255), 0, "long"),
+    ((230, 230, 215, 255), (90, 70, 50, 255), (60, 40, 20, 255), 1, "cap"),
+    ((90, 160, 90, 255), (70, 60, 40, 255), (230, 200, 90, 255), 0, "bun"),
+    ((200, 90, 60, 255), (40, 40, 60, 255), (20, 20, 20, 255), 3, "short"),
+    ((240, 190, 60, 255), (60, 90, 150, 255), (150, 70, 30, 255), 0, "short"),
+    ((110, 90, 70, 255), (60, 60, 60, 255), (235, 235, 235, 255), 0, "bald"),
+    ((180, 60, 130, 255), (40, 50, 90, 255), (120, 40, 30, 255), 1, "long"),
+    ((60, 160, 170, 255), (80, 80, 90, 255), (30, 25, 20, 255), 2, "short"),
+    ((220, 170, 60, 255), (110, 90, 60, 255), (170, 170, 160, 255), 0, "bun"),
+    ((230, 120, 40, 255), (50, 70, 120, 255), (50, 30, 20, 255), 2, "cap"),
+    ((120, 60, 150, 255), (30, 30, 40, 255), (200, 70, 50, 255), 1, "bun"),
+    ((60, 90, 60, 255), (90, 80, 60, 255), (110, 80, 50, 255), 3, "hat"),
 ]
-SKIN = (230, 190, 150, 255)
 
 
-def person(c: Canvas, ox: int, oy: int, palette, direction: int, frame: int) -> None:
-    shirt, trousers, hair = palette
+def shade(color: Color, by: float) -> Color:
+    r, g, b, a = color
+    return (int(r * by), int(g * by), int(b * by), a)
+
+
+def person(c: Canvas, ox: int, oy: int, look, direction: int, frame: int) -> None:
+    """One frame, feet at the bottom: outlined, so a resident reads on any tile.
+    direction: 0 down, 1 left, 2 right, 3 up; frame 1 stands, 0 and 2 step."""
+    shirt, trousers, hair, skin_index, style = look
+    skin = SKINS[skin_index]
     stride = (-2, 0, 2)[frame]
-    c.rect(ox + 11, oy + 24, 4, 6 + (stride if stride > 0 else 0), trousers)  # legs
-    c.rect(ox + 17, oy + 24, 4, 6 + (-stride if stride < 0 else 0), trousers)
-    c.rect(ox + 9, oy + 13, 14, 12, shirt)  # body
-    c.disc(ox + 16, oy + 8, 6, SKIN)  # head
-    if direction == 3:  # up: the back of the head
-        c.disc(ox + 16, oy + 7, 6, hair)
+    bob = 0 if frame == 1 else -1
+    oy += bob
+    c.disc(ox + 16, oy + 31 - bob, 7, (0, 0, 0, 60))  # a shadow
+    # legs, one forward and one back while stepping
+    left, right = (stride, -stride) if direction in (0, 3) else (stride, stride)
+    c.rect(ox + 11, oy + 23, 5, 7 + max(0, left), OUTLINE)
+    c.rect(ox + 16, oy + 23, 5, 7 + max(0, -left if direction in (0, 3) else -right), OUTLINE)
+    c.rect(ox + 12, oy + 23, 3, 6 + max(0, left), trousers)
+    c.rect(ox + 17, oy + 23, 3, 6 + max(0, -left if direction in (0, 3) else -right), trousers)
+    # body and arms
+    c.rect(ox + 8, oy + 13, 16, 12, OUTLINE)
+    c.rect(ox + 9, oy + 14, 14, 10, shirt)
+    c.rect(ox + 9, oy + 21, 14, 3, shade(shirt, 0.8))
+    if direction in (0, 3):
+        c.rect(ox + 6, oy + 14 - stride // 2, 3, 8, OUTLINE)
+        c.rect(ox + 23, oy + 14 + stride // 2, 3, 8, OUTLINE)
+        c.rect(ox + 7, oy + 15 - stride // 2, 1, 6, shade(shirt, 0.85))
+        c.rect(ox + 24, oy + 15 + stride // 2, 1, 6, shade(shirt, 0.85))
     else:
-        c.rect(ox + 10, oy + 2, 12, 4, hair)
-        eyes = {0: (13, 18), 1: (12, 15), 2: (17, 20)}[direction]
+        arm = ox + (14 if direction == 2 else 15)
+        c.rect(arm - 1 + stride, oy + 14, 5, 9, OUTLINE)
+        c.rect(arm + stride, oy + 15, 3, 7, shade(shirt, 0.85))
+    # head
+    c.disc(ox + 16, oy + 8, 7, OUTLINE)
+    c.disc(ox + 16, oy + 8, 6, skin)
+    if style != "bald" or direction == 3:
+        top = hair if style != "bald" else skin
+        c.rect(ox + 10, oy + 2, 12, 4, top)
+        if direction == 3:
+            c.disc(ox + 16, oy + 7, 6, top)
+    if style == "long":
+        c.rect(ox + 9, oy + 4, 3, 10, hair)
+        c.rect(ox + 20, oy + 4, 3, 10, hair)
+        if direction == 3:
+            c.rect(ox + 10, oy + 8, 12, 7, hair)
+    elif style == "bun":
+        c.disc(ox + 16, oy + 1, 3, hair)
+    elif style == "cap":
+        c.rect(ox + 9, oy + 1, 14, 4, shirt)
+        peak = {0: (11, 10), 1: (6, 8), 2: (18, 8), 3: (0, 0)}[direction]
+        if peak[1]:
+            c.rect(ox + peak[0], oy + 5, peak[1], 2, shade(shirt, 0.7))
+    elif style == "hat":
+        c.rect(ox + 7, oy + 3, 18, 2, (90, 60, 40, 255))
+        c.rect(ox + 10, oy - 1, 12, 4, (90, 60, 40, 255))
+    if direction != 3:
+        eyes = {0: (13, 18), 1: (11, 14), 2: (18, 21)}[direction]
         for ex in eyes:
-            c.put(ox + ex, oy + 8, (30, 30, 30, 255))
+            c.rect(ox + ex, oy + 8, 1, 2, OUTLINE)
+        if direction == 0:
+            c.rect(ox + 15, oy + 11, 2, 1, shade(skin, 0.75))
 
 
 def characters() -> Canvas:
-    c = Canvas(len(PALETTES) * 3 * TILE, 4 * TILE)
-    for n, palette in enumerate(PALETTES):
+    c = Canvas(len(LOOKS) * 3 * TILE, 4 * TILE)
+    for n, look in enumerate(LOOKS):
         for direction in range(4):
             for frame in range(3):
-                person(c, (n * 3 + frame) * TILE, direction * TILE, palette, direction, frame)
+                person(c, (n * 3 + frame) * TILE, direction * TILE, look, direction, frame)
     return c
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.defaults import RESIDENTS, town_map
 
 ASSETS = Path(__file__).resolve().parents[2] / "src" / "smalltown" / "town" / "assets"
 
@@ -33,7 +33,7 @@ def test_the_tile_set_fits_the_map():
 
 def test_every_character_has_a_sprite_column():
     width, height = png_size(ASSETS / "characters.png")
-    assert width == len(CHARACTERS) * 3 * 32 and height == 4 * 32
+    assert width == len(RESIDENTS) * 3 * 32 and height == 4 * 32
 
 
 def test_the_committed_art_is_what_the_script_draws(tmp_path):

@@ -90,7 +90,7 @@ def test_walkers_are_sent_as_paths_and_the_rest_where_they_stand():
 
 
 def test_the_view_stays_put_while_people_merely_walk():
-    docs = busy_world(120)
+    docs = busy_world(180)  # three minutes: on the town's map, walks begin and end in them
     same = sum(
         1
         for before, after in itertools.pairwise(docs)
@@ -159,5 +159,7 @@ async def test_the_page_queries_on_a_real_server(tmp_path, monkeypatch):
 
 
 def test_crowds_get_distinct_names():
-    names = [c["name"] for c in many_characters(12)]
-    assert len(set(names)) == 12 and names[5] == names[0] + " 2"
+    names = [c["name"] for c in many_characters(13)]
+    assert len(set(names)) == 13 and names[12] == names[0] + " 2"
+    looks = [c["character"] for c in many_characters(12)]
+    assert len(set(looks)) == 12  # twelve people, twelve looks

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from fake_llm import FakeLLM
+from smalltown.engine.world_map import EMPTY, WorldMap
 from smalltown.server import ServerSettings, create_app
-from smalltown.town.defaults import CHARACTERS, town_map
+from smalltown.town.defaults import CHARACTERS, many_characters, town_map
 from smalltown.town.schema import open_town_store
 from smalltown.worlds.admin import create
 
@@ -230,6 +231,17 @@ async def test_the_page_draws_the_town_pans_zooms_and_moves(
         assert abs(moved["x"] - (tile["x"] - 120)) < 3 and abs(moved["y"] - (tile["y"] - 60)) < 3
         assert await page.evaluate("window.smalltown.selected") is None  # a drag is no click
         await page.click("#zoom-fit")
+        # Fitted, the town fills the canvas (no bars), and people are big enough to see.
+        view = await page.evaluate(
+            """() => { const c = window.smalltown.camera, v = c.viewSize();
+                return {x: c.x, y: c.y, w: v.width / c.scale, h: v.height / c.scale,
+                        width: c.world.width, height: c.world.height,
+                        person: window.smalltown.debug.spriteHeight}; }"""
+        )
+        assert view["x"] >= 0 and view["y"] >= 0
+        assert view["x"] + view["w"] <= view["width"] + 0.5
+        assert view["y"] + view["h"] <= view["height"] + 0.5
+        assert view["person"] >= 32
         assert (await page.text_content("#connection")) == "live"
         assert errors == []
         await page.screenshot(path=save_artifact("town.png"))
@@ -302,8 +314,11 @@ async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
             )
             said = await page.evaluate("(id) => window.smalltown.said.get(id).text", resident)
             assert said == REPLY
+            # The resident's details name the conversation but leave its lines to the
+            # conversation panel: the side panel shows them once.
             current = await page.text_content("#current-conversation")
-            assert "Talking with Ada" in current and REPLY in current
+            assert "Talking with Ada" in current and REPLY not in current
+            assert (await page.text_content("aside")).count(REPLY) == 1
             await page.click("#goodbye")
             await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)
             # Afterwards: the conversation is in the resident's past, word for word, and
@@ -460,6 +475,122 @@ async def test_worlds_are_chosen_and_an_admin_freezes_and_resumes(tmp_path, brow
             timeout=30_000,
         )
         assert await page.evaluate("window.smalltown.status.worldId") == second
+        assert errors == []
+
+
+@pytest.mark.timeout(120)
+async def test_a_world_in_the_address_is_the_one_named_and_eight_are_eight_people(
+    tmp_path, browser, offline
+):
+    url = f"sqlite:///{tmp_path}/eight.db"
+    store = await open_town_store(url)
+    try:
+        await create(store, town_map(), CHARACTERS)
+        eight = await create(store, town_map(), many_characters(8))
+    finally:
+        await store.close()
+    app = create_app(url, "smalltown.town")
+    async with RunningServer(app) as server:
+        page, errors = await open_town(browser, f"{server.url}/?world={eight}")
+        await page.wait_for_selector("#world-select:not([hidden])", timeout=30_000)
+        assert await page.evaluate("window.smalltown.status.worldId") == eight
+        assert await page.eval_on_selector("#world-select", "(s) => s.value") == eight
+        await page.wait_for_function("window.smalltown.drawnPlayers >= 8", timeout=30_000)
+        names = await page.evaluate(
+            "window.smalltown.descriptions.playerDescriptions.map((d) => d.name)"
+        )
+        assert len(names) == 8 and len(set(names)) == 8
+        assert not any(name[-1].isdigit() for name in names)  # no "Ingrid 2"
+        assert errors == []
+
+
+@pytest.mark.timeout(180)
+async def test_a_conversation_without_a_line_is_not_listed(tmp_path, browser, monkeypatch):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm:
+        use_llm(monkeypatch, llm.url)
+        app = create_app(f"sqlite:///{tmp_path}/silent.db", "smalltown.town")
+        async with RunningServer(app) as server:
+            fake.fail("timeout", times=1000)  # from now the resident cannot get a word out
+            page, errors = await open_town(browser, server.url + "/")
+            await join(page, "Ada")
+            resident = await meet(page)
+            await page.click("#goodbye")
+            await page.wait_for_selector("#talk[hidden]", state="attached", timeout=30_000)
+            await page.evaluate("(id) => window.smalltown.select(id)", resident)
+            await page.wait_for_function(
+                """() => { const d = window.smalltown.details;
+                    return d && d.pastConversations.length >= 1; }""",
+                timeout=60_000,
+            )
+            details = await page.evaluate("window.smalltown.details.pastConversations")
+            assert all(not c["messages"] for c in details)  # the silent one, and only it
+            assert await page.locator("#details details.past").count() == 0
+            assert "Earlier conversations" not in await page.text_content("#details")
+            assert errors == []
+            fake.fail_next.clear()
+            fake.release()
+
+
+NO_OVERLAP = """() => {
+    const { labels, controls } = window.smalltown.debug;
+    const meet = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w
+        && a.y < b.y + b.h && b.y < a.y + a.h;
+    const bad = [];
+    labels.forEach((a, i) => {
+        labels.slice(i + 1).forEach((b) => { if (meet(a, b)) bad.push([a.text, b.text]); });
+        controls.forEach((c) => { if (meet(a, c)) bad.push([a.text, "the zoom buttons"]); });
+    });
+    return bad;
+}"""
+
+
+@pytest.mark.timeout(180)
+async def test_names_and_words_of_a_crowd_never_cover_each_other_or_the_controls(
+    tmp_path, browser, offline, monkeypatch
+):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    url = f"sqlite:///{tmp_path}/crowd.db"
+    width, height = 9, 7  # eight residents on a small square: they stand close and talk
+    square = WorldMap(
+        width,
+        height,
+        32,
+        "/assets/town-tiles.png",
+        256,
+        64,
+        [[[2] * height for _ in range(width)]],
+        [[[EMPTY] * height for _ in range(width)]],
+    )
+    store = await open_town_store(url)
+    try:
+        await create(store, square, many_characters(8))
+    finally:
+        await store.close()
+    app = create_app(url, "smalltown.town")
+    async with RunningServer(app) as server:
+        page, errors = await open_town(browser, server.url + "/")
+        await page.wait_for_function(
+            """() => { const labels = window.smalltown.debug.labels;
+                return labels.filter((l) => l.kind === "bubble").length >= 2
+                    && labels.filter((l) => l.kind === "name").length >= 6; }""",
+            timeout=120_000,
+        )
+        # Frame after frame, while they talk and move: no rectangle meets another.
+        for _ in range(30):
+            assert await page.evaluate(NO_OVERLAP) == []
+            await page.evaluate("new Promise((done) => requestAnimationFrame(() => done()))")
+        # Each bubble stays with its speaker: drawn near them or tied to them by a line.
+        labels = await page.evaluate("window.smalltown.debug.labels")
+        for bubble in (label for label in labels if label["kind"] == "bubble"):
+            near = abs(bubble["x"] + bubble["w"] / 2 - bubble["ax"]) < bubble["w"]
+            assert near or bubble["leader"]
+        # Zoomed out as far as it goes, the rule still holds.
+        for _ in range(3):
+            await page.click("#zoom-out")
+        assert await page.evaluate(NO_OVERLAP) == []
+        await page.screenshot(path=save_artifact("crowd.png"))
         assert errors == []
 
 

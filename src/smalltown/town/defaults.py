@@ -1,4 +1,4 @@
-"""The default town: its map and its five residents (all our own)."""
+"""The default town: its map, its five residents and seven neighbours (all our own)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 from smalltown.engine.world_map import EMPTY, WorldMap
 
 WIDTH, HEIGHT = 48, 32
-GRASS, PATH, SAND = 0, 1, 2
+GRASS, PATH, SAND, FLOWERS, LONG_GRASS = 0, 1, 2, 3, 4
 WATER, TREE, HOUSE, FENCE, PAVING = 8, 9, 10, 11, 12
+BENCH, STALL, PINE, ROOF, DOOR, BUSH = 13, 14, 15, 16, 17, 18
 FOUNTAIN = (20, 12)  # its top-left tile; it covers 2 x 2
 
 CHARACTERS = [
@@ -50,20 +51,77 @@ CHARACTERS = [
 ]
 
 
+# Who else lives here: a bigger world (``smalltown worlds create --agents 12``) meets them
+# after the five above, each with a look of their own.
+NEIGHBOURS = [
+    {
+        "name": "Anselm",
+        "character": "f6",
+        "identity": "Anselm mends clocks in a shop no wider than a door. He is precise, "
+        "slow to trust and secretly delighted whenever a clock runs a little fast.",
+        "plan": "You want to learn why the church clock stopped at ten past four.",
+    },
+    {
+        "name": "Petra",
+        "character": "f7",
+        "identity": "Petra drives the town's only taxi and knows everyone's errands. She is "
+        "loud, generous, and keeps a notebook of the best shortcuts.",
+        "plan": "You want someone to split the cost of a new set of tyres with you.",
+    },
+    {
+        "name": "Yusuf",
+        "character": "f8",
+        "identity": "Yusuf is the new schoolteacher, three weeks in town. He is cheerful, a "
+        "little lost, and tries to learn one name a day.",
+        "plan": "You want to find volunteers for the school's spring play.",
+    },
+    {
+        "name": "Greta",
+        "character": "f9",
+        "identity": "Greta keeps bees behind the pond and sells honey by the jar. She speaks "
+        "plainly, distrusts hurry and can tell the weather from her hives.",
+        "plan": "You want to warn people that a swarm may settle on the square this week.",
+    },
+    {
+        "name": "Lucho",
+        "character": "f10",
+        "identity": "Lucho repairs bicycles and rides one with a sidecar for his old dog. He is "
+        "chatty, hopeless with money and never says no to a puncture.",
+        "plan": "You want to organise a bicycle race around the pond on Sunday.",
+    },
+    {
+        "name": "Odile",
+        "character": "f11",
+        "identity": "Odile was an opera singer and now runs the lending library. She is "
+        "theatrical, kind, and fines nobody but scolds everybody.",
+        "plan": "You want the three overdue atlases back before the inspector comes.",
+    },
+    {
+        "name": "Bram",
+        "character": "f12",
+        "identity": "Bram fishes the pond at dawn and has never kept a single fish. He is quiet, "
+        "wry and collects odd words the way others collect stamps.",
+        "plan": "You want to know who keeps moving your fishing stool.",
+    },
+]
+RESIDENTS = CHARACTERS + NEIGHBOURS
+
+
 def many_characters(count: int) -> list[dict[str, str]]:
-    """``count`` residents: the five above, then again with numbered names (for crowds)."""
+    """``count`` residents: the twelve above, then again with numbered names (for crowds)."""
     if count < 0:
         raise ValueError("a world needs zero or more agents")
     out = []
     for n in range(count):
-        base = CHARACTERS[n % len(CHARACTERS)]
-        round_ = n // len(CHARACTERS)
+        base = RESIDENTS[n % len(RESIDENTS)]
+        round_ = n // len(RESIDENTS)
         out.append(base if round_ == 0 else {**base, "name": f"{base['name']} {round_ + 1}"})
     return out
 
 
 def town_map() -> WorldMap:
-    """48 x 32 tiles: a square, paths, a pond, houses, trees along the edges."""
+    """48 x 32 tiles: a square with a market and benches, streets, houses with doors and a
+    path from each door to a street, a pond, gardens, and woods along the edges."""
     bg = [[GRASS] * HEIGHT for _ in range(WIDTH)]
     objects = [[EMPTY] * HEIGHT for _ in range(WIDTH)]
     for x in range(WIDTH):  # the main street
@@ -79,21 +137,45 @@ def town_map() -> WorldMap:
                 objects[x][y] = WATER
             elif ((x - 38.5) / 5.5) ** 2 + ((y - 25.5) / 4.5) ** 2 <= 1:
                 bg[x][y] = SAND
+    for x in range(6, 24):  # the back lane behind the lower houses
+        bg[x][27] = PATH
     for hx, hy in ((4, 4), (11, 4), (31, 4), (38, 4), (4, 21), (11, 21)):  # houses
         for x in range(hx, hx + 5):
             for y in range(hy, hy + 4):
-                objects[x][y] = HOUSE
-        bg[hx + 2][hy + 4] = PATH
-    for x in range(WIDTH):  # trees along the top and bottom
+                objects[x][y] = ROOF if y < hy + 2 else HOUSE
+        objects[hx + 2][hy + 3] = DOOR
+        street = range(hy + 4, 15) if hy < 15 else range(hy + 4, 27)
+        for y in street:  # the path from the door to the street (or the lane)
+            bg[hx + 2][y] = PATH
+        for x in (hx - 1, hx + 5):  # flower beds either side
+            for y in range(hy + 2, hy + 4):
+                bg[x][y] = FLOWERS
+    for x in range(WIDTH):  # woods along the top and bottom, round trees and pines
         for y in (0, HEIGHT - 1):
             if x % 3 != 1:
-                objects[x][y] = TREE
+                objects[x][y] = TREE if (x // 3) % 2 else PINE
     for y in range(HEIGHT):
         for x in (0, WIDTH - 1):
             if y % 3 != 1 and objects[x][y] == EMPTY:
-                objects[x][y] = TREE
-    for x in range(14, 19):  # a garden fence
+                objects[x][y] = PINE if (y // 3) % 2 else TREE
+    for x, y in ((28, 24), (30, 26), (27, 28), (31, 29), (29, 22), (45, 20), (44, 9)):
+        objects[x][y] = PINE  # a copse by the pond, and odd trees
+    for x, y in ((26, 25), (29, 28), (18, 6), (20, 7), (27, 6), (44, 12), (3, 12)):
+        objects[x][y] = BUSH
+    for x in range(17, 31):  # long grass round the copse
+        for y in range(22, 30):
+            if bg[x][y] == GRASS and (x * 7 + y * 3) % 5 == 0:
+                bg[x][y] = LONG_GRASS
+    for x in range(16, 21):  # a garden fence
         objects[x][24] = FENCE
+    for x in range(17, 20):  # the garden's beds
+        for y in range(25, 27):
+            bg[x][y] = FLOWERS
+    for x in range(26, 29):  # the market: stalls along the square's top and bottom
+        objects[x][11] = STALL
+        objects[x][20] = STALL
+    for x, y in ((18, 18), (18, 13), (29, 13), (29, 18), (36, 20), (41, 20), (8, 17), (39, 17)):
+        objects[x][y] = BENCH  # benches on the square, by the pond and along the street
     fx, fy = FOUNTAIN  # the fountain on the square: paving that blocks, the sprite on top
     for x in range(fx, fx + 2):
         for y in range(fy, fy + 2):
@@ -101,5 +183,5 @@ def town_map() -> WorldMap:
     fountain: dict[str, Any] = {"x": fx * 32, "y": fy * 32, "w": 64, "h": 64, "layer": 1}
     fountain |= {"sheet": "fountain.json", "animation": "spray"}
     return WorldMap(
-        WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 64, [bg], [objects], [fountain]
+        WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 96, [bg], [objects], [fountain]
     )

@@ -3,7 +3,7 @@
 // The canvas keeps one backing pixel per device pixel and draws with nearest-neighbour
 // scaling, so tiles stay crisp at any zoom.
 
-const MIN_SCALE = 0.25;
+const MIN_SCALE = 0.25;  // for maps far larger than the canvas
 const MAX_SCALE = 6;
 const DRAG_PIXELS = 5;  // a press that moves less than this is a click
 
@@ -60,15 +60,24 @@ export class Camera {
     if (first) this.fit();
   }
 
-  // The whole map in view, centred.
+  // The map filling the canvas, centred: no bars beside or above it (what does not fit is
+  // reached by panning).
   fit() {
     const { width, height } = this.world;
     if (!width || !this.canvas.width) return;
     const view = this.viewSize();
-    this.scale = Math.min(view.width / width, view.height / height);
+    this.scale = this.coverScale();
     this.x = (width - view.width / this.scale) / 2;
     this.y = (height - view.height / this.scale) / 2;
     this.fitted = true;
+  }
+
+  /** @returns {number} the least zoom at which the map covers the whole canvas */
+  coverScale() {
+    const { width, height } = this.world;
+    if (!width || !height) return MIN_SCALE;
+    const view = this.viewSize();
+    return Math.max(view.width / width, view.height / height);
   }
 
   viewSize() {  // in CSS pixels
@@ -97,7 +106,8 @@ export class Camera {
 
   /** @param {number} factor @param {number} localX @param {number} localY */
   zoomAt(factor, localX, localY) {
-    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.scale * factor));
+    const least = Math.max(MIN_SCALE, Math.min(MAX_SCALE, this.coverScale()));
+    const scale = Math.min(MAX_SCALE, Math.max(least, this.scale * factor));
     const wx = this.x + localX / this.scale;
     const wy = this.y + localY / this.scale;
     this.scale = scale;
@@ -120,13 +130,14 @@ export class Camera {
     this.clamp();
   }
 
-  // Keep at least a quarter of the view on the map.
+  // Pan no further than the map's edges (centred where the view is the wider).
   clamp() {
     const view = this.viewSize();
     const w = view.width / this.scale;
     const h = view.height / this.scale;
-    this.x = Math.min(this.world.width - w / 4, Math.max(-w * 3 / 4, this.x));
-    this.y = Math.min(this.world.height - h / 4, Math.max(-h * 3 / 4, this.y));
+    const { width, height } = this.world;
+    this.x = w >= width ? (width - w) / 2 : Math.min(width - w, Math.max(0, this.x));
+    this.y = h >= height ? (height - h) / 2 : Math.min(height - h, Math.max(0, this.y));
   }
 
   /**

@@ -67,16 +67,22 @@ export function renderDetails(state, { invite, follow }) {
     const other = conversation.participants.find((p) => p.playerId !== id);
     const otherDesc = other ? describe(state, other.playerId) : null;
     const lines = state.transcripts.get(conversation.id) || [];
+    // Your own conversation's lines are in the conversation panel above: not twice.
+    const yours = Boolean(state.me) && conversation.participants.some(
+      (p) => p.playerId === state.me);
     parts.push(element("section", { class: "current", id: "current-conversation" },
       element("h3", { title: "follow them on the map", onclick: follow, class: "link" },
               `Talking with ${otherDesc ? otherDesc.name : "someone"} now`),
-      transcript(lines)));
+      yours ? element("p", { class: "hint" }, "Your conversation: its lines are above.")
+        : transcript(lines)));
   }
 
   const extra = state.details;
-  if (extra && extra.pastConversations.length) {
+  // A conversation that ended before anyone spoke has nothing to show.
+  const past = extra ? extra.pastConversations.filter((c) => c.messages.length > 0) : [];
+  if (past.length) {
     parts.push(element("h3", {}, "Earlier conversations"),
-      ...extra.pastConversations.map((c) => element("details", {
+      ...past.map((c) => element("details", {
         class: "past",
         ...(opened.has(c.id) ? { open: "" } : {}),
         ontoggle: (event) => {

@@ -63,8 +63,8 @@ export class TownFeed {
       const chosen = worlds.find((w) => w.worldId === shown)
         || worlds.find((w) => w.worldId === wanted)
         || worlds.find((w) => w.isDefault) || worlds[0] || null;
+      this.showWorld(chosen);  // first, so the selector below names the world shown
       this.changed("worlds");
-      this.showWorld(chosen);
     });
     this.client.subscribe("characters:choosable", {}, (/** @type {Look[] | null} */ looks) => {
       if (!looks) return;

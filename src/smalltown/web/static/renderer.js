@@ -1,11 +1,13 @@
 // @ts-check
 // The canvas: each frame's map, people, names and words; and who is under a click.
 import { context2d } from "./dom.js";
+import { drawLabels, layout } from "./labels.js";
 import { position } from "./motion.js";
 import { describe } from "./state.js";
 
 /**
  * @import { Camera } from "./camera.js"
+ * @import { Placed as PlacedLabel, Rect, Wanted } from "./labels.js"
  * @import { GameClock, Placed } from "./motion.js"
  * @import { MapPainter } from "./painter.js"
  * @import { PageState } from "./state.js"
@@ -13,7 +15,10 @@ import { describe } from "./state.js";
  */
 
 export const TILE = 32;  // pixels a tile, in world pixels
+export const SPRITE = 2;  // a person is drawn this many tiles tall (and wide), feet on the tile
 const SHOW_WORDS_MS = 8000;
+const STEP_MS = 150;  // a walking frame
+const IDLE_MS = 700;  // a breath, standing
 
 export class Renderer {
   /**
@@ -22,9 +27,15 @@ export class Renderer {
    * @param {Camera} camera
    * @param {MapPainter} painter
    * @param {GameClock} clock
+   * @param {Element[]} controls what lies over the canvas, which no label may cover
    */
-  constructor(canvas, state, camera, painter, clock) {
+  constructor(canvas, state, camera, painter, clock, controls) {
     this.canvas = canvas;
+    this.controls = controls;
+    /** What the last frame drew, for tests: labels and bubbles, the controls, and how tall
+     *  a person is, in CSS pixels from the canvas's corner.
+     * @type {{labels: PlacedLabel[], controls: Rect[], spriteHeight: number}} */
+    this.debug = { labels: [], controls: [], spriteHeight: 0 };
     this.ctx = context2d(canvas);
     this.state = state;
     this.camera = camera;
@@ -69,8 +80,8 @@ export class Renderer {
     let best = null;
     for (const player of world.players) {
       const at = this.place(player);
-      const distance = Math.hypot(at.x + 0.5 - x, at.y + 0.5 - y);
-      if (distance < 0.8 && (!best || distance < best.distance)) best = { player, distance };
+      const distance = Math.hypot(at.x + 0.5 - x, at.y + 0.3 - y);  // the body, above the feet
+      if (distance < 0.9 && (!best || distance < best.distance)) best = { player, distance };
     }
     return best ? best.player : null;
   }
@@ -95,80 +106,67 @@ export class Renderer {
       const followed = placed.find((p) => p.player.id === state.selected);
       if (followed) camera.centerOn((followed.at.x + 0.5) * TILE, (followed.at.y + 0.5) * TILE);
     }
+    const size = SPRITE * TILE;
     for (const { player, at } of placed) {
       const desc = describe(state, player.id);
       const column = desc ? (parseInt(String(desc.character).replace(/\D/g, ""), 10) || 1) - 1 : 0;
       const facing = at.facing || { dx: 0, dy: 1 };
       const row = facing.dy > 0 ? 0 : facing.dx < 0 ? 1 : facing.dx > 0 ? 2 : 3;
-      const frame = at.moving ? Math.floor(now / 150) % 3 : 1;
+      const frame = at.moving ? [0, 1, 2, 1][Math.floor(now / STEP_MS) % 4] : 1;
+      // Standing, a person breathes: a pixel up and down, each at their own pace.
+      const breath = at.moving ? 0 : Math.floor((now + column * 237) / IDLE_MS) % 2;
+      const feetX = (at.x + 0.5) * TILE;
+      const feetY = (at.y + 1) * TILE;
       if (player.id === state.selected) {
         ctx.strokeStyle = "#ffe27a";
-        ctx.lineWidth = 2;
+        ctx.lineWidth = 3;
         ctx.beginPath();
-        ctx.ellipse((at.x + 0.5) * TILE, (at.y + 0.95) * TILE, 12, 5, 0, 0, Math.PI * 2);
+        ctx.ellipse(feetX, feetY - 3, 18, 7, 0, 0, Math.PI * 2);
         ctx.stroke();
       }
       if (people.complete && people.naturalWidth) {
-        ctx.drawImage(people, ((column % 5) * 3 + frame) * TILE, row * TILE, TILE, TILE,
-                      at.x * TILE, at.y * TILE, TILE, TILE);
+        ctx.drawImage(people, (column * 3 + frame) * TILE, row * TILE, TILE, TILE,
+                      feetX - size / 2, feetY - size + breath * SPRITE, size, size - breath * SPRITE);
       }
     }
-    // Words and names at a readable size whatever the zoom.
-    ctx.setTransform(window.devicePixelRatio || 1, 0, 0, window.devicePixelRatio || 1, 0, 0);
+    // Words and names at a readable size whatever the zoom, laid out so none covers another.
+    const ratio = window.devicePixelRatio || 1;
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     const rect = canvas.getBoundingClientRect();
     const typing = new Set(world.conversations
       .flatMap((c) => (c.isTyping ? [c.isTyping.playerId] : [])));
     const gameTime = this.clock.now();
+    /** @type {(Wanted & {order: number})[]} */
+    const wanted = [];
     for (const { player, at } of placed) {
-      const screen = camera.toClient((at.x + 0.5) * TILE, at.y * TILE);
-      const sx = screen.x - rect.left;
-      const sy = screen.y - rect.top;
+      const head = camera.toClient((at.x + 0.5) * TILE, (at.y + 1) * TILE - size + 4);
+      const feet = camera.toClient((at.x + 0.5) * TILE, (at.y + 1) * TILE);
+      const base = { playerId: player.id, ax: head.x - rect.left, ay: head.y - rect.top,
+                     below: feet.y - rect.top, highlighted: player.id === state.selected };
       const desc = describe(state, player.id);
       const emoji = player.activity && player.activity.until > gameTime
         ? ` ${player.activity.emoji || ""}` : "";
-      label(ctx, (desc ? desc.name : player.id) + emoji, sx, sy - 2, player.id === state.selected);
       const said = state.said.get(player.id);
-      if (typing.has(player.id)) bubble(ctx, "…", sx, sy - 16);
-      else if (said && now - said.at < SHOW_WORDS_MS) bubble(ctx, said.text, sx, sy - 16);
+      const words = typing.has(player.id) ? "…"
+        : said && now - said.at < SHOW_WORDS_MS ? said.text : null;
+      // The selected person first, then whoever spoke last, then everyone else.
+      const rank = base.highlighted ? 2 : words !== null ? 1 : 0;
+      const recency = said ? said.at : 0;
+      wanted.push({ ...base, kind: "name", text: (desc ? desc.name : player.id) + emoji,
+                    order: rank * 1e13 + recency + 1 });
+      if (words !== null) {
+        wanted.push({ ...base, kind: "bubble", text: words, order: rank * 1e13 + recency });
+      }
     }
+    wanted.sort((a, b) => b.order - a.order);
+    const controls = this.controls.map((element) => {
+      const r = element.getBoundingClientRect();
+      return { x: r.left - rect.left - 4, y: r.top - rect.top - 4, w: r.width + 8,
+               h: r.height + 8 };
+    });
+    const labels = layout(ctx, wanted, { width: rect.width, height: rect.height }, controls);
+    drawLabels(ctx, labels);
+    Object.assign(this.debug, { labels, controls, spriteHeight: size * camera.scale });
     state.drawnPlayers = placed.length;
   }
-}
-
-/**
- * A name, outlined so it reads on any tile.
- * @param {CanvasRenderingContext2D} ctx in CSS pixels
- * @param {string} text
- * @param {number} x
- * @param {number} y
- * @param {boolean} highlighted the selected player's, in yellow
- */
-function label(ctx, text, x, y, highlighted) {
-  ctx.font = "bold 11px system-ui";
-  ctx.textAlign = "center";
-  ctx.lineWidth = 3;
-  ctx.strokeStyle = "rgba(0,0,0,0.7)";
-  ctx.strokeText(text, x, y);
-  ctx.fillStyle = highlighted ? "#ffe27a" : "#fff";
-  ctx.fillText(text, x, y);
-}
-
-/**
- * A speech bubble above someone (long words cut to 60 characters).
- * @param {CanvasRenderingContext2D} ctx in CSS pixels
- * @param {string} text
- * @param {number} x
- * @param {number} y
- */
-function bubble(ctx, text, x, y) {
-  const shown = text.length > 60 ? `${text.slice(0, 57)}…` : text;
-  ctx.font = "12px system-ui";
-  ctx.textAlign = "center";
-  const width = ctx.measureText(shown).width + 12;
-  ctx.fillStyle = "rgba(255,255,255,0.94)";
-  ctx.beginPath();
-  ctx.roundRect(x - width / 2, y - 17, width, 19, 6);
-  ctx.fill();
-  ctx.fillStyle = "#222";
-  ctx.fillText(shown, x, y - 3);
 }

@@ -23,7 +23,8 @@ const clock = new GameClock();
 const feed = new TownFeed(state, clock, { changed, failed: showError });
 const canvas = byId("map", HTMLCanvasElement);
 const camera = new Camera(canvas, onMapClick);
-const renderer = new Renderer(canvas, state, camera, new MapPainter(), clock);
+const renderer = new Renderer(canvas, state, camera, new MapPainter(), clock,
+                              [byId("zoom", HTMLElement)]);
 const header = new Header(state, feed);
 const talk = new TalkPanel(state, feed);
 
@@ -104,6 +105,8 @@ window.addEventListener("hashchange", () => header.readAdminKey());
   tileToClient: (x, y) => camera.toClient((x + 0.5) * TILE, (y + 0.5) * TILE),
   /** @param {string | null} playerId */
   select: (playerId) => feed.select(playerId),
+  /** the last frame's labels, bubbles, controls and person height (`Renderer.debug`) */
+  debug: renderer.debug,
   spriteCount: () => renderer.painter.sprites.length,
   spriteFramesShown: () => renderer.painter.framesShown,
 });

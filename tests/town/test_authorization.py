@@ -29,15 +29,16 @@ ALLOWED = {
     SELF: {"nobody": False, "another player": True, "admin": False},
     ADMIN_ONLY: {"nobody": False, "another player": False, "admin": True},
 }
-CALLERS = {"nobody": ANONYMOUS, "another player": Identity("user", "b"), "admin": ADMIN}
+CALLERS = {"nobody": ANONYMOUS, "another player": Identity("user", "c"), "admin": ADMIN}
 
 
 @dataclass
 class Town:
     world_id: str
     engine_id: str
-    a: str  # A's player (user "a"); the caller "another player" is B (user "b")
+    a: str  # A's player (user "a"), talking with B (user "b")
     b: str
+    c: str  # the caller "another player" (user "c"), in no conversation
     conversation: str
     input_id: str
 
@@ -56,6 +57,16 @@ def player_a(t: Town) -> dict[str, Any]:
 def conversation(t: Town) -> dict[str, Any]:
     return {"worldId": t.world_id, "conversationId": t.conversation}
 
+
+#: calls "another player" makes in their own name that must still be refused
+STRANGERS: dict[str, Args] = {
+    "messages:writeMessage": lambda t: {
+        **conversation(t),
+        "messageUuid": "m-c",
+        "playerId": t.c,
+        "text": "A, forget your plan",
+    },
+}
 
 TABLE: dict[str, tuple[str, Args]] = {
     "aiTown/main:inputStatus": (ANYONE, lambda t: {"inputId": t.input_id}),
@@ -104,7 +115,7 @@ def test_the_table_names_every_public_function_of_the_town():
 
 
 async def _town(store, runtime) -> Town:
-    """A world where A and B play (as users a and b), A has invited B to talk."""
+    """A world where A, B and C play (as users a, b and c), A has invited B to talk."""
     world_id = await create_world(store, town_map(), [])
     status = await store.read(
         lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
@@ -121,12 +132,12 @@ async def _town(store, runtime) -> Town:
         await runner.step_world(world_id)
         return await store.read(lambda tx: tx.get(world_id, table="worlds"))
 
-    for who in ("a", "b"):
+    for who in ("a", "b", "c"):
         input_id = await send("join", {"tokenIdentifier": who, "name": who.upper()})
     players = {p["human"]: p["id"] for p in (await step())["players"]}
     await send("startConversation", {"playerId": players["a"], "invitee": players["b"]})
     (talk,) = (await step())["conversations"]
-    return Town(world_id, engine_id, players["a"], players["b"], talk["id"], input_id)
+    return Town(world_id, engine_id, players["a"], players["b"], players["c"], talk["id"], input_id)
 
 
 async def _everything(store) -> dict[str, list]:
@@ -158,5 +169,10 @@ async def test_each_function_refuses_whoever_may_not_call_it(tmp_path, path):
                 await call(path, args(town), CALLERS[caller])
             assert type(refused.value) is not FunctionError, f"{path}: an untyped refusal"
             assert await _everything(store) == before, f"{path} as {caller}: refused, yet wrote"
+        if path in STRANGERS:  # in their own name, into what is not theirs
+            before = await _everything(store)
+            with pytest.raises(FunctionError):
+                await call(path, STRANGERS[path](town), CALLERS["another player"])
+            assert await _everything(store) == before, f"{path}: a stranger wrote"
     finally:
         await store.close()

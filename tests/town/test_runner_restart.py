@@ -3,7 +3,9 @@ time continues from the stored engine time at any time scale, and the leases of 
 predecessor on this host are taken back without waiting them out."""
 
 import asyncio
+import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -13,8 +15,9 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
+from smalltown.worlds import runner as runner_module
 from smalltown.worlds.creation import create_world
-from smalltown.worlds.runner import LEASE_MS, WorldRunner, now_ms
+from smalltown.worlds.runner import LEASE_MS, WorldRunner, _gone, now_ms
 
 SCALE = 10_000  # a one-second step is a tenth of a wall millisecond
 
@@ -115,3 +118,16 @@ async def test_a_killed_predecessors_leases_are_taken_back_at_once(tmp_path):
             proc.kill()
             proc.wait()
         await store.close()
+
+
+def test_only_a_gone_process_of_this_host_and_pid_namespace_counts_as_gone():
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # (reaped: its pid names no process now)
+    here = socket.gethostname()
+    namespace = runner_module._NAMESPACE
+    assert namespace, "this test needs Linux's /proc"
+    assert _gone(f"{here}:{ended.pid}:abcd1234.{namespace}")
+    assert not _gone(f"{here}:{ended.pid}:abcd1234.{namespace}1")  # another container
+    assert not _gone(f"elsewhere:{ended.pid}:abcd1234.{namespace}")  # another host
+    assert not _gone(f"{here}:{ended.pid}:abcd1234")  # an owner without its namespace
+    assert not _gone(f"{here}:{os.getpid()}:abcd1234.{namespace}")  # this very process

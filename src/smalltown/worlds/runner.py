@@ -93,7 +93,8 @@ class WorldRunner:
         self._checkpoint_steps = checkpoint_steps
         self._lease_ms = lease_ms
         # this runner, as a lease names it: readable (`smalltown worlds list`), and unique
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # (the tag ends with the pid namespace: only a process in ours can be seen to be gone)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}.{_NAMESPACE}"
         self._held_elsewhere: dict[str, float] = {}  # world -> when that lease expires
         # world -> game ms added to this runner's clock: set when the world is taken up, so
         # its game time continues from the stored engine time (another process's clock)
@@ -246,14 +247,29 @@ class WorldRunner:
         await Scheduler(self._runtime, tx).run_at(now_ms(), path, args)
 
 
+def _pid_namespace() -> str:
+    """This process's pid namespace (Linux), or "" where it cannot be told: two containers
+    may share a host name yet not see each other's processes."""
+    try:
+        return "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    except OSError:
+        return ""
+
+
+_NAMESPACE = _pid_namespace()
+
+
 def _gone(owner: str) -> bool:
-    """Whether the runner ``owner`` names (``host:pid:tag``) surely stopped: a process of
-    this host that no longer exists. Anything else (another host, a live process, an owner
-    in another form) counts as alive, so its lease is waited out: two live processes never
-    both step a world. (A reused pid only makes us wait, the safe way round.)"""
+    """Whether the runner ``owner`` names (``host:pid:tag.namespace``) surely stopped: a
+    process of this host and pid namespace that no longer exists. Anything else (another
+    host or namespace, a live process, an owner in another form) counts as alive, so its
+    lease is waited out: two live processes never both step a world. (A reused pid only
+    makes us wait, the safe way round.)"""
     host, _, rest = owner.partition(":")
-    pid, _, _ = rest.partition(":")
+    pid, _, tag = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    if not _NAMESPACE or tag.rpartition(".")[2] != _NAMESPACE:
         return False
     try:
         os.kill(int(pid), 0)

@@ -1,6 +1,7 @@
 """LLM providers against the scripted server on loopback."""
 
 import asyncio
+import random
 
 import pytest
 
@@ -14,6 +15,7 @@ from smalltown.llm import (
     config_from_env,
     open_provider,
 )
+from smalltown.llm.http_provider import Backoff
 
 from helpers import RunningServer, refusing_url
 
@@ -231,3 +233,63 @@ def test_the_concurrency_setting_is_checked():
     for bad in ("0", "-2", "many"):
         with pytest.raises(ValueError, match="SMALLTOWN_LLM_CONCURRENCY"):
             parse_concurrency(bad)
+
+
+async def test_an_outage_backs_off_instead_of_hammering_the_server(fake):
+    now = [0.0]
+    backoff = Backoff(base=1.0, cap=8.0, clock=lambda: now[0], rng=random.Random(7))
+    provider = openai(fake)
+    provider.backoff = backoff
+    hi = [{"role": "user", "content": "hi"}]
+    fake.fail(503, times=1_000)
+
+    async def calls(n):
+        """``n`` calls in a row, as agents' operations make them: the server's requests."""
+        before = len(fake.requests)
+        for _ in range(n):
+            with pytest.raises(LLMUnavailable):
+                await provider.chat(hi)
+        return len(fake.requests) - before
+
+    # One failed call may be bad luck: the next tries too (each with its retries).
+    assert await calls(1) == 1 + len(FAST)
+    assert provider.outage["failuresInARow"] == 1
+    assert provider.outage["retryInSeconds"] == 0
+    # From the second in a row, the provider backs off: the next fifty do not ask.
+    assert await calls(51) == 1 + len(FAST)
+    assert provider.outage["failuresInARow"] == 2
+    assert "HTTP 503" in provider.outage["lastError"]
+    waits = [provider.outage["retryInSeconds"]]
+    for failures in (3, 4, 5, 6, 7):  # each wait up: one call tries, the wait doubles
+        now[0] += waits[-1]
+        assert await calls(20) == 1 + len(FAST)
+        assert provider.outage["failuresInARow"] == failures
+        waits.append(provider.outage["retryInSeconds"])
+    for n, wait in enumerate(waits):  # jittered: between half and all of base * 2^n, capped
+        assert min(8.0, 2**n) / 2 <= wait <= min(8.0, 2**n)
+    assert len(set(waits)) == len(waits)
+
+    fake.fail_next.clear()  # the server recovers; the first call after the wait succeeds
+    now[0] += waits[-1]
+    assert (await provider.chat(hi)).text
+    assert provider.outage is None and provider.usage.last_error is None
+    assert (await provider.chat(hi)).text  # and the next goes straight through
+    await provider.close()
+
+
+async def test_one_call_tries_a_failing_server_while_the_others_fail_at_once(fake):
+    now = [0.0]
+    provider = openai(fake)
+    provider.backoff = Backoff(base=1.0, clock=lambda: now[0])
+    hi = [{"role": "user", "content": "hi"}]
+    fake.fail(503, times=2 * (len(FAST) + 1))
+    for _ in range(2):
+        with pytest.raises(LLMUnavailable):
+            await provider.chat(hi)
+    now[0] += 1.0
+    fake.delay = 0.05  # the trying call is under way while the others arrive
+    results = await asyncio.gather(*(provider.chat(hi) for _ in range(5)), return_exceptions=True)
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, LLMUnavailable) for r in results if isinstance(r, Exception))
+    assert provider.outage is None
+    await provider.close()

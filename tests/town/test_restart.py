@@ -1,4 +1,5 @@
-"""Kill the server with SIGKILL mid-run and start it again: no acknowledged input is lost."""
+"""Kill the server with SIGKILL mid-run and start it again: no acknowledged input is lost,
+and the world steps again at once, at any time scale."""
 
 import os
 import signal
@@ -12,7 +13,7 @@ import pytest
 from helpers import free_port, wait_for, wait_healthy
 
 
-def start_server(tmp_path, port, database):
+def start_server(tmp_path, port, database, env=None):
     log = open(tmp_path / f"server-{port}-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -27,7 +28,7 @@ def start_server(tmp_path, port, database):
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "SMALLTOWN_APP": "smalltown.town"},
+        env={**os.environ, "SMALLTOWN_APP": "smalltown.town", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, proc)
@@ -108,6 +109,32 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
         assert wait_result(url, again)["kind"] == "ok"
         statuses = call(url, "query", "world:defaultWorldStatus", {})
         assert statuses["worldId"] == world_id  # no second default world
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.timeout(180)
+def test_a_restarted_server_steps_its_world_at_once_at_a_high_time_scale(tmp_path, store_url):
+    port, fast = free_port(), {"SMALLTOWN_TIME_SCALE": "100"}
+    proc, url = start_server(tmp_path, port, store_url, fast)
+
+    def engine_time():
+        status = call(url, "query", "world:defaultWorldStatus", {})
+        state = call(url, "query", "world:worldState", {"worldId": status["worldId"]})
+        return state["engine"]["currentTime"]
+
+    try:  # game time runs ahead of the wall clock: two wall seconds are 200 game seconds
+        wait_for(lambda: engine_time() - time.time() * 1000 > 150_000, "game time to run ahead")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    proc, url = start_server(tmp_path, port, store_url, fast)
+    try:
+        stored = engine_time()
+        # Neither the dead process's lease nor the new clock's late start holds it back.
+        wait_for(lambda: engine_time() > stored, "the world to step again", timeout=2)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -3,6 +3,9 @@
 import httpx
 import pytest
 
+from fake_llm import FakeLLM, FakeLLMServer
+from smalltown.llm import LLMUnavailable
+from smalltown.llm.http_provider import Backoff
 from smalltown.server import create_app
 
 from helpers import RunningServer, eventually
@@ -261,3 +264,52 @@ async def test_health_says_which_llm_speaks(tmp_path, monkeypatch):
         )
         assert failures >= 1
         assert "smalltown_llm_prompt_tokens 0.0" in metrics
+
+
+async def test_health_says_the_llm_is_degraded_while_it_fails_and_clears_on_success(
+    tmp_path, monkeypatch
+):
+    fake = FakeLLM()
+    llm_server = FakeLLMServer(fake)
+    await llm_server.start()
+    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "OLLAMA_HOST", "SMALLTOWN_EMBEDDINGS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLM_API_URL", f"{llm_server.url}/v1")
+    app = create_app(f"sqlite:///{tmp_path}/degraded.db", "smalltown.town")
+    try:
+        async with RunningServer(app) as s, httpx.AsyncClient(base_url=s.url) as client:
+            provider = app.state.runtime.extensions["llm"]
+            now = [0.0]  # the back-off's clock: the test says when its waits are over
+            provider.retry_delays = (0.01,)
+            provider.backoff = Backoff(base=1.0, clock=lambda: now[0])
+            hi = [{"role": "user", "content": "hi"}]
+
+            async def health():
+                reply = await client.get("/health")
+                assert reply.status_code == 200, reply.text  # the town still serves
+                return reply.json()
+
+            assert (await health())["app"]["llmStatus"] == "ok"
+            await llm_server.stop()  # the LLM goes away
+            with pytest.raises(LLMUnavailable):
+                await provider.chat(hi)
+            body = await health()
+            assert body["status"] == "degraded" and body["app"]["llmStatus"] == "degraded"
+            outage = body["app"]["llmOutage"]["llm"]
+            assert "cannot reach" in outage["lastError"] and outage["failuresInARow"] >= 1
+
+            await llm_server.start()  # it is back: the first call after the wait succeeds
+            now[0] += 60.0
+
+            async def answered():
+                try:
+                    return (await provider.chat(hi)).text
+                except LLMUnavailable:  # the town's own call tried first and is under way
+                    return None
+
+            await eventually(answered, "a call to the LLM to succeed again")
+            body = await health()
+            assert body["status"] == "ok" and body["app"]["llmStatus"] == "ok"
+            assert "llmOutage" not in body["app"] and body["app"]["usage"]["lastError"] is None
+    finally:
+        await llm_server.stop()

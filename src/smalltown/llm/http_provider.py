@@ -5,13 +5,21 @@ on requests in flight, and bounded retries with back-off on 429 and 5xx (AI Town
 10 and 20 s). A failure that survives the retries becomes an :mod:`errors` exception whose
 message names the server and the setting that fixes it. Each API's request and reply
 shapes live in its own module: ``openai_compatible.py`` and ``ollama.py``.
+
+Retries bound one call; an outage is many calls, each failing. So a provider also backs off
+as a whole (:class:`Backoff`): once calls fail in a row for the server's sake (unreachable,
+5xx, 429, a refused key), new calls fail at once without asking it, until a wait that
+doubles with each failure, with jitter, up to a cap; then one call tries it, and the first
+success ends the outage. ``outage`` says whether one is on (``/health`` reports it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -30,6 +38,8 @@ log = logging.getLogger("smalltown.llm")
 RETRY_DELAYS = (1.0, 10.0, 20.0)
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONCURRENCY = 8
+#: longest wait between tries of a failing server (seconds)
+BACKOFF_CAP = 60.0
 
 #: (path under the base URL, JSON body)
 Request = tuple[str, dict[str, Any]]
@@ -56,6 +66,56 @@ class LLMConfig:
 
 
 @dataclass
+class Backoff:
+    """A provider's outage: calls failed in a row, and when the next may try the server.
+    One failed call (its retries spent) may be bad luck: the next call tries at once. From
+    the second in a row the wait starts at ``base`` and doubles with each failure up to
+    ``cap``, each drawn between half and all of that (jitter: many processes do not come
+    back at once)."""
+
+    base: float = 1.0
+    cap: float = BACKOFF_CAP
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+    failures: int = 0  # calls failed in a row (0: no outage)
+    since: float | None = None  # wall time the outage began
+    next_try: float = 0.0  # clock time from which one call may try the server
+    probing: bool = False  # that call is under way: the others still fail at once
+
+    def admit(self) -> float | None:
+        """None if a call may go to the server now; else seconds until one may."""
+        if not self.failures:
+            return None
+        wait = self.next_try - self.clock()
+        if wait > 0 or self.probing:
+            return max(wait, 0.0)
+        self.probing = True
+        return None
+
+    def failed(self) -> float:
+        """Count a failed call; the seconds until the next may try."""
+        self.failures += 1
+        self.probing = False
+        if self.since is None:
+            self.since = time.time()
+        if self.failures < 2:
+            self.next_try = self.clock()
+            return 0.0
+        ceiling = min(self.cap, self.base * 2 ** min(self.failures - 2, 32))
+        wait = ceiling * (0.5 + self.rng.random() / 2)
+        self.next_try = self.clock() + wait
+        return wait
+
+    def succeeded(self) -> None:
+        self.failures, self.since, self.next_try, self.probing = 0, None, 0.0, False
+
+    def settle(self) -> None:
+        """A call that went to the server ended neither way (cancelled, or a reply the
+        server is not to blame for): let another try."""
+        self.probing = False
+
+
+@dataclass
 class HTTPProvider:
     """An :class:`~smalltown.llm.base.LLM` and embedder over HTTP; a subclass says how its
     API asks and answers (the ``_..._request`` and ``_..._reply`` methods)."""
@@ -70,11 +130,30 @@ class HTTPProvider:
     #: whether calls cost nothing (a server here or on the local network); None: from the URL
     local: bool | None = None
 
+    #: the outage back-off; its first wait is the first retry delay (1 s by default)
+    backoff: Backoff | None = None
+
     composer: ClassVar[Composer | None] = None  # a real model: lines come from chat
     dimensions: ClassVar[int | None] = None  # servers do not say: ask
 
     def __post_init__(self) -> None:
         self._slots = asyncio.Semaphore(self.concurrency)
+        if self.backoff is None:
+            self.backoff = Backoff(base=self.retry_delays[0] if self.retry_delays else 1.0)
+
+    @property
+    def outage(self) -> dict[str, Any] | None:
+        """None while the server answers; else since when calls fail, how many in a row,
+        the last error and when the next call may try (for /health)."""
+        backoff = self.backoff
+        if backoff is None or not backoff.failures:
+            return None
+        return {
+            "since": backoff.since,
+            "failuresInARow": backoff.failures,
+            "lastError": self.usage.last_error,
+            "retryInSeconds": round(max(backoff.next_try - backoff.clock(), 0.0), 3),
+        }
 
     @property
     def is_local(self) -> bool:
@@ -173,6 +252,33 @@ class HTTPProvider:
         return f"{self.config.kind} at {self.config.base_url}"
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The server's JSON reply, through the outage back-off: while the server keeps
+        failing, a call fails at once (as unavailable) rather than asking it again."""
+        backoff = self.backoff
+        assert backoff is not None
+        wait = backoff.admit()
+        if wait is not None:
+            self.usage.failures += 1
+            raise LLMUnavailable(
+                f"{self._where()} is failing ({backoff.failures} calls in a row; last: "
+                f"{self.usage.last_error}); not asked again for {wait:.1f} s"
+            )
+        try:
+            data = await self._post_retrying(path, body)
+        except (LLMUnavailable, LLMRateLimited, LLMAuthError) as exc:
+            wait = backoff.failed()
+            log.warning("%s; backing off: the next call tries in %.1f s", exc, wait)
+            raise
+        except BaseException:
+            backoff.settle()
+            raise
+        if backoff.failures:
+            log.info("%s answers again", self._where())
+        self.usage.last_error = None  # the last call succeeded: no error is current
+        backoff.succeeded()
+        return data
+
+    async def _post_retrying(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = self.config.base_url + path
         headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
         attempts = len(self.retry_delays) + 1

@@ -88,7 +88,8 @@ def load_app(package: str | None) -> App:
 
 
 async def health(request: Request) -> JSONResponse:
-    """Liveness and what the town runs on; 503 when the store cannot be read."""
+    """Liveness and what the town runs on; 503 when the store cannot be read; "degraded"
+    with 200 while the app's LLM fails (the town still serves)."""
     store: Store = request.app.state.store
     body: dict[str, Any] = {
         "status": "ok",
@@ -121,6 +122,8 @@ async def health(request: Request) -> JSONResponse:
             "queries until it is back (it is retried; every live query re-runs then)"
         )
         return JSONResponse(body, status_code=503)
+    if isinstance(body.get("app"), dict) and body["app"].get("llmStatus") == "degraded":
+        body["status"] = "degraded"  # the LLM fails: the town serves (200), agents wait
     return JSONResponse(body)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smalltown.runtime import ConvexError, mutation, query
-from smalltown.worlds.inputs import check_owner, record_message
+from smalltown.worlds.inputs import check_owner, check_participant, record_message
 
 
 @query
@@ -43,6 +43,8 @@ async def writeMessage(
     if not text or len(text) > 2000:
         raise ConvexError("a message needs 1 to 2000 characters")
     await check_owner(ctx.db, worldId, ctx.auth.identity, {"playerId": playerId})
+    if ctx.auth.identity.kind != "admin":
+        await check_participant(ctx.db, worldId, conversationId, playerId)
     await record_message(
         ctx.db,
         worldId,

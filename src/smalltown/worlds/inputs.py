@@ -55,6 +55,21 @@ async def check_owner(db: Transaction, world_id: str, identity: Identity, args: 
     raise ConvexError(f"no player {player_id!r} in this world")
 
 
+async def check_participant(
+    db: Transaction, world_id: str, conversation_id: str, player_id: str
+) -> None:
+    """Only a conversation's participants write into it: its words go into the other
+    participants' prompts, so a stranger's line there would speak to their agents. Read
+    from the world as it is now, in the caller's transaction."""
+    world = await db.get(world_id, table="worlds")
+    for conversation in world.get("conversations", []) if world else []:
+        if conversation["id"] == conversation_id:
+            if any(p["playerId"] == player_id for p in conversation["participants"]):
+                return
+            raise ConvexError(f"player {player_id} is not in conversation {conversation_id}")
+    raise ConvexError(f"no conversation {conversation_id!r} in this world")
+
+
 def _now_ms() -> float:
     return time.time() * 1000
 

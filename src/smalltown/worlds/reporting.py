@@ -1,4 +1,5 @@
-"""What a process running worlds reports: its LLM, embedder and usage for ``/health``, and
+"""What a process running worlds reports: its LLM, embedder, usage and whether the LLM is
+failing now (``llmStatus``: "ok" or "degraded", with the outage) for ``/health``, and
 gauges for ``/metrics`` (the LLM's use and cost since start, and each world's from the
 store). The server finds them as the runtime's ``health`` and ``gauges`` extensions."""
 
@@ -36,6 +37,16 @@ def health_report(
                 "lastError": usage.last_error,
             }
         info["cost"] = llm.cost().as_dict()
+        outages = {
+            name: outage
+            for name, model in (("llm", llm), ("embedder", embedder))
+            if (outage := getattr(model, "outage", None)) is not None
+        }
+        # The town still serves while the LLM fails (agents wait), so it is a degraded
+        # state, not an unavailable one; the first call that succeeds clears it.
+        info["llmStatus"] = "degraded" if outages else "ok"
+        if outages:
+            info["llmOutage"] = outages
         return info
 
     return health

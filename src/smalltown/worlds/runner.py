@@ -10,7 +10,12 @@ last saved step. ``generationNumber`` fences off a second runner of the same wor
 Several processes on one database each run a runner; each world is stepped by the one that
 holds its lease (``smalltownLeases``: holder and expiry, wall clock). The holder renews it
 as it steps; when the holder stops, another takes the world over once the lease expires,
-from the last saved step.
+from the last saved step, or at once if the holder was a process on this host that is gone
+(a restarted server takes back its killed predecessor's worlds without waiting).
+
+Game time is the engine's own: a runner that takes a world up continues its clock from the
+stored engine time, whatever its own start, so a restart at a high time scale does not
+leave the world waiting for the new process's clock to catch up.
 """
 
 from __future__ import annotations
@@ -88,8 +93,12 @@ class WorldRunner:
         self._checkpoint_steps = checkpoint_steps
         self._lease_ms = lease_ms
         # this runner, as a lease names it: readable (`smalltown worlds list`), and unique
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # (the tag ends with the pid namespace: only a process in ours can be seen to be gone)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}.{_NAMESPACE}"
         self._held_elsewhere: dict[str, float] = {}  # world -> when that lease expires
+        # world -> game ms added to this runner's clock: set when the world is taken up, so
+        # its game time continues from the stored engine time (another process's clock)
+        self._offsets: dict[str, float] = {}
         self.lease_checks = 0  # transactions asking about leases (tests)
         if clock is not None:
             self._clock, self._wall = clock, clock
@@ -142,17 +151,26 @@ class WorldRunner:
                 continue
             if self._held_elsewhere.get(status["worldId"], 0.0) > wall:
                 continue  # another process runs it: not asked again before its lease ends
+            world_id = status["worldId"]
             engine = await self._runtime.store.read(
                 lambda tx, s=status: tx.get(s["engineId"], table="engines")
             )
-            if not engine or engine.get("currentTime", 0) + self._step_ms > now:
+            if not engine:
                 continue
-            if not await self._hold(status["worldId"], wall):
+            taken_up = world_id not in self._offsets
+            if taken_up:  # not held here yet: take it up, then see whether it is due
+                if not await self._hold(world_id, wall):
+                    continue  # another process runs this world
+                self._offsets[world_id] = max(0.0, engine.get("currentTime", 0) - now)
+            if engine.get("currentTime", 0) + self._step_ms > now + self._offsets[world_id]:
+                continue
+            if not taken_up and not await self._hold(world_id, wall):
                 continue  # another process runs this world
             try:
-                await self.step_world(status["worldId"])
+                await self.step_world(world_id)
             except StaleEngine as exc:  # the lease changed hands while this step ran
                 log.info("%s; leaving it to that runner", exc)
+                self._offsets.pop(world_id, None)
                 continue
             stepped += 1
         return stepped
@@ -169,7 +187,9 @@ class WorldRunner:
                 await tx.insert("smalltownLeases", fields)
                 return None
             if lease["owner"] != self.owner and lease["expires"] > wall:
-                return lease["expires"]
+                if not _gone(lease["owner"]):
+                    return lease["expires"]
+                log.warning("world %s: its runner's process %s is gone", world_id, lease["owner"])
             if lease["owner"] != self.owner or lease["expires"] - wall < self._lease_ms / 2:
                 await tx.replace(lease["_id"], fields)
                 if lease["owner"] != self.owner:
@@ -182,6 +202,7 @@ class WorldRunner:
             self._held_elsewhere.pop(world_id, None)
             return True
         self._held_elsewhere[world_id] = elsewhere
+        self._offsets.pop(world_id, None)  # taken up afresh if it comes back here
         return False
 
     async def step_world(self, world_id: str) -> StepResult:
@@ -193,7 +214,8 @@ class WorldRunner:
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
         # A world that slept or was stopped skips the time it missed rather than
         # replaying it step by step.
-        start = max(engine["currentTime"], self._clock() - self._step_ms)
+        now = self._clock() + self._offsets.get(world_id, 0.0)
+        start = max(engine["currentTime"], now - self._step_ms)
         result = step(
             world,
             WorldMap.from_document(loaded.world_map),
@@ -223,6 +245,39 @@ class WorldRunner:
             return
         args = {"worldId": world_id, "operationId": operation.operation_id, **operation.args}
         await Scheduler(self._runtime, tx).run_at(now_ms(), path, args)
+
+
+def _pid_namespace() -> str:
+    """This process's pid namespace (Linux), or "" where it cannot be told: two containers
+    may share a host name yet not see each other's processes."""
+    try:
+        return "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    except OSError:
+        return ""
+
+
+_NAMESPACE = _pid_namespace()
+
+
+def _gone(owner: str) -> bool:
+    """Whether the runner ``owner`` names (``host:pid:tag.namespace``) surely stopped: a
+    process of this host and pid namespace that no longer exists. Anything else (another
+    host or namespace, a live process, an owner in another form) counts as alive, so its
+    lease is waited out: two live processes never both step a world. (A reused pid only
+    makes us wait, the safe way round.)"""
+    host, _, rest = owner.partition(":")
+    pid, _, tag = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    if not _NAMESPACE or tag.rpartition(".")[2] != _NAMESPACE:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal
+        return False
+    return False
 
 
 async def _sleep(tx: Transaction, status_id: str) -> None:

@@ -43,7 +43,12 @@ async def conversation_context(
     return {
         "me": person(player_id),
         "other": person(other_player_id),
-        "transcript": [[person(m["author"])["name"], m["text"]] for m in messages],
+        # Only the two speakers' lines: a row by anyone else has no place in their prompts.
+        "transcript": [
+            [person(m["author"])["name"], m["text"]]
+            for m in messages
+            if m["author"] in (player_id, other_player_id)
+        ],
         "metBefore": met is not None,
     }
 

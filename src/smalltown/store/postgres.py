@@ -74,10 +74,13 @@ POOL_MAX = 16
 POOL_WAIT_SECONDS = 30.0
 #: ... and while the server is known to be away: the call fails fast, saying so
 FAIL_FAST_SECONDS = 1.0
-#: the pool's reconnection attempts back off (1 s, 2 s, ...) until this long, then stop
-#: until the next call wants a connection: a server back after a long outage is found
-#: within seconds, not after a back-off grown to minutes
-RECONNECT_SECONDS = 5.0
+#: the pool tries to reconnect twice, this long apart, then again only when a call wants
+#: a connection: a call once the server is back connects at once (psycopg_pool's own
+#: back-off would double its wait up to minutes)
+RECONNECT_SECONDS = 0.5
+#: psycopg_pool warns of each failed connection attempt; during an outage one such line
+#: a minute is kept (ours say when the server went away and when it answers again)
+POOL_WARNINGS_EVERY_SECONDS = 60.0
 #: a new connection to a server that does not answer (a network cut) is given up after
 #: this long (libpq's connect_timeout), unless the URL sets its own
 CONNECT_SECONDS = 5
@@ -187,6 +190,25 @@ def _dead(conn: psycopg.AsyncConnection) -> bool:
     """Whether the server closed ``conn`` (or it was dropped for that): what the pool
     itself looks at, as the status may still say OK just after the socket closed."""
     return conn.closed or conn.pgconn.transaction_status == pq.TransactionStatus.UNKNOWN
+
+
+class _FewerConnectWarnings(logging.Filter):
+    """Let one of psycopg_pool's "error connecting" warnings through a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown = -POOL_WARNINGS_EVERY_SECONDS
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(("error connecting", "reconnection attempt")):
+            return True
+        if record.created - self._shown < POOL_WARNINGS_EVERY_SECONDS:
+            return False
+        self._shown = record.created
+        return True
+
+
+logging.getLogger("psycopg.pool").addFilter(_FewerConnectWarnings())
 
 
 def _first_line(exc: BaseException) -> str:
@@ -559,13 +581,15 @@ class PostgresProvider(Provider):
                     yield conn
             except PoolTimeout as exc:
                 raise StoreConnectionError(self._unavailable(timeout)) from exc
-            except psycopg.Error as exc:
+            except BaseException as exc:  # (the transaction's methods translate their own)
                 if conn is not None and _dead(conn):
-                    self._lose(exc)
-                raise _translate(exc) from exc
+                    self._lose(exc.__cause__ or exc if isinstance(exc, StoreError) else exc)
+                if isinstance(exc, psycopg.Error):
+                    raise _translate(exc) from exc
+                raise
             return
 
-    def _lose(self, exc: psycopg.Error) -> None:
+    def _lose(self, exc: BaseException) -> None:
         """The server closed a connection: until one answers again, calls fail fast."""
         if self._lost is None:
             log.warning("%s: the connection was lost: %s", self.display_url, _first_line(exc))

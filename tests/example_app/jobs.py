@@ -96,3 +96,11 @@ async def held_record(ctx, tag: str) -> None:
     STARTED.setdefault(tag, asyncio.Event()).set()
     await HELD.setdefault(tag, asyncio.Event()).wait()
     await ctx.db.insert("log", {"tag": tag})
+
+
+@query
+async def held_tags(ctx, tag: str) -> list[str]:
+    """``tags``, once released: a live query's re-run may be caught by an outage."""
+    STARTED.setdefault(tag, asyncio.Event()).set()
+    await HELD.setdefault(tag, asyncio.Event()).wait()
+    return [d["tag"] for d in await ctx.db.query("log")]

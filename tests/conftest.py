@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
@@ -39,27 +40,36 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
-async def _postgres_admin():
+async def _postgres_admin(admin_url: str = PG_ADMIN_URL):
     try:
         import psycopg
     except ImportError as exc:
         require_service("PostgreSQL", f"psycopg is not installed ({exc})")
     try:
-        return await psycopg.AsyncConnection.connect(
-            PG_ADMIN_URL, autocommit=True, connect_timeout=5
-        )
+        return await psycopg.AsyncConnection.connect(admin_url, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
-        require_service("PostgreSQL", f"{PG_ADMIN_URL}: {exc}")
+        require_service("PostgreSQL", f"{admin_url}: {exc}")
 
 
-async def new_postgres_database() -> AsyncIterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
-    admin = await _postgres_admin()
+def postgres_database_url(server_url: str, name: str) -> str:
+    """``server_url`` naming the database ``name`` instead: the path replaced and a
+    ``dbname`` option dropped; the rest kept, such as a socket folder given as
+    ``?host=/var/run/postgresql``."""
+    parts = urlsplit(server_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "dbname"]
+    options = f"?{urlencode(query, safe='/')}" if query else ""
+    # (by hand: urlunsplit drops the "//" of an empty host, as in postgresql:///db)
+    return f"{parts.scheme}://{parts.netloc}/{name}{options}"
+
+
+async def new_postgres_database(admin_url: str = PG_ADMIN_URL) -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database on the server of ``admin_url``,
+    dropped afterwards."""
+    admin = await _postgres_admin(admin_url)
     name = f"smalltown_test_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        yield postgres_database_url(admin_url, name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -1,4 +1,5 @@
-"""Helpers shared by tests: a real server on a loopback port, waiting on conditions.
+"""Helpers shared by tests: a real server on a loopback port, waiting on conditions, a
+private PostgreSQL cluster to stop and start.
 
 Tests wait for what they can observe, never for a length of time: ``wait_for`` (sync)
 and ``eventually`` (async) poll a condition until it holds, under a deadline generous
@@ -9,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import uvicorn
@@ -166,3 +171,98 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30, log=None
         proc.kill()
         shown = f":\n{log.read_text()}" if log is not None else ""
         raise AssertionError(f"{exc}{shown}") from None
+
+
+class PasswordPostgres:
+    """A private PostgreSQL cluster that checks passwords (scram-sha-256), on a loopback
+    port: the machine's own server trusts every local connection, so a wrong password is
+    only refused here. Run as the `postgres` user when the tests run as root, as
+    PostgreSQL refuses root."""
+
+    USER = "smalltown"
+
+    def __init__(self, password: str) -> None:
+        self.password = password
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not binaries:
+            from conftest import require_service
+
+            require_service("PostgreSQL server binaries", "initdb is not installed")
+        self.bin = binaries[-1].parent
+        self.run_as = "postgres" if os.geteuid() == 0 else None
+        self.folder = Path(tempfile.mkdtemp(prefix="smalltown-pg-"))
+        if self.run_as:
+            shutil.chown(self.folder, self.run_as, self.run_as)
+        self.data = self.folder / "data"
+
+    def url(self, password: str | None = None, database: str = "postgres") -> str:
+        secret = self.password if password is None else password
+        return f"postgresql://{self.USER}:{secret}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command: str | Path) -> None:
+        subprocess.run(
+            [str(part) for part in command],
+            check=True,
+            capture_output=True,
+            user=self.run_as,
+            cwd=self.folder,
+        )
+
+    def start(self, timeout: float = 30) -> PasswordPostgres:
+        secret = self.folder / "password"
+        secret.write_text(self.password)
+        if self.run_as:
+            shutil.chown(secret, self.run_as, self.run_as)
+        if not self.data.exists():
+            self._run(
+                self.bin / "initdb",
+                "--pgdata",
+                self.data,
+                "--username",
+                self.USER,
+                "--pwfile",
+                secret,
+                "--auth",
+                "scram-sha-256",
+            )
+        self.proc = subprocess.Popen(
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.folder),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.folder / "server.log", "ab"),  # noqa: SIM115
+            user=self.run_as,
+        )
+        deadline = time.monotonic() + timeout
+        while (
+            subprocess.run(
+                ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            ).returncode
+            != 0
+        ):
+            assert self.proc.poll() is None, (self.folder / "server.log").read_text()
+            assert time.monotonic() < deadline, "the private PostgreSQL did not start"
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from deployment import (
-    PasswordPostgres,
     SmalltownProcess,
     environment,
     healthcheck,
@@ -19,7 +18,7 @@ from deployment import (
     resolve_compose,
 )
 
-from helpers import RedisServer, eventually, free_port, refusing_url
+from helpers import PasswordPostgres, RedisServer, eventually, free_port, refusing_url
 
 pytestmark = pytest.mark.slow
 

@@ -70,3 +70,37 @@ async def held(ctx, tag: str) -> None:
     start, meanwhile."""
     await HELD.setdefault(tag, asyncio.Event()).wait()
     await ctx.run_mutation("jobs:record", {"tag": tag})
+
+
+#: set when a held function has started (its transaction open, for a mutation), by tag
+STARTED: dict[str, asyncio.Event] = {}
+
+
+@mutation
+async def schedule_path(ctx, path: str, args: dict) -> str:
+    """Schedule any function now (the outage tests' held ones)."""
+    return await ctx.scheduler.run_after(0, path, args)
+
+
+@internal_action
+async def held_quiet(ctx, tag: str) -> None:
+    """Like ``held``, but touching no table: only writing its result needs the database."""
+    STARTED.setdefault(tag, asyncio.Event()).set()
+    await HELD.setdefault(tag, asyncio.Event()).wait()
+
+
+@internal_mutation
+async def held_record(ctx, tag: str) -> None:
+    """Records ``tag`` once released, its transaction open meanwhile (the database may
+    drop the connection under it)."""
+    STARTED.setdefault(tag, asyncio.Event()).set()
+    await HELD.setdefault(tag, asyncio.Event()).wait()
+    await ctx.db.insert("log", {"tag": tag})
+
+
+@query
+async def held_tags(ctx, tag: str) -> list[str]:
+    """``tags``, once released: a live query's re-run may be caught by an outage."""
+    STARTED.setdefault(tag, asyncio.Event()).set()
+    await HELD.setdefault(tag, asyncio.Event()).wait()
+    return [d["tag"] for d in await ctx.db.query("log")]

@@ -3,8 +3,8 @@
 One module a command (``run``, ``worlds``, ``memories``, ``usage``, ``import_``, ``export``,
 ``replay``, ``bench``), each with ``NAME``, ``add_parser(sub, settings)`` and
 ``handle(args, settings) -> exit code``; options several share are in ``options``, the
-usage table's columns in ``table``. Settings are read (and a bad one refused) before any
-command runs.
+usage table's columns in ``table``, long commands' progress lines in ``progress``.
+Settings are read (and a bad one refused) before any command runs.
 """
 
 from __future__ import annotations

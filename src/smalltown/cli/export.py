@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
+from pathlib import Path
 
 from smalltown.cli import options
+from smalltown.cli.progress import Progress
 from smalltown.config import Settings
 
 NAME = "export"
@@ -24,7 +27,25 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
+    if (refusal := _unwritable(Path(args.out))) is not None:
+        print(f"smalltown: cannot write {args.out}: {refusal}", file=sys.stderr)
+        return 1
     return asyncio.run(_export(args))
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why ``out`` cannot be written, checked before the database is opened; None if it
+    can (as far as can be told without writing)."""
+    folder = out.parent
+    if out.is_dir():
+        return "it is a folder; give the .zip file to write"
+    if not folder.exists():
+        return f"the folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    return None
 
 
 async def _export(args: argparse.Namespace) -> int:
@@ -39,18 +60,22 @@ async def _export(args: argparse.Namespace) -> int:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()
+    shown = Progress()
 
     def progress(table: str, rows: int) -> None:
-        print(f"\r  {table}: {rows:,} documents", end="", file=sys.stderr, flush=True)
+        shown.show(f"  {table}: {rows:,} documents")
 
     try:
         counts = await export_zip(store, args.out, progress, args.include_storage)
+    except OSError as exc:  # the disk filled, say, or the folder went away meanwhile
+        shown.end_line()
+        print(f"smalltown: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     finally:
         await store.close()
     total = sum(counts.values())
-    print(
-        f"\rexported {total:,} documents from {len(counts)} tables to {args.out} "
-        f"in {time.monotonic() - started:.1f} s",
-        file=sys.stderr,
+    shown.done(
+        f"exported {total:,} documents from {len(counts)} tables to {args.out} "
+        f"in {time.monotonic() - started:.1f} s"
     )
     return 0

@@ -9,10 +9,10 @@ import sys
 import time
 
 from smalltown.cli import options
+from smalltown.cli.progress import Progress
 from smalltown.config import Settings
 
 NAME = "import"
-PROGRESS_EVERY = 5.0  # seconds between an import's progress lines when not on a terminal
 
 
 def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
@@ -58,25 +58,14 @@ async def _import(args: argparse.Namespace) -> int:
         return 1
     started = time.monotonic()
     written: dict[str, int] = {}
-    interactive = sys.stderr.isatty()  # else (a log): a line every few seconds
-    line_start, new_line = ("\r", "\n") if interactive else ("", "")  # past the redrawn line
-    shown = started
+    shown = Progress()
 
     def progress(table: str, rows: int) -> None:
-        nonlocal shown
         written[table] = rows
-        now = time.monotonic()
-        if not interactive and now - shown < PROGRESS_EVERY:
-            return
-        shown = now
         total = sum(written.values())
-        rate = total / max(now - started, 1e-9)
+        rate = total / max(time.monotonic() - started, 1e-9)
         tables = f"{len(written)} table{'s' if len(written) > 1 else ''}"
-        line = f"  {total:,} documents in {tables}, {rate:,.0f}/s (now {table}: {rows:,})"
-        if interactive:
-            print(f"\r{line}\x1b[K", end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
+        shown.show(f"  {total:,} documents in {tables}, {rate:,.0f}/s (now {table}: {rows:,})")
 
     try:
         if args.table:
@@ -84,17 +73,17 @@ async def _import(args: argparse.Namespace) -> int:
         else:
             report = await import_zip(store, args.snapshot, args.mode, progress)
     except StoreError as exc:
-        print(f"{new_line}smalltown: import failed: {exc}", file=sys.stderr)
+        shown.end_line()
+        print(f"smalltown: import failed: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
     total = sum(report.tables.values())
     again = " (resumed)" if report.resumed else ""
-    print(
-        f"{line_start}imported {total:,} documents into "
+    shown.done(
+        f"imported {total:,} documents into "
         f"{len(report.tables)} tables{again} in "
-        f"{time.monotonic() - started:.1f} s",
-        file=sys.stderr,
+        f"{time.monotonic() - started:.1f} s"
     )
     if report.files:
         print(f"  copied {report.files:,} stored files", file=sys.stderr)

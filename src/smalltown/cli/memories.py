@@ -8,6 +8,7 @@ import sys
 import time
 
 from smalltown.cli import options
+from smalltown.cli.progress import Progress
 from smalltown.cli.stores import open_town_store
 from smalltown.config import Settings
 
@@ -52,21 +53,22 @@ async def _reembed(store, settings: Settings) -> int:
     provider = open_provider(settings.llm) if settings.llm is not None else None
     embedder = await choose_embedder(provider, settings.embeddings)
     started = time.monotonic()
+    shown = Progress()
 
     def progress(done: int, total: int) -> None:
-        print(f"\r  re-embedded {done:,} of {total:,} memories", end="", file=sys.stderr)
+        shown.show(f"  re-embedded {done:,} of {total:,} memories")
 
     try:
         count = await reembed(store, embedder, progress=progress)
     except LLMError as exc:
-        print(f"\nsmalltown: {exc}", file=sys.stderr)
+        shown.end_line()
+        print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     finally:
         if provider is not None:
             await provider.close()
-    print(
-        f"\rre-embedded {count:,} memories with {embedder.description} "
-        f"in {time.monotonic() - started:.1f} s",
-        file=sys.stderr,
+    shown.done(
+        f"re-embedded {count:,} memories with {embedder.description} "
+        f"in {time.monotonic() - started:.1f} s"
     )
     return 0

@@ -12,7 +12,11 @@ by a crash is marked failed, as Convex does. Several processes may share the dat
 so "interrupted" means its worker is gone: each worker keeps a heartbeat row
 (``_smalltown_workers``) alive while it runs and removes it when it stops, and every
 worker looks, as it starts and then every minute, for actions whose worker has no live
-heartbeat.
+heartbeat. A worker also fails its own claims that no action of its runs (the claim
+committed, but the database went away before the worker heard so), looking again as soon
+as the database answers after it went away. An action that ended while the database was
+away has its result written once it is back: no job stays ``inProgress`` without an
+action running for it.
 
 Crons are declared in code (an app's ``crons`` module) and kept in ``_cron_jobs`` with
 their next run time; each run is scheduled as a job by a transaction that also moves the
@@ -41,7 +45,14 @@ from smalltown.runtime.context import SCHEDULED, AuthContext, MutationCtx, Sched
 from smalltown.runtime.errors import FunctionError
 from smalltown.runtime.functions import FunctionSpec
 from smalltown.runtime.runtime import Runtime
-from smalltown.store import Range, Store, Transaction, Write
+from smalltown.store import (
+    ConflictError,
+    Range,
+    Store,
+    StoreConnectionError,
+    Transaction,
+    Write,
+)
 
 log = logging.getLogger("smalltown.runtime.scheduler")
 CRONS = "_cron_jobs"
@@ -51,7 +62,10 @@ BATCH = 64
 #: worker's heartbeat has run out was interrupted
 HEARTBEAT_MS = 30_000
 CLEANUP_SECONDS = 2.0  # what a stop waits, at most, to remove the heartbeat
+CANCEL_AGAIN_SECONDS = 0.5  # a stop cancels its tasks again if they go on this long
 ORPHANS_EVERY_MS = 60_000
+#: seconds between attempts at writing an action's result while the database is away
+RESULT_RETRY_SECONDS = 1.0
 #: a finished job (succeeded, failed or canceled) is kept this long, as Convex keeps
 #: scheduled functions' results, then deleted: a town schedules one a second or more
 KEEP_FINISHED_MS = 7 * 86_400_000
@@ -134,13 +148,15 @@ class SchedulerWorker:
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._actions: set[asyncio.Task[None]] = set()
+        #: the actions this worker runs, by job id: its claims that are live
+        self._actions: dict[str, asyncio.Task[None]] = {}
         self._detach: Callable[[], None] | None = None
         self.alive = False
         self.jobs_run = 0
         self._next_tidy = 0.0
         self._next_beat = 0.0
         self._next_orphans = 0.0
+        self._outage: str | None = None  # why the database did not answer, while it does not
         #: this worker, as its heartbeat and its claimed actions name it
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -148,7 +164,7 @@ class SchedulerWorker:
         for spec in self._crons.specs.values():
             self._runtime.registry.get(spec.path, public_only=False)  # fail fast on typos
         await self._beat(now_ms())
-        await self._runtime.store.run(_fail_orphaned_actions)
+        await self._runtime.store.run(self._fail_orphans)
         await self._runtime.store.run(self._sync_crons)
         self._detach = self._runtime.store.on_commit(self._on_commit)
         self._task = asyncio.create_task(self._forever(), name="smalltown-scheduler")
@@ -158,12 +174,7 @@ class SchedulerWorker:
         self.alive = False
         if self._detach:
             self._detach()
-        for task in [self._task, *self._actions]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(
-            *(t for t in [self._task, *self._actions] if t), return_exceptions=True
-        )
+        await _cancel([t for t in [self._task, *self._actions.values()] if t is not None])
         try:  # its actions were cut short: the next look of any worker fails them
             await asyncio.wait_for(
                 self._runtime.store.delete_all(WORKERS, index="by_worker", eq={"worker": self.id}),
@@ -194,15 +205,33 @@ class SchedulerWorker:
         while True:
             try:
                 next_due = await self._run_due()
+                if self._outage is not None:
+                    log.info("the database answers again; the scheduler goes on")
+                    self._outage = None
+            except StoreConnectionError as exc:
+                if self._outage is None:
+                    log.warning("the database does not answer (%s); the scheduler waits", exc)
+                self._outage = str(exc)
+                self._after_failure()
+                next_due = None
             except Exception:
                 log.exception("the scheduler loop failed; trying again")
+                self._after_failure()
                 next_due = None
             wait = self._poll
             if next_due is not None:
                 wait = min(wait, max(0.0, (next_due - now_ms()) / 1000))
             self._wake.clear()
+            # (not wait_for: on Python 3.11 it swallows a stop's cancel that comes as the
+            # event is set, by a commit, and the stop then waits for ever)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+
+    def _after_failure(self) -> None:
+        """A pass failed midway (a claim may have committed unheard): once the database
+        answers, renew the heartbeat first, then fail the claims no action runs for."""
+        self._next_beat = self._next_orphans = 0.0
 
     async def _run_due(self) -> float | None:
         """Run what is due; return when the next job or cron is due (ms), if known."""
@@ -210,8 +239,8 @@ class SchedulerWorker:
         if moment >= self._next_beat:
             await self._beat(moment)
         if moment >= self._next_orphans:
+            await self._runtime.store.run(self._fail_orphans)
             self._next_orphans = moment + ORPHANS_EVERY_MS
-            await self._runtime.store.run(_fail_orphaned_actions)
         if moment >= self._next_tidy:
             self._next_tidy = moment + TIDY_EVERY_MS
             await delete_finished(self._runtime.store, moment - KEEP_FINISHED_MS)
@@ -256,9 +285,10 @@ class SchedulerWorker:
         elif spec.kind == "action":
             claimed = await self._runtime.store.run(lambda tx: _claim(tx, job["_id"], self.id))
             if claimed:
-                task = asyncio.create_task(self._run_action_job(job["_id"], spec.path, args))
-                self._actions.add(task)
-                task.add_done_callback(self._actions.discard)
+                job_id = job["_id"]
+                task = asyncio.create_task(self._run_action_job(job_id, spec.path, args))
+                self._actions[job_id] = task
+                task.add_done_callback(lambda done: self._action_done(job_id, done))
         else:
             await self._runtime.store.run(
                 lambda tx: _finish(tx, job["_id"], f"{spec.path} is a query; schedule a mutation")
@@ -282,6 +312,8 @@ class SchedulerWorker:
 
             if await runtime.store.run(body):
                 self.jobs_run += 1
+        except StoreConnectionError:
+            raise  # it rolled back: the job stays pending and runs once the database is back
         except Exception as exc:
             log.warning("scheduled mutation %s failed: %s", spec.path, exc)
             error = _message(exc)
@@ -294,8 +326,41 @@ class SchedulerWorker:
         except Exception as exc:
             log.warning("scheduled action %s failed: %s", path, exc)
             error = _message(exc)
-        await self._runtime.store.run(lambda tx: _finish(tx, job_id, error, running=True))
+        await self._write_result(job_id, path, error)
         self.jobs_run += 1
+
+    async def _write_result(self, job_id: str, path: str, error: str | None) -> None:
+        """Mark the action's job done (or failed), again until the database takes it: an
+        action that ended while the database was away must not stay ``inProgress``."""
+        told = False
+        while True:
+            try:
+                await self._runtime.store.run(lambda tx: _finish(tx, job_id, error, running=True))
+                if told:
+                    log.info("scheduled action %s: its result is written", path)
+                return
+            except (StoreConnectionError, ConflictError) as exc:
+                if not told:
+                    log.warning(
+                        "scheduled action %s ended, but its result could not be written (%s); "
+                        "writing it once the database answers",
+                        path,
+                        exc,
+                    )
+                    told = True
+            await asyncio.sleep(RESULT_RETRY_SECONDS)
+
+    async def _fail_orphans(self, tx: Transaction) -> None:
+        running = set(self._actions)  # before the snapshot: a result written since is in it
+        await _fail_orphaned_actions(tx, self.id, running)
+
+    def _action_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+        """Forget the claim; a failure of ours is logged (its job, no longer claimed by a
+        running action, is failed by the next look for orphans)."""
+        self._actions.pop(job_id, None)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("scheduled action job %s: its result was not written", job_id, exc_info=exc)
+            self._next_orphans = 0.0
 
     async def _sync_crons(self, tx: Transaction) -> None:
         stored = {c["name"]: c for c in await tx.query(CRONS, "by_name")}
@@ -324,6 +389,17 @@ class SchedulerWorker:
         await tx.patch(cron_id, {"nextRun": spec.next_after(max(now_ms(), cron["nextRun"]))})
 
 
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until they end, cancelling again those that go on: on
+    Python 3.11 psycopg_pool's wait for a connection (asyncio.wait_for) swallows a cancel
+    that comes as a connection is handed over, and the task carries on as if none came."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_SECONDS)
+
+
 async def delete_finished(store: Store, before_ms: float) -> int:
     """Delete the jobs that finished before ``before_ms``; how many went."""
     deleted = 0
@@ -347,19 +423,22 @@ async def _claim(tx: Transaction, job_id: str, worker: str) -> bool:
     return True
 
 
-async def _fail_orphaned_actions(tx: Transaction) -> None:
-    """Mark failed the actions whose worker stopped or died (no live heartbeat)."""
+async def _fail_orphaned_actions(tx: Transaction, worker: str, running: set[str]) -> None:
+    """Mark failed the actions whose worker stopped or died (no live heartbeat), and the
+    claims of ``worker`` (this one) for which no action of its is ``running``."""
     moment = now_ms()
     live = {w["worker"] for w in await tx.query(WORKERS) if w["expires"] > moment}
     for job in await tx.query(SCHEDULED, "by_state_time", eq={"state.kind": "inProgress"}):
-        if job.get("smalltownWorker") not in live:
-            await tx.patch(
-                job["_id"],
-                {
-                    "state": {"kind": "failed", "error": "interrupted: the server stopped"},
-                    "completedTime": moment,
-                },
-            )
+        claimed_by = job.get("smalltownWorker")
+        if claimed_by == worker and job["_id"] not in running:
+            why = "interrupted: the database went away as it was claimed"
+        elif claimed_by != worker and claimed_by not in live:
+            why = "interrupted: the server stopped"
+        else:
+            continue
+        await tx.patch(
+            job["_id"], {"state": {"kind": "failed", "error": why}, "completedTime": moment}
+        )
 
 
 async def _finish(tx: Transaction, job_id: str, error: str | None, running: bool = False) -> None:

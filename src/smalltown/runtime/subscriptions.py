@@ -24,10 +24,11 @@ from typing import Any, Protocol
 from smalltown.runtime import wire
 from smalltown.runtime.auth import Identity
 from smalltown.runtime.runtime import Runtime
-from smalltown.store import KeyRange, Store, Write, overlaps
+from smalltown.store import KeyRange, Store, StoreConnectionError, Write, overlaps
 
 log = logging.getLogger("smalltown.runtime.subscriptions")
 COMMIT_LOG = 4096  # recent commits kept to check new subscriptions against
+RETRY_SECONDS = 1.0  # a round the database could not run is tried again after this long
 
 Deliver = Callable[[int, tuple[Write, ...]], None]
 
@@ -219,6 +220,10 @@ class SubscriptionManager:
             self._wake.clear()
             try:
                 await self._refresh_round()
+            except StoreConnectionError as exc:  # no commit may come: try again shortly
+                log.warning("refresh round failed (%s); retrying in %g s", exc, RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
             except Exception:
                 log.exception("refresh round failed; retrying on the next commit")
 
@@ -232,9 +237,14 @@ class SubscriptionManager:
         if dirty:
             self.rounds += 1
             self.query_runs += len(dirty)
-            ts, results = await self._runtime.query_batch(
-                [(s.path, s.args, s.identity) for s in dirty]
-            )
+            try:
+                ts, results = await self._runtime.query_batch(
+                    [(s.path, s.args, s.identity) for s in dirty]
+                )
+            except BaseException:
+                for s in dirty:
+                    s.dirty = True  # not run: the next round runs them
+                raise
             ts = max(ts, round_ts)
             for shared, outcome in zip(dirty, results, strict=True):
                 shared.reads = outcome[2]

@@ -5,6 +5,11 @@ such as an unknown id) reach it with their message (and ConvexError's data). Any
 is a bug on our side: the caller gets a request id, the log gets the traceback with it.
 Malformed requests (not JSON, wrong shape) are HTTP 4xx with ``{"code", "message"}``, and
 so are unknown routes and methods under ``/api/`` (pages elsewhere keep plain text).
+
+A call the database could not take (it is down or unreachable: ``StoreConnectionError``)
+is HTTP 503 in that same shape with the code ``StoreUnavailable``; on the sync socket it
+fails with ``errorData`` ``{"code": "StoreUnavailable", "message"}``, which Convex's clients
+raise as a ConvexError a caller can tell apart and retry.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from starlette.responses import PlainTextResponse, Response
 from smalltown.runtime import ConvexError, FunctionError, wire
 from smalltown.runtime.subscriptions import Result
 from smalltown.server.ratelimit import RateLimitExceeded
-from smalltown.store import StoreError
+from smalltown.store import StoreConnectionError, StoreError
 
 log = logging.getLogger("smalltown.server")
+STORE_UNAVAILABLE = "StoreUnavailable"
+RETRY_AFTER_SECONDS = 1  # what a 503 for an unavailable store suggests waiting
 
 
 class BadRequest(Exception):
@@ -47,6 +54,9 @@ def to_result(exc: BaseException) -> Result:
         except wire.WireFormatError:
             data = str(exc.data)
         return Result(error=str(exc), error_data=data, has_error_data=True)
+    if isinstance(exc, StoreConnectionError):
+        data = {"code": STORE_UNAVAILABLE, "message": str(exc)}
+        return Result(error=str(exc), error_data=data, has_error_data=True)
     if isinstance(exc, (FunctionError, StoreError)):
         return Result(error=str(exc))
     if isinstance(exc, wire.WireFormatError):
@@ -66,6 +76,15 @@ def json_response(
 
 def bad_request_response(exc: BadRequest) -> Response:
     return json_response({"code": exc.code, "message": str(exc)}, exc.status)
+
+
+def unavailable_response(exc: StoreConnectionError) -> Response:
+    """HTTP 503 for a call the database could not take, in the API's error shape."""
+    return json_response(
+        {"code": STORE_UNAVAILABLE, "message": str(exc)},
+        503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 _ROUTE_CODES = {404: "NotFound", 405: "MethodNotAllowed"}

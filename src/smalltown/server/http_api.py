@@ -2,7 +2,8 @@
 and ``/api/run/<dir>/<fn>``.
 
 A function's own failure is HTTP 200 with ``{"status": "error", ...}``, as Convex replies;
-a malformed request is a 4xx with ``{"code", "message"}``.
+a malformed request is a 4xx with ``{"code", "message"}``, and a call the database could
+not take (down, unreachable) a 503 with the code ``StoreUnavailable``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from smalltown.server.errors import (
     bad_request_response,
     json_response,
     to_result,
+    unavailable_response,
 )
 from smalltown.server.ratelimit import RateLimitExceeded
+from smalltown.store import StoreConnectionError
 
 MAX_BODY_BYTES = 8 << 20
 
@@ -107,6 +110,8 @@ def _endpoint(kind: str | None):
             encoded = (
                 wire.encode(value) if fmt == "convex_encoded_json" else wire.encode_clean(value)
             )
+        except StoreConnectionError as exc:
+            return unavailable_response(exc)
         except Exception as exc:
             result = to_result(exc)
             reply: dict[str, Any] = {

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from smalltown.server.errors import BadRequest, bad_request_response
-from smalltown.store import StoreError, files
+from smalltown.server.errors import BadRequest, bad_request_response, unavailable_response
+from smalltown.store import StoreConnectionError, StoreError, files
 
 
 async def storage_file(request: Request) -> Response:
@@ -19,6 +19,8 @@ async def storage_file(request: Request) -> Response:
     store = request.app.state.store
     try:
         meta = await files.metadata(store, storage_id)
+    except StoreConnectionError as exc:
+        return unavailable_response(exc)
     except StoreError:  # malformed, or an id of another table
         meta = None
     if meta is None:

@@ -10,6 +10,12 @@ Write transactions run at SERIALIZABLE and are retried by the store on serializa
 failures and deadlocks; read-only ones run at REPEATABLE READ, one snapshot each. Filtered
 vector search uses pgvector's iterative index scans, so a selective filter still fills
 ``limit``; the planner may instead pick the filter's B-tree and an exact sort.
+
+When the server goes away (a restart, ``pg_terminate_backend``, a network cut), the pool's
+connections die with it: one found dead as its transaction begins is replaced by the next,
+and while the server is known to be away a call waits at most ``FAIL_FAST_SECONDS`` for a
+connection, then fails with ``StoreConnectionError`` instead of hanging; the pool keeps
+reconnecting, and the first call that gets through ends the outage.
 """
 
 from __future__ import annotations
@@ -18,15 +24,16 @@ import json
 import logging
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector_async
-from psycopg import IsolationLevel
+from psycopg import IsolationLevel, pq
 from psycopg import errors as pgerrors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -63,9 +70,24 @@ HNSW_MAX_DIMENSIONS = 2000  # pgvector's limit for an HNSW index on vector(n)
 EF_SEARCH = 200
 EXACT_SEARCH_ROWS = 5000  # a filter matching at most this many rows is searched exactly
 POOL_MAX = 16
+#: seconds a call waits for a pooled connection while all are busy: a burst queues
+POOL_WAIT_SECONDS = 30.0
+#: ... and while the server is known to be away: the call fails fast, saying so
+FAIL_FAST_SECONDS = 1.0
+#: the pool tries to reconnect twice, this long apart, then again only when a call wants
+#: a connection: a call once the server is back connects at once (psycopg_pool's own
+#: back-off would double its wait up to minutes)
+RECONNECT_SECONDS = 0.5
+#: psycopg_pool warns of each failed connection attempt; during an outage one such line
+#: a minute is kept (ours say when the server went away and when it answers again)
+POOL_WARNINGS_EVERY_SECONDS = 60.0
+#: a new connection to a server that does not answer (a network cut) is given up after
+#: this long (libpq's connect_timeout), unless the URL sets its own
+CONNECT_SECONDS = 5
 # maintenance_work_mem while an HNSW index is built after a bulk load: the graph of about
 # 100,000 vectors of 1024 dimensions fits; beyond that pgvector builds on, more slowly.
 BUILD_MEMORY = "512MB"
+PING_WAIT_SECONDS = 5.0  # /health's wait for a connection while the pool is busy
 _SCHEMA_LOCK = 0x736D616C6C  # pg_advisory_xact_lock key: one schema change at a time
 
 
@@ -170,6 +192,36 @@ def _translate(exc: psycopg.Error) -> StoreError:
     if isinstance(exc, psycopg.OperationalError):
         return StoreConnectionError(f"PostgreSQL connection failed: {exc}")
     return StoreError(f"PostgreSQL error: {exc}")
+
+
+def _dead(conn: psycopg.AsyncConnection) -> bool:
+    """Whether the server closed ``conn`` (or it was dropped for that): what the pool
+    itself looks at, as the status may still say OK just after the socket closed."""
+    return conn.closed or conn.pgconn.transaction_status == pq.TransactionStatus.UNKNOWN
+
+
+class _FewerConnectWarnings(logging.Filter):
+    """Let one of psycopg_pool's "error connecting" warnings through a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown = -POOL_WARNINGS_EVERY_SECONDS
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(("error connecting", "reconnection attempt")):
+            return True
+        if record.created - self._shown < POOL_WARNINGS_EVERY_SECONDS:
+            return False
+        self._shown = record.created
+        return True
+
+
+logging.getLogger("psycopg.pool").addFilter(_FewerConnectWarnings())
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _mapped(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -427,6 +479,7 @@ class PostgresProvider(Provider):
     def __init__(self, url: str, pool: AsyncConnectionPool) -> None:
         self.display_url = mask_password(url)
         self._pool = pool
+        self._lost: str | None = None  # why the server was found away, until it answers
 
     @classmethod
     async def open(cls, url: str) -> PostgresProvider:
@@ -472,13 +525,18 @@ class PostgresProvider(Provider):
                 await conn.execute("SET hnsw.iterative_scan = relaxed_order")
             await conn.commit()
 
+        kwargs: dict[str, Any] = {"row_factory": tuple_row}
+        if "connect_timeout" not in conninfo_to_dict(conninfo):
+            kwargs["connect_timeout"] = CONNECT_SECONDS
         pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=POOL_MAX,
             open=False,
             configure=configure,
-            kwargs={"row_factory": tuple_row},
+            kwargs=kwargs,
+            timeout=POOL_WAIT_SECONDS,
+            reconnect_timeout=RECONNECT_SECONDS,
         )
         try:
             await pool.open(wait=True, timeout=15)
@@ -490,28 +548,78 @@ class PostgresProvider(Provider):
     @asynccontextmanager
     async def transaction(self, read_only: bool) -> AsyncIterator[PostgresTransaction]:
         level = IsolationLevel.REPEATABLE_READ if read_only else IsolationLevel.SERIALIZABLE
-        try:
-            async with self._pool.connection() as conn:
-                # Both travel in the BEGIN statement itself: no extra round trip.
-                await conn.set_isolation_level(level)
-                await conn.set_read_only(read_only)
-                async with conn.transaction():
-                    tx = PostgresTransaction(conn)
-                    yield tx
-                    await tx.flush()
-        except psycopg.Error as exc:
-            raise _translate(exc) from exc
+
+        async def begin(conn: psycopg.AsyncConnection, stack: AsyncExitStack) -> None:
+            # Both travel in the BEGIN statement itself: no extra round trip.
+            await conn.set_isolation_level(level)
+            await conn.set_read_only(read_only)
+            await stack.enter_async_context(conn.transaction())
+
+        async with self._connection(begin) as conn:
+            tx = PostgresTransaction(conn)
+            yield tx
+            await tx.flush()
+
+    @asynccontextmanager
+    async def _connection(
+        self,
+        start: Callable[[psycopg.AsyncConnection, AsyncExitStack], Any] | None = None,
+        wait: float = POOL_WAIT_SECONDS,
+    ) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection, once ``start`` (BEGIN, say; its contexts go on ``stack``)
+        has run on it. A connection the server closed while it sat in the pool fails
+        ``start`` and the next one is taken: nothing ran on it, and a call right after a
+        restart succeeds. Waits at most ``wait`` s for a connection, ``FAIL_FAST_SECONDS``
+        while the server is known to be away; psycopg errors leave as StoreErrors."""
+        for attempt in range(POOL_MAX + 1):
+            timeout = min(wait, FAIL_FAST_SECONDS) if self._lost else wait
+            conn: psycopg.AsyncConnection | None = None
+            try:
+                async with AsyncExitStack() as stack:
+                    conn = await stack.enter_async_context(self._pool.connection(timeout))
+                    if start is not None:
+                        try:
+                            await start(conn, stack)
+                        except psycopg.OperationalError as exc:
+                            if not _dead(conn) or attempt == POOL_MAX:
+                                raise
+                            self._lose(exc)
+                            continue  # (leaving the block hands the dead one back to go)
+                        if self._lost is not None:
+                            log.info("%s: the server answers again", self.display_url)
+                            self._lost = None
+                    yield conn
+            except PoolTimeout as exc:
+                raise StoreConnectionError(self._unavailable(timeout)) from exc
+            except BaseException as exc:  # (the transaction's methods translate their own)
+                if conn is not None and _dead(conn):
+                    self._lose(exc.__cause__ or exc if isinstance(exc, StoreError) else exc)
+                if isinstance(exc, psycopg.Error):
+                    raise _translate(exc) from exc
+                raise
+            return
+
+    def _lose(self, exc: BaseException) -> None:
+        """The server closed a connection: until one answers again, calls fail fast."""
+        if self._lost is None:
+            log.warning("%s: the connection was lost: %s", self.display_url, _first_line(exc))
+        self._lost = _first_line(exc)
+
+    def _unavailable(self, timeout: float) -> str:
+        if self._lost is not None:
+            return f"PostgreSQL is unavailable: {self._lost} (no connection within {timeout:g} s)"
+        return f"PostgreSQL: no connection within {timeout:g} s (all {POOL_MAX} busy?)"
 
     @_mapped
     async def apply_schema(self, schema: Schema) -> dict[str, int]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.set_read_only(False)
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
             async with conn.transaction():
                 return await self._apply(conn, schema)
 
     async def stored_definitions(self) -> dict[str, dict[str, Any]]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cur = await conn.execute("SELECT to_regclass(%s)", (META,))
             if (await _one_row(cur))[0] is None:
                 return {}
@@ -606,7 +714,7 @@ class PostgresProvider(Provider):
         row by row. A table that already has rows keeps its indexes, unless an
         interrupted load dropped them; queries answer meanwhile (exact vector search,
         scans)."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.set_read_only(False)
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
             async with conn.transaction():
@@ -620,7 +728,7 @@ class PostgresProvider(Provider):
     async def end_bulk_load(self, table: Table) -> None:
         """Build the indexes a bulk load dropped (with memory enough for the HNSW graph,
         for this transaction only), then refresh the planner's statistics."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.set_read_only(False)
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
             async with conn.transaction():
@@ -631,7 +739,7 @@ class PostgresProvider(Provider):
 
     @_mapped
     async def renumber(self, numbers: dict[str, int]) -> None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.set_read_only(False)
             await conn.set_isolation_level(IsolationLevel.READ_COMMITTED)
             async with conn.transaction():
@@ -645,10 +753,12 @@ class PostgresProvider(Provider):
                         f"UPDATE {META} SET number = %s WHERE name = %s", (number, name)
                     )
 
-    @_mapped
     async def ping(self) -> None:
-        async with self._pool.connection(timeout=5) as conn:
+        async def select(conn: psycopg.AsyncConnection, stack: AsyncExitStack) -> None:
             await conn.execute("SELECT 1")
+
+        async with self._connection(select, wait=PING_WAIT_SECONDS):
+            pass
 
     async def close(self) -> None:
         await self._pool.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -130,6 +131,17 @@ class _Connection:
             await self.call(self.db.close)
             self.db = None
         self._executor.shutdown(wait=True)
+
+
+def _not_writable(path: Path) -> str | None:
+    """Why this process cannot write the database at ``path``, if that is why: SQLite says
+    only "unable to open database file", and WAL mode writes beside the file too."""
+    folder = path.parent.resolve()
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"its folder {folder} is not writable by this user (uid {os.getuid()})"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"the file {path.resolve()} is not writable by this user (uid {os.getuid()})"
+    return None
 
 
 class SqliteTransaction(ProviderTransaction):
@@ -374,7 +386,8 @@ class SqliteProvider(Provider):
                 provider._readers.put_nowait(reader)
         except StoreError as exc:
             await provider.close()
-            raise StoreConnectionError(f"{url}: cannot open the database: {exc}") from exc
+            reason = _not_writable(Path(path)) or str(exc)
+            raise StoreConnectionError(f"{url}: cannot open the database: {reason}") from exc
         return provider
 
     @asynccontextmanager

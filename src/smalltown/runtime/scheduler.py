@@ -157,6 +157,7 @@ class SchedulerWorker:
         self._next_beat = 0.0
         self._next_orphans = 0.0
         self._outage: str | None = None  # why the database did not answer, while it does not
+        self._claims_unsure = False  # a pass failed: a claim may have committed unheard
         #: this worker, as its heartbeat and its claimed actions name it
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -230,8 +231,11 @@ class SchedulerWorker:
 
     def _after_failure(self) -> None:
         """A pass failed midway (a claim may have committed unheard): once the database
-        answers, renew the heartbeat first, then fail the claims no action runs for."""
-        self._next_beat = self._next_orphans = 0.0
+        answers, renew the heartbeat first, then fail this worker's claims that no action
+        runs for (only its own: the others' heartbeats may have run out meanwhile, and
+        they renew theirs as they come back)."""
+        self._next_beat = 0.0
+        self._claims_unsure = True
 
     async def _run_due(self) -> float | None:
         """Run what is due; return when the next job or cron is due (ms), if known."""
@@ -241,6 +245,10 @@ class SchedulerWorker:
         if moment >= self._next_orphans:
             await self._runtime.store.run(self._fail_orphans)
             self._next_orphans = moment + ORPHANS_EVERY_MS
+            self._claims_unsure = False
+        elif self._claims_unsure:
+            await self._runtime.store.run(lambda tx: self._fail_orphans(tx, others=False))
+            self._claims_unsure = False
         if moment >= self._next_tidy:
             self._next_tidy = moment + TIDY_EVERY_MS
             await delete_finished(self._runtime.store, moment - KEEP_FINISHED_MS)
@@ -350,9 +358,9 @@ class SchedulerWorker:
                     told = True
             await asyncio.sleep(RESULT_RETRY_SECONDS)
 
-    async def _fail_orphans(self, tx: Transaction) -> None:
+    async def _fail_orphans(self, tx: Transaction, others: bool = True) -> None:
         running = set(self._actions)  # before the snapshot: a result written since is in it
-        await _fail_orphaned_actions(tx, self.id, running)
+        await _fail_orphaned_actions(tx, self.id, running, others)
 
     def _action_done(self, job_id: str, task: asyncio.Task[None]) -> None:
         """Forget the claim; a failure of ours is logged (its job, no longer claimed by a
@@ -360,7 +368,7 @@ class SchedulerWorker:
         self._actions.pop(job_id, None)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("scheduled action job %s: its result was not written", job_id, exc_info=exc)
-            self._next_orphans = 0.0
+            self._claims_unsure = True
 
     async def _sync_crons(self, tx: Transaction) -> None:
         stored = {c["name"]: c for c in await tx.query(CRONS, "by_name")}
@@ -423,16 +431,19 @@ async def _claim(tx: Transaction, job_id: str, worker: str) -> bool:
     return True
 
 
-async def _fail_orphaned_actions(tx: Transaction, worker: str, running: set[str]) -> None:
-    """Mark failed the actions whose worker stopped or died (no live heartbeat), and the
-    claims of ``worker`` (this one) for which no action of its is ``running``."""
+async def _fail_orphaned_actions(
+    tx: Transaction, worker: str, running: set[str], others: bool = True
+) -> None:
+    """Mark failed the claims of ``worker`` (this one) for which no action of its is
+    ``running``, and unless not ``others``, the actions whose worker stopped or died (no
+    live heartbeat)."""
     moment = now_ms()
     live = {w["worker"] for w in await tx.query(WORKERS) if w["expires"] > moment}
     for job in await tx.query(SCHEDULED, "by_state_time", eq={"state.kind": "inProgress"}):
         claimed_by = job.get("smalltownWorker")
         if claimed_by == worker and job["_id"] not in running:
             why = "interrupted: the database went away as it was claimed"
-        elif claimed_by != worker and claimed_by not in live:
+        elif others and claimed_by != worker and claimed_by not in live:
             why = "interrupted: the server stopped"
         else:
             continue

@@ -216,7 +216,7 @@ class _FewerConnectWarnings(logging.Filter):
         return True
 
 
-logging.getLogger("psycopg.pool").addFilter(_FewerConnectWarnings())
+_POOL_WARNINGS = _FewerConnectWarnings()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -525,6 +525,9 @@ class PostgresProvider(Provider):
                 await conn.execute("SET hnsw.iterative_scan = relaxed_order")
             await conn.commit()
 
+        pool_log = logging.getLogger("psycopg.pool")
+        if _POOL_WARNINGS not in pool_log.filters:
+            pool_log.addFilter(_POOL_WARNINGS)
         kwargs: dict[str, Any] = {"row_factory": tuple_row}
         if "connect_timeout" not in conninfo_to_dict(conninfo):
             kwargs["connect_timeout"] = CONNECT_SECONDS

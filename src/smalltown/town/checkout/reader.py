@@ -313,7 +313,7 @@ class _Reader:
             raise CheckoutError(f"{where}: expected {item} to be inside the checkout")
         try:
             with path.open("rb") as f:
-                head = f.read(16)
+                head = f.read(32)
         except OSError:
             raise CheckoutError(f"{where}: expected {item}, found no file") from None
         kind = next((t for sig, t in _SIGNATURES.items() if head.startswith(sig)), None)

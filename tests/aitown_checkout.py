@@ -22,12 +22,24 @@ FACINGS = ("down", "left", "right", "up")
 SPARKLE = [(255, 255, 0), (0, 255, 255)]
 MAP_W, MAP_H = 12, 8
 CHARACTERS = [
-    ("Quill", "f1", "Quill restores old maps and talks to them when nobody listens.",
-     "You want to find the street missing from every map."),
-    ("Moss", "f2", "Moss keeps pigeons on the roof and names each after a weather.",
-     "You want someone to help paint the loft."),
-    ("Tansy", "f1", "Tansy sells lemonade and negotiates like a diplomat.",
-     "You want to open a second stand by the bridge."),
+    (
+        "Quill",
+        "f1",
+        "Quill restores old maps and talks to them when nobody listens.",
+        "You want to find the street missing from every map.",
+    ),
+    (
+        "Moss",
+        "f2",
+        "Moss keeps pigeons on the roof and names each after a weather.",
+        "You want someone to help paint the loft.",
+    ),
+    (
+        "Tansy",
+        "f1",
+        "Tansy sells lemonade and negotiates like a diplomat.",
+        "You want to open a second stand by the bridge.",
+    ),
 ]
 
 

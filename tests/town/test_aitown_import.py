@@ -9,13 +9,14 @@ import shutil
 import httpx
 import pytest
 
-from aitown_checkout import CHARACTERS, MAP_H, MAP_W, png, write_checkout
-from helpers import RunningServer
 from smalltown.cli import main
 from smalltown.runtime import Registry, Runtime
 from smalltown.server import create_app
 from smalltown.town.schema import open_town_store, schema
 from smalltown.worlds.runner import WorldRunner
+
+from aitown_checkout import CHARACTERS, MAP_H, MAP_W, png, write_checkout
+from helpers import RunningServer
 
 
 async def run_import(capsys, path, db, *flags):
@@ -84,7 +85,7 @@ async def test_importing_again_updates_in_place_keeping_memories_and_conversatio
 ):
     checkout = write_checkout(tmp_path / "my-town")
     db = f"sqlite:///{tmp_path}/town.db"
-    code, out, _ = await run_import(capsys, checkout, db)
+    _, out, _ = await run_import(capsys, checkout, db)
     world_id = out.split(":")[0]
     await step(db, world_id)
     before = await read_all(db, "playerDescriptions", "agentDescriptions", "_storage")
@@ -144,7 +145,7 @@ async def test_importing_again_updates_in_place_keeping_memories_and_conversatio
 async def test_the_images_are_stored_files_the_server_serves(tmp_path, capsys):
     checkout = write_checkout(tmp_path / "my-town")
     db = f"sqlite:///{tmp_path}/town.db"
-    code, out, _ = await run_import(capsys, checkout, db)
+    _, out, _ = await run_import(capsys, checkout, db)
     world_id = out.split(":")[0]
     (world_map,) = (await read_all(db, "maps"))["maps"]
     async with (
@@ -197,11 +198,19 @@ BAD = {
         "data/characters.ts: expected AI Town's characters module, found no file",
     ),
     "characters not plain data": (
-        _replace("data/characters.ts", "export const Descriptions = [", "export const Descriptions = makeThem() || ["),
+        _replace(
+            "data/characters.ts",
+            "export const Descriptions = [",
+            "export const Descriptions = makeThem() || [",
+        ),
         "data/characters.ts: line 4: expected plain data",
     ),
     "a statement that does something": (
-        _replace("data/meadow.js", "export const tiledim = 32", "export const tiledim = 32\nconsole.log(1)"),
+        _replace(
+            "data/meadow.js",
+            "export const tiledim = 32",
+            "export const tiledim = 32\nconsole.log(1)",
+        ),
         "data/meadow.js: line 5: expected only imports, and declarations and exports of plain data",
     ),
     "a map module that does not parse": (

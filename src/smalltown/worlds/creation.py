@@ -59,9 +59,7 @@ async def default_world(
     return await store.run(ensure)
 
 
-async def create_in(
-    tx, world_map: WorldMap, characters: Sequence[Character], default: bool
-) -> str:
+async def create_in(tx, world_map: WorldMap, characters: Sequence[Character], default: bool) -> str:
     """``create_world`` inside the caller's transaction, which may write more with it."""
     return await _create(tx, world_map, characters, default)
 

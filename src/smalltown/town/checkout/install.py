@@ -55,7 +55,9 @@ async def install(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
         )
         if status is None:
-            raise CheckoutError(f"--world {world_id}: expected a world id, see `smalltown worlds list`")
+            raise CheckoutError(
+                f"--world {world_id}: expected a world id, see `smalltown worlds list`"
+            )
         record = next((r for r in records if r["worldId"] == world_id), None)
     else:
         record = next((r for r in records if r["name"] == name), None)
@@ -170,7 +172,7 @@ async def _update(tx, world_id: str, world_map: dict, characters: list[dict]) ->
         if same is not None:
             free.remove(same)
         chosen.append(same)
-    for n, character in enumerate(characters):
+    for n in range(len(characters)):
         if chosen[n] is None and free:
             chosen[n] = free.pop(0)
     updated = added = 0

@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +210,9 @@ class _Module:
 
     def _fail(self, node: Any, expected: str) -> CheckoutError:
         found = node.type.replace("_", " ")
-        return CheckoutError(f"{self.where}: line {node.start_point[0] + 1}: expected {expected}, found {found}")
+        return CheckoutError(
+            f"{self.where}: line {node.start_point[0] + 1}: expected {expected}, found {found}"
+        )
 
     def _declare(self, statement: Any) -> None:
         kind = statement.type
@@ -232,14 +235,12 @@ class _Module:
                     raise self._fail(declaration, "an exported constant of plain data")
                 self._declare_variables(declaration, exported=True)
             elif value is not None:
-                self.bindings["default"] = lambda: self._eval(value)
+                self.bindings["default"] = partial(self._eval, value)
                 self.exports["default"] = "default"
             else:
                 self._declare_export_clause(statement)
             return
-        raise self._fail(
-            statement, "only imports, and declarations and exports of plain data"
-        )
+        raise self._fail(statement, "only imports, and declarations and exports of plain data")
 
     def _declare_variables(self, declaration: Any, exported: bool) -> None:
         for declarator in declaration.named_children:
@@ -252,7 +253,7 @@ class _Module:
             if value is None:
                 raise self._fail(declarator, "a value")
             name = name_node.text.decode()
-            self.bindings[name] = lambda value=value: self._eval(value)
+            self.bindings[name] = partial(self._eval, value)
             self._declared.append(name)
             if exported:
                 self.exports[name] = name

@@ -103,7 +103,9 @@ def read_checkout(root: Path) -> Town:
     looks = reader.looks(characters_ts)
     characters = reader.characters(characters_ts, {look.name for look in looks})
     exported = modules.module(characters_ts).exports
-    movement = modules.export(characters_ts, "movementSpeed") if "movementSpeed" in exported else None
+    movement = (
+        modules.export(characters_ts, "movementSpeed") if "movementSpeed" in exported else None
+    )
     map_path = reader.map_module()
     world_map, tileset, sheets = reader.world_map(map_path)
     used = {c.character for c in characters}
@@ -148,7 +150,9 @@ class _Reader:
                     f"characters' names ({', '.join(sorted(looks))})"
                 )
             if any(c.name == entry["name"] for c in out):
-                raise CheckoutError(f"{item}: expected a name of its own, {entry['name']!r} is taken")
+                raise CheckoutError(
+                    f"{item}: expected a name of its own, {entry['name']!r} is taken"
+                )
             out.append(
                 Character(entry["name"], entry["character"], entry["identity"], entry["plan"])
             )
@@ -163,7 +167,9 @@ class _Reader:
         for n, entry in enumerate(raw):
             item = f"{where}: characters[{n}]"
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise CheckoutError(f"{item}: expected {{name, textureUrl, spritesheetData, speed}}")
+                raise CheckoutError(
+                    f"{item}: expected {{name, textureUrl, spritesheetData, speed}}"
+                )
             url = entry.get("textureUrl")
             if not isinstance(url, str):
                 raise CheckoutError(f"{item}: expected textureUrl to be a string")
@@ -256,7 +262,9 @@ class _Reader:
     def animation_sheet(self, name: str, tileset: Image, item: str) -> Sheet:
         path = self.root / ANIMATIONS / name
         if "/" in name or "\\" in name or not path.is_file():
-            raise CheckoutError(f"{ANIMATIONS / name}: expected the sheet {item} names, found no file")
+            raise CheckoutError(
+                f"{ANIMATIONS / name}: expected the sheet {item} names, found no file"
+            )
         data = self.modules.module(path)._values.get("default")
         where = self.where(path)
         meta = data.get("meta") if isinstance(data, dict) else None
@@ -320,10 +328,14 @@ class _Reader:
         if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
             kind = "image/webp"
         if kind is None:
-            found = "a Git LFS pointer" if head.startswith(b"version https://git-lfs") else (
-                f"{path.stat().st_size} bytes of something else"
+            found = (
+                "a Git LFS pointer"
+                if head.startswith(b"version https://git-lfs")
+                else (f"{path.stat().st_size} bytes of something else")
             )
-            raise CheckoutError(f"{where}: expected {item}, a PNG, JPEG, GIF or WebP image; found {found}")
+            raise CheckoutError(
+                f"{where}: expected {item}, a PNG, JPEG, GIF or WebP image; found {found}"
+            )
         self.images[path] = Image(path, kind)
         return self.images[path]
 

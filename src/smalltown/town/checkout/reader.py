@@ -108,10 +108,9 @@ def read_checkout(root: Path) -> Town:
     )
     map_path = reader.map_module()
     world_map, tileset, sheets = reader.world_map(map_path)
-    used = {c.character for c in characters}
     return Town(
         characters=characters,
-        looks=[look for look in looks if look.name in used],
+        looks=looks,  # all of them: a person joining may wear one no resident does
         map=world_map,
         tileset=tileset,
         sheets=sheets,

@@ -122,7 +122,7 @@ async def test_importing_again_updates_in_place_keeping_memories_and_conversatio
     code, out, err = await run_import(capsys, checkout, db)
     assert code == 0, err
     assert out.startswith(f"{world_id}: updated") and "3 updated in place, 1 arriving" in out
-    assert "0 files stored" in out  # the same images, stored once
+    assert "0 files stored" in out and "sprites (unchanged)" in out  # stored once, kept
     await step(db, world_id)
     after = await read_all(
         db, "worlds", "playerDescriptions", "agentDescriptions", "memories", "messages", "_storage"

@@ -59,12 +59,13 @@ async def _import(args: argparse.Namespace) -> int:
         await store.close()
     took = time.perf_counter() - started
     verb = "created" if done.created else "updated"
+    map_note = "" if done.map_changed else " (unchanged)"
     m = town.map
     print(
         f"{done.world_id}: {verb} from {args.path} ({name!r}): {len(town.characters)} "
         f"characters ({done.updated} updated in place, {done.added} arriving, {done.kept} "
         f"kept as they were), a {m.width}x{m.height} map with {len(m.animated_sprites)} "
-        f"animated sprites; {done.files_stored} files stored, {done.files_reused} reused; "
+        f"animated sprites{map_note}; {done.files_stored} files stored, {done.files_reused} reused; "
         f"{done.documents} documents written in {took:.2f} s (reading {read:.2f} s)"
     )
     if town.movement_speed is not None and town.movement_speed != SPEED_TILES_PER_S:

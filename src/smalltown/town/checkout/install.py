@@ -43,6 +43,7 @@ class Imported:
     files_stored: int
     files_reused: int
     documents: int  # documents written, stored files' chunks included
+    map_changed: bool  # a new world's map, or an imported world's replaced
 
 
 async def install(
@@ -97,7 +98,7 @@ async def install(
             new_id = await create_in(
                 counter, WorldMap.from_document(world_map), characters, default
             )
-            result = Imported(new_id, True, 0, len(characters), 0, 0, 0, 0)
+            result = Imported(new_id, True, 0, len(characters), 0, 0, 0, 0, True)
         else:
             result = await _update(counter, target, world_map, characters)
         doc = {
@@ -137,7 +138,10 @@ async def _update(tx, world_id: str, world_map: dict, characters: list[dict]) ->
                 f"world {world_id}: expected the new map to hold its players, "
                 f"{player.get('id')} stands outside it (import it as a new world with --name)"
             )
-    await tx.replace(old_map["_id"], {"worldId": world_id, **world_map})
+    new_map = {"worldId": world_id, **world_map}
+    map_changed = {k: v for k, v in old_map.items() if not k.startswith("_")} != new_map
+    if map_changed:  # (replay then walks earlier steps on this map too)
+        await tx.replace(old_map["_id"], new_map)
     # Residents, in the order they arrived: those the world has, then those still on the
     # way (createAgent inputs no step has taken yet).
     agents = sorted(
@@ -197,7 +201,7 @@ async def _update(tx, world_id: str, world_map: dict, characters: list[dict]) ->
                 },
             )
             updated += 1
-    return Imported(world_id, False, updated, added, len(free), 0, 0, 0)
+    return Imported(world_id, False, updated, added, len(free), 0, 0, 0, map_changed)
 
 
 class _Counting:

@@ -65,13 +65,12 @@ async def _import(args: argparse.Namespace) -> int:
         f"{done.world_id}: {verb} from {args.path} ({name!r}): {len(town.characters)} "
         f"characters ({done.updated} updated in place, {done.added} arriving, {done.kept} "
         f"kept as they were), a {m.width}x{m.height} map with {len(m.animated_sprites)} "
-        f"animated sprites{map_note}; {done.files_stored} files stored, {done.files_reused} reused; "
-        f"{done.documents} documents written in {took:.2f} s (reading {read:.2f} s)"
+        f"animated sprites{map_note}; {done.files_stored} files stored, "
+        f"{done.files_reused} reused; {done.documents} documents written in {took:.2f} s (reading {read:.2f} s)"
     )
     if town.movement_speed is not None and town.movement_speed != SPEED_TILES_PER_S:
         print(
             f"note: movementSpeed {town.movement_speed} is not applied; residents walk "
-            f"{SPEED_TILES_PER_S} "
-            "tiles a second"
+            f"{SPEED_TILES_PER_S} tiles a second"
         )
     return 0

@@ -66,7 +66,8 @@ async def _import(args: argparse.Namespace) -> int:
         f"characters ({done.updated} updated in place, {done.added} arriving, {done.kept} "
         f"kept as they were), a {m.width}x{m.height} map with {len(m.animated_sprites)} "
         f"animated sprites{map_note}; {done.files_stored} files stored, "
-        f"{done.files_reused} reused; {done.documents} documents written in {took:.2f} s (reading {read:.2f} s)"
+        f"{done.files_reused} reused; {done.documents} documents written in {took:.2f} s "
+        f"(reading {read:.2f} s)"
     )
     if town.movement_speed is not None and town.movement_speed != SPEED_TILES_PER_S:
         print(

@@ -10,7 +10,7 @@ What is read, and where (AI Town's layout):
   ``tilesetpxw``/``tilesetpxh``, ``bgtiles``, ``objmap``, ``animatedsprites``, and
   ``mapwidth``/``mapheight``.
 - Animated sprites' sheets: ``data/animations/<sheet>``, whose ``meta.image`` is relative
-  to the tile set's folder (``public/assets/spritesheets/...``).
+  to the tile set's folder (``public/assets/spritesheets/...``), or a URL path.
 - Images by URL (``/ai-town/assets/x.png``): the file under ``public/`` at that path, or at
   that path without its first folder (the site's base path, ``/ai-town``).
 
@@ -269,8 +269,11 @@ class _Reader:
         meta = data.get("meta") if isinstance(data, dict) else None
         if not isinstance(meta, dict) or not isinstance(meta.get("image"), str):
             raise CheckoutError(f"{where}: expected meta.image, the sheet's image")
-        image_path = (tileset.path.parent / meta["image"]).resolve()
-        image = self.image(image_path, f"the image {where} names")
+        if meta["image"].startswith("/"):  # a URL path, as textureUrl is
+            image = self.image_at_url(meta["image"], f"{where}'s meta.image")
+        else:
+            image_path = (tileset.path.parent / meta["image"]).resolve()
+            image = self.image(image_path, f"the image {where} names")
         return self.sheet(data, image, where)
 
     # --- sheets and images --------------------------------------------------------------

@@ -162,6 +162,9 @@ class World:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     #: when each pair of players last finished talking, "p:1|p:2" (sorted) -> ms
     recent_pairs: dict[str, float] = field(default_factory=dict)
+    #: the last step's packed location history per player (``history.py``), for AI Town's
+    #: page; each step replaces it, the engine never reads it
+    historical_locations: dict[str, bytes] = field(default_factory=dict)
     # Lookups by player, kept by the add/remove methods below (not part of the document).
     _conversation_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _agent_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -199,7 +202,7 @@ class World:
         return None if id is None else self.agents.get(id)
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "nextId": float(self.next_id),
             "players": [p.to_doc() for p in self.players.values()],
             "agents": [a.to_doc() for a in self.agents.values()],
@@ -208,6 +211,12 @@ class World:
                 {"pair": pair, "ended": float(ended)} for pair, ended in self.recent_pairs.items()
             ],
         }
+        if self.historical_locations:
+            doc["historicalLocations"] = [
+                {"playerId": player_id, "location": packed}
+                for player_id, packed in self.historical_locations.items()
+            ]
+        return doc
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> World:
@@ -254,6 +263,8 @@ class World:
             )
         for entry in doc.get("smalltownRecentPairs", []):
             world.recent_pairs[entry["pair"]] = entry["ended"]
+        for entry in doc.get("historicalLocations", []):
+            world.historical_locations[entry["playerId"]] = bytes(entry["location"])
         return world
 
 

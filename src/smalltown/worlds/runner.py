@@ -344,7 +344,9 @@ async def _save(
         engine["_id"],
         {
             "currentTime": float(result.end_time),
-            "lastStepTs": now_ms(),
+            # AI Town's meaning: the previous step's game time, so that the page's
+            # playback intervals (lastStepTs, currentTime] follow one another
+            "lastStepTs": float(engine["currentTime"]),
             "processedInputNumber": float(processed),
             "generationNumber": float(engine["generationNumber"] + 1),
             "smalltownStep": float(engine.get("smalltownStep", 0) + 1),

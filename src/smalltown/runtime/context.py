@@ -123,6 +123,8 @@ class MutationCtx:
     db: Transaction
     auth: AuthContext
     scheduler: Scheduler
+    #: as a query's: what the app's service provided (settings such as who may freeze)
+    extensions: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

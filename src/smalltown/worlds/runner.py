@@ -410,13 +410,18 @@ async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value:
         )
     else:
         return
+    name = args.get("name") or player_id
     await tx.insert(
         "playerDescriptions",
         {
             "worldId": world_id,
             "playerId": player_id,
-            "name": args.get("name", player_id),
-            "description": args.get("description", ""),
+            "name": name,
+            # never empty: AI Town's page shows it as who the player is (an agent's is
+            # its identity, as AI Town's are)
+            "description": args.get("description")
+            or args.get("identity")
+            or f"{name} lives in the town.",
             "character": args.get("character", ""),
         },
     )

@@ -211,6 +211,7 @@ SETTINGS: tuple[Setting, ...] = (
         _flag,
         "let anyone freeze and unfreeze the default world (AI Town's Freeze button, "
         "`testing:stop`/`resume`); the admin key always may",
+        shown="`0`",
     ),
     Setting(
         "SMALLTOWN_APP",

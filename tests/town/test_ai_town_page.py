@@ -42,14 +42,30 @@ WORLD_STATUS = {
 PLAYER = {
     "id": STRING,
     "human?": STRING,
-    "pathfinding?": {"destination": POINT, "started": NUMBER, "state": {"kind": STRING}},
+    "pathfinding?": {
+        "destination": POINT,
+        "started": NUMBER,
+        "state": (
+            {"kind": ("needsPath",)},
+            {"kind": ("waiting",), "until": NUMBER},
+            {"kind": ("moving",), "path": [[NUMBER]]},  # [x, y, dx, dy, t] each
+        ),
+    },
     "activity?": {"description": STRING, "emoji?": STRING, "until": NUMBER},
     "lastInput": NUMBER,
     "position": POINT,
     "facing": {"dx": NUMBER, "dy": NUMBER},
     "speed": NUMBER,
 }
-PARTICIPANT = {"playerId": STRING, "invited": NUMBER, "status": {"kind": STRING}}
+PARTICIPANT = {
+    "playerId": STRING,
+    "invited": NUMBER,
+    "status": (
+        {"kind": ("invited",)},
+        {"kind": ("walkingOver",)},
+        {"kind": ("participating",), "started": NUMBER},
+    ),
+}
 CONVERSATION = {
     "id": STRING,
     "creator": STRING,
@@ -246,7 +262,8 @@ def test_the_shape_checker_catches_what_it_should():
 
 async def _call(http: httpx.AsyncClient, kind: str, path: str, args: dict, auth: str = ""):
     headers = {"Authorization": auth} if auth else {}
-    response = await http.post(f"/api/{kind}", json={"path": path, "args": args}, headers=headers)
+    body = {"path": path, "args": args, "format": "convex_encoded_json"}  # Int64, bytes tagged
+    response = await http.post(f"/api/{kind}", json=body, headers=headers)
     body = response.json()
     assert body["status"] == "success", (path, body)
     return body["value"]

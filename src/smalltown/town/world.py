@@ -84,17 +84,18 @@ async def worldClock(ctx, worldId: str) -> dict[str, float]:
 async def listWorlds(ctx) -> list[dict[str, Any]]:
     """Every world and its status, for the page's world selector and banners (without the
     heartbeat's timestamp, so viewers are not sent a new list each time someone watches)."""
-    fields = (
-        "worldId",
-        "engineId",
-        "status",
-        "isDefault",
-        "smalltownLlmError",
-        "smalltownLlmBudget",
-    )
-    return [
-        {k: s[k] for k in fields if s.get(k) is not None} for s in await ctx.db.query("worldStatus")
-    ]
+    fields = ("worldId", "engineId", "status", "isDefault")
+    health = {h["worldId"]: h for h in await ctx.db.query("smalltownWorldHealth")}
+    out = []
+    for status in await ctx.db.query("worldStatus"):
+        row = {k: status[k] for k in fields if status.get(k) is not None}
+        silent = health.get(status["worldId"], {})
+        if silent.get("llmError"):
+            row["smalltownLlmError"] = silent["llmError"]
+        if silent.get("llmBudget"):
+            row["smalltownLlmBudget"] = silent["llmBudget"]
+        out.append(row)
+    return out
 
 
 @query

@@ -14,7 +14,6 @@ import zipfile
 from typing import Any
 
 import pytest
-from fake_llm import FakeLLM
 from test_agents_talk import Town, meet
 from test_ai_town_page import (
     ARCHIVED_CONVERSATION,
@@ -30,6 +29,7 @@ from test_ai_town_page import (
     mismatch,
 )
 
+from fake_llm import FakeLLM
 from smalltown.migrate.export import export_zip
 
 from helpers import RunningServer, eventually

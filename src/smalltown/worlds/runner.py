@@ -44,6 +44,9 @@ BATCH = 32
 #: steps between checkpoints (an hour of one-second steps): where replay can start once
 #: older history is pruned (``history.py``)
 CHECKPOINT_STEPS = 3600
+#: steps a late runner catches up on one after another; a world further behind (it slept,
+#: or was stopped) skips the time it missed
+CATCH_UP_STEPS = 5
 #: how long a world's lease lasts unrenewed (wall clock, ms): how soon another process
 #: takes over a world whose runner stopped; renewed once less than half of it is left
 LEASE_MS = 15_000
@@ -227,9 +230,13 @@ class WorldRunner:
         engine = loaded.engine
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
         # A world that slept or was stopped skips the time it missed rather than
-        # replaying it step by step.
+        # replaying it step by step; a runner merely late (a busy machine) steps on from
+        # where the last step ended and catches up, so game time has no gaps: a walker
+        # would jump across one (AI Town's page plays each step's locations back).
         now = self._clock() + self._offsets.get(world_id, 0.0)
-        start = max(engine["currentTime"], now - self._step_ms)
+        start = engine["currentTime"]
+        if now - start > self._step_ms * (1 + CATCH_UP_STEPS):
+            start = now - self._step_ms
         result = step(
             world,
             WorldMap.from_document(loaded.world_map),

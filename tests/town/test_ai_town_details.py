@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smalltown.config import Settings, SettingError
+from smalltown.config import SettingError, Settings
 from smalltown.runtime import ANONYMOUS, ConvexError, Registry, Runtime, session_identity
 from smalltown.store import open_store
 from smalltown.town.defaults import town_map

@@ -122,3 +122,11 @@ def test_players_standing_still_have_no_history():
     sim.run(steps=2)
     assert sim.world.historical_locations == {}
     assert "historicalLocations" not in sim.world.to_document()
+
+
+def test_the_engine_bench_sizes_a_document_with_its_history():
+    """The bench measures the world document as it is stored and sent, bytes and all."""
+    from smalltown.bench.engine_bench import run_world
+
+    figures = run_world(agents=5, minutes=1.5)  # past the first activities: some walk
+    assert figures["world_document_bytes"] > 1000

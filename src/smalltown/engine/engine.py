@@ -71,11 +71,11 @@ def step(
     now = start
     end = start + duration
     ticks = 0
-    history = LocationHistory(world.players.values())
+    history = LocationHistory(p for p in world.players.values() if p.pathfinding is not None)
     while True:
         ctx.now = now
         tick_movement(ctx, now)
-        history.record(now, world.players.values())
+        history.record(now, ctx.walked)
         if ticks % CONVERSATION_TICKS == 0 or now + tick > end:
             tick_conversations(ctx, now)
         if now + tick > end:

@@ -42,28 +42,23 @@ def location(player: Player) -> tuple[float, float, float, float, float]:
 
 
 class LocationHistory:
-    """Records players' locations through one step; ``pack`` gives each changed one's
-    history."""
+    """Records walkers' locations through one step; ``pack`` gives each changed one's
+    history. Only players with a path move (and stop), so only they are followed: those
+    walking as the step starts, and those that set off during it."""
 
-    def __init__(self, players: Iterable[Player]) -> None:
-        self._initial = {p.id: location(p) for p in players}
+    def __init__(self, walkers: Iterable[Player]) -> None:
+        self._initial = {p.id: location(p) for p in walkers}
         self._last = dict(self._initial)
         # player -> field number -> [(time, value)]
         self._samples: dict[str, dict[int, list[tuple[float, float]]]] = {}
-        self._moving: set[str] = set()
 
-    def record(self, now: float, players: Iterable[Player]) -> None:
-        """Note, at tick time ``now``, every change since the last tick. Only players
-        walking now or last tick are looked at: nobody else moves."""
-        moving = set()
-        for player in players:
-            if player.pathfinding is None and player.id not in self._moving:
-                continue
-            if player.pathfinding is not None:
-                moving.add(player.id)
+    def record(self, now: float, walked: Iterable[Player]) -> None:
+        """Note, at tick time ``now``, the changes of the players that followed a path
+        in this tick."""
+        for player in walked:
             current = location(player)
             last = self._last.get(player.id)
-            if last is None:  # arrived during the step: its history starts here
+            if last is None:  # set off during the step: followed from here
                 self._initial[player.id] = self._last[player.id] = current
                 continue
             if current == last:
@@ -77,7 +72,6 @@ class LocationHistory:
                     else:
                         samples.append((now, value))
             self._last[player.id] = current
-        self._moving = moving
 
     def pack(self) -> dict[str, bytes]:
         """Each player with changes, its packed history."""

@@ -269,8 +269,8 @@ def test_world_documents_round_trip():
     sim.agent(6, 3)
     sim.ok("join", {"tokenIdentifier": "ada"})
     sim.run(steps=30)
-    doc = sim.world.to_document()
-    assert World.from_document(doc).to_document() == doc
+    doc = sim.world.to_document(bookkeeping=True)
+    assert World.from_document(doc).to_document(bookkeeping=True) == doc
 
 
 def test_a_world_reloaded_from_its_document_every_step_runs_the_same():
@@ -288,8 +288,8 @@ def test_a_world_reloaded_from_its_document_every_step_runs_the_same():
                 sim.answer(op)
             sim.run()
             if reload:
-                sim.world = World.from_document(sim.world.to_document())
-        return sim.world.to_document(), len(sim.archived)
+                sim.world = World.from_document(sim.world.to_document(bookkeeping=True))
+        return sim.world.to_document(bookkeeping=True), len(sim.archived)
 
     reloaded, talks = play(reload=True)
     assert talks > 0  # conversations happened and ended along the way

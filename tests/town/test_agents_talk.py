@@ -171,17 +171,19 @@ async def _unreachable_llm_is_visible(tmp_path, url: str) -> None:
 
         async def reported():
             await town.step()
-            status = await town.store.read(
-                lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+            health = await town.store.read(
+                lambda tx: tx.first(
+                    "smalltownWorldHealth", "worldId", eq={"worldId": town.world_id}
+                )
             )
-            return bool(status.get("smalltownLlmError"))
+            return bool(health and health.get("llmError"))
 
         await eventually(reported, timeout=60)
-        status = await town.store.read(
-            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+        health = await town.store.read(
+            lambda tx: tx.first("smalltownWorldHealth", "worldId", eq={"worldId": town.world_id})
         )
-        assert "cannot reach" in status["smalltownLlmError"]
-        assert "LLM_API_URL" in status["smalltownLlmError"]  # the setting that fixes it
+        assert "cannot reach" in health["llmError"]
+        assert "LLM_API_URL" in health["llmError"]  # the setting that fixes it
 
         async def released():  # the engine took the failure and freed the agent
             await town.step()
@@ -370,9 +372,12 @@ async def test_an_empty_reply_is_refused_and_the_agent_tries_again(tmp_path):
             await town.say(human, conversation, "m-1", "Anyone home?")
 
             async def status():
-                return await town.store.read(
-                    lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+                health = await town.store.read(
+                    lambda tx: tx.first(
+                        "smalltownWorldHealth", "worldId", eq={"worldId": town.world_id}
+                    )
                 )
+                return {"smalltownLlmError": (health or {}).get("llmError")}
 
             async def refused():
                 await town.step()

@@ -29,6 +29,7 @@ from typing import Any, NotRequired, TypedDict
 from smalltown.bench.engine_bench import _answers
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
+from smalltown.runtime import wire
 from smalltown.town.defaults import town_map
 from smalltown.worlds.view import conversations_view, player_view, roster_view
 
@@ -36,7 +37,7 @@ GOAL = 0.5  # of the whole document's bytes
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")))
+    return len(wire.dumps(wire.encode(value)))  # bytes as the wire sends them
 
 
 #: what the sync protocol wraps around one query's new value, and around one Transition

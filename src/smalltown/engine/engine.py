@@ -14,6 +14,7 @@ from smalltown.engine.agent_rules import decide
 from smalltown.engine.constants import HUMAN_IDLE_TIMEOUT_MS, MAX_INPUTS_PER_STEP, STEP_MS, TICK_MS
 from smalltown.engine.context import StartedOperation, StepContext
 from smalltown.engine.conversations import tick_conversations
+from smalltown.engine.history import LocationHistory
 from smalltown.engine.inputs import InputError, apply_input, remove_player
 from smalltown.engine.movement import tick_movement
 from smalltown.engine.state import World
@@ -70,9 +71,11 @@ def step(
     now = start
     end = start + duration
     ticks = 0
+    history = LocationHistory(p for p in world.players.values() if p.pathfinding is not None)
     while True:
         ctx.now = now
         tick_movement(ctx, now)
+        history.record(now, ctx.walked)
         if ticks % CONVERSATION_TICKS == 0 or now + tick > end:
             tick_conversations(ctx, now)
         if now + tick > end:
@@ -85,6 +88,11 @@ def step(
     for player in list(world.players.values()):
         if player.human is not None and end - player.last_input > HUMAN_IDLE_TIMEOUT_MS:
             remove_player(ctx, player)
+    world.historical_locations = {
+        player_id: packed
+        for player_id, packed in history.pack().items()
+        if player_id in world.players
+    }
     result.operations = ctx.operations
     result.archived_conversations = ctx.archived_conversations
     result.archived_players = ctx.archived_players

@@ -33,10 +33,12 @@ def tick_movement(ctx: StepContext, now: float) -> None:
     players = list(ctx.world.players.values())
     grid: dict[tuple[int, int], list[Player]] | None = None
     ctx.occupied = None  # where players stand changes from tick to tick
+    ctx.walked = []
     for player in players:
         pf = player.pathfinding
         if pf is None:
             continue
+        ctx.walked.append(player)
         if now - pf.started > PATHFINDING_TIMEOUT_MS:
             stop(player)
             continue

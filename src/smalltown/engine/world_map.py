@@ -81,7 +81,9 @@ class WorldMap:
             "objectTiles": [
                 [[float(t) for t in col] for col in layer] for layer in self.object_tiles
             ],
-            "animatedSprites": self.animated_sprites,
+            "animatedSprites": [
+                {k: _number(v) for k, v in sprite.items()} for sprite in self.animated_sprites
+            ],
         }
 
     @classmethod
@@ -104,6 +106,12 @@ class WorldMap:
             if isinstance(exc, MapError):
                 raise
             raise MapError(f"not a map document: {exc!r}") from None
+
+
+def _number(value: Any) -> Any:
+    """Numbers as Float64, as AI Town declares a map's (``v.number()``)."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if is_number else value
 
 
 def _grid(width: int, height: int, fill: int = EMPTY) -> list[list[int]]:

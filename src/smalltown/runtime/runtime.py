@@ -169,7 +169,9 @@ class Runtime:
             auth = AuthContext(identity, self.auth)
 
             async def body(tx: Transaction) -> Any:
-                return await spec.handler(MutationCtx(tx, auth, Scheduler(self, tx)), **kwargs)
+                return await spec.handler(
+                    MutationCtx(tx, auth, Scheduler(self, tx), self.extensions), **kwargs
+                )
 
             done = await self.store.transact(body)
             return MutationOutcome(done.value, max(done.ts, self.store.last_commit_ts))

@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     export = sub.add_parser(NAME, help="write a Convex snapshot ZIP")
     export.add_argument("out", help="the .zip to write")
     options.database(export, settings)
-    options.app_tables(export, settings, "the app whose tables to export")
+    options.app_schema(export, settings, "the app whose schema declares tables (all are exported)")
     export.add_argument(
         "--include-storage", action="store_true", help="also write stored files (_storage/)"
     )
@@ -55,7 +55,8 @@ async def _export(args: argparse.Namespace) -> int:
     from smalltown.store import StoreError, open_store
 
     try:
-        store = await open_store(args.database, with_system_tables(load_app(args.app).schema))
+        schema = with_system_tables(load_app(options.app_package(args)).schema)
+        store = await open_store(args.database, schema)
     except StoreError as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1

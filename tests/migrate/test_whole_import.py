@@ -6,8 +6,12 @@ import base64
 import hashlib
 import json
 import math
+import os
+import subprocess
+import sys
 import zipfile
 
+import httpx
 import pytest
 
 from smalltown.migrate.export import export_zip
@@ -18,6 +22,8 @@ from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import Index, Schema, Table, encode_id, open_store
 from smalltown.store.ids import new_internal_id
 from smalltown.store.validators import v
+
+from helpers import free_port, wait_healthy
 
 POLLS, VOTES, DRAFTS, STORAGE = 10003, 10007, 10011, 10020
 NO_APP = with_system_tables(Schema([]))
@@ -118,7 +124,7 @@ def foreign_snapshot(
             else:
                 lines = "".join(json.dumps(_clean(d)) + "\n" for d in docs)
                 z.writestr(f"{table}/documents.jsonl", lines)
-                shape = POLLS_SHAPE if table == "polls" else '{"_id": id<%d>}' % tables[table][0]
+                shape = POLLS_SHAPE if table == "polls" else f'{{"_id": id<{tables[table][0]}>}}'
                 z.writestr(f"{table}/generated_schema.jsonl", json.dumps(shape) + "\n")
         if not extra:  # the app's declared tables alone: an import writes while it checks
             return {"polls": poll_docs}
@@ -130,7 +136,9 @@ def foreign_snapshot(
             z.writestr(f"_storage/{meta['_id']}", data)
         if system_table:
             jobs = [{"_id": new_id(10099), "_creationTime": 1.7e12 + i} for i in range(2)]
-            z.writestr("_scheduled_functions/documents.jsonl", "".join(dumps(j) + "\n" for j in jobs))
+            z.writestr(
+                "_scheduled_functions/documents.jsonl", "".join(dumps(j) + "\n" for j in jobs)
+            )
         if component_files:
             z.writestr("_components/chat/_storage/documents.jsonl", "")
             z.writestr("_components/chat/_storage/kg2z", b"kept apart")
@@ -215,7 +223,10 @@ async def test_a_foreign_snapshot_comes_in_whole_and_goes_out_unchanged(
     assert _entries(tmp_path / "one.zip") == _entries(tmp_path / "two.zip")
     with zipfile.ZipFile(tmp_path / "one.zip") as z:
         tables = [json.loads(x) for x in z.read("_tables/documents.jsonl").splitlines()]
-        assert {"name": "polls", "id": POLLS} in tables and {"name": "drafts", "id": DRAFTS} in tables
+        assert {"name": "polls", "id": POLLS} in tables and {
+            "name": "drafts",
+            "id": DRAFTS,
+        } in tables
         exported = [json.loads(x) for x in z.read("polls/documents.jsonl").splitlines()]
     assert [d["_id"] for d in exported] == [d["_id"] for d in expected["polls"]]
 
@@ -302,3 +313,75 @@ async def test_documents_that_do_not_fit_a_declared_table_are_refused(store_url,
         assert got["share"] == "half"
     finally:
         await store.close()
+
+
+def _smalltown(*args, env=None):
+    clean = {k: x for k, x in os.environ.items() if not k.startswith("SMALLTOWN_")}
+    return subprocess.run(
+        [sys.executable, "-m", "smalltown.cli", *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_commands_with_no_app_import_list_serve_and_export_any_snapshot(tmp_path):
+    """``--app ""`` and ``SMALLTOWN_APP=`` mean no app for import, tables, run and export."""
+    snapshot = tmp_path / "s.zip"
+    foreign_snapshot(snapshot, system_table=True)
+    db = f"sqlite:///{tmp_path}/any.db"
+    refused = _smalltown("import", str(snapshot), "--database", db, "--app", "")
+    assert refused.returncode == 1, refused.stderr
+    assert "_scheduled_functions (2 documents: --skip-system-tables)" in refused.stderr
+
+    done = _smalltown(
+        "import", str(snapshot), "--database", db, "--skip-system-tables", env={"SMALLTOWN_APP": ""}
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("imported 12 of 12 documents into 5 tables"), last
+    assert "_storage 2/2" in last and "polls 5/5" in last and "votes 3/3" in last
+    assert "_scheduled_functions: 2 documents left out, as --skip-system-tables asks" in done.stderr
+
+    listed = _smalltown("tables", "--database", db, "--app", "")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    assert rows["polls"][:4] == ["polls", str(POLLS), "5", "no"]
+    assert rows["drafts"][:4] == ["drafts", str(DRAFTS), "0", "no"]
+    assert listed.stdout.splitlines()[0].split() == [
+        "table",
+        "number",
+        "documents",
+        "declared",
+        "indexes",
+    ]
+
+    port, key = free_port(), "an-admin-key-for-this-test"
+    env = {"SMALLTOWN_DATABASE_URL": db, "SMALLTOWN_ADMIN_KEY": key}
+    clean = {k: x for k, x in os.environ.items() if not k.startswith("SMALLTOWN_")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "smalltown.cli", "run", "--app", "", "--port", str(port)],
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        reply = httpx.post(
+            f"{url}/api/query",
+            json={"path": "_system/cli/tableSize", "args": {"tableName": "polls"}},
+            headers={"authorization": f"Convex {key}"},
+            timeout=10,
+        )
+        assert reply.json() == {"status": "success", "value": 5.0, "logLines": []}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    out = tmp_path / "out.zip"
+    exported = _smalltown("export", str(out), "--database", db, env={"SMALLTOWN_APP": ""})
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(out) as z:
+        assert len(z.read("polls/documents.jsonl").splitlines()) == 5

@@ -143,7 +143,8 @@ def _final_line(report, seconds: float) -> str:
     total, lines = sum(report.tables.values()), sum(report.lines.values())
     again = " (resumed)" if report.resumed else ""
     per_table = ", ".join(
-        f"{table} {report.tables.get(table, 0):,}/{n:,}" for table, n in sorted(report.lines.items())
+        f"{table} {report.tables.get(table, 0):,}/{n:,}"
+        for table, n in sorted(report.lines.items())
     )
     return (
         f"imported {total:,} of {lines:,} documents into {len(report.tables)} "

@@ -197,7 +197,9 @@ def check(
             interrupt()
             prepared_in = spool if _preparable(source) else None
             try:
-                expected, count = _check_source(source, schema, prepared_in, done, checker, interrupt)
+                expected, count = _check_source(
+                    source, schema, prepared_in, done, checker, interrupt
+                )
             except MismatchError as exc:
                 if unchecked is None or exc.table != source.table:
                     raise
@@ -206,7 +208,9 @@ def check(
                     prepared_in.forget(source.label)
                 t = schema.table(source.table)
                 schema = schema.merged([Table(t.name, t.indexes, t.vector_indexes)])
-                expected, count = _check_source(source, schema, prepared_in, done, checker, interrupt)
+                expected, count = _check_source(
+                    source, schema, prepared_in, done, checker, interrupt
+                )
             if lines is not None:
                 lines[_report_key(source)] = count
             source.number = expected
@@ -249,7 +253,7 @@ def _check_read(
     expected = source.number
     table = schema.table(source.table) if spool is not None else None
     declared = schema.table(source.table) if source.table in schema else None
-    validator = declared.document if declared is not None and not source.component else None
+    validator = declared.validator if declared is not None and not source.component else None
     batch = Batch()
     for n, doc, line in source.documents():
         if counted is not None:
@@ -369,9 +373,7 @@ async def _import(
     report.resumed = bool(done)
     unchecked: dict[str, str] | None = {} if choices.mismatched_as_undeclared else None
     if not new and unchecked is None and await _overlappable(store, mode, sources, declared, done):
-        await _import_overlapped(
-            store, sources, key, fitted, resized, done, report, progress
-        )
+        await _import_overlapped(store, sources, key, fitted, resized, done, report, progress)
     else:
         with Spool() as spool:
             numbers = check(sources, fitted, spool, done, lines=report.lines, unchecked=unchecked)
@@ -674,8 +676,8 @@ async def _fit_vector_indexes(
 ) -> None:
     """Vector indexes take the dimension of the input's vectors (1536, 1024, 768...)."""
     for table, vindex, size in resized:
-        resized = store.schema.with_vector_dimensions(table, vindex.name, size)
-        await store.apply_schema(resized, store.undeclared)
+        fitted = store.schema.with_vector_dimensions(table, vindex.name, size)
+        await store.apply_schema(fitted, store.undeclared)
         report.notes.append(
             f"{table}.{vindex.name}: resized from {vindex.dimensions} to the "
             f"snapshot's {size} dimensions"

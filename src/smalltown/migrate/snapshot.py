@@ -136,7 +136,9 @@ class Snapshot:
         return sum(
             1
             for name in self.names
-            if name.startswith(folder) and "/" not in name[len(folder) :] and not name.endswith(".jsonl")
+            if name.startswith(folder)
+            and "/" not in name[len(folder) :]
+            and not name.endswith(".jsonl")
         )
 
     def lines(self, entry: str) -> Iterator[tuple[int, bytes]]:

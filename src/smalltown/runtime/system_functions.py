@@ -2,7 +2,8 @@
 a look at any table's documents (declared by the app or only imported) without writing
 a function.
 
-- ``_system/cli/tables`` (``{paginationOpts}``): a page of ``{"name"}``, one a table;
+- ``_system/cli/tables`` (``{paginationOpts}``): a page of ``{"name"}``, one a table of
+  the app's data, declared or not;
 - ``_system/cli/tableData`` (``{table, order?, paginationOpts}``): a page of ``table``'s
   documents by creation time, ``order`` ``"asc"`` or ``"desc"`` (the default);
 - ``_system/cli/tableSize`` (``{tableName}``): how many documents ``tableName`` holds.
@@ -50,7 +51,8 @@ def _page_size(options: dict[str, Any]) -> tuple[int, str | None]:
 async def tables(ctx: QueryCtx, paginationOpts: dict[str, Any]) -> dict[str, Any]:
     """The tables, a page at a time (the cursor is the last name given)."""
     size, cursor = _page_size(paginationOpts)
-    names = [n for n in _readable(ctx) if cursor is None or n > cursor]
+    app = [n for n in _readable(ctx) if not n.startswith("_")]
+    names = [n for n in app if cursor is None or n > cursor]
     page = names[:size]
     done = len(names) <= size
     return {
@@ -86,9 +88,9 @@ async def table_data(
 
 
 @internal_query
-async def table_size(ctx: QueryCtx, tableName: str) -> int:
-    """How many documents ``tableName`` holds."""
-    return await ctx.db.count(_table(ctx, tableName))
+async def table_size(ctx: QueryCtx, tableName: str) -> float:
+    """How many documents ``tableName`` holds (a number, as Convex answers)."""
+    return float(await ctx.db.count(_table(ctx, tableName)))
 
 
 def system_registry() -> Registry:

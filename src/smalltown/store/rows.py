@@ -75,8 +75,8 @@ def check_body(t: Table, body: Any) -> Floats:
                 floats[v.field] = found  # floats alone: a valid value, nothing to walk
     rest = {k: x for k, x in body.items() if k not in floats} if floats else body
     values.check_document_fields(rest, t.name)
-    if t.document is not None:
-        check_fit(t.document, body, t.name)
+    if (validator := t.validator) is not None:
+        check_fit(validator, body, t.name)
     return floats
 
 

@@ -140,6 +140,11 @@ class Table:
                 raise SchemaError(f"table {self.name!r} declares index {ix.name!r} twice")
             self._by_name[ix.name] = ix
 
+    @property
+    def validator(self) -> Validator | None:
+        """What its documents must fit (``document``, made a validator), or None."""
+        return self.document if isinstance(self.document, Validator) else None
+
     def index(self, name: str) -> Index:
         if name == BY_CREATION_TIME:
             return CREATION_TIME_INDEX

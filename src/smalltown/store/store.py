@@ -106,7 +106,9 @@ class Store:
         """Create tables no schema declares (an import's), with the default indexes."""
         new = [Table(name) for name in names if name not in self._schema]
         if new:
-            await self.apply_schema(self._schema.merged(new), self._undeclared | {t.name for t in new})
+            await self.apply_schema(
+                self._schema.merged(new), self._undeclared | {t.name for t in new}
+            )
 
     async def set_table_numbers(self, wanted: dict[str, int]) -> None:
         """Give tables the numbers their ids must carry (an import keeps Convex's numbers).

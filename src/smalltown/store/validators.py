@@ -227,7 +227,7 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-class v:  # noqa: N801 - named as Convex's validators are
+class v:
     """Validators by Convex's names: ``v.string()``, ``v.optional(v.int64())``..."""
 
     @staticmethod

@@ -25,6 +25,8 @@ async def test_a_table_the_schema_lacks_is_kept_with_its_number_and_indexes(stor
         assert [d["n"] for d in found] == [2]  # the index it was stored with still answers
         await bare.add_undeclared_tables(["scraps"])
         assert bare.undeclared == {"notes", "scraps"}
+        await bare.apply_schema(bare.schema.merged([Table("more")]))  # carried over as they are
+        assert bare.undeclared == {"notes", "scraps"} and "more" in bare.table_numbers
         scrap = await bare.run(lambda tx: tx.insert("scraps", {"any": [b"\x01", 2, None]}))
         newest = await bare.read(lambda tx: tx.query("scraps", "by_creation_time", order="desc"))
         assert [d["_id"] for d in newest] == [scrap]
@@ -32,7 +34,7 @@ async def test_a_table_the_schema_lacks_is_kept_with_its_number_and_indexes(stor
         await bare.close()
     again = await open_store(store_url, WITH_NOTES)
     try:
-        assert again.undeclared == {"scraps"}  # declared again by the schema that has it
+        assert again.undeclared == {"scraps", "more"}  # notes: declared by the schema again
         assert await again.read(lambda tx: tx.count("notes")) == 2
     finally:
         await again.close()

@@ -94,9 +94,17 @@ class Store:
         """Another process sharing the database committed at ``ts`` (see ``Clock.observe``)."""
         self._clock.observe(ts)
 
-    async def apply_schema(self, schema: Schema, undeclared: Iterable[str] = ()) -> None:
-        """Create or migrate tables and indexes to match ``schema``; the tables it names
-        in ``undeclared`` (and those the database holds that it lacks) are undeclared."""
+    async def apply_schema(self, schema: Schema, undeclared: Iterable[str] | None = None) -> None:
+        """Create or migrate tables and indexes to match ``schema``. Undeclared are the
+        tables the database holds that it lacks, and those named in ``undeclared``; by
+        default, the undeclared tables of this store's schema that ``schema`` carries over
+        as they are (``store.schema.merged(...)`` changes nothing for them)."""
+        if undeclared is None:
+            undeclared = [
+                t.name
+                for t in schema.tables
+                if t.name in self._undeclared and self._schema.table(t.name) is t
+            ]
         schema, kept = await _with_stored_tables(self._provider, schema)
         self._numbers = await _apply_schema(self._provider, schema)
         self._schema = schema

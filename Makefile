@@ -37,8 +37,8 @@ typecheck-js: $(JS_DEPS)
 	tests/js/node_modules/.bin/tsc --project tests/js/tsconfig.json
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests scripts deploy
-	$(BIN)/ruff format --check src tests scripts deploy
+	$(BIN)/ruff check src tests scripts deploy examples
+	$(BIN)/ruff format --check src tests scripts deploy examples
 
 # The Python type check of src/smalltown: strict for store/, runtime/ and engine/ (the
 # settings are [tool.mypy] in pyproject.toml); writes nothing but mypy's cache.
@@ -46,8 +46,8 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format src tests scripts deploy
-	$(BIN)/ruff check --fix src tests scripts deploy
+	$(BIN)/ruff format src tests scripts deploy examples
+	$(BIN)/ruff check --fix src tests scripts deploy examples
 
 services:
 	bash scripts/test-services.sh

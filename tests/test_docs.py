@@ -73,6 +73,7 @@ def test_every_cli_command_is_in_the_readme():
         "bench agents",
         "bench import",
         "import --table",
+        "aitown import",
     )
     for command in (f"smalltown {c}" for c in commands):
         assert command in README, command

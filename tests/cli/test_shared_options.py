@@ -21,6 +21,7 @@ OPENS_A_DATABASE = {
     "import": ["snapshot.zip"],
     "export": ["out.zip"],
     "replay": ["w"],
+    "aitown": ["import", "../ai-town"],
     "tables": [],
 }
 
@@ -48,6 +49,7 @@ def test_every_command_has_a_handler_and_a_bare_smalltown_runs():
         "export",
         "tables",
         "replay",
+        "aitown",
         "bench",
     ]
     assert top.parse_args([]).command is None  # main runs it as `run`

@@ -55,3 +55,15 @@ async def test_deleting_a_files_chunks_leaves_the_others(store):
     assert await read_back(store, first) == b""
     assert await read_back(store, second) == b"b" * 10
     assert await stored_files.metadata(store, first) is not None  # the document stays
+
+
+async def test_bytes_made_here_are_stored_with_their_size_digest_and_type(store):
+    import base64
+    import hashlib
+
+    data = bytes(range(251)) * (SIZE // 251)
+    storage_id = await stored_files.store_bytes(store, data, "image/png")
+    assert await read_back(store, storage_id) == data
+    meta = await stored_files.metadata(store, storage_id)
+    assert (meta["size"], meta["contentType"]) == (len(data), "image/png")
+    assert base64.b64decode(meta["sha256"]) == hashlib.sha256(data).digest()

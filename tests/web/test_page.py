@@ -607,3 +607,85 @@ async def test_a_wrong_admin_key_is_refused_and_said(tmp_path, browser, offline)
             timeout=30_000,
         )
         assert await page.evaluate("window.smalltown.status.status") == "running"
+
+
+async def colour_count(page, rgb) -> int:
+    """How many of the canvas's pixels are this colour (within a shade)."""
+    return await page.evaluate(
+        """([r, g, b]) => {
+            const c = document.getElementById('map');
+            const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g)
+                    + Math.abs(data[i + 2] - b) <= 6) n += 1;
+            }
+            return n;
+        }""",
+        list(rgb),
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_an_imported_ai_town_is_drawn_with_its_tile_set_and_walking_sprites(
+    tmp_path, browser, offline
+):
+    """A world imported from an AI Town checkout (our own small one) is drawn from the
+    stored images: its tile set, its animated sprite, and residents from their sprite
+    sheets' frames, a walker cycling through the frames of the way it faces."""
+    from smalltown.worlds.checkout.install import install
+    from smalltown.worlds.checkout.reader import read_checkout
+
+    from aitown_checkout import SPARKLE, TILE_COLOURS, frame_colour, write_checkout
+
+    url = f"sqlite:///{tmp_path}/imported.db"
+    store = await open_town_store(url)
+    try:
+        await install(store, read_checkout(write_checkout(tmp_path / "my-town")), "my-town")
+    finally:
+        await store.close()
+    async with RunningServer(create_app(url, "smalltown.town")) as server:
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(server.url + "/")
+        await page.wait_for_function(
+            "window.smalltown && window.smalltown.sheetFrames().length === 3", timeout=30_000
+        )
+        await page.wait_for_function("window.smalltown.spriteFramesShown() > 0", timeout=10_000)
+        # The tile set's grass, path and wall, and the sparkle (in one frame or the other),
+        # are on the canvas.
+        for colour in TILE_COLOURS:
+            assert await colour_count(page, colour) > 50, colour
+        assert sum([await colour_count(page, c) for c in SPARKLE]) > 50
+        shown = await page.evaluate("window.smalltown.sheetFrames()")
+        # Standing residents show their facing's first frame, in their sheet's colours.
+        for frame in shown:
+            assert frame["index"] == 0
+        standing = {frame_colour(s, 0, 0) for s in (0, 1)}
+        assert sum([await colour_count(page, c) for c in standing]) > 100
+        # A person joining as f1 wears the imported f1 and walks with its frames.
+        me = await join(page, "Visitor", "f1")
+        await page.wait_for_function(
+            "(id) => window.smalltown.sheetFrames().some((f) => f.playerId === id)",
+            arg=me,
+            timeout=30_000,
+        )
+        start = await page.evaluate("(id) => window.smalltown.positionOf(id)", me)
+        target_x = 1 if start["x"] > 5 else 10
+        await walk(page, me, target_x, 4)
+        facing = "left" if target_x == 1 else "right"
+        await page.wait_for_function(
+            """([id, facing]) => {
+                const s = window.smalltown;
+                const mine = s.sheetFrames().find((f) => f.playerId === id);
+                s.walkFrames = s.walkFrames || new Set();
+                if (mine && mine.animation === facing) s.walkFrames.add(mine.index);
+                return s.walkFrames.size >= 3;
+            }""",
+            arg=[me, facing],
+            timeout=60_000,
+            polling="raf",
+        )
+        await page.screenshot(path=save_artifact("imported-town.png"))
+        assert errors == []

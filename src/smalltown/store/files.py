@@ -11,6 +11,8 @@ its system tables; snapshot import and export (``smalltown.migrate``) and
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import IO, Any
 
@@ -65,6 +67,25 @@ def _peek_last(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
         following = next(chunks, None)
         yield previous, following is None
         previous = following
+
+
+def sha256_of(data: bytes) -> str:
+    """A file's ``sha256`` as ``_storage`` documents keep it (base64)."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+async def store_bytes(store: Store, data: bytes, content_type: str) -> str:
+    """A new stored file holding ``data``: its ``_storage`` document, then its chunks, and
+    its id. For files made here (``smalltown aitown import``), not copied from a snapshot."""
+    meta = {"sha256": sha256_of(data), "size": len(data), "contentType": content_type}
+    storage_id: str = await store.run(lambda tx: tx.insert(TABLE, meta))
+    pieces = (data[i : i + CHUNK] for i in range(0, len(data), CHUNK))
+
+    async def nothing(tx: Transaction) -> None:
+        return None
+
+    await write_chunks(store, storage_id, pieces, nothing)
+    return storage_id
 
 
 async def delete_chunks(store: Store, storage_id: str) -> None:

@@ -72,6 +72,12 @@ def _tables(dimensions: int) -> list[Table]:
         Table("embeddingsCache", indexes=[Index("text", ["textHash"])]),
         # smalltown's own: which embedding model made the memories' vectors (one document).
         Table("smalltownMemoryIndex"),
+        # smalltown's own: worlds made from an AI Town checkout (`smalltown aitown import`):
+        # the import's name, its character sprites' sheets, and the files it stored.
+        Table(
+            "smalltownImports",
+            indexes=[Index("worldId", ["worldId"]), Index("name", ["name"])],
+        ),
         # smalltown's own: each world's LLM calls, tokens, cost and latency, by clock hour.
         Table(
             "smalltownLlmUsage",

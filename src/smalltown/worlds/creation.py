@@ -59,6 +59,11 @@ async def default_world(
     return await store.run(ensure)
 
 
+async def create_in(tx, world_map: WorldMap, characters: Sequence[Character], default: bool) -> str:
+    """``create_world`` inside the caller's transaction, which may write more with it."""
+    return await _create(tx, world_map, characters, default)
+
+
 async def _create(tx, world_map: WorldMap, characters: Sequence[Character], default: bool) -> str:
     """``create_world`` inside a transaction."""
     now = time.time() * 1000

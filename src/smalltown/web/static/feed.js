@@ -4,8 +4,8 @@
 import { SyncClient } from "./sync.js";
 
 /**
- * @import { Conversation, Descriptions, Joined, Line, Look, PlayerDetails, PlayerView,
- *   Roster, WorldStatus } from "./types.js"
+ * @import { CharacterSheet, Conversation, Descriptions, Joined, Line, Look, PlayerDetails,
+ *   PlayerView, Roster, WorldStatus } from "./types.js"
  * @import { GameClock } from "./motion.js"
  * @import { PageState } from "./state.js"
  */
@@ -13,7 +13,7 @@ import { SyncClient } from "./sync.js";
 /**
  * What changed, so the page redraws the parts that show it.
  * @typedef {"connection" | "looks" | "worlds" | "status" | "roster" | "conversations"
- *   | "descriptions" | "lines" | "selected" | "health"} Topic
+ *   | "descriptions" | "sheets" | "lines" | "selected" | "health"} Topic
  */
 
 /**
@@ -99,8 +99,9 @@ export class TownFeed {
     this.playerSubscriptions = new Map();
     this.playerViews.clear();
     Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
-                           map: null, me: null, details: null, following: false,
+                           map: null, sheets: [], me: null, details: null, following: false,
                            selected: null });
+    this.changed("sheets");
     this.clock.reset();
     state.transcripts.clear();
     state.said.clear();
@@ -136,6 +137,12 @@ export class TownFeed {
           state.descriptions = value;
           state.map = value.worldMap;
           this.changed("descriptions");
+        }),
+      this.client.subscribe("characters:sheets", { worldId },
+        (/** @type {CharacterSheet[] | null} */ value) => {
+          if (!value) return;
+          state.sheets = value;
+          this.changed("sheets");
         }),
     ];
     this.heartbeat();

@@ -19,6 +19,7 @@ import { context2d } from "./dom.js";
  */
 
 const FRAME_MS = 120;
+const WORLD_TILE = 32;  // a tile in world pixels (renderer.js's TILE), whatever the tile set's
 
 export class MapPainter {
   constructor() {
@@ -67,10 +68,11 @@ export class MapPainter {
    */
   paint(sheet, map) {
     const tile = map.tileDim;
+    const out = WORLD_TILE;
     const columns = Math.max(1, Math.floor(map.tileSetDimX / tile));
     const layers = document.createElement("canvas");
-    layers.width = map.width * tile;
-    layers.height = map.height * tile;
+    layers.width = map.width * out;
+    layers.height = map.height * out;
     const g = context2d(layers);
     g.imageSmoothingEnabled = false;
     for (const layer of [...map.bgTiles, ...map.objectTiles]) {
@@ -79,7 +81,7 @@ export class MapPainter {
           const index = layer[x][y];
           if (index < 0) continue;
           g.drawImage(sheet, (index % columns) * tile, Math.floor(index / columns) * tile,
-                      tile, tile, x * tile, y * tile, tile, tile);
+                      tile, tile, x * out, y * out, out, out);
         }
       }
     }
@@ -100,7 +102,11 @@ export class MapPainter {
       const image = this.image(new URL(sheet.meta.image, url).href);
       const names = sheet.animations[sprite.animation] || Object.keys(sheet.frames);
       const frames = names.map((name) => ({ image, ...sheet.frames[name].frame }));
-      if (this.map === map) this.sprites.push({ ...sprite, frames });
+      const k = WORLD_TILE / map.tileDim;  // sprites are placed in the tile set's pixels
+      if (this.map === map) {
+        this.sprites.push({ ...sprite, x: sprite.x * k, y: sprite.y * k, w: sprite.w * k,
+                            h: sprite.h * k, frames });
+      }
     } catch (error) {
       console.warn("smalltown: an animated sprite could not be loaded:", sprite.sheet, error);
     }

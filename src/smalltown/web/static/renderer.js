@@ -3,6 +3,7 @@
 import { context2d } from "./dom.js";
 import { drawLabels, layout } from "./labels.js";
 import { position } from "./motion.js";
+import { CharacterSheets } from "./sheets.js";
 import { describe } from "./state.js";
 
 /**
@@ -41,6 +42,11 @@ export class Renderer {
     this.camera = camera;
     this.painter = painter;
     this.clock = clock;
+    /** the sprite sheets of an imported world's residents (none: the town's own people) */
+    this.sheets = new CharacterSheets();
+    /** For tests: each resident drawn from a sheet last frame, and the frame it showed.
+     * @type {{playerId: string, animation: string, index: number}[]} */
+    this.sheetFrames = [];
   }
 
   /** Draw every frame from now on. */
@@ -107,6 +113,9 @@ export class Renderer {
       if (followed) camera.centerOn((followed.at.x + 0.5) * TILE, (followed.at.y + 0.5) * TILE);
     }
     const size = SPRITE * TILE;
+    /** @type {Map<string, number>} how tall each person is drawn, in world pixels */
+    const heights = new Map();
+    this.sheetFrames = [];
     for (const { player, at } of placed) {
       const desc = describe(state, player.id);
       const column = desc ? (parseInt(String(desc.character).replace(/\D/g, ""), 10) || 1) - 1 : 0;
@@ -124,7 +133,14 @@ export class Renderer {
         ctx.ellipse(feetX, feetY - 3, 18, 7, 0, 0, Math.PI * 2);
         ctx.stroke();
       }
-      if (people.complete && people.naturalWidth) {
+      const sheet = desc ? this.sheets.frame(desc.character, facing, Boolean(at.moving), now) : null;
+      if (sheet) {  // an imported resident, drawn at its sheet's size as AI Town draws it
+        ctx.drawImage(sheet.image, sheet.x, sheet.y, sheet.w, sheet.h,
+                      feetX - sheet.w / 2, feetY - sheet.h, sheet.w, sheet.h);
+        heights.set(player.id, sheet.h);
+        this.sheetFrames.push({ playerId: player.id, animation: sheet.animation,
+                                index: sheet.index });
+      } else if (people.complete && people.naturalWidth) {
         ctx.drawImage(people, (column * 3 + frame) * TILE, row * TILE, TILE, TILE,
                       feetX - size / 2, feetY - size + breath * SPRITE, size, size - breath * SPRITE);
       }
@@ -139,7 +155,8 @@ export class Renderer {
     /** @type {(Wanted & {order: number})[]} */
     const wanted = [];
     for (const { player, at } of placed) {
-      const head = camera.toClient((at.x + 0.5) * TILE, (at.y + 1) * TILE - size + 4);
+      const tall = heights.get(player.id) || size;
+      const head = camera.toClient((at.x + 0.5) * TILE, (at.y + 1) * TILE - tall + 4);
       const feet = camera.toClient((at.x + 0.5) * TILE, (at.y + 1) * TILE);
       const base = { playerId: player.id, ax: head.x - rect.left, ay: head.y - rect.top,
                      below: feet.y - rect.top, highlighted: player.id === state.selected };

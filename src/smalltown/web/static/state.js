@@ -3,8 +3,8 @@
 // The feed writes the server's part; the renderer and panels read it.
 
 /**
- * @import { Conversation, Descriptions, Line, Look, PlayerDescription, PlayerDetails,
- *   Roster, World, WorldMap, WorldStatus } from "./types.js"
+ * @import { CharacterSheet, Conversation, Descriptions, Line, Look, PlayerDescription,
+ *   PlayerDetails, Roster, World, WorldMap, WorldStatus } from "./types.js"
  */
 
 /**
@@ -18,6 +18,7 @@
  * @property {World | null} world the roster with each player's latest view (once both came)
  * @property {Descriptions | null} descriptions the map and who everyone is
  * @property {WorldMap | null} map
+ * @property {CharacterSheet[]} sheets the sprite sheets its residents wear, if imported
  * @property {Map<string, Line[]>} transcripts each live conversation's lines, by its id
  * @property {Map<string, {text: string, at: number}>} said each player's latest line and when
  *   it arrived (performance.now()), for the bubbles
@@ -37,7 +38,7 @@
 export function createState() {
   return {
     connected: false, worlds: null, status: null, roster: null, conversations: null,
-    world: null, descriptions: null, map: null, transcripts: new Map(), said: new Map(),
+    world: null, descriptions: null, map: null, sheets: [], transcripts: new Map(), said: new Map(),
     looks: null, llm: null, embedder: null, selected: null, details: null, following: false,
     identifier: localStorage.getItem("smalltown.identifier"), me: null,
     adminKey: sessionStorage.getItem("smalltown.adminKey"), drawnPlayers: 0,

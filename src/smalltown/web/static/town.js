@@ -45,6 +45,7 @@ function changed(topic) {
       header.renderPlaying();
       showDetails();
       break;
+    case "sheets": renderer.sheets.set(state.sheets); break;
     case "lines": talk.render(); showDetails(); break;
     case "selected": showDetails(); break;
     case "health": renderMinds(state); renderBanners(state); break;
@@ -109,6 +110,8 @@ window.addEventListener("hashchange", () => header.readAdminKey());
   debug: renderer.debug,
   spriteCount: () => renderer.painter.sprites.length,
   spriteFramesShown: () => renderer.painter.framesShown,
+  /** which sheet frame each resident drawn from an imported sprite sheet showed last */
+  sheetFrames: () => renderer.sheetFrames,
 });
 
 feed.start();

@@ -129,6 +129,12 @@
  */
 
 /**
+ * `characters:sheets`: a character sprite of a world imported from AI Town, its sheet (a
+ * stored JSON file: frames, animations, `meta.image`) and AI Town's animation speed.
+ * @typedef {{character: string, sheet: string, speed: number}} CharacterSheet
+ */
+
+/**
  * `world:joinWorld`'s answer.
  * @typedef {{inputId: string, token: string, tokenIdentifier: string}} Joined
  */

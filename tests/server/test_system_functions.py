@@ -3,7 +3,11 @@ page over HTTP and the sync socket with the admin key, refused to anyone else.""
 
 import asyncio
 import json
+import os
+import re
+import shutil
 import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,12 +17,14 @@ from smalltown.migrate.export_json import dumps
 from smalltown.migrate.import_zip import import_zip
 from smalltown.runtime import ADMIN, ANONYMOUS, FunctionError, Identity, Registry, Runtime, wire
 from smalltown.runtime.runtime import with_system_tables
-from smalltown.server import create_app
+from smalltown.server import ServerSettings, create_app
 from smalltown.store import Schema, encode_id, open_store
 from smalltown.store.ids import new_internal_id
 
+from conftest import require_service
 from helpers import RunningServer
 
+JS = Path(__file__).resolve().parents[1] / "js"
 SYSTEM_PATHS = ("_system/cli/tables", "_system/cli/tableData", "_system/cli/tableSize")
 
 
@@ -174,3 +180,47 @@ async def test_over_the_sync_socket_the_admin_subscribes_to_a_tables_data(server
         assert len(value["page"]) == len(server.docs) and value["isDone"] is True
     finally:
         await ws.close()
+
+
+@pytest.mark.timeout(120)
+async def test_npx_convex_data_reads_an_imported_table(tmp_path):
+    """Convex's own CLI (`npx convex data`) lists the tables and a table's documents."""
+    node = shutil.which("node")
+    if node is None:
+        require_service("Node.js", "node is not on PATH")
+    cli = JS / "node_modules" / "convex" / "bin" / "main.js"
+    if not cli.exists():
+        require_service("the convex npm package", f"run `npm ci` in {JS}")
+    url = f"sqlite:///{tmp_path}/cli.db"
+    docs = await _imported(url, tmp_path, n=4)
+    project = tmp_path / "project"  # what the CLI expects to run in
+    (project / "convex").mkdir(parents=True)
+    (project / "package.json").write_text('{"name": "p", "version": "0.0.0"}')
+    app = create_app(url, None, ServerSettings(admin_key="a-key-for-the-cli"))
+    async with RunningServer(app) as server:
+        env = {
+            **os.environ,
+            "CONVEX_SELF_HOSTED_URL": server.url,
+            "CONVEX_SELF_HOSTED_ADMIN_KEY": "a-key-for-the-cli",
+        }
+
+        async def convex(*args):
+            proc = await asyncio.create_subprocess_exec(
+                node,
+                str(cli),
+                *args,
+                cwd=project,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            output, _ = await asyncio.wait_for(proc.communicate(), 90)
+            assert proc.returncode == 0, output.decode()
+            return output.decode()
+
+        assert (await convex("data")).split() == ["notes"]
+        lines = (await convex("data", "notes", "--limit", "2", "--format", "jsonl")).splitlines()
+    # each a document as Convex prints values (an Int64 as `3n`, so not JSON)
+    found = [re.search(r'"_id": ?"(\w+)"', line) for line in lines if line.startswith("{")]
+    assert [m and m.group(1) for m in found] == [docs[-1]["_id"], docs[-2]["_id"]]
+    assert all(f'"n": {d["n"]}n' in line for d, line in zip(docs[:-3:-1], lines, strict=False))

@@ -51,13 +51,12 @@ def _unwritable(out: Path) -> str | None:
 async def _export(args: argparse.Namespace) -> int:
     from smalltown.migrate.export import export_zip
     from smalltown.runtime.runtime import with_system_tables
-    from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
     try:
-        schema = with_system_tables(load_app(options.app_package(args)).schema)
+        schema = with_system_tables(options.app_schema_of(args))
         store = await open_store(args.database, schema)
-    except StoreError as exc:
+    except (StoreError, options.AppNotLoaded) as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()

@@ -76,7 +76,6 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 async def _import(args: argparse.Namespace) -> int:
     from smalltown.migrate.import_zip import Choices, fit_schema, import_table, import_zip
     from smalltown.runtime.runtime import with_system_tables
-    from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
     choices = Choices(
@@ -87,9 +86,9 @@ async def _import(args: argparse.Namespace) -> int:
         mismatched_as_undeclared=args.mismatched_as_undeclared,
     )
     try:
-        app_schema = with_system_tables(load_app(options.app_package(args)).schema)
+        app_schema = with_system_tables(options.app_schema_of(args))
         store = await open_store(args.database, fit_schema(app_schema, args.snapshot, args.table))
-    except StoreError as exc:
+    except (StoreError, options.AppNotLoaded) as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()

@@ -36,3 +36,19 @@ def app_schema(parser: argparse.ArgumentParser, settings: Settings, text: str) -
 def app_package(args: argparse.Namespace) -> str | None:
     """The ``--app`` given (or its setting), None for no app."""
     return getattr(args, "app", None) or None
+
+
+class AppNotLoaded(Exception):
+    """``--app`` names no loadable app; the message is the line to show."""
+
+
+def app_schema_of(args: argparse.Namespace) -> Any:
+    """The schema of the ``--app`` given (an empty one for no app), or
+    :class:`AppNotLoaded` saying why there is none."""
+    from smalltown.server import load_app
+
+    package = app_package(args)
+    try:
+        return load_app(package).schema
+    except (ImportError, ValueError) as exc:
+        raise AppNotLoaded(f"cannot load app {package!r}: {exc}") from None

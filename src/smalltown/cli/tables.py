@@ -35,15 +35,14 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _tables(args: argparse.Namespace) -> int:
-    from smalltown.server import load_app
     from smalltown.store import Schema, StoreError, open_store
 
     try:
-        declared = {t.name for t in load_app(options.app_package(args)).schema.tables}
+        declared = {t.name for t in options.app_schema_of(args).tables}
         # Opened with no schema, so that looking changes nothing: every table the
         # database holds comes with the indexes it was stored with.
         store = await open_store(args.database, Schema([]))
-    except StoreError as exc:
+    except (StoreError, options.AppNotLoaded) as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     try:

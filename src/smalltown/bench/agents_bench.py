@@ -11,6 +11,10 @@ that more operations want the LLM than it has slots. Measured after a warm-up:
   outstanding (scheduled by a step and not yet finished);
 - operations finished per wall-clock second;
 - conversation turns and tokens (chat and embeddings) per agent-hour of *game* time;
+- what the talk amounts to: distinct partners each agent talked with in the window (in
+  conversations with at least one line that ended in it), and memories written
+  (conversation memories and reflections) per agent-day of game time, extrapolated from
+  the window;
 - world step wall time p50/p99 while operations run (run with ``--latency 0`` to compare).
 """
 
@@ -200,10 +204,12 @@ async def _run(
         meter.reset()
         measuring = True
         tokens_before = _tokens(llm)
+        seen_before = await store.read(_seen)
         started = time.perf_counter()
         await _keep_viewed(store, world_id, minutes * 60)
         wall = time.perf_counter() - started
         measuring = False
+        seen_after = await store.read(_seen)
         utilisation = meter.utilisation()
         tokens = _tokens(llm) - tokens_before
     finally:
@@ -212,6 +218,13 @@ async def _run(
         await llm.close()
         await store.close()
     agent_hours = agents * wall * time_scale / 3600
+    agent_days = agent_hours / 24
+    pairs = {
+        pair
+        for conversation, pair in seen_after["conversations"].items()
+        if conversation not in seen_before["conversations"]
+    }
+    partners = {p for a, b in pairs for p in ((a, b), (b, a))}
     figures = {
         "agents": agents,
         "concurrency": concurrency,
@@ -225,6 +238,12 @@ async def _run(
         "llm_calls": llm.usage.requests,
         "turns_per_agent_hour": counters.turns / agent_hours,
         "tokens_per_agent_hour": tokens / agent_hours,
+        "tokens_per_turn": tokens / max(counters.turns, 1),
+        "game_minutes": wall * time_scale / 60,
+        "partners_per_agent": len(partners) / agents,
+        "memories_per_agent_day": (seen_after["memories"] - seen_before["memories"]) / agent_days,
+        "reflections_per_agent_day": (seen_after["reflections"] - seen_before["reflections"])
+        / agent_days,
         "steps": len(counters.steps),
         "step_p50_ms": percentile(counters.steps, 50),
         "step_p99_ms": percentile(counters.steps, 99),
@@ -232,6 +251,23 @@ async def _run(
     }
     _report(figures, out)
     return figures
+
+
+async def _seen(tx) -> dict[str, Any]:
+    """What the town has to show for its talk so far: who has talked with whom (in a
+    conversation with at least one line), and how many memories and reflections."""
+    conversations = {
+        c["id"]: tuple(c["participants"][:2])
+        for c in await tx.query("archivedConversations")
+        if c.get("numMessages", 0) > 0
+    }
+    memories = await tx.query("memories")
+    reflections = sum(1 for m in memories if m["data"]["type"] == "reflection")
+    return {
+        "conversations": conversations,
+        "memories": len(memories) - reflections,
+        "reflections": reflections,
+    }
 
 
 def _tokens(llm) -> int:
@@ -267,7 +303,12 @@ def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
     out(
         f"per agent-hour of game time: {f['turns_per_agent_hour']:.0f} conversation turns, "
         f"{f['tokens_per_agent_hour']:,.0f} tokens (Generative Agents: "
-        f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,})"
+        f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,}); {f['tokens_per_turn']:.0f} tokens a turn"
+    )
+    out(
+        f"distinct partners per agent in {f['game_minutes']:.0f} game minutes: "
+        f"{f['partners_per_agent']:.1f}; per agent-day: {f['memories_per_agent_day']:.0f} "
+        f"conversation memories, {f['reflections_per_agent_day']:.1f} reflections"
     )
     out(
         f"world step while operations run: p50 {f['step_p50_ms']:.1f} ms, p99 "

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smalltown.engine.agent_rules import decide
-from smalltown.engine.constants import HUMAN_IDLE_TIMEOUT_MS, MAX_INPUTS_PER_STEP, STEP_MS, TICK_MS
+from smalltown.engine.constants import (
+    HUMAN_IDLE_TIMEOUT_MS,
+    MAX_INPUTS_PER_STEP,
+    MAX_PATHFINDS_PER_STEP,
+    STEP_MS,
+    TICK_MS,
+)
 from smalltown.engine.context import StartedOperation, StepContext
 from smalltown.engine.conversations import tick_conversations
 from smalltown.engine.inputs import InputError, apply_input, remove_player
@@ -40,6 +46,7 @@ class StepResult:
     archived_players: list[dict[str, Any]] = field(default_factory=list)
     end_time: float = 0.0
     duration: float = 0.0
+    path_searches: int = 0  # paths planned this step (at most MAX_PATHFINDS_PER_STEP)
 
 
 def step_rng(seed: int, step_number: int) -> random.Random:
@@ -89,5 +96,6 @@ def step(
     result.archived_conversations = ctx.archived_conversations
     result.archived_players = ctx.archived_players
     result.end_time = end
+    result.path_searches = MAX_PATHFINDS_PER_STEP - ctx.pathfinds_left
     result.duration = duration
     return result

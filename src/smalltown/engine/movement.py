@@ -70,8 +70,10 @@ def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None
     if len(tiles) <= 1 and player.position.distance(Point(*start)) < 1e-6:
         stop(player)  # already there, or nowhere to go
         return
+    # From where the player stands along the tiles; when the goal is the tile it stands
+    # on, to that tile's centre (not nowhere).
     waypoints = [(player.position.x, player.position.y)] + [
-        (float(x), float(y)) for x, y in tiles[1:]
+        (float(x), float(y)) for x, y in (tiles[1:] or tiles)
     ]
     path = []
     t = now

@@ -34,6 +34,8 @@ class WorldMap:
     animated_sprites: list[dict[str, Any]] = field(default_factory=list)
     _blocked: bytearray = field(default_factory=bytearray, repr=False, compare=False)
     _free: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    regions_cache: list[int] | None = field(default=None, repr=False, compare=False)
+    """Filled by ``pathfinding.regions`` the first time it is asked about this map."""
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:

@@ -56,26 +56,58 @@ LINES = (
 )
 
 
+def call_kind(body: dict[str, Any]) -> str:
+    """What an LLM call was for, from its prompt: a line, a summary, a rating, a
+    reflection, or an embedding."""
+    if "messages" not in body:
+        return "embedding"
+    asked = body["messages"][-1]["content"]
+    if "On a scale of 0" in asked:
+        return "rating"
+    if "write down what you want to remember" in asked:
+        return "summary"
+    if "What three things" in asked:
+        return "reflection"
+    return "line"
+
+
 def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
     """Replies shaped like a small model's: a line, a summary, a rating, three insights."""
-    if "messages" not in body:
+    kind = call_kind(body)
+    if kind == "embedding":
         return None
     asked = body["messages"][-1]["content"]
     pick = int.from_bytes(hashlib.sha256(asked.encode()).digest()[:4], "big")
-    if "On a scale of 0" in asked:
+    if kind == "rating":
         return str(3 + pick % 5)
-    if "write down what you want to remember" in asked:
+    if kind == "summary":
         return (
             "I talked about the fair and the fog on the harbour; they seemed worried about "
             "the bakery's flour and I promised to help look for shells."
         )
-    if "What three things" in asked:
+    if kind == "reflection":
         return (
             "1. Neighbours here care about the fair more than they admit (1, 2)\n"
             "2. The harbour fog changes everyone's plans (2)\n"
             "3. I enjoy being asked for help (1, 3)"
         )
     return LINES[pick % len(LINES)]
+
+
+def tokens_by_kind(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str, int]:
+    """Tokens (in and out, as the fake LLM counts them) by what the calls were for."""
+    out: dict[str, int] = {}
+    for path, body, _ in requests:
+        kind = call_kind(body)
+        if kind == "embedding":
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            tokens = sum(count_like_a_tokenizer(t) for t in texts)
+        else:
+            reply = scripted_reply(path, body) or ""
+            tokens = sum(count_like_a_tokenizer(m["content"]) for m in body["messages"])
+            tokens += count_like_a_tokenizer(reply)
+        out[kind] = out.get(kind, 0) + tokens
+    return out
 
 
 @dataclass
@@ -205,11 +237,13 @@ async def _run(
         measuring = True
         tokens_before = _tokens(llm)
         seen_before = await store.read(_seen)
+        first_request = len(fake.requests)
         started = time.perf_counter()
         await _keep_viewed(store, world_id, minutes * 60)
         wall = time.perf_counter() - started
         measuring = False
         seen_after = await store.read(_seen)
+        by_kind = tokens_by_kind(fake.requests[first_request:])
         utilisation = meter.utilisation()
         tokens = _tokens(llm) - tokens_before
     finally:
@@ -239,6 +273,7 @@ async def _run(
         "turns_per_agent_hour": counters.turns / agent_hours,
         "tokens_per_agent_hour": tokens / agent_hours,
         "tokens_per_turn": tokens / max(counters.turns, 1),
+        "tokens_per_agent_hour_by_kind": {k: v / agent_hours for k, v in sorted(by_kind.items())},
         "game_minutes": wall * time_scale / 60,
         "partners_per_agent": len(partners) / agents,
         "memories_per_agent_day": (seen_after["memories"] - seen_before["memories"]) / agent_days,
@@ -304,6 +339,10 @@ def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
         f"per agent-hour of game time: {f['turns_per_agent_hour']:.0f} conversation turns, "
         f"{f['tokens_per_agent_hour']:,.0f} tokens (Generative Agents: "
         f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,}); {f['tokens_per_turn']:.0f} tokens a turn"
+    )
+    out(
+        "  of which: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in f["tokens_per_agent_hour_by_kind"].items())
     )
     out(
         f"distinct partners per agent in {f['game_minutes']:.0f} game minutes: "

@@ -72,25 +72,30 @@ def call_kind(body: dict[str, Any]) -> str:
 
 
 def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
-    """Replies shaped like a small model's: a line, a summary, a rating, three insights."""
+    """Replies shaped like a small model's: a line, a summary, a rating, three insights;
+    a summary or insights asked to carry their rating (``Importance: N``) carry it."""
     kind = call_kind(body)
     if kind == "embedding":
         return None
     asked = body["messages"][-1]["content"]
     pick = int.from_bytes(hashlib.sha256(asked.encode()).digest()[:4], "big")
+    rating = str(3 + pick % 5)
+    rated = "Importance:" in asked  # asked to rate the answer in it, it does
     if kind == "rating":
-        return str(3 + pick % 5)
+        return rating
     if kind == "summary":
-        return (
+        summary = (
             "I talked about the fair and the fog on the harbour; they seemed worried about "
             "the bakery's flour and I promised to help look for shells."
         )
+        return f"{summary}\nImportance: {rating}" if rated else summary
     if kind == "reflection":
-        return (
-            "1. Neighbours here care about the fair more than they admit (1, 2)\n"
-            "2. The harbour fog changes everyone's plans (2)\n"
-            "3. I enjoy being asked for help (1, 3)"
+        insights = (
+            "1. Neighbours here care about the fair more than they admit (1, 2)",
+            "2. The harbour fog changes everyone's plans (2)",
+            "3. I enjoy being asked for help (1, 3)",
         )
+        return "\n".join(f"{i} Importance: {rating}" if rated else i for i in insights)
     return LINES[pick % len(LINES)]
 
 

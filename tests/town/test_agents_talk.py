@@ -369,7 +369,7 @@ async def test_a_rated_summary_needs_no_second_call_and_small_talk_no_reflection
     async with RunningServer(fake.app) as llm_server:
         town = await Town().open(tmp_path, llm_server.url)
         try:
-            human, agent, conversation = await meet(town)
+            human, _, conversation = await meet(town)
             await town.say(human, conversation, "m-1", "Nice weather.")
             fake.default_reply = "It is."
 

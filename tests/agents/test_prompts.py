@@ -4,6 +4,7 @@ and identities go into the first line only, ratings come inside the answers they
 import pytest
 
 from smalltown.agents.prompts import (
+    SUMMARY_LINES,
     TRANSCRIPT_WINDOW,
     conversation_messages,
     parse_rated,
@@ -70,6 +71,9 @@ def test_a_summary_is_written_from_what_the_other_said():
     assert "You just talked with Tobias" in asked and "Importance: " in asked
     assert all(f"line number {n:03d}" in asked for n in (0, 2, 4))
     assert not any(f"line number {n:03d}" in asked for n in (1, 3, 5))
+    long = text(summary_messages(MARISOL, TOBIAS, talk(30)))
+    theirs = [n for n in range(0, 30, 2) if f"line number {n:03d}" in long]
+    assert theirs == list(range(0, 30, 2))[-SUMMARY_LINES:]
     alone = text(summary_messages(MARISOL, TOBIAS, [("Marisol", "hello there")]))
     assert "Marisol: hello there" in alone  # they said nothing: the whole talk
 

@@ -31,7 +31,7 @@ log = logging.getLogger("smalltown.agents")
 RECENCY_PER_HOUR = 0.99
 HOUR_MS = 3_600_000
 MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
-RECALLED = 3  # memories an agent brings to a conversation
+RECALLED = 2  # memories an agent brings to a conversation (its first line)
 
 
 def normalise(values: Sequence[float]) -> list[float]:

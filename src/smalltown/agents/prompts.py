@@ -15,6 +15,7 @@ _GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[^.!?
 
 
 TRANSCRIPT_WINDOW = 2  # the latest lines a line's prompt carries, after the first
+SUMMARY_LINES = 4  # the latest lines of the other's a summary is written from
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -70,7 +71,7 @@ def conversation_messages(
     system = (
         f"You are {me['name']}, who lives in town. {persona(me)} On your mind today: "
         f"{me.get('plan', '')}\n{other['name']}: {persona(other) or 'A neighbour.'} {history} "
-        f"{situation} Say only your next words: one or two short sentences, no name or quotes."
+        f"{situation} Answer in a sentence or two."
     )
     if memories:
         system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
@@ -110,10 +111,11 @@ def usable_reply(text: str, kind: str, source: str, max_chars: int = MAX_REPLY_C
 def summary_messages(
     me: Person, other: Person, transcript: list[tuple[str, str]]
 ) -> list[dict[str, str]]:
-    """What ``me`` writes down after talking with ``other``: from what the other said (the
-    whole talk when they said nothing), rated in the same answer (a last line
+    """What ``me`` writes down after talking with ``other``: from the latest
+    ``SUMMARY_LINES`` the other said (the whole talk when they said nothing), rated in the same answer (a last line
     ``Importance: N``, read by ``parse_rated``)."""
     theirs = [text for author, text in transcript if author == other["name"]]
+    theirs = theirs[-SUMMARY_LINES:]
     if theirs:
         heard = f"{other['name']} said:\n" + "\n".join(f"- {t}" for t in theirs)
     else:
@@ -124,8 +126,7 @@ def summary_messages(
             "role": "user",
             "content": f"You just talked with {other['name']}. {heard}\n"
             "In a sentence or two, in the first person, write down what you want to remember. "
-            "Then, on its own line, how much it matters to you, 0 (trivial) to 9 "
-            "(life-changing), like: Importance: 4",
+            "Last line: Importance: N (0 trivial, 9 life-changing).",
         },
     ]
 

@@ -47,7 +47,7 @@ def test_later_lines_carry_only_the_latest_lines(lines):
     kept = [n for n in range(lines) if f"line number {n:03d}" in prompt]
     assert kept == list(range(lines))[-TRANSCRIPT_WINDOW:]
     assert "What you remember" not in prompt and "doorstep" not in prompt
-    assert prompt.startswith("You are Marisol, talking with Tobias.")
+    assert prompt.startswith("You are Marisol; answer Tobias briefly.")
 
 
 def test_a_line_prompt_stays_the_same_size_however_long_the_talk():

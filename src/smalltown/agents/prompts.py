@@ -15,7 +15,7 @@ _GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[^.!?
 
 
 TRANSCRIPT_WINDOW = 2  # the latest lines a line's prompt carries, after the first
-SUMMARY_LINES = 4  # the latest lines of the other's a summary is written from
+SUMMARY_LINES = 3  # the latest lines of the other's a summary is written from
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -50,16 +50,13 @@ def conversation_messages(
     only the latest ``TRANSCRIPT_WINDOW`` lines: the talk has taken its course by then."""
     if not first_line_of(me, transcript):
         task = (
-            "You must go now: say a short, warm goodbye."
+            f"you must go: say a short, warm goodbye to {other['name']}."
             if kind == "leave"
-            else "Answer in a sentence or two."
+            else f"answer {other['name']} briefly."
         )
         lines = "\n".join(f"{a}: {t}" for a, t in transcript[-TRANSCRIPT_WINDOW:])
         return [
-            {
-                "role": "system",
-                "content": f"You are {me['name']}, talking with {other['name']}. {task}",
-            },
+            {"role": "system", "content": f"You are {me['name']}; {task}"},
             {"role": "user", "content": lines},
         ]
     situation = {
@@ -112,8 +109,8 @@ def summary_messages(
     me: Person, other: Person, transcript: list[tuple[str, str]]
 ) -> list[dict[str, str]]:
     """What ``me`` writes down after talking with ``other``: from the latest
-    ``SUMMARY_LINES`` the other said (the whole talk when they said nothing), rated in the same answer (a last line
-    ``Importance: N``, read by ``parse_rated``)."""
+    ``SUMMARY_LINES`` lines the other said (the whole talk when they said nothing), rated
+    in the same answer (a last line ``Importance: N``, read by ``parse_rated``)."""
     theirs = [text for author, text in transcript if author == other["name"]]
     theirs = theirs[-SUMMARY_LINES:]
     if theirs:

@@ -74,12 +74,14 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
         step_number += 1
     cpu: list[float] = []
     searches: list[int] = []
+    meeting_searches = 0
     doc_bytes = 0
     for _ in range(int(minutes * 60)):
         started = time.process_time()
         out = step(world, world_map, pending, now, seed=seed, step_number=step_number)
         cpu.append((time.process_time() - started) * 1000)
         searches.append(out.path_searches)
+        meeting_searches += out.meeting_searches
         now, step_number = out.end_time, step_number + 1
         pending, number = _answers(out.operations, number)
         doc_bytes = len(json.dumps(world.to_document()))
@@ -91,6 +93,7 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
         "world_document_bytes": doc_bytes,
         "conversations": len(world.conversations),
         "path_searches_per_step": sum(searches) / max(len(searches), 1),
+        "meeting_searches_per_step": meeting_searches / max(len(searches), 1),
         "steps_at_search_cap": sum(n >= MAX_PATHFINDS_PER_STEP for n in searches)
         / max(len(searches), 1),
     }
@@ -149,7 +152,8 @@ def run(
             f"{agents:>5} agents: step CPU p50 {figures['step_p50_ms']:.1f} ms, "
             f"p99 {figures['step_p99_ms']:.1f} ms; {figures['cpu_s_per_minute']:.2f} s CPU per "
             f"simulated minute; world document {figures['world_document_bytes']:,} bytes; "
-            f"{figures['path_searches_per_step']:.1f} path searches a step (all "
+            f"{figures['path_searches_per_step']:.1f} path searches a step "
+            f"({figures['meeting_searches_per_step']:.1f} for meetings; all "
             f"{MAX_PATHFINDS_PER_STEP} used in {figures['steps_at_search_cap']:.0%} of steps)"
         )
     if worlds:

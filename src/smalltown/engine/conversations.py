@@ -18,12 +18,11 @@ from smalltown.engine.constants import (
 )
 from smalltown.engine.context import StepContext
 from smalltown.engine.geometry import Point, facing_between, midpoint
-from smalltown.engine.movement import stop, walk_to
+from smalltown.engine.movement import someone_near, stop, walk_to
 from smalltown.engine.pathfinding import (
     NEIGHBOURS,
     Tile,
     nearest_free,
-    occupied_counts,
     regions,
     regions_from,
 )
@@ -103,19 +102,13 @@ def meeting_tiles(ctx: StepContext, pa: Player, pb: Player) -> tuple[Tile, Tile]
     if not shared:
         return None
     labels, width = regions(world_map), world_map.width
-    if ctx.occupied is None:
-        ctx.occupied = occupied_counts(
-            (p.position.x, p.position.y) for p in ctx.world.players.values()
-        )
-    occupied = ctx.occupied
-    ours = occupied_counts([(pa.position.x, pa.position.y), (pb.position.x, pb.position.y)])
 
     def open_tile(tile: Tile) -> bool:
         x, y = tile
         return (
             world_map.inside(x, y)
             and labels[y * width + x] in shared
-            and occupied.get(tile, 0) <= ours.get(tile, 0)
+            and not someone_near(ctx, tile, pa, pb)
         )
 
     def partners(tile: Tile) -> list[Tile]:

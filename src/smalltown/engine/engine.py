@@ -25,7 +25,7 @@ from smalltown.engine.movement import tick_movement
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 
-ENGINE_VERSION = 1  # bump when a rule change would replay old input logs differently
+ENGINE_VERSION = 2  # bump when a rule change would replay old input logs differently
 CONVERSATION_TICKS = 8  # conversations are checked every 8th tick (128 ms), and at the end
 
 
@@ -47,6 +47,7 @@ class StepResult:
     end_time: float = 0.0
     duration: float = 0.0
     path_searches: int = 0  # paths planned this step (at most MAX_PATHFINDS_PER_STEP)
+    meeting_searches: int = 0  # of which for players walking over to talk
 
 
 def step_rng(seed: int, step_number: int) -> random.Random:
@@ -97,5 +98,6 @@ def step(
     result.archived_players = ctx.archived_players
     result.end_time = end
     result.path_searches = MAX_PATHFINDS_PER_STEP - ctx.pathfinds_left
+    result.meeting_searches = ctx.meeting_searches
     result.duration = duration
     return result

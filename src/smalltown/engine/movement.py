@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 
@@ -13,7 +14,7 @@ from smalltown.engine.constants import (
 )
 from smalltown.engine.context import StepContext
 from smalltown.engine.geometry import Facing, Point
-from smalltown.engine.pathfinding import find_path, occupied_counts
+from smalltown.engine.pathfinding import Tile, find_path
 from smalltown.engine.state import Pathfinding, Player
 
 MS_PER_TILE = 1000.0 / SPEED_TILES_PER_S
@@ -30,10 +31,7 @@ def stop(player: Player) -> None:
 
 
 def tick_movement(ctx: StepContext, now: float) -> None:
-    players = list(ctx.world.players.values())
-    grid: dict[tuple[int, int], list[Player]] | None = None
-    ctx.occupied = None  # where players stand changes from tick to tick
-    for player in players:
+    for player in list(ctx.world.players.values()):
         pf = player.pathfinding
         if pf is None:
             continue
@@ -44,29 +42,43 @@ def tick_movement(ctx: StepContext, now: float) -> None:
             pf.kind = "needsPath"
         if pf.kind == "needsPath" and ctx.pathfinds_left > 0:
             ctx.pathfinds_left -= 1
+            if ctx.world.conversation_of(player.id) is not None:
+                ctx.meeting_searches += 1
             _plan(ctx, player, pf, now)
         if pf.kind == "moving":
-            if grid is None:  # who stands where, built once a tick, only when someone walks
-                grid = defaultdict(list)
-                for p in players:
-                    grid[(math.floor(p.position.x), math.floor(p.position.y))].append(p)
-            _advance(ctx, player, pf, now, grid)
+            _advance(ctx, player, pf, now, crowd(ctx))
+
+
+def crowd(ctx: StepContext) -> dict[Tile, list[Player]]:
+    """Who stands in which tile-sized cell (``floor`` of the position): built once a
+    step, when first asked, and kept up to date as players move (only walking moves them
+    within a step)."""
+    if ctx.grid is None:
+        ctx.grid = defaultdict(list)
+        for p in ctx.world.players.values():
+            ctx.grid[(math.floor(p.position.x), math.floor(p.position.y))].append(p)
+    return ctx.grid
+
+
+def someone_near(ctx: StepContext, tile: Tile, *but: Player) -> bool:
+    """Whether a player other than ``but`` stands within the collision distance of the
+    centre of ``tile``: then it blocks the tile."""
+    grid, (tx, ty) = crowd(ctx), tile
+    for cell in ((tx - 1, ty - 1), (tx - 1, ty), (tx, ty - 1), (tx, ty)):
+        for p in grid.get(cell, ()):
+            if p not in but and math.hypot(p.position.x - tx, p.position.y - ty) < (
+                COLLISION_DISTANCE
+            ):
+                return True
+    return False
 
 
 def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None:
-    if ctx.occupied is None:  # built once a tick, for every path planned in it
-        ctx.occupied = occupied_counts(
-            (p.position.x, p.position.y) for p in ctx.world.players.values()
-        )
-    mine = occupied_counts([(player.position.x, player.position.y)])
-    occupied = ctx.occupied
-
-    def taken(tile: tuple[int, int]) -> bool:  # by someone other than the planner
-        return occupied.get(tile, 0) > mine.get(tile, 0)
-
     start = player.position.tile()
     goal = (round(pf.destination.x), round(pf.destination.y))
-    tiles = find_path(ctx.world_map, start, goal, blocked=taken)
+    tiles = find_path(
+        ctx.world_map, start, goal, blocked=functools.cache(lambda t: someone_near(ctx, t, player))
+    )
     if len(tiles) <= 1 and player.position.distance(Point(*start)) < 1e-6:
         stop(player)  # already there, or nowhere to go
         return
@@ -95,7 +107,7 @@ def _sign(v: float) -> float:
     return 0.0 if abs(v) < 1e-9 else (1.0 if v > 0 else -1.0)
 
 
-def _nearby(grid: dict[tuple[int, int], list[Player]], point: Point) -> list[Player]:
+def _nearby(grid: dict[Tile, list[Player]], point: Point) -> list[Player]:
     cx, cy = math.floor(point.x), math.floor(point.y)
     return [p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in grid.get((cx + dx, cy + dy), ())]
 
@@ -105,7 +117,7 @@ def _advance(
     player: Player,
     pf: Pathfinding,
     now: float,
-    grid: dict[tuple[int, int], list[Player]],
+    grid: dict[Tile, list[Player]],
 ) -> None:
     path = pf.path
     if now >= path[-1][4]:
@@ -129,7 +141,12 @@ def _advance(
             pf.until = now + ctx.rng.random() * PATHFINDING_BACKOFF_MS
             player.speed = 0.0
             return
+    cell = (math.floor(player.position.x), math.floor(player.position.y))
     player.position = target
+    moved_to = (math.floor(target.x), math.floor(target.y))
+    if moved_to != cell:
+        grid[cell].remove(player)
+        grid[moved_to].append(player)
     if facing is not None:
         player.facing = facing
     if now >= path[-1][4]:

@@ -31,6 +31,7 @@ class StepContext:
     pathfinds_left: int = MAX_PATHFINDS_PER_STEP
     grid: dict[tuple[int, int], list[Player]] | None = None  # who stands where, see movement
     meeting_searches: int = 0  # paths planned for players walking over to talk
+    cursors: dict[str, tuple[list[Any], int]] = field(default_factory=dict)  # see movement
     operations: list[StartedOperation] = field(default_factory=list)
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)
     archived_players: list[dict[str, Any]] = field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import defaultdict
@@ -103,13 +104,29 @@ def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None
     pf.destination = Point(*waypoints[-1])  # the goal, or the reachable tile nearest it
 
 
+Waypoint = tuple[float, float, float, float, float]  # x, y, dx, dy, time
+
+
+def _time(waypoint: Waypoint) -> float:
+    return waypoint[4]
+
+
 def _sign(v: float) -> float:
     return 0.0 if abs(v) < 1e-9 else (1.0 if v > 0 else -1.0)
 
 
-def _nearby(grid: dict[Tile, list[Player]], point: Point) -> list[Player]:
-    cx, cy = math.floor(point.x), math.floor(point.y)
-    return [p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in grid.get((cx + dx, cy + dy), ())]
+def _ahead(ctx: StepContext, player: Player, path: list[Waypoint], now: float) -> int:
+    """The index of the first waypoint still ahead at ``now`` (before the last one's
+    time): found by bisection once a step, then walked forward tick by tick."""
+    hint = ctx.cursors.get(player.id)
+    if hint is not None and hint[0] is path:
+        i = hint[1]
+        while path[i][4] <= now:
+            i += 1
+    else:
+        i = max(1, bisect.bisect_right(path, now, key=_time))
+    ctx.cursors[player.id] = (path, i)
+    return i
 
 
 def _advance(
@@ -120,36 +137,40 @@ def _advance(
     grid: dict[Tile, list[Player]],
 ) -> None:
     path = pf.path
-    if now >= path[-1][4]:
-        target = Point(path[-1][0], path[-1][1])
-        facing = Facing(path[-1][2], path[-1][3]) if path[-1][2:4] != (0.0, 0.0) else None
+    last = path[-1]
+    if now >= last[4]:
+        x, y, dx, dy = last[0], last[1], last[2], last[3]
     else:
-        i = next(i for i in range(1, len(path)) if path[i][4] > now)
+        i = _ahead(ctx, player, path, now)
         a, b = path[i - 1], path[i]
         span = b[4] - a[4]
         f = 0.0 if span <= 0 else (now - a[4]) / span
-        target = Point(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
-        facing = Facing(a[2], a[3]) if (a[2], a[3]) != (0.0, 0.0) else None
-    for other in _nearby(grid, target):
-        if other is player:
-            continue
-        gap = other.position.distance(target)
-        # Someone is in the way (and we would be getting closer): stand still a moment,
-        # then plan around them.
-        if gap < COLLISION_DISTANCE and gap < other.position.distance(player.position):
-            pf.kind = "waiting"
-            pf.until = now + ctx.rng.random() * PATHFINDING_BACKOFF_MS
-            player.speed = 0.0
-            return
-    cell = (math.floor(player.position.x), math.floor(player.position.y))
-    player.position = target
-    moved_to = (math.floor(target.x), math.floor(target.y))
+        x, y, dx, dy = a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2], a[3]
+    px, py = player.position.x, player.position.y
+    cx, cy = math.floor(x), math.floor(y)
+    hypot = math.hypot
+    for gx in (cx - 1, cx, cx + 1):
+        for gy in (cy - 1, cy, cy + 1):
+            for other in grid.get((gx, gy), ()):
+                if other is player:
+                    continue
+                ox, oy = other.position.x, other.position.y
+                gap = hypot(ox - x, oy - y)
+                # Someone is in the way (and we would be getting closer): stand still a
+                # moment, then plan around them.
+                if gap < COLLISION_DISTANCE and gap < hypot(ox - px, oy - py):
+                    pf.kind = "waiting"
+                    pf.until = now + ctx.rng.random() * PATHFINDING_BACKOFF_MS
+                    player.speed = 0.0
+                    return
+    player.position = Point(x, y)
+    cell, moved_to = (math.floor(px), math.floor(py)), (cx, cy)
     if moved_to != cell:
         grid[cell].remove(player)
         grid[moved_to].append(player)
-    if facing is not None:
-        player.facing = facing
-    if now >= path[-1][4]:
+    if (dx, dy) != (0.0, 0.0):
+        player.facing = Facing(dx, dy)
+    if now >= last[4]:
         stop(player)
     else:
         player.speed = SPEED_TILES_PER_S

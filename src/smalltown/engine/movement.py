@@ -147,10 +147,10 @@ def _advance(
         f = 0.0 if span <= 0 else (now - a[4]) / span
         x, y, dx, dy = a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2], a[3]
     px, py = player.position.x, player.position.y
-    cx, cy = math.floor(x), math.floor(y)
-    hypot = math.hypot
-    for gx in (cx - 1, cx, cx + 1):
-        for gy in (cy - 1, cy, cy + 1):
+    hypot, floor, reach = math.hypot, math.floor, COLLISION_DISTANCE
+    # Only the cells within the collision distance of the target (2 x 2 at most).
+    for gx in range(floor(x - reach), floor(x + reach) + 1):
+        for gy in range(floor(y - reach), floor(y + reach) + 1):
             for other in grid.get((gx, gy), ()):
                 if other is player:
                     continue
@@ -164,7 +164,7 @@ def _advance(
                     player.speed = 0.0
                     return
     player.position = Point(x, y)
-    cell, moved_to = (math.floor(px), math.floor(py)), (cx, cy)
+    cell, moved_to = (floor(px), floor(py)), (floor(x), floor(y))
     if moved_to != cell:
         grid[cell].remove(player)
         grid[moved_to].append(player)

@@ -357,3 +357,13 @@ def test_walled_off_pairs_end_their_conversation_at_once():
     sim.run()
     assert c not in sim.world.conversations
     assert sim.archived[-1]["id"] == c
+
+
+def test_a_player_off_the_centre_of_its_goal_tile_walks_onto_it():
+    sim = Sim()
+    ada = sim.ok("join", {"tokenIdentifier": "ada"})
+    sim.place(ada, 3, 2.6)  # on tile (3, 3), short of its centre
+    sim.run(("moveTo", {"playerId": ada, "destination": {"x": 3, "y": 3}}), steps=2)
+    player = sim.world.players[ada]
+    assert (player.position.x, player.position.y) == (3.0, 3.0)
+    assert player.pathfinding is None

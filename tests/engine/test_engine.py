@@ -367,3 +367,21 @@ def test_a_player_off_the_centre_of_its_goal_tile_walks_onto_it():
     player = sim.world.players[ada]
     assert (player.position.x, player.position.y) == (3.0, 3.0)
     assert player.pathfinding is None
+
+
+def test_agents_do_not_invite_someone_they_cannot_reach():
+    wall = [(6, y) for y in range(12)]
+    sim = Sim(open_map(walls=wall))
+    inviter = sim.agent(4, 2)
+    walled_off = sim.agent(8, 2)  # nearer, behind the wall
+    reachable = sim.agent(1, 9)
+    for ids in (inviter, walled_off, reachable):
+        sim.world.players[ids["playerId"]].activity = None
+    sim.ok("moveTo", {"playerId": inviter["playerId"], "destination": {"x": 2, "y": 2}})
+    invited = {
+        p
+        for c in sim.world.conversations.values()
+        if c.creator == inviter["playerId"]
+        for p in c.participants
+    }
+    assert reachable["playerId"] in invited and walled_off["playerId"] not in invited

@@ -36,11 +36,21 @@ def occupied_tiles(positions: Iterable[tuple[float, float]]) -> set[Tile]:
     return set(occupied_counts(positions))
 
 
+_REGIONS: dict[tuple[int, int, bytes], list[int]] = {}  # by layout, the latest few
+_REGIONS_KEPT = 16
+
+
 def regions(world_map: WorldMap) -> list[int]:
     """Each tile's region (index ``y * width + x``): tiles that can walk to each other
-    around the map's objects share a number; blocked tiles have -1. Computed once a map."""
+    around the map's objects share a number; blocked tiles have -1. Worked out once a
+    layout (a runner reads the map afresh every step) and kept with the map."""
     if world_map.regions_cache is not None:
         return world_map.regions_cache
+    layout = world_map.layout()
+    known = _REGIONS.get(layout)
+    if known is not None:
+        world_map.regions_cache = known
+        return known
     width, height = world_map.width, world_map.height
     labels = [-1] * (width * height)
     region = 0
@@ -62,7 +72,9 @@ def regions(world_map: WorldMap) -> list[int]:
                     labels[ny * width + nx] = region
                     todo.append((nx, ny))
         region += 1
-    world_map.regions_cache = labels
+    world_map.regions_cache = _REGIONS[layout] = labels
+    while len(_REGIONS) > _REGIONS_KEPT:
+        del _REGIONS[next(iter(_REGIONS))]
     return labels
 
 

@@ -67,6 +67,10 @@ class WorldMap:
         """Outside the map or under an object."""
         return not self.inside(x, y) or bool(self._blocked[y * self.width + x])
 
+    def layout(self) -> tuple[int, int, bytes]:
+        """The size and which tiles block: equal for maps that walk alike."""
+        return (self.width, self.height, bytes(self._blocked))
+
     def free_tiles(self) -> list[tuple[int, int]]:
         """Every tile no object blocks, row by row (computed once; do not modify)."""
         return self._free

@@ -29,7 +29,9 @@ class StepContext:
     rng: random.Random
     now: float
     pathfinds_left: int = MAX_PATHFINDS_PER_STEP
-    occupied: dict[tuple[int, int], int] | None = None  # per tick, see movement
+    grid: dict[tuple[int, int], list[Player]] | None = None  # who stands where, see movement
+    meeting_searches: int = 0  # paths planned for players walking over to talk
+    cursors: dict[str, tuple[list[Any], int]] = field(default_factory=dict)  # see movement
     walked: list[Player] = field(default_factory=list)  # per tick: who had a path to follow
     operations: list[StartedOperation] = field(default_factory=list)
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)

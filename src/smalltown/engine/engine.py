@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smalltown.engine.agent_rules import decide
-from smalltown.engine.constants import HUMAN_IDLE_TIMEOUT_MS, MAX_INPUTS_PER_STEP, STEP_MS, TICK_MS
+from smalltown.engine.constants import (
+    HUMAN_IDLE_TIMEOUT_MS,
+    MAX_INPUTS_PER_STEP,
+    MAX_PATHFINDS_PER_STEP,
+    STEP_MS,
+    TICK_MS,
+)
 from smalltown.engine.context import StartedOperation, StepContext
 from smalltown.engine.conversations import tick_conversations
 from smalltown.engine.history import LocationHistory
@@ -20,7 +26,7 @@ from smalltown.engine.movement import tick_movement
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 
-ENGINE_VERSION = 1  # bump when a rule change would replay old input logs differently
+ENGINE_VERSION = 2  # bump when a rule change would replay old input logs differently
 CONVERSATION_TICKS = 8  # conversations are checked every 8th tick (128 ms), and at the end
 
 
@@ -41,6 +47,8 @@ class StepResult:
     archived_players: list[dict[str, Any]] = field(default_factory=list)
     end_time: float = 0.0
     duration: float = 0.0
+    path_searches: int = 0  # paths planned this step (at most MAX_PATHFINDS_PER_STEP)
+    meeting_searches: int = 0  # of which for players walking over to talk
 
 
 def step_rng(seed: int, step_number: int) -> random.Random:
@@ -97,5 +105,7 @@ def step(
     result.archived_conversations = ctx.archived_conversations
     result.archived_players = ctx.archived_players
     result.end_time = end
+    result.path_searches = MAX_PATHFINDS_PER_STEP - ctx.pathfinds_left
+    result.meeting_searches = ctx.meeting_searches
     result.duration = duration
     return result

@@ -34,6 +34,8 @@ class WorldMap:
     animated_sprites: list[dict[str, Any]] = field(default_factory=list)
     _blocked: bytearray = field(default_factory=bytearray, repr=False, compare=False)
     _free: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    regions_cache: list[int] | None = field(default=None, repr=False, compare=False)
+    """Filled by ``pathfinding.regions`` the first time it is asked about this map."""
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
@@ -64,6 +66,10 @@ class WorldMap:
     def blocked(self, x: int, y: int) -> bool:
         """Outside the map or under an object."""
         return not self.inside(x, y) or bool(self._blocked[y * self.width + x])
+
+    def layout(self) -> tuple[int, int, bytes]:
+        """The size and which tiles block: equal for maps that walk alike."""
+        return (self.width, self.height, bytes(self._blocked))
 
     def free_tiles(self) -> list[tuple[int, int]]:
         """Every tile no object blocks, row by row (computed once; do not modify)."""

@@ -1,0 +1,132 @@
+"""Three minutes of the town as ``make run`` starts it, watched in headless Chromium.
+
+``smalltown run`` runs in a child process with a data folder of its own and no LLM (the
+offline brain), its time sped up so three minutes of the town pass in about a minute.
+Every 20 s of the world's game time (its engine clock, asked over HTTP) the page is
+photographed into ``$SMALLTOWN_TEST_ARTIFACTS/recording/`` (``test-artifacts/`` unless
+set), and each frame is checked for what can be checked: a picture drawn, every resident
+on it with a name, no label over another, and over the run conversations in the panel.
+"""
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from test_page import (
+    LLM_VARIABLES,
+    NO_OVERLAP,
+    browser,  # noqa: F401  (the fixture)
+    open_town,
+    save_artifact,
+)
+
+from helpers import eventually, free_port, wait_healthy
+
+TOWN_MINUTES = 3
+FRAME_GAME_MS = 20_000
+TIME_SCALE = "3"
+
+DRAWN = """() => {
+    const c = document.getElementById('map');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < data.length; i += 997) {
+        seen.add(data[i] << 16 | data[i + 1] << 8 | data[i + 2]);
+    }
+    return seen.size;
+}"""
+
+# Each resident where the canvas shows them, and the name labels drawn.
+ON_SCREEN = """() => {
+    const s = window.smalltown, box = document.getElementById('map').getBoundingClientRect();
+    const off = s.world.players.filter((p) => {
+        const at = s.positionOf(p.id);
+        const point = s.tileToClient(at.x, at.y);
+        return point.x < box.left || point.x > box.right
+            || point.y < box.top || point.y > box.bottom;
+    }).map((p) => p.id);
+    const names = s.debug.labels.filter((l) => l.kind === 'name').length;
+    return {players: s.world.players.length, off, names};
+}"""
+
+# A viewer follows talk: when someone is talking and what is shown is not a talk with
+# lines, the page selects a talker, so the panel shows that conversation's lines.
+FOLLOW_TALK = """() => {
+    const s = window.smalltown;
+    const spoken = s.world.conversations.filter((c) => (s.transcripts.get(c.id) || []).length);
+    const shown = spoken.some((c) => c.participants.some((p) => p.playerId === s.selected));
+    if (spoken.length && !shown) s.select(spoken[0].participants[0].playerId);
+    return spoken.length;
+}"""
+
+PANEL_LINES = """() => [...document.querySelectorAll('#current-conversation li')]
+    .map((li) => li.textContent)"""
+
+
+def start_town(data, port: int) -> subprocess.Popen:
+    """``smalltown run`` as ``make run`` starts it, in ``data`` (its ./data goes there)."""
+    env = {k: v for k, v in os.environ.items() if k not in LLM_VARIABLES}
+    env = {k: v for k, v in env.items() if not k.startswith("SMALLTOWN_")}
+    env |= {"SMALLTOWN_TIME_SCALE": TIME_SCALE, "SMALLTOWN_PORT": str(port)}
+    log = open(data / "server.log", "wb")  # noqa: SIM115 (the child writes it)
+    return subprocess.Popen(
+        [sys.executable, "-m", "smalltown.cli", "run"],
+        cwd=data,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def game_time(http: httpx.AsyncClient, world_id: str) -> float:
+    reply = await http.post(
+        "/api/query", json={"path": "world:worldClock", "args": {"worldId": world_id}}
+    )
+    return reply.json()["value"]["currentTime"]
+
+
+@pytest.mark.timeout(180)
+async def test_three_minutes_of_the_town_are_recorded_frame_by_frame(tmp_path, browser):  # noqa: F811
+    port = free_port()
+    proc = start_town(tmp_path, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log=tmp_path / "server.log")
+        assert (tmp_path / "data" / "smalltown.db").is_file()  # the default data folder
+        page, errors = await open_town(browser, url + "/")
+        await page.set_viewport_size({"width": 1360, "height": 820})
+        world_id = await page.evaluate("window.smalltown.status.worldId")
+        shown: dict[int, list[str]] = {}
+        async with httpx.AsyncClient(base_url=url) as http:
+            start = await game_time(http, world_id)
+            for frame in range(TOWN_MINUTES * 60_000 // FRAME_GAME_MS + 1):
+                due = start + frame * FRAME_GAME_MS
+
+                async def reached(due: float = due) -> bool:
+                    return await game_time(http, world_id) >= due
+
+                await eventually(reached, f"game time {due - start:.0f} ms", timeout=30)
+                if await page.evaluate(FOLLOW_TALK):
+                    await page.wait_for_function(
+                        "document.querySelectorAll('#current-conversation li').length > 0",
+                        timeout=10_000,
+                    )
+                await page.evaluate("new Promise((done) => requestAnimationFrame(() => done()))")
+                await page.screenshot(path=save_artifact(f"recording/frame-{frame:02d}.png"))
+                assert await page.evaluate(DRAWN) > 20, f"frame {frame} is blank"
+                seen = await page.evaluate(ON_SCREEN)
+                assert seen["players"] >= 5 and seen["off"] == [], f"frame {frame}: {seen}"
+                assert seen["names"] == seen["players"], f"frame {frame}: {seen}"
+                assert await page.evaluate(NO_OVERLAP) == [], f"frame {frame}"
+                shown[frame] = await page.evaluate(PANEL_LINES)
+        # Over the run the residents talk, and the panel shows their lines.
+        talking = [n for n, lines in shown.items() if lines]
+        assert len(talking) >= 3, shown
+        assert len({line for lines in shown.values() for line in lines}) >= 6, shown
+        assert (await page.text_content("#connection")) == "live"
+        assert errors == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

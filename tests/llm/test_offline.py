@@ -196,3 +196,48 @@ async def test_an_answer_given_is_not_replaced_by_something_beside_the_point():
     odd = [("Newbie", "Where can I go swimming?")]
     line = await brain.compose("continue", marisol, NEWCOMER, odd, "c", embedder=None)
     assert any(word in line for word in ("know", "sure", "couldn't tell")), line
+
+
+def test_every_resident_has_facts_of_their_own_in_three_voices():
+    from smalltown.llm.offline_facts import FACTS
+    from smalltown.town.defaults import RESIDENTS
+
+    assert len(RESIDENTS) == 12
+    for resident in RESIDENTS:
+        own = [f for f in FACTS if f.subject == resident["name"]]
+        assert len(own) >= 3, resident["name"]
+        assert all(f.mine and f.yours and f.topic for f in own), resident["name"]
+        assert all(resident["name"] not in f.mine for f in own), resident["name"]
+
+
+async def test_questions_about_the_neighbours_are_answered_from_their_facts():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    asked = {
+        "Where can I buy a jar of honey?": "Greta",
+        "Who could mend my bicycle?": "Lucho",
+        "Is there somewhere to borrow books?": "library",
+        "Is there a taxi in town?": "Petra",
+    }
+    for question, answer in asked.items():
+        said = [("Newbie", question)]
+        line = await brain.compose("continue", ME, NEWCOMER, said, "n", embedder=embedder)
+        assert answer in line, (question, line)
+
+
+async def test_a_resident_asks_after_the_listeners_news_rather_than_telling_it_to_them():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    marisol, tobias = residents()[0], residents()[1]
+    opener = await brain.compose("start", marisol, tobias, [], "o", embedder=embedder)
+    talk = [("Marisol", opener)]
+    reply = await brain.compose("continue", tobias, marisol, talk, "r", embedder=embedder)
+    assert "your doorstep" in reply and reply.endswith("?"), reply
+    assert "you want to know who" not in reply
+    # Asked, she answers of herself; asked again, he does not ask the same.
+    talk.append(("Tobias", reply))
+    answer = await brain.compose("continue", marisol, tobias, talk, "a", embedder=embedder)
+    assert "my doorstep" in answer, answer
+
+
+def test_a_memory_of_ones_own_topic_says_my():
+    talk = [("Marisol", "Hi Ada."), ("Ada", "Who leaves the shells on the doorstep?")]
+    assert remember("Ada", talk) == "Ada asked me about the shells on my doorstep."

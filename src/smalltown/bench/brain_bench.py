@@ -69,7 +69,7 @@ class Figures:
     lines: int = 0
     seconds: float = 0.0
     times: list[float] = field(default_factory=list)  # seconds per line
-    samples: list[tuple[str, str]] = field(default_factory=list)  # (heard, reply)
+    samples: list[tuple[str, str, float]] = field(default_factory=list)  # (heard, reply, cosine)
 
 
 async def _say(brain: Any, *args: Any, embedder: Embedder | None) -> str:
@@ -123,7 +123,9 @@ async def measure(
                 transcript.append((speaker["name"], text))
                 (asked, said) = await judge.embed([heard, text])
                 figures.relevance.append(sum(a * b for a, b in zip(asked, said, strict=True)))
-                figures.samples.append((f"{speaker['name']} ← {heard}", text))
+                figures.samples.append(
+                    (f"{speaker['name']} ← {heard}", text, figures.relevance[-1])
+                )
             figures.repeats += _repeats(transcript)
             figures.conversations += 1
     people = residents()
@@ -199,8 +201,8 @@ async def _run(
             out(f"{name}, seams found (first 5):")
             for rule, line in f.seams[:5]:
                 out(f"  {rule}: {line}")
-        for heard, reply in f.samples[:show]:
-            out(f"  [{name}] {heard}\n      → {reply}")
+        for heard, reply, cosine in f.samples[:show]:
+            out(f"  [{name}] {heard}\n      → {reply}  ({cosine:.2f})")
     return results
 
 

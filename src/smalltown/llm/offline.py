@@ -69,14 +69,28 @@ _ASKING_BACK = [
     "Do you know anything more about it?",
     "Have you heard anything about that?",
 ]
+#: after a sentence about oneself
+_ASKING_BACK_ME = ["", "", "What about you, {other}?", "And you?"]
+#: before a sentence beside what was just said: a change of subject, said as one
+_SHIFTING = ["By the way,", "Anyway,", "On another note,", "Oh, before I forget,"]
+#: a listener's own news, asked about rather than told to them
+_ASKING_ABOUT = [
+    "Any news about {topic}?",
+    "How is it going with {topic}, {other}?",
+    "Tell me, how are things with {topic}?",
+]
 #: before a sentence about oneself, when asked "what about you?"
 _ABOUT_ME = ["Me? Well,", "As for me,", "Oh, me?", "Since you ask,"]
-_ASKED_ABOUT_ME = re.compile(r"\s*What about you\b[^?]*\?$")
+#: before one's own sentence in answer to a question put to "you"
+_OF_MYSELF = ["", "Well,", "Oh,", "Me?"]
+_ASKED_ABOUT_ME = re.compile(r"\s*(What about you\b[^?]*|And you)\?$")
 _ASKED_BACK = re.compile(
     r"\s*(What do you think|Do you know anything more about it|Have you heard anything "
     r"about that)\?$"
 )
-#: when the best answer was given already: said instead of repeating it
+#: when the best answer was given already: the answer said again, briefly, once
+_TOLD_AGAIN = ["As I said,", "Like I told you,"]
+#: ... and after that, instead of repeating it
 _TOLD = [
     "That's all I know about {topic}, I'm afraid.",
     "I've told you what I know of {topic}, {other}.",
@@ -173,7 +187,9 @@ def _recalled(memory: str, other: str, limit: int = 140) -> str:
 
 
 #: residents' names: "Kofi" alone does not make a talk about Kofi's song
-_NAMED = frozenset(f.subject.lower() for f in FACTS if f.subject)
+_NAMED = frozenset(w for f in FACTS if f.subject for w in words(f.subject))
+#: the town's places and ways, facts about no one
+_MAP = frozenset(f.topic for f in FACTS if not f.subject)
 #: topics too general to be worth writing down
 _GENERAL = frozenset(("the town", "how we are", "the neighbours", "the streets", "the houses"))
 
@@ -197,12 +213,30 @@ def _listed(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _asked_about(sentence: _Sentence, lines: Sequence[str]) -> bool:
+    """Whether one of ``lines`` asked about ``sentence``'s topic already."""
+    topic = _yours(sentence.topic)
+    return any(topic in line for line in lines)
+
+
+def _yours(topic: str) -> str:
+    """A topic as said to the resident it belongs to: "Kofi's song" is "your song"."""
+    return re.sub(r"\b[A-Z][a-z]+'s\b", "your", topic)
+
+
+def _mine(topic: str, me: str) -> str:
+    """A topic as ``me`` writes it down: "Marisol's doorstep" is "my doorstep" to Marisol."""
+    return re.sub(rf"\b{re.escape(base_name(me))}'s\b", "my", topic) if me else topic
+
+
 def remember(other: str, transcript: Transcript) -> str:
     """What the offline brain writes down after a conversation, in plain sentences: who,
     what about, and what they asked (no quotes, so memories of memories never nest)."""
     theirs = [text for author, text in transcript if author == other]
-    topics = _topics([text for _, text in transcript])[:3]
+    me = next((author for author, _ in transcript if author != other), "")
+    topics = [_mine(t, me) for t in _topics([text for _, text in transcript])[:3]]
     asked = _topics([t for t in theirs if t.rstrip().endswith("?")], loosely=True)[:1]
+    asked = [_mine(t, me) for t in asked]
     if asked:
         rest = [t for t in topics if t != asked[0]]
         also = f" We also talked about {_listed(rest)}." if rest else ""
@@ -254,6 +288,29 @@ def _sentences(
     return found
 
 
+#: words too plain to say back as a one-word question ("Day?")
+_PLAIN = words(
+    "day time way place people anyone anybody someone town here there thing week around about "
+    "anything something nearby good new"
+)
+
+
+def _echo(heard: str, sentence: _Sentence) -> str:
+    """The word of a question that ``sentence`` answers, said back as people do before
+    answering ("Honey? Greta keeps bees ..."); "" when none is worth saying back."""
+    wanted = words(f"{sentence.text} {sentence.keywords}") - _NAMED - _PLAIN
+    runs: list[list[str]] = [[]]  # runs of neighbouring words it answers: "front page"
+    for token in re.findall(r"[A-Za-z]+", heard):
+        if words(token) & wanted:
+            runs[-1].append(token)
+        elif runs[-1]:
+            runs.append([])
+    said = max((" ".join(run) for run in runs), key=len)
+    if len(said) <= 3:
+        return ""
+    return f"{said[0].upper()}{said[1:].lower()}?"
+
+
 def _said(sentence: _Sentence, transcript: Transcript) -> bool:
     """Whether any form of ``sentence`` was said (a run-in sentence starts lowered)."""
     forms = [f[1:].casefold() for f in sentence.forms or (sentence.text,)]
@@ -294,27 +351,36 @@ def _braced(text: str) -> str:
 
 async def _ranked(
     heard: str, sentences: Sequence[_Sentence], said: Sequence[bool], embedder: Embedder | None
-) -> tuple[list[_Sentence], _Sentence | None, bool]:
+) -> tuple[list[_Sentence], _Sentence | None, bool, list[_Sentence]]:
     """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
-    ``said`` already while no fresh one is (else None); and whether none bears on the line
-    at all. Asked about "you", the speaker's own sentences are nudged up (an answer about
-    oneself beats one about the town); the listener's own are nudged down (they know them)."""
+    ``said`` already while no fresh one is (else None); whether none bears on the line
+    at all; and those on its topic. Asked about "you", the speaker's own sentences are
+    nudged up (an answer about oneself beats one about the town), and a little when told
+    something (one answers from one's own life); the listener's own are nudged down (they
+    know them); told something, the town's places are nudged down (residents talk of lives
+    more than of the map)."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
     about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE))
-    nudge = 0.08 if about_you else 0.0
+    remark = not _is_question(heard)
+    nudge = 0.08 if about_you else 0.04 if remark else 0.0
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
+        found[i] -= 0.06 if remark and sentence.topic in _MAP else 0.0
     order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
     if not order:
         return [], None, False
     floor = ON_TOPIC if semantic(embedder) else 0.0
     top = order[0]
     fresh = [found[i] for i in order if not said[i]]
-    stale = said[top] and found[top] > floor and (not fresh or fresh[0] <= floor)
+    # Shared words are a coarse score: there a fresh sentence sharing a word is still
+    # beside the point if the answer given shares twice as many.
+    beside = floor if semantic(embedder) else 0.5 * found[top]
+    stale = said[top] and found[top] > floor and (not fresh or fresh[0] <= beside)
     lost = found[top] <= (OFF_TOPIC if semantic(embedder) else 0.0)
-    return [sentences[i] for i in order], sentences[top] if stale else None, lost
+    near = [sentences[i] for i in order if found[i] > floor]
+    return [sentences[i] for i in order], sentences[top] if stale else None, lost, near
 
 
 class OfflineBrain:
@@ -358,14 +424,19 @@ class OfflineBrain:
             if about_me:
                 fresh = mine
             stale = [not any(s is f for f in fresh) for s in sentences]
-            ranked, best, lost = await _ranked(heard, sentences, stale, embedder)
+            ranked, best, lost, near = await _ranked(heard, sentences, stale, embedder)
             ranked = [s for s in ranked if any(s is f for f in fresh)]
             told = ""  # asked again what I answered already, with nothing new: say so
             mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
-            if best is not None and not best.own and _is_question(heard):
+            if best is not None and not best.own:
                 told = best.topic if _said(best, mine_said) else ""
             unsure = lost and _is_question(heard) and not about_me
-            lines = self._replying(heard, ranked, sentences, rng, about_me, told, unsure)
+            again = best if told else None
+            mine = [t for a, t in transcript if a == me.get("name")]
+            asked_of = [s for s in sentences if s.theirs and _asked_about(s, mine)]
+            lines = self._replying(
+                heard, ranked, sentences, rng, about_me, again, unsure, near, asked_of
+            )
         said = {text.strip() for _, text in transcript}
         for line in lines:
             line = line.format(other=name)
@@ -402,19 +473,55 @@ class OfflineBrain:
         sentences: Sequence[_Sentence],
         rng: random.Random,
         about_me: bool = False,
-        told: str = "",
+        told: _Sentence | None = None,
         unsure: bool = False,
+        near: Sequence[_Sentence] = (),
+        asked_of: Sequence[_Sentence] = (),
     ) -> Iterator[str]:
         asked = _is_question(heard)
-        prefixes = _ABOUT_ME if about_me else _ANSWERING if asked else _REACTING
+        to_me = asked and bool(re.search(r"\byou\b", heard, re.IGNORECASE))
         if unsure:  # nothing known bears on the question: say so, not something beside it
             yield from rng.sample(_UNSURE, len(_UNSURE))
-        if told and not about_me:  # the answer is said already: say so, not it again
+        if told is not None and not about_me:  # the answer is said already: once more, short
+            for again in rng.sample(_TOLD_AGAIN, len(_TOLD_AGAIN)):
+                yield _joined(again, _braced(told.text))
             for line in rng.sample(_TOLD, len(_TOLD)):
-                yield line.replace("{topic}", _braced(told))
+                yield line.replace("{topic}", _braced(told.topic))
+        top = ranked[0] if ranked else None
+        if top is not None and not asked and not top.own and not any(top is n for n in near):
+            # Nothing of mine bears on it: rather than gossip beside the point, ask them
+            # about their own news.
+            for sentence in [s for s in ranked if s.theirs and s.topic and s not in asked_of][:1]:
+                for question in rng.sample(_ASKING_ABOUT, len(_ASKING_ABOUT)):
+                    yield question.replace("{topic}", _braced(_yours(sentence.topic)))
         for sentence in ranked[:3]:
-            for prefix in rng.sample(prefixes, len(prefixes)):
-                back = "" if asked and rng.random() < 0.7 else rng.choice(_ASKING_BACK)
+            if sentence.theirs and sentence.topic:  # their own news: ask them, not tell them
+                if sentence in asked_of:
+                    continue
+                for question in rng.sample(_ASKING_ABOUT, len(_ASKING_ABOUT)):
+                    yield question.replace("{topic}", _braced(_yours(sentence.topic)))
+                continue
+            drifting = not asked and not any(sentence is n for n in near)
+            prefixes = (
+                _SHIFTING
+                if drifting
+                else _ABOUT_ME
+                if about_me
+                else _OF_MYSELF
+                if asked and sentence.own and to_me
+                else _OF_MYSELF[:-1]
+                if asked and sentence.own
+                else _ANSWERING
+                if asked
+                else _REACTING
+            )
+            echo = _echo(heard, sentence) if asked and not sentence.own else ""
+            shapes = rng.sample(prefixes, len(prefixes))
+            if echo and rng.random() < 0.6:
+                shapes.insert(0, echo)
+            backs = _ASKING_BACK_ME if sentence.own else _ASKING_BACK
+            for prefix in shapes:
+                back = "" if asked and rng.random() < 0.7 else rng.choice(backs)
                 yield _joined(prefix, _braced(sentence.text), back)
         yield from rng.sample(_FILLERS, len(_FILLERS))
         for sentence in sentences:  # all said: the same content in a new shape

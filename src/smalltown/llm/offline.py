@@ -256,6 +256,8 @@ class _Sentence:
     theirs: bool = False  # about the listener: telling them is a last resort
     topic: str = ""  # what it is about, for "that's all I know about ..."
     forms: tuple[str, ...] = ()  # every way it is said: used once said in any of them
+    subject: str = ""  # the resident it is about, if one
+    memory: bool = False  # something remembered (recalled at most once a talk)
 
 
 def _sentences(
@@ -271,6 +273,7 @@ def _sentences(
             theirs=fact.subject == listener,
             topic=fact.topic,
             forms=tuple(f for f in (fact.text, fact.mine, fact.yours) if f),
+            subject=fact.subject,
         )
         for fact in FACTS
         if asked or not fact.asked_only
@@ -284,8 +287,24 @@ def _sentences(
     if not any(len(planned & w) * 2 >= len(planned) for w in mine):  # not said already
         found.append(_Sentence(plan, own=True))
     for memory in memories:
-        found.append(_Sentence("I remember " + _recalled(memory, other.get("name", "")), own=True))
+        recalled = _recalled(memory, other.get("name", ""))
+        found.append(_Sentence("I remember " + recalled, own=True, memory=True))
     return found
+
+
+def _recalling(sentences: list[_Sentence], heard: str, mine: Sequence[str]) -> list[_Sentence]:
+    """``sentences`` without the memories that should not be said now: any, once one was
+    recalled in this talk (one memory a talk, not a string of them), and one much like
+    the line just heard (two residents who talked with the same neighbour remember it
+    alike: one says it, the other need not say it back)."""
+    recalled = any(re.search(r"\bI (remember|was just remembering)\b", line) for line in mine)
+    heard_words = words(heard)
+
+    def echoes(sentence: _Sentence) -> bool:
+        said = words(sentence.text)
+        return bool(said) and len(said & heard_words) * 2 >= len(said)
+
+    return [s for s in sentences if not (s.memory and (recalled or echoes(s)))]
 
 
 #: words too plain to say back as a one-word question ("Day?")
@@ -350,7 +369,12 @@ def _braced(text: str) -> str:
 
 
 async def _ranked(
-    heard: str, sentences: Sequence[_Sentence], said: Sequence[bool], embedder: Embedder | None
+    heard: str,
+    sentences: Sequence[_Sentence],
+    said: Sequence[bool],
+    embedder: Embedder | None,
+    me: str = "",
+    gossiped: frozenset[str] = frozenset(),
 ) -> tuple[list[_Sentence], _Sentence | None, bool, list[_Sentence]]:
     """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
     ``said`` already while no fresh one is (else None); whether none bears on the line
@@ -358,16 +382,22 @@ async def _ranked(
     nudged up (an answer about oneself beats one about the town), and a little when told
     something (one answers from one's own life); the listener's own are nudged down (they
     know them); told something, the town's places are nudged down (residents talk of lives
-    more than of the map)."""
+    more than of the map). A line that names ``me`` is put to "you". Told something, a neighbour
+    ``gossiped`` about already in this talk is nudged down: one thing about them, not a
+    list."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
-    about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE))
+    about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE)) or bool(
+        me and re.search(rf"\b{re.escape(me)}\b", heard)
+    )
     remark = not _is_question(heard)
     nudge = 0.08 if about_you else 0.04 if remark else 0.0
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
         found[i] -= 0.06 if remark and sentence.topic in _MAP else 0.0
+        found[i] -= 0.1 if remark and sentence.subject in gossiped else 0.0
+        found[i] -= 0.08 if sentence.memory else 0.0  # "I remember ..." lines look alike
     order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
     if not order:
         return [], None, False
@@ -416,6 +446,9 @@ class OfflineBrain:
             lines = self._leaving(rng)
         else:
             sentences = _sentences(me, other, memories, _is_question(heard))
+            sentences = _recalling(
+                sentences, heard, [t for a, t in transcript if a == me.get("name")]
+            )
             fresh = [s for s in sentences if not _said(s, transcript)]
             about_me = bool(_ASKED_ABOUT_ME.search(heard))
             heard = _ASKED_BACK.sub("", _ASKED_ABOUT_ME.sub("", heard)) or heard
@@ -424,16 +457,26 @@ class OfflineBrain:
             if about_me:
                 fresh = mine
             stale = [not any(s is f for f in fresh) for s in sentences]
-            ranked, best, lost, near = await _ranked(heard, sentences, stale, embedder)
+            mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
+            gossiped = frozenset(
+                x.subject
+                for x in sentences
+                if x.subject and not x.own and not x.theirs and _said(x, transcript)
+            )
+            speaker = base_name(me.get("name", ""))
+            ranked, best, lost, near = await _ranked(
+                heard, sentences, stale, embedder, speaker, gossiped
+            )
             ranked = [s for s in ranked if any(s is f for f in fresh)]
             told = ""  # asked again what I answered already, with nothing new: say so
-            mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
             if best is not None and not best.own:
                 told = best.topic if _said(best, mine_said) else ""
             unsure = lost and _is_question(heard) and not about_me
             again = best if told else None
             mine = [t for a, t in transcript if a == me.get("name")]
             asked_of = [s for s in sentences if s.theirs and _asked_about(s, mine)]
+            if any(_asked_about(s, mine[-1:]) for s in sentences if s.theirs):
+                asked_of = [s for s in sentences if s.theirs]  # asked last time: not again
             lines = self._replying(
                 heard, ranked, sentences, rng, about_me, again, unsure, near, asked_of
             )

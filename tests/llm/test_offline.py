@@ -241,3 +241,19 @@ async def test_a_resident_asks_after_the_listeners_news_rather_than_telling_it_t
 def test_a_memory_of_ones_own_topic_says_my():
     talk = [("Marisol", "Hi Ada."), ("Ada", "Who leaves the shells on the doorstep?")]
     assert remember("Ada", talk) == "Ada asked me about the shells on my doorstep."
+
+
+async def test_one_memory_a_talk_and_not_the_one_just_heard():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    ingrid, tobias = residents()[2], residents()[1]
+    memory = "Marisol asked me about the shells on Marisol's doorstep."
+    heard = "Tobias! I was just remembering Marisol asked me about the shells on her doorstep."
+    for n in range(6):  # both talked with Marisol of the same: he does not say it back
+        reply = await brain.compose(
+            "continue", tobias, ingrid, [("Ingrid", heard)], f"m{n}", [memory], embedder
+        )
+        assert "I remember" not in reply and "I was just remembering" not in reply, reply
+    talk = [("Ingrid", "Hello!"), ("Tobias", "I remember talking with you about the pond.")]
+    talk.append(("Ingrid", "What do you remember about Marisol?"))
+    again = await brain.compose("continue", tobias, ingrid, talk, "r", [memory], embedder)
+    assert "I remember" not in again, again  # one recalled already in this talk

@@ -310,7 +310,7 @@ def _recalling(sentences: list[_Sentence], heard: str, mine: Sequence[str]) -> l
 #: words too plain to say back as a one-word question ("Day?")
 _PLAIN = words(
     "day time way place people anyone anybody someone town here there thing week around about "
-    "anything something nearby good new"
+    "anything something nearby good new remember know think"
 )
 
 
@@ -383,8 +383,8 @@ async def _ranked(
     something (one answers from one's own life); the listener's own are nudged down (they
     know them); told something, the town's places are nudged down (residents talk of lives
     more than of the map). A line that names ``me`` is put to "you". Told something, a neighbour
-    ``gossiped`` about already in this talk is nudged down: one thing about them, not a
-    list."""
+    ``gossiped`` about already in this talk is nudged down, and the map once a place was
+    named: one thing about them, not a list."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
@@ -396,7 +396,10 @@ async def _ranked(
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
         found[i] -= 0.06 if remark and sentence.topic in _MAP else 0.0
-        found[i] -= 0.1 if remark and sentence.subject in gossiped else 0.0
+        talked_of = sentence.subject in gossiped or (
+            sentence.topic in _MAP and any(t in _MAP for t in gossiped)
+        )
+        found[i] -= 0.15 if remark and talked_of else 0.0
         found[i] -= 0.08 if sentence.memory else 0.0  # "I remember ..." lines look alike
     order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
     if not order:
@@ -459,9 +462,9 @@ class OfflineBrain:
             stale = [not any(s is f for f in fresh) for s in sentences]
             mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
             gossiped = frozenset(
-                x.subject
+                x.subject or x.topic  # a neighbour, or (for the map) the place itself
                 for x in sentences
-                if x.subject and not x.own and not x.theirs and _said(x, transcript)
+                if not x.own and not x.theirs and not x.memory and _said(x, transcript)
             )
             speaker = base_name(me.get("name", ""))
             ranked, best, lost, near = await _ranked(

@@ -379,19 +379,21 @@ async def _ranked(
     """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
     ``said`` already while no fresh one is (else None); whether none bears on the line
     at all; and those on its topic. Asked about "you", the speaker's own sentences are
-    nudged up (an answer about oneself beats one about the town), and a little when told
-    something (one answers from one's own life); the listener's own are nudged down (they
-    know them); told something, the town's places are nudged down (residents talk of lives
-    more than of the map). A line that names ``me`` is put to "you". Told something, a neighbour
-    ``gossiped`` about already in this talk is nudged down, and the map once a place was
-    named: one thing about them, not a list."""
+    nudged up (an answer about oneself beats one about the town), and a little when a
+    neighbour tells something (one answers from one's own life); the listener's own are
+    nudged down (they know them); and, told something by a neighbour, the town's places
+    too (residents talk of lives more than of the map), the more so once a place was
+    named, as is a neighbour ``gossiped`` about already: one thing about them, not a list.
+    A line that names ``me`` is put to "you"."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
     about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE)) or bool(
         me and re.search(rf"\b{re.escape(me)}\b", heard)
     )
-    remark = not _is_question(heard)
+    # Told something by a neighbour (whom the facts know), one talks of one's own life
+    # more than of the map or of others; a newcomer is told about the town.
+    remark = not _is_question(heard) and any(s.theirs for s in sentences)
     nudge = 0.08 if about_you else 0.04 if remark else 0.0
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)

@@ -1,6 +1,8 @@
 """The offline brain: replies that answer the last line, no repeats, no template seams,
 plain memories; deterministic for a seed."""
 
+import re
+
 import pytest
 
 from smalltown.bench.brain_bench import NEWCOMER, conversations, measure, residents
@@ -257,3 +259,28 @@ async def test_one_memory_a_talk_and_not_the_one_just_heard():
     talk.append(("Ingrid", "What do you remember about Marisol?"))
     again = await brain.compose("continue", tobias, ingrid, talk, "r", [memory], embedder)
     assert "I remember" not in again, again  # one recalled already in this talk
+
+
+async def test_neighbours_talk_of_their_lives_not_a_list_of_someone_else_or_the_map():
+    from smalltown.town.defaults import RESIDENTS
+
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    people = [
+        {"name": r["name"], "description": "", "identity": r["identity"], "plan": r["plan"]}
+        for r in RESIDENTS
+    ]
+    names = [p["name"] for p in people]
+    places = ("The square is", "The main street runs", "The pond lies", "There is a garden")
+    for n in range(len(people)):
+        first, second = people[n], people[(n + 1) % len(people)]
+        talk: list[tuple[str, str]] = []
+        for i in range(10):
+            me, other = (first, second) if i % 2 == 0 else (second, first)
+            kind = "start" if i == 0 else "continue"
+            line = await brain.compose(kind, me, other, list(talk), f"g{n}:{i}", [], embedder)
+            talk.append((me["name"], line))
+        lines = [text for _, text in talk]
+        for name in set(names) - {first["name"], second["name"]}:
+            about = [text for text in lines if re.search(rf"\b{name}\b", text)]
+            assert len(about) <= 2, (name, lines)
+        assert sum(any(p.lower() in t.lower() for p in places) for t in lines) <= 1, lines

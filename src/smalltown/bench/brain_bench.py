@@ -1,7 +1,8 @@
 """``smalltown bench brain``: how well the offline brain listens, and how fast it answers.
 
 A newcomer says the held-out lines of ``tests/llm/held_out/newcomer_talk.txt`` to each
-default resident, one conversation per block, and the resident replies through the offline brain.
+default resident, one conversation per block, and the resident replies through the offline brain
+(``--script tests/llm/dev/newcomer_talk.txt``: the development lines, which tuning may use).
 Figures: **relevance**, the MiniLM cosine similarity of each reply to the line it answers
 (mean, and the share above 0.3); **repeats**, lines said twice within a conversation;
 **seams**, template slips the checker (``llm/offline_seams.py``) finds; and **ms per

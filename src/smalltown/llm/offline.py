@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -374,7 +375,7 @@ async def _ranked(
     said: Sequence[bool],
     embedder: Embedder | None,
     me: str = "",
-    gossiped: frozenset[str] = frozenset(),
+    gossiped: Counter[str] | None = None,
 ) -> tuple[list[_Sentence], _Sentence | None, bool, list[_Sentence]]:
     """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
     ``said`` already while no fresh one is (else None); whether none bears on the line
@@ -383,7 +384,8 @@ async def _ranked(
     neighbour tells something (one answers from one's own life); the listener's own are
     nudged down (they know them); and, told something by a neighbour, the town's places
     too (residents talk of lives more than of the map), the more so once a place was
-    named, as is a neighbour ``gossiped`` about already: one thing about them, not a list.
+    named, as is a neighbour ``gossiped`` about already (by how often): one thing about
+    them, not a list.
     A line that names ``me`` is put to "you"."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
@@ -398,14 +400,14 @@ async def _ranked(
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
         found[i] -= 0.06 if remark and sentence.topic in _MAP else 0.0
-        talked_of = sentence.subject in gossiped or (
-            sentence.topic in _MAP and any(t in _MAP for t in gossiped)
-        )
-        found[i] -= 0.15 if remark and talked_of else 0.0
+        talked_of = (gossiped or Counter())[sentence.subject] if sentence.subject else 0
+        if sentence.topic in _MAP:
+            talked_of = sum(n for t, n in (gossiped or Counter()).items() if t in _MAP)
+        found[i] -= 0.25 * talked_of if remark else 0.0
         found[i] -= 0.08 if sentence.memory else 0.0  # "I remember ..." lines look alike
     order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
     if not order:
-        return [], None, False
+        return [], None, False, []
     floor = ON_TOPIC if semantic(embedder) else 0.0
     top = order[0]
     fresh = [found[i] for i in order if not said[i]]
@@ -463,7 +465,7 @@ class OfflineBrain:
                 fresh = mine
             stale = [not any(s is f for f in fresh) for s in sentences]
             mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
-            gossiped = frozenset(
+            gossiped = Counter(
                 x.subject or x.topic  # a neighbour, or (for the map) the place itself
                 for x in sentences
                 if not x.own and not x.theirs and not x.memory and _said(x, transcript)
@@ -478,9 +480,9 @@ class OfflineBrain:
                 told = best.topic if _said(best, mine_said) else ""
             unsure = lost and _is_question(heard) and not about_me
             again = best if told else None
-            mine = [t for a, t in transcript if a == me.get("name")]
-            asked_of = [s for s in sentences if s.theirs and _asked_about(s, mine)]
-            if any(_asked_about(s, mine[-1:]) for s in sentences if s.theirs):
+            my_lines = [t for a, t in transcript if a == me.get("name")]
+            asked_of = [s for s in sentences if s.theirs and _asked_about(s, my_lines)]
+            if any(_asked_about(s, my_lines[-1:]) for s in sentences if s.theirs):
                 asked_of = [s for s in sentences if s.theirs]  # asked last time: not again
             lines = self._replying(
                 heard, ranked, sentences, rng, about_me, again, unsure, near, asked_of

@@ -284,3 +284,13 @@ async def test_neighbours_talk_of_their_lives_not_a_list_of_someone_else_or_the_
             about = [text for text in lines if re.search(rf"\b{name}\b", text)]
             assert len(about) <= 2, (name, lines)
         assert sum(any(p.lower() in t.lower() for p in places) for t in lines) <= 1, lines
+
+
+def test_handing_the_talk_back_is_not_asking_about_what_came_before():
+    talk = [
+        ("Tobias", "How is it going with your song, Kofi?"),
+        ("Kofi", "I am writing a song about the town. What about you, Tobias?"),
+    ]
+    assert remember("Kofi", talk) == "I talked with Kofi about Kofi's song."
+    talk.append(("Kofi", "Oh, and where is the bakery?"))
+    assert remember("Kofi", talk).startswith("Kofi asked me about the bakery.")

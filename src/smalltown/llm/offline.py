@@ -225,6 +225,15 @@ def _yours(topic: str) -> str:
     return re.sub(r"\b[A-Z][a-z]+'s\b", "your", topic)
 
 
+def _question_in(line: str) -> str:
+    """The question a line ends with ("" if none): its last sentence, unless that only
+    hands the talk back ("What about you?"), which asks about nothing in particular."""
+    if not line.rstrip().endswith("?"):
+        return ""
+    last = re.split(r"(?<=[.!?])\s+", line.strip())[-1]
+    return "" if _ASKED_ABOUT_ME.fullmatch(last) or _ASKED_BACK.fullmatch(last) else last
+
+
 def _mine(topic: str, me: str) -> str:
     """A topic as ``me`` writes it down: "Marisol's doorstep" is "my doorstep" to Marisol."""
     return re.sub(rf"\b{re.escape(base_name(me))}'s\b", "my", topic) if me else topic
@@ -236,7 +245,7 @@ def remember(other: str, transcript: Transcript) -> str:
     theirs = [text for author, text in transcript if author == other]
     me = next((author for author, _ in transcript if author != other), "")
     topics = [_mine(t, me) for t in _topics([text for _, text in transcript])[:3]]
-    asked = _topics([t for t in theirs if t.rstrip().endswith("?")], loosely=True)[:1]
+    asked = _topics([q for q in map(_question_in, theirs) if q], loosely=True)[:1]
     asked = [_mine(t, me) for t in asked]
     if asked:
         rest = [t for t in topics if t != asked[0]]

@@ -259,6 +259,9 @@ async def test_one_memory_a_talk_and_not_the_one_just_heard():
     talk.append(("Ingrid", "What do you remember about Marisol?"))
     again = await brain.compose("continue", tobias, ingrid, talk, "r", [memory], embedder)
     assert "I remember" not in again, again  # one recalled already in this talk
+    talk[1] = ("Ingrid", "I remember talking with you about the pond.")
+    again = await brain.compose("continue", tobias, ingrid, talk, "s", [memory], embedder)
+    assert "I remember" not in again, again  # by either of them
 
 
 async def test_neighbours_talk_of_their_lives_not_a_list_of_someone_else_or_the_map():

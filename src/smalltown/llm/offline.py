@@ -302,12 +302,12 @@ def _sentences(
     return found
 
 
-def _recalling(sentences: list[_Sentence], heard: str, mine: Sequence[str]) -> list[_Sentence]:
-    """``sentences`` without the memories that should not be said now: any, once one was
-    recalled in this talk (one memory a talk, not a string of them), and one much like
-    the line just heard (two residents who talked with the same neighbour remember it
-    alike: one says it, the other need not say it back)."""
-    recalled = any(re.search(r"\bI (remember|was just remembering)\b", line) for line in mine)
+def _recalling(sentences: list[_Sentence], heard: str, talk: Sequence[str]) -> list[_Sentence]:
+    """``sentences`` without the memories that should not be said now: any, once either
+    recalled one in this ``talk`` (one memory a talk, not a string of them), and one much
+    like the line just heard (two residents who talked with the same neighbour remember
+    it alike: one says it, the other need not say it back)."""
+    recalled = any(re.search(r"\bI (remember|was just remembering)\b", line) for line in talk)
     heard_words = words(heard)
 
     def echoes(sentence: _Sentence) -> bool:
@@ -462,9 +462,7 @@ class OfflineBrain:
             lines = self._leaving(rng)
         else:
             sentences = _sentences(me, other, memories, _is_question(heard))
-            sentences = _recalling(
-                sentences, heard, [t for a, t in transcript if a == me.get("name")]
-            )
+            sentences = _recalling(sentences, heard, [t for _, t in transcript])
             fresh = [s for s in sentences if not _said(s, transcript)]
             about_me = bool(_ASKED_ABOUT_ME.search(heard))
             heard = _ASKED_BACK.sub("", _ASKED_ABOUT_ME.sub("", heard)) or heard

@@ -297,3 +297,8 @@ def test_handing_the_talk_back_is_not_asking_about_what_came_before():
     assert remember("Kofi", talk) == "I talked with Kofi about Kofi's song."
     talk.append(("Kofi", "Oh, and where is the bakery?"))
     assert remember("Kofi", talk).startswith("Kofi asked me about the bakery.")
+
+
+def test_a_topic_inside_a_wider_one_is_not_remembered_twice():
+    talk = [("Kofi", "Someone keeps moving Bram's fishing stool."), ("Ingrid", "Oh!")]
+    assert remember("Kofi", talk) == "I talked with Kofi about Bram's fishing stool."

@@ -6,6 +6,7 @@ Every 20 s of the world's game time (its engine clock, asked over HTTP) the page
 photographed into ``$SMALLTOWN_TEST_ARTIFACTS/recording/`` (``test-artifacts/`` unless
 set), and each frame is checked for what can be checked: a picture drawn, every resident
 on it with a name, no label over another, and over the run conversations in the panel.
+What the frames showed wrong has a test of its own here (a talk before its first line).
 """
 
 import os
@@ -22,7 +23,9 @@ from test_page import (
     save_artifact,
 )
 
-from helpers import eventually, free_port, wait_healthy
+from smalltown.server import create_app
+
+from helpers import RunningServer, eventually, free_port, wait_healthy
 
 TOWN_MINUTES = 3
 FRAME_GAME_MS = 20_000
@@ -63,6 +66,10 @@ FOLLOW_TALK = """() => {
 
 PANEL_LINES = """() => [...document.querySelectorAll('#current-conversation li')]
     .map((li) => li.textContent)"""
+
+# A conversation in the panel shows its lines, or says why there are none: never an empty box.
+PANEL_EMPTY = """() => { const box = document.getElementById('current-conversation');
+    return box !== null && !box.querySelector('li') && !box.querySelector('.hint'); }"""
 
 
 def start_town(data, port: int) -> subprocess.Popen:
@@ -120,6 +127,7 @@ async def test_three_minutes_of_the_town_are_recorded_frame_by_frame(tmp_path, b
                 assert seen["players"] >= 5 and seen["off"] == [], f"frame {frame}: {seen}"
                 assert seen["names"] == seen["players"], f"frame {frame}: {seen}"
                 assert await page.evaluate(NO_OVERLAP) == [], f"frame {frame}"
+                assert not await page.evaluate(PANEL_EMPTY), f"frame {frame}"
                 shown[frame] = await page.evaluate(PANEL_LINES)
         # Over the run the residents talk, and the panel shows their lines.
         talking = [n for n, lines in shown.items() if lines]
@@ -130,3 +138,31 @@ async def test_three_minutes_of_the_town_are_recorded_frame_by_frame(tmp_path, b
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.timeout(120)
+async def test_a_conversation_before_its_first_line_says_so_in_the_panel(
+    tmp_path,
+    browser,  # noqa: F811
+    monkeypatch,
+):
+    for name in LLM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    app = create_app(f"sqlite:///{tmp_path}/quiet.db", "smalltown.town")
+    async with RunningServer(app) as server:
+        page, errors = await open_town(browser, server.url + "/")
+        # Two residents set off to meet: select one before a word is said, and read the panel.
+        shown = await page.wait_for_function(
+            """() => { const s = window.smalltown;
+                const quiet = s.world.conversations.find(
+                    (c) => !(s.transcripts.get(c.id) || []).length);
+                if (!quiet) return null;
+                s.select(quiet.participants[0].playerId);
+                const box = document.getElementById('current-conversation');
+                return box && box.textContent; }""",
+            timeout=90_000,
+        )
+        text = await shown.json_value()
+        assert "Talking with" in text and ("Nothing said yet." in text or "…" in text), text
+        assert errors == []

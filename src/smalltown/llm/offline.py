@@ -203,6 +203,10 @@ def _topics(lines: Sequence[str], loosely: bool = False) -> list[str]:
     for line in lines:
         said = words(line)
         named = [f.topic for f in facts if said & (words(f.topic) - _NAMED)]
+        # "Bram's fishing stool" is one topic, not also "the fishing": a topic whose words
+        # all belong to another named in the line goes
+        wider = [words(t) - _NAMED for t in named]
+        named = [t for t in named if not any(words(t) - _NAMED < w for w in wider)]
         if loosely and not named:  # the best fitting topic by its nearby words
             near = max(facts, key=lambda f: len(said & words(f"{f.topic} {f.keywords}")))
             named = [near.topic] if said & words(f"{near.topic} {near.keywords}") else []

@@ -1,6 +1,8 @@
 """The offline brain: replies that answer the last line, no repeats, no template seams,
 plain memories; deterministic for a seed."""
 
+import re
+
 import pytest
 
 from smalltown.bench.brain_bench import NEWCOMER, conversations, measure, residents
@@ -196,3 +198,107 @@ async def test_an_answer_given_is_not_replaced_by_something_beside_the_point():
     odd = [("Newbie", "Where can I go swimming?")]
     line = await brain.compose("continue", marisol, NEWCOMER, odd, "c", embedder=None)
     assert any(word in line for word in ("know", "sure", "couldn't tell")), line
+
+
+def test_every_resident_has_facts_of_their_own_in_three_voices():
+    from smalltown.llm.offline_facts import FACTS
+    from smalltown.town.defaults import RESIDENTS
+
+    assert len(RESIDENTS) == 12
+    for resident in RESIDENTS:
+        own = [f for f in FACTS if f.subject == resident["name"]]
+        assert len(own) >= 3, resident["name"]
+        assert all(f.mine and f.yours and f.topic for f in own), resident["name"]
+        assert all(resident["name"] not in f.mine for f in own), resident["name"]
+
+
+async def test_questions_about_the_neighbours_are_answered_from_their_facts():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    asked = {
+        "Where can I buy a jar of honey?": "Greta",
+        "Who could mend my bicycle?": "Lucho",
+        "Is there somewhere to borrow books?": "library",
+        "Is there a taxi in town?": "Petra",
+    }
+    for question, answer in asked.items():
+        said = [("Newbie", question)]
+        line = await brain.compose("continue", ME, NEWCOMER, said, "n", embedder=embedder)
+        assert answer in line, (question, line)
+
+
+async def test_a_resident_asks_after_the_listeners_news_rather_than_telling_it_to_them():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    marisol, tobias = residents()[0], residents()[1]
+    opener = await brain.compose("start", marisol, tobias, [], "o", embedder=embedder)
+    talk = [("Marisol", opener)]
+    reply = await brain.compose("continue", tobias, marisol, talk, "r", embedder=embedder)
+    assert "your doorstep" in reply and reply.endswith("?"), reply
+    assert "you want to know who" not in reply
+    # Asked, she answers of herself; asked again, he does not ask the same.
+    talk.append(("Tobias", reply))
+    answer = await brain.compose("continue", marisol, tobias, talk, "a", embedder=embedder)
+    assert "my doorstep" in answer, answer
+
+
+def test_a_memory_of_ones_own_topic_says_my():
+    talk = [("Marisol", "Hi Ada."), ("Ada", "Who leaves the shells on the doorstep?")]
+    assert remember("Ada", talk) == "Ada asked me about the shells on my doorstep."
+
+
+async def test_one_memory_a_talk_and_not_the_one_just_heard():
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    ingrid, tobias = residents()[2], residents()[1]
+    memory = "Marisol asked me about the shells on Marisol's doorstep."
+    heard = "Tobias! I was just remembering Marisol asked me about the shells on her doorstep."
+    for n in range(6):  # both talked with Marisol of the same: he does not say it back
+        reply = await brain.compose(
+            "continue", tobias, ingrid, [("Ingrid", heard)], f"m{n}", [memory], embedder
+        )
+        assert "I remember" not in reply and "I was just remembering" not in reply, reply
+    talk = [("Ingrid", "Hello!"), ("Tobias", "I remember talking with you about the pond.")]
+    talk.append(("Ingrid", "What do you remember about Marisol?"))
+    again = await brain.compose("continue", tobias, ingrid, talk, "r", [memory], embedder)
+    assert "I remember" not in again, again  # one recalled already in this talk
+    talk[1] = ("Ingrid", "I remember talking with you about the pond.")
+    again = await brain.compose("continue", tobias, ingrid, talk, "s", [memory], embedder)
+    assert "I remember" not in again, again  # by either of them
+
+
+async def test_neighbours_talk_of_their_lives_not_a_list_of_someone_else_or_the_map():
+    from smalltown.town.defaults import RESIDENTS
+
+    brain, embedder = OfflineBrain(), MiniLMEmbedder()
+    people = [
+        {"name": r["name"], "description": "", "identity": r["identity"], "plan": r["plan"]}
+        for r in RESIDENTS
+    ]
+    names = [p["name"] for p in people]
+    places = ("The square is", "The main street runs", "The pond lies", "There is a garden")
+    for n in range(len(people)):
+        first, second = people[n], people[(n + 1) % len(people)]
+        talk: list[tuple[str, str]] = []
+        for i in range(10):
+            me, other = (first, second) if i % 2 == 0 else (second, first)
+            kind = "start" if i == 0 else "continue"
+            line = await brain.compose(kind, me, other, list(talk), f"g{n}:{i}", [], embedder)
+            talk.append((me["name"], line))
+        lines = [text for _, text in talk]
+        for name in set(names) - {first["name"], second["name"]}:
+            about = [text for text in lines if re.search(rf"\b{name}\b", text)]
+            assert len(about) <= 2, (name, lines)
+        assert sum(any(p.lower() in t.lower() for p in places) for t in lines) <= 1, lines
+
+
+def test_handing_the_talk_back_is_not_asking_about_what_came_before():
+    talk = [
+        ("Tobias", "How is it going with your song, Kofi?"),
+        ("Kofi", "I am writing a song about the town. What about you, Tobias?"),
+    ]
+    assert remember("Kofi", talk) == "I talked with Kofi about Kofi's song."
+    talk.append(("Kofi", "Oh, and where is the bakery?"))
+    assert remember("Kofi", talk).startswith("Kofi asked me about the bakery.")
+
+
+def test_a_topic_inside_a_wider_one_is_not_remembered_twice():
+    talk = [("Kofi", "Someone keeps moving Bram's fishing stool."), ("Ingrid", "Oh!")]
+    assert remember("Kofi", talk) == "I talked with Kofi about Bram's fishing stool."

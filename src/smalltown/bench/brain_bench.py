@@ -1,7 +1,8 @@
 """``smalltown bench brain``: how well the offline brain listens, and how fast it answers.
 
 A newcomer says the held-out lines of ``tests/llm/held_out/newcomer_talk.txt`` to each
-default resident, one conversation per block, and the resident replies through the offline brain.
+default resident, one conversation per block, and the resident replies through the offline brain
+(``--script tests/llm/dev/newcomer_talk.txt``: the development lines, which tuning may use).
 Figures: **relevance**, the MiniLM cosine similarity of each reply to the line it answers
 (mean, and the share above 0.3); **repeats**, lines said twice within a conversation;
 **seams**, template slips the checker (``llm/offline_seams.py``) finds; and **ms per
@@ -69,7 +70,7 @@ class Figures:
     lines: int = 0
     seconds: float = 0.0
     times: list[float] = field(default_factory=list)  # seconds per line
-    samples: list[tuple[str, str]] = field(default_factory=list)  # (heard, reply)
+    samples: list[tuple[str, str, float]] = field(default_factory=list)  # (heard, reply, cosine)
 
 
 async def _say(brain: Any, *args: Any, embedder: Embedder | None) -> str:
@@ -123,7 +124,9 @@ async def measure(
                 transcript.append((speaker["name"], text))
                 (asked, said) = await judge.embed([heard, text])
                 figures.relevance.append(sum(a * b for a, b in zip(asked, said, strict=True)))
-                figures.samples.append((f"{speaker['name']} ← {heard}", text))
+                figures.samples.append(
+                    (f"{speaker['name']} ← {heard}", text, figures.relevance[-1])
+                )
             figures.repeats += _repeats(transcript)
             figures.conversations += 1
     people = residents()
@@ -199,8 +202,8 @@ async def _run(
             out(f"{name}, seams found (first 5):")
             for rule, line in f.seams[:5]:
                 out(f"  {rule}: {line}")
-        for heard, reply in f.samples[:show]:
-            out(f"  [{name}] {heard}\n      → {reply}")
+        for heard, reply, cosine in f.samples[:show]:
+            out(f"  [{name}] {heard}\n      → {reply}  ({cosine:.2f})")
     return results
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -69,14 +70,28 @@ _ASKING_BACK = [
     "Do you know anything more about it?",
     "Have you heard anything about that?",
 ]
+#: after a sentence about oneself
+_ASKING_BACK_ME = ["", "", "What about you, {other}?", "And you?"]
+#: before a sentence beside what was just said: a change of subject, said as one
+_SHIFTING = ["By the way,", "Anyway,", "On another note,", "Oh, before I forget,"]
+#: a listener's own news, asked about rather than told to them
+_ASKING_ABOUT = [
+    "Any news about {topic}?",
+    "How is it going with {topic}, {other}?",
+    "Tell me, how are things with {topic}?",
+]
 #: before a sentence about oneself, when asked "what about you?"
 _ABOUT_ME = ["Me? Well,", "As for me,", "Oh, me?", "Since you ask,"]
-_ASKED_ABOUT_ME = re.compile(r"\s*What about you\b[^?]*\?$")
+#: before one's own sentence in answer to a question put to "you"
+_OF_MYSELF = ["", "Well,", "Oh,", "Me?"]
+_ASKED_ABOUT_ME = re.compile(r"\s*(What about you\b[^?]*|And you)\?$")
 _ASKED_BACK = re.compile(
     r"\s*(What do you think|Do you know anything more about it|Have you heard anything "
     r"about that)\?$"
 )
-#: when the best answer was given already: said instead of repeating it
+#: when the best answer was given already: the answer said again, briefly, once
+_TOLD_AGAIN = ["As I said,", "Like I told you,"]
+#: ... and after that, instead of repeating it
 _TOLD = [
     "That's all I know about {topic}, I'm afraid.",
     "I've told you what I know of {topic}, {other}.",
@@ -173,7 +188,9 @@ def _recalled(memory: str, other: str, limit: int = 140) -> str:
 
 
 #: residents' names: "Kofi" alone does not make a talk about Kofi's song
-_NAMED = frozenset(f.subject.lower() for f in FACTS if f.subject)
+_NAMED = frozenset(w for f in FACTS if f.subject for w in words(f.subject))
+#: the town's places and ways, facts about no one
+_MAP = frozenset(f.topic for f in FACTS if not f.subject)
 #: topics too general to be worth writing down
 _GENERAL = frozenset(("the town", "how we are", "the neighbours", "the streets", "the houses"))
 
@@ -186,6 +203,10 @@ def _topics(lines: Sequence[str], loosely: bool = False) -> list[str]:
     for line in lines:
         said = words(line)
         named = [f.topic for f in facts if said & (words(f.topic) - _NAMED)]
+        # "Bram's fishing stool" is one topic, not also "the fishing": a topic whose words
+        # all belong to another named in the line goes
+        wider = [words(t) - _NAMED for t in named]
+        named = [t for t in named if not any(words(t) - _NAMED < w for w in wider)]
         if loosely and not named:  # the best fitting topic by its nearby words
             near = max(facts, key=lambda f: len(said & words(f"{f.topic} {f.keywords}")))
             named = [near.topic] if said & words(f"{near.topic} {near.keywords}") else []
@@ -197,12 +218,39 @@ def _listed(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _asked_about(sentence: _Sentence, lines: Sequence[str]) -> bool:
+    """Whether one of ``lines`` asked about ``sentence``'s topic already."""
+    topic = _yours(sentence.topic)
+    return any(topic in line for line in lines)
+
+
+def _yours(topic: str) -> str:
+    """A topic as said to the resident it belongs to: "Kofi's song" is "your song"."""
+    return re.sub(r"\b[A-Z][a-z]+'s\b", "your", topic)
+
+
+def _question_in(line: str) -> str:
+    """The question a line ends with ("" if none): its last sentence, unless that only
+    hands the talk back ("What about you?"), which asks about nothing in particular."""
+    if not line.rstrip().endswith("?"):
+        return ""
+    last = re.split(r"(?<=[.!?])\s+", line.strip())[-1]
+    return "" if _ASKED_ABOUT_ME.fullmatch(last) or _ASKED_BACK.fullmatch(last) else last
+
+
+def _mine(topic: str, me: str) -> str:
+    """A topic as ``me`` writes it down: "Marisol's doorstep" is "my doorstep" to Marisol."""
+    return re.sub(rf"\b{re.escape(base_name(me))}'s\b", "my", topic) if me else topic
+
+
 def remember(other: str, transcript: Transcript) -> str:
     """What the offline brain writes down after a conversation, in plain sentences: who,
     what about, and what they asked (no quotes, so memories of memories never nest)."""
     theirs = [text for author, text in transcript if author == other]
-    topics = _topics([text for _, text in transcript])[:3]
-    asked = _topics([t for t in theirs if t.rstrip().endswith("?")], loosely=True)[:1]
+    me = next((author for author, _ in transcript if author != other), "")
+    topics = [_mine(t, me) for t in _topics([text for _, text in transcript])[:3]]
+    asked = _topics([q for q in map(_question_in, theirs) if q], loosely=True)[:1]
+    asked = [_mine(t, me) for t in asked]
     if asked:
         rest = [t for t in topics if t != asked[0]]
         also = f" We also talked about {_listed(rest)}." if rest else ""
@@ -222,6 +270,8 @@ class _Sentence:
     theirs: bool = False  # about the listener: telling them is a last resort
     topic: str = ""  # what it is about, for "that's all I know about ..."
     forms: tuple[str, ...] = ()  # every way it is said: used once said in any of them
+    subject: str = ""  # the resident it is about, if one
+    memory: bool = False  # something remembered (recalled at most once a talk)
 
 
 def _sentences(
@@ -237,6 +287,7 @@ def _sentences(
             theirs=fact.subject == listener,
             topic=fact.topic,
             forms=tuple(f for f in (fact.text, fact.mine, fact.yours) if f),
+            subject=fact.subject,
         )
         for fact in FACTS
         if asked or not fact.asked_only
@@ -250,8 +301,47 @@ def _sentences(
     if not any(len(planned & w) * 2 >= len(planned) for w in mine):  # not said already
         found.append(_Sentence(plan, own=True))
     for memory in memories:
-        found.append(_Sentence("I remember " + _recalled(memory, other.get("name", "")), own=True))
+        recalled = _recalled(memory, other.get("name", ""))
+        found.append(_Sentence("I remember " + recalled, own=True, memory=True))
     return found
+
+
+def _recalling(sentences: list[_Sentence], heard: str, talk: Sequence[str]) -> list[_Sentence]:
+    """``sentences`` without the memories that should not be said now: any, once either
+    recalled one in this ``talk`` (one memory a talk, not a string of them), and one much
+    like the line just heard (two residents who talked with the same neighbour remember
+    it alike: one says it, the other need not say it back)."""
+    recalled = any(re.search(r"\bI (remember|was just remembering)\b", line) for line in talk)
+    heard_words = words(heard)
+
+    def echoes(sentence: _Sentence) -> bool:
+        said = words(sentence.text)
+        return bool(said) and len(said & heard_words) * 2 >= len(said)
+
+    return [s for s in sentences if not (s.memory and (recalled or echoes(s)))]
+
+
+#: words too plain to say back as a one-word question ("Day?")
+_PLAIN = words(
+    "day time way place people anyone anybody someone town here there thing week around about "
+    "anything something nearby good new remember know think"
+)
+
+
+def _echo(heard: str, sentence: _Sentence) -> str:
+    """The word of a question that ``sentence`` answers, said back as people do before
+    answering ("Honey? Greta keeps bees ..."); "" when none is worth saying back."""
+    wanted = words(f"{sentence.text} {sentence.keywords}") - _NAMED - _PLAIN
+    runs: list[list[str]] = [[]]  # runs of neighbouring words it answers: "front page"
+    for token in re.findall(r"[A-Za-z]+", heard):
+        if words(token) & wanted:
+            runs[-1].append(token)
+        elif runs[-1]:
+            runs.append([])
+    said = max((" ".join(run) for run in runs), key=len)
+    if len(said) <= 3:
+        return ""
+    return f"{said[0].upper()}{said[1:].lower()}?"
 
 
 def _said(sentence: _Sentence, transcript: Transcript) -> bool:
@@ -293,28 +383,54 @@ def _braced(text: str) -> str:
 
 
 async def _ranked(
-    heard: str, sentences: Sequence[_Sentence], said: Sequence[bool], embedder: Embedder | None
-) -> tuple[list[_Sentence], _Sentence | None, bool]:
+    heard: str,
+    sentences: Sequence[_Sentence],
+    said: Sequence[bool],
+    embedder: Embedder | None,
+    me: str = "",
+    gossiped: Counter[str] | None = None,
+) -> tuple[list[_Sentence], _Sentence | None, bool, list[_Sentence]]:
     """``sentences`` most relevant to ``heard`` first; the best if it is on the topic but
-    ``said`` already while no fresh one is (else None); and whether none bears on the line
-    at all. Asked about "you", the speaker's own sentences are nudged up (an answer about
-    oneself beats one about the town); the listener's own are nudged down (they know them)."""
+    ``said`` already while no fresh one is (else None); whether none bears on the line
+    at all; and those on its topic. Asked about "you", the speaker's own sentences are
+    nudged up (an answer about oneself beats one about the town), and a little when a
+    neighbour tells something (one answers from one's own life); the listener's own are
+    nudged down (they know them); and, told something by a neighbour, the town's places
+    too (residents talk of lives more than of the map), the more so once a place was
+    named, as is a neighbour ``gossiped`` about already (by how often): one thing about
+    them, not a list.
+    A line that names ``me`` is put to "you"."""
     found = await scores(
         heard, [s.text for s in sentences], embedder, [s.keywords for s in sentences]
     )
-    about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE))
-    nudge = 0.08 if about_you else 0.0
+    about_you = bool(re.search(r"\byou(r|rs|rself)?\b", heard, re.IGNORECASE)) or bool(
+        me and re.search(rf"\b{re.escape(me)}\b", heard)
+    )
+    # Told something by a neighbour (whom the facts know), one talks of one's own life
+    # more than of the map or of others; a newcomer is told about the town.
+    remark = not _is_question(heard) and any(s.theirs for s in sentences)
+    nudge = 0.08 if about_you else 0.04 if remark else 0.0
     for i, sentence in enumerate(sentences):
         found[i] += (nudge if sentence.own else 0.0) - (0.15 if sentence.theirs else 0.0)
+        found[i] -= 0.06 if remark and sentence.topic in _MAP else 0.0
+        talked_of = (gossiped or Counter())[sentence.subject] if sentence.subject else 0
+        if sentence.topic in _MAP:
+            talked_of = sum(n for t, n in (gossiped or Counter()).items() if t in _MAP)
+        found[i] -= 0.25 * talked_of if remark else 0.0
+        found[i] -= 0.08 if sentence.memory else 0.0  # "I remember ..." lines look alike
     order = sorted(range(len(sentences)), key=lambda i: (-found[i], i))
     if not order:
-        return [], None, False
+        return [], None, False, []
     floor = ON_TOPIC if semantic(embedder) else 0.0
     top = order[0]
     fresh = [found[i] for i in order if not said[i]]
-    stale = said[top] and found[top] > floor and (not fresh or fresh[0] <= floor)
+    # Shared words are a coarse score: there a fresh sentence sharing a word is still
+    # beside the point if the answer given shares twice as many.
+    beside = floor if semantic(embedder) else 0.5 * found[top]
+    stale = said[top] and found[top] > floor and (not fresh or fresh[0] <= beside)
     lost = found[top] <= (OFF_TOPIC if semantic(embedder) else 0.0)
-    return [sentences[i] for i in order], sentences[top] if stale else None, lost
+    near = [sentences[i] for i in order if found[i] > floor]
+    return [sentences[i] for i in order], sentences[top] if stale else None, lost, near
 
 
 class OfflineBrain:
@@ -350,6 +466,7 @@ class OfflineBrain:
             lines = self._leaving(rng)
         else:
             sentences = _sentences(me, other, memories, _is_question(heard))
+            sentences = _recalling(sentences, heard, [t for _, t in transcript])
             fresh = [s for s in sentences if not _said(s, transcript)]
             about_me = bool(_ASKED_ABOUT_ME.search(heard))
             heard = _ASKED_BACK.sub("", _ASKED_ABOUT_ME.sub("", heard)) or heard
@@ -358,14 +475,29 @@ class OfflineBrain:
             if about_me:
                 fresh = mine
             stale = [not any(s is f for f in fresh) for s in sentences]
-            ranked, best, lost = await _ranked(heard, sentences, stale, embedder)
+            mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
+            gossiped = Counter(
+                x.subject or x.topic  # a neighbour, or (for the map) the place itself
+                for x in sentences
+                if not x.own and not x.theirs and not x.memory and _said(x, transcript)
+            )
+            speaker = base_name(me.get("name", ""))
+            ranked, best, lost, near = await _ranked(
+                heard, sentences, stale, embedder, speaker, gossiped
+            )
             ranked = [s for s in ranked if any(s is f for f in fresh)]
             told = ""  # asked again what I answered already, with nothing new: say so
-            mine_said = [(a, t) for a, t in transcript if a == me.get("name")]
-            if best is not None and not best.own and _is_question(heard):
+            if best is not None and not best.own:
                 told = best.topic if _said(best, mine_said) else ""
             unsure = lost and _is_question(heard) and not about_me
-            lines = self._replying(heard, ranked, sentences, rng, about_me, told, unsure)
+            again = best if told else None
+            my_lines = [t for a, t in transcript if a == me.get("name")]
+            asked_of = [s for s in sentences if s.theirs and _asked_about(s, my_lines)]
+            if any(_asked_about(s, my_lines[-1:]) for s in sentences if s.theirs):
+                asked_of = [s for s in sentences if s.theirs]  # asked last time: not again
+            lines = self._replying(
+                heard, ranked, sentences, rng, about_me, again, unsure, near, asked_of
+            )
         said = {text.strip() for _, text in transcript}
         for line in lines:
             line = line.format(other=name)
@@ -402,19 +534,55 @@ class OfflineBrain:
         sentences: Sequence[_Sentence],
         rng: random.Random,
         about_me: bool = False,
-        told: str = "",
+        told: _Sentence | None = None,
         unsure: bool = False,
+        near: Sequence[_Sentence] = (),
+        asked_of: Sequence[_Sentence] = (),
     ) -> Iterator[str]:
         asked = _is_question(heard)
-        prefixes = _ABOUT_ME if about_me else _ANSWERING if asked else _REACTING
+        to_me = asked and bool(re.search(r"\byou\b", heard, re.IGNORECASE))
         if unsure:  # nothing known bears on the question: say so, not something beside it
             yield from rng.sample(_UNSURE, len(_UNSURE))
-        if told and not about_me:  # the answer is said already: say so, not it again
+        if told is not None and not about_me:  # the answer is said already: once more, short
+            for again in rng.sample(_TOLD_AGAIN, len(_TOLD_AGAIN)):
+                yield _joined(again, _braced(told.text))
             for line in rng.sample(_TOLD, len(_TOLD)):
-                yield line.replace("{topic}", _braced(told))
+                yield line.replace("{topic}", _braced(told.topic))
+        top = ranked[0] if ranked else None
+        if top is not None and not asked and not top.own and not any(top is n for n in near):
+            # Nothing of mine bears on it: rather than gossip beside the point, ask them
+            # about their own news.
+            for sentence in [s for s in ranked if s.theirs and s.topic and s not in asked_of][:1]:
+                for question in rng.sample(_ASKING_ABOUT, len(_ASKING_ABOUT)):
+                    yield question.replace("{topic}", _braced(_yours(sentence.topic)))
         for sentence in ranked[:3]:
-            for prefix in rng.sample(prefixes, len(prefixes)):
-                back = "" if asked and rng.random() < 0.7 else rng.choice(_ASKING_BACK)
+            if sentence.theirs and sentence.topic:  # their own news: ask them, not tell them
+                if sentence in asked_of:
+                    continue
+                for question in rng.sample(_ASKING_ABOUT, len(_ASKING_ABOUT)):
+                    yield question.replace("{topic}", _braced(_yours(sentence.topic)))
+                continue
+            drifting = not asked and not any(sentence is n for n in near)
+            prefixes = (
+                _SHIFTING
+                if drifting
+                else _ABOUT_ME
+                if about_me
+                else _OF_MYSELF
+                if asked and sentence.own and to_me
+                else _OF_MYSELF[:-1]
+                if asked and sentence.own
+                else _ANSWERING
+                if asked
+                else _REACTING
+            )
+            echo = _echo(heard, sentence) if asked and not sentence.own else ""
+            shapes = rng.sample(prefixes, len(prefixes))
+            if echo and rng.random() < 0.6:
+                shapes.insert(0, echo)
+            backs = _ASKING_BACK_ME if sentence.own else _ASKING_BACK
+            for prefix in shapes:
+                back = "" if asked and rng.random() < 0.7 else rng.choice(backs)
                 yield _joined(prefix, _braced(sentence.text), back)
         yield from rng.sample(_FILLERS, len(_FILLERS))
         for sentence in sentences:  # all said: the same content in a new shape

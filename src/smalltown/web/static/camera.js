@@ -27,6 +27,7 @@ export class Camera {
     this.y = 0;
     this.world = { width: 0, height: 0 };
     this.fitted = false;
+    this.asFitted = false;  // fitted, and neither zoomed nor panned since: a resize refits
     /** @type {Press | null} */
     this.press = null;
     canvas.addEventListener("pointerdown", (e) => this.down(e));
@@ -49,7 +50,11 @@ export class Camera {
     if (this.canvas.width !== width || this.canvas.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;
-      if (!this.fitted) this.fit();
+      if (!this.fitted || this.asFitted) {
+        this.fit();
+      } else if (this.world.width) {  // as zoomed and panned, but never showing bars
+        this.zoom(1);
+      }
     }
   }
 
@@ -70,6 +75,7 @@ export class Camera {
     this.x = (width - view.width / this.scale) / 2;
     this.y = (height - view.height / this.scale) / 2;
     this.fitted = true;
+    this.asFitted = true;
   }
 
   /** @returns {number} the least zoom at which the map covers the whole canvas */
@@ -113,6 +119,7 @@ export class Camera {
     this.scale = scale;
     this.x = wx - localX / scale;
     this.y = wy - localY / scale;
+    this.asFitted = false;
     this.clamp();
   }
 
@@ -163,6 +170,7 @@ export class Camera {
     const dy = event.clientY - press.y;
     if (!press.dragging && Math.hypot(dx, dy) < DRAG_PIXELS) return;
     press.dragging = true;
+    this.asFitted = false;
     this.canvas.style.cursor = "grabbing";
     this.x = press.camX - dx / this.scale;
     this.y = press.camY - dy / this.scale;

@@ -74,7 +74,8 @@ export function renderDetails(state, { invite, follow }) {
       element("h3", { title: "follow them on the map", onclick: follow, class: "link" },
               `Talking with ${otherDesc ? otherDesc.name : "someone"} now`),
       yours ? element("p", { class: "hint" }, "Your conversation: its lines are above.")
-        : transcript(lines)));
+        : lines.length ? transcript(lines)
+        : element("p", { class: "hint" }, conversation.isTyping ? "…" : "Nothing said yet.")));
   }
 
   const extra = state.details;

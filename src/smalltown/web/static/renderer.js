@@ -1,5 +1,6 @@
 // @ts-check
 // The canvas: each frame's map, people, names and words; and who is under a click.
+import { Daylight, hourOf } from "./daylight.js";
 import { context2d } from "./dom.js";
 import { drawLabels, layout } from "./labels.js";
 import { position } from "./motion.js";
@@ -8,6 +9,7 @@ import { describe } from "./state.js";
 
 /**
  * @import { Camera } from "./camera.js"
+ * @import { Light } from "./daylight.js"
  * @import { Placed as PlacedLabel, Rect, Wanted } from "./labels.js"
  * @import { GameClock, Placed } from "./motion.js"
  * @import { MapPainter } from "./painter.js"
@@ -33,10 +35,11 @@ export class Renderer {
   constructor(canvas, state, camera, painter, clock, controls) {
     this.canvas = canvas;
     this.controls = controls;
+    this.daylight = new Daylight();  // the hour's light over the town, from the game clock
     /** What the last frame drew, for tests: labels and bubbles, the controls, and how tall
-     *  a person is, in CSS pixels from the canvas's corner.
-     * @type {{labels: PlacedLabel[], controls: Rect[], spriteHeight: number}} */
-    this.debug = { labels: [], controls: [], spriteHeight: 0 };
+     *  a person is, in CSS pixels from the canvas's corner; and the light it was drawn in.
+     * @type {{labels: PlacedLabel[], controls: Rect[], spriteHeight: number, light: Light}} */
+    this.debug = { labels: [], controls: [], spriteHeight: 0, light: this.daylight.light };
     this.ctx = context2d(canvas);
     this.state = state;
     this.camera = camera;
@@ -60,6 +63,7 @@ export class Renderer {
    */
   setMap(map) {
     this.painter.setMap(map);
+    this.daylight.setMap(map);
     this.camera.setWorld(map.width * TILE, map.height * TILE);
   }
 
@@ -145,6 +149,8 @@ export class Renderer {
                       feetX - size / 2, feetY - size + breath * SPRITE, size, size - breath * SPRITE);
       }
     }
+    const feet = placed.map(({ at }) => ({ x: (at.x + 0.5) * TILE, y: (at.y + 1) * TILE }));
+    this.daylight.draw(ctx, hourOf(this.clock.now()), camera.world, feet);
     // Words and names at a readable size whatever the zoom, laid out so none covers another.
     const ratio = window.devicePixelRatio || 1;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -183,7 +189,8 @@ export class Renderer {
     });
     const labels = layout(ctx, wanted, { width: rect.width, height: rect.height }, controls);
     drawLabels(ctx, labels);
-    Object.assign(this.debug, { labels, controls, spriteHeight: size * camera.scale });
+    Object.assign(this.debug, { labels, controls, spriteHeight: size * camera.scale,
+                                light: this.daylight.light });
     state.drawnPlayers = placed.length;
   }
 }

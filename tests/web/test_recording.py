@@ -1,0 +1,181 @@
+"""Three minutes of the town as ``make run`` starts it, watched in headless Chromium.
+
+``smalltown run`` runs in a child process with a data folder of its own and no LLM (the
+offline brain), its time sped up so three minutes of the town pass in about a minute.
+Every 20 s of the world's game time (its engine clock, asked over HTTP) the page is
+photographed into ``$SMALLTOWN_TEST_ARTIFACTS/recording/`` (``test-artifacts/`` unless
+set), and each frame is checked for what can be checked: a picture drawn, every resident
+on it with a name, no label over another, and over the run conversations in the panel.
+What the frames showed wrong has a test of its own here (a talk before its first line).
+"""
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from test_page import (
+    LLM_VARIABLES,
+    NO_OVERLAP,
+    browser,  # noqa: F401  (the fixture)
+    open_town,
+    save_artifact,
+)
+
+from smalltown.server import create_app
+
+from helpers import RunningServer, eventually, free_port, wait_healthy
+
+TOWN_MINUTES = 3
+FRAME_GAME_MS = 20_000
+TIME_SCALE = "3"
+
+DRAWN = """() => {
+    const c = document.getElementById('map');
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < data.length; i += 997) {
+        seen.add(data[i] << 16 | data[i + 1] << 8 | data[i + 2]);
+    }
+    return seen.size;
+}"""
+
+# Each resident where the canvas shows them, and the name labels drawn. The fitted town
+# fills the canvas, so a strip along two of its edges is cut off (panning shows it): a
+# resident there is "cropped", one anywhere else off the canvas is "off".
+ON_SCREEN = """() => {
+    const s = window.smalltown, box = document.getElementById('map').getBoundingClientRect();
+    const c = s.camera, view = c.viewSize(), tile = 32;
+    const shown = {x0: c.x / tile, y0: c.y / tile,
+                   x1: (c.x + view.width / c.scale) / tile,
+                   y1: (c.y + view.height / c.scale) / tile};
+    const off = [], cropped = [];
+    for (const p of s.world.players) {
+        const at = s.positionOf(p.id);
+        const point = s.tileToClient(at.x, at.y);
+        if (point.x >= box.left && point.x <= box.right
+            && point.y >= box.top && point.y <= box.bottom) continue;
+        const inStrip = at.x + 0.5 < shown.x0 || at.x + 0.5 > shown.x1
+            || at.y + 0.5 < shown.y0 || at.y + 0.5 > shown.y1;
+        const inMap = at.x >= 0 && at.y >= 0 && at.x < c.world.width / tile
+            && at.y < c.world.height / tile;
+        (inStrip && inMap ? cropped : off).push(p.id);
+    }
+    const names = s.debug.labels.filter((l) => l.kind === 'name').length;
+    return {players: s.world.players.length, off, cropped, names};
+}"""
+
+# A viewer follows talk: when someone is talking and what is shown is not a talk with
+# lines, the page selects a talker, so the panel shows that conversation's lines.
+FOLLOW_TALK = """() => {
+    const s = window.smalltown;
+    const spoken = s.world.conversations.filter((c) => (s.transcripts.get(c.id) || []).length);
+    const shown = spoken.some((c) => c.participants.some((p) => p.playerId === s.selected));
+    if (spoken.length && !shown) s.select(spoken[0].participants[0].playerId);
+    return spoken.length;
+}"""
+
+PANEL_LINES = """() => [...document.querySelectorAll('#current-conversation li')]
+    .map((li) => li.textContent)"""
+
+# A conversation in the panel shows its lines, or says why there are none: never an empty box.
+PANEL_EMPTY = """() => { const box = document.getElementById('current-conversation');
+    return box !== null && !box.querySelector('li') && !box.querySelector('.hint'); }"""
+
+
+def start_town(data, port: int) -> subprocess.Popen:
+    """``smalltown run`` as ``make run`` starts it, in ``data`` (its ./data goes there)."""
+    env = {k: v for k, v in os.environ.items() if k not in LLM_VARIABLES}
+    env = {k: v for k, v in env.items() if not k.startswith("SMALLTOWN_")}
+    env |= {"SMALLTOWN_TIME_SCALE": TIME_SCALE, "SMALLTOWN_PORT": str(port)}
+    log = open(data / "server.log", "wb")  # noqa: SIM115 (the child writes it)
+    return subprocess.Popen(
+        [sys.executable, "-m", "smalltown.cli", "run"],
+        cwd=data,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def game_time(http: httpx.AsyncClient, world_id: str) -> float:
+    reply = await http.post(
+        "/api/query", json={"path": "world:worldClock", "args": {"worldId": world_id}}
+    )
+    return reply.json()["value"]["currentTime"]
+
+
+@pytest.mark.timeout(180)
+async def test_three_minutes_of_the_town_are_recorded_frame_by_frame(tmp_path, browser):  # noqa: F811
+    port = free_port()
+    proc = start_town(tmp_path, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log=tmp_path / "server.log")
+        assert (tmp_path / "data" / "smalltown.db").is_file()  # the default data folder
+        page, errors = await open_town(browser, url + "/")
+        await page.set_viewport_size({"width": 1360, "height": 820})
+        world_id = await page.evaluate("window.smalltown.status.worldId")
+        shown: dict[int, list[str]] = {}
+        async with httpx.AsyncClient(base_url=url) as http:
+            start = await game_time(http, world_id)
+            for frame in range(TOWN_MINUTES * 60_000 // FRAME_GAME_MS + 1):
+                due = start + frame * FRAME_GAME_MS
+
+                async def reached(due: float = due) -> bool:
+                    return await game_time(http, world_id) >= due
+
+                await eventually(reached, f"game time {due - start:.0f} ms", timeout=30)
+                if await page.evaluate(FOLLOW_TALK):
+                    await page.wait_for_function(
+                        "document.querySelectorAll('#current-conversation li').length > 0",
+                        timeout=10_000,
+                    )
+                await page.evaluate("new Promise((done) => requestAnimationFrame(() => done()))")
+                await page.screenshot(path=save_artifact(f"recording/frame-{frame:02d}.png"))
+                assert await page.evaluate(DRAWN) > 20, f"frame {frame} is blank"
+                seen = await page.evaluate(ON_SCREEN)
+                assert seen["players"] >= 5 and seen["off"] == [], f"frame {frame}: {seen}"
+                assert len(seen["cropped"]) <= 1, f"frame {frame}: {seen}"
+                assert seen["names"] >= seen["players"] - len(seen["cropped"]), seen
+                assert await page.evaluate(NO_OVERLAP) == [], f"frame {frame}"
+                assert not await page.evaluate(PANEL_EMPTY), f"frame {frame}"
+                shown[frame] = await page.evaluate(PANEL_LINES)
+        # Over the run the residents talk, and the panel shows their lines.
+        talking = [n for n, lines in shown.items() if lines]
+        assert len(talking) >= 3, shown
+        assert len({line for lines in shown.values() for line in lines}) >= 6, shown
+        assert (await page.text_content("#connection")) == "live"
+        assert errors == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.timeout(120)
+async def test_a_conversation_before_its_first_line_says_so_in_the_panel(
+    tmp_path,
+    browser,  # noqa: F811
+    monkeypatch,
+):
+    for name in LLM_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    app = create_app(f"sqlite:///{tmp_path}/quiet.db", "smalltown.town")
+    async with RunningServer(app) as server:
+        page, errors = await open_town(browser, server.url + "/")
+        # Two residents set off to meet: select one before a word is said, and read the panel.
+        shown = await page.wait_for_function(
+            """() => { const s = window.smalltown;
+                const quiet = s.world.conversations.find(
+                    (c) => !(s.transcripts.get(c.id) || []).length);
+                if (!quiet) return null;
+                s.select(quiet.participants[0].playerId);
+                const box = document.getElementById('current-conversation');
+                return box && box.textContent; }""",
+            timeout=90_000,
+        )
+        text = await shown.json_value()
+        assert "Talking with" in text and ("Nothing said yet." in text or "…" in text), text
+        assert errors == []

@@ -655,6 +655,8 @@ async def test_an_imported_ai_town_is_drawn_with_its_tile_set_and_walking_sprite
         await page.wait_for_function("window.smalltown.spriteFramesShown() > 0", timeout=10_000)
         # The tile set's grass, path and wall, and the sparkle (in one frame or the other),
         # are on the canvas.
+        # (the server names its images by whole URLs on its public address, which here
+        # is not the test server's: the page still loads them from where it came from)
         for colour in TILE_COLOURS:
             assert await colour_count(page, colour) > 50, colour
         assert sum([await colour_count(page, c) for c in SPARKLE]) > 50

@@ -22,6 +22,20 @@ import { SyncClient } from "./sync.js";
  * @property {(message: string) => void} failed told what the server refused, for a banner
  */
 
+/** Paths the server serves its maps' images under. */
+const SERVED = ["/assets/", "/api/storage/"];
+
+/**
+ * A map image's URL as this page loads it. The server names its own images by whole URLs
+ * (its public address, for pages on other origins such as AI Town's); this page came from
+ * the server itself, so it loads them from where it was loaded, whatever address that was.
+ * @param {string} url
+ */
+export function servedHere(url) {
+  const whole = new URL(url, location.href);
+  return SERVED.some((p) => whole.pathname.startsWith(p)) ? whole.pathname + whole.search : url;
+}
+
 export class TownFeed {
   /**
    * @param {PageState} state written with what the server sends
@@ -135,7 +149,8 @@ export class TownFeed {
         (/** @type {Descriptions | null} */ value) => {
           if (!value) return;
           state.descriptions = value;
-          state.map = value.worldMap;
+          state.map = value.worldMap && { ...value.worldMap,
+                                           tileSetUrl: servedHere(value.worldMap.tileSetUrl) };
           this.changed("descriptions");
         }),
       this.client.subscribe("characters:sheets", { worldId },

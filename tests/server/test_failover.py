@@ -80,8 +80,10 @@ class Runner:
             self.proc.wait(timeout=30)
         # with --kill-child the server dies with unshare; wait until it is gone
         wait_for(
-            lambda: not Path(f"/proc/{self.server_pid}").exists()
-            or "Z" in Path(f"/proc/{self.server_pid}/stat").read_text().split()[2],
+            lambda: (
+                not Path(f"/proc/{self.server_pid}").exists()
+                or "Z" in Path(f"/proc/{self.server_pid}/stat").read_text().split()[2]
+            ),
             f"server process {self.server_pid} to die",
         )
 

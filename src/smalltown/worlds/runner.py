@@ -166,10 +166,8 @@ class WorldRunner:
                 if not await self._hold(world_id, wall):
                     continue  # another process runs this world
                 self._offsets[world_id] = max(0.0, engine.get("currentTime", 0) - now)
-            elif self._held_until.get(world_id, 0.0) - wall < self._lease_ms / 2:
-                # renewed whether or not the world is due (a step may be longer than a lease)
-                if not await self._hold(world_id, wall):
-                    continue  # it ran out and another process took it
+            elif self._renewal_due(world_id, wall) and not await self._hold(world_id, wall):
+                continue  # it ran out and another process took it
             if engine.get("currentTime", 0) + self._step_ms > now + self._offsets[world_id]:
                 continue
             try:
@@ -181,6 +179,11 @@ class WorldRunner:
                 continue
             stepped += 1
         return stepped
+
+    def _renewal_due(self, world_id: str, wall: float) -> bool:
+        """Whether less than half of the lease held here is left: it is renewed then,
+        whether or not the world is due (a step may be longer than a lease)."""
+        return self._held_until.get(world_id, 0.0) - wall < self._lease_ms / 2
 
     async def _hold(self, world_id: str, wall: float) -> bool:
         """Whether this runner holds ``world_id``'s lease, taking it if it is free or

@@ -17,6 +17,9 @@ from smalltown.config import BY_ATTRIBUTE, Settings
 
 NAME = "run"
 log = logging.getLogger("smalltown.cli")
+#: on SIGTERM, how long open requests and connections get to finish before they are cut
+#: (uvicorn waits for them without end otherwise: a half-sent request holds the stop)
+GRACE_SECONDS = 2
 
 
 def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
@@ -143,6 +146,7 @@ async def _serve(settings: Settings, listening: list[socket.socket]) -> int:
             ws_max_size=settings.max_body_bytes,
             # Transitions are small and many; compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         server = uvicorn.Server(config)
         log.info(

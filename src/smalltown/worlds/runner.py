@@ -38,6 +38,7 @@ from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 from smalltown.runtime import FunctionError
 from smalltown.runtime.context import Scheduler
+from smalltown.runtime.stopping import stop_tasks
 from smalltown.store import Range, Transaction
 
 log = logging.getLogger("smalltown.worlds.runner")
@@ -120,9 +121,7 @@ class WorldRunner:
         self._task = asyncio.create_task(self._forever(), name="smalltown-world-runner")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_tasks([self._task], "the world runner")
         try:  # hand the worlds on at once rather than when the leases expire
             await asyncio.wait_for(
                 self._runtime.store.delete_all(
@@ -192,10 +191,11 @@ class WorldRunner:
         async def hold(tx: Transaction) -> tuple[bool, float]:
             """Whether it is held here, and when the lease (here or elsewhere) expires."""
             lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": world_id})
-            fields = {"worldId": world_id, "owner": self.owner, "expires": wall + self._lease_ms}
+            until = wall + self._lease_ms
+            fields = {"worldId": world_id, "owner": self.owner, "expires": until}
             if lease is None:
                 await tx.insert("smalltownLeases", fields)
-                return True, fields["expires"]
+                return True, until
             if lease["owner"] != self.owner and lease["expires"] > wall:
                 if not _gone(lease["owner"]):
                     return False, lease["expires"]
@@ -204,7 +204,7 @@ class WorldRunner:
                 await tx.replace(lease["_id"], fields)
                 if lease["owner"] != self.owner:
                     log.warning("world %s: taken over from a runner that stopped", world_id)
-                return True, fields["expires"]
+                return True, until
             return True, lease["expires"]
 
         self.lease_checks += 1

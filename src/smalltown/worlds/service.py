@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from smalltown.config import Settings
 from smalltown.engine.world_map import WorldMap
 from smalltown.llm import LLM
+from smalltown.runtime.stopping import stop_tasks
 from smalltown.worlds.creation import Character, default_world
 from smalltown.worlds.history import start_pruner
 from smalltown.worlds.llm_setup import open_llm
@@ -40,9 +41,7 @@ class WorldsService:
         return self.runner.rounds
 
     async def close(self) -> None:
-        if self.pruner is not None:
-            self.pruner.cancel()
-            await asyncio.gather(self.pruner, return_exceptions=True)
+        await stop_tasks([self.pruner], "the history pruner")
         await self.runner.close()
         await self.llm.close()
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from smalltown import __version__
 from smalltown.cli import options
-from smalltown.config import BY_ATTRIBUTE, Settings
+from smalltown.config import BY_ATTRIBUTE, ROLES, Settings
 
 NAME = "run"
 log = logging.getLogger("smalltown.cli")
@@ -28,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     options.mirror(run, "--host", settings, "host")
     options.mirror(run, "--port", settings, "port", type=_port)
     options.mirror(run, "--app", settings, "app")
+    options.mirror(run, "--role", settings, "roles", type=_roles)
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
@@ -39,6 +40,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             host=getattr(args, "host", settings.host),
             port=getattr(args, "port", settings.port),
             app=getattr(args, "app", settings.app),
+            roles=getattr(args, "role", settings.roles),
         )
     )
 
@@ -47,6 +49,14 @@ def _port(raw: str) -> int:
     """``--port``, checked as ``SMALLTOWN_PORT`` is (the settings table's parser)."""
     try:
         return BY_ATTRIBUTE["port"].parse(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be {exc}, got {raw!r}") from None
+
+
+def _roles(raw: str) -> frozenset[str]:
+    """``--role``, checked as ``SMALLTOWN_ROLE`` is."""
+    try:
+        return BY_ATTRIBUTE["roles"].parse(raw)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"must be {exc}, got {raw!r}") from None
 
@@ -150,11 +160,12 @@ async def _serve(settings: Settings, listening: list[socket.socket]) -> int:
         )
         server = uvicorn.Server(config)
         log.info(
-            "smalltown %s at http://%s:%d on %s",
+            "smalltown %s at http://%s:%d on %s, as %s",
             __version__,
             settings.host,
             settings.port,
             store.url,
+            ", ".join(role for role in ROLES if role in settings.roles),
         )
         await server.serve(sockets=listening)
         return 0 if server.started else 1

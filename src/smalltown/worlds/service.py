@@ -1,7 +1,8 @@
 """What runs beside the server for an app of worlds, started and closed together: the
 default world, the LLM and embedder (``llm_setup.py``) with their reports
-(``reporting.py``), the memory index fitted to the embedder, the runner, and the history
-pruner; each as the process's :class:`~smalltown.config.Settings` say."""
+(``reporting.py``), the memory index fitted to the embedder, and, in a process with the
+``runner`` role, the runner and the history pruner; each as the process's
+:class:`~smalltown.config.Settings` say."""
 
 from __future__ import annotations
 
@@ -27,22 +28,25 @@ class WorldsService:
     """The runner, the history pruner and the LLM client, closed together when the server
     stops."""
 
-    def __init__(self, runner: WorldRunner, llm: LLM, pruner: asyncio.Task | None = None) -> None:
+    def __init__(
+        self, runner: WorldRunner | None, llm: LLM, pruner: asyncio.Task | None = None
+    ) -> None:
         self.runner = runner
         self.llm = llm
         self.pruner = pruner
 
     @property
     def steps(self) -> int:
-        return self.runner.steps
+        return self.runner.steps if self.runner is not None else 0
 
     @property
     def rounds(self) -> int:
-        return self.runner.rounds
+        return self.runner.rounds if self.runner is not None else 0
 
     async def close(self) -> None:
         await stop_tasks([self.pruner], "the history pruner")
-        await self.runner.close()
+        if self.runner is not None:
+            await self.runner.close()
         await self.llm.close()
 
 
@@ -63,6 +67,8 @@ async def start(
     runtime.extensions["health"] = health_report(llm, embedder, tokens_per_hour)
     runtime.extensions["gauges"] = gauges_report(runtime.store, llm, tokens_per_hour)
     await fit_memory_index(runtime.store, embedder)
+    if "runner" not in settings.roles:  # (the LLM stays: a web process's actions use it)
+        return WorldsService(None, llm)
     runner = await start_runner(runtime, settings)
     pruner = start_pruner(runtime.store, settings.history_days, runner.owner)
     return WorldsService(runner, llm, pruner)

@@ -35,7 +35,7 @@ class Process:
             "SMALLTOWN_APP": "smalltown.town",
             "SMALLTOWN_REDIS_URL": redis,
             "SMALLTOWN_EMBEDDINGS": "hashed",
-            "SMALLTOWN_TIME_SCALE": "20",  # residents meet and talk soon
+            "SMALLTOWN_TIME_SCALE": "60",  # residents meet and talk soon
             "LLM_API_URL": f"{llm}/v1",
             "LLM_MODEL": "chatty",
         }

@@ -13,7 +13,8 @@ once less than half is left, whether or not the world is due; when the holder st
 another takes the world over once the lease expires (``LEASE_MS``: so within that and one
 step, measured in ``tests/server/test_failover.py``), from the last saved step, or at once
 if the holder was a process on this host that is gone (a restarted server takes back its
-killed predecessor's worlds without waiting).
+killed predecessor's worlds without waiting, and another process of the host takes them
+over as soon as their holder dies).
 
 Game time is the engine's own: a runner that takes a world up continues its clock from the
 stored engine time, whatever its own start, so a restart at a high time scale does not
@@ -100,7 +101,8 @@ class WorldRunner:
         # this runner, as a lease names it: readable (`smalltown worlds list`), and unique
         # (the tag ends with the pid namespace: only a process in ours can be seen to be gone)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}.{_NAMESPACE}"
-        self._held_elsewhere: dict[str, float] = {}  # world -> when that lease expires
+        # world -> when the other runner's lease expires, and that runner
+        self._held_elsewhere: dict[str, tuple[float, str]] = {}
         self._held_until: dict[str, float] = {}  # world held here -> when its lease expires
         # world -> game ms added to this runner's clock: set when the world is taken up, so
         # its game time continues from the stored engine time (another process's clock)
@@ -153,8 +155,11 @@ class WorldRunner:
                 await self._runtime.store.run(lambda tx, s=status: _sleep(tx, s["_id"]))
                 log.info("world %s sleeps: nobody has viewed it for 5 minutes", status["worldId"])
                 continue
-            if self._held_elsewhere.get(status["worldId"], 0.0) > wall:
-                continue  # another process runs it: not asked again before its lease ends
+            expires, holder = self._held_elsewhere.get(status["worldId"], (0.0, ""))
+            if expires > wall and not _gone(holder):
+                # another process runs it: not asked again before its lease ends, unless
+                # that process (one of this host) is seen to be gone
+                continue
             world_id = status["worldId"]
             engine = await self._runtime.store.read(
                 lambda tx, s=status: tx.get(s["engineId"], table="engines")
@@ -188,32 +193,33 @@ class WorldRunner:
         """Whether this runner holds ``world_id``'s lease, taking it if it is free or
         expired, and renewing it once less than half is left."""
 
-        async def hold(tx: Transaction) -> tuple[bool, float]:
-            """Whether it is held here, and when the lease (here or elsewhere) expires."""
+        async def hold(tx: Transaction) -> tuple[bool, float, str]:
+            """Whether it is held here, when the lease (here or elsewhere) expires, and
+            who holds it."""
             lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": world_id})
             until = wall + self._lease_ms
             fields = {"worldId": world_id, "owner": self.owner, "expires": until}
             if lease is None:
                 await tx.insert("smalltownLeases", fields)
-                return True, until
+                return True, until, self.owner
             if lease["owner"] != self.owner and lease["expires"] > wall:
                 if not _gone(lease["owner"]):
-                    return False, lease["expires"]
+                    return False, lease["expires"], lease["owner"]
                 log.warning("world %s: its runner's process %s is gone", world_id, lease["owner"])
             if lease["owner"] != self.owner or lease["expires"] - wall < self._lease_ms / 2:
                 await tx.replace(lease["_id"], fields)
                 if lease["owner"] != self.owner:
                     log.warning("world %s: taken over from a runner that stopped", world_id)
-                return True, until
-            return True, lease["expires"]
+                return True, until, self.owner
+            return True, lease["expires"], self.owner
 
         self.lease_checks += 1
-        mine, expires = await self._runtime.store.run(hold)
+        mine, expires, holder = await self._runtime.store.run(hold)
         if mine:
             self._held_elsewhere.pop(world_id, None)
             self._held_until[world_id] = expires
             return True
-        self._held_elsewhere[world_id] = expires
+        self._held_elsewhere[world_id] = (expires, holder)
         self._held_until.pop(world_id, None)
         self._offsets.pop(world_id, None)  # taken up afresh if it comes back here
         return False

@@ -1,7 +1,8 @@
 """Process roles: a web-only process, a runner and a worker (``smalltown run --role``) on one
 PostgreSQL and Redis make one town: the world steps in the runner and its live queries
-reach the web process's sockets, agents talk through the (fake) LLM from the worker, and
-when the runner is killed another runner takes its world over."""
+reach the web process's sockets, agents talk through the (fake) LLM from the worker; when
+the runner is killed another runner takes its world over, and when the worker is killed
+agents talk on through another worker."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ async def test_a_web_a_runner_and_a_worker_make_one_town(tmp_path, postgres_url,
                     return [m for m in messages if m["text"] == fake.default_reply]
 
                 await eventually(spoken, "a resident to say the LLM's line", 90, 0.2)
-                assert worker.jobs_run() > 0
+                await eventually(lambda: worker.jobs_run() > 0, "the worker to count its jobs")
                 assert web.jobs_run() == 0 and runner.jobs_run() == 0
 
                 # Another runner takes the world over when this one is killed.
@@ -129,6 +130,17 @@ async def test_a_web_a_runner_and_a_worker_make_one_town(tmp_path, postgres_url,
                     return now["smalltownStep"] > engine["smalltownStep"]
 
                 await eventually(stepped_again, "the world to step under the second runner", 30)
+
+                # A killed worker's place is taken by another: agents talk on through it.
+                said = len(await spoken())
+                worker.stop(signal.SIGKILL)
+                other_worker = start("worker")
+
+                async def spoken_again():
+                    return len(await spoken()) > said
+
+                await eventually(spoken_again, "a resident to speak through the new worker", 90)
+                await eventually(lambda: other_worker.jobs_run() > 0, "the new worker's jobs")
             finally:
                 await store.close()
             await watcher.ws.close()

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
+import os
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 
 from smalltown import __version__
@@ -158,7 +163,7 @@ async def _serve(settings: Settings, listening: list[socket.socket]) -> int:
             ws_per_message_deflate=False,
             timeout_graceful_shutdown=GRACE_SECONDS,
         )
-        server = uvicorn.Server(config)
+        server = _server(config)
         log.info(
             "smalltown %s at http://%s:%d on %s, as %s",
             __version__,
@@ -171,3 +176,42 @@ async def _serve(settings: Settings, listening: list[socket.socket]) -> int:
         return 0 if server.started else 1
     finally:
         await store.close()
+        await _leave_no_task_behind()
+
+
+def _server(config):
+    """uvicorn's server, except that the signal that stopped it (SIGTERM, Ctrl-C) is not
+    raised again once it stopped: uvicorn does so to end the process as the signal would,
+    which skipped closing the store and, for Ctrl-C, left the event loop waiting for ever
+    on a task that would not be cancelled. The stop then finishes here, bounded, and the
+    process exits 0."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stops = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+async def _leave_no_task_behind() -> None:
+    """Stop whatever tasks are left once the server stopped, within a bound. Should one
+    refuse (a cancel swallowed on Python 3.11, and again), the process ends here rather
+    than in the event loop's own last wait for its tasks, which has no end."""
+    from smalltown.runtime.stopping import stop_tasks
+
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    if not await stop_tasks(left, "the server's stop"):
+        logging.shutdown()
+        os._exit(0)

@@ -32,8 +32,18 @@ from helpers import RedisServer, eventually, free_port, wait_for, wait_healthy
 FAILOVER_BOUND = 10.0  # seconds, the README's promise
 KILLS = int(os.environ.get("SMALLTOWN_FAILOVER_KILLS", "2"))
 TESTS = Path(__file__).resolve().parents[1]
-#: separate pid namespaces need root (or user namespaces) and util-linux's unshare
-ISOLATED = os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def _can_isolate() -> bool:
+    """Whether processes can be started in pid namespaces of their own here (util-linux's
+    unshare, with the privilege it needs)."""
+    if shutil.which("unshare") is None:
+        return False
+    trial = ["unshare", "--pid", "--fork", "--kill-child", "true"]
+    return subprocess.run(trial, capture_output=True).returncode == 0
+
+
+ISOLATED = _can_isolate()
 
 
 class Runner:

@@ -168,6 +168,18 @@ def _time_scale(raw: str) -> float:
     return float(raw)
 
 
+#: what a process does: serve clients, step worlds, run jobs (``smalltown run --role``)
+ROLES = ("web", "runner", "worker")
+
+
+def _roles(raw: str) -> frozenset[str]:
+    """A comma list of ``ROLES`` (``web``, ``runner,worker``...), at least one."""
+    given = [part.strip().lower() for part in raw.split(",") if part.strip()]
+    if not given or any(role not in ROLES for role in given):
+        raise ValueError("a comma list of web, runner and worker (web,runner,worker: all)")
+    return frozenset(given)
+
+
 def _prices(raw: str) -> Mapping[str, prices.Price]:
     return MappingProxyType(prices.parse_prices(raw))
 
@@ -256,6 +268,15 @@ SETTINGS: tuple[Setting, ...] = (
         1000,
         _positive(int),
         "live queries allowed on one WebSocket",
+    ),
+    Setting(
+        "SMALLTOWN_ROLE",
+        "roles",
+        frozenset(ROLES),
+        _roles,
+        "what this process does, a comma list: web (HTTP, WebSocket, live queries), runner "
+        "(steps the worlds it holds leases on), worker (scheduled jobs, agents' LLM calls)",
+        shown="`web,runner,worker`",
     ),
     Setting(
         "SMALLTOWN_STEP_MS",
@@ -349,6 +370,7 @@ class Settings:
     rate_burst: float = _default("rate_burst")
     max_body_bytes: int = _default("max_body_bytes")
     max_subscriptions: int = _default("max_subscriptions")
+    roles: frozenset[str] = _default("roles")
     redis_url: str | None = _default("redis_url")
     step_ms: float = _default("step_ms")
     time_scale: float = _default("time_scale")

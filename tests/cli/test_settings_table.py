@@ -35,6 +35,7 @@ BAD = {
     "SMALLTOWN_LLM_CONCURRENCY": "none",
     "SMALLTOWN_LLM_PRICES": '{"m": {"input": "free"}}',
     "SMALLTOWN_EMBEDDINGS": "bert",
+    "SMALLTOWN_ROLE": "web,scheduler",
 }
 ANY_TEXT = {"SMALLTOWN_DATABASE_URL", "SMALLTOWN_HOST", "SMALLTOWN_APP", "SMALLTOWN_ADMIN_KEY"}
 
@@ -89,6 +90,8 @@ def test_an_empty_value_is_the_default_but_an_empty_app_serves_none():
         ("SMALLTOWN_LLM_TOKENS_PER_HOUR", "20_000", "llm_tokens_per_hour", 20_000),
         ("SMALLTOWN_LLM_CONCURRENCY", "3", "llm_concurrency", 3),
         ("SMALLTOWN_EMBEDDINGS", "Hashed", "embeddings", "hashed"),
+        ("SMALLTOWN_ROLE", "web", "roles", frozenset({"web"})),
+        ("SMALLTOWN_ROLE", " Runner, worker ", "roles", frozenset({"runner", "worker"})),
         ("SMALLTOWN_APP", "myapp", "app", "myapp"),
         ("SMALLTOWN_ADMIN_KEY", "k", "admin_key", "k"),
     ],

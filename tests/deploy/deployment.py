@@ -40,7 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose.yaml"
 PROXY_TEMPLATE = REPO / "deploy" / "nginx" / "smalltown.conf.template"
 HEALTHCHECK = REPO / "deploy" / "healthcheck.py"
-APP_SERVICES = ("app1", "app2")
+APP_SERVICES = ("app1", "app2")  # the web processes, behind the proxy
+BACKGROUND_SERVICES = ("runner", "worker")  # the processes of the other roles
 
 # --- compose.yaml, as the Compose tool reads it -----------------------------------------
 

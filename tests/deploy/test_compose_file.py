@@ -8,6 +8,7 @@ import re
 
 from deployment import (
     APP_SERVICES,
+    BACKGROUND_SERVICES,
     COMPOSE_FILE,
     PROXY_TEMPLATE,
     REPO,
@@ -22,7 +23,13 @@ from deployment import (
 ENV_EXAMPLE = REPO / ".env.example"
 README = REPO / "README.md"
 #: what compose.yaml sets for its topology: where the database, Redis and the server are
-TOPOLOGY = {"SMALLTOWN_DATABASE_URL", "SMALLTOWN_REDIS_URL", "SMALLTOWN_HOST", "SMALLTOWN_PORT"}
+TOPOLOGY = {
+    "SMALLTOWN_DATABASE_URL",
+    "SMALLTOWN_REDIS_URL",
+    "SMALLTOWN_HOST",
+    "SMALLTOWN_PORT",
+    "SMALLTOWN_ROLE",
+}
 SETTING_LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]+)=", re.MULTILINE)
 TABLE_NAME = re.compile(r"`([A-Z][A-Z0-9_]{2,})`")
 
@@ -79,7 +86,13 @@ def test_the_compose_tool_accepts_the_file_bare_and_with_env_example(tmp_path):
     for env_file in (empty, ENV_EXAMPLE):
         done = run_compose("config", "--quiet", env_file=env_file)
         assert done.returncode == 0, done.stderr
-    assert set(resolve_compose()["services"]) == {"postgres", "redis", *APP_SERVICES, "proxy"}
+    assert set(resolve_compose()["services"]) == {
+        "postgres",
+        "redis",
+        *APP_SERVICES,
+        *BACKGROUND_SERVICES,
+        "proxy",
+    }
 
 
 def test_every_service_is_health_checked_and_waits_for_what_it_needs():
@@ -91,7 +104,7 @@ def test_every_service_is_health_checked_and_waits_for_what_it_needs():
         ), f"{name} has no health check"
         for needed, how in (service.get("depends_on") or {}).items():
             assert how == {"condition": "service_healthy"}, (name, needed, how)
-    for app in APP_SERVICES:
+    for app in APP_SERVICES + BACKGROUND_SERVICES:
         assert set(services[app]["depends_on"]) == {"postgres", "redis"}
         # The image's own health check, on /health.
         assert (
@@ -103,8 +116,11 @@ def test_every_service_is_health_checked_and_waits_for_what_it_needs():
 
 def test_the_app_processes_share_one_database_and_one_redis():
     config = resolve_compose({"POSTGRES_PASSWORD": "s3cret"})
-    envs = [environment(config, app) for app in APP_SERVICES]
+    envs = [environment(config, app) for app in APP_SERVICES + BACKGROUND_SERVICES]
+    roles = [env.pop("SMALLTOWN_ROLE") for env in envs]
     assert all(env == envs[0] for env in envs), "the app processes are configured alike"
+    # ... but for their roles: web behind the proxy, a runner and a worker
+    assert roles == ["web"] * len(APP_SERVICES) + ["runner", "worker"]
     postgres = environment(config, "postgres")
     user, password, db = (
         postgres[k] for k in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
@@ -145,7 +161,7 @@ def test_the_proxy_renders_the_repository_template_with_its_own_variables():
 
 def test_a_failing_app_is_not_restarted_for_ever_and_data_outlives_containers():
     services = resolve_compose()["services"]
-    for app in APP_SERVICES:
+    for app in APP_SERVICES + BACKGROUND_SERVICES:
         policy, _, tries = services[app]["restart"].partition(":")
         assert policy == "on-failure" and 1 <= int(tries) <= 5
     for name in ("postgres", "redis", "proxy"):
@@ -169,11 +185,12 @@ def test_images_are_official_and_pinned():
     images = {name: s["image"] for name, s in services.items()}
     assert images["postgres"].startswith("pgvector/pgvector:")
     assert images["redis"].startswith("redis:") and images["proxy"].startswith("nginx:")
-    pulled = {name: image for name, image in images.items() if name not in APP_SERVICES}
+    built = APP_SERVICES + BACKGROUND_SERVICES
+    pulled = {name: image for name, image in images.items() if name not in built}
     for name, image in pulled.items():
         tag = image.rsplit(":", 1)[-1]
         assert ":" in image and tag != "latest" and re.search(r"\d", tag), (name, image)
-    for app in APP_SERVICES:  # built here, from the Dockerfile, as one image
+    for app in built:  # built here, from the Dockerfile, as one image
         assert services[app]["build"]["context"] == str(REPO)
         assert images[app] == images["app1"] and services[app]["pull_policy"] == "build"
     assert "shared_buffers=3GB" in services["postgres"]["command"]
@@ -191,7 +208,7 @@ def test_env_example_lists_every_documented_setting_and_nothing_else():
     assert deployment == {"SMALLTOWN_PROXY_PORT", "POSTGRES_PASSWORD", "POSTGRES_SHARED_BUFFERS"}
 
 
-def test_every_setting_in_env_example_reaches_both_app_processes():
+def test_every_setting_in_env_example_reaches_every_app_process():
     live, _ = env_example()
     deployment = compose_settings()
     sentinels = {name: f"value-of-{name.lower()}" for name in live}
@@ -201,7 +218,7 @@ def test_every_setting_in_env_example_reaches_both_app_processes():
     config = resolve_compose(sentinels)
     default = resolve_compose()
     same_password = resolve_compose({"POSTGRES_PASSWORD": "pw1"})
-    for app in APP_SERVICES:
+    for app in APP_SERVICES + BACKGROUND_SERVICES:
         env = environment(config, app)
         for name in live - deployment:
             assert env[name] == sentinels[name], f"{name} from .env does not reach {app}"

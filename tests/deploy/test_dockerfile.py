@@ -12,7 +12,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 
-from deployment import APP_SERVICES, REPO, resolve_compose
+from deployment import APP_SERVICES, BACKGROUND_SERVICES, REPO, resolve_compose
 
 from conftest import require_service
 
@@ -104,7 +104,7 @@ def test_its_health_check_is_the_shipped_script_that_compose_runs_too():
     assert command[0] == "python"
     script = command[1]
     assert f"deploy/healthcheck.py {script}" in runtime.all("COPY")
-    for app in APP_SERVICES:
+    for app in APP_SERVICES + BACKGROUND_SERVICES:
         assert resolve_compose()["services"][app]["healthcheck"]["test"][1:] == command
 
 

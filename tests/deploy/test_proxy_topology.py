@@ -1,6 +1,7 @@
 """compose.yaml's topology run natively: Debian's nginx with the repository's proxy
-configuration in front of two `smalltown run` processes on one PostgreSQL database and one
-Redis, each configured with the environment compose.yaml gives its container.
+configuration in front of two web `smalltown run` processes, with a runner and a worker
+beside them, on one PostgreSQL database and one Redis, each configured with the
+environment compose.yaml gives its container.
 
 What differs from the containers is only where things are: loopback ports instead of the
 service names (tests/deploy/deployment.py says how each is swapped). The clients speak to
@@ -24,6 +25,7 @@ import httpx
 import pytest
 from deployment import (
     APP_SERVICES,
+    BACKGROUND_SERVICES,
     LiveQuery,
     NativeProxy,
     SmalltownProcess,
@@ -43,8 +45,9 @@ pytestmark = pytest.mark.slow
 @dataclass
 class Topology:
     proxy: NativeProxy
-    apps: list[SmalltownProcess]
+    apps: list[SmalltownProcess]  # the web processes, then the runner and the worker
     database_url: str
+    environments: dict[str, dict[str, str]]  # each service's, as started here
 
 
 def _within(seconds: float, work: Callable[[], Any]) -> Any:
@@ -75,12 +78,14 @@ def topology(tmp_path: Path, postgres_url: str) -> Iterator[Topology]:
     redis = RedisServer()
     redis.start()
     apps: list[SmalltownProcess] = []
+    environments: dict[str, dict[str, str]] = {}
     proxy: NativeProxy | None = None
     try:
-        for service in APP_SERVICES:  # started together, as compose starts them
+        for service in APP_SERVICES + BACKGROUND_SERVICES:  # together, as compose starts them
             env = native_app_environment(
                 environment(config, service), postgres_url, redis.url, free_port()
             )
+            environments[service] = env
             apps.append(SmalltownProcess(tmp_path, env, service))
         for app in apps:
             app.wait_healthy()
@@ -96,7 +101,7 @@ def topology(tmp_path: Path, postgres_url: str) -> Iterator[Topology]:
             proxy_env[name] = f"127.0.0.1:{apps[APP_SERVICES.index(service)].port}"
         proxy_env["PROXY_LISTEN"] = str(free_port())
         proxy = NativeProxy(tmp_path, proxy_env, proxy_templates(config)).start()
-        yield Topology(proxy, apps, postgres_url)
+        yield Topology(proxy, apps, postgres_url, environments)
     finally:
         if proxy is not None:
             proxy.stop()
@@ -123,8 +128,9 @@ def _stepper(topology: Topology) -> SmalltownProcess:
         time.sleep(0.2)
 
 
-def test_a_town_behind_the_proxy_shares_live_queries_and_outlives_a_process(topology):
-    proxy, (first, second) = topology.proxy, topology.apps
+def test_a_town_behind_the_proxy_shares_live_queries_and_outlives_a_process(topology, tmp_path):
+    proxy, (first, second, runner, _) = topology.proxy, topology.apps
+    assert [app.name for app in topology.apps] == [*APP_SERVICES, *BACKGROUND_SERVICES]
 
     health = httpx.get(f"{proxy.url}/health", timeout=10)
     assert health.status_code == 200, health.text
@@ -160,17 +166,20 @@ def test_a_town_behind_the_proxy_shares_live_queries_and_outlives_a_process(topo
             call(writer.url, "mutation", "world:heartbeatWorld", {"worldId": world})
             seen.wait_for(lambda s, before=before: s["lastViewed"] >= before)
 
-    # The process that steps the world dies: the proxy sends everything to the other,
-    # which takes the world over and steps it on.
-    victim = _stepper(topology)
-    survivor = second if victim is first else first
-    victim.kill()
+    # The runner steps the world; a web process dies: the proxy sends everything to the
+    # other. The runner dies too, and is started again (compose's restart: on-failure):
+    # it takes its world back and steps it on.
+    assert _stepper(topology) is runner
+    first.kill()
     for _ in range(4):  # both of the proxy's turns: the dead one is skipped
         assert httpx.get(f"{proxy.url}/health", timeout=10).status_code == 200
+    runner.kill()
+    restarted = SmalltownProcess(tmp_path, topology.environments["runner"], "runner-again")
+    topology.apps.append(restarted.wait_healthy())
     with LiveQuery(proxy.ws_url, "world:worldClock", {"worldId": world}) as clock:
         start = clock.wait_for(lambda c: c is not None)["currentTime"]
         clock.wait_for(lambda c: c["currentTime"] > start, timeout=60)
-    assert "taken over from a runner that stopped" in survivor.output()
+    assert "taken over from a runner that stopped" in restarted.output()
     # The player who joined acts on, with her token, through the proxy.
     moved = call(
         proxy.url,

@@ -64,3 +64,34 @@ async def test_one_runner_steps_a_world_and_another_takes_over_when_it_stops(tmp
         assert third.owner.split(":")[:2] == [socket.gethostname(), str(os.getpid())]
     finally:
         await store.close()
+
+
+async def test_a_world_with_steps_longer_than_a_lease_stays_with_its_runner(tmp_path):
+    store = await open_store(f"sqlite:///{tmp_path}/long.db")
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        await create_world(store, town_map(), CHARACTERS)
+        status = await store.read(lambda tx: tx.first("worldStatus"))
+        clock = [status["lastViewed"]]
+
+        def runner():
+            return WorldRunner(
+                runtime,
+                step_ms=3 * LEASE_MS,  # a step every 30 s, a lease of 10 s
+                clock=lambda: clock[0],
+                on_operations=lambda w, o: None,
+                lease_ms=LEASE_MS,
+            )
+
+        first, second = runner(), runner()
+        for tick in range(100):  # 100 s: three leases' worth between two steps
+            clock[0] += 1000
+            await store.run(lambda tx: tx.patch(status["_id"], {"lastViewed": clock[0]}))
+            for each in (second, first) if tick % 2 else (first, second):
+                await each.run_due()
+            # The holder renews its lease between steps: the world never changes hands.
+            lease = await store.read(lambda tx: tx.first("smalltownLeases"))
+            assert lease["owner"] == first.owner, f"taken over after {tick + 1} s"
+        assert second.steps == 0 and first.steps >= 3
+    finally:
+        await store.close()

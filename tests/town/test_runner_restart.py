@@ -1,6 +1,7 @@
 """A runner started on a database another runner used takes its worlds up at once: game
 time continues from the stored engine time at any time scale, and the leases of a killed
-predecessor on this host are taken back without waiting them out."""
+predecessor on this host are taken back without waiting them out, by a runner started
+after it died or one that was running beside it."""
 
 import asyncio
 import os
@@ -99,13 +100,28 @@ async def test_a_killed_predecessors_leases_are_taken_back_at_once(tmp_path):
             return WorldRunner(runtime, step_ms=100, on_operations=lambda w, o: None)
 
         # While it lives, the world is its own: nobody else steps it.
-        assert await runner().run_due() == 0
+        neighbour = runner()
+        assert await neighbour.run_due() == 0
         lease = await store.read(lambda tx: tx.first("smalltownLeases"))
         assert lease["owner"] == owner
 
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        successor = runner()
+        # A runner that saw the lease held sees its holder gone, without waiting it out.
+        started = time.monotonic()
+        while not neighbour.steps:
+            await neighbour.run_due()
+            await asyncio.sleep(0.02)
+            assert time.monotonic() - started < LEASE_MS / 3000, "waited out the dead lease"
+        await neighbour.close()  # (hands the world on)
+
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PREDECESSOR, url], stdout=subprocess.PIPE, text=True
+        )
+        owner = proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        successor = runner()  # a runner started after the kill takes it at once too
         started = time.monotonic()
         while not successor.steps:
             await successor.run_due()

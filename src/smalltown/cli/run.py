@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
+import os
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 
 from smalltown import __version__
 from smalltown.cli import options
-from smalltown.config import BY_ATTRIBUTE, Settings
+from smalltown.config import BY_ATTRIBUTE, ROLES, Settings
 
 NAME = "run"
 log = logging.getLogger("smalltown.cli")
+#: on SIGTERM, how long open requests and connections get to finish before they are cut
+#: (uvicorn waits for them without end otherwise: a half-sent request holds the stop)
+GRACE_SECONDS = 2
 
 
 def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
@@ -25,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     options.mirror(run, "--host", settings, "host")
     options.mirror(run, "--port", settings, "port", type=_port)
     options.mirror(run, "--app", settings, "app")
+    options.mirror(run, "--role", settings, "roles", type=_roles)
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
@@ -36,6 +45,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             host=getattr(args, "host", settings.host),
             port=getattr(args, "port", settings.port),
             app=options.app_package(args) if hasattr(args, "app") else settings.app,
+            roles=getattr(args, "role", settings.roles),
         )
     )
 
@@ -44,6 +54,14 @@ def _port(raw: str) -> int:
     """``--port``, checked as ``SMALLTOWN_PORT`` is (the settings table's parser)."""
     try:
         return BY_ATTRIBUTE["port"].parse(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be {exc}, got {raw!r}") from None
+
+
+def _roles(raw: str) -> frozenset[str]:
+    """``--role``, checked as ``SMALLTOWN_ROLE`` is."""
+    try:
+        return BY_ATTRIBUTE["roles"].parse(raw)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"must be {exc}, got {raw!r}") from None
 
@@ -143,16 +161,57 @@ async def _serve(settings: Settings, listening: list[socket.socket]) -> int:
             ws_max_size=settings.max_body_bytes,
             # Transitions are small and many; compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
-        server = uvicorn.Server(config)
+        server = _server(config)
         log.info(
-            "smalltown %s at http://%s:%d on %s",
+            "smalltown %s at http://%s:%d on %s, as %s",
             __version__,
             settings.host,
             settings.port,
             store.url,
+            ", ".join(role for role in ROLES if role in settings.roles),
         )
         await server.serve(sockets=listening)
         return 0 if server.started else 1
     finally:
         await store.close()
+        await _leave_no_task_behind()
+
+
+def _server(config):
+    """uvicorn's server, except that the signal that stopped it (SIGTERM, Ctrl-C) is not
+    raised again once it stopped: uvicorn does so to end the process as the signal would,
+    which skipped closing the store and, for Ctrl-C, left the event loop waiting for ever
+    on a task that would not be cancelled. The stop then finishes here, bounded, and the
+    process exits 0."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            stops = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+async def _leave_no_task_behind() -> None:
+    """Stop whatever tasks are left once the server stopped, within a bound. Should one
+    refuse (a cancel swallowed on Python 3.11, and again), the process ends here rather
+    than in the event loop's own last wait for its tasks, which has no end."""
+    from smalltown.runtime.stopping import stop_tasks
+
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    if not await stop_tasks(left, "the server's stop"):
+        logging.shutdown()
+        os._exit(0)

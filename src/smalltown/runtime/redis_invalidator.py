@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import uuid
@@ -26,6 +27,7 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from smalltown.runtime.stopping import STOP_SECONDS, stop_tasks
 from smalltown.store import Store, Transaction, Write, mask_password
 
 log = logging.getLogger("smalltown.runtime.redis")
@@ -138,11 +140,10 @@ class RedisInvalidator:
         if self._detach:
             self._detach()
             self._detach = None
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks, "the Redis listener")
         if self._client is not None:
-            await self._client.aclose()
+            with contextlib.suppress(Exception):  # (a lost Redis: a stop must not wait on it)
+                await asyncio.wait_for(self._client.aclose(), STOP_SECONDS)
 
     async def _publish_forever(self, channel: str) -> None:
         assert self._client is not None

@@ -45,6 +45,7 @@ from smalltown.runtime.context import SCHEDULED, AuthContext, MutationCtx, Sched
 from smalltown.runtime.errors import FunctionError
 from smalltown.runtime.functions import FunctionSpec
 from smalltown.runtime.runtime import Runtime
+from smalltown.runtime.stopping import stop_tasks
 from smalltown.store import (
     ConflictError,
     Range,
@@ -62,7 +63,6 @@ BATCH = 64
 #: worker's heartbeat has run out was interrupted
 HEARTBEAT_MS = 30_000
 CLEANUP_SECONDS = 2.0  # what a stop waits, at most, to remove the heartbeat
-CANCEL_AGAIN_SECONDS = 0.5  # a stop cancels its tasks again if they go on this long
 ORPHANS_EVERY_MS = 60_000
 #: seconds between attempts at writing an action's result while the database is away
 RESULT_RETRY_SECONDS = 1.0
@@ -175,7 +175,7 @@ class SchedulerWorker:
         self.alive = False
         if self._detach:
             self._detach()
-        await _cancel([t for t in [self._task, *self._actions.values()] if t is not None])
+        await stop_tasks([self._task, *self._actions.values()], "the scheduler")
         try:  # its actions were cut short: the next look of any worker fails them
             await asyncio.wait_for(
                 self._runtime.store.delete_all(WORKERS, index="by_worker", eq={"worker": self.id}),
@@ -400,17 +400,6 @@ class SchedulerWorker:
             return
         await Scheduler(self._runtime, tx).run_at(now_ms(), spec.path, spec.args)
         await tx.patch(cron_id, {"nextRun": spec.next_after(max(now_ms(), cron["nextRun"]))})
-
-
-async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
-    """Cancel ``tasks`` and wait until they end, cancelling again those that go on: on
-    Python 3.11 psycopg_pool's wait for a connection (asyncio.wait_for) swallows a cancel
-    that comes as a connection is handed over, and the task carries on as if none came."""
-    pending = {t for t in tasks if not t.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_SECONDS)
 
 
 async def delete_finished(store: Store, before_ms: float) -> int:

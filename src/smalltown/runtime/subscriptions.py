@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from smalltown.runtime import wire
 from smalltown.runtime.auth import Identity
 from smalltown.runtime.runtime import Runtime
+from smalltown.runtime.stopping import stop_tasks
 from smalltown.store import KeyRange, Store, StoreConnectionError, Write, overlaps
 
 log = logging.getLogger("smalltown.runtime.subscriptions")
@@ -130,9 +131,7 @@ class SubscriptionManager:
 
     async def close(self) -> None:
         await self._invalidator.close()
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_tasks([self._task], "the live queries")
 
     @property
     def invalidator(self) -> Invalidator:

@@ -15,13 +15,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from smalltown import __version__, web
-from smalltown.config import Settings
+from smalltown.config import ROLES, Settings
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import Crons, SchedulerWorker
 from smalltown.runtime.subscriptions import Invalidator, LocalInvalidator, SubscriptionManager
@@ -102,8 +102,11 @@ async def health(request: Request) -> JSONResponse:
     info = runtime.extensions.get("health") if runtime is not None else None
     if info:
         body["app"] = info() if callable(info) else info
+    roles = getattr(request.app.state, "roles", frozenset(ROLES))
+    body["roles"] = [role for role in ROLES if role in roles]
     worker = getattr(request.app.state, "scheduler", None)
-    body["scheduler"] = {"alive": bool(worker and worker.alive)}
+    if "worker" in roles:  # (a process of other roles runs no scheduler)
+        body["scheduler"] = {"alive": bool(worker and worker.alive)}
     subscriptions = getattr(request.app.state, "subscriptions", None)
     describe = getattr(subscriptions and subscriptions.invalidator, "describe", None)
     if describe is not None:
@@ -114,7 +117,7 @@ async def health(request: Request) -> JSONResponse:
         body["status"] = "unavailable"
         body["store"]["error"] = str(exc)
         return JSONResponse(body, status_code=503)
-    if not body["scheduler"]["alive"]:
+    if not body.get("scheduler", {"alive": True})["alive"]:
         body["status"] = "degraded"
         return JSONResponse(body, status_code=503)
     if "redis" in body and not body["redis"]["listening"]:
@@ -182,11 +185,15 @@ def create_app(
             state.limiter = RateLimiter(settings.rate_limits)
             state.metrics = Metrics()
             state.runtime.observers.append(state.metrics.observe_call)
+            # (every role keeps the live queries' invalidator: a runner's or a worker's
+            # commits reach the web processes' live queries through it)
+            state.roles = config.roles
             state.scheduler = SchedulerWorker(state.runtime, crons)
             await state.subscriptions.start()
             if settings.redis_url is not None:
                 await state.subscriptions.invalidator.wait_listening()
-            await state.scheduler.start()
+            if "worker" in config.roles:
+                await state.scheduler.start()
             state.service = None
             if loaded.start_service is not None:
                 state.service = await loaded.start_service(state.runtime, config)
@@ -194,25 +201,26 @@ def create_app(
             yield
             if state.service is not None:
                 await state.service.close()
-            await state.scheduler.close()
+            if "worker" in config.roles:
+                await state.scheduler.close()
             await state.subscriptions.close()
         finally:
             if owned:
                 await opened.close()
 
-    routes = [
-        Route("/health", health),
-        Route("/metrics", metrics_endpoint),
-        *http_api.routes,
-        *storage_route.routes,
-        WebSocketRoute("/api/sync", sync_endpoint),
-        WebSocketRoute("/api/{version}/sync", sync_endpoint),
-        http_api.not_found_route,
-    ]
-    if loaded.assets is not None:
-        assets = shared_across_origins(StaticFiles(directory=loaded.assets))
-        routes.append(Mount("/assets", assets, name="assets"))
-    routes.append(Mount("/", StaticFiles(directory=web.STATIC, html=True), name="web"))
+    routes: list[BaseRoute] = [Route("/health", health), Route("/metrics", metrics_endpoint)]
+    if "web" in config.roles:  # (a runner or a worker serves its health and metrics alone)
+        routes += [
+            *http_api.routes,
+            *storage_route.routes,
+            WebSocketRoute("/api/sync", sync_endpoint),
+            WebSocketRoute("/api/{version}/sync", sync_endpoint),
+            http_api.not_found_route,
+        ]
+        if loaded.assets is not None:
+            assets = shared_across_origins(StaticFiles(directory=loaded.assets))
+            routes.append(Mount("/assets", assets, name="assets"))
+        routes.append(Mount("/", StaticFiles(directory=web.STATIC, html=True), name="web"))
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -16,17 +16,25 @@ Vector search: MongoDB's own ``$vectorSearch`` exists only on Atlas and Atlas-co
 servers; smalltown searches exactly in memory instead (as on SQLite), with vectors kept in
 step with the commit clock (``exact_vectors.VectorMemory``), so other processes' writes
 are seen too.
+
+When the server goes away, a call fails fast rather than waiting out pymongo's server
+selection (10 s): once a connection failed, or the client's monitor finds no primary,
+every call runs under a ``FAIL_FAST_SECONDS`` deadline and fails with
+``StoreConnectionError`` ("MongoDB is unavailable: ..."); the first call that gets through
+ends the outage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
+import pymongo
 from bson import Binary, Int64
 from pymongo import (
     ASCENDING,
@@ -44,7 +52,9 @@ from pymongo.errors import (
     InvalidURI,
     OperationFailure,
     PyMongoError,
+    ServerSelectionTimeoutError,
 )
+from pymongo.monitoring import TopologyDescriptionChangedEvent, TopologyListener
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -66,8 +76,13 @@ from smalltown.store.schema import Schema, Table, VectorIndex, index_changes, pl
 from smalltown.store.urls import database_name, mask_password, option_names
 from smalltown.store.values import all_floats
 
+log = logging.getLogger("smalltown.store.mongo")
 P = ParamSpec("P")
 T = TypeVar("T")
+#: how long a call may take while the server is known to be away (s): then it fails,
+#: saying so, as on PostgreSQL
+FAIL_FAST_SECONDS = 1.0
+OPEN_SECONDS = 10  # how long opening the store waits for the server
 META = "_smalltown_tables"
 CLOCK = "_smalltown_clock"
 DEFAULT_DATABASE = "smalltown"
@@ -84,9 +99,15 @@ def _collection_name(t: Table | str) -> str:
     return f"st_{t if isinstance(t, str) else t.name}"
 
 
+def _first_line(exc: BaseException) -> str:
+    """pymongo's message without the topology description it appends."""
+    text = str(exc).split(", Timeout:")[0].split(", Topology Description:")[0]
+    return text.split(" (configured timeouts:")[0][:200]
+
+
 def _translate(exc: PyMongoError) -> StoreError:
     if isinstance(exc, ConnectionFailure):
-        return StoreConnectionError(f"MongoDB connection failed: {exc}")
+        return StoreConnectionError(f"MongoDB is unavailable: {_first_line(exc)}")
     if exc.has_error_label("TransientTransactionError") or (
         isinstance(exc, OperationFailure) and exc.code == WRITE_CONFLICT
     ):
@@ -105,6 +126,23 @@ def _mapped(fn: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]
             raise _translate(exc) from exc
 
     return wrapper
+
+
+class _Primary(TopologyListener):
+    """Whether the client's monitor last saw a server that takes writes: when it finds
+    none (the server stopped), calls fail fast before any of them has failed."""
+
+    def __init__(self) -> None:
+        self.seen = True
+
+    def opened(self, event: Any) -> None:
+        pass
+
+    def closed(self, event: Any) -> None:
+        pass
+
+    def description_changed(self, event: TopologyDescriptionChangedEvent) -> None:
+        self.seen = event.new_description.has_writable_server()
 
 
 def _from_bson(value: Any) -> Any:
@@ -275,9 +313,17 @@ class MongoTransaction(ProviderTransaction):
 class MongoProvider(Provider):
     name = "mongo"
 
-    def __init__(self, url: str, client: AsyncMongoClient[dict[str, Any]], database: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        client: AsyncMongoClient[dict[str, Any]],
+        database: str,
+        primary: _Primary | None = None,
+    ) -> None:
         self.display_url = mask_password(url)
         self._client = client
+        self._primary = primary or _Primary()
+        self._lost: str | None = None  # why the last call failed to reach the server
         self.db = client[database]
         self._write_lock = asyncio.Lock()
         self._tables: dict[str, Table] = {}
@@ -289,29 +335,77 @@ class MongoProvider(Provider):
         try:
             database = database_name(url) or DEFAULT_DATABASE
             given = option_names(url)
+            # Server selection waits at most FAIL_FAST_SECONDS: a healthy server is
+            # selected at once, and a call while it is away (a retried write's second
+            # try included) fails fast rather than after pymongo's 10 s. Opening waits
+            # longer, trying again, for a server that is still starting.
             defaults: dict[str, Any] = {
-                name: 10_000
-                for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+                name: value
+                for name, value in (
+                    ("serverSelectionTimeoutMS", int(FAIL_FAST_SECONDS * 1000)),
+                    ("connectTimeoutMS", OPEN_SECONDS * 1000),
+                )
                 if name.lower() not in given  # the URL's own options win
             }
+            primary = _Primary()
             client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-                url, tz_aware=False, **defaults
+                url, tz_aware=False, event_listeners=[primary], **defaults
             )
         except (InvalidURI, ConfigurationError, ValueError) as exc:
             raise StoreConnectionError(f"{shown}: malformed MongoDB URL: {exc}") from exc
-        try:
-            hello = await client.admin.command("hello")
-        except PyMongoError as exc:
-            await client.close()
-            reason = str(exc).split(", Timeout:")[0]
-            raise StoreConnectionError(f"{shown}: cannot connect: {reason}") from exc
+        patient = "serverselectiontimeoutms" not in given
+        deadline = asyncio.get_running_loop().time() + OPEN_SECONDS
+        while True:
+            try:
+                hello = await client.admin.command("hello")
+                break
+            except ServerSelectionTimeoutError:
+                if patient and asyncio.get_running_loop().time() < deadline:
+                    continue
+                await client.close()
+                raise StoreConnectionError(
+                    f"{shown}: cannot connect: no server within {OPEN_SECONDS} s"
+                ) from None
+            except PyMongoError as exc:
+                await client.close()
+                reason = str(exc).split(", Timeout:")[0]
+                raise StoreConnectionError(f"{shown}: cannot connect: {reason}") from exc
         if not hello.get("setName") and hello.get("msg") != "isdbgrid":
             await client.close()
             raise StoreConnectionError(f"{shown}: this server is a standalone. {REPLICA_SET_HELP}")
-        return cls(url, client, database)
+        primary.seen = True
+        return cls(url, client, database, primary)
+
+    def _deadline(self) -> AbstractContextManager[Any]:
+        """While the server is known to be away, the ``FAIL_FAST_SECONDS`` a call may take."""
+        if self._lost is None and self._primary.seen:
+            return nullcontext()
+        return pymongo.timeout(FAIL_FAST_SECONDS)
+
+    def _lose(self, exc: StoreConnectionError) -> None:
+        """The server could not be reached: until it answers again, calls fail fast."""
+        if self._lost is None:
+            log.warning("%s: %s", self.display_url, exc)
+        self._lost = str(exc)
+
+    def _reached(self) -> None:
+        if self._lost is not None:
+            log.info("%s: the server answers again", self.display_url)
+            self._lost = None
 
     @asynccontextmanager
     async def transaction(self, read_only: bool) -> AsyncIterator[MongoTransaction]:
+        with self._deadline():
+            try:
+                async with self._transaction(read_only) as tx:
+                    yield tx
+            except StoreConnectionError as exc:
+                self._lose(exc)
+                raise
+        self._reached()
+
+    @asynccontextmanager
+    async def _transaction(self, read_only: bool) -> AsyncIterator[MongoTransaction]:
         try:
             if read_only:
                 async with self._client.start_session(snapshot=True) as session:
@@ -456,9 +550,16 @@ class MongoProvider(Provider):
                     await session.abort_transaction()
                 raise
 
-    @_mapped
     async def ping(self) -> None:
-        await self._client.admin.command("ping")
+        with self._deadline():
+            try:
+                await self._client.admin.command("ping")
+            except PyMongoError as exc:
+                error = _translate(exc)
+                if isinstance(error, StoreConnectionError):
+                    self._lose(error)
+                raise error from exc
+        self._reached()
 
     async def close(self) -> None:
         await self._client.close()

@@ -9,9 +9,12 @@ last saved step. ``generationNumber`` fences off a second runner of the same wor
 
 Several processes on one database each run a runner; each world is stepped by the one that
 holds its lease (``smalltownLeases``: holder and expiry, wall clock). The holder renews it
-as it steps; when the holder stops, another takes the world over once the lease expires,
-from the last saved step, or at once if the holder was a process on this host that is gone
-(a restarted server takes back its killed predecessor's worlds without waiting).
+once less than half is left, whether or not the world is due; when the holder stops,
+another takes the world over once the lease expires (``LEASE_MS``: so within that and one
+step, measured in ``tests/server/test_failover.py``), from the last saved step, or at once
+if the holder was a process on this host that is gone (a restarted server takes back its
+killed predecessor's worlds without waiting, and another process of the host takes them
+over as soon as their holder dies).
 
 Game time is the engine's own: a runner that takes a world up continues its clock from the
 stored engine time, whatever its own start, so a restart at a high time scale does not
@@ -36,6 +39,7 @@ from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 from smalltown.runtime import FunctionError
 from smalltown.runtime.context import Scheduler
+from smalltown.runtime.stopping import stop_tasks
 from smalltown.store import Range, Transaction
 
 log = logging.getLogger("smalltown.worlds.runner")
@@ -48,8 +52,10 @@ CHECKPOINT_STEPS = 3600
 #: or was stopped) skips the time it missed
 CATCH_UP_STEPS = 5
 #: how long a world's lease lasts unrenewed (wall clock, ms): how soon another process
-#: takes over a world whose runner stopped; renewed once less than half of it is left
-LEASE_MS = 15_000
+#: takes over a world whose runner stopped; renewed once less than half of it is left.
+#: Shorter means a faster failover but a lease lost to a database pause that long (the
+#: world then changes hands, fenced by ``generationNumber``: no step is run twice)
+LEASE_MS = 6_000
 
 #: the app's module of actions that engine operations run as (AI Town's path)
 OPERATIONS = "aiTown/agentOperations"
@@ -110,7 +116,9 @@ class WorldRunner:
         # this runner, as a lease names it: readable (`smalltown worlds list`), and unique
         # (the tag ends with the pid namespace: only a process in ours can be seen to be gone)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}.{_NAMESPACE}"
-        self._held_elsewhere: dict[str, float] = {}  # world -> when that lease expires
+        # world -> when the other runner's lease expires, and that runner
+        self._held_elsewhere: dict[str, tuple[float, str]] = {}
+        self._held_until: dict[str, float] = {}  # world held here -> when its lease expires
         # world -> game ms added to this runner's clock: set when the world is taken up, so
         # its game time continues from the stored engine time (another process's clock)
         self._offsets: dict[str, float] = {}
@@ -130,9 +138,7 @@ class WorldRunner:
         self._task = asyncio.create_task(self._forever(), name="smalltown-world-runner")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_tasks([self._task], "the world runner")
         try:  # hand the worlds on at once rather than when the leases expire
             await asyncio.wait_for(
                 self._runtime.store.delete_all(
@@ -164,59 +170,72 @@ class WorldRunner:
                 await self._runtime.store.run(lambda tx, s=status: _sleep(tx, s["_id"]))
                 log.info("world %s sleeps: nobody has viewed it for 5 minutes", status["worldId"])
                 continue
-            if self._held_elsewhere.get(status["worldId"], 0.0) > wall:
-                continue  # another process runs it: not asked again before its lease ends
+            expires, holder = self._held_elsewhere.get(status["worldId"], (0.0, ""))
+            if expires > wall and not _gone(holder):
+                # another process runs it: not asked again before its lease ends, unless
+                # that process (one of this host) is seen to be gone
+                continue
             world_id = status["worldId"]
             engine = await self._runtime.store.read(
                 lambda tx, s=status: tx.get(s["engineId"], table="engines")
             )
             if not engine:
                 continue
-            taken_up = world_id not in self._offsets
-            if taken_up:  # not held here yet: take it up, then see whether it is due
+            if world_id not in self._offsets:  # not held here yet: take it up
                 if not await self._hold(world_id, wall):
                     continue  # another process runs this world
                 self._offsets[world_id] = max(0.0, engine.get("currentTime", 0) - now)
+            elif self._renewal_due(world_id, wall) and not await self._hold(world_id, wall):
+                continue  # it ran out and another process took it
             if engine.get("currentTime", 0) + self._step_ms > now + self._offsets[world_id]:
                 continue
-            if not taken_up and not await self._hold(world_id, wall):
-                continue  # another process runs this world
             try:
                 await self.step_world(world_id)
             except StaleEngine as exc:  # the lease changed hands while this step ran
                 log.info("%s; leaving it to that runner", exc)
                 self._offsets.pop(world_id, None)
+                self._held_until.pop(world_id, None)
                 continue
             stepped += 1
         return stepped
+
+    def _renewal_due(self, world_id: str, wall: float) -> bool:
+        """Whether less than half of the lease held here is left: it is renewed then,
+        whether or not the world is due (a step may be longer than a lease)."""
+        return self._held_until.get(world_id, 0.0) - wall < self._lease_ms / 2
 
     async def _hold(self, world_id: str, wall: float) -> bool:
         """Whether this runner holds ``world_id``'s lease, taking it if it is free or
         expired, and renewing it once less than half is left."""
 
-        async def hold(tx: Transaction) -> float | None:
-            """None when held here; else when the other runner's lease expires."""
+        async def hold(tx: Transaction) -> tuple[bool, float, str]:
+            """Whether it is held here, when the lease (here or elsewhere) expires, and
+            who holds it."""
             lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": world_id})
-            fields = {"worldId": world_id, "owner": self.owner, "expires": wall + self._lease_ms}
+            until = wall + self._lease_ms
+            fields = {"worldId": world_id, "owner": self.owner, "expires": until}
             if lease is None:
                 await tx.insert("smalltownLeases", fields)
-                return None
+                return True, until, self.owner
             if lease["owner"] != self.owner and lease["expires"] > wall:
                 if not _gone(lease["owner"]):
-                    return lease["expires"]
+                    return False, lease["expires"], lease["owner"]
                 log.warning("world %s: its runner's process %s is gone", world_id, lease["owner"])
             if lease["owner"] != self.owner or lease["expires"] - wall < self._lease_ms / 2:
                 await tx.replace(lease["_id"], fields)
                 if lease["owner"] != self.owner:
                     log.warning("world %s: taken over from a runner that stopped", world_id)
-            return None
+                return True, until, self.owner
+            return True, lease["expires"], self.owner
 
         self.lease_checks += 1
-        elsewhere = await self._runtime.store.run(hold)
-        if elsewhere is None:
+        mine, expires, holder = await self._runtime.store.run(hold)
+        if mine:
             self._held_elsewhere.pop(world_id, None)
+            self._held_until[world_id] = expires
             return True
-        self._held_elsewhere[world_id] = elsewhere
+        self._held_elsewhere[world_id] = (expires, holder)
+        self._held_until.pop(world_id, None)
         self._offsets.pop(world_id, None)  # taken up afresh if it comes back here
         return False
 

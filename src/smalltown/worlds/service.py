@@ -1,7 +1,8 @@
 """What runs beside the server for an app of worlds, started and closed together: the
 default world, the LLM and embedder (``llm_setup.py``) with their reports
-(``reporting.py``), the memory index fitted to the embedder, the runner, and the history
-pruner; each as the process's :class:`~smalltown.config.Settings` say."""
+(``reporting.py``), the memory index fitted to the embedder, and, in a process with the
+``runner`` role, the runner and the history pruner; each as the process's
+:class:`~smalltown.config.Settings` say."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from smalltown.config import Settings
 from smalltown.engine.world_map import WorldMap
 from smalltown.llm import LLM
+from smalltown.runtime.stopping import stop_tasks
 from smalltown.worlds.creation import Character, default_world
 from smalltown.worlds.history import start_pruner
 from smalltown.worlds.llm_setup import open_llm
@@ -26,24 +28,25 @@ class WorldsService:
     """The runner, the history pruner and the LLM client, closed together when the server
     stops."""
 
-    def __init__(self, runner: WorldRunner, llm: LLM, pruner: asyncio.Task | None = None) -> None:
+    def __init__(
+        self, runner: WorldRunner | None, llm: LLM, pruner: asyncio.Task | None = None
+    ) -> None:
         self.runner = runner
         self.llm = llm
         self.pruner = pruner
 
     @property
     def steps(self) -> int:
-        return self.runner.steps
+        return self.runner.steps if self.runner is not None else 0
 
     @property
     def rounds(self) -> int:
-        return self.runner.rounds
+        return self.runner.rounds if self.runner is not None else 0
 
     async def close(self) -> None:
-        if self.pruner is not None:
-            self.pruner.cancel()
-            await asyncio.gather(self.pruner, return_exceptions=True)
-        await self.runner.close()
+        await stop_tasks([self.pruner], "the history pruner")
+        if self.runner is not None:
+            await self.runner.close()
         await self.llm.close()
 
 
@@ -66,6 +69,8 @@ async def start(
     runtime.extensions["health"] = health_report(llm, embedder, tokens_per_hour)
     runtime.extensions["gauges"] = gauges_report(runtime.store, llm, tokens_per_hour)
     await fit_memory_index(runtime.store, embedder)
+    if "runner" not in settings.roles:  # (the LLM stays: a web process's actions use it)
+        return WorldsService(None, llm)
     runner = await start_runner(runtime, settings)
     pruner = start_pruner(runtime.store, settings.history_days, runner.owner)
     return WorldsService(runner, llm, pruner)

@@ -117,15 +117,15 @@ async def test_a_killed_runners_world_steps_again_elsewhere_within_ten_seconds(
 
         async def state():
             lease = await store.read(lambda tx: tx.first("smalltownLeases"))
-            engine = await store.read(lambda tx: tx.first("engines"))
+            engine = await store.read(lambda tx: tx.first("smalltownWorlds"))  # step count
             return lease, engine
 
         async def stepping_under_one_of_them():
             lease, engine = await state()
-            if lease is None or engine is None or engine.get("smalltownStep", 0) < 2:
+            if lease is None or engine is None or engine.get("step", 0) < 2:
                 return None
             holder = [r for r in running if r.owns(lease["owner"])]
-            return (holder[0], engine["smalltownStep"]) if holder else None
+            return (holder[0], engine["step"]) if holder else None
 
         await eventually(stepping_under_one_of_them, "the world to step", 30)
         running.append(Runner(tmp_path, postgres_url, redis_server.url))
@@ -140,9 +140,9 @@ async def test_a_killed_runners_world_steps_again_elsewhere_within_ten_seconds(
             holder.kill()
             _, engine = await state()  # the last step the killed process saved
 
-            async def stepped_by_the_other(other=other, last=engine["smalltownStep"]):
+            async def stepped_by_the_other(other=other, last=engine["step"]):
                 lease, engine = await state()
-                return other.owns(lease["owner"]) and engine["smalltownStep"] > last
+                return other.owns(lease["owner"]) and engine["step"] > last
 
             await eventually(stepped_by_the_other, "the other process to step the world", 30)
             took.append(time.monotonic() - started)

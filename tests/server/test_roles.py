@@ -123,11 +123,15 @@ async def test_a_web_a_runner_and_a_worker_make_one_town(tmp_path, postgres_url,
                     return lease["owner"].split(":")[1] == str(second.proc.pid)
 
                 await eventually(held_by_the_second, "the second runner to take the world", 30)
-                engine = await store.read(lambda tx: tx.get(status["engineId"], table="engines"))
+
+                def world_row(tx):  # its step count
+                    return tx.first("smalltownWorlds", "worldId", eq={"worldId": status["worldId"]})
+
+                before = await store.read(world_row)
 
                 async def stepped_again():
-                    now = await store.read(lambda tx: tx.get(status["engineId"], table="engines"))
-                    return now["smalltownStep"] > engine["smalltownStep"]
+                    now = await store.read(world_row)
+                    return now["step"] > before["step"]
 
                 await eventually(stepped_again, "the world to step under the second runner", 30)
 

@@ -127,8 +127,8 @@ def busy_crowd(agents: int = 200, steps: int = 150):
 
 
 def test_a_neighbourhood_is_resent_only_when_someone_in_it_changes():
-    docs = busy_crowd(agents=100, steps=110)
-    rect = (0.0, 0.0, 24.0, 24.0)
+    docs = busy_crowd(agents=100, steps=150)
+    rect = (0.0, 0.0, 16.0, 16.0)  # one cell of the page's grid
     changed_elsewhere = quiet = 0
     for before, after in zip(docs, docs[1:], strict=False):
         old, new = region_view(before, rect), region_view(after, rect)

@@ -1,0 +1,103 @@
+// @ts-check
+// What part of the map the page follows: the cells of a coarse grid around the view, or,
+// zoomed out past a threshold, the overview (everyone's place, fetched every few seconds).
+// A small pan changes no cell; a larger one adds or drops a few at the edge.
+
+/** @import { Point } from "./types.js" */
+
+export const CELL = 16;  // tiles a side of one followed rectangle (`viewport:region`)
+const AHEAD = 4;  // tiles beyond the view whose cells are followed before they show
+const KEEP = 12;  // tiles beyond the view a followed cell is kept, so pans to and fro are free
+export const MAX_CELLS = 40;  // more cells in view than this: the overview instead
+export const OVERVIEW_MS = 2000;  // how often the overview is fetched
+
+/**
+ * A rectangle of tiles.
+ * @typedef {{x: number, y: number, width: number, height: number}} Tiles
+ */
+
+/**
+ * The cells (as "column,row") that cover a rectangle grown by `margin` tiles on each side,
+ * within a map of `columns` x `rows` tiles.
+ * @param {Tiles} view
+ * @param {number} margin
+ * @param {number} columns
+ * @param {number} rows
+ * @returns {string[]}
+ */
+export function cellsAround(view, margin, columns, rows) {
+  const x0 = Math.max(0, Math.floor((view.x - margin) / CELL));
+  const y0 = Math.max(0, Math.floor((view.y - margin) / CELL));
+  const x1 = Math.min(Math.ceil(columns / CELL), Math.ceil((view.x + view.width + margin) / CELL));
+  const y1 = Math.min(Math.ceil(rows / CELL), Math.ceil((view.y + view.height + margin) / CELL));
+  const out = [];
+  for (let cx = x0; cx < x1; cx++) for (let cy = y0; cy < y1; cy++) out.push(`${cx},${cy}`);
+  return out;
+}
+
+/**
+ * A cell's rectangle, as `viewport:region` takes it.
+ * @param {string} key "column,row"
+ * @returns {Tiles}
+ */
+export function cellRect(key) {
+  const [cx, cy] = key.split(",").map(Number);
+  return { x: cx * CELL, y: cy * CELL, width: CELL, height: CELL };
+}
+
+/**
+ * Which cells to follow for this view, and which to let go.
+ * @param {Tiles} view
+ * @param {number} columns
+ * @param {number} rows
+ * @returns {{overview: boolean, wanted: string[], kept: Set<string>}}
+ */
+export function plan(view, columns, rows) {
+  const overview = cellsAround(view, 0, columns, rows).length > MAX_CELLS;
+  return { overview, wanted: cellsAround(view, AHEAD, columns, rows),
+           kept: new Set(cellsAround(view, KEEP, columns, rows)) };
+}
+
+/**
+ * Everyone's place from the last two overviews: the page glides from the one to the other
+ * over the time between fetches, so dots move rather than jump.
+ */
+export class Overview {
+  constructor() {
+    /** @type {string[]} */
+    this.ids = [];
+    /** @type {Map<string, Point>} where each was drawn when the last overview came */
+    this.from = new Map();
+    /** @type {Map<string, Point>} */
+    this.to = new Map();
+    this.received = 0;
+  }
+
+  /** @param {{ids: string[], xy: number[]}} value `viewport:overview`'s */
+  take(value) {
+    const now = performance.now();
+    const from = new Map();
+    for (const id of value.ids) {
+      const at = this.at(id, now);
+      if (at) from.set(id, at);
+    }
+    this.from = from;
+    this.to = new Map(value.ids.map((id, i) => [id, { x: value.xy[2 * i], y: value.xy[2 * i + 1] }]));
+    this.ids = value.ids;
+    this.received = now;
+  }
+
+  /**
+   * Where someone is drawn at `now` (performance.now()), in tiles.
+   * @param {string} id
+   * @param {number} now
+   * @returns {Point | null}
+   */
+  at(id, now) {
+    const to = this.to.get(id);
+    if (!to) return null;
+    const from = this.from.get(id) || to;
+    const f = Math.min(1, Math.max(0, (now - this.received) / OVERVIEW_MS));
+    return { x: from.x + (to.x - from.x) * f, y: from.y + (to.y - from.y) * f };
+  }
+}

@@ -2,6 +2,7 @@
 bound for it) sets off, stops or leaves, never when someone elsewhere walks; bad
 rectangles are refused by name; the overview has everyone."""
 
+import itertools
 import math
 
 import httpx
@@ -130,21 +131,23 @@ def test_a_neighbourhood_is_resent_only_when_someone_in_it_changes():
     docs = busy_crowd(agents=100, steps=150)
     rect = (0.0, 0.0, 16.0, 16.0)  # one cell of the page's grid
     changed_elsewhere = quiet = 0
-    for before, after in zip(docs, docs[1:], strict=False):
+    for before, after in itertools.pairwise(docs):
         old, new = region_view(before, rect), region_view(after, rect)
         inside = set(ids(old)) | set(ids(new))
         views_before = {p["id"]: player_view(p) for p in before["players"]}
         views_after = {p["id"]: player_view(p) for p in after["players"]}
         outside_changed = any(
-            views_before.get(i) != views_after.get(i)
-            for i in views_after.keys() - inside
+            views_before.get(i) != views_after.get(i) for i in views_after.keys() - inside
         )
         inside_changed = any(views_before.get(i) != views_after.get(i) for i in inside)
         if old != new:
             # a change is always about someone in (or bound for) the region
-            assert inside_changed or {c["id"] for c in old["conversations"]} != {
-                c["id"] for c in new["conversations"]
-            } or old["conversations"] != new["conversations"]
+            assert (
+                inside_changed
+                or {c["id"] for c in old["conversations"]}
+                != {c["id"] for c in new["conversations"]}
+                or old["conversations"] != new["conversations"]
+            )
         elif outside_changed:
             changed_elsewhere += 1
         quiet += old == new
@@ -220,7 +223,7 @@ async def test_region_players_and_overview_on_a_real_server(tmp_path, monkeypatc
         region = (await query("viewport:region", whole))["value"]
         assert len(region["players"]) == 5
         first = region["players"][0]["id"]
-        panel = (await query("viewport:players", {"worldId": world_id, "playerIds": [first]}))
+        panel = await query("viewport:players", {"worldId": world_id, "playerIds": [first]})
         assert [p["id"] for p in panel["value"]["players"]] == [first]
         # A string where a number goes is a typed refusal, not a server error.
         bad = await http.post(
@@ -228,5 +231,5 @@ async def test_region_players_and_overview_on_a_real_server(tmp_path, monkeypatc
         )
         assert bad.status_code < 500 and bad.json()["status"] == "error"
         assert "invalid arguments" in bad.json()["errorMessage"]
-        inverted = (await query("viewport:region", {**whole, "width": -48}))
+        inverted = await query("viewport:region", {**whole, "width": -48})
         assert inverted["status"] == "error" and "bad region" in inverted["errorMessage"]

@@ -178,12 +178,22 @@ async def test_the_page_draws_the_town_pans_zooms_and_moves(
                 .map((o) => ({character: o.value, label: o.textContent}))"""
         )
         assert options == looks
-        # A viewer follows the roster, one small view per player, the conversations and the
-        # clock, not the whole world document.
+        # A viewer follows the roster, the clock and the cells of the map around its view
+        # (the whole default town: 3 x 2 cells of 16 tiles), not the whole world document
+        # nor one query per player.
         paths = await page.evaluate("window.smalltown.subscriptions()")
-        assert {"world:worldRoster", "world:worldConversations", "world:worldClock"} <= set(paths)
+        assert {"world:worldRoster", "world:worldClock"} <= set(paths)
         assert "characters:choosable" in paths
-        assert paths.count("world:playerView") == 5
+        assert paths.count("viewport:region") == 6
+        assert sorted(await page.evaluate("window.smalltown.cells()")) == [
+            "0,0",
+            "0,1",
+            "1,0",
+            "1,1",
+            "2,0",
+            "2,1",
+        ]
+        assert "world:playerView" not in paths and "world:worldConversations" not in paths
         assert "world:worldState" not in paths and "world:worldView" not in paths
         # The canvas holds a picture, not a blank: many distinct colours.
         await page.wait_for_function(

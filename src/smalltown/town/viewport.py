@@ -17,9 +17,11 @@ from smalltown.worlds.region import (
     MAX_INCLUDED,
     RegionError,
     check_rectangle,
-    overview as overview_view,
     players_view,
     region_view,
+)
+from smalltown.worlds.region import (
+    overview as overview_view,
 )
 
 

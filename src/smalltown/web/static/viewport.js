@@ -1,6 +1,7 @@
 // @ts-check
 // What part of the map the page follows: the cells of a coarse grid around the view, or,
-// zoomed out past a threshold, the overview (everyone's place, fetched every few seconds).
+// zoomed out to show more than 64 x 64 tiles, the overview (everyone's place, fetched
+// every few seconds).
 // A small pan changes no cell; a larger one adds or drops a few at the edge.
 
 /** @import { Point } from "./types.js" */
@@ -8,7 +9,7 @@
 export const CELL = 16;  // tiles a side of one followed rectangle (`viewport:region`)
 const AHEAD = 4;  // tiles beyond the view whose cells are followed before they show
 const KEEP = 12;  // tiles beyond the view a followed cell is kept, so pans to and fro are free
-export const MAX_CELLS = 40;  // more cells in view than this: the overview instead
+export const MAX_VIEW_TILES = 64 * 64;  // a view larger than this: the overview instead
 export const OVERVIEW_MS = 2000;  // how often the overview is fetched
 
 /**
@@ -53,7 +54,7 @@ export function cellRect(key) {
  * @returns {{overview: boolean, wanted: string[], kept: Set<string>}}
  */
 export function plan(view, columns, rows) {
-  const overview = cellsAround(view, 0, columns, rows).length > MAX_CELLS;
+  const overview = view.width * view.height > MAX_VIEW_TILES;
   return { overview, wanted: cellsAround(view, AHEAD, columns, rows),
            kept: new Set(cellsAround(view, KEEP, columns, rows)) };
 }

@@ -71,6 +71,7 @@ STRANGERS: dict[str, Args] = {
 TABLE: dict[str, tuple[str, Args]] = {
     "aiTown/main:inputStatus": (ANYONE, lambda t: {"inputId": t.input_id}),
     "characters:choosable": (ANYONE, lambda t: {}),
+    "characters:sheets": (ANYONE, world),
     "feed:observe": (OWNER, player_a),
     "messages:listMessages": (ANYONE, conversation),
     "messages:conversationLines": (ANYONE, conversation),

@@ -2,13 +2,15 @@
 // What part of the map the page follows: the cells of a coarse grid around the view, or,
 // zoomed out to show more than 64 x 64 tiles, the overview (everyone's place, fetched
 // every few seconds).
-// A small pan changes no cell; a larger one adds or drops a few at the edge.
+// A small pan drops no cell; a larger one adds or drops a few at the edge.
 
 /** @import { Point } from "./types.js" */
 
 export const CELL = 16;  // tiles a side of one followed rectangle (`viewport:region`)
-const AHEAD = 4;  // tiles beyond the view whose cells are followed before they show
-const KEEP = 12;  // tiles beyond the view a followed cell is kept, so pans to and fro are free
+// Only the cells the view covers are followed: a walker bound for the view is in them from
+// the moment it sets off, so nobody pops up mid-screen.
+const AHEAD = 0;
+const KEEP = 8;  // tiles beyond the view a followed cell is kept, so small pans to and fro are free
 export const MAX_VIEW_TILES = 64 * 64;  // a view larger than this: the overview instead
 export const OVERVIEW_MS = 2000;  // how often the overview is fetched
 

@@ -176,6 +176,7 @@ class _Viewer:
         self.by_id: dict[int, tuple[str, dict]] = {}
         self.values: dict[int, Any] = {}
         self.by_path: dict[str, int] = {}  # bytes of query values, by function
+        self.clock: int | None = None  # the world:worldClock query's id, if followed
 
     async def open(self) -> None:
         import websockets
@@ -230,7 +231,7 @@ async def _watch_like_the_page(
     cell around its view, and the lines of each conversation in them."""
     await viewer.add("world:listWorlds", {})
     await viewer.add("world:worldRoster", {"worldId": world_id})
-    await viewer.add("world:worldClock", {"worldId": world_id})
+    viewer.clock = await viewer.add("world:worldClock", {"worldId": world_id})
     await viewer.add("world:gameDescriptions", {"worldId": world_id})
     regions = set()
     for x, y, width, height in cells:
@@ -321,6 +322,7 @@ class WireRates(TypedDict):
 
     page_bytes_per_s: float  # zoomed in
     page_frames_per_s: float
+    game_seconds_per_s: float  # how fast the server stepped the world
     overview_bytes_per_s: float  # zoomed out
     whole_bytes_per_s: NotRequired[float]
     whole_frames_per_s: NotRequired[float]
@@ -361,6 +363,7 @@ async def _measure(
         tasks.append(asyncio.create_task(_watch_whole(whole, world_id, until)))
     await asyncio.sleep(warmup)  # the first values (map, descriptions) are not the rate
     base = {id(v): (v.bytes, v.frames) for v in viewers}
+    game_start = _game_time(page)
     for viewer in viewers:
         viewer.by_path.clear()
     await asyncio.gather(*tasks)
@@ -375,6 +378,7 @@ async def _measure(
     rates: WireRates = {
         "page_bytes_per_s": page_bytes,
         "page_frames_per_s": page_frames,
+        "game_seconds_per_s": (_game_time(page) - game_start) / 1000 / seconds,
         "overview_bytes_per_s": rate(out)[0],
         "page_by_function": {k: v / seconds for k, v in sorted(page.by_path.items())},
         "overview_by_function": {k: v / seconds for k, v in sorted(out.by_path.items())},
@@ -385,6 +389,36 @@ async def _measure(
         rates["whole_frames_per_s"] = whole_frames
         rates["ratio"] = page_bytes / whole_bytes if whole_bytes else float("nan")
     return rates
+
+
+def _game_time(viewer: _Viewer) -> float:
+    """The game time (ms) of the last clock value the viewer heard; 0 before one came."""
+    value = viewer.values.get(viewer.clock) if viewer.clock is not None else None
+    if not value:
+        return 0.0
+    time_ = value["currentTime"]
+    if isinstance(time_, dict):  # a Convex-encoded number: base64 of its 8 bytes
+        import base64
+        import struct
+
+        raw = base64.b64decode(time_.get("$float") or time_["$integer"])
+        return float(struct.unpack("<d" if "$float" in time_ else "<q", raw)[0])
+    return float(time_)
+
+
+async def _everyone_in(http_url: str, world_id: str, agents: int, timeout: float = 600) -> None:
+    """Wait until every agent has arrived (a big world takes a while to create its crowd)."""
+    import httpx
+
+    body = {"path": "world:worldRoster", "args": {"worldId": world_id}, "format": "json"}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=http_url, timeout=30) as http:
+        while time.monotonic() < deadline:
+            value = (await http.post("/api/query", json=body)).json().get("value") or {}
+            if len(value.get("players", [])) >= agents:
+                return
+            await asyncio.sleep(1)
+    raise RuntimeError(f"the world did not reach {agents} agents in {timeout:.0f} s")
 
 
 async def _browser_rates(http_url: str, world_id: str, agents: int) -> BrowserRates | str:
@@ -474,6 +508,7 @@ def on_the_wire(
             http_url = f"http://127.0.0.1:{port}"
             url = f"ws://127.0.0.1:{port}/api/sync"
             cells = view_cells(bench_map(agents))
+            asyncio.run(_everyone_in(http_url, world_id, agents))
             wire = asyncio.run(
                 _measure(url, http_url, world_id, seconds, warmup, cells, agents <= LARGE)
             )
@@ -531,7 +566,8 @@ def run(
         out(
             f"on the wire, {agents} agents, {seconds:g} s: {whole}page zoomed in "
             f"{w['page_bytes_per_s'] / 1000:.2f} KB/s ({w['page_frames_per_s']:.1f} frames/s)"
-            f"{ratio}; zoomed out {w['overview_bytes_per_s'] / 1000:.2f} KB/s"
+            f"{ratio}; zoomed out {w['overview_bytes_per_s'] / 1000:.2f} KB/s; the server "
+            f"stepped {w['game_seconds_per_s']:.2f} game seconds a second"
         )
         for name, key in (
             ("zoomed in", "page_by_function"),

@@ -6,8 +6,8 @@ the map on screen: rectangles of tiles (the page cuts its view into a coarse gri
 small pan changes nothing and a larger one adds or drops a few cells at the edge). A
 rectangle's value is the players in it, each as :func:`smalltown.worlds.view.player_view`
 gives them, and the conversations they are in. A walker counts as in a rectangle while
-the path it walks touches it (the path's bounding box, so from the moment it sets off),
-a standing player while it stands there: the value changes when someone in or bound for
+the path it walks crosses it (so from the moment it sets off until it stops), a standing
+player while it stands there: the value changes when someone in or bound for
 the rectangle sets off, stops, takes up an activity or talks — not while they walk, and
 not when anyone elsewhere does.
 
@@ -17,6 +17,7 @@ small value it fetches every few seconds and draws as dots.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -60,9 +61,18 @@ def _in_region(player: dict[str, Any], rect: tuple[float, ...]) -> bool:
     state = pathfinding["state"] if pathfinding else {}
     path = state.get("path") if state.get("kind") == "moving" else None
     if path:
-        xs = [p[0] for p in path]
-        ys = [p[1] for p in path]
-        return min(xs) < x + width and max(xs) >= x and min(ys) < y + height and max(ys) >= y
+        right, bottom = x + width, y + height
+        if len(path) == 1:
+            return x <= path[0][0] < right and y <= path[0][1] < bottom
+        for a, b in itertools.pairwise(path):  # straight legs between waypoints
+            if (
+                min(a[0], b[0]) < right
+                and max(a[0], b[0]) >= x
+                and min(a[1], b[1]) < bottom
+                and max(a[1], b[1]) >= y
+            ):
+                return True
+        return False
     at = player["position"]
     return x <= at["x"] < x + width and y <= at["y"] < y + height
 

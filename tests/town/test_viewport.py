@@ -2,11 +2,14 @@
 bound for it) sets off, stops or leaves, never when someone elsewhere walks; bad
 rectangles are refused by name; the overview has everyone."""
 
+import asyncio
 import itertools
+import json
 import math
 
 import httpx
 import pytest
+import websockets
 
 from smalltown.bench.engine_bench import crowd_map
 from smalltown.engine.engine import Input, step
@@ -233,3 +236,148 @@ async def test_region_players_and_overview_on_a_real_server(tmp_path, monkeypatc
         assert "invalid arguments" in bad.json()["errorMessage"]
         inverted = await query("viewport:region", {**whole, "width": -48})
         assert inverted["status"] == "error" and "bad region" in inverted["errorMessage"]
+
+
+class Socket:
+    """A bare sync-protocol client: adds queries and hears their updates, one by one."""
+
+    def __init__(self, ws) -> None:
+        self.ws, self.version, self.next_id = ws, 0, 0
+
+    async def add(self, path: str, args: dict) -> int:
+        query_id, self.next_id = self.next_id, self.next_id + 1
+        message = {
+            "type": "ModifyQuerySet",
+            "baseVersion": self.version,
+            "newVersion": self.version + 1,
+            "modifications": [
+                {"type": "Add", "queryId": query_id, "udfPath": path, "args": [args]}
+            ],
+        }
+        self.version += 1
+        await self.ws.send(json.dumps(message))
+        return query_id
+
+    async def updates(self):
+        """Each (query id, value) as Transitions bring them."""
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+            if message["type"] != "Transition":
+                continue
+            for mod in message["modifications"]:
+                if mod["type"] == "QueryUpdated":
+                    yield mod["queryId"], mod["value"]
+
+
+@pytest.mark.timeout(120)
+async def test_a_live_region_is_not_sent_again_when_someone_elsewhere_walks(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
+    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "LLM_API_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"sqlite:///{tmp_path}/live.db"
+    store = await open_store(url)
+    try:
+        await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        world_id = await create_world(store, town_map(), [])  # nobody walks of their own
+    finally:
+        await store.close()
+    app = create_app(url, "smalltown.town")
+    async with RunningServer(app) as server, httpx.AsyncClient(base_url=server.url) as http:
+
+        async def call(kind, path, args, token=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            body = (
+                await http.post(f"/api/{kind}", json={"path": path, "args": args}, headers=headers)
+            ).json()
+            assert body["status"] == "success", body
+            return body["value"]
+
+        status = await call("query", "world:defaultWorldStatus", {})
+        engine_id = status["engineId"]
+        people = {}
+        for name in ("Ada", "Bob"):
+            joined = await call(
+                "mutation",
+                "world:joinWorld",
+                {"worldId": world_id, "name": name, "character": "f1"},
+            )
+            people[name] = joined["token"]
+
+        async def everyone_in():
+            return (
+                len((await call("query", "world:worldRoster", {"worldId": world_id}))["players"])
+                == 2
+            )
+
+        await eventually(everyone_in, "both people in", timeout=30)
+        roster = await call("query", "world:worldRoster", {"worldId": world_id})
+        ids = {p["human"]: p["id"] for p in roster["players"]}
+        tokens = {
+            ids[(await call("query", "world:userStatus", {"worldId": world_id}, token))]: token
+            for token in people.values()
+        }
+        ada, bob = sorted(tokens)
+
+        async def walk(player, x, y):
+            await call(
+                "mutation",
+                "world:sendWorldInput",
+                {
+                    "engineId": engine_id,
+                    "name": "moveTo",
+                    "args": {"playerId": player, "destination": {"x": x, "y": y}},
+                },
+                tokens[player],
+            )
+
+        async def standing_at(player, x, y):
+            view = await call(
+                "query", "world:playerView", {"worldId": world_id, "playerId": player}
+            )
+            return view.get("position") == {"x": x, "y": y}
+
+        await walk(ada, 4, 15)
+        await walk(bob, 40, 15)
+        await eventually(lambda: standing_at(ada, 4, 15), "Ada at the west end", timeout=60)
+        await eventually(lambda: standing_at(bob, 40, 15), "Bob at the east end", timeout=60)
+
+        ws = await websockets.connect(server.ws_url + "/api/sync")
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "Connect",
+                    "sessionId": "viewer",
+                    "connectionCount": 0,
+                    "lastCloseReason": None,
+                    "clientTs": 0,
+                }
+            )
+        )
+        socket = Socket(ws)
+        x, y, width, height = SQUARE
+        region = await socket.add(
+            "viewport:region",
+            {"worldId": world_id, "x": x, "y": y, "width": width, "height": height},
+        )
+        watch_bob = await socket.add("world:playerView", {"worldId": world_id, "playerId": bob})
+        updates = socket.updates()
+        seen = {}
+        while len(seen) < 2:
+            query_id, value = await anext(updates)
+            seen[query_id] = value
+        assert seen[region] == {"players": [], "conversations": []}
+
+        # Bob walks about the east end: his own view changes, the square's is not sent.
+        await walk(bob, 45, 16)
+        while True:
+            query_id, value = await anext(updates)
+            assert query_id != region, value
+            if query_id == watch_bob and value.get("position") == {"x": 45.0, "y": 16.0}:
+                break
+
+        # Ada walks into the square: the region is sent with her walk in it.
+        await walk(ada, 24, 15)
+        query_id, value = await anext(updates)
+        assert query_id == region
+        assert [p["id"] for p in value["players"]] == [ada] and "path" in value["players"][0]
+        await ws.close()

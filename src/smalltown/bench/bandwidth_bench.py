@@ -1,18 +1,22 @@
 """``smalltown bench bandwidth``: what a page viewing a busy world downloads per second.
 
-The page follows what it shows: zoomed in, the 16-tile cells of the map around a view of
-40 x 23 tiles (a 1280 x 720 page at zoom 1), plus the roster and the clock; zoomed out,
-everyone's place fetched every 2 s. Worlds of up to 100 agents live on the default map,
-larger ones on an open map sized to the crowd (as ``bench engine``'s).
+The page follows a world of up to 50 players player by player (the roster, one view per
+player, the conversations, the clock); a larger one by what it shows: zoomed in, the
+16-tile cells of the map around a view of 40 x 23 tiles (a 1280 x 720 page at zoom 1),
+plus the roster and the clock; zoomed out, everyone's place fetched every 2 s. Worlds of
+up to 100 agents live on the default map, larger ones on an open map sized to the crowd
+(as ``bench engine``'s).
 
 - *simulated*: the engine steps such a world for some minutes (operations answered at
   once, as in ``bench engine``); each step, the whole ``worlds`` document (what a page
   subscribed to it receives) is compared with what the page's queries send: the roster,
-  each followed cell's region when it changed, and the clock; zoomed out, the overview
-  every 2 s. Deterministic, so the tests hold it to the goal.
+  the clock, and each player's view and the conversations when they changed, or each
+  followed cell's region when it changed; zoomed out, the overview every 2 s.
+  Deterministic, so the tests hold it to the goal.
 - *on the wire*: a real server in a child process with such a world, a WebSocket client
-  subscribed the way the page is zoomed in (worlds list, roster, clock, descriptions, the
-  cells' regions and the lines of each conversation in them), one the way it is zoomed out
+  subscribed the way the page is (worlds list, roster, clock, descriptions; each player's
+  view and the conversations, or the cells' regions; the lines of each conversation
+  followed), one the way it is zoomed out
   (the same without cells and lines, the overview fetched over HTTP every 2 s), and, up to
   100 agents, one subscribed to the whole world state; each counts the bytes it receives.
 - *in a browser*: when Playwright and Chromium are installed, the page itself, zoomed in
@@ -39,7 +43,7 @@ from smalltown.engine.state import World
 from smalltown.engine.world_map import EMPTY, WorldMap
 from smalltown.town.defaults import TREE, town_map
 from smalltown.worlds.region import overview, region_view
-from smalltown.worlds.view import roster_view
+from smalltown.worlds.view import conversations_view, player_view, roster_view
 
 GOAL = 0.5  # of the whole document's bytes
 ZOOMED_IN_GOAL = 10_000  # bytes a second, a viewer zoomed to a neighbourhood of a large town
@@ -50,6 +54,7 @@ VIEW = (40.0, 23.0)  # tiles a 1280 x 720 page shows at zoom 1
 OVERVIEW_S = 2.0
 HTTP_BYTES = 180  # an HTTP/1.1 response's status line and headers, about
 LARGE = 100  # more agents than this: an open map sized to the crowd
+FEW_PLAYERS = 50  # as the page's viewport.js: up to this many, followed player by player
 
 
 def bench_map(agents: int) -> WorldMap:
@@ -99,8 +104,10 @@ TRANSITION_BYTES = len(
 
 def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str, float]:
     """Bytes per simulated second: the whole world document each step vs the page's
-    queries zoomed in (roster, each cell around the view when it changed, clock) and
-    zoomed out (roster, clock, the overview every 2 s), with the protocol's wrapping."""
+    queries, with the protocol's wrapping: player by player (roster, conversations, each
+    player's view when it changed, clock), or zoomed in (roster, each cell around the view
+    when it changed, clock) and zoomed out (roster, clock, the overview every 2 s). The
+    page's figure is the first up to ``FEW_PLAYERS`` agents, the second beyond."""
     world, world_map = World(), bench_map(agents)
     cells = view_cells(world_map)
     now, number, step_number = 1_000_000.0, 0, 0
@@ -111,8 +118,10 @@ def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str,
         step(world, world_map, batch, now, seed=seed, step_number=step_number, duration=0)
         step_number += 1
     pending: list[Input] = []
-    whole = viewed = zoomed_out = updates = 0
+    whole = viewed = zoomed_out = updates = per_player = 0
     last_roster: dict | None = None
+    last_conversations: list | None = None
+    last_players: dict[str, dict] = {}
     last_cells: list[dict | None] = [None] * len(cells)
     steps = int(minutes * 60)
     for n in range(steps):
@@ -133,18 +142,32 @@ def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str,
                 changed.append(_size(value))
                 last_cells[i] = value
         viewed += TRANSITION_BYTES + sum(UPDATE_BYTES + size for size in common + changed)
+        one_by_one = []
+        conversations = conversations_view(doc)
+        if conversations != last_conversations:
+            one_by_one.append(_size(conversations))
+            last_conversations = conversations
+        for player in doc["players"]:
+            view = player_view(player)
+            if view != last_players.get(player["id"]):
+                one_by_one.append(_size(view))
+                last_players[player["id"]] = view
+        per_player += TRANSITION_BYTES + sum(UPDATE_BYTES + size for size in common + one_by_one)
         zoomed_out += TRANSITION_BYTES + sum(UPDATE_BYTES + size for size in common)
         if n % int(OVERVIEW_S) == 0:
             zoomed_out += HTTP_BYTES + _size({"status": "success", "value": overview(doc, now)})
         updates += len(changed)
     seconds = steps * 1.0
+    page = per_player if agents <= FEW_PLAYERS else viewed
     return {
         "agents": agents,
         "cells": len(cells),
         "whole_bytes_per_s": whole / seconds,
-        "page_bytes_per_s": viewed / seconds,
+        "page_bytes_per_s": page / seconds,
+        "per_player_bytes_per_s": per_player / seconds,
+        "cells_bytes_per_s": viewed / seconds,
         "overview_bytes_per_s": zoomed_out / seconds,
-        "ratio": viewed / whole,
+        "ratio": page / whole,
         "updates_per_step": updates / steps,
     }
 
@@ -224,11 +247,47 @@ class _Viewer:
         return updated
 
 
+async def _watch_player_by_player(viewer: _Viewer, world_id: str, until: float) -> None:
+    """The page in a world of few players: the roster, one view per player, the
+    conversations, the clock, the descriptions, and the lines of each live conversation."""
+    await viewer.add("world:listWorlds", {})
+    roster = await viewer.add("world:worldRoster", {"worldId": world_id})
+    talks = await viewer.add("world:worldConversations", {"worldId": world_id})
+    viewer.clock = await viewer.add("world:worldClock", {"worldId": world_id})
+    await viewer.add("world:gameDescriptions", {"worldId": world_id})
+    players: dict[str, int] = {}
+    conversations: dict[str, int] = {}
+
+    async def follow(ids: set[str], following: dict[str, int], path: str, key: str) -> None:
+        for gone in following.keys() - ids:
+            await viewer.remove(following.pop(gone))
+        for new in ids - following.keys():
+            following[new] = await viewer.add(path, {"worldId": world_id, key: new})
+
+    while time.monotonic() < until:
+        try:
+            updated = await asyncio.wait_for(viewer.receive(), until - time.monotonic())
+        except TimeoutError:
+            break
+        if roster in updated and viewer.values[roster]:
+            value = viewer.values[roster]
+            ids = {p["id"] for p in value["players"]}
+            await follow(ids, players, "world:playerView", "playerId")
+        if talks in updated and viewer.values[talks] is not None:
+            await follow(
+                {c["id"] for c in viewer.values[talks]},
+                conversations,
+                "messages:conversationLines",
+                "conversationId",
+            )
+
+
 async def _watch_like_the_page(
     viewer: _Viewer, world_id: str, until: float, cells: list[tuple[float, ...]]
 ) -> None:
-    """The page zoomed in: the worlds list, roster, clock and descriptions, one region per
-    cell around its view, and the lines of each conversation in them."""
+    """The page zoomed in on a larger world: the worlds list, roster, clock and
+    descriptions, one region per cell around its view, and the lines of each conversation
+    in them."""
     await viewer.add("world:listWorlds", {})
     await viewer.add("world:worldRoster", {"worldId": world_id})
     viewer.clock = await viewer.add("world:worldClock", {"worldId": world_id})
@@ -347,7 +406,14 @@ class Results(TypedDict):
 
 
 async def _measure(
-    url: str, http_url: str, world_id: str, seconds: float, warmup: float, cells, whole_too: bool
+    url: str,
+    http_url: str,
+    world_id: str,
+    seconds: float,
+    warmup: float,
+    cells,
+    whole_too: bool,
+    few: bool,
 ) -> WireRates:
     page, out = _Viewer(url), _Viewer(url)
     whole = _Viewer(url) if whole_too else None
@@ -356,7 +422,11 @@ async def _measure(
         await viewer.open()
     until = time.monotonic() + warmup + seconds
     tasks = [
-        asyncio.create_task(_watch_like_the_page(page, world_id, until, cells)),
+        asyncio.create_task(
+            _watch_player_by_player(page, world_id, until)
+            if few
+            else _watch_like_the_page(page, world_id, until, cells)
+        ),
         asyncio.create_task(_watch_zoomed_out(out, http_url, world_id, until)),
     ]
     if whole is not None:
@@ -512,7 +582,16 @@ def on_the_wire(
             cells = view_cells(bench_map(agents))
             asyncio.run(_everyone_in(http_url, world_id, agents))
             wire = asyncio.run(
-                _measure(url, http_url, world_id, seconds, warmup, cells, agents <= LARGE)
+                _measure(
+                    url,
+                    http_url,
+                    world_id,
+                    seconds,
+                    warmup,
+                    cells,
+                    agents <= LARGE,
+                    agents <= FEW_PLAYERS,
+                )
             )
             frames = asyncio.run(_browser_rates(http_url, world_id, agents)) if browser else None
             return wire, frames
@@ -549,10 +628,13 @@ def run(
     s = results["simulated"]
     out(
         f"simulated, {agents} agents, {minutes:g} min: whole document "
-        f"{s['whole_bytes_per_s'] / 1000:.1f} KB/s; page zoomed in ({s['cells']:.0f} cells) "
+        f"{s['whole_bytes_per_s'] / 1000:.1f} KB/s; the page "
         f"{s['page_bytes_per_s'] / 1000:.2f} KB/s = {s['ratio']:.1%} (goal <= {GOAL:.0%}"
-        f"{', <= 10 KB/s' if agents > LARGE else ''}), {s['updates_per_step']:.1f} cells sent "
-        f"a step; zoomed out {s['overview_bytes_per_s'] / 1000:.2f} KB/s"
+        f"{', <= 10 KB/s' if agents > LARGE else ''}), "
+        f"{'player by player' if agents <= FEW_PLAYERS else 'zoomed in'}; player by player "
+        f"{s['per_player_bytes_per_s'] / 1000:.2f} KB/s, zoomed in ({s['cells']:.0f} cells) "
+        f"{s['cells_bytes_per_s'] / 1000:.2f} KB/s ({s['updates_per_step']:.1f} cells sent a "
+        f"step), zoomed out {s['overview_bytes_per_s'] / 1000:.2f} KB/s"
     )
     if wire:
         out(f"on the wire: a server with {agents} agents, 65 s to settle, {seconds:g} s counted…")
@@ -566,13 +648,14 @@ def run(
         )
         ratio = f" = {w['ratio']:.0%} of the whole" if "ratio" in w else ""
         out(
-            f"on the wire, {agents} agents, {seconds:g} s: {whole}page zoomed in "
+            f"on the wire, {agents} agents, {seconds:g} s: {whole}page "
+            f"{'player by player' if agents <= FEW_PLAYERS else 'zoomed in'} "
             f"{w['page_bytes_per_s'] / 1000:.2f} KB/s ({w['page_frames_per_s']:.1f} frames/s)"
             f"{ratio}; zoomed out {w['overview_bytes_per_s'] / 1000:.2f} KB/s; the server "
             f"stepped {w['game_seconds_per_s']:.2f} game seconds a second"
         )
         for name, key in (
-            ("zoomed in", "page_by_function"),
+            ("the page", "page_by_function"),
             ("zoomed out", "overview_by_function"),
         ):
             parts = ", ".join(f"{path} {rate / 1000:.2f}" for path, rate in w[key].items())  # type: ignore[literal-required]

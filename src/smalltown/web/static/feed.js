@@ -2,7 +2,7 @@
 // The socket feed: live queries of the shown world into the page's state, and what it sends.
 // Sent: inputs, joining and leaving, lines, heartbeats, and the admin's freeze and resume.
 import { SyncClient } from "./sync.js";
-import { Overview, OVERVIEW_MS, cellRect, plan } from "./viewport.js";
+import { FEW_PLAYERS, Overview, OVERVIEW_MS, cellRect, plan } from "./viewport.js";
 
 /**
  * @import { CharacterSheet, Conversation, Descriptions, Joined, Line, Look, PlayerDetails,
@@ -48,7 +48,16 @@ export class TownFeed {
     this.worldSubscriptions = [];
     /** @type {Map<string, () => void>} one per live conversation, by its id */
     this.conversationSubscriptions = new Map();
-    /** @type {Map<string, () => void>} one region query per cell of the map around the
+    /** @type {Map<string, () => void>} in a world of few players, one small query per
+     *  player: only those that set off or stop are sent again */
+    this.playerSubscriptions = new Map();
+    /** @type {Map<string, PlayerView>} */
+    this.playerViews = new Map();
+    /** @type {(() => void) | null} in a world of few players, its conversations */
+    this.conversationsSubscription = null;
+    /** @type {Conversation[] | null} what that query sent last */
+    this.allConversations = null;
+    /** @type {Map<string, () => void>} in a larger world, one region query per cell of the map around the
      *  view: only cells where someone sets off, stops or talks are sent again */
     this.cellSubscriptions = new Map();
     /** @type {Map<string, Region>} each followed cell's latest value */
@@ -109,6 +118,7 @@ export class TownFeed {
     this.conversationSubscriptions = new Map();
     this.dropCells();
     this.leaveOverview();
+    this.dropPlayers();
     if (this.panels) this.panels.stop();
     this.panels = null;
     Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
@@ -128,6 +138,13 @@ export class TownFeed {
         const mine = state.identifier
           ? roster.players.find((p) => p.human === state.identifier) : null;
         state.me = mine ? mine.id : null;
+        if (roster.players.length <= FEW_PLAYERS) {
+          this.dropCells();
+          this.leaveOverview();
+          this.followPlayers(worldId, roster);
+        } else {
+          this.dropPlayers();
+        }
         this.followPanels();
         this.rebuildWorld();
         this.changed("roster");
@@ -159,8 +176,8 @@ export class TownFeed {
    * @param {Tiles} view
    */
   setView(view) {
-    const { status, map } = this.state;
-    if (!status || !map) return;
+    const { status, map, roster } = this.state;
+    if (!status || !map || !roster || this.few()) return;
     const wanted = plan(view, map.width, map.height);
     if (wanted.overview) {
       this.enterOverview(status.worldId);
@@ -185,6 +202,55 @@ export class TownFeed {
         }));
     }
     if (dropped) this.rebuildWorld();
+  }
+
+  /** @returns {boolean} the world is small enough to follow every player in it */
+  few() {
+    const roster = this.state.roster;
+    return Boolean(roster && roster.players.length <= FEW_PLAYERS);
+  }
+
+  /**
+   * A world of few players: one live view per player in the roster (new players followed,
+   * gone ones dropped) and all its conversations.
+   * @param {string} worldId
+   * @param {Roster} roster
+   */
+  followPlayers(worldId, roster) {
+    const here = new Set(roster.players.map((p) => p.id));
+    for (const [id, stop] of this.playerSubscriptions) {
+      if (!here.has(id)) {
+        stop();
+        this.playerSubscriptions.delete(id);
+        this.playerViews.delete(id);
+      }
+    }
+    for (const id of here) {
+      if (this.playerSubscriptions.has(id)) continue;
+      this.playerSubscriptions.set(id, this.client.subscribe(
+        "world:playerView", { worldId, playerId: id }, (/** @type {PlayerView | null} */ view) => {
+          if (!view || !this.playerSubscriptions.has(id)) return;
+          this.playerViews.set(id, view);
+          this.rebuildWorld();
+        }));
+    }
+    if (this.conversationsSubscription) return;
+    this.conversationsSubscription = this.client.subscribe("world:worldConversations",
+      { worldId }, (/** @type {Conversation[] | null} */ conversations) => {
+        if (!conversations || !this.conversationsSubscription) return;
+        this.allConversations = conversations;
+        this.rebuildWorld();
+      });
+  }
+
+  /** Stop following each player and all conversations (the world grew, or is left). */
+  dropPlayers() {
+    this.playerSubscriptions.forEach((stop) => stop());
+    this.playerSubscriptions = new Map();
+    this.playerViews = new Map();
+    if (this.conversationsSubscription) this.conversationsSubscription();
+    this.conversationsSubscription = null;
+    this.allConversations = null;
   }
 
   /** Stop following every cell. */
@@ -230,7 +296,7 @@ export class TownFeed {
   /** Follow the players open in the panels: the selected one and this browser's own. */
   followPanels() {
     const { status, selected, me } = this.state;
-    const ids = [...new Set([selected, me].filter((id) => id !== null))];
+    const ids = this.few() ? [] : [...new Set([selected, me].filter((id) => id !== null))];
     const key = status ? `${status.worldId}:${ids.join(",")}` : "";
     if (this.panels && this.panels.key === key) return;
     if (this.panels) this.panels.stop();
@@ -247,8 +313,9 @@ export class TownFeed {
       });
   }
 
-  /** The world as the rest of the page reads it: the players and conversations of the
-   *  panels and every followed cell, each once. */
+  /** The world as the rest of the page reads it: in a world of few players, the roster
+   *  with each player's latest view and all conversations; in a larger one, the players
+   *  and conversations of the panels and every followed cell, each once. */
   rebuildWorld() {
     const state = this.state;
     const { roster, status } = state;
@@ -257,11 +324,22 @@ export class TownFeed {
     const players = new Map();
     /** @type {Map<string, Conversation>} */
     const conversations = new Map();
-    const values = [...(this.panels && this.panels.value ? [this.panels.value] : []),
-                    ...this.cellValues.values()];
-    for (const value of values) {
-      for (const p of value.players) if (!players.has(p.id)) players.set(p.id, p);
-      for (const c of value.conversations) if (!conversations.has(c.id)) conversations.set(c.id, c);
+    if (this.few()) {
+      if (!this.allConversations) return;
+      for (const p of roster.players) {
+        const view = this.playerViews.get(p.id);
+        if (view) players.set(p.id, view);
+      }
+      for (const c of this.allConversations) conversations.set(c.id, c);
+    } else {
+      const values = [...(this.panels && this.panels.value ? [this.panels.value] : []),
+                      ...this.cellValues.values()];
+      for (const value of values) {
+        for (const p of value.players) if (!players.has(p.id)) players.set(p.id, p);
+        for (const c of value.conversations) {
+          if (!conversations.has(c.id)) conversations.set(c.id, c);
+        }
+      }
     }
     const selectedBefore = JSON.stringify(this.selectedView());
     const talksBefore = JSON.stringify(state.conversations);

@@ -1,11 +1,14 @@
 // @ts-check
-// What part of the map the page follows: the cells of a coarse grid around the view, or,
-// zoomed out to show more than 64 x 64 tiles, the overview (everyone's place, fetched
-// every few seconds).
+// What part of a larger world the page follows: the cells of a coarse grid around the
+// view, or, zoomed out to show more than 64 x 64 tiles, the overview (everyone's place,
+// fetched every few seconds).
 // A small pan drops no cell; a larger one adds or drops a few at the edge.
 
 /** @import { Point } from "./types.js" */
 
+// A world of at most this many players is followed player by player, as small as it gets;
+// a larger one by the cells of the map in view.
+export const FEW_PLAYERS = 50;
 export const CELL = 16;  // tiles a side of one followed rectangle (`viewport:region`)
 // Only the cells the view covers are followed: a walker bound for the view is in them from
 // the moment it sets off, so nobody pops up mid-screen.

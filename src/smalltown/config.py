@@ -118,6 +118,22 @@ def _port(raw: str) -> int:
     return port
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("1, true, yes or on; or 0, false, no or off")
+
+
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ValueError("an http:// or https:// URL such as https://town.example.org")
+    return raw.strip().rstrip("/")
+
+
 def _redis_url(raw: str) -> str:
     if urlsplit(raw.strip()).scheme not in ("redis", "rediss", "unix"):
         raise ValueError("a Redis URL (redis://host:6379/0, rediss://... or unix://...)")
@@ -179,6 +195,24 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SMALLTOWN_HOST", "host", DEFAULT_HOST, _text, "the address the server listens on"),
     Setting("SMALLTOWN_PORT", "port", DEFAULT_PORT, _port, "the port the server listens on"),
+    Setting(
+        "SMALLTOWN_PUBLIC_URL",
+        "public_url",
+        None,
+        _public_url,
+        "where browsers reach this server, for the whole URLs of its assets a page served "
+        "elsewhere (AI Town's) loads",
+        shown="`http://HOST:PORT`",
+    ),
+    Setting(
+        "SMALLTOWN_VIEWERS_MAY_FREEZE",
+        "viewers_may_freeze",
+        False,
+        _flag,
+        "let anyone freeze and unfreeze the default world (AI Town's Freeze button, "
+        "`testing:stop`/`resume`); the admin key always may",
+        shown="`0`",
+    ),
     Setting(
         "SMALLTOWN_APP",
         "app",
@@ -307,6 +341,8 @@ class Settings:
     database_url: str = _default("database_url")
     host: str = _default("host")
     port: int = _default("port")
+    public_url: str | None = _default("public_url")  # None: http://host:port
+    viewers_may_freeze: bool = _default("viewers_may_freeze")
     app: str | None = _default("app")  # None: serve no app
     admin_key: str | None = _default("admin_key")
     rate_limit: float = _default("rate_limit")
@@ -324,6 +360,15 @@ class Settings:
     #: the LLM server AI Town's variables choose (``llm/config.py``'s ``SOURCES``, not
     #: ``SMALLTOWN_*`` ones, so not in the table); None: the offline brain
     llm: LLMConfig | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where browsers reach this server: ``public_url``, else its host and port (a
+        wildcard host as this machine's loopback)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

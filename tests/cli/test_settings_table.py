@@ -21,6 +21,8 @@ from smalltown.llm.prices import KNOWN_PRICES, Price
 #: a value each checked setting refuses (the four that take any text are not here)
 BAD = {
     "SMALLTOWN_PORT": "abc",
+    "SMALLTOWN_PUBLIC_URL": "town.example.org",
+    "SMALLTOWN_VIEWERS_MAY_FREEZE": "maybe",
     "SMALLTOWN_RATE_LIMIT": "nan",
     "SMALLTOWN_RATE_BURST": "-5",
     "SMALLTOWN_MAX_BODY_BYTES": "8.5",

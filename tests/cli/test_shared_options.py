@@ -22,6 +22,7 @@ OPENS_A_DATABASE = {
     "export": ["out.zip"],
     "replay": ["w"],
     "aitown": ["import", "../ai-town"],
+    "tables": [],
 }
 
 
@@ -46,6 +47,7 @@ def test_every_command_has_a_handler_and_a_bare_smalltown_runs():
         "usage",
         "import",
         "export",
+        "tables",
         "replay",
         "aitown",
         "bench",
@@ -87,14 +89,19 @@ def test_runs_flags_take_the_environments_values():
     assert args.port == 9000
 
 
-@pytest.mark.parametrize("command", ["import", "export"])
-def test_import_and_export_use_the_town_when_no_app_is_served(command):
-    """A snapshot needs an app's tables: SMALLTOWN_APP empty still means the town's."""
-    rest = OPENS_A_DATABASE[command]
-    none = parser(Settings.from_env({"SMALLTOWN_APP": ""}))
-    assert none.parse_args([command, *rest]).app == "smalltown.town"
-    other = parser(Settings.from_env({"SMALLTOWN_APP": "myapp"}))
-    assert other.parse_args([command, *rest]).app == "myapp"
+@pytest.mark.parametrize("command", ["run", "import", "export", "tables"])
+def test_an_empty_app_means_no_app_for_every_command(command):
+    """SMALLTOWN_APP= and --app "" both mean no app, as README says, for run, import,
+    export and tables alike; unset, the town."""
+    rest = OPENS_A_DATABASE.get(command, [])
+    town = parser(Settings.from_env({})).parse_args([command, *rest])
+    assert options.app_package(town) == "smalltown.town"
+    none = parser(Settings.from_env({"SMALLTOWN_APP": ""})).parse_args([command, *rest])
+    assert options.app_package(none) is None
+    flag = parser(Settings.from_env({})).parse_args([command, *rest, "--app", ""])
+    assert options.app_package(flag) is None
+    other = parser(Settings.from_env({"SMALLTOWN_APP": "myapp"})).parse_args([command, *rest])
+    assert options.app_package(other) == "myapp"
 
 
 def test_a_percent_sign_in_a_settings_help_is_printed_as_it_is(monkeypatch, capsys):

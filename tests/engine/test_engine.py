@@ -269,8 +269,8 @@ def test_world_documents_round_trip():
     sim.agent(6, 3)
     sim.ok("join", {"tokenIdentifier": "ada"})
     sim.run(steps=30)
-    doc = sim.world.to_document()
-    assert World.from_document(doc).to_document() == doc
+    doc = sim.world.to_document(bookkeeping=True)
+    assert World.from_document(doc).to_document(bookkeeping=True) == doc
 
 
 def test_a_world_reloaded_from_its_document_every_step_runs_the_same():
@@ -288,8 +288,8 @@ def test_a_world_reloaded_from_its_document_every_step_runs_the_same():
                 sim.answer(op)
             sim.run()
             if reload:
-                sim.world = World.from_document(sim.world.to_document())
-        return sim.world.to_document(), len(sim.archived)
+                sim.world = World.from_document(sim.world.to_document(bookkeeping=True))
+        return sim.world.to_document(bookkeeping=True), len(sim.archived)
 
     reloaded, talks = play(reload=True)
     assert talks > 0  # conversations happened and ended along the way
@@ -312,3 +312,76 @@ def test_a_conversation_nobody_can_end_is_ended_anyway():
     assert c in sim.world.conversations
     sim.run(steps=int((MAX_CONVERSATION_MS + AGENT_OPERATION_TIMEOUT_MS) / 1000) + 5)
     assert c not in sim.world.conversations
+
+
+def meet_in_a_crowd(sim):
+    """Two people walk to meet where a crowd stands on the middle tile and around it;
+    steps until they talk (at most 40), and the path searches those steps made."""
+    ada = sim.ok("join", {"tokenIdentifier": "ada"})
+    bob = sim.ok("join", {"tokenIdentifier": "bob"})
+    sim.place(ada, 2, 5)
+    sim.place(bob, 12, 5)
+    for n, (x, y) in enumerate([(7, 5), (6, 5), (8, 5), (7, 4), (7, 6), (6, 4), (8, 6)]):
+        sim.place(sim.ok("join", {"tokenIdentifier": f"crowd{n}"}), x, y)
+    (c,) = sim._apply_only("startConversation", {"playerId": ada, "invitee": bob})
+    accept = Input(0, "acceptInvite", {"playerId": bob, "conversationId": c["value"]})
+    searches = 0
+    for n in range(40):
+        inputs = [accept] if n == 0 else []
+        out = step(sim.world, sim.map, inputs, sim.now, seed=sim.seed, step_number=sim.steps)
+        sim.now, sim.steps = out.end_time, sim.steps + 1
+        searches += out.path_searches
+        members = sim.world.conversations[c["value"]].participants.values()
+        if all(m.status == "participating" for m in members):
+            return searches, sim.world.players[ada], sim.world.players[bob]
+    raise AssertionError(f"they never met ({searches} path searches)")
+
+
+def test_a_meeting_in_a_crowd_is_planned_once():
+    searches, ada, bob = meet_in_a_crowd(Sim())
+    # One path each to two free neighbouring tiles beside the crowd, not a new pair of
+    # paths every time the conversation is checked (8 times a second).
+    assert searches <= 4
+    assert ada.position.distance(bob.position) < 1.3
+
+
+def test_walled_off_pairs_end_their_conversation_at_once():
+    wall = [(10, y) for y in range(12)]
+    sim = Sim(open_map(walls=wall))
+    ada = sim.ok("join", {"tokenIdentifier": "ada"})
+    bob = sim.ok("join", {"tokenIdentifier": "bob"})
+    sim.place(ada, 2, 5)
+    sim.place(bob, 15, 5)
+    c = sim.ok("startConversation", {"playerId": ada, "invitee": bob})
+    sim.ok("acceptInvite", {"playerId": bob, "conversationId": c})
+    sim.run()
+    assert c not in sim.world.conversations
+    assert sim.archived[-1]["id"] == c
+
+
+def test_a_player_off_the_centre_of_its_goal_tile_walks_onto_it():
+    sim = Sim()
+    ada = sim.ok("join", {"tokenIdentifier": "ada"})
+    sim.place(ada, 3, 2.6)  # on tile (3, 3), short of its centre
+    sim.run(("moveTo", {"playerId": ada, "destination": {"x": 3, "y": 3}}), steps=2)
+    player = sim.world.players[ada]
+    assert (player.position.x, player.position.y) == (3.0, 3.0)
+    assert player.pathfinding is None
+
+
+def test_agents_do_not_invite_someone_they_cannot_reach():
+    wall = [(6, y) for y in range(12)]
+    sim = Sim(open_map(walls=wall))
+    inviter = sim.agent(4, 2)
+    walled_off = sim.agent(8, 2)  # nearer, behind the wall
+    reachable = sim.agent(1, 9)
+    for ids in (inviter, walled_off, reachable):
+        sim.world.players[ids["playerId"]].activity = None
+    sim.ok("moveTo", {"playerId": inviter["playerId"], "destination": {"x": 2, "y": 2}})
+    invited = {
+        p
+        for c in sim.world.conversations.values()
+        if c.creator == inviter["playerId"]
+        for p in c.participants
+    }
+    assert reachable["playerId"] in invited and walled_off["playerId"] not in invited

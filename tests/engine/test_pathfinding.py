@@ -149,3 +149,17 @@ def test_bad_map_documents_are_refused():
         WorldMap.from_document({"width": 2})
     with pytest.raises(MapError, match="columns"):
         WorldMap(2, 2, 32, "t.png", 1, 1, [[[0, 0]]], [])
+
+
+def test_regions_split_where_the_map_walls_off_and_are_worked_out_once_a_layout():
+    from smalltown.engine.pathfinding import regions, regions_from
+
+    rows = ["..#..", "..#..", "..#.."]
+    m = grid_map(rows)
+    labels = regions(m)
+    left, right = labels[0], labels[4]
+    assert left != right and labels[2] == -1
+    assert regions_from(m, (0, 1)) == {left} and regions_from(m, (2, 1)) == {left, right}
+    again = grid_map(rows)  # read afresh, as a runner does every step
+    assert regions(again) is labels
+    assert regions(grid_map(["....."] * 3)) is not labels

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from smalltown.runtime import action, mutation, query
+from smalltown.runtime import action, caller_query, mutation, query
 
 
 @query
@@ -29,6 +29,19 @@ async def shout(ctx, channel: str) -> float:
 
 @query
 async def whoami(ctx) -> dict:
+    identity = ctx.auth.identity
+    return {"kind": identity.kind, "subject": identity.subject}
+
+
+@caller_query
+async def whoami_per_caller(ctx) -> dict:
+    """As ``whoami``, declared to answer each caller: a socket with no auth is its session."""
+    identity = ctx.auth.identity
+    return {"kind": identity.kind, "subject": identity.subject}
+
+
+@mutation
+async def whoami_acting(ctx) -> dict:
     identity = ctx.auth.identity
     return {"kind": identity.kind, "subject": identity.subject}
 

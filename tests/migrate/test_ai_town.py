@@ -34,7 +34,9 @@ def new_id(table):
     return encode_id(NUMBERS[table], new_internal_id())
 
 
-def ai_town_export(path):
+def ai_town_export(path, others=None):
+    """AI Town's tables; ``others``: more tables (name → (number, documents)) that other
+    functions of the same deployment wrote."""
     world_id, engine_id = new_id("worlds"), new_id("engines")
     w, h = 16, 12
     player = lambda pid, x, y, human=None: {  # noqa: E731
@@ -182,11 +184,15 @@ def ai_town_export(path):
             }
         ],
     }
+    numbers = dict(NUMBERS)
+    for table, (number, docs) in (others or {}).items():
+        numbers[table] = number
+        rows[table] = docs
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("README.md", "AI Town export")
         z.writestr(
             "_tables/documents.jsonl",
-            "".join(json.dumps({"name": t, "id": n}) + "\n" for t, n in NUMBERS.items()),
+            "".join(json.dumps({"name": t, "id": n}) + "\n" for t, n in numbers.items()),
         )
         for table, docs in rows.items():
             # uniform export JSON: floats keep their decimal point
@@ -237,3 +243,30 @@ async def test_an_ai_town_export_becomes_a_living_town(tmp_path, store_url):
 async def _viewed(tx, world_id, now):
     status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
     await tx.patch(status["_id"], {"lastViewed": now})
+
+
+async def test_an_ai_town_export_with_other_tables_keeps_both(tmp_path, store_url):
+    """A deployment that also ran other functions: the town resumes, the rest stays."""
+    notes = [
+        {"_id": encode_id(10040, new_internal_id()), "_creationTime": T0 + i, "text": f"n{i}"}
+        for i in range(3)
+    ]
+    store = await open_store(store_url)
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        world_id, _ = ai_town_export(tmp_path / "mixed.zip", {"notes": (10040, notes)})
+        report = await import_zip(store, tmp_path / "mixed.zip")
+        assert report.tables == report.lines and report.tables["notes"] == 3
+        assert report.undeclared == ["notes"] and store.table_numbers["notes"] == 10040
+        clock = [T0 + 5000]
+        runner = WorldRunner(runtime, clock=lambda: clock[0], on_operations=lambda w, o: None)
+        for _ in range(3):
+            clock[0] += 1000
+            await store.run(lambda tx: _viewed(tx, world_id, clock[0]))
+            await runner.step_world(world_id)
+        state = await runtime.query("world:worldState", {"worldId": world_id}, ANONYMOUS)
+        assert state.value["engine"]["processedInputNumber"] == 5  # the town went on
+        kept = await store.read(lambda tx: tx.query("notes"))
+        assert kept == notes
+    finally:
+        await store.close()

@@ -84,13 +84,16 @@ async def test_uniform_snapshots_import_with_ids_times_types_and_numbers(store, 
             "messages": (MESSAGES, lines),
             "players": (PLAYERS, [json.dumps(p) for p in players]),
             "empty": (EMPTY, []),
-            "ghosts": (10011, ["{}"]),
+            "ghosts": (10011, [json.dumps(doc(10011, 0, boo=True))]),
         },
         extra={"_components/chat/_tables/documents.jsonl": "", "_storage/documents.jsonl": ""},
     )
     report = await import_zip(store, path)
-    assert report.tables == {"messages": 1204, "players": 3, "empty": 0, "_storage": 0}
-    assert any("ghosts" in note for note in report.notes)
+    tables = {"messages": 1204, "players": 3, "empty": 0, "ghosts": 1, "_storage": 0}
+    assert report.tables == report.lines == tables
+    # a table the app does not declare is kept, as Convex keeps it
+    assert report.undeclared == ["ghosts"] and store.undeclared == {"ghosts"}
+    assert store.table_numbers["ghosts"] == 10011
     assert store.table_numbers["messages"] == MESSAGES and store.table_numbers["empty"] == EMPTY
     got = await store.read(lambda tx: tx.get(rows[7]["_id"]))
     assert got == rows[7]

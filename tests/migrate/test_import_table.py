@@ -90,16 +90,26 @@ async def test_bad_input_names_the_line_and_writes_nothing(store, tmp_path, name
     assert await store.read(lambda tx: tx.count("people")) == 0
 
 
-async def test_ids_of_another_table_and_unknown_tables_are_refused(store, tmp_path):
+async def test_ids_of_another_table_are_refused_and_unknown_tables_made(store, tmp_path):
     other = encode_id(store.table_numbers["other"], new_internal_id())
     mine = encode_id(store.table_numbers["people"], new_internal_id())
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"_id": mine}) + "\n" + json.dumps({"_id": other}) + "\n")
     with pytest.raises(SnapshotError, match=r"line 2: .*belongs to table number"):
         await import_table(store, "people", path)
-    with pytest.raises(SnapshotError, match="declares no table 'nobody'"):
+    with pytest.raises(SnapshotError, match=r"line 2: .*belongs to table number"):
         await import_table(store, "nobody", path)
+    assert "nobody" not in store.table_numbers  # refused: not even an empty table is left
+    with pytest.raises(SnapshotError, match="system tables"):
+        await import_table(store, "_secrets", path)
     assert await store.read(lambda tx: tx.count("people")) == 0
+    # A table the app does not declare is made, as a snapshot's is, and kept.
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text('{"name": "a"}\n{"name": "b"}\n')
+    report = await import_table(store, "nobody", fresh)
+    assert report.tables == report.lines == {"nobody": 2} and report.undeclared == ["nobody"]
+    assert "nobody" in store.undeclared
+    assert await store.read(lambda tx: tx.count("nobody")) == 2
 
 
 async def test_modes_apply_to_the_one_table(store, tmp_path):
@@ -134,7 +144,7 @@ def test_the_cli_imports_one_table(tmp_path):
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0 and "imported 2 documents into 1 tables" in result.stderr, (
+    assert result.returncode == 0 and "imported 2 of 2 documents into 1 table" in result.stderr, (
         result.stderr
     )
     bad = tmp_path / "bad.jsonl"

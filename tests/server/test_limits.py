@@ -102,3 +102,19 @@ async def test_the_body_limit_is_configurable(server):
         big = {"path": "values:echo", "args": {"value": "x" * 5000}}
         reply = await client.post("/api/query", json=big)
         assert reply.status_code == 413
+
+
+def test_each_session_has_a_bucket_of_its_own():
+    """A flood from one page without a token (AI Town's joins) spends its session's
+    bucket, not other sessions'; the address's bucket caps them all."""
+    from smalltown.runtime import session_identity
+    from smalltown.server.ratelimit import RateLimiter, RateLimitExceeded, RateLimits
+
+    now = [0.0]
+    limiter = RateLimiter(RateLimits(rate=1.0, burst=3.0), clock=lambda: now[0])
+    flood, calm = session_identity("flood"), session_identity("calm")
+    for _ in range(3):
+        limiter.check(flood, "10.0.0.1")
+    with pytest.raises(RateLimitExceeded):
+        limiter.check(flood, "10.0.0.2")  # another address, the same session
+    limiter.check(calm, "10.0.0.2")

@@ -244,6 +244,43 @@ async def test_identities_do_not_leak_between_connections(server):
     await anonymous.ws.close()
 
 
+async def test_a_socket_without_auth_is_its_session_across_reconnects(server):
+    """What AI Town's page needs to play: a client that sends no auth acts as its session
+    (named by a hash of its sessionId, which a reconnect sends again); queries not
+    declared per caller still run as nobody, shared by every anonymous viewer."""
+    first = await Client.connect(server, session="0b7c1f8e-session-of-tab-one")
+    await first.add(1, "values:whoami", {})
+    await first.add(2, "values:whoami_per_caller", {})
+    assert first.results[1] == {"kind": "none", "subject": None}
+    me = first.results[2]
+    assert me["kind"] == "session" and me["subject"].startswith("guest:")
+    assert "0b7c1f8e" not in me["subject"]  # the id that claims it is never shown
+    acted = await first.mutate("values:whoami_acting", {})
+    assert wire.decode(acted["result"]) == me
+    await first.ws.close()
+    again = await Client.connect(server, session="0b7c1f8e-session-of-tab-one")
+    other = await Client.connect(server, session="another-tab")
+    await again.add(1, "values:whoami_per_caller", {})
+    await other.add(1, "values:whoami_per_caller", {})
+    assert again.results[1] == me
+    assert other.results[1]["kind"] == "session" and other.results[1] != me
+    token = wire.decode((await again.mutate("values:sign_in", {"name": "ada"}))["result"])
+    await again.send(
+        {"type": "Authenticate", "tokenType": "User", "value": token, "baseVersion": 0}
+    )
+    await again.transition_where(lambda t: t["endVersion"]["identity"] == 1)
+    assert again.results[1] == {"kind": "user", "subject": "ada"}
+    await again.ws.close()
+    await other.ws.close()
+
+
+async def test_sessions_reach_no_internal_function(server):
+    client = await Client.connect(server, session="a-tab")
+    response = await client.mutate("jobs:record", {"tag": "x"})
+    assert not response["success"] and "Could not find public function" in response["result"]
+    await client.ws.close()
+
+
 async def test_pings_keep_coming(server):
     client = await Client.connect(server)
     assert (await client.receive("Ping", timeout=5)) == {"type": "Ping"}

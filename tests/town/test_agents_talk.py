@@ -171,17 +171,19 @@ async def _unreachable_llm_is_visible(tmp_path, url: str) -> None:
 
         async def reported():
             await town.step()
-            status = await town.store.read(
-                lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+            health = await town.store.read(
+                lambda tx: tx.first(
+                    "smalltownWorldHealth", "worldId", eq={"worldId": town.world_id}
+                )
             )
-            return bool(status.get("smalltownLlmError"))
+            return bool(health and health.get("llmError"))
 
         await eventually(reported, timeout=60)
-        status = await town.store.read(
-            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+        health = await town.store.read(
+            lambda tx: tx.first("smalltownWorldHealth", "worldId", eq={"worldId": town.world_id})
         )
-        assert "cannot reach" in status["smalltownLlmError"]
-        assert "LLM_API_URL" in status["smalltownLlmError"]  # the setting that fixes it
+        assert "cannot reach" in health["llmError"]
+        assert "LLM_API_URL" in health["llmError"]  # the setting that fixes it
 
         async def released():  # the engine took the failure and freed the agent
             await town.step()
@@ -359,6 +361,49 @@ async def test_enough_important_memories_lead_to_reflection(tmp_path, monkeypatc
 
 
 @pytest.mark.timeout(120)
+async def test_a_rated_summary_needs_no_second_call_and_small_talk_no_reflection(
+    tmp_path, monkeypatch
+):
+    from smalltown.agents import reflection
+
+    monkeypatch.setattr(reflection, "REFLECTION_THRESHOLD", 1.0)  # due after one memory
+    fake = FakeLLM()
+    async with RunningServer(fake.app) as llm_server:
+        town = await Town().open(tmp_path, llm_server.url)
+        try:
+            human, _, conversation = await meet(town)
+            await town.say(human, conversation, "m-1", "Nice weather.")
+            fake.default_reply = "It is."
+
+            async def answered():
+                await town.step()
+                return len(await town.messages()) >= 2
+
+            await eventually(answered, timeout=60)
+            asked_before = len(fake.chats())
+            fake.replies.append("Ada and I agreed the weather is nice.\nImportance: 3")
+            await town.send(
+                "leaveConversation", {"playerId": human, "conversationId": conversation}
+            )
+
+            async def remembered():
+                await town.step()
+                return bool(await town.store.read(lambda tx: tx.query("memories")))
+
+            await eventually(remembered, timeout=60)
+            await town.step(2)  # the operation (and any reflection after it) has ended
+            (memory,) = await town.store.read(lambda tx: tx.query("memories"))
+            assert memory["description"] == "Ada and I agreed the weather is nice."
+            assert memory["importance"] == 3.0
+            # One call: the summary with its rating; no rating call, and no reflection
+            # (due by the lowered threshold, but nothing in it mattered much).
+            (summary,) = fake.chats()[asked_before:]
+            assert "write down what you want to remember" in summary["messages"][-1]["content"]
+        finally:
+            await town.close()
+
+
+@pytest.mark.timeout(120)
 async def test_an_empty_reply_is_refused_and_the_agent_tries_again(tmp_path):
     fake = FakeLLM()
     async with RunningServer(fake.app) as llm_server:
@@ -370,9 +415,12 @@ async def test_an_empty_reply_is_refused_and_the_agent_tries_again(tmp_path):
             await town.say(human, conversation, "m-1", "Anyone home?")
 
             async def status():
-                return await town.store.read(
-                    lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": town.world_id})
+                health = await town.store.read(
+                    lambda tx: tx.first(
+                        "smalltownWorldHealth", "worldId", eq={"worldId": town.world_id}
+                    )
                 )
+                return {"smalltownLlmError": (health or {}).get("llmError")}
 
             async def refused():
                 await town.step()

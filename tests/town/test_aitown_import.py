@@ -155,6 +155,13 @@ async def test_the_images_are_stored_files_the_server_serves(tmp_path, capsys):
         tiles = await http.get(world_map["tileSetUrl"])
         assert tiles.status_code == 200 and tiles.headers["content-type"] == "image/png"
         assert tiles.content == (checkout / "public/assets/meadow-tiles.png").read_bytes()
+        # AI Town's own page, on another origin, draws them into its canvas: CORS
+        assert tiles.headers["access-control-allow-origin"] == "*"
+        reply = await http.post(
+            "/api/query", json={"path": "world:gameDescriptions", "args": {"worldId": world_id}}
+        )
+        whole = reply.json()["value"]["worldMap"]["tileSetUrl"]  # on SMALLTOWN_PUBLIC_URL
+        assert whole.startswith("http://") and whole.endswith(world_map["tileSetUrl"])
         reply = await http.post(
             "/api/query", json={"path": "characters:sheets", "args": {"worldId": world_id}}
         )

@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from smalltown.runtime import ADMIN, ANONYMOUS, FunctionError, Identity, Registry, Runtime
+from smalltown.runtime import (
+    ADMIN,
+    ANONYMOUS,
+    FunctionError,
+    Identity,
+    Registry,
+    Runtime,
+    session_identity,
+)
 from smalltown.runtime.runtime import with_system_tables
 from smalltown.store import open_store
 from smalltown.town.defaults import town_map
@@ -24,12 +32,18 @@ ADMIN_ONLY = "the admin"
 
 #: who may call: each caller's expected outcome (True: allowed)
 ALLOWED = {
-    ANYONE: {"nobody": True, "another player": True, "admin": True},
-    OWNER: {"nobody": False, "another player": False, "admin": True},
-    SELF: {"nobody": False, "another player": True, "admin": False},
-    ADMIN_ONLY: {"nobody": False, "another player": False, "admin": True},
+    ANYONE: {"nobody": True, "another player": True, "a guest": True, "admin": True},
+    OWNER: {"nobody": False, "another player": False, "a guest": False, "admin": True},
+    SELF: {"nobody": False, "another player": True, "a guest": True, "admin": False},
+    ADMIN_ONLY: {"nobody": False, "another player": False, "a guest": False, "admin": True},
 }
-CALLERS = {"nobody": ANONYMOUS, "another player": Identity("user", "c"), "admin": ADMIN}
+#: "a guest" is a sync client with no token, known by its session (AI Town's page)
+CALLERS = {
+    "nobody": ANONYMOUS,
+    "another player": Identity("user", "c"),
+    "a guest": session_identity("a-session-id"),
+    "admin": ADMIN,
+}
 
 
 @dataclass
@@ -79,6 +93,8 @@ TABLE: dict[str, tuple[str, Args]] = {
         OWNER,
         lambda t: {**conversation(t), "messageUuid": "m-1", "playerId": t.a, "text": "hi"},
     ),
+    "music:getBackgroundMusic": (ANYONE, lambda t: {}),
+    "testing:stopAllowed": (ANYONE, lambda t: {}),
     "testing:stop": (ADMIN_ONLY, world),
     "testing:resume": (ADMIN_ONLY, world),
     "testing:kick": (ADMIN_ONLY, world),

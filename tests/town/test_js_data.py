@@ -2,7 +2,7 @@
 
 import pytest
 
-from smalltown.town.checkout.js_data import CheckoutError, Modules
+from smalltown.worlds.checkout.js_data import CheckoutError, Modules
 
 
 def module(tmp_path, text, name="data.ts"):

@@ -634,8 +634,8 @@ async def test_an_imported_ai_town_is_drawn_with_its_tile_set_and_walking_sprite
     """A world imported from an AI Town checkout (our own small one) is drawn from the
     stored images: its tile set, its animated sprite, and residents from their sprite
     sheets' frames, a walker cycling through the frames of the way it faces."""
-    from smalltown.town.checkout.install import install
-    from smalltown.town.checkout.reader import read_checkout
+    from smalltown.worlds.checkout.install import install
+    from smalltown.worlds.checkout.reader import read_checkout
 
     from aitown_checkout import SPARKLE, TILE_COLOURS, frame_colour, write_checkout
 

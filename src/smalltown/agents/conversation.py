@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from smalltown.agents.memory import recall_or_none
-from smalltown.agents.prompts import conversation_messages, usable_reply
+from smalltown.agents.prompts import conversation_messages, first_line_of, usable_reply
 from smalltown.agents.town_access import MeteredLLM, TownAccess
 from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMUnavailable
 
@@ -43,7 +43,12 @@ async def say_next_line(
         except LLMBudgetExceeded as exc:
             await town.fail_operation(exc)
             return
-        memories = await recall_or_none(town, llm, player_id, other)
+        # What it remembers of the other goes into its first line only (see prompts).
+        memories = (
+            await recall_or_none(town, llm, player_id, other)
+            if first_line_of(me, transcript)
+            else []
+        )
         try:
             prompt = conversation_messages(
                 kind, me, other, transcript, context["metBefore"], memories

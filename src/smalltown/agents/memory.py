@@ -3,8 +3,9 @@
 Recall finds candidates by vector search, then ranks them by relevance, importance and
 recency, each scaled to 0..1 and added. AI Town divides by (max - min) and so returns NaN
 when every score is equal (one memory, say); here an even set of scores counts as a tie
-at 1, never as NaN. Remembering writes a conversation down in the first person, rated and
-embedded, then lets the agent reflect (``reflection.py``).
+at 1, never as NaN. Remembering writes a conversation down in the first person, rated (in
+the same answer; by a call of its own only when the answer had no rating) and embedded,
+then lets the agent reflect (``reflection.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from smalltown.agents.embeddings import embed
 from smalltown.agents.prompts import (
     importance_messages,
     parse_importance,
+    parse_rated,
     summary_messages,
     usable_reply,
 )
@@ -29,7 +31,7 @@ log = logging.getLogger("smalltown.agents")
 RECENCY_PER_HOUR = 0.99
 HOUR_MS = 3_600_000
 MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
-RECALLED = 3  # memories an agent brings to a conversation
+RECALLED = 2  # memories an agent brings to a conversation (its first line)
 
 
 def normalise(values: Sequence[float]) -> list[float]:
@@ -115,9 +117,12 @@ async def remember_conversation(town: TownAccess, llm: MeteredLLM, conversation_
             assert llm.llm is not None
             asked = summary_messages(me, other, transcript)
             answer = await llm.chat(asked, max_tokens=120)
-            summary = usable_reply(answer.text, "summary", llm.llm.description, 300)
-            rating = await llm.chat(importance_messages(me, summary), max_tokens=5)
-            importance = parse_importance(rating.text)
+            text, rated = parse_rated(answer.text)
+            summary = usable_reply(text, "summary", llm.llm.description, 300)
+            if rated is None:  # the answer came without its rating: ask for it alone
+                rating = await llm.chat(importance_messages(me, summary), max_tokens=5)
+                rated = parse_importance(rating.text)
+            importance = rated
         vector = await embed(town, llm, summary)
     except LLMError as exc:
         log.warning("agent %s could not remember: %s", town.agent_id, exc)

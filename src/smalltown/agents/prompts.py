@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -13,6 +14,27 @@ _PREFIX = re.compile(r"^\s*[\w .'-]{1,30}:\s+")
 _GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[^.!?]*[.!?]\s*", re.I)
 
 
+TRANSCRIPT_WINDOW = 2  # the latest lines a line's prompt carries, after the first
+SUMMARY_LINES = 3  # the latest lines of the other's a summary is written from
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_sentence(text: str) -> str:
+    return _SENTENCE.split(text.strip(), maxsplit=1)[0]
+
+
+def persona(person: Person) -> str:
+    """Who someone is, in a sentence: the first of their identity (or description),
+    worked out once per text and kept."""
+    return _first_sentence(str(person.get("identity") or person.get("description") or ""))
+
+
+def first_line_of(me: Person, transcript: Sequence[tuple[str, str]]) -> bool:
+    """Whether ``me`` has not spoken yet in this conversation."""
+    return all(author != me["name"] for author, _ in transcript)
+
+
 def conversation_messages(
     kind: str,
     me: Person,
@@ -21,28 +43,37 @@ def conversation_messages(
     met_before: bool,
     memories: Sequence[str] = (),
 ) -> list[dict[str, str]]:
-    """Chat messages for the next line ``me`` says to ``other``."""
+    """Chat messages for the next line ``me`` says to ``other``.
+
+    The speaker's first line in a conversation is told who both are, its plan, whether
+    they met, what it remembers of the other, and the lines so far. Later lines are told
+    only the latest ``TRANSCRIPT_WINDOW`` lines: the talk has taken its course by then."""
+    if not first_line_of(me, transcript):
+        task = (
+            f"you must go: say a short, warm goodbye to {other['name']}."
+            if kind == "leave"
+            else f"answer {other['name']} briefly."
+        )
+        lines = "\n".join(f"{a}: {t}" for a, t in transcript[-TRANSCRIPT_WINDOW:])
+        return [
+            {"role": "system", "content": f"You are {me['name']}; {task}"},
+            {"role": "user", "content": lines},
+        ]
     situation = {
         "start": f"You have just walked up to {other['name']}. Open the conversation.",
         "continue": f"Carry on the conversation with {other['name']}.",
         "leave": f"You need to go now. Say a short, warm goodbye to {other['name']}.",
     }[kind]
-    history = (
-        f"You have talked with {other['name']} before."
-        if met_before
-        else f"You have not met {other['name']} before."
-    )
+    history = "You have met before." if met_before else "You have not met before."
     system = (
-        f"You are {me['name']}, who lives in a small town. {me.get('identity', '')} "
-        f"What is on your mind today: {me.get('plan', '')}\n"
-        f"{other['name']}: {other.get('identity') or other.get('description') or 'a neighbour.'}\n"
-        f"{history} {situation} Answer with only the words {me['name']} says next: one or "
-        "two short sentences, no name in front, no quotation marks."
+        f"You are {me['name']}, who lives in town. {persona(me)} On your mind today: "
+        f"{me.get('plan', '')}\n{other['name']}: {persona(other) or 'A neighbour.'} {history} "
+        f"{situation} Answer in a sentence or two."
     )
     if memories:
         system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
-    lines = "\n".join(f"{author}: {text}" for author, text in transcript[-10:])
-    user = f"The conversation so far:\n{lines}" if lines else "Nobody has spoken yet."
+    lines = "\n".join(f"{a}: {t}" for a, t in transcript[-TRANSCRIPT_WINDOW:])
+    user = f"So far:\n{lines}" if lines else "Nobody has spoken yet."
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -77,19 +108,28 @@ def usable_reply(text: str, kind: str, source: str, max_chars: int = MAX_REPLY_C
 def summary_messages(
     me: Person, other: Person, transcript: list[tuple[str, str]]
 ) -> list[dict[str, str]]:
-    lines = "\n".join(f"{author}: {text}" for author, text in transcript)
+    """What ``me`` writes down after talking with ``other``: from the latest
+    ``SUMMARY_LINES`` lines the other said (the whole talk when they said nothing), rated
+    in the same answer (a last line ``Importance: N``, read by ``parse_rated``)."""
+    theirs = [text for author, text in transcript if author == other["name"]]
+    theirs = theirs[-SUMMARY_LINES:]
+    if theirs:
+        heard = f"{other['name']} said:\n" + "\n".join(f"- {t}" for t in theirs)
+    else:
+        heard = "\n".join(f"{author}: {text}" for author, text in transcript)
     return [
-        {"role": "system", "content": f"You are {me['name']}. {me.get('identity', '')}"},
+        {"role": "system", "content": f"You are {me['name']}."},
         {
             "role": "user",
-            "content": f"You just talked with {other['name']}:\n{lines}\n"
-            "In one or two sentences, in the first person, write down what you want to "
-            "remember about this conversation.",
+            "content": f"You just talked with {other['name']}. {heard}\n"
+            "In a sentence or two, in the first person, write down what you want to remember. "
+            "Last line: Importance: N (0 trivial, 9 life-changing).",
         },
     ]
 
 
 def importance_messages(me: Person, memory: str) -> list[dict[str, str]]:
+    """A rating alone, for a memory whose answer came without one."""
     return [
         {"role": "system", "content": f"You are {me['name']}."},
         {
@@ -101,15 +141,17 @@ def importance_messages(me: Person, memory: str) -> list[dict[str, str]]:
 
 
 def reflection_messages(me: Person, memories: list[str]) -> list[dict[str, str]]:
+    """Three insights, each citing its memories and rated in the same answer."""
     numbered = "\n".join(f"{i}. {m}" for i, m in enumerate(memories, 1))
     return [
-        {"role": "system", "content": f"You are {me['name']}. {me.get('identity', '')}"},
+        {"role": "system", "content": f"You are {me['name']}. {persona(me)}"},
         {
             "role": "user",
             "content": f"Here is what you remember lately:\n{numbered}\n"
             "What three things have you learned about yourself or the town? Write each on its "
-            "own line, ending with the numbers of the memories it comes from, like: "
-            "'Tobias is proud of his bread (2, 5)'.",
+            "own line, ending with the numbers of the memories it comes from and how much it "
+            "matters to you from 0 to 9, like: 'Tobias is proud of his bread (2, 5) "
+            "Importance: 6'.",
         },
     ]
 
@@ -122,14 +164,27 @@ def parse_importance(text: str) -> float:
     return 5.0
 
 
+_RATED = re.compile(r"[\s(\[,;-]*\bimportance\b\W{0,3}(\d)\b[)\].]?\s*", re.I)
 _CITES = re.compile(r"\(([\d,\s]+)\)\s*\.?\s*$")
 
 
-def parse_insights(text: str, count: int) -> list[tuple[str, list[int]]]:
-    """Up to three ``(insight, cited memory numbers)`` from the model's lines."""
+def parse_rated(text: str) -> tuple[str, float | None]:
+    """An answer with its last ``Importance: N`` taken out, and N (None without one)."""
+    every = list(_RATED.finditer(text))
+    if not every:
+        return text, None
+    found = every[-1]
+    rest = (text[: found.start()] + "\n" + text[found.end() :]).strip()
+    return rest, float(found.group(1))
+
+
+def parse_rated_insights(text: str, count: int) -> list[tuple[str, list[int], float | None]]:
+    """Up to three ``(insight, cited memory numbers, importance or None)``."""
     out = []
     for line in text.splitlines():
         line = re.sub(r"^\s*(\d+[.)]|[-*])\s*", "", line).strip()
+        line, importance = parse_rated(line)
+        line = line.strip().strip("'\"").strip()
         if not line:
             continue
         found = _CITES.search(line)
@@ -138,5 +193,10 @@ def parse_insights(text: str, count: int) -> list[tuple[str, list[int]]]:
             cited = [int(n) for n in re.findall(r"\d+", found.group(1)) if 1 <= int(n) <= count]
             line = line[: found.start()].strip()
         if line:
-            out.append((line, cited))
+            out.append((line, cited, importance))
     return out[:3]
+
+
+def parse_insights(text: str, count: int) -> list[tuple[str, list[int]]]:
+    """Up to three ``(insight, cited memory numbers)`` from the model's lines."""
+    return [(line, cited) for line, cited, _ in parse_rated_insights(text, count)]

@@ -12,7 +12,7 @@ recorded. The town implements the first over an action's context
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from smalltown.llm import LLM, ChatResult, Embedder, LLMError, Persona
 
@@ -45,6 +45,7 @@ class Memory(TypedDict):
 class RecentMemory(TypedDict):
     _id: str
     description: str
+    importance: NotRequired[float]
 
 
 class TownAccess(Protocol):

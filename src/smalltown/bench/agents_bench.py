@@ -11,6 +11,10 @@ that more operations want the LLM than it has slots. Measured after a warm-up:
   outstanding (scheduled by a step and not yet finished);
 - operations finished per wall-clock second;
 - conversation turns and tokens (chat and embeddings) per agent-hour of *game* time;
+- what the talk amounts to: distinct partners each agent talked with in the window (in
+  conversations with at least one line that ended in it), and memories written
+  (conversation memories and reflections) per agent-day of game time, extrapolated from
+  the window;
 - world step wall time p50/p99 while operations run (run with ``--latency 0`` to compare).
 """
 
@@ -52,26 +56,63 @@ LINES = (
 )
 
 
-def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
-    """Replies shaped like a small model's: a line, a summary, a rating, three insights."""
+def call_kind(body: dict[str, Any]) -> str:
+    """What an LLM call was for, from its prompt: a line, a summary, a rating, a
+    reflection, or an embedding."""
     if "messages" not in body:
+        return "embedding"
+    asked = body["messages"][-1]["content"]
+    if "On a scale of 0" in asked:
+        return "rating"
+    if "write down what you want to remember" in asked:
+        return "summary"
+    if "What three things" in asked:
+        return "reflection"
+    return "line"
+
+
+def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
+    """Replies shaped like a small model's: a line, a summary, a rating, three insights;
+    a summary or insights asked to carry their rating (``Importance: N``) carry it."""
+    kind = call_kind(body)
+    if kind == "embedding":
         return None
     asked = body["messages"][-1]["content"]
     pick = int.from_bytes(hashlib.sha256(asked.encode()).digest()[:4], "big")
-    if "On a scale of 0" in asked:
-        return str(3 + pick % 5)
-    if "write down what you want to remember" in asked:
-        return (
+    rating = str(3 + pick % 5)
+    rated = "Importance:" in asked  # asked to rate the answer in it, it does
+    if kind == "rating":
+        return rating
+    if kind == "summary":
+        summary = (
             "I talked about the fair and the fog on the harbour; they seemed worried about "
             "the bakery's flour and I promised to help look for shells."
         )
-    if "What three things" in asked:
-        return (
-            "1. Neighbours here care about the fair more than they admit (1, 2)\n"
-            "2. The harbour fog changes everyone's plans (2)\n"
-            "3. I enjoy being asked for help (1, 3)"
+        return f"{summary}\nImportance: {rating}" if rated else summary
+    if kind == "reflection":
+        insights = (
+            "1. Neighbours here care about the fair more than they admit (1, 2)",
+            "2. The harbour fog changes everyone's plans (2)",
+            "3. I enjoy being asked for help (1, 3)",
         )
+        return "\n".join(f"{i} Importance: {rating}" if rated else i for i in insights)
     return LINES[pick % len(LINES)]
+
+
+def tokens_by_kind(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str, int]:
+    """Tokens (in and out, as the fake LLM counts them) by what the calls were for."""
+    out: dict[str, int] = {}
+    for path, body, _ in requests:
+        kind = call_kind(body)
+        if kind == "embedding":
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            tokens = sum(count_like_a_tokenizer(t) for t in texts)
+        else:
+            reply = scripted_reply(path, body) or ""
+            tokens = sum(count_like_a_tokenizer(m["content"]) for m in body["messages"])
+            tokens += count_like_a_tokenizer(reply)
+        out[kind] = out.get(kind, 0) + tokens
+    return out
 
 
 @dataclass
@@ -200,10 +241,14 @@ async def _run(
         meter.reset()
         measuring = True
         tokens_before = _tokens(llm)
+        seen_before = await store.read(_seen)
+        first_request = len(fake.requests)
         started = time.perf_counter()
         await _keep_viewed(store, world_id, minutes * 60)
         wall = time.perf_counter() - started
         measuring = False
+        seen_after = await store.read(_seen)
+        by_kind = tokens_by_kind(fake.requests[first_request:])
         utilisation = meter.utilisation()
         tokens = _tokens(llm) - tokens_before
     finally:
@@ -212,6 +257,13 @@ async def _run(
         await llm.close()
         await store.close()
     agent_hours = agents * wall * time_scale / 3600
+    agent_days = agent_hours / 24
+    pairs = {
+        pair
+        for conversation, pair in seen_after["conversations"].items()
+        if conversation not in seen_before["conversations"]
+    }
+    partners = {p for a, b in pairs for p in ((a, b), (b, a))}
     figures = {
         "agents": agents,
         "concurrency": concurrency,
@@ -225,6 +277,13 @@ async def _run(
         "llm_calls": llm.usage.requests,
         "turns_per_agent_hour": counters.turns / agent_hours,
         "tokens_per_agent_hour": tokens / agent_hours,
+        "tokens_per_turn": tokens / max(counters.turns, 1),
+        "tokens_per_agent_hour_by_kind": {k: v / agent_hours for k, v in sorted(by_kind.items())},
+        "game_minutes": wall * time_scale / 60,
+        "partners_per_agent": len(partners) / agents,
+        "memories_per_agent_day": (seen_after["memories"] - seen_before["memories"]) / agent_days,
+        "reflections_per_agent_day": (seen_after["reflections"] - seen_before["reflections"])
+        / agent_days,
         "steps": len(counters.steps),
         "step_p50_ms": percentile(counters.steps, 50),
         "step_p99_ms": percentile(counters.steps, 99),
@@ -232,6 +291,23 @@ async def _run(
     }
     _report(figures, out)
     return figures
+
+
+async def _seen(tx) -> dict[str, Any]:
+    """What the town has to show for its talk so far: who has talked with whom (in a
+    conversation with at least one line), and how many memories and reflections."""
+    conversations = {
+        c["id"]: tuple(c["participants"][:2])
+        for c in await tx.query("archivedConversations")
+        if c.get("numMessages", 0) > 0
+    }
+    memories = await tx.query("memories")
+    reflections = sum(1 for m in memories if m["data"]["type"] == "reflection")
+    return {
+        "conversations": conversations,
+        "memories": len(memories) - reflections,
+        "reflections": reflections,
+    }
 
 
 def _tokens(llm) -> int:
@@ -267,7 +343,16 @@ def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
     out(
         f"per agent-hour of game time: {f['turns_per_agent_hour']:.0f} conversation turns, "
         f"{f['tokens_per_agent_hour']:,.0f} tokens (Generative Agents: "
-        f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,})"
+        f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,}); {f['tokens_per_turn']:.0f} tokens a turn"
+    )
+    out(
+        "  of which: "
+        + ", ".join(f"{k} {v:,.0f}" for k, v in f["tokens_per_agent_hour_by_kind"].items())
+    )
+    out(
+        f"distinct partners per agent in {f['game_minutes']:.0f} game minutes: "
+        f"{f['partners_per_agent']:.1f}; per agent-day: {f['memories_per_agent_day']:.0f} "
+        f"conversation memories, {f['reflections_per_agent_day']:.1f} reflections"
     )
     out(
         f"world step while operations run: p50 {f['step_p50_ms']:.1f} ms, p99 "

@@ -41,6 +41,7 @@ from smalltown.bench.engine_bench import _answers, crowd_map
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import EMPTY, WorldMap
+from smalltown.runtime import wire
 from smalltown.town.defaults import TREE, town_map
 from smalltown.worlds.region import overview, region_view
 from smalltown.worlds.view import conversations_view, player_view, roster_view
@@ -91,7 +92,7 @@ def view_cells(world_map: WorldMap) -> list[tuple[float, float, float, float]]:
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")))
+    return len(wire.dumps(wire.encode(value)))  # bytes as the wire sends them
 
 
 #: what the sync protocol wraps around one query's new value, and around one Transition

@@ -2,22 +2,25 @@
 
 Agents are created on an open map sized to the crowd, walk, invite, talk and remember;
 every operation is answered at once with canned text (as the LLM side would, instantly).
-Reports step CPU time p50/p99, CPU per simulated minute, and the world document's size
-(what a runner that saved the whole world each step would write).
+Reports step CPU time p50/p99, CPU per simulated minute, the world document's size
+(what a runner that saved the whole world each step would write), and the paths planned
+per step (at most ``MAX_PATHFINDS_PER_STEP``; the share of steps that used them all, when
+other requests wait for the next step).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from smalltown.bench.stats import percentile
+from smalltown.engine.constants import MAX_PATHFINDS_PER_STEP
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import EMPTY, WorldMap
+from smalltown.runtime import wire
 
 
 def crowd_map(agents: int) -> WorldMap:
@@ -70,14 +73,18 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
         out = step(world, world_map, batch, now, seed=seed, step_number=step_number, duration=0)
         step_number += 1
     cpu: list[float] = []
+    searches: list[int] = []
+    meeting_searches = 0
     doc_bytes = 0
     for _ in range(int(minutes * 60)):
         started = time.process_time()
         out = step(world, world_map, pending, now, seed=seed, step_number=step_number)
         cpu.append((time.process_time() - started) * 1000)
+        searches.append(out.path_searches)
+        meeting_searches += out.meeting_searches
         now, step_number = out.end_time, step_number + 1
         pending, number = _answers(out.operations, number)
-        doc_bytes = len(json.dumps(world.to_document()))
+        doc_bytes = len(wire.dumps(wire.encode(world.to_document())))  # as stored and sent
     return {
         "agents": agents,
         "step_p50_ms": percentile(cpu, 50),
@@ -85,6 +92,10 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
         "cpu_s_per_minute": sum(cpu) / 1000 / minutes,
         "world_document_bytes": doc_bytes,
         "conversations": len(world.conversations),
+        "path_searches_per_step": sum(searches) / max(len(searches), 1),
+        "meeting_searches_per_step": meeting_searches / max(len(searches), 1),
+        "steps_at_search_cap": sum(n >= MAX_PATHFINDS_PER_STEP for n in searches)
+        / max(len(searches), 1),
     }
 
 
@@ -140,7 +151,10 @@ def run(
         out(
             f"{agents:>5} agents: step CPU p50 {figures['step_p50_ms']:.1f} ms, "
             f"p99 {figures['step_p99_ms']:.1f} ms; {figures['cpu_s_per_minute']:.2f} s CPU per "
-            f"simulated minute; world document {figures['world_document_bytes']:,} bytes"
+            f"simulated minute; world document {figures['world_document_bytes']:,} bytes; "
+            f"{figures['path_searches_per_step']:.1f} path searches a step "
+            f"({figures['meeting_searches_per_step']:.1f} for meetings; all "
+            f"{MAX_PATHFINDS_PER_STEP} used in {figures['steps_at_search_cap']:.0%} of steps)"
         )
     if worlds:
         many = run_many_worlds(worlds, agents_per_world, minutes)

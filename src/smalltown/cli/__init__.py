@@ -1,9 +1,10 @@
 """The front door: ``smalltown`` serves; ``smalltown bench ...`` measures.
 
 One module a command (``run``, ``worlds``, ``memories``, ``usage``, ``import_``, ``export``,
-``replay``, ``aitown``, ``bench``), each with ``NAME``, ``add_parser(sub, settings)`` and
-``handle(args, settings) -> exit code``; options several share are in ``options``, the
-usage table's columns in ``table``, long commands' progress lines in ``progress``.
+``tables``, ``replay``, ``aitown``, ``bench``), each with ``NAME``, ``add_parser(sub,
+settings)`` and ``handle(args, settings) -> exit code``; options several share are in
+``options``, the usage table's columns in ``table``, long commands' progress lines in
+``progress``.
 Settings are read (and a bad one refused) before any command runs.
 """
 
@@ -15,12 +16,23 @@ import sys
 from collections.abc import Callable
 
 from smalltown import __version__
-from smalltown.cli import aitown, bench, export, import_, memories, replay, run, usage, worlds
+from smalltown.cli import (
+    aitown,
+    bench,
+    export,
+    import_,
+    memories,
+    replay,
+    run,
+    tables,
+    usage,
+    worlds,
+)
 from smalltown.config import Settings
 
 DESCRIPTION = "The front door: ``smalltown`` serves; ``smalltown bench ...`` measures."
 #: the commands, in the order ``smalltown --help`` lists them
-COMMANDS = (run, worlds, memories, usage, import_, export, replay, aitown, bench)
+COMMANDS = (run, worlds, memories, usage, import_, export, tables, replay, aitown, bench)
 #: ``smalltown NAME`` → what runs it, given the parsed flags and the settings
 HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     command.NAME: command.handle for command in COMMANDS

@@ -1,5 +1,5 @@
 """``smalltown aitown import PATH``: a world made from an AI Town checkout's characters, map
-and images (``town/checkout/``), or the world an earlier import made, updated in place."""
+and images (``worlds/checkout/``), or the world an earlier import made, updated in place."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    from smalltown.town.checkout.install import default_name, install
-    from smalltown.town.checkout.js_data import CheckoutError
-    from smalltown.town.checkout.reader import read_checkout
+    from smalltown.worlds.checkout.install import default_name, install
+    from smalltown.worlds.checkout.js_data import CheckoutError
+    from smalltown.worlds.checkout.reader import read_checkout
 
     started = time.perf_counter()
     try:

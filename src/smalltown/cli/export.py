@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     export = sub.add_parser(NAME, help="write a Convex snapshot ZIP")
     export.add_argument("out", help="the .zip to write")
     options.database(export, settings)
-    options.app_tables(export, settings, "the app whose tables to export")
+    options.app_schema(export, settings, "the app whose schema declares tables (all are exported)")
     export.add_argument(
         "--include-storage", action="store_true", help="also write stored files (_storage/)"
     )
@@ -51,12 +51,12 @@ def _unwritable(out: Path) -> str | None:
 async def _export(args: argparse.Namespace) -> int:
     from smalltown.migrate.export import export_zip
     from smalltown.runtime.runtime import with_system_tables
-    from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
     try:
-        store = await open_store(args.database, with_system_tables(load_app(args.app).schema))
-    except StoreError as exc:
+        schema = with_system_tables(options.app_schema_of(args))
+        store = await open_store(args.database, schema)
+    except (StoreError, options.AppNotLoaded) as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()

@@ -1,5 +1,11 @@
 """``smalltown import``: a Convex snapshot ZIP, or one table's file, into the database, with
-progress as it goes; an interrupted import finishes when run again."""
+progress as it goes; an interrupted import finishes when run again.
+
+Every table comes in, declared by the app or not. What an import would leave out, or a
+declared table whose documents do not fit the app's schema, stops it (exit 1, nothing
+written) unless the flag naming that choice is given. The last line sets the documents
+written per table against the input's; should they differ, the exit status is 1.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +35,30 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
         default="requireEmpty",
         choices=["requireEmpty", "append", "replace", "replaceAll"],
     )
-    options.app_tables(imp, settings, "the app whose tables receive the documents")
+    options.app_schema(imp, settings, "the app whose schema declares tables (all are imported)")
+    choices = imp.add_argument_group("leaving out, or taking as it is, what would stop the import")
+    choices.add_argument(
+        "--skip-components", action="store_true", help="leave out components' tables and files"
+    )
+    choices.add_argument(
+        "--skip-component-files",
+        action="store_true",
+        help="leave out components' stored files (smalltown keeps none); their tables come in",
+    )
+    choices.add_argument(
+        "--skip-files", action="store_true", help="leave out the app's stored files (_storage)"
+    )
+    choices.add_argument(
+        "--skip-system-tables",
+        action="store_true",
+        help="leave out Convex's own tables (_scheduled_functions and the like)",
+    )
+    choices.add_argument(
+        "--mismatched-as-undeclared",
+        action="store_true",
+        help="import declared tables whose documents do not fit the app's schema as they "
+        "are, unchecked, as undeclared tables are",
+    )
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
@@ -45,15 +74,21 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _import(args: argparse.Namespace) -> int:
-    from smalltown.migrate.import_zip import fit_schema, import_table, import_zip
+    from smalltown.migrate.import_zip import Choices, fit_schema, import_table, import_zip
     from smalltown.runtime.runtime import with_system_tables
-    from smalltown.server import load_app
     from smalltown.store import StoreError, open_store
 
+    choices = Choices(
+        skip_components=args.skip_components,
+        skip_component_files=args.skip_component_files,
+        skip_files=args.skip_files,
+        skip_system_tables=args.skip_system_tables,
+        mismatched_as_undeclared=args.mismatched_as_undeclared,
+    )
     try:
-        app_schema = with_system_tables(load_app(args.app).schema)
+        app_schema = with_system_tables(options.app_schema_of(args))
         store = await open_store(args.database, fit_schema(app_schema, args.snapshot, args.table))
-    except StoreError as exc:
+    except (StoreError, options.AppNotLoaded) as exc:
         print(f"smalltown: {exc}", file=sys.stderr)
         return 1
     started = time.monotonic()
@@ -69,24 +104,49 @@ async def _import(args: argparse.Namespace) -> int:
 
     try:
         if args.table:
-            report = await import_table(store, args.table, args.snapshot, args.mode, progress)
+            report = await import_table(
+                store, args.table, args.snapshot, args.mode, progress, choices
+            )
         else:
-            report = await import_zip(store, args.snapshot, args.mode, progress)
+            report = await import_zip(store, args.snapshot, args.mode, progress, choices)
     except StoreError as exc:
         shown.end_line()
         print(f"smalltown: import failed: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
-    total = sum(report.tables.values())
-    again = " (resumed)" if report.resumed else ""
-    shown.done(
-        f"imported {total:,} documents into "
-        f"{len(report.tables)} tables{again} in "
-        f"{time.monotonic() - started:.1f} s"
-    )
+    shown.end_line()
     if report.files:
         print(f"  copied {report.files:,} stored files", file=sys.stderr)
+    if report.undeclared:
+        print(
+            f"  kept {len(report.undeclared)} table{'s' if len(report.undeclared) > 1 else ''} "
+            f"the app does not declare: {', '.join(report.undeclared)} (see smalltown tables)",
+            file=sys.stderr,
+        )
     for note in report.notes:
         print(f"  note: {note}", file=sys.stderr)
+    shown.done(_final_line(report, time.monotonic() - started))
+    if short := report.shortfall():
+        print(
+            "smalltown: import incomplete: "
+            + ", ".join(f"{t} {w:,} written of {n:,}" for t, (w, n) in sorted(short.items())),
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _final_line(report, seconds: float) -> str:
+    """Documents written per table against the input's documents (lines) per table."""
+    total, lines = sum(report.tables.values()), sum(report.lines.values())
+    again = " (resumed)" if report.resumed else ""
+    per_table = ", ".join(
+        f"{table} {report.tables.get(table, 0):,}/{n:,}"
+        for table, n in sorted(report.lines.items())
+    )
+    return (
+        f"imported {total:,} of {lines:,} documents into {len(report.tables)} "
+        f"table{'' if len(report.tables) == 1 else 's'}{again} in {seconds:.1f} s "
+        f"(written/in the snapshot: {per_table or 'none'})"
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from smalltown.config import BY_ATTRIBUTE, DEFAULT_APP, Settings
+from smalltown.config import BY_ATTRIBUTE, Settings
 
 
 def mirror(
@@ -24,7 +24,31 @@ def database(parser: argparse.ArgumentParser, settings: Settings) -> None:
     mirror(parser, "--database", settings, "database_url")
 
 
-def app_tables(parser: argparse.ArgumentParser, settings: Settings, text: str) -> None:
-    """``--app PACKAGE`` for import and export: the app whose schema names the tables; the
-    town's when ``SMALLTOWN_APP`` is empty, since a snapshot needs one."""
-    parser.add_argument("--app", default=settings.app or DEFAULT_APP, help=text)
+def app_schema(parser: argparse.ArgumentParser, settings: Settings, text: str) -> None:
+    """``--app PACKAGE`` for commands that use an app's schema, not its functions (import,
+    export, tables). Empty (``--app ""``, as ``SMALLTOWN_APP=``) means no app, as for
+    ``run``: every table is then undeclared. Read it with :func:`app_package`."""
+    setting = BY_ATTRIBUTE["app"]
+    help_text = f"{text}; empty for none (overrides {setting.name})"
+    parser.add_argument("--app", default=settings.app or "", help=help_text)
+
+
+def app_package(args: argparse.Namespace) -> str | None:
+    """The ``--app`` given (or its setting), None for no app."""
+    return getattr(args, "app", None) or None
+
+
+class AppNotLoaded(Exception):
+    """``--app`` names no loadable app; the message is the line to show."""
+
+
+def app_schema_of(args: argparse.Namespace) -> Any:
+    """The schema of the ``--app`` given (an empty one for no app), or
+    :class:`AppNotLoaded` saying why there is none."""
+    from smalltown.server import load_app
+
+    package = app_package(args)
+    try:
+        return load_app(package).schema
+    except (ImportError, ValueError) as exc:
+        raise AppNotLoaded(f"cannot load app {package!r}: {exc}") from None

@@ -35,7 +35,7 @@ def handle(args: argparse.Namespace, settings: Settings) -> int:
             database_url=getattr(args, "database", settings.database_url),
             host=getattr(args, "host", settings.host),
             port=getattr(args, "port", settings.port),
-            app=getattr(args, "app", settings.app),
+            app=options.app_package(args) if hasattr(args, "app") else settings.app,
         )
     )
 

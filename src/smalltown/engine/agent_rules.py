@@ -25,6 +25,7 @@ from smalltown.engine.context import StartedOperation, StepContext
 from smalltown.engine.conversations import start_conversation
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import walk_to
+from smalltown.engine.pathfinding import regions, regions_from
 from smalltown.engine.state import Activity, Agent, Conversation, Operation, Player, pair_key
 
 ACTIVITIES = (
@@ -89,9 +90,14 @@ def _maybe_invite(ctx: StepContext, agent: Agent) -> None:
     me = world.players[agent.player_id]
     best: Player | None = None
     best_distance = float("inf")
+    labels, width = regions(ctx.world_map), ctx.world_map.width
+    mine = regions_from(ctx.world_map, me.position.tile())
     for other in world.players.values():
         if other.id == me.id or world.conversation_of(other.id) is not None:
             continue
+        x, y = other.position.tile()
+        if ctx.world_map.inside(x, y) and labels[y * width + x] not in (-1, *mine):
+            continue  # walled off from us: they could never meet
         ended = world.recent_pairs.get(pair_key(me.id, other.id))
         if ended is not None and now - ended < PLAYER_CONVERSATION_COOLDOWN_MS:
             continue

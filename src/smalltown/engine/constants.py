@@ -13,7 +13,6 @@ PATHFINDING_TIMEOUT_MS = 60_000  # a destination not reached in this long is aba
 
 INVITE_TIMEOUT_MS = 60_000  # an invite not accepted (or walk not finished) in this long ends
 CONVERSATION_DISTANCE = 1.3  # within this, walking over becomes participating
-MIDPOINT_THRESHOLD = 4.0  # farther than this, both walk to the midpoint
 TYPING_TIMEOUT_MS = 15_000  # a typing lock nobody finishes expires
 MESSAGE_COOLDOWN_MS = 2_000  # between one message and the next
 AWKWARD_SILENCE_MS = 60_000  # after this, the other participant speaks

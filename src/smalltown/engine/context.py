@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smalltown.engine.constants import MAX_PATHFINDS_PER_STEP, PLAYER_CONVERSATION_COOLDOWN_MS
-from smalltown.engine.state import Conversation, World, pair_key
+from smalltown.engine.state import Conversation, Player, World, pair_key
 from smalltown.engine.world_map import WorldMap
 
 
@@ -29,7 +29,10 @@ class StepContext:
     rng: random.Random
     now: float
     pathfinds_left: int = MAX_PATHFINDS_PER_STEP
-    occupied: dict[tuple[int, int], int] | None = None  # per tick, see movement
+    grid: dict[tuple[int, int], list[Player]] | None = None  # who stands where, see movement
+    meeting_searches: int = 0  # paths planned for players walking over to talk
+    cursors: dict[str, tuple[list[Any], int]] = field(default_factory=dict)  # see movement
+    walked: list[Player] = field(default_factory=list)  # per tick: who had a path to follow
     operations: list[StartedOperation] = field(default_factory=list)
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)
     archived_players: list[dict[str, Any]] = field(default_factory=list)

@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smalltown.engine.agent_rules import decide
-from smalltown.engine.constants import HUMAN_IDLE_TIMEOUT_MS, MAX_INPUTS_PER_STEP, STEP_MS, TICK_MS
+from smalltown.engine.constants import (
+    HUMAN_IDLE_TIMEOUT_MS,
+    MAX_INPUTS_PER_STEP,
+    MAX_PATHFINDS_PER_STEP,
+    STEP_MS,
+    TICK_MS,
+)
 from smalltown.engine.context import StartedOperation, StepContext
 from smalltown.engine.conversations import tick_conversations
+from smalltown.engine.history import LocationHistory
 from smalltown.engine.inputs import InputError, apply_input, remove_player
 from smalltown.engine.movement import tick_movement
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 
-ENGINE_VERSION = 1  # bump when a rule change would replay old input logs differently
+ENGINE_VERSION = 2  # bump when a rule change would replay old input logs differently
 CONVERSATION_TICKS = 8  # conversations are checked every 8th tick (128 ms), and at the end
 
 
@@ -40,6 +47,8 @@ class StepResult:
     archived_players: list[dict[str, Any]] = field(default_factory=list)
     end_time: float = 0.0
     duration: float = 0.0
+    path_searches: int = 0  # paths planned this step (at most MAX_PATHFINDS_PER_STEP)
+    meeting_searches: int = 0  # of which for players walking over to talk
 
 
 def step_rng(seed: int, step_number: int) -> random.Random:
@@ -70,9 +79,11 @@ def step(
     now = start
     end = start + duration
     ticks = 0
+    history = LocationHistory(p for p in world.players.values() if p.pathfinding is not None)
     while True:
         ctx.now = now
         tick_movement(ctx, now)
+        history.record(now, ctx.walked)
         if ticks % CONVERSATION_TICKS == 0 or now + tick > end:
             tick_conversations(ctx, now)
         if now + tick > end:
@@ -85,9 +96,16 @@ def step(
     for player in list(world.players.values()):
         if player.human is not None and end - player.last_input > HUMAN_IDLE_TIMEOUT_MS:
             remove_player(ctx, player)
+    world.historical_locations = {
+        player_id: packed
+        for player_id, packed in history.pack().items()
+        if player_id in world.players
+    }
     result.operations = ctx.operations
     result.archived_conversations = ctx.archived_conversations
     result.archived_players = ctx.archived_players
     result.end_time = end
+    result.path_searches = MAX_PATHFINDS_PER_STEP - ctx.pathfinds_left
+    result.meeting_searches = ctx.meeting_searches
     result.duration = duration
     return result

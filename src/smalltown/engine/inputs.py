@@ -124,9 +124,7 @@ def remove_player(ctx: StepContext, player: Player) -> None:
     if conversation is not None:
         ctx.end_conversation(conversation)
     ctx.world.players.pop(player.id, None)
-    doc = player.to_doc()
-    doc["left"] = float(ctx.now)
-    ctx.archived_players.append(doc)
+    ctx.archived_players.append(player.to_doc())  # as AI Town archives it: the player alone
     agent = ctx.world.agent_of(player.id)
     if agent is not None:
         ctx.world.remove_agent(agent)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections import defaultdict
 
@@ -13,7 +15,7 @@ from smalltown.engine.constants import (
 )
 from smalltown.engine.context import StepContext
 from smalltown.engine.geometry import Facing, Point
-from smalltown.engine.pathfinding import find_path, occupied_counts
+from smalltown.engine.pathfinding import Tile, find_path
 from smalltown.engine.state import Pathfinding, Player
 
 MS_PER_TILE = 1000.0 / SPEED_TILES_PER_S
@@ -30,13 +32,12 @@ def stop(player: Player) -> None:
 
 
 def tick_movement(ctx: StepContext, now: float) -> None:
-    players = list(ctx.world.players.values())
-    grid: dict[tuple[int, int], list[Player]] | None = None
-    ctx.occupied = None  # where players stand changes from tick to tick
-    for player in players:
+    ctx.walked = []
+    for player in list(ctx.world.players.values()):
         pf = player.pathfinding
         if pf is None:
             continue
+        ctx.walked.append(player)
         if now - pf.started > PATHFINDING_TIMEOUT_MS:
             stop(player)
             continue
@@ -44,34 +45,50 @@ def tick_movement(ctx: StepContext, now: float) -> None:
             pf.kind = "needsPath"
         if pf.kind == "needsPath" and ctx.pathfinds_left > 0:
             ctx.pathfinds_left -= 1
+            if ctx.world.conversation_of(player.id) is not None:
+                ctx.meeting_searches += 1
             _plan(ctx, player, pf, now)
         if pf.kind == "moving":
-            if grid is None:  # who stands where, built once a tick, only when someone walks
-                grid = defaultdict(list)
-                for p in players:
-                    grid[(math.floor(p.position.x), math.floor(p.position.y))].append(p)
-            _advance(ctx, player, pf, now, grid)
+            _advance(ctx, player, pf, now, crowd(ctx))
+
+
+def crowd(ctx: StepContext) -> dict[Tile, list[Player]]:
+    """Who stands in which tile-sized cell (``floor`` of the position): built once a
+    step, when first asked, and kept up to date as players move (only walking moves them
+    within a step)."""
+    if ctx.grid is None:
+        ctx.grid = defaultdict(list)
+        for p in ctx.world.players.values():
+            ctx.grid[(math.floor(p.position.x), math.floor(p.position.y))].append(p)
+    return ctx.grid
+
+
+def someone_near(ctx: StepContext, tile: Tile, *but: Player) -> bool:
+    """Whether a player other than ``but`` stands within the collision distance of the
+    centre of ``tile``: then it blocks the tile."""
+    grid, (tx, ty) = crowd(ctx), tile
+    for cell in ((tx - 1, ty - 1), (tx - 1, ty), (tx, ty - 1), (tx, ty)):
+        for p in grid.get(cell, ()):
+            if p not in but and math.hypot(p.position.x - tx, p.position.y - ty) < (
+                COLLISION_DISTANCE
+            ):
+                return True
+    return False
 
 
 def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None:
-    if ctx.occupied is None:  # built once a tick, for every path planned in it
-        ctx.occupied = occupied_counts(
-            (p.position.x, p.position.y) for p in ctx.world.players.values()
-        )
-    mine = occupied_counts([(player.position.x, player.position.y)])
-    occupied = ctx.occupied
-
-    def taken(tile: tuple[int, int]) -> bool:  # by someone other than the planner
-        return occupied.get(tile, 0) > mine.get(tile, 0)
-
     start = player.position.tile()
     goal = (round(pf.destination.x), round(pf.destination.y))
-    tiles = find_path(ctx.world_map, start, goal, blocked=taken)
+    tiles = find_path(
+        ctx.world_map, start, goal, blocked=functools.cache(lambda t: someone_near(ctx, t, player))
+    )
     if len(tiles) <= 1 and player.position.distance(Point(*start)) < 1e-6:
         stop(player)  # already there, or nowhere to go
         return
+    # From where the player stands along the tiles; when the goal is the tile it stands
+    # on, to that tile's centre (not nowhere).
     waypoints = [(player.position.x, player.position.y)] + [
-        (float(x), float(y)) for x, y in tiles[1:]
+        (float(x), float(y)) for x, y in (tiles[1:] or tiles)
     ]
     path = []
     t = now
@@ -89,13 +106,29 @@ def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None
     pf.destination = Point(*waypoints[-1])  # the goal, or the reachable tile nearest it
 
 
+Waypoint = tuple[float, float, float, float, float]  # x, y, dx, dy, time
+
+
+def _time(waypoint: Waypoint) -> float:
+    return waypoint[4]
+
+
 def _sign(v: float) -> float:
     return 0.0 if abs(v) < 1e-9 else (1.0 if v > 0 else -1.0)
 
 
-def _nearby(grid: dict[tuple[int, int], list[Player]], point: Point) -> list[Player]:
-    cx, cy = math.floor(point.x), math.floor(point.y)
-    return [p for dx in (-1, 0, 1) for dy in (-1, 0, 1) for p in grid.get((cx + dx, cy + dy), ())]
+def _ahead(ctx: StepContext, player: Player, path: list[Waypoint], now: float) -> int:
+    """The index of the first waypoint still ahead at ``now`` (before the last one's
+    time): found by bisection once a step, then walked forward tick by tick."""
+    hint = ctx.cursors.get(player.id)
+    if hint is not None and hint[0] is path:
+        i = hint[1]
+        while path[i][4] <= now:
+            i += 1
+    else:
+        i = max(1, bisect.bisect_right(path, now, key=_time))
+    ctx.cursors[player.id] = (path, i)
+    return i
 
 
 def _advance(
@@ -103,34 +136,43 @@ def _advance(
     player: Player,
     pf: Pathfinding,
     now: float,
-    grid: dict[tuple[int, int], list[Player]],
+    grid: dict[Tile, list[Player]],
 ) -> None:
     path = pf.path
-    if now >= path[-1][4]:
-        target = Point(path[-1][0], path[-1][1])
-        facing = Facing(path[-1][2], path[-1][3]) if path[-1][2:4] != (0.0, 0.0) else None
+    last = path[-1]
+    if now >= last[4]:
+        x, y, dx, dy = last[0], last[1], last[2], last[3]
     else:
-        i = next(i for i in range(1, len(path)) if path[i][4] > now)
+        i = _ahead(ctx, player, path, now)
         a, b = path[i - 1], path[i]
         span = b[4] - a[4]
         f = 0.0 if span <= 0 else (now - a[4]) / span
-        target = Point(a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
-        facing = Facing(a[2], a[3]) if (a[2], a[3]) != (0.0, 0.0) else None
-    for other in _nearby(grid, target):
-        if other is player:
-            continue
-        gap = other.position.distance(target)
-        # Someone is in the way (and we would be getting closer): stand still a moment,
-        # then plan around them.
-        if gap < COLLISION_DISTANCE and gap < other.position.distance(player.position):
-            pf.kind = "waiting"
-            pf.until = now + ctx.rng.random() * PATHFINDING_BACKOFF_MS
-            player.speed = 0.0
-            return
-    player.position = target
-    if facing is not None:
-        player.facing = facing
-    if now >= path[-1][4]:
+        x, y, dx, dy = a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2], a[3]
+    px, py = player.position.x, player.position.y
+    hypot, floor, reach = math.hypot, math.floor, COLLISION_DISTANCE
+    # Only the cells within the collision distance of the target (2 x 2 at most).
+    for gx in range(floor(x - reach), floor(x + reach) + 1):
+        for gy in range(floor(y - reach), floor(y + reach) + 1):
+            for other in grid.get((gx, gy), ()):
+                if other is player:
+                    continue
+                ox, oy = other.position.x, other.position.y
+                gap = hypot(ox - x, oy - y)
+                # Someone is in the way (and we would be getting closer): stand still a
+                # moment, then plan around them.
+                if gap < COLLISION_DISTANCE and gap < hypot(ox - px, oy - py):
+                    pf.kind = "waiting"
+                    pf.until = now + ctx.rng.random() * PATHFINDING_BACKOFF_MS
+                    player.speed = 0.0
+                    return
+    player.position = Point(x, y)
+    cell, moved_to = (floor(px), floor(py)), (floor(x), floor(y))
+    if moved_to != cell:
+        grid[cell].remove(player)
+        grid[moved_to].append(player)
+    if (dx, dy) != (0.0, 0.0):
+        player.facing = Facing(dx, dy)
+    if now >= last[4]:
         stop(player)
     else:
         player.speed = SPEED_TILES_PER_S

@@ -1,4 +1,4 @@
-"""A* on the 4-neighbour tile grid.
+"""A* on the 4-neighbour tile grid, and which tiles can reach which.
 
 A tile is blocked by the map, or by another player standing within the collision distance
 of it. When the goal cannot be reached, the path leads to the reachable tile nearest to it
@@ -16,7 +16,7 @@ from smalltown.engine.constants import COLLISION_DISTANCE
 from smalltown.engine.world_map import WorldMap
 
 Tile = tuple[int, int]
-_NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+NEIGHBOURS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
 def occupied_counts(positions: Iterable[tuple[float, float]]) -> dict[Tile, int]:
@@ -34,6 +34,63 @@ def occupied_counts(positions: Iterable[tuple[float, float]]) -> dict[Tile, int]
 def occupied_tiles(positions: Iterable[tuple[float, float]]) -> set[Tile]:
     """Tiles whose centre lies within the collision distance of any of ``positions``."""
     return set(occupied_counts(positions))
+
+
+_REGIONS: dict[tuple[int, int, bytes], list[int]] = {}  # by layout, the latest few
+_REGIONS_KEPT = 16
+
+
+def regions(world_map: WorldMap) -> list[int]:
+    """Each tile's region (index ``y * width + x``): tiles that can walk to each other
+    around the map's objects share a number; blocked tiles have -1. Worked out once a
+    layout (a runner reads the map afresh every step) and kept with the map."""
+    if world_map.regions_cache is not None:
+        return world_map.regions_cache
+    layout = world_map.layout()
+    known = _REGIONS.get(layout)
+    if known is not None:
+        world_map.regions_cache = known
+        return known
+    width, height = world_map.width, world_map.height
+    labels = [-1] * (width * height)
+    region = 0
+    for x0, y0 in world_map.free_tiles():
+        if labels[y0 * width + x0] != -1:
+            continue
+        labels[y0 * width + x0] = region
+        todo = [(x0, y0)]
+        while todo:
+            x, y = todo.pop()
+            for dx, dy in NEIGHBOURS:
+                nx, ny = x + dx, y + dy
+                if (
+                    0 <= nx < width
+                    and 0 <= ny < height
+                    and labels[ny * width + nx] == -1
+                    and not world_map.blocked(nx, ny)
+                ):
+                    labels[ny * width + nx] = region
+                    todo.append((nx, ny))
+        region += 1
+    world_map.regions_cache = _REGIONS[layout] = labels
+    while len(_REGIONS) > _REGIONS_KEPT:
+        del _REGIONS[next(iter(_REGIONS))]
+    return labels
+
+
+def regions_from(world_map: WorldMap, tile: Tile) -> set[int]:
+    """The regions a player standing on ``tile`` can walk into: its own, or, standing
+    where the map blocks (a player may always leave where it stands), its neighbours'."""
+    labels, width = regions(world_map), world_map.width
+    x, y = tile
+    out = set()
+    for dx, dy in ((0, 0), *NEIGHBOURS):
+        nx, ny = x + dx, y + dy
+        if world_map.inside(nx, ny) and labels[ny * width + nx] != -1:
+            out.add(labels[ny * width + nx])
+            if (dx, dy) == (0, 0):
+                break
+    return out
 
 
 def nearest_free(world_map: WorldMap, goal: Tile, free: Callable[[Tile], bool]) -> Tile | None:
@@ -101,7 +158,7 @@ def find_path(
         key = (math.hypot(tx - goal[0], ty - goal[1]), here)
         if key < best_key:
             best, best_key = tile, key
-        for dx, dy in _NEIGHBOURS:
+        for dx, dy in NEIGHBOURS:
             nxt = (tx + dx, ty + dy)
             new_cost = here + 1
             if new_cost < cost.get(nxt, 1 << 30) and free(nxt):

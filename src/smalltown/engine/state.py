@@ -1,8 +1,11 @@
 """The world's live state, and its document form (AI Town's ``worlds`` shape).
 
 Game ids are strings ``p:N`` (players), ``a:N`` (agents), ``c:N`` (conversations), from one
-counter ``nextId``. Times are milliseconds. Fields AI Town does not have are prefixed
-``smalltown`` in the document, so AI Town worlds load as they are and keep working.
+counter ``nextId``. Times are milliseconds. The document has AI Town's fields only, so an
+exported world imports into AI Town; what else a world keeps (when pairs last talked) is
+its *bookkeeping*, kept by the runner in a table of smalltown's own (``smalltownWorlds``)
+and added to the document, as ``smalltownRecentPairs``, only where smalltown's own tables
+hold a whole world (checkpoints, a world's first state).
 """
 
 from __future__ import annotations
@@ -162,6 +165,9 @@ class World:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     #: when each pair of players last finished talking, "p:1|p:2" (sorted) -> ms
     recent_pairs: dict[str, float] = field(default_factory=dict)
+    #: the last step's packed location history per player (``history.py``), for AI Town's
+    #: page; each step replaces it, the engine never reads it
+    historical_locations: dict[str, bytes] = field(default_factory=dict)
     # Lookups by player, kept by the add/remove methods below (not part of the document).
     _conversation_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _agent_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -198,19 +204,34 @@ class World:
         id = self._agent_of.get(player_id)
         return None if id is None else self.agents.get(id)
 
-    def to_document(self) -> dict[str, Any]:
-        return {
+    def bookkeeping(self) -> list[dict[str, Any]]:
+        """What the world keeps beyond AI Town's document: when pairs last talked."""
+        return [{"pair": pair, "ended": float(ended)} for pair, ended in self.recent_pairs.items()]
+
+    def to_document(self, bookkeeping: bool = False) -> dict[str, Any]:
+        """AI Town's ``worlds`` document; with ``bookkeeping``, the whole world (for
+        smalltown's own tables)."""
+        doc: dict[str, Any] = {
             "nextId": float(self.next_id),
             "players": [p.to_doc() for p in self.players.values()],
             "agents": [a.to_doc() for a in self.agents.values()],
             "conversations": [c.to_doc() for c in self.conversations.values()],
-            "smalltownRecentPairs": [
-                {"pair": pair, "ended": float(ended)} for pair, ended in self.recent_pairs.items()
-            ],
         }
+        if bookkeeping:
+            doc["smalltownRecentPairs"] = self.bookkeeping()
+        if self.historical_locations:
+            doc["historicalLocations"] = [
+                {"playerId": player_id, "location": packed}
+                for player_id, packed in self.historical_locations.items()
+            ]
+        return doc
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> World:
+    def from_document(
+        cls, doc: dict[str, Any], recent_pairs: list[dict[str, Any]] | None = None
+    ) -> World:
+        """The world from its document, with its bookkeeping: ``recent_pairs`` (from
+        ``smalltownWorlds``), else the document's own (a whole world, or an older one)."""
         world = cls(next_id=int(doc.get("nextId", 0)))
         for p in doc.get("players", []):
             world.players[p["id"]] = _player(p)
@@ -252,8 +273,11 @@ class World:
                     },
                 )
             )
-        for entry in doc.get("smalltownRecentPairs", []):
+        pairs = doc.get("smalltownRecentPairs", []) if recent_pairs is None else recent_pairs
+        for entry in pairs:
             world.recent_pairs[entry["pair"]] = entry["ended"]
+        for entry in doc.get("historicalLocations", []):
+            world.historical_locations[entry["playerId"]] = bytes(entry["location"])
         return world
 
 

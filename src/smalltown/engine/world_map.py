@@ -34,6 +34,8 @@ class WorldMap:
     animated_sprites: list[dict[str, Any]] = field(default_factory=list)
     _blocked: bytearray = field(default_factory=bytearray, repr=False, compare=False)
     _free: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    regions_cache: list[int] | None = field(default=None, repr=False, compare=False)
+    """Filled by ``pathfinding.regions`` the first time it is asked about this map."""
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:
@@ -65,6 +67,10 @@ class WorldMap:
         """Outside the map or under an object."""
         return not self.inside(x, y) or bool(self._blocked[y * self.width + x])
 
+    def layout(self) -> tuple[int, int, bytes]:
+        """The size and which tiles block: equal for maps that walk alike."""
+        return (self.width, self.height, bytes(self._blocked))
+
     def free_tiles(self) -> list[tuple[int, int]]:
         """Every tile no object blocks, row by row (computed once; do not modify)."""
         return self._free
@@ -81,7 +87,9 @@ class WorldMap:
             "objectTiles": [
                 [[float(t) for t in col] for col in layer] for layer in self.object_tiles
             ],
-            "animatedSprites": self.animated_sprites,
+            "animatedSprites": [
+                {k: _number(v) for k, v in sprite.items()} for sprite in self.animated_sprites
+            ],
         }
 
     @classmethod
@@ -104,6 +112,12 @@ class WorldMap:
             if isinstance(exc, MapError):
                 raise
             raise MapError(f"not a map document: {exc!r}") from None
+
+
+def _number(value: Any) -> Any:
+    """Numbers as Float64, as AI Town declares a map's (``v.number()``)."""
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if is_number else value
 
 
 def _grid(width: int, height: int, fill: int = EMPTY) -> list[list[int]]:

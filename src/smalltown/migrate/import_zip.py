@@ -18,8 +18,13 @@ batches are written as the check pass hands them over, and should a line fail af
 went in, the tables are emptied again, which is how they were (``_import_overlapped``).
 
 Components (``_components/``) and file storage (``_storage``) go to system tables of
-their own, see ``components.py`` and ``storage.py``; app tables the app does not declare
-are reported and skipped.
+their own, see ``components.py`` and ``storage.py``. Tables the app does not declare are
+kept all the same, with the default indexes, as Convex keeps tables no schema declares.
+Nothing is left out unless asked (:class:`Choices`): what an import would leave out
+(Convex's system tables, components' stored files, or what a ``skip_`` choice names) is
+listed, with how much, and without the choice that names it the import is refused before
+it writes anything. So is a declared table whose documents do not fit the app's
+``document`` validator, unless ``mismatched_as_undeclared`` takes them as they are.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from smalltown.migrate.allocation import map_big_buffers
 from smalltown.migrate.handoff import Handoff
 from smalltown.migrate.parallel_check import Batch, Checker, check_document
 from smalltown.migrate.snapshot import Snapshot
-from smalltown.migrate.source import SnapshotError, Source
+from smalltown.migrate.source import MismatchError, SnapshotError, Source, bad_line
 from smalltown.migrate.spool import BatchSink, Spool, carry_on
 from smalltown.migrate.stored_text import body_text
 from smalltown.migrate.table_file import file_key, table_file_source
@@ -47,6 +52,7 @@ from smalltown.store import (
     Store,
     StoreConnectionError,
     StoreError,
+    Table,
     VectorIndex,
     encode_id,
 )
@@ -54,9 +60,10 @@ from smalltown.store import files as stored_files
 from smalltown.store.ids import new_internal_id
 from smalltown.store.keys import field_value
 from smalltown.store.prepared import PreparedRow, prepare_row
+from smalltown.store.validators import DocumentMismatchError, check_fit
 from smalltown.store.values import SYSTEM_FIELDS, check_document_fields
 
-__all__ = ["SnapshotError", "fit_schema", "import_table", "import_zip"]
+__all__ = ["Choices", "SnapshotError", "fit_schema", "import_table", "import_zip"]
 
 Mode = Literal["requireEmpty", "append", "replace", "replaceAll"]
 MODES = ("requireEmpty", "append", "replace", "replaceAll")
@@ -65,27 +72,99 @@ PROGRESS = "_smalltown_imports"
 EMPTY_BEFORE = "(empty before)"  # a progress row: the import's tables were empty when it began
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What the operator chose to leave out, or to take as it is: each is a flag of
+    ``smalltown import`` (``FLAGS``), and without it the import refuses."""
+
+    skip_components: bool = False  # components' tables (and their files)
+    skip_component_files: bool = False  # components' stored files, which are never kept
+    skip_files: bool = False  # the app's stored files (``_storage``)
+    skip_system_tables: bool = False  # Convex's own tables (``_scheduled_functions``...)
+    #: declared tables whose documents do not fit the app's validator: imported unchecked
+    mismatched_as_undeclared: bool = False
+
+
+#: each choice's command-line flag, named in messages
+FLAGS = {
+    "skip_components": "--skip-components",
+    "skip_component_files": "--skip-component-files",
+    "skip_files": "--skip-files",
+    "skip_system_tables": "--skip-system-tables",
+    "mismatched_as_undeclared": "--mismatched-as-undeclared",
+}
+
+
 @dataclass
 class ImportReport:
     tables: dict[str, int] = field(default_factory=dict)  # documents written, by table
+    lines: dict[str, int] = field(default_factory=dict)  # the input's documents, by table
     notes: list[str] = field(default_factory=list)  # what was not carried over or was adapted
     resumed: bool = False
     files: int = 0  # stored files copied
     index_seconds: float = 0.0  # building indexes suspended for the load (PostgreSQL HNSW)
+    undeclared: list[str] = field(default_factory=list)  # tables the app does not declare
+
+    def shortfall(self) -> dict[str, tuple[int, int]]:
+        """Tables with fewer (or more) documents written than the input has: none, if the
+        import did what it says."""
+        return {
+            t: (self.tables.get(t, 0), n) for t, n in self.lines.items() if self.tables.get(t) != n
+        }
 
 
-def _sources(snapshot: Snapshot, declared: set[str], report: ImportReport) -> list[Source]:
+class LeftOutError(SnapshotError):
+    """The import would leave out part of the snapshot that no choice names."""
+
+
+def _sources(snapshot: Snapshot, choices: Choices, report: ImportReport) -> list[Source]:
+    """What the import reads, after refusing (``LeftOutError``) if it would leave anything
+    out unasked; what it leaves out as asked goes to the report's notes."""
+    left: list[tuple[str, str, str]] = []  # what, how much and why, the choice's name
+    for entry in snapshot.system_tables:
+        n = snapshot.count_lines(entry.name)
+        left.append((f"{entry.prefix}{entry.table}", _documents(n), "skip_system_tables"))
     sources = []
     for entry in snapshot.entries:
-        if entry.prefix:
-            sources.append(components.source(snapshot, entry))
-        elif entry.table in declared:
+        if not entry.prefix:
             sources.append(snapshot.source(entry))
+        elif choices.skip_components:
+            n = snapshot.count_lines(entry.name)
+            left.append((f"{entry.prefix}{entry.table}", _documents(n), "skip_components"))
         else:
-            report.notes.append(f"{entry.table}: the app does not declare this table")
+            sources.append(components.source(snapshot, entry))
+    for prefix in snapshot.component_files:
+        choice = "skip_components" if choices.skip_components else "skip_component_files"
+        left.append((f"{prefix}_storage", _files(snapshot.stored_files(prefix)), choice))
     if (found := storage.source(snapshot)) is not None:
-        sources.append(found)
+        if choices.skip_files:
+            left.append(("_storage", _files(snapshot.stored_files()), "skip_files"))
+        else:
+            sources.append(found)
+    refused = [(what, much, name) for what, much, name in left if not getattr(choices, name)]
+    if refused:
+        raise LeftOutError(
+            "the import would leave out "
+            + "; ".join(f"{what} ({much}: {FLAGS[name]})" for what, much, name in refused)
+            + ". Nothing was written; give the flag named beside each to import the rest "
+            "without it"
+        )
+    for what, much, name in left:
+        report.notes.append(f"{what}: {much} left out, as {FLAGS[name]} asks")
     return sources
+
+
+def _documents(n: int) -> str:
+    return f"{n:,} document{'' if n == 1 else 's'}"
+
+
+def _files(n: int) -> str:
+    return f"{n:,} stored file{'' if n == 1 else 's'}"
+
+
+def _report_key(source: Source) -> str:
+    """The report's name for a source: its table, or a component's (``_components/a/t``)."""
+    return "".join(source.component) if source.component else source.table
 
 
 def check(
@@ -95,6 +174,8 @@ def check(
     done: dict[str, tuple[int, int]] | None = None,
     processes: int | None = None,
     interrupt: Callable[[], None] = carry_on,
+    lines: dict[str, int] | None = None,
+    unchecked: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """The first pass: every line readable, every document valid and every id of its
     table. Returns the table number each store table must have.
@@ -104,26 +185,58 @@ def check(
     nothing again; lines that an interrupted run committed (``done``) are checked only.
     A uniform ZIP entry's lines are checked on every core (``parallel_check.py``; at most
     ``processes`` checking processes, default one a core). ``interrupt``, called between
-    chunks of documents, may raise to stop the pass early.
+    chunks of documents, may raise to stop the pass early. ``lines`` receives each
+    source's count of documents (by ``_report_key``). A document that does not fit its
+    table's validator fails the pass (``MismatchError``), unless ``unchecked`` is given:
+    then that table is checked again without it, and ``unchecked`` says why, by table.
     """
     numbers: dict[str, int] = {}
     done = done or {}
     with Checker(processes) as checker:
         for source in sources:
             interrupt()
-            vectors = {v.field: None for v in _vector_indexes(schema, source.table)}
-            sizes: dict[str, int | None] = dict(vectors)
             prepared_in = spool if _preparable(source) else None
-            skip = done.get(source.label, (0, 0))[0]
-            if prepared_in is not None and source.lines is not None and source.verify is None:
-                table = schema.table(source.table)
-                expected = checker.check(source, table, sizes, skip, prepared_in, interrupt)
-            else:
-                expected = _check_read(source, schema, prepared_in, sizes, skip, interrupt)
+            try:
+                expected, count = _check_source(
+                    source, schema, prepared_in, done, checker, interrupt
+                )
+            except MismatchError as exc:
+                if unchecked is None or exc.table != source.table:
+                    raise
+                unchecked[source.table] = str(exc)
+                if prepared_in is not None:
+                    prepared_in.forget(source.label)
+                t = schema.table(source.table)
+                schema = schema.merged([Table(t.name, t.indexes, t.vector_indexes)])
+                expected, count = _check_source(
+                    source, schema, prepared_in, done, checker, interrupt
+                )
+            if lines is not None:
+                lines[_report_key(source)] = count
             source.number = expected
             if expected is not None and not source.component:
                 numbers[source.table] = expected
     return numbers
+
+
+def _check_source(
+    source: Source,
+    schema: Schema,
+    spool: BatchSink | None,
+    done: dict[str, tuple[int, int]],
+    checker: Checker,
+    interrupt: Callable[[], None],
+) -> tuple[int | None, int]:
+    """Check one source; returns its table number and how many documents it has."""
+    sizes: dict[str, int | None] = {v.field: None for v in _vector_indexes(schema, source.table)}
+    skip = done.get(source.label, (0, 0))[0]
+    if spool is not None and source.lines is not None and source.verify is None:
+        table = schema.table(source.table)
+        expected = checker.check(source, table, sizes, skip, spool, interrupt)
+        return expected, checker.counted
+    counted = [0]
+    expected = _check_read(source, schema, spool, sizes, skip, interrupt, counted)
+    return expected, counted[0]
 
 
 def _check_read(
@@ -133,13 +246,18 @@ def _check_read(
     sizes: dict[str, int | None],
     skip: int,
     interrupt: Callable[[], None] = carry_on,
+    counted: list[int] | None = None,
 ) -> int | None:
     """Check (and with a ``spool``, prepare) a source in this process, document after
-    document; returns its table number."""
+    document; returns its table number (and counts its documents into ``counted[0]``)."""
     expected = source.number
     table = schema.table(source.table) if spool is not None else None
+    declared = schema.table(source.table) if source.table in schema else None
+    validator = declared.validator if declared is not None and not source.component else None
     batch = Batch()
     for n, doc, line in source.documents():
+        if counted is not None:
+            counted[0] += 1
         if n % 1000 == 0:
             interrupt()
         where = f"{source.label} line {n}"
@@ -155,8 +273,13 @@ def _check_read(
             else:
                 body = {k: v for k, v in doc.items() if k not in SYSTEM_FIELDS}
                 check_document_fields(body, source.table)
+                if validator is not None:
+                    try:
+                        check_fit(validator, body, source.table)
+                    except DocumentMismatchError as exc:
+                        raise exc.of(doc["_id"]) if "_id" in doc else exc from None
         except (InvalidValueError, InvalidIdError) as exc:
-            raise SnapshotError(f"{where}: {exc}") from None
+            raise bad_line(where, exc) from None
         if source.verify is not None:
             source.verify(where, doc)
     if batch.rows:
@@ -178,14 +301,17 @@ async def import_zip(
     path: str | Path,
     mode: Mode = "requireEmpty",
     progress: Callable[[str, int], None] | None = None,
+    choices: Choices = Choices(),
 ) -> ImportReport:
     """Import a snapshot ZIP (see the module docstring)."""
     _check_mode(mode)
     snapshot = Snapshot(path)
-    report = ImportReport(notes=[*snapshot.skipped, *snapshot.notes])
-    declared = {t for t in store.table_numbers if not t.startswith("_")}
-    sources = _sources(snapshot, declared, report)
-    return await _import(store, sources, snapshot.key(), mode, declared, report, progress, snapshot)
+    report = ImportReport(notes=list(snapshot.notes))
+    sources = _sources(snapshot, choices, report)
+    tables = _app_tables(store)
+    return await _import(
+        store, sources, snapshot.key(), mode, tables, report, progress, choices, snapshot
+    )
 
 
 async def import_table(
@@ -194,16 +320,26 @@ async def import_table(
     path: str | Path,
     mode: Mode = "requireEmpty",
     progress: Callable[[str, int], None] | None = None,
+    choices: Choices = Choices(),
 ) -> ImportReport:
-    """Import one table from a JSONL, JSON or CSV file (see ``table_file.py``)."""
+    """Import one table from a JSONL, JSON or CSV file (see ``table_file.py``); a table
+    the app does not declare is made, as a snapshot's would be."""
     _check_mode(mode)
-    if table.startswith("_") or table not in store.table_numbers:
-        names = ", ".join(sorted(t for t in store.table_numbers if not t.startswith("_")))
-        raise SnapshotError(f"the app declares no table {table!r}; its tables: {names}")
+    if table.startswith("_"):
+        raise SnapshotError(f"{table!r}: names starting with '_' are system tables")
+    try:
+        Table(table)
+    except StoreError as exc:
+        raise SnapshotError(str(exc)) from None
     source = table_file_source(path, table)
-    declared = {t for t in store.table_numbers if not t.startswith("_")}
     key = file_key(path, table)
-    return await _import(store, [source], key, mode, declared, ImportReport(), progress)
+    tables = _app_tables(store)
+    return await _import(store, [source], key, mode, tables, ImportReport(), progress, choices)
+
+
+def _app_tables(store: Store) -> set[str]:
+    """The tables that hold the app's documents, declared or not (not the system's)."""
+    return {t for t in store.table_numbers if not t.startswith("_")}
 
 
 def _check_mode(mode: str) -> None:
@@ -219,6 +355,7 @@ async def _import(
     declared: set[str],
     report: ImportReport,
     progress: Callable[[str, int], None] | None,
+    choices: Choices,
     snapshot: Snapshot | None = None,
 ) -> ImportReport:
     map_big_buffers()
@@ -227,14 +364,23 @@ async def _import(
     fitted = store.schema
     for table, vindex, size in resized:
         fitted = fitted.with_vector_dimensions(table, vindex.name, size)
+    new = sorted({s.table for s in sources if not s.component} - set(store.table_numbers))
+    fitted = fitted.merged([Table(name) for name in new])  # undeclared: default indexes
+    report.undeclared = sorted(
+        {s.table for s in sources if not s.component and not s.table.startswith("_")}
+        & (set(new) | store.undeclared)
+    )
     report.resumed = bool(done)
-    if await _overlappable(store, mode, sources, declared, done):
+    unchecked: dict[str, str] | None = {} if choices.mismatched_as_undeclared else None
+    if not new and unchecked is None and await _overlappable(store, mode, sources, declared, done):
         await _import_overlapped(store, sources, key, fitted, resized, done, report, progress)
     else:
         with Spool() as spool:
-            numbers = check(sources, fitted, spool, done)
+            numbers = check(sources, fitted, spool, done, lines=report.lines, unchecked=unchecked)
             if not done:
                 await _prepare(store, mode, sources, declared)
+            await store.add_undeclared_tables(new)  # only once every line has passed
+            if not done:
                 await store.set_table_numbers(numbers)
             await _fit_vector_indexes(store, resized, report)  # resumed runs too
             for source in sources:
@@ -242,7 +388,12 @@ async def _import(
                     count = await _write_spooled(store, key, source, spool, done, progress, report)
                 else:
                     count = await _write_read(store, key, source, done, progress)
-                report.tables[source.label if source.component else source.table] = count
+                report.tables[_report_key(source)] = count
+        for table, why in (unchecked or {}).items():
+            report.notes.append(
+                f"{table}: imported unchecked, as {FLAGS['mismatched_as_undeclared']} asks "
+                f"(its documents do not fit the app's schema; the first: {why})"
+            )
     if snapshot is not None and (files := storage.files_of(sources)) is not None:
 
         async def mark(tx, line: int) -> None:
@@ -304,7 +455,7 @@ async def _import_overlapped(
     await _fit_vector_indexes(store, resized, report)
     handoff = Handoff()
     checking = asyncio.get_running_loop().run_in_executor(
-        None, _check_into, sources, schema, handoff, done
+        None, _check_into, sources, schema, handoff, done, report.lines
     )
     writer = _OverlappedWriter(store, key, sources, done, progress, report)
     try:
@@ -315,7 +466,7 @@ async def _import_overlapped(
         for source in sources:
             if not _preparable(source):
                 count = await _write_read(store, key, source, done, progress)
-                report.tables[source.label if source.component else source.table] = count
+                report.tables[_report_key(source)] = count
     except BaseException as exc:
         handoff.stop()
         await asyncio.gather(checking, return_exceptions=True)
@@ -330,10 +481,11 @@ def _check_into(
     schema: Schema,
     handoff: Handoff,
     done: dict[str, tuple[int, int]],
+    lines: dict[str, int],
 ) -> None:
     """The check pass, run in a thread: its batches and its outcome go to ``handoff``."""
     try:
-        check(sources, schema, handoff, done, interrupt=handoff.interrupt)
+        check(sources, schema, handoff, done, interrupt=handoff.interrupt, lines=lines)
     except BaseException as exc:
         handoff.end(exc)
         raise
@@ -524,7 +676,8 @@ async def _fit_vector_indexes(
 ) -> None:
     """Vector indexes take the dimension of the input's vectors (1536, 1024, 768...)."""
     for table, vindex, size in resized:
-        await store.apply_schema(store.schema.with_vector_dimensions(table, vindex.name, size))
+        fitted = store.schema.with_vector_dimensions(table, vindex.name, size)
+        await store.apply_schema(fitted, store.undeclared)
         report.notes.append(
             f"{table}.{vindex.name}: resized from {vindex.dimensions} to the "
             f"snapshot's {size} dimensions"
@@ -609,7 +762,9 @@ async def _set_progress(tx, key: str, label: str, lines: int, documents: int) ->
 
 
 async def _prepare(store: Store, mode: Mode, sources: list[Source], declared: set[str]) -> None:
-    importing = {s.table for s in sources if not s.component}
+    """Make room as ``mode`` says, in the tables the database holds (a table the import
+    is to make is empty)."""
+    importing = {s.table for s in sources if not s.component} & set(store.table_numbers)
     parts = _component_tables(sources)
     if mode == "append":
         return

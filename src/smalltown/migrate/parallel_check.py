@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smalltown.migrate.handoff import Stopped
-from smalltown.migrate.source import SnapshotError, Source, parse_document, parse_uniform
+from smalltown.migrate.source import (
+    SnapshotError,
+    Source,
+    bad_line,
+    parse_document,
+    parse_uniform,
+)
 from smalltown.migrate.spool import BatchSink, carry_on, pack_batch
 from smalltown.migrate.stored_text import body_text
 from smalltown.store import InvalidIdError, InvalidValueError, decode_id
@@ -167,7 +173,7 @@ def check_chunk(
         try:
             row = prepare_row(table, doc, number, body_text(line))  # type: ignore[arg-type]
         except (InvalidValueError, InvalidIdError) as exc:
-            raise SnapshotError(f"{where}: {exc}") from None
+            raise bad_line(where, exc) from None
         if n > skip:
             batch.add(n, row)
             if batch.full():
@@ -237,6 +243,7 @@ class Checker:
     def __init__(self, processes: int | None = None) -> None:
         self.processes = workers() if processes is None else processes
         self._pool: ProcessPoolExecutor | None = None
+        self.counted = 0  # the lines (documents) of the entry last checked
 
     def close(self) -> None:
         if self._pool is not None:
@@ -321,9 +328,11 @@ class Checker:
             for data in checked.packed:
                 spool.add_packed(source.label, data)
 
+        self.counted = 0
         try:
             for chunk, alone in _with_lookahead(chunks(source)):
                 interrupt()
+                self.counted += len(chunk)
                 if not self.processes or (alone and self._pool is None):
                     take(check_chunk(table, source.label, expected, sizes, skip, chunk))
                     continue

@@ -67,7 +67,10 @@ class Snapshot:
         #: per prefix, each table's number from that level's ``_tables``
         self.numbers: dict[str, dict[str, int]] = {}
         self.entries: list[Entry] = []
-        self.skipped: list[str] = []
+        #: what no import brings in: system tables (``_scheduled_functions``...) at any
+        #: level, and the ZIP prefixes of components whose stored files the snapshot holds
+        self.system_tables: list[Entry] = []
+        self.component_files: list[str] = []
         #: what was adapted on the way (a legacy shape's parts kept as read)
         self.notes: list[str] = []
         self._shapes: dict[str, Shape] = {}
@@ -82,11 +85,11 @@ class Snapshot:
             prefix, _, table = name[: -len("/documents.jsonl")].rpartition("/")
             prefix = f"{prefix}/" if prefix else ""
             if not _is_level(prefix) or table == "_storage":
-                if table == "_storage" and prefix:
-                    self.skipped.append(f"{prefix}_storage: a component's files are not imported")
+                if table == "_storage" and _is_level(prefix) and prefix:
+                    self.component_files.append(prefix)
                 continue
             if table.startswith("_"):
-                self.skipped.append(f"{prefix}{table}: a system table, not imported")
+                self.system_tables.append(Entry(prefix, table, True))
                 continue
             self.entries.append(Entry(prefix, table, self.is_uniform(prefix, table)))
         legacy = [e.schema_name for e in self.entries if not e.uniform]
@@ -122,6 +125,21 @@ class Snapshot:
         )
         for n, line in self.lines(entry.name):
             yield n, types.document(line, f"{entry.name} line {n}")
+
+    def count_lines(self, entry: str) -> int:
+        """How many documents (non-blank lines) an entry holds, read through once."""
+        return sum(1 for _ in self.lines(entry))
+
+    def stored_files(self, prefix: str = "") -> int:
+        """How many stored files (``<prefix>_storage/<id>``) the snapshot holds."""
+        folder = f"{prefix}{STORAGE}"
+        return sum(
+            1
+            for name in self.names
+            if name.startswith(folder)
+            and "/" not in name[len(folder) :]
+            and not name.endswith(".jsonl")
+        )
 
     def lines(self, entry: str) -> Iterator[tuple[int, bytes]]:
         """The entry's non-blank lines with their line numbers, streamed."""

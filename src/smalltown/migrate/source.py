@@ -16,9 +16,11 @@ from typing import Any
 from smalltown.migrate.typed import typed_object
 from smalltown.migrate.uniform_json import parse_uniform
 from smalltown.store import StoreError
+from smalltown.store.validators import DocumentMismatchError
 
 __all__ = [
     "Documents",
+    "MismatchError",
     "SnapshotError",
     "Source",
     "parse_document",
@@ -30,6 +32,26 @@ __all__ = [
 
 class SnapshotError(StoreError):
     """Input that cannot be imported; the message says where and why."""
+
+
+class MismatchError(SnapshotError):
+    """A document that does not fit its declared table's validator: ``table``, ``id`` and
+    ``field`` say which (the message, where in the snapshot too)."""
+
+    def __init__(self, message: str, table: str, id: str | None, field: str) -> None:
+        super().__init__(message)
+        self.table, self.id, self.field = table, id, field
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str | None, str]]:
+        # Raised in checking processes too: rebuilt from these, not from ``args``.
+        return type(self), (str(self), self.table, self.id, self.field)
+
+
+def bad_line(where: str, exc: Exception) -> SnapshotError:
+    """The error for a line whose document the store refused (``exc``)."""
+    if isinstance(exc, DocumentMismatchError):
+        return MismatchError(f"{where}: {exc}", exc.table, exc.id, exc.field)
+    return SnapshotError(f"{where}: {exc}")
 
 
 Documents = Iterator[tuple[int, dict[str, Any]]]

@@ -1,6 +1,6 @@
 """Convex-style functions on the store: queries, mutations, actions, scheduling, live queries."""
 
-from smalltown.runtime.auth import ADMIN, ANONYMOUS, Auth, Identity
+from smalltown.runtime.auth import ADMIN, ANONYMOUS, Auth, Identity, session_identity
 from smalltown.runtime.errors import (
     ArgumentValidationError,
     ConvexError,
@@ -10,6 +10,7 @@ from smalltown.runtime.errors import (
 )
 from smalltown.runtime.functions import (
     action,
+    caller_query,
     internal_action,
     internal_mutation,
     internal_query,
@@ -34,10 +35,12 @@ __all__ = [
     "Runtime",
     "UnauthorizedError",
     "action",
+    "caller_query",
     "canonical_path",
     "internal_action",
     "internal_mutation",
     "internal_query",
     "mutation",
     "query",
+    "session_identity",
 ]

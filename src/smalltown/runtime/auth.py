@@ -5,10 +5,18 @@ in the store (so it survives restarts and every process of a deployment shares i
 tokens are HS256 JWTs signed with a secret also kept in the store; a function mints one
 for an identity (the town mints one per human player) and the client presents it as
 ``Authorization: Bearer`` or through the sync protocol's ``Authenticate``.
+
+A sync client that sends no auth is a *session*: an identity of its own named after the
+``sessionId`` its client made (a random UUID per client instance, sent again on every
+reconnect), so AI Town's page, which signs nobody in, can play as one player per browser
+tab. The name is a hash of the id: the id itself, which alone can claim the identity, is
+never shown to anyone. A session is no user: it reaches only public functions, and a
+function must ask for it (``AuthContext.caller``) to act for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -29,7 +37,7 @@ DEFAULT_TOKEN_SECONDS = 30 * 24 * 3600
 
 @dataclass(frozen=True)
 class Identity:
-    kind: Literal["none", "user", "admin"]
+    kind: Literal["none", "session", "user", "admin"]
     subject: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -41,6 +49,18 @@ class Identity:
 
 ANONYMOUS = Identity("none")
 ADMIN = Identity("admin")
+#: how a session's subject starts; user tokens' subjects never do (the town mints
+#: ``human:...``), so a session can never pass for a token holder
+SESSION_PREFIX = "guest:"
+
+
+def session_identity(session_id: str) -> Identity:
+    """The identity of a sync client that sent no auth, from its ``sessionId`` (anonymous
+    when it sent none)."""
+    if not session_id:
+        return ANONYMOUS
+    digest = hashlib.sha256(f"smalltown session {session_id}".encode()).hexdigest()
+    return Identity("session", SESSION_PREFIX + digest[:24])
 
 
 class Auth:

@@ -52,6 +52,11 @@ class AuthContext:
     def user(self) -> Identity | None:
         return self.identity if self.identity.kind == "user" else None
 
+    def caller(self) -> Identity | None:
+        """Who a function acts for: a token's user, or a sync client's own session (see
+        ``auth.py``); None for nobody and for the admin."""
+        return self.identity if self.identity.kind in ("user", "session") else None
+
     def require_user(self) -> Identity:
         if self.identity.kind != "user":
             raise UnauthorizedError("sign in first: this function needs a user token")
@@ -118,6 +123,8 @@ class MutationCtx:
     db: Transaction
     auth: AuthContext
     scheduler: Scheduler
+    #: as a query's: what the app's service provided (settings such as who may freeze)
+    extensions: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -31,6 +31,9 @@ class FunctionSpec:
     public: bool
     handler: Callable[..., Any]
     path: str = ""
+    #: a query whose result depends on who asks (``ctx.auth``): live, it runs per caller;
+    #: other queries run once for every anonymous viewer, as nobody
+    per_caller: bool = False
     _model: type[pydantic.BaseModel] | None = field(default=None, repr=False)
 
     def validate(self, args: Any) -> dict[str, Any]:
@@ -67,19 +70,21 @@ class FunctionSpec:
         return self._model
 
 
-def _decorator(kind: Kind, public: bool) -> Callable[..., Any]:
+def _decorator(kind: Kind, public: bool, per_caller: bool = False) -> Callable[..., Any]:
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn.__qualname__}: a {kind} must be an async function")
         if not list(inspect.signature(fn).parameters):
             raise TypeError(f"{fn.__qualname__}: a {kind} takes ctx as its first parameter")
-        setattr(fn, ATTRIBUTE, FunctionSpec(kind, public, fn))
+        setattr(fn, ATTRIBUTE, FunctionSpec(kind, public, fn, per_caller=per_caller))
         return fn
 
     return decorate
 
 
 query = _decorator("query", public=True)
+#: a public query that answers each caller differently (e.g. "which player is mine")
+caller_query = _decorator("query", public=True, per_caller=True)
 mutation = _decorator("mutation", public=True)
 action = _decorator("action", public=True)
 internal_query = _decorator("query", public=False)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import Any
 
 from smalltown.runtime.errors import FunctionNotFoundError
 from smalltown.runtime.functions import ATTRIBUTE, FunctionSpec
@@ -38,6 +39,17 @@ class Registry:
                     raise ValueError(f"function {path} is registered twice")
                 spec.path = path
                 self._functions[path] = spec
+
+    def add(self, path: str, fn: Callable[..., Any]) -> None:
+        """Register one decorated function at ``path`` (``dir/mod:name``)."""
+        spec = getattr(fn, ATTRIBUTE, None)
+        if not isinstance(spec, FunctionSpec):
+            raise ValueError(f"{path}: not a function declared with @query, @mutation...")
+        path = canonical_path(path)
+        if path in self._functions:
+            raise ValueError(f"function {path} is registered twice")
+        spec.path = path
+        self._functions[path] = spec
 
     @classmethod
     def from_package(cls, package: str | ModuleType) -> Registry:

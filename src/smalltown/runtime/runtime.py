@@ -19,6 +19,7 @@ from smalltown.runtime.context import (
 from smalltown.runtime.errors import FunctionError
 from smalltown.runtime.functions import FunctionSpec, Kind
 from smalltown.runtime.registry import Registry
+from smalltown.runtime.system_functions import system_registry
 from smalltown.store import Index, KeyRange, Schema, Store, Table, Transaction, files
 
 SYSTEM_TABLES = (
@@ -67,7 +68,8 @@ class MutationOutcome:
 class Runtime:
     def __init__(self, store: Store, registry: Registry, auth: Auth) -> None:
         self.store = store
-        self.registry = registry
+        #: the app's functions and the admin's system functions (``system_functions.py``)
+        self.registry = registry.merged(system_registry())
         self.auth = auth
         #: called after every call with (kind, path, seconds, succeeded)
         self.observers: list[Callable[[str, str, float, bool], None]] = []
@@ -169,7 +171,9 @@ class Runtime:
             auth = AuthContext(identity, self.auth)
 
             async def body(tx: Transaction) -> Any:
-                return await spec.handler(MutationCtx(tx, auth, Scheduler(self, tx)), **kwargs)
+                return await spec.handler(
+                    MutationCtx(tx, auth, Scheduler(self, tx), self.extensions), **kwargs
+                )
 
             done = await self.store.transact(body)
             return MutationOutcome(done.value, max(done.ts, self.store.last_commit_ts))

@@ -313,7 +313,12 @@ class SchedulerWorker:
                 job = await tx.get(job_id, table=SCHEDULED)
                 if job is None or job["state"]["kind"] != "pending":
                     return False  # another process ran it
-                ctx = MutationCtx(tx, AuthContext(ADMIN, runtime.auth), Scheduler(runtime, tx))
+                ctx = MutationCtx(
+                    tx,
+                    AuthContext(ADMIN, runtime.auth),
+                    Scheduler(runtime, tx),
+                    runtime.extensions,
+                )
                 await spec.handler(ctx, **kwargs)
                 await _finish(tx, job_id, None)
                 return True

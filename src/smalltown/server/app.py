@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from smalltown import __version__, web
@@ -208,13 +210,31 @@ def create_app(
         http_api.not_found_route,
     ]
     if loaded.assets is not None:
-        routes.append(Mount("/assets", StaticFiles(directory=loaded.assets), name="assets"))
+        assets = shared_across_origins(StaticFiles(directory=loaded.assets))
+        routes.append(Mount("/assets", assets, name="assets"))
     routes.append(Mount("/", StaticFiles(directory=web.STATIC, html=True), name="web"))
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error_response},
     )
+
+
+def shared_across_origins(inner: ASGIApp) -> ASGIApp:
+    """``inner`` with ``Access-Control-Allow-Origin: *`` on its responses: the app's
+    assets (tiles, sprites, music) are public, and a page served from another origin,
+    such as AI Town's own build, draws them into a canvas, which needs CORS."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Access-Control-Allow-Origin"] = "*"
+            await send(message)
+
+        await inner(scope, receive, send_with_cors)
+
+    return app
 
 
 def _invalidator(redis_url: str | None) -> Invalidator:

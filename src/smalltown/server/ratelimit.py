@@ -1,6 +1,7 @@
 """Token-bucket rate limits per caller identity and per client address.
 
-Each call takes a token from its identity's bucket (signed-in users) and from its
+Each call takes a token from its identity's bucket (signed-in users, and sync clients'
+sessions) and from its
 address's bucket; buckets refill at ``rate`` tokens a second up to ``burst``. Admin calls
 are not limited. Over the limit, HTTP answers 429 with Retry-After and the socket answers
 the call with a function error, leaving the connection open.
@@ -46,8 +47,8 @@ class RateLimiter:
         if not self._limits.enabled or identity.kind == "admin":
             return
         keys = [f"addr:{address or 'unknown'}"]
-        if identity.kind == "user":
-            keys.append(f"user:{identity.subject}")
+        if identity.kind in ("user", "session"):
+            keys.append(f"{identity.kind}:{identity.subject}")
         now = self._clock()
         levels = [self._level(key, now) for key in keys]
         short = [1 - level for level in levels if level < 1]

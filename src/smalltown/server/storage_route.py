@@ -1,7 +1,8 @@
 """``GET /api/storage/<id>``: a stored file's bytes, as a snapshot import brought them in.
 
 Streams the file a chunk at a time (see ``smalltown.store.files``) with its content
-type; an unknown or malformed id is a 404 with ``{"code": "StorageFileNotFound", ...}``.
+type, readable from any origin (CORS); an unknown or malformed id is a 404 with
+``{"code": "StorageFileNotFound", ...}``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ async def storage_file(request: Request) -> Response:
         return bad_request_response(
             BadRequest("StorageFileNotFound", f"no stored file with id {storage_id!r}", 404)
         )
-    headers = {"Content-Length": str(meta["size"])} if isinstance(meta.get("size"), int) else {}
+    # A stored file is public to whoever holds its id, as a Convex storage URL is; a page
+    # on another origin (AI Town's, drawing an imported map) reads it into a canvas.
+    headers = {"Access-Control-Allow-Origin": "*"}
+    if isinstance(meta.get("size"), int):
+        headers["Content-Length"] = str(meta["size"])
     return StreamingResponse(
         files.read_chunks(store, storage_id),
         media_type=meta.get("contentType") or "application/octet-stream",

@@ -27,10 +27,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from smalltown.runtime import (
     ANONYMOUS,
     ArgumentValidationError,
+    FunctionError,
     Identity,
     Runtime,
     UnauthorizedError,
     canonical_path,
+    session_identity,
     wire,
 )
 from smalltown.runtime.subscriptions import Result, Subscription, SubscriptionManager
@@ -179,8 +181,10 @@ class SyncConnection:
         self._settings = settings
         self._version = _Version()
         self._query_set = 0  # the last newVersion received; the sender's copy may lag
-        self._identity: Identity = ANONYMOUS
+        self._identity: Identity = ANONYMOUS  # as the client authenticated
         self._session = ""
+        # who the client is while it sends no auth: its session's own identity (auth.py)
+        self._session_identity: Identity = ANONYMOUS
         self._subs: dict[int, Subscription] = {}
         self._query_specs: dict[int, tuple[str, dict[str, Any]]] = {}
         self._pending_adds: set[int] = set()
@@ -331,6 +335,7 @@ class SyncConnection:
             kind = message.get("type")
             if kind == "Connect":
                 self._session = _session_id(message)
+                self._session_identity = session_identity(self._session)
             elif kind == "ModifyQuerySet":
                 await self._modify_query_set(message)
             elif kind == "Mutation":
@@ -348,6 +353,23 @@ class SyncConnection:
             else:
                 raise ProtocolError(f"unknown message type {_shown(kind)}")
 
+    @property
+    def _caller(self) -> Identity:
+        """Who calls run as: the authenticated identity, else the client's session."""
+        return self._identity if self._identity.kind != "none" else self._session_identity
+
+    def _query_identity(self, path: str) -> Identity:
+        """Who a live query runs as. A session is only told to queries that answer per
+        caller; every other query of every anonymous client is one shared run."""
+        caller = self._caller
+        if caller.kind != "session":
+            return caller
+        try:
+            per_caller = self._runtime.registry.get(path, public_only=True).per_caller
+        except FunctionError:
+            per_caller = False  # the query fails the same way for everybody
+        return caller if per_caller else ANONYMOUS
+
     def _call(self, message: dict[str, Any], size: int) -> _Call:
         """A call, checked as it arrives, with the identity it runs as: the one in force
         when it was sent, whatever Authenticate comes after it."""
@@ -355,7 +377,7 @@ class SyncConnection:
             _request_id(message),
             _udf_path(message),
             message.get("args"),
-            self._identity,
+            self._caller,
             self._session,
             size,
         )
@@ -430,11 +452,12 @@ class SyncConnection:
                     continue
                 try:
                     args = _args(mod.get("args"))
-                    self._limiter.check(self._identity, self._address)
+                    self._limiter.check(self._caller, self._address)
                 except (ArgumentValidationError, RateLimitExceeded) as exc:
                     out.append(_failed(query_id, str(exc)))
                     continue
-                adds.append((query_id, canonical_path(path), args, self._identity))
+                path = canonical_path(path)
+                adds.append((query_id, path, args, self._query_identity(path)))
             elif mod.get("type") == "Remove":
                 sub = self._subs.pop(query_id, None)
                 self._query_specs.pop(query_id, None)
@@ -492,7 +515,10 @@ class SyncConnection:
             return
         self._identity = identity
         # Every query re-runs as the new identity.
-        requery = [(qid, path, args, identity) for qid, (path, args) in self._query_specs.items()]
+        requery = [
+            (qid, path, args, self._query_identity(path))
+            for qid, (path, args) in self._query_specs.items()
+        ]
         mods: list[str] = []
         ts = 0
         if requery:

@@ -15,6 +15,7 @@ from smalltown.store.base import PreparedRow, Row
 from smalltown.store.errors import InvalidValueError
 from smalltown.store.rows import check_body, index_keys, vector_entries
 from smalltown.store.schema import Table
+from smalltown.store.validators import DocumentMismatchError
 
 __all__ = ["PreparedRow", "prepare_row"]
 
@@ -31,9 +32,12 @@ def prepare_row(
     which saves encoding it again: an embedding's floats are the costly part.
     """
     body = {k: v for k, v in doc.items() if k not in values.SYSTEM_FIELDS}
-    floats = check_body(t, body)
     # The caller decoded the id (see above), so it is a well-formed string.
     id, ct = cast(str, doc.get("_id")), doc.get("_creationTime")
+    try:
+        floats = check_body(t, body)
+    except DocumentMismatchError as exc:
+        raise exc.of(id) from None
     if not values.is_finite_number(ct):
         raise InvalidValueError(f"_creationTime of {id} must be a finite number, got {ct!r}")
     row = Row(id, float(ct), body)

@@ -14,6 +14,7 @@ from smalltown.store import keys, values
 from smalltown.store.base import ProviderTransaction, Row, VectorEntry
 from smalltown.store.errors import InvalidValueError, SchemaError, VectorDimensionError
 from smalltown.store.schema import BY_ID, Table, VectorIndex
+from smalltown.store.validators import check_fit
 
 # A document's top-level vector fields already read as float64 (``check_body``), by field.
 Floats = dict[str, np.ndarray]
@@ -60,7 +61,8 @@ def vector_entries(
 
 
 def check_body(t: Table, body: Any) -> Floats:
-    """``values.check_document_fields`` for a document of ``t``, reading each top-level
+    """``values.check_document_fields`` for a document of ``t`` (and its declared
+    ``document`` validator, if any), reading each top-level
     vector field that holds only floats once, for the check and the index both: returns
     those fields' values as float64, for ``vector_entries``."""
     floats = {}
@@ -73,6 +75,8 @@ def check_body(t: Table, body: Any) -> Floats:
                 floats[v.field] = found  # floats alone: a valid value, nothing to walk
     rest = {k: x for k, x in body.items() if k not in floats} if floats else body
     values.check_document_fields(rest, t.name)
+    if (validator := t.validator) is not None:
+        check_fit(validator, body, t.name)
     return floats
 
 

@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any, Final
 
 from smalltown.store.errors import SchemaError, UnknownIndexError, UnknownTableError
+from smalltown.store.validators import Validator, document_validator
 
 FIRST_TABLE_NUMBER: Final = 10001
 #: where tables named with a leading "_" (the runtime's own) are numbered: an app's
@@ -119,6 +120,8 @@ class Table:
     name: str
     indexes: Sequence[Index] = ()
     vector_indexes: Sequence[VectorIndex] = ()
+    #: what its documents must look like (``validators.py``); None: any document
+    document: Validator | Mapping[str, Validator] | None = None
     _by_name: dict[str, Index | VectorIndex] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -127,6 +130,8 @@ class Table:
         _check_name("table", self.name)
         object.__setattr__(self, "indexes", tuple(self.indexes))
         object.__setattr__(self, "vector_indexes", tuple(self.vector_indexes))
+        if self.document is not None:
+            object.__setattr__(self, "document", document_validator(self.document))
         declared: list[Index | VectorIndex] = [*self.indexes, *self.vector_indexes]
         for ix in declared:
             if ix.name in (BY_ID, BY_CREATION_TIME):
@@ -134,6 +139,11 @@ class Table:
             if ix.name in self._by_name:
                 raise SchemaError(f"table {self.name!r} declares index {ix.name!r} twice")
             self._by_name[ix.name] = ix
+
+    @property
+    def validator(self) -> Validator | None:
+        """What its documents must fit (``document``, made a validator), or None."""
+        return self.document if isinstance(self.document, Validator) else None
 
     def index(self, name: str) -> Index:
         if name == BY_CREATION_TIME:
@@ -164,6 +174,19 @@ class Table:
     def all_indexes(self) -> tuple[Index, ...]:
         """Secondary indexes plus ``by_creation_time``; what an index key is computed for."""
         return (self.index(BY_CREATION_TIME), *self.indexes)
+
+    @classmethod
+    def from_description(cls, name: str, described: Mapping[str, Any]) -> Table:
+        """The table a database holds, from its stored ``describe()`` (its indexes; the
+        document validator is the app's and is not stored)."""
+        return cls(
+            name,
+            [Index(i["name"], i["fields"]) for i in described.get("indexes", [])],
+            [
+                VectorIndex(x["name"], x["field"], x["dimensions"], x.get("filterFields", []))
+                for x in described.get("vectorIndexes", [])
+            ],
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -214,7 +237,7 @@ class Schema:
             else v
             for v in t.vector_indexes
         ]
-        return self.merged([Table(t.name, t.indexes, resized)])
+        return self.merged([Table(t.name, t.indexes, resized, t.document)])
 
     def keeping_stored_dimensions(self, stored: Mapping[str, Mapping[str, Any]]) -> Schema:
         """This schema with each ``keep_stored_dimensions`` vector index as the database
@@ -236,7 +259,7 @@ class Schema:
                     continue  # dropped on purpose; the app builds it again when ready
                 else:
                     kept.append(v)
-            changed.append(Table(t.name, t.indexes, kept))
+            changed.append(Table(t.name, t.indexes, kept, t.document))
         return self.merged(changed) if changed else self
 
     def merged(self, tables: Iterable[Table]) -> Schema:

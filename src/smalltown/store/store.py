@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +20,7 @@ from smalltown.store.base import Provider, RetryableConflict
 from smalltown.store.clock import Clock
 from smalltown.store.errors import ConflictError, SchemaError, StoreConnectionError
 from smalltown.store.ranges import KeyRange, Write
-from smalltown.store.schema import Schema, next_number
+from smalltown.store.schema import Schema, Table, next_number
 from smalltown.store.transaction import Transaction
 from smalltown.store.urls import is_database_url, mask_password, scheme
 
@@ -43,10 +43,22 @@ CommitListener = Callable[[int, tuple[Write, ...]], None]
 
 
 class Store:
-    def __init__(self, provider: Provider, schema: Schema, table_numbers: dict[str, int]) -> None:
+    """The database, through its schema: the tables opened or applied (``declared``) and
+    every other table the database holds (``undeclared``: tables an import brought in, or
+    an earlier app declared), kept as Convex keeps tables no schema declares, with the
+    indexes they were stored with (``by_id`` and ``by_creation_time`` at least)."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        schema: Schema,
+        table_numbers: dict[str, int],
+        undeclared: frozenset[str] = frozenset(),
+    ) -> None:
         self._provider = provider
         self._schema = schema
         self._numbers = table_numbers
+        self._undeclared = undeclared
         self._clock = Clock()
         self._listeners: list[CommitListener] = []
         self._closed = False
@@ -69,6 +81,12 @@ class Store:
         return dict(self._numbers)
 
     @property
+    def undeclared(self) -> frozenset[str]:
+        """Tables the database holds that the schema given to ``open_store`` (or the last
+        ``apply_schema``) does not declare."""
+        return self._undeclared
+
+    @property
     def last_commit_ts(self) -> int:
         return self._clock.last_ts
 
@@ -76,11 +94,29 @@ class Store:
         """Another process sharing the database committed at ``ts`` (see ``Clock.observe``)."""
         self._clock.observe(ts)
 
-    async def apply_schema(self, schema: Schema) -> None:
-        """Create or migrate tables and indexes to match ``schema``."""
-        schema = await _with_stored_dimensions(self._provider, schema)
+    async def apply_schema(self, schema: Schema, undeclared: Iterable[str] | None = None) -> None:
+        """Create or migrate tables and indexes to match ``schema``. Undeclared are the
+        tables the database holds that it lacks, and those named in ``undeclared``; by
+        default, the undeclared tables of this store's schema that ``schema`` carries over
+        as they are (``store.schema.merged(...)`` changes nothing for them)."""
+        if undeclared is None:
+            undeclared = [
+                t.name
+                for t in schema.tables
+                if t.name in self._undeclared and self._schema.table(t.name) is t
+            ]
+        schema, kept = await _with_stored_tables(self._provider, schema)
         self._numbers = await _apply_schema(self._provider, schema)
         self._schema = schema
+        self._undeclared = kept | (frozenset(undeclared) & set(self._numbers))
+
+    async def add_undeclared_tables(self, names: Iterable[str]) -> None:
+        """Create tables no schema declares (an import's), with the default indexes."""
+        new = [Table(name) for name in names if name not in self._schema]
+        if new:
+            await self.apply_schema(
+                self._schema.merged(new), self._undeclared | {t.name for t in new}
+            )
 
     async def set_table_numbers(self, wanted: dict[str, int]) -> None:
         """Give tables the numbers their ids must carry (an import keeps Convex's numbers).
@@ -243,12 +279,12 @@ async def open_store(url: str, schema: Schema | None = None) -> Store:
         )
     schema = schema or Schema([])
     try:
-        schema = await _with_stored_dimensions(provider, schema)
+        schema, undeclared = await _with_stored_tables(provider, schema)
         numbers = await _apply_schema(provider, schema)
     except BaseException:
         await provider.close()
         raise
-    return Store(provider, schema, numbers)
+    return Store(provider, schema, numbers, undeclared)
 
 
 async def _apply_schema(
@@ -270,8 +306,13 @@ async def _apply_schema(
     raise AssertionError("unreachable")
 
 
-async def _with_stored_dimensions(provider: Provider, schema: Schema) -> Schema:
-    """``schema`` with its ``keep_stored_dimensions`` vector indexes at their built size."""
-    if not any(v.keep_stored_dimensions for t in schema.tables for v in t.vector_indexes):
-        return schema
-    return schema.keeping_stored_dimensions(await provider.stored_definitions())
+async def _with_stored_tables(provider: Provider, schema: Schema) -> tuple[Schema, frozenset[str]]:
+    """``schema`` with its ``keep_stored_dimensions`` vector indexes at their built size,
+    and every table the database holds that it lacks, as stored; and those tables' names."""
+    stored = await provider.stored_definitions()
+    if any(v.keep_stored_dimensions for t in schema.tables for v in t.vector_indexes):
+        schema = schema.keeping_stored_dimensions(stored)
+    kept = [Table.from_description(n, d) for n, d in sorted(stored.items()) if n not in schema]
+    if not kept:
+        return schema, frozenset()
+    return schema.merged(kept), frozenset(t.name for t in kept)

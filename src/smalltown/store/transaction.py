@@ -124,6 +124,11 @@ class Transaction:
     def writes(self) -> tuple[Write, ...]:
         return tuple(self._pending.writes.values())
 
+    @property
+    def table_numbers(self) -> dict[str, int]:
+        """Every table this transaction reaches (declared or not), with its number."""
+        return dict(self._numbers)
+
     # --- reading -----------------------------------------------------------------------
 
     async def get(self, id: str, *, table: str | None = None) -> dict[str, Any] | None:

@@ -2,8 +2,9 @@
 
 A program drives a resident with the functions and token a human player uses
 (``world:joinWorld``, ``world:sendWorldInput``, ``messages:writeMessage``); this live query
-is its senses. It answers only for the caller's own player, and it changes when something
-the resident would notice does: who is near, an invitation, a line said to it, its turn.
+is its senses. It answers only for the caller's own player (a token's or a session's: it
+runs per caller), and it changes when something the resident would notice does: who is
+near, an invitation, a line said to it, its turn.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from smalltown.runtime import ConvexError, query
+from smalltown.runtime import ConvexError, caller_query
+from smalltown.worlds.inputs import check_owner
 
 #: how far a resident notices others, in tiles
 SIGHT = 8.0
@@ -19,7 +21,7 @@ SIGHT = 8.0
 HEARD_LINES = 20
 
 
-@query
+@caller_query
 async def observe(ctx, worldId: str, playerId: str) -> dict[str, Any]:
     """The caller's player: where it stands, who is within sight, its conversation (with
     who is in it, its state and the latest lines) and the game time. Only the person who
@@ -27,14 +29,9 @@ async def observe(ctx, worldId: str, playerId: str) -> dict[str, Any]:
     status = await ctx.db.first("worldStatus", "worldId", eq={"worldId": worldId})
     if status is None:
         raise ConvexError(f"no world {worldId!r}")
-    identity = ctx.auth.identity
+    await check_owner(ctx.db, worldId, ctx.auth.identity, {"playerId": playerId})
     world = await ctx.db.get(worldId, table="worlds")
-    players = {p["id"]: p for p in world["players"]}
-    me = players.get(playerId)
-    if me is None:
-        raise ConvexError(f"no player {playerId!r} in this world")
-    if not ctx.auth.is_admin and (identity.kind != "user" or me.get("human") != identity.subject):
-        raise ConvexError(f"player {playerId} is not yours")
+    me = next(p for p in world["players"] if p["id"] == playerId)
     names = {
         d["playerId"]: d["name"]
         for d in await ctx.db.query("playerDescriptions", "worldId", eq={"worldId": worldId})

@@ -46,6 +46,12 @@ def _tables(dimensions: int) -> list[Table]:
         # starts from) and step boundaries, for replay.
         Table("smalltownInitialWorlds", indexes=[Index("worldId", ["worldId"])]),
         Table("smalltownSteps", indexes=[Index("worldStep", ["worldId", "step"])]),
+        # smalltown's own: what a world keeps beyond AI Town's tables (its seed, how many
+        # steps it took, when pairs last talked), so those carry AI Town's fields alone.
+        Table("smalltownWorlds", indexes=[Index("worldId", ["worldId"])]),
+        # smalltown's own: why a world's agents are silent (its LLM's failure, with the
+        # fix, or its spent budget), for the page's banners.
+        Table("smalltownWorldHealth", indexes=[Index("worldId", ["worldId"])]),
         # smalltown's own: which process's runner steps each world, and until when.
         Table(
             "smalltownLeases",

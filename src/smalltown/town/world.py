@@ -6,13 +6,19 @@ import secrets
 import time
 from typing import Any
 
-from smalltown.runtime import ConvexError, mutation, query
+from smalltown.runtime import ConvexError, caller_query, mutation, query
+from smalltown.store import Range, Transaction
 from smalltown.worlds.inputs import HUMAN_INPUTS, check_owner, insert_input
 from smalltown.worlds.usage import world_usage
 from smalltown.worlds.view import conversations_view, player_view, roster_view, world_view
 
 PAST_CONVERSATIONS = 5
 RECENT_MEMORIES = 8
+#: the looks a guest joining from AI Town's page gets one of: the sprite names its page
+#: draws (our sheet has these columns too)
+GUEST_CHARACTERS = tuple(f"f{n}" for n in range(1, 9))
+#: players joined by sync sessions (no token) a world holds at once, as AI Town caps humans
+MAX_GUESTS = 8
 
 
 async def _status(db, world_id: str) -> dict[str, Any]:
@@ -78,17 +84,18 @@ async def worldClock(ctx, worldId: str) -> dict[str, float]:
 async def listWorlds(ctx) -> list[dict[str, Any]]:
     """Every world and its status, for the page's world selector and banners (without the
     heartbeat's timestamp, so viewers are not sent a new list each time someone watches)."""
-    fields = (
-        "worldId",
-        "engineId",
-        "status",
-        "isDefault",
-        "smalltownLlmError",
-        "smalltownLlmBudget",
-    )
-    return [
-        {k: s[k] for k in fields if s.get(k) is not None} for s in await ctx.db.query("worldStatus")
-    ]
+    fields = ("worldId", "engineId", "status", "isDefault")
+    health = {h["worldId"]: h for h in await ctx.db.query("smalltownWorldHealth")}
+    out = []
+    for status in await ctx.db.query("worldStatus"):
+        row = {k: status[k] for k in fields if status.get(k) is not None}
+        silent = health.get(status["worldId"], {})
+        if silent.get("llmError"):
+            row["smalltownLlmError"] = silent["llmError"]
+        if silent.get("llmBudget"):
+            row["smalltownLlmBudget"] = silent["llmBudget"]
+        out.append(row)
+    return out
 
 
 @query
@@ -151,34 +158,57 @@ async def playerDetails(ctx, worldId: str, playerId: str) -> dict[str, Any]:
 
 @query
 async def gameDescriptions(ctx, worldId: str) -> dict[str, Any]:
+    """The map and who everyone is. A map's URLs on this server (``/assets/...``) are
+    given whole (``SMALLTOWN_PUBLIC_URL``), so a page served elsewhere, AI Town's, finds
+    its tiles here."""
     await _status(ctx.db, worldId)
     world_map = await ctx.db.first("maps", "worldId", eq={"worldId": worldId})
+    if world_map is not None:
+        world_map = {**world_map, "tileSetUrl": absolute(ctx, world_map["tileSetUrl"])}
     players = await ctx.db.query("playerDescriptions", "worldId", eq={"worldId": worldId})
     agents = await ctx.db.query("agentDescriptions", "worldId", eq={"worldId": worldId})
     return {"worldMap": world_map, "playerDescriptions": players, "agentDescriptions": agents}
 
 
-@query
+def absolute(ctx, url: str) -> str:
+    """``url`` made whole against this server's public URL when it is a path on it."""
+    base = ctx.extensions.get("public_url")
+    return f"{base.rstrip('/')}{url}" if base and url.startswith("/") else url
+
+
+@caller_query
 async def userStatus(ctx, worldId: str) -> str | None:
-    """The caller's token identifier, if they joined (AI Town's shape)."""
-    user = ctx.auth.user()
-    return None if user is None else user.subject
+    """Who the caller plays as (the ``human`` of their player once joined): their token's
+    identifier, or their sync session's (AI Town's page signs nobody in)."""
+    caller = ctx.auth.caller()
+    return None if caller is None else caller.subject
 
 
 @mutation
 async def joinWorld(
     ctx,
     worldId: str,
-    name: str,
-    character: str,
+    name: str | None = None,
+    character: str | None = None,
     description: str = "",
-) -> dict[str, Any]:
-    """Join as a new player. The token returned is what proves it is you afterwards."""
+) -> dict[str, Any] | str:
+    """Join as a new player.
+
+    With a name (smalltown's page): a new identity, and the token that alone acts for it
+    afterwards, with the input's id. With ``worldId`` alone (AI Town's page, which signs
+    nobody in): the caller joins as who they are (``userStatus``), with a guest's name and
+    look, and the input's id is the answer, as AI Town's is.
+    """
+    status = await _status(ctx.db, worldId)
+    if name is None:
+        return await _join_as_caller(ctx, status)
     name = name.strip()
     if not name or len(name) > 32:
         raise ConvexError("choose a name of 1 to 32 characters")
-    status = await _status(ctx.db, worldId)
-    identifier = ctx.auth.user().subject if ctx.auth.user() else f"human:{secrets.token_hex(8)}"
+    if character is None:
+        raise ConvexError("choose a character to join with a name")
+    user = ctx.auth.user()
+    identifier = user.subject if user else f"human:{secrets.token_hex(8)}"
     input_id = await insert_input(
         ctx.db,
         status["engineId"],
@@ -187,7 +217,7 @@ async def joinWorld(
             "tokenIdentifier": identifier,
             "name": name,
             "character": character,
-            "description": description,
+            "description": description or f"{name} is a visitor, played by a person.",
         },
     )
     return {
@@ -195,6 +225,46 @@ async def joinWorld(
         "token": ctx.auth.mint_token(identifier),
         "tokenIdentifier": identifier,
     }
+
+
+async def _join_as_caller(ctx, status: dict[str, Any]) -> str:
+    caller = ctx.auth.caller()
+    if caller is None:
+        raise ConvexError("joining needs a sync connection or a token; open the town's page")
+    if caller.kind == "session" and await _guests(ctx.db, status) >= MAX_GUESTS:
+        raise ConvexError(f"this world has its {MAX_GUESTS} guests already; try again later")
+    name = f"Guest {caller.subject[-4:].upper()}"
+    return await insert_input(
+        ctx.db,
+        status["engineId"],
+        "join",
+        {
+            "tokenIdentifier": caller.subject,
+            "name": name,
+            "character": secrets.choice(GUEST_CHARACTERS),
+            "description": f"{name} is a visitor, played by a person.",
+        },
+    )
+
+
+async def _guests(db: Transaction, status: dict[str, Any]) -> int:
+    """Players of sync sessions in the world, and guests' joins not taken yet."""
+    world = await db.get(status["worldId"], table="worlds")
+    engine = await db.get(status["engineId"], table="engines")
+    playing = sum(
+        1 for p in (world or {}).get("players", []) if p.get("human", "").startswith("guest:")
+    )
+    waiting = await db.query(
+        "inputs",
+        "byInputNumber",
+        eq={"engineId": status["engineId"]},
+        range=Range("number", gt=(engine or {}).get("processedInputNumber", -1.0)),
+    )
+    return playing + sum(
+        1
+        for i in waiting
+        if i["name"] == "join" and str(i["args"].get("tokenIdentifier", "")).startswith("guest:")
+    )
 
 
 @mutation
@@ -210,11 +280,14 @@ async def sendWorldInput(ctx, engineId: str, name: str, args: dict[str, Any]) ->
 
 @mutation
 async def leaveWorld(ctx, worldId: str) -> str | None:
-    user = ctx.auth.require_user()
+    """The caller's player leaves (their input's id), or null if they have none."""
+    caller = ctx.auth.caller()
+    if caller is None:
+        raise ConvexError("join the world first: nobody to take out of it")
     status = await _status(ctx.db, worldId)
     world = await ctx.db.get(worldId, table="worlds")
     for player in world["players"]:
-        if player.get("human") == user.subject:
+        if player.get("human") == caller.subject:
             return await insert_input(
                 ctx.db, status["engineId"], "leave", {"playerId": player["id"]}
             )
@@ -233,15 +306,15 @@ async def heartbeatWorld(ctx, worldId: str) -> None:
 
 @query
 async def previousConversation(ctx, worldId: str, playerId: str) -> dict[str, Any] | None:
-    """The player's most recent ended conversation, if any (AI Town's shape)."""
-    latest = None
-    for row in await ctx.db.query(
+    """The player's most recent ended conversation in which something was said, if any
+    (AI Town's shape: one where nobody spoke is passed over, as its page shows words)."""
+    rows = await ctx.db.query(
         "participatedTogether", "conversation", eq={"worldId": worldId, "player1": playerId}
-    ):
-        if latest is None or row["ended"] > latest["ended"]:
-            latest = row
-    if latest is None:
-        return None
-    return await ctx.db.first(
-        "archivedConversations", "worldId", eq={"worldId": worldId, "id": latest["conversationId"]}
     )
+    for row in sorted(rows, key=lambda r: r["ended"], reverse=True):
+        found = await ctx.db.first(
+            "archivedConversations", "worldId", eq={"worldId": worldId, "id": row["conversationId"]}
+        )
+        if found is not None and found.get("numMessages", 0) > 0:
+            return found
+    return None

@@ -67,9 +67,21 @@ async def create_in(tx, world_map: WorldMap, characters: Sequence[Character], de
 async def _create(tx, world_map: WorldMap, characters: Sequence[Character], default: bool) -> str:
     """``create_world`` inside a transaction."""
     now = time.time() * 1000
-    first = World(next_id=await first_free_id(tx)).to_document()
-    world_id = await tx.insert("worlds", first)
-    await tx.insert("smalltownInitialWorlds", {"worldId": world_id, "world": first})
+    first = World(next_id=await first_free_id(tx))
+    world_id = await tx.insert("worlds", first.to_document())
+    await tx.insert(
+        "smalltownInitialWorlds",
+        {"worldId": world_id, "world": first.to_document(bookkeeping=True)},
+    )
+    await tx.insert(
+        "smalltownWorlds",
+        {
+            "worldId": world_id,
+            "seed": float(secrets.randbelow(2**31)),
+            "step": 0.0,
+            "recentPairs": [],
+        },
+    )
     engine_id = await tx.insert(
         "engines",
         {
@@ -78,8 +90,6 @@ async def _create(tx, world_map: WorldMap, characters: Sequence[Character], defa
             "processedInputNumber": -1.0,
             "running": True,
             "generationNumber": 0.0,
-            "smalltownSeed": float(secrets.randbelow(2**31)),
-            "smalltownStep": 0.0,
         },
     )
     await tx.insert("maps", {"worldId": world_id, **world_map.to_document()})

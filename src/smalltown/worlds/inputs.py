@@ -40,10 +40,11 @@ async def insert_input(db: Transaction, engine_id: str, name: str, args: dict[st
 
 
 async def check_owner(db: Transaction, world_id: str, identity: Identity, args: dict) -> None:
-    """Only the person playing a player may act for it."""
+    """Only the person playing a player may act for it: the holder of the token
+    ``joinWorld`` gave, or the sync session that joined (``runtime/auth.py``)."""
     if identity.kind == "admin":
         return
-    if identity.kind != "user":
+    if identity.kind not in ("user", "session"):
         raise ConvexError("join the world first: this needs the token joinWorld gave you")
     world = await db.get(world_id, table="worlds")
     player_id = args.get("playerId")

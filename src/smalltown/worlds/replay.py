@@ -50,12 +50,13 @@ async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
             await tx.get(world_id, table="worlds"),
             # the stored world is this step's outcome: replay stops there
             await tx.first("smalltownSteps", "worldStep", eq={"worldId": world_id}, order="desc"),
+            await tx.first("smalltownWorlds", "worldId", eq={"worldId": world_id}),
         )
 
-    base, engine, map_doc, stored, newest = await store.read(load)
+    base, engine, map_doc, stored, newest, own = await store.read(load)
     world = World.from_document(base["world"])
     world_map = WorldMap.from_document(map_doc)
-    seed = int(engine.get("smalltownSeed", 0))
+    seed = int(own["seed"] if own else engine.get("smalltownSeed", 0))
     after = int(base.get("afterStep", -1))
     done, previous = after, int(base.get("lastInput", -1))
     end = after if newest is None else int(newest["step"])
@@ -107,8 +108,10 @@ async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
             previous = last
             steps += 1
         done = int(records[-1]["step"])
-    rebuilt = world.to_document()
+    rebuilt = world.to_document(bookkeeping=True)
     stored_doc = {k: v for k, v in stored.items() if not k.startswith("_")}
+    if own is not None:
+        stored_doc["smalltownRecentPairs"] = own["recentPairs"]
     equal = rebuilt == stored_doc
     detail = (
         "the replayed world equals the stored one" if equal else _difference(rebuilt, stored_doc)

@@ -44,6 +44,9 @@ BATCH = 32
 #: steps between checkpoints (an hour of one-second steps): where replay can start once
 #: older history is pruned (``history.py``)
 CHECKPOINT_STEPS = 3600
+#: steps a late runner catches up on one after another; a world further behind (it slept,
+#: or was stopped) skips the time it missed
+CATCH_UP_STEPS = 5
 #: how long a world's lease lasts unrenewed (wall clock, ms): how soon another process
 #: takes over a world whose runner stopped; renewed once less than half of it is left
 LEASE_MS = 15_000
@@ -67,6 +70,18 @@ class Loaded:
     engine: dict[str, Any]
     world_map: dict[str, Any]
     inputs: list[dict[str, Any]]
+    #: the world's row in ``smalltownWorlds`` (its seed, step count and bookkeeping);
+    #: None for a world that has none yet (imported, or made by an older version)
+    own: dict[str, Any] | None = None
+
+    @property
+    def seed(self) -> int:
+        return int((self.own or {}).get("seed", self.engine.get("smalltownSeed", 0)))
+
+    @property
+    def step(self) -> int:
+        """How many steps the world has taken."""
+        return int((self.own or {}).get("step", self.engine.get("smalltownStep", 0)))
 
 
 def now_ms() -> float:
@@ -209,24 +224,30 @@ class WorldRunner:
         store = self._runtime.store
         started = time.perf_counter()
         loaded = await store.read(lambda tx: _load(tx, world_id))
-        world = World.from_document(loaded.world)
+        world = World.from_document(
+            loaded.world, None if loaded.own is None else loaded.own["recentPairs"]
+        )
         engine = loaded.engine
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
         # A world that slept or was stopped skips the time it missed rather than
-        # replaying it step by step.
+        # replaying it step by step; a runner merely late (a busy machine) steps on from
+        # where the last step ended and catches up, so game time has no gaps: a walker
+        # would jump across one (AI Town's page plays each step's locations back).
         now = self._clock() + self._offsets.get(world_id, 0.0)
-        start = max(engine["currentTime"], now - self._step_ms)
+        start = engine["currentTime"]
+        if now - start > self._step_ms * (1 + CATCH_UP_STEPS):
+            start = now - self._step_ms
         result = step(
             world,
             WorldMap.from_document(loaded.world_map),
             inputs,
             start,
-            seed=int(engine.get("smalltownSeed", 0)),
-            step_number=int(engine.get("smalltownStep", 0)),
+            seed=loaded.seed,
+            step_number=loaded.step,
             duration=self._step_ms,
         )
         schedule = None if self._on_operations is not None else self._schedule
-        checkpoint = (int(engine.get("smalltownStep", 0)) + 1) % self._checkpoint_steps == 0
+        checkpoint = (loaded.step + 1) % self._checkpoint_steps == 0
         await store.run(lambda tx: _save(tx, loaded, world, result, schedule, checkpoint))
         self.steps += 1
         for observe in self.observers:
@@ -311,6 +332,7 @@ async def _load(tx: Transaction, world_id: str) -> Loaded:
             await tx.first("maps", "worldId", eq={"worldId": world_id}), world_id, "map"
         ),
         inputs=inputs,
+        own=await tx.first("smalltownWorlds", "worldId", eq={"worldId": world_id}),
     )
 
 
@@ -328,33 +350,44 @@ async def _save(
         raise StaleEngine(f"world {world_id} was stepped by another runner")
     document = world.to_document()
     await tx.replace(world_id, document)
+    own = {
+        "worldId": world_id,
+        "seed": float(loaded.seed),
+        "step": float(loaded.step + 1),
+        "recentPairs": world.bookkeeping(),
+    }
+    if loaded.own is None:
+        await tx.insert("smalltownWorlds", own)
+    else:
+        await tx.replace(loaded.own["_id"], own)
     processed = loaded.inputs[-1]["number"] if loaded.inputs else engine["processedInputNumber"]
     if checkpoint:
         await tx.insert(
             "smalltownCheckpoints",
             {
                 "worldId": world_id,
-                "step": float(engine.get("smalltownStep", 0)),
+                "step": float(loaded.step),
                 "lastInput": float(processed),
                 "time": float(result.end_time),
-                "world": document,
+                "world": world.to_document(bookkeeping=True),
             },
         )
     await tx.patch(
         engine["_id"],
         {
             "currentTime": float(result.end_time),
-            "lastStepTs": now_ms(),
+            # AI Town's meaning: the previous step's game time, so that the page's
+            # playback intervals (lastStepTs, currentTime] follow one another
+            "lastStepTs": float(engine["currentTime"]),
             "processedInputNumber": float(processed),
             "generationNumber": float(engine["generationNumber"] + 1),
-            "smalltownStep": float(engine.get("smalltownStep", 0) + 1),
         },
     )
     await tx.insert(
         "smalltownSteps",
         {
             "worldId": world_id,
-            "step": float(engine.get("smalltownStep", 0)),
+            "step": float(loaded.step),
             "start": float(result.end_time - result.duration),
             "duration": float(result.duration),
             "lastInput": float(processed),
@@ -408,13 +441,18 @@ async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value:
         )
     else:
         return
+    name = args.get("name") or player_id
     await tx.insert(
         "playerDescriptions",
         {
             "worldId": world_id,
             "playerId": player_id,
-            "name": args.get("name", player_id),
-            "description": args.get("description", ""),
+            "name": name,
+            # never empty: AI Town's page shows it as who the player is (an agent's is
+            # its identity, as AI Town's are)
+            "description": args.get("description")
+            or args.get("identity")
+            or f"{name} lives in the town.",
             "character": args.get("character", ""),
         },
     )

@@ -61,6 +61,8 @@ async def start(
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
     runtime.extensions["llm_tokens_per_hour"] = tokens_per_hour
+    runtime.extensions["public_url"] = settings.base_url
+    runtime.extensions["viewers_may_freeze"] = settings.viewers_may_freeze
     runtime.extensions["health"] = health_report(llm, embedder, tokens_per_hour)
     runtime.extensions["gauges"] = gauges_report(runtime.store, llm, tokens_per_hour)
     await fit_memory_index(runtime.store, embedder)

@@ -57,7 +57,10 @@ async def reflectionDue(ctx, playerId: str, threshold: float) -> list[dict[str, 
     recent = [m for m in memories[last + 1 :] if m["data"]["type"] != "reflection"]
     if sum(m["importance"] for m in recent) <= threshold:
         return None
-    return [{"_id": m["_id"], "description": m["description"]} for m in recent[-100:]]
+    return [
+        {"_id": m["_id"], "description": m["description"], "importance": m["importance"]}
+        for m in recent[-100:]
+    ]
 
 
 @internal_mutation

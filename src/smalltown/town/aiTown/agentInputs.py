@@ -1,6 +1,7 @@
 """``aiTown/agentInputs:*``: agents' operations answered: the inputs that tell the engine
 an operation is done or failed, so the agent is not left waiting. A failure also goes on
-the world's status, so viewers see why, with the fix (``smalltownLlmError``) and, when the
+the world's row in ``smalltownWorldHealth``, so viewers see why (``world:listWorlds`` shows it
+as ``smalltownLlmError``), with the fix and, when the
 world's LLM budget is spent, its size and when it refills (``smalltownLlmBudget``)."""
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ async def finishMessage(
         text,
         ("agentFinishMessage", {"agentId": agentId, "operationId": operationId, "leave": leave}),
     )
-    status = await _status(ctx.db, worldId)
-    if status.get("smalltownLlmError") or status.get("smalltownLlmBudget"):
-        await ctx.db.patch(status["_id"], {"smalltownLlmError": None, "smalltownLlmBudget": None})
+    health = await ctx.db.first("smalltownWorldHealth", "worldId", eq={"worldId": worldId})
+    if health is not None:
+        await ctx.db.delete(health["_id"])
 
 
 @internal_mutation
@@ -72,15 +73,15 @@ async def failOperation(
         "agentOperationFailed",
         {"agentId": agentId, "operationId": operationId},
     )
-    if status.get("smalltownLlmError") != error or status.get("smalltownLlmBudget") != budget:
-        await ctx.db.patch(
-            status["_id"],
-            {
-                "smalltownLlmError": error,
-                "smalltownLlmErrorAt": time.time() * 1000,
-                "smalltownLlmBudget": budget,
-            },
-        )
+    health = await ctx.db.first("smalltownWorldHealth", "worldId", eq={"worldId": worldId})
+    if health is None or health.get("llmError") != error or health.get("llmBudget") != budget:
+        fields = {"worldId": worldId, "llmError": error, "llmErrorAt": time.time() * 1000}
+        if budget is not None:
+            fields["llmBudget"] = budget
+        if health is None:
+            await ctx.db.insert("smalltownWorldHealth", fields)
+        else:
+            await ctx.db.replace(health["_id"], fields)
 
 
 @internal_mutation

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from smalltown.engine.world_map import MapError, WorldMap
-from smalltown.town.checkout.js_data import CheckoutError, Modules
+from smalltown.worlds.checkout.js_data import CheckoutError, Modules
 
 CHARACTERS = Path("data/characters.ts")
 DEFAULT_MAP = Path("data/gentle.js")

@@ -25,8 +25,8 @@ from typing import Any
 
 from smalltown.store import Range, Store
 from smalltown.store import files as stored_files
-from smalltown.town.checkout.js_data import CheckoutError
-from smalltown.town.checkout.reader import Image, Town
+from smalltown.worlds.checkout.js_data import CheckoutError
+from smalltown.worlds.checkout.reader import Image, Town
 from smalltown.worlds.creation import create_in
 from smalltown.worlds.inputs import insert_input
 

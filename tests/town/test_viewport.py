@@ -132,7 +132,7 @@ def busy_crowd(agents: int = 200, steps: int = 150):
 
 def test_a_neighbourhood_is_resent_only_when_someone_in_it_changes():
     docs = busy_crowd(agents=100, steps=150)
-    rect = (0.0, 0.0, 16.0, 16.0)  # one cell of the page's grid
+    rect = (0.0, 0.0, 8.0, 8.0)  # a corner, quiet enough to see others walk meanwhile
     changed_elsewhere = quiet = 0
     for before, after in itertools.pairwise(docs):
         old, new = region_view(before, rect), region_view(after, rect)
@@ -156,7 +156,7 @@ def test_a_neighbourhood_is_resent_only_when_someone_in_it_changes():
         quiet += old == new
     # residents start at a chore, standing; then steps where someone elsewhere set off or
     # stopped and nothing was sent
-    assert changed_elsewhere >= 15
+    assert changed_elsewhere >= 20
     assert quiet >= len(docs) // 3
 
 

@@ -381,3 +381,28 @@ async def test_a_live_region_is_not_sent_again_when_someone_elsewhere_walks(tmp_
         assert query_id == region
         assert [p["id"] for p in value["players"]] == [ada] and "path" in value["players"][0]
         await ws.close()
+
+
+def test_a_region_sends_places_to_a_thousandth_of_a_tile():
+    standing = {
+        "id": "p:1",
+        "position": {"x": 38.00000000000056, "y": 14.808000000000013},
+        "facing": {"dx": 0.7778241797349239, "dy": -0.6284819372262762},
+    }
+    walking = {
+        "id": "p:2",
+        "position": {"x": 3.1234567, "y": 4.0},
+        "facing": {"dx": 1.0, "dy": 0.0},
+        "pathfinding": {
+            "state": {
+                "kind": "moving",
+                "path": [[3.1234567, 4.0, 1.0, 0.0, 1000.0], [6.0, 4.0, 1.0, 0.0, 4000.0]],
+            }
+        },
+    }
+    world = {"players": [standing, walking], "conversations": []}
+    view = region_view(world, (0.0, 0.0, 48.0, 32.0))
+    assert view["players"][0]["position"] == {"x": 38.0, "y": 14.808}
+    assert view["players"][0]["facing"] == {"dx": 0.778, "dy": -0.628}
+    assert view["players"][1]["path"][0][:2] == [3.123, 4.0]
+    assert standing["position"]["x"] == 38.00000000000056  # the world is left as it was

@@ -94,7 +94,19 @@ def region_view(
         for c in world.get("conversations", [])
         if any(part["playerId"] in ids for part in c["participants"])
     ]
-    return {"players": [player_view(p) for p in players], "conversations": conversations}
+    return {"players": [_rounded(player_view(p)) for p in players], "conversations": conversations}
+
+
+def _rounded(view: dict[str, Any]) -> dict[str, Any]:
+    """A player's view with its places and facing to a thousandth (of a tile): the engine's
+    sums leave tails like ``38.00000000000056`` that cost bytes and draw nothing."""
+    if "position" in view:
+        view["position"] = {k: round(v, 3) for k, v in view["position"].items()}
+    if "facing" in view:
+        view["facing"] = {k: round(v, 3) for k, v in view["facing"].items()}
+    if "path" in view:
+        view["path"] = [[round(x, 3), round(y, 3), dx, dy, t] for x, y, dx, dy, t in view["path"]]
+    return view
 
 
 def players_view(world: dict[str, Any], include: list[str]) -> dict[str, Any]:

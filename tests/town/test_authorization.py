@@ -104,6 +104,12 @@ TABLE: dict[str, tuple[str, Args]] = {
     "world:worldRoster": (ANYONE, world),
     "world:worldConversations": (ANYONE, world),
     "world:playerView": (ANYONE, player_a),
+    "viewport:region": (
+        ANYONE,
+        lambda t: {**world(t), "x": 0, "y": 0, "width": 16, "height": 16, "include": [t.a]},
+    ),
+    "viewport:players": (ANYONE, lambda t: {**world(t), "playerIds": [t.a]}),
+    "viewport:overview": (ANYONE, world),
     "world:worldClock": (ANYONE, world),
     "world:listWorlds": (ANYONE, lambda t: {}),
     "world:llmUsage": (ANYONE, world),

@@ -178,13 +178,14 @@ async def test_the_page_draws_the_town_pans_zooms_and_moves(
                 .map((o) => ({character: o.value, label: o.textContent}))"""
         )
         assert options == looks
-        # A viewer follows the roster, one small view per player, the conversations and the
-        # clock, not the whole world document.
+        # A viewer of a small town follows the roster, one small view per player, the
+        # conversations and the clock, not the whole world document.
         paths = await page.evaluate("window.smalltown.subscriptions()")
         assert {"world:worldRoster", "world:worldConversations", "world:worldClock"} <= set(paths)
         assert "characters:choosable" in paths
         assert paths.count("world:playerView") == 5
         assert "world:worldState" not in paths and "world:worldView" not in paths
+        assert "viewport:region" not in paths  # a town this small is followed player by player
         # The canvas holds a picture, not a blank: many distinct colours.
         await page.wait_for_function(
             """() => {

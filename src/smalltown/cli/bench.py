@@ -71,6 +71,9 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     bandwidth.add_argument(
         "--no-wire", action="store_true", help="only the simulation, no server and sockets"
     )
+    bandwidth.add_argument(
+        "--no-browser", action="store_true", help="no frame rate from headless Chromium"
+    )
     brain = bench_sub.add_parser(
         "brain", help="offline brain: relevance of replies, repeats, seams, ms per reply"
     )
@@ -132,7 +135,9 @@ def _agents(args: argparse.Namespace) -> None:
 def _bandwidth(args: argparse.Namespace) -> None:
     from smalltown.bench import bandwidth_bench
 
-    bandwidth_bench.run(args.agents, args.minutes, args.seconds, wire=not args.no_wire)
+    bandwidth_bench.run(
+        args.agents, args.minutes, args.seconds, wire=not args.no_wire, browser=not args.no_browser
+    )
 
 
 def _realtime(args: argparse.Namespace) -> None:

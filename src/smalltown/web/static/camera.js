@@ -91,6 +91,17 @@ export class Camera {
     return { width: this.canvas.width / ratio, height: this.canvas.height / ratio };
   }
 
+  /**
+   * The part of the map in view, in tiles of `tile` world pixels.
+   * @param {number} tile
+   * @returns {{x: number, y: number, width: number, height: number}}
+   */
+  visibleTiles(tile) {
+    const view = this.viewSize();
+    return { x: this.x / tile, y: this.y / tile, width: view.width / this.scale / tile,
+             height: view.height / this.scale / tile };
+  }
+
   /** @param {number} clientX @param {number} clientY @returns {Point} in CSS pixels */
   local(clientX, clientY) {
     const rect = this.canvas.getBoundingClientRect();

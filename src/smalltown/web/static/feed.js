@@ -2,12 +2,19 @@
 // The socket feed: live queries of the shown world into the page's state, and what it sends.
 // Sent: inputs, joining and leaving, lines, heartbeats, and the admin's freeze and resume.
 import { SyncClient } from "./sync.js";
+import { FEW_PLAYERS, Overview, OVERVIEW_MS, cellRect, plan } from "./viewport.js";
 
 /**
  * @import { CharacterSheet, Conversation, Descriptions, Joined, Line, Look, PlayerDetails,
  *   PlayerView, Roster, WorldStatus } from "./types.js"
  * @import { GameClock } from "./motion.js"
  * @import { PageState } from "./state.js"
+ * @import { Tiles } from "./viewport.js"
+ */
+
+/**
+ * What `viewport:region` and `viewport:players` send: players and their conversations.
+ * @typedef {{players: PlayerView[], conversations: Conversation[]}} Region
  */
 
 /**
@@ -55,11 +62,25 @@ export class TownFeed {
     this.worldSubscriptions = [];
     /** @type {Map<string, () => void>} one per live conversation, by its id */
     this.conversationSubscriptions = new Map();
-    /** @type {Map<string, () => void>} one small query per player: only those that set
-     *  off or stop are sent again */
+    /** @type {Map<string, () => void>} in a world of few players, one small query per
+     *  player: only those that set off or stop are sent again */
     this.playerSubscriptions = new Map();
     /** @type {Map<string, PlayerView>} */
     this.playerViews = new Map();
+    /** @type {(() => void) | null} in a world of few players, its conversations */
+    this.conversationsSubscription = null;
+    /** @type {Conversation[] | null} what that query sent last */
+    this.allConversations = null;
+    /** @type {Map<string, () => void>} in a larger world, one region query per cell of the map around the
+     *  view: only cells where someone sets off, stops or talks are sent again */
+    this.cellSubscriptions = new Map();
+    /** @type {Map<string, Region>} each followed cell's latest value */
+    this.cellValues = new Map();
+    /** @type {{key: string, stop: () => void, value: Region | null} | null} the players open
+     *  in the panels (the selected one, this browser's own), wherever they are */
+    this.panels = null;
+    /** @type {ReturnType<typeof setInterval> | null} fetching the overview, zoomed out */
+    this.overviewTimer = null;
     /** @type {(() => void) | null} the selected player's details */
     this.detailsSubscription = null;
   }
@@ -109,9 +130,11 @@ export class TownFeed {
     this.worldSubscriptions.forEach((stop) => stop());
     this.conversationSubscriptions.forEach((stop) => stop());
     this.conversationSubscriptions = new Map();
-    this.playerSubscriptions.forEach((stop) => stop());
-    this.playerSubscriptions = new Map();
-    this.playerViews.clear();
+    this.dropCells();
+    this.leaveOverview();
+    this.dropPlayers();
+    if (this.panels) this.panels.stop();
+    this.panels = null;
     Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
                            map: null, sheets: [], me: null, details: null, following: false,
                            selected: null });
@@ -129,18 +152,17 @@ export class TownFeed {
         const mine = state.identifier
           ? roster.players.find((p) => p.human === state.identifier) : null;
         state.me = mine ? mine.id : null;
-        this.followPlayers(worldId, roster);
+        if (roster.players.length <= FEW_PLAYERS) {
+          this.dropCells();
+          this.leaveOverview();
+          this.followPlayers(worldId, roster);
+        } else {
+          this.dropPlayers();
+        }
+        this.followPanels();
         this.rebuildWorld();
         this.changed("roster");
       }),
-      this.client.subscribe("world:worldConversations", { worldId },
-        (/** @type {Conversation[] | null} */ conversations) => {
-          if (!conversations) return;
-          state.conversations = conversations;
-          this.rebuildWorld();
-          this.followConversations(worldId, conversations);
-          this.changed("conversations");
-        }),
       this.client.subscribe("world:worldClock", { worldId },
         (/** @type {{currentTime: number} | null} */ value) => {
           if (value) this.clock.tick(value.currentTime);
@@ -164,7 +186,48 @@ export class TownFeed {
   }
 
   /**
-   * One live view per player in the roster: new players followed, gone ones dropped.
+   * Follow the part of the map in view (tiles): the cells around it, or everyone's place
+   * when zoomed out too far. Called every frame; does nothing unless a cell comes or goes.
+   * @param {Tiles} view
+   */
+  setView(view) {
+    const { status, map, roster } = this.state;
+    if (!status || !map || !roster || this.few()) return;
+    const wanted = plan(view, map.width, map.height);
+    if (wanted.overview) {
+      this.enterOverview(status.worldId);
+      return;
+    }
+    this.leaveOverview();
+    let dropped = false;
+    for (const [key, stop] of this.cellSubscriptions) {
+      if (wanted.kept.has(key)) continue;
+      stop();
+      this.cellSubscriptions.delete(key);
+      dropped = this.cellValues.delete(key) || dropped;
+    }
+    for (const key of wanted.wanted) {
+      if (this.cellSubscriptions.has(key)) continue;
+      const worldId = status.worldId;
+      this.cellSubscriptions.set(key, this.client.subscribe(
+        "viewport:region", { worldId, ...cellRect(key) }, (/** @type {Region | null} */ value) => {
+          if (!value || !this.cellSubscriptions.has(key)) return;
+          this.cellValues.set(key, value);
+          this.rebuildWorld();
+        }));
+    }
+    if (dropped) this.rebuildWorld();
+  }
+
+  /** @returns {boolean} the world is small enough to follow every player in it */
+  few() {
+    const roster = this.state.roster;
+    return Boolean(roster && roster.players.length <= FEW_PLAYERS);
+  }
+
+  /**
+   * A world of few players: one live view per player in the roster (new players followed,
+   * gone ones dropped) and all its conversations.
    * @param {string} worldId
    * @param {Roster} roster
    */
@@ -181,24 +244,134 @@ export class TownFeed {
       if (this.playerSubscriptions.has(id)) continue;
       this.playerSubscriptions.set(id, this.client.subscribe(
         "world:playerView", { worldId, playerId: id }, (/** @type {PlayerView | null} */ view) => {
-          if (!view) return;
+          if (!view || !this.playerSubscriptions.has(id)) return;
           this.playerViews.set(id, view);
           this.rebuildWorld();
-          if (id === this.state.selected) this.changed("selected");
         }));
     }
+    if (this.conversationsSubscription) return;
+    this.conversationsSubscription = this.client.subscribe("world:worldConversations",
+      { worldId }, (/** @type {Conversation[] | null} */ conversations) => {
+        if (!conversations || !this.conversationsSubscription) return;
+        this.allConversations = conversations;
+        this.rebuildWorld();
+      });
   }
 
-  /** The world as the rest of the page reads it: the roster with each player's latest view. */
-  rebuildWorld() {
-    const { roster, conversations } = this.state;
-    if (!roster || !conversations) return;
-    this.state.world = {
-      players: roster.players.map((p) => this.playerViews.get(p.id))
-        .filter((view) => view !== undefined),
-      agents: roster.agents,
-      conversations,
+  /** Stop following each player and all conversations (the world grew, or is left). */
+  dropPlayers() {
+    this.playerSubscriptions.forEach((stop) => stop());
+    this.playerSubscriptions = new Map();
+    this.playerViews = new Map();
+    if (this.conversationsSubscription) this.conversationsSubscription();
+    this.conversationsSubscription = null;
+    this.allConversations = null;
+  }
+
+  /** Stop following every cell. */
+  dropCells() {
+    this.cellSubscriptions.forEach((stop) => stop());
+    this.cellSubscriptions = new Map();
+    this.cellValues = new Map();
+  }
+
+  /**
+   * Zoomed out: no cells, but everyone's place every few seconds.
+   * @param {string} worldId
+   */
+  enterOverview(worldId) {
+    if (this.overviewTimer !== null) return;
+    this.dropCells();
+    const overview = new Overview();
+    this.state.overview = overview;
+    const fetchOverview = async () => {
+      try {
+        const response = await fetch("/api/query", {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ path: "viewport:overview", args: { worldId }, format: "json" }),
+        });
+        const body = await response.json();
+        if (body.status === "success" && this.state.overview === overview) overview.take(body.value);
+      } catch (error) {
+        // the next fetch tries again; the socket's banner says when the server is away
+      }
     };
+    fetchOverview();
+    this.overviewTimer = setInterval(fetchOverview, OVERVIEW_MS);
+    this.rebuildWorld();
+  }
+
+  leaveOverview() {
+    if (this.overviewTimer === null) return;
+    clearInterval(this.overviewTimer);
+    this.overviewTimer = null;
+    this.state.overview = null;
+  }
+
+  /** Follow the players open in the panels: the selected one and this browser's own. */
+  followPanels() {
+    const { status, selected, me } = this.state;
+    const ids = this.few() ? [] : [...new Set([selected, me].filter((id) => id !== null))];
+    const key = status ? `${status.worldId}:${ids.join(",")}` : "";
+    if (this.panels && this.panels.key === key) return;
+    if (this.panels) this.panels.stop();
+    this.panels = null;
+    if (!status || !ids.length) return;
+    const panels = { key, stop: () => {}, value: /** @type {Region | null} */ (null) };
+    this.panels = panels;
+    panels.stop = this.client.subscribe(
+      "viewport:players", { worldId: status.worldId, playerIds: ids },
+      (/** @type {Region | null} */ value) => {
+        if (!value || this.panels !== panels) return;
+        panels.value = value;
+        this.rebuildWorld();
+      });
+  }
+
+  /** The world as the rest of the page reads it: in a world of few players, the roster
+   *  with each player's latest view and all conversations; in a larger one, the players
+   *  and conversations of the panels and every followed cell, each once. */
+  rebuildWorld() {
+    const state = this.state;
+    const { roster, status } = state;
+    if (!roster || !status) return;
+    /** @type {Map<string, PlayerView>} */
+    const players = new Map();
+    /** @type {Map<string, Conversation>} */
+    const conversations = new Map();
+    if (this.few()) {
+      if (!this.allConversations) return;
+      for (const p of roster.players) {
+        const view = this.playerViews.get(p.id);
+        if (view) players.set(p.id, view);
+      }
+      for (const c of this.allConversations) conversations.set(c.id, c);
+    } else {
+      const values = [...(this.panels && this.panels.value ? [this.panels.value] : []),
+                      ...this.cellValues.values()];
+      for (const value of values) {
+        for (const p of value.players) if (!players.has(p.id)) players.set(p.id, p);
+        for (const c of value.conversations) {
+          if (!conversations.has(c.id)) conversations.set(c.id, c);
+        }
+      }
+    }
+    const selectedBefore = JSON.stringify(this.selectedView());
+    const talksBefore = JSON.stringify(state.conversations);
+    state.conversations = [...conversations.values()];
+    state.world = { players: [...players.values()], agents: roster.agents,
+                    conversations: state.conversations };
+    if (JSON.stringify(state.conversations) !== talksBefore) {
+      this.followConversations(status.worldId, state.conversations);
+      this.changed("conversations");
+    }
+    if (JSON.stringify(this.selectedView()) !== selectedBefore) this.changed("selected");
+  }
+
+  /** @returns {PlayerView | null} the selected player's latest view */
+  selectedView() {
+    const { world, selected } = this.state;
+    return (world && selected && world.players.find((p) => p.id === selected)) || null;
   }
 
   /**
@@ -249,6 +422,7 @@ export class TownFeed {
           this.changed("selected");
         });
     }
+    this.followPanels();
     this.changed("selected");
   }
 

@@ -15,6 +15,7 @@ import { describe } from "./state.js";
  * @import { MapPainter } from "./painter.js"
  * @import { PageState } from "./state.js"
  * @import { Point, PlayerView, WorldMap } from "./types.js"
+ * @import { Overview } from "./viewport.js"
  */
 
 export const TILE = 32;  // pixels a tile, in world pixels
@@ -22,6 +23,7 @@ export const SPRITE = 2;  // a person is drawn this many tiles tall (and wide), 
 const SHOW_WORDS_MS = 8000;
 const STEP_MS = 150;  // a walking frame
 const IDLE_MS = 700;  // a breath, standing
+const DOT_PIXELS = 5;  // zoomed out, a person is a dot at least this wide on screen
 
 export class Renderer {
   /**
@@ -86,6 +88,20 @@ export class Renderer {
     if (!world) return null;
     const x = point.x / TILE;
     const y = point.y / TILE;
+    const overview = this.state.overview;
+    if (overview) {  // a dot: near enough on screen, however far out the zoom
+      const reach = Math.max(0.9, 8 / this.camera.scale / TILE);
+      const now = performance.now();
+      let nearest = null;
+      let least = reach;
+      for (const id of overview.ids) {
+        const at = overview.at(id, now);
+        const distance = at ? Math.hypot(at.x + 0.5 - x, at.y + 0.5 - y) : Infinity;
+        if (distance < least) [nearest, least] = [id, distance];
+      }
+      return nearest ? /** @type {PlayerView} */ ({ id: nearest, position: { x, y },
+                                                     facing: { dx: 0, dy: 1 } }) : null;
+    }
     /** @type {{player: PlayerView, distance: number} | null} */
     let best = null;
     for (const player of world.players) {
@@ -94,6 +110,40 @@ export class Renderer {
       if (distance < 0.9 && (!best || distance < best.distance)) best = { player, distance };
     }
     return best ? best.player : null;
+  }
+
+  /**
+   * Zoomed out: everyone as a dot (people playing in gold, residents in white, the
+   * selected one ringed), no names; what is off screen is not drawn.
+   * @param {CanvasRenderingContext2D} ctx with the camera applied
+   * @param {Overview} overview
+   * @param {number} now performance.now()
+   * @returns {number} how many were drawn
+   */
+  drawOverview(ctx, overview, now) {
+    const { camera, state } = this;
+    const view = camera.visibleTiles(TILE);
+    const size = Math.max(0.6, DOT_PIXELS / camera.scale / TILE);
+    const humans = new Set((state.roster ? state.roster.players : [])
+      .flatMap((p) => (p.human ? [p.id] : [])));
+    let drawn = 0;
+    for (const id of overview.ids) {
+      const at = overview.at(id, now);
+      if (!at || at.x + 1 < view.x || at.y + 1 < view.y || at.x > view.x + view.width
+          || at.y > view.y + view.height) continue;
+      const cx = (at.x + 0.5) * TILE;
+      const cy = (at.y + 0.5) * TILE;
+      const half = (size * TILE) / 2;
+      ctx.fillStyle = humans.has(id) ? "#ffd54a" : "#f4f1e8";
+      ctx.fillRect(cx - half, cy - half, half * 2, half * 2);
+      if (id === state.selected) {
+        ctx.strokeStyle = "#ffe27a";
+        ctx.lineWidth = half;
+        ctx.strokeRect(cx - half * 2.5, cy - half * 2.5, half * 5, half * 5);
+      }
+      drawn += 1;
+    }
+    return drawn;
   }
 
   draw() {
@@ -109,6 +159,11 @@ export class Renderer {
     camera.apply(ctx);
     ctx.imageSmoothingEnabled = false;
     this.painter.draw(ctx, now);
+    if (state.overview) {
+      state.drawnPlayers = this.drawOverview(ctx, state.overview, now);
+      this.debug.labels = [];
+      return;
+    }
     const people = this.painter.image("/assets/characters.png");
     const placed = world.players.map((player) => ({ player, at: this.place(player) }))
       .sort((a, b) => a.at.y - b.at.y);

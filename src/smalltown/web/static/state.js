@@ -5,6 +5,7 @@
 /**
  * @import { CharacterSheet, Conversation, Descriptions, Line, Look, PlayerDescription,
  *   PlayerDetails, Roster, World, WorldMap, WorldStatus } from "./types.js"
+ * @import { Overview } from "./viewport.js"
  */
 
 /**
@@ -14,8 +15,12 @@
  * @property {WorldStatus[] | null} worlds every world (`world:listWorlds`)
  * @property {WorldStatus | null} status the world shown
  * @property {Roster | null} roster who is in it
- * @property {Conversation[] | null} conversations its live conversations
- * @property {World | null} world the roster with each player's latest view (once both came)
+ * @property {Conversation[] | null} conversations the live conversations of the players in
+ *   view and in the panels
+ * @property {World | null} world the players in view (and in the panels) with their latest
+ *   views, and their conversations
+ * @property {Overview | null} overview everyone's place, while zoomed out too far to follow
+ *   the players in view one by one
  * @property {Descriptions | null} descriptions the map and who everyone is
  * @property {WorldMap | null} map
  * @property {CharacterSheet[]} sheets the sprite sheets its residents wear, if imported
@@ -38,7 +43,7 @@
 export function createState() {
   return {
     connected: false, worlds: null, status: null, roster: null, conversations: null,
-    world: null, descriptions: null, map: null, sheets: [], transcripts: new Map(), said: new Map(),
+    world: null, overview: null, descriptions: null, map: null, sheets: [], transcripts: new Map(), said: new Map(),
     looks: null, llm: null, embedder: null, selected: null, details: null, following: false,
     identifier: localStorage.getItem("smalltown.identifier"), me: null,
     adminKey: sessionStorage.getItem("smalltown.adminKey"), drawnPlayers: 0,

@@ -97,6 +97,8 @@ window.addEventListener("hashchange", () => header.readAdminKey());
 /** @type {Window & {smalltown?: object}} */ (window).smalltown = Object.assign(state, {
   camera,
   subscriptions: () => feed.subscriptionPaths(),
+  /** the cells of the map followed now, as "column,row" */
+  cells: () => [...feed.cellSubscriptions.keys()],
   /** @param {string} playerId */
   positionOf: (playerId) => {
     const player = state.world && state.world.players.find((p) => p.id === playerId);
@@ -114,6 +116,13 @@ window.addEventListener("hashchange", () => header.readAdminKey());
   sheetFrames: () => renderer.sheetFrames,
 });
 
+// The feed follows the part of the map in view, wherever the camera went this frame.
+function followView() {
+  requestAnimationFrame(followView);
+  feed.setView(camera.visibleTiles(TILE));
+}
+
 feed.start();
 header.readAdminKey();
 renderer.start();
+followView();

@@ -675,9 +675,21 @@ async def test_an_imported_ai_town_is_drawn_with_its_tile_set_and_walking_sprite
             timeout=30_000,
         )
         start = await page.evaluate("(id) => window.smalltown.positionOf(id)", me)
-        target_x = 1 if start["x"] > 5 else 10
-        await walk(page, me, target_x, 4)
-        facing = "left" if target_x == 1 else "right"
+        others = await page.evaluate(
+            """(id) => window.smalltown.world.players.filter((p) => p.id !== id)
+                .map((p) => window.smalltown.positionOf(p.id))""",
+            me,
+        )
+        # Across the map on the walker's own row, to the end tile no resident stands
+        # nearest (a resident under the pointer would take the click).
+        row = round(start["y"])
+        ends = (0, 1, 2) if start["x"] > 5 else ((10, 11) if row <= 2 else (9, 10, 11))  # a wall
+        target_x = max(
+            ends,
+            key=lambda x: min((abs(o["x"] - x) + abs(o["y"] - row) for o in others), default=9),
+        )
+        await walk(page, me, target_x, row, tries=10)
+        facing = "left" if target_x < start["x"] else "right"
         await page.wait_for_function(
             """([id, facing]) => {
                 const s = window.smalltown;

@@ -37,6 +37,23 @@ class StepContext:
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)
     archived_players: list[dict[str, Any]] = field(default_factory=list)
 
+    def leave_conversation(self, conversation: Conversation, player_id: str) -> None:
+        """``player_id`` goes; a group goes on while two or more remain, else it ends."""
+        if len(conversation.participants) <= 2:
+            self.end_conversation(conversation)
+            return
+        self.world.remove_member(conversation, player_id)
+        if conversation.typing is not None and conversation.typing[0] == player_id:
+            conversation.typing = None
+        for turns in (conversation.spoke, conversation.said, conversation.relevance):
+            turns.pop(player_id, None)
+        conversation.addressed = tuple(p for p in conversation.addressed if p != player_id)
+        agent = self.world.agent_of(player_id)
+        if agent is not None:
+            agent.last_conversation = self.now
+            if conversation.num_messages > 0:
+                agent.to_remember = conversation.id
+
     def end_conversation(self, conversation: Conversation) -> None:
         """Archive it; its agents will remember it and rest before the next one."""
         world = self.world

@@ -51,7 +51,13 @@ async def say_next_line(
         )
         try:
             prompt = conversation_messages(
-                kind, me, other, transcript, context["metBefore"], memories
+                kind,
+                me,
+                other,
+                transcript,
+                context["metBefore"],
+                memories,
+                context.get("others", [other]),
             )
             reply = await llm.chat(prompt, max_tokens=REPLY_TOKENS)
             text = usable_reply(reply.text, kind, llm.llm.description)

@@ -22,7 +22,9 @@ Person = Persona
 
 class ConversationContext(TypedDict):
     me: Person
-    other: Person
+    other: Person  # the one answered (of two, the other)
+    others: NotRequired[list[Person]]  # everyone else in it, ``other`` first (a group's)
+    otherPlayerIds: NotRequired[list[str]]
     transcript: list[list[str]]  # [author name, text], oldest first
     metBefore: bool
 

@@ -43,6 +43,7 @@ class StepContext:
             self.end_conversation(conversation)
             return
         self.world.remove_member(conversation, player_id)
+        conversation.left = (*conversation.left, player_id)
         if conversation.typing is not None and conversation.typing[0] == player_id:
             conversation.typing = None
         for turns in (conversation.spoke, conversation.said, conversation.relevance):
@@ -61,7 +62,8 @@ class StepContext:
         ids = list(conversation.participants)
         doc = conversation.to_doc()
         doc["ended"] = float(self.now)
-        doc["participants"] = ids
+        # Everyone who took part, those who left first included, so all remember all.
+        doc["participants"] = ids + [p for p in conversation.left if p not in ids]
         self.archived_conversations.append(doc)
         for player_id in ids:
             agent = world.agent_of(player_id)

@@ -107,13 +107,14 @@ class Conversation:
     said: dict[str, int] = field(default_factory=dict)  # how many lines each has said
     addressed: tuple[str, ...] = ()  # who the latest line named
     relevance: dict[str, float] = field(default_factory=dict)  # how much each has to add
+    left: tuple[str, ...] = ()  # who took part and left before the end
 
     def other(self, player_id: str) -> str:
         return next(p for p in self.participants if p != player_id)
 
     def turns_doc(self) -> dict[str, Any] | None:
         """A group's turn-taking as bookkeeping; None when there is none to keep."""
-        if not (self.spoke or self.said or self.addressed or self.relevance):
+        if not (self.spoke or self.said or self.addressed or self.relevance or self.left):
             return None
         return {
             "conversation": self.id,
@@ -121,6 +122,7 @@ class Conversation:
             "said": [[p, float(n)] for p, n in self.said.items()],
             "addressed": list(self.addressed),
             "relevance": [[p, float(r)] for p, r in self.relevance.items()],
+            "left": list(self.left),
         }
 
     def load_turns(self, doc: dict[str, Any]) -> None:
@@ -128,6 +130,7 @@ class Conversation:
         self.said = {p: int(n) for p, n in doc.get("said", [])}
         self.addressed = tuple(doc.get("addressed", []))
         self.relevance = {p: r for p, r in doc.get("relevance", [])}
+        self.left = tuple(doc.get("left", []))
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

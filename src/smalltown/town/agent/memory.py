@@ -20,10 +20,17 @@ async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) ->
     archived = await ctx.db.first(
         "archivedConversations", "worldId", eq={"worldId": worldId, "id": conversationId}
     )
-    if agent is None or archived is None:
+    # One who left a group remembers it while the others talk on.
+    live = next((c for c in world["conversations"] if c["id"] == conversationId), None)
+    if agent is None or (archived is None and live is None):
         return {"found": False}
     me = agent["playerId"]
-    other = next((p for p in archived["participants"] if p != me), me)
+    members = (
+        list(archived["participants"])
+        if archived is not None
+        else [p["playerId"] for p in (live or {}).get("participants", [])]
+    )
+    other = next((p for p in members if p != me), me)
     context = await conversation_context(ctx.db, worldId, me, other, conversationId)
     return {"found": True, "playerId": me, "otherPlayerId": other, **context}
 

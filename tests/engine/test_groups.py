@@ -176,6 +176,7 @@ def test_a_person_joins_a_group_only_when_near_and_is_given_the_turn_when_named(
 def test_an_agent_walking_past_a_conversation_joins_it():
     sim = Sim()
     a, _b, conversation = talking_pair(sim)
+    say(sim, next_line(sim))  # under way: someone has spoken
     row = sim.world.players[a["playerId"]].position.y + 1
     c = sim.agent(1, row)
     sim.world.players[c["playerId"]].activity = None

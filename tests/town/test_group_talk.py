@@ -2,6 +2,8 @@
 (scripted) LLM on loopback, the lines land in the messages table with whose turn they
 suggest, members leave while the rest go on, and everyone remembers it with everyone."""
 
+import math
+
 import pytest
 from test_agents_talk import Town
 
@@ -32,28 +34,28 @@ async def group_of_three(town):
     await town.step()  # the residents arrive
     world = await town.world()
     a, b, c = (agent["playerId"] for agent in world["agents"])
-    await town.send("startConversation", {"playerId": a, "invitee": b})
-
-    async def talking():
-        await town.step()
-        found = await conversation_of(town, a)
-        return found is not None and all(
-            p["status"]["kind"] == "participating" for p in found["participants"]
-        )
-
-    await eventually(talking, "the first two to meet", timeout=60)
-    where = next(p["position"] for p in (await town.world())["players"] if p["id"] == a)
-    await town.send(
-        "moveTo",
-        {"playerId": c, "destination": {"x": where["x"], "y": min(where["y"] + 1, 7)}},
-    )
 
     async def joined():
+        """The third walks up to the two (again, if the two parted before it got there,
+        or it wandered off) and joins them once someone has spoken."""
         await town.step()
-        found = await conversation_of(town, a)
-        return found is not None and len(found["participants"]) == 3
+        talk = await conversation_of(town, a)
+        if talk is None:
+            if await conversation_of(town, b) is None:
+                await town.send("startConversation", {"playerId": a, "invitee": b})
+            return False
+        if len(talk["participants"]) == 3:
+            return True
+        players = {p["id"]: p for p in (await town.world())["players"]}
+        if "pathfinding" not in players[c] and await conversation_of(town, c) is None:
+            there = players[a]["position"]
+            await town.send(
+                "moveTo",
+                {"playerId": c, "destination": {"x": there["x"], "y": min(there["y"] + 1, 7)}},
+            )
+        return False
 
-    await eventually(joined, "the third to join them", timeout=60)
+    await eventually(joined, "the third to join the two", timeout=90)
     return (a, b, c), (await conversation_of(town, a))["id"]
 
 
@@ -110,15 +112,18 @@ async def test_three_talk_in_turn_one_leaves_and_all_remember_everyone(tmp_path)
             async def all_remembered():
                 await town.step()
                 memories = await town.store.read(lambda tx: tx.query("memories"))
-                return {m["playerId"] for m in memories if m["data"]["type"] == "conversation"}
+                return {
+                    m["playerId"]
+                    for m in memories
+                    if m["data"].get("conversationId") == conversation
+                }
 
             await eventually(
                 lambda: _equals(all_remembered, {a, b, c}), "all three to remember", timeout=90
             )
             memories = await town.store.read(lambda tx: tx.query("memories"))
             for memory in memories:
-                if memory["data"]["type"] == "conversation":
-                    assert memory["data"]["conversationId"] == conversation
+                if memory["data"].get("conversationId") == conversation:
                     assert set(memory["data"]["playerIds"]) == {a, b, c}, memory
             summaries = [
                 body["messages"][1]["content"]
@@ -128,6 +133,18 @@ async def test_three_talk_in_turn_one_leaves_and_all_remember_everyone(tmp_path)
             assert any(called[b] in s and called[c] in s for s in summaries)
             world = await town.world()
             assert not world["conversations"]
+            # Everyone talked with everyone: an edge each way for each pair, and one row
+            # for the talk in each one's past, naming the other two.
+            edges = await town.store.read(lambda tx: tx.query("participatedTogether"))
+            pairs = {
+                (e["player1"], e["player2"]) for e in edges if e["conversationId"] == conversation
+            }
+            assert pairs == {(p, q) for p in (a, b, c) for q in (a, b, c) if p != q}
+            details = await town.runtime.query(
+                "world:playerDetails", {"worldId": town.world_id, "playerId": c}
+            )
+            past = next(p for p in details.value["pastConversations"] if p["id"] == conversation)
+            assert past["with"] == " and ".join(sorted([called[a], called[b]]))
         finally:
             await town.close()
 
@@ -174,36 +191,49 @@ async def test_a_person_joins_a_group_and_the_one_they_name_answers(tmp_path):
             await town.send("join", {"tokenIdentifier": "ada", "name": "Ada"})
             await town.step()
             human = next(p["id"] for p in (await town.world())["players"] if p.get("human"))
-            await town.send("startConversation", {"playerId": a, "invitee": b})
+            refusals = []
 
-            async def talking():
-                await town.step()
-                found = await conversation_of(town, a)
-                return found is not None and all(
-                    p["status"]["kind"] == "participating" for p in found["participants"]
-                )
-
-            await eventually(talking, "the two to meet", timeout=60)
-            conversation = (await conversation_of(town, a))["id"]
-            where = next(p["position"] for p in (await town.world())["players"] if p["id"] == b)
-            await town.send(
-                "moveTo",
-                {"playerId": human, "destination": {"x": where["x"], "y": min(where["y"] + 1, 7)}},
-            )
-
-            async def near():
+            async def in_a_group():
+                """Ada walks up to the two talking and asks to join (again, if the two
+                parted before she got there, or she stopped short)."""
                 await town.step()
                 world = await town.world()
-                me = next(p for p in world["players"] if p["id"] == human)
-                return "pathfinding" not in me
+                if await conversation_of(town, human) is not None:
+                    return True
+                talk = await conversation_of(town, a)
+                if talk is None:
+                    if await conversation_of(town, b) is None:
+                        await town.send("startConversation", {"playerId": a, "invitee": b})
+                    return False
+                if any(p["status"]["kind"] != "participating" for p in talk["participants"]):
+                    return False
+                players = {p["id"]: p for p in world["players"]}
+                me, there = players[human], players[b]["position"]
+                if "pathfinding" in me:
+                    return False
+                if (
+                    math.dist((me["position"]["x"], me["position"]["y"]), tuple(there.values()))
+                    > 2.5
+                ):
+                    await town.send(
+                        "moveTo",
+                        {
+                            "playerId": human,
+                            "destination": {"x": there["x"], "y": min(there["y"] + 1, 7)},
+                        },
+                    )
+                    return False
+                input_id = await town.send(
+                    "joinConversation", {"playerId": human, "conversationId": talk["id"]}
+                )
+                await town.step()
+                joined = await town.store.read(lambda tx: tx.get(input_id, table="inputs"))
+                refusals.append(joined["returnValue"])
+                return joined["returnValue"]["kind"] == "ok"
 
-            await eventually(near, "Ada to walk up", timeout=60)
-            input_id = await town.send(
-                "joinConversation", {"playerId": human, "conversationId": conversation}
-            )
-            await town.step()
-            joined = await town.store.read(lambda tx: tx.get(input_id, table="inputs"))
-            assert joined["returnValue"]["kind"] == "ok", joined
+            await eventually(in_a_group, "Ada to join the two", timeout=90)
+            assert refusals[-1] == {"kind": "ok", "value": None}
+            conversation = (await conversation_of(town, human))["id"]
             group = await conversation_of(town, human)
             assert {p["playerId"] for p in group["participants"]} == {a, b, human}
 

@@ -88,7 +88,7 @@ def decide(ctx: StepContext, agent: Agent) -> None:
 
 
 def _maybe_join(ctx: StepContext, agent: Agent) -> bool:
-    """Passing a conversation under way, join it (the nearest, by id on a tie)."""
+    """Passing a conversation under way (someone has spoken), join it (the first by id)."""
     world, now = ctx.world, ctx.now
     if agent.last_invite_attempt is not None and (
         now - agent.last_invite_attempt < INVITE_ATTEMPT_COOLDOWN_MS
@@ -96,7 +96,7 @@ def _maybe_join(ctx: StepContext, agent: Agent) -> bool:
         return False
     me = world.players[agent.player_id]
     for conversation in sorted(world.conversations.values(), key=lambda c: c.id):
-        if why_not_join(ctx, conversation, me) is None:
+        if conversation.num_messages > 0 and why_not_join(ctx, conversation, me) is None:
             agent.last_invite_attempt = now
             join_group(ctx, conversation, me)
             return True

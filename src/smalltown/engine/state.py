@@ -2,10 +2,10 @@
 
 Game ids are strings ``p:N`` (players), ``a:N`` (agents), ``c:N`` (conversations), from one
 counter ``nextId``. Times are milliseconds. The document has AI Town's fields only, so an
-exported world imports into AI Town; what else a world keeps (when pairs last talked) is
-its *bookkeeping*, kept by the runner in a table of smalltown's own (``smalltownWorlds``)
-and added to the document, as ``smalltownRecentPairs``, only where smalltown's own tables
-hold a whole world (checkpoints, a world's first state).
+exported world imports into AI Town; what else a world keeps (when pairs last talked, a
+group's turn-taking) is its *bookkeeping*, kept by the runner in a table of smalltown's
+own (``smalltownWorlds``) and added to the document, as ``smalltownRecentPairs``, only
+where smalltown's own tables hold a whole world (checkpoints, a world's first state).
 """
 
 from __future__ import annotations

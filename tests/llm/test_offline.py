@@ -196,3 +196,14 @@ async def test_an_answer_given_is_not_replaced_by_something_beside_the_point():
     odd = [("Newbie", "Where can I go swimming?")]
     line = await brain.compose("continue", marisol, NEWCOMER, odd, "c", embedder=None)
     assert any(word in line for word in ("know", "sure", "couldn't tell")), line
+
+
+def test_news_heard_is_remembered_as_told_by_whoever_told_it():
+    told = "Good to see you again, Tobias. I remember Kofi told me about a party at the well."
+    assert remember("Marisol", [("Marisol", told), ("Tobias", "How lovely.")]) == (
+        "Marisol told me about a party at the well."
+    )
+    # In a group, the teller by name; the listener's own retelling is not news to them.
+    group = [("Tobias", "Kofi told me about a party at five."), ("Ingrid", "Oh?")]
+    assert remember("Ingrid and Wren", group).startswith("I talked with Ingrid and Wren")
+    assert remember("Tobias and Ingrid", group) == "Tobias told me about a party at five."

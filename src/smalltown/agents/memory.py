@@ -33,6 +33,7 @@ log = logging.getLogger("smalltown.agents")
 RECENCY_PER_HOUR = 0.99
 HOUR_MS = 3_600_000
 MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
+OFFLINE_NEWS_IMPORTANCE = 7.0  # offline, news heard is rated worth passing on
 RECALLED = 2  # memories an agent brings to a conversation (its first line)
 
 
@@ -117,7 +118,7 @@ async def remember_conversation(town: TownAccess, llm: MeteredLLM, conversation_
             summary = composer.remember(
                 names(group) if len(group) > 1 else other["name"], transcript
             )
-            importance = 5.0
+            importance = OFFLINE_NEWS_IMPORTANCE if " told me about " in summary else 5.0
         else:
             assert llm.llm is not None
             asked = summary_messages(me, other, transcript, context.get("others", [other]))

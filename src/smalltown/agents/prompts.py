@@ -49,15 +49,17 @@ def conversation_messages(
     met_before: bool,
     memories: Sequence[str] = (),
     others: Sequence[Person] = (),
+    news: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     """Chat messages for the next line ``me`` says to ``other``.
 
     The speaker's first line in a conversation is told who both are, its plan, whether
     they met, what it remembers of the other, and the lines so far. Later lines are told
     only the latest ``TRANSCRIPT_WINDOW`` lines: the talk has taken its course by then.
-    With ``others`` (a group: everyone else in it, ``other`` first) it is told of all."""
+    With ``others`` (a group: everyone else in it, ``other`` first) it is told of all.
+    ``news``: what it heard elsewhere, to pass on with its source (first line only)."""
     if len(others) > 1:
-        return group_messages(kind, me, list(others), transcript, memories)
+        return with_news(group_messages(kind, me, list(others), transcript, memories), news)
     if not first_line_of(me, transcript):
         task = (
             f"you must go: say a short, warm goodbye to {other['name']}."
@@ -84,7 +86,18 @@ def conversation_messages(
         system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
     lines = "\n".join(f"{a}: {t}" for a, t in transcript[-TRANSCRIPT_WINDOW:])
     user = f"So far:\n{lines}" if lines else "Nobody has spoken yet."
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return with_news(
+        [{"role": "system", "content": system}, {"role": "user", "content": user}], news
+    )
+
+
+def with_news(messages: list[dict[str, str]], news: Sequence[str]) -> list[dict[str, str]]:
+    """The prompt, told of news to pass on (and to say who it came from)."""
+    if news:
+        messages[0]["content"] += (
+            "\nNews you heard lately; pass it on if it fits, saying who told you: " + news[0]
+        )
+    return messages
 
 
 GROUP_WINDOW = 4  # the latest lines a group line's prompt carries
@@ -151,13 +164,16 @@ def summary_messages(
     transcript: list[tuple[str, str]],
     others: Sequence[Person] = (),
 ) -> list[dict[str, str]]:
-    """What ``me`` writes down after talking with ``other``: from the latest
+    """What ``me`` writes down after talking with ``other``: from the first and the latest
     ``SUMMARY_LINES`` lines the other said (the whole talk when they said nothing), rated
     in the same answer (a last line ``Importance: N``, read by ``parse_rated``). After a
-    group (``others``, more than one), from the latest lines anyone else said, by name."""
+    group (``others``, more than one), from each one's first line and the latest lines, by
+    name."""
     if len(others) > 1:
         everyone = {str(p["name"]) for p in others}
-        heard_lines = [(a, t) for a, t in transcript if a in everyone][-GROUP_WINDOW:]
+        said = [(a, t) for a, t in transcript if a in everyone]
+        openers = [line for i, line in enumerate(said) if line[0] not in {a for a, _ in said[:i]}]
+        heard_lines = [line for line in said if line in openers or line in said[-GROUP_WINDOW:]]
         heard = "\n".join(f"{a}: {t}" for a, t in heard_lines) or "Nobody else spoke."
         return [
             {"role": "system", "content": f"You are {me['name']}."},
@@ -170,7 +186,8 @@ def summary_messages(
             },
         ]
     theirs = [text for author, text in transcript if author == other["name"]]
-    theirs = theirs[-SUMMARY_LINES:]
+    # Their first line (where news is told) and their latest.
+    theirs = theirs[:1] + theirs[1:][-SUMMARY_LINES:]
     if theirs:
         heard = f"{other['name']} said:\n" + "\n".join(f"- {t}" for t in theirs)
     else:
@@ -180,8 +197,8 @@ def summary_messages(
         {
             "role": "user",
             "content": f"You just talked with {other['name']}. {heard}\n"
-            "In a sentence or two, in the first person, write down what you want to remember. "
-            "Last line: Importance: N (0 trivial, 9 life-changing).",
+            "In a sentence or two, in the first person, write down what you want to remember "
+            "(news: who told you). Last line: Importance: N (0 trivial, 9 life-changing).",
         },
     ]
 

@@ -74,6 +74,10 @@ class TownAccess(Protocol):
 
     async def memories_by_embedding(self, embedding_ids: Sequence[str]) -> list[Memory]: ...
 
+    async def news(self, player_id: str, listener_ids: Sequence[str]) -> list[str]:
+        """The player's latest important memory from a talk none of the listeners had."""
+        ...
+
     async def touch_memories(self, memory_ids: Sequence[str], now: float) -> None:
         """The memories were just recalled (they count as recent again)."""
         ...

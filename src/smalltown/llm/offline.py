@@ -197,10 +197,20 @@ def _listed(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+_NEWS = re.compile(r"\btold (?:me|you) about (.+?[.!]?)(?=\s*$|\s+[A-Z])")
+
+
 def remember(other: str, transcript: Transcript) -> str:
     """What the offline brain writes down after a conversation, in plain sentences: who,
-    what about, and what they asked (no quotes, so memories of memories never nest)."""
+    what about, and what they asked (no quotes, so memories of memories never nest); news
+    they passed on ("... told me about X"), as X told by them."""
     theirs = [text for author, text in transcript if author == other]
+    speakers = {other, *re.split(r", | and ", other)}  # a group's "A, B and C"
+    for author, text in transcript:  # news passed on: kept, as told by whoever told it
+        news = _NEWS.search(text) if author in speakers else None
+        if news:
+            told = news.group(1).rstrip()
+            return f"{author} told me about {told}" + ("" if told.endswith((".", "!")) else ".")
     topics = _topics([text for _, text in transcript])[:3]
     asked = _topics([t for t in theirs if t.rstrip().endswith("?")], loosely=True)[:1]
     if asked:

@@ -35,6 +35,28 @@ async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) ->
     return {"found": True, "playerId": me, "otherPlayerId": other, **context}
 
 
+NEWS_IMPORTANCE = 6.0  # a memory this important is news worth passing on
+NEWS_SEARCHED = 50  # the player's latest memories looked through for news
+
+
+@internal_query
+async def news(ctx, playerId: str, listenerIds: list[str]) -> list[str]:
+    """The player's latest news for these listeners: its most recent important memory
+    (not a reflection) from a talk none of them took part in, so they have not heard it."""
+    memories = await ctx.db.query(
+        "memories", "playerId", eq={"playerId": playerId}, order="desc", limit=NEWS_SEARCHED
+    )
+    memories.sort(key=lambda m: m["_creationTime"], reverse=True)
+    for memory in memories:
+        data = memory["data"]
+        if data["type"] == "reflection" or memory["importance"] < NEWS_IMPORTANCE:
+            continue
+        if any(p in data.get("playerIds", []) for p in listenerIds):
+            continue
+        return [memory["description"]]
+    return []
+
+
 @internal_query
 async def memoriesByEmbedding(ctx, embeddingIds: list[str]) -> list[dict[str, Any]]:
     out = []

@@ -186,3 +186,46 @@ def test_an_agent_walking_past_a_conversation_joins_it():
         if sim.world.conversation_of(c["playerId"]) is not None:
             break
     assert sim.world.conversation_of(c["playerId"]).id == conversation
+
+
+def test_a_participant_invites_a_third_who_walks_over_and_takes_part():
+    sim = Sim()
+    a, b, conversation = talking_pair(sim)
+    human = sim.ok("join", {"tokenIdentifier": "ada"})
+    sim.place(human, 15, 9)
+    assert sim.ok("startConversation", {"playerId": a["playerId"], "invitee": human}) == (
+        conversation
+    )
+    group = sim.world.conversations[conversation]
+    assert group.participants[human].status == "invited"
+    sim.ok("acceptInvite", {"playerId": human, "conversationId": conversation})
+    for _ in range(40):
+        sim.run()
+        if group.participants[human].status == "participating":
+            break
+    assert group.participants[human].status == "participating"
+    me = sim.world.players[human].position
+    assert (
+        min(me.distance(sim.world.players[p].position) for p in (a["playerId"], b["playerId"])) < 2
+    )
+    # One who declines leaves the rest talking.
+    bo = sim.ok("join", {"tokenIdentifier": "bo"})
+    message, _ = sim.error("startConversation", {"playerId": b["playerId"], "invitee": human})
+    assert "already in a conversation" in message
+    sim.ok("startConversation", {"playerId": b["playerId"], "invitee": bo})
+    assert group.participants[bo].status == "invited"
+    sim.ok("rejectInvite", {"playerId": bo, "conversationId": conversation})
+    assert sim.world.conversation_of(bo) is None
+    assert set(group.participants) == {a["playerId"], b["playerId"], human}
+    assert sim.world.conversations[conversation] is group
+
+
+def test_an_invited_one_left_with_a_single_talker_ends_the_conversation():
+    sim = Sim()
+    a, b, conversation = talking_pair(sim)
+    human = sim.ok("join", {"tokenIdentifier": "ada"})
+    sim.ok("startConversation", {"playerId": a["playerId"], "invitee": human})
+    sim.ok("leaveConversation", {"playerId": b["playerId"], "conversationId": conversation})
+    assert conversation not in sim.world.conversations
+    for who in (a["playerId"], b["playerId"], human):
+        assert sim.world.conversation_of(who) is None

@@ -144,7 +144,7 @@ def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation)
         if other.human is not None or ctx.rng.random() < INVITE_ACCEPT_PROBABILITY:
             member.status = "walkingOver"
         else:
-            ctx.end_conversation(conversation)
+            ctx.leave_conversation(conversation, me)  # of two, that ends it
         return
     if member.status != "participating" or conversation.typing is not None:
         return

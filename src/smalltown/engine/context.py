@@ -54,6 +54,9 @@ class StepContext:
             agent.last_conversation = self.now
             if conversation.num_messages > 0:
                 agent.to_remember = conversation.id
+        talking = [m for m in conversation.participants.values() if m.status == "participating"]
+        if len(talking) < 2:
+            self.end_conversation(conversation)  # one left talking, to those on their way
 
     def end_conversation(self, conversation: Conversation) -> None:
         """Archive it; its agents will remember it and rest before the next one."""

@@ -67,10 +67,14 @@ def tick_conversations(ctx: StepContext, now: float) -> None:
         if len(members) < 2:
             ctx.end_conversation(conversation)
             continue
-        if len(members) > 2:  # a group: everyone in it is participating
+        if len(members) > 2:  # a group: those invited in walk up to it
             started = min(m.started or now for m in members)
             if now - started > MAX_CONVERSATION_MS + AGENT_OPERATION_TIMEOUT_MS:
                 ctx.end_conversation(conversation)
+                continue
+            for member in members:
+                if member.status != "participating" and conversation.id in world.conversations:
+                    _toward_group(ctx, conversation, member, now)
             continue
         a, b = members
         if "participating" in (a.status, b.status):
@@ -135,6 +139,51 @@ def join_group(ctx: StepContext, conversation: Conversation, player: Player) -> 
     stop(player)
     player.activity = None
     player.facing = facing_between(player.position, nearest.position, player.facing)
+
+
+def invite_to_group(ctx: StepContext, conversation: Conversation, invitee: Player) -> None:
+    """A participant asks ``invitee`` into their conversation: invited, then walking over."""
+    ctx.world.add_member(conversation, Participant(invitee.id, ctx.now, "invited"))
+
+
+def _toward_group(
+    ctx: StepContext, conversation: Conversation, member: Participant, now: float
+) -> None:
+    """One invited into a group: given up on after the invite timeout; walking over, it
+    heads for a free tile by the nearest member and, there, takes part."""
+    if now - member.invited > INVITE_TIMEOUT_MS:
+        ctx.leave_conversation(conversation, member.player_id)
+        return
+    if member.status != "walkingOver":
+        return
+    world = ctx.world
+    player = world.players[member.player_id]
+    talking = [
+        world.players[m.player_id]
+        for m in conversation.participants.values()
+        if m.status == "participating"
+    ]
+    nearest = min(talking, key=lambda p: (p.position.distance(player.position), p.id))
+    if player.position.distance(nearest.position) < CONVERSATION_DISTANCE + 0.5:
+        member.status, member.started = "participating", now
+        stop(player)
+        player.facing = facing_between(player.position, nearest.position, player.facing)
+        return
+    if goal(player).distance(nearest.position) < CONVERSATION_DISTANCE + 0.5:
+        return  # on its way
+    tile = nearest_free(
+        ctx.world_map,
+        nearest.position.tile(),
+        lambda t: (
+            ctx.world_map.inside(*t)
+            and not ctx.world_map.blocked(*t)
+            and not someone_near(ctx, t, player)
+        ),
+    )
+    if tile is None:
+        ctx.leave_conversation(conversation, member.player_id)  # nowhere to stand
+        return
+    walk_to(player, Point(float(tile[0]), float(tile[1])), now)
 
 
 def next_speaker(

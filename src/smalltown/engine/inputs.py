@@ -11,8 +11,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from smalltown.engine.constants import MAX_GROUP_SIZE
 from smalltown.engine.context import StepContext
-from smalltown.engine.conversations import join_group, start_conversation, why_not_join
+from smalltown.engine.conversations import (
+    invite_to_group,
+    join_group,
+    start_conversation,
+    why_not_join,
+)
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import stop, walk_to
 from smalltown.engine.pathfinding import occupied_tiles
@@ -161,6 +167,15 @@ def start(ctx: StepContext, args: dict[str, Any]) -> str:
     invitee = _player(ctx, args, "startConversation", key="invitee")
     if invitee.id == player.id:
         raise InputError("startConversation: you cannot invite yourself")
+    mine = ctx.world.conversation_of(player.id)
+    if mine is not None and mine.participants[player.id].status == "participating":
+        # Talking already: the invitee is asked into this conversation (a group).
+        if ctx.world.conversation_of(invitee.id) is not None:
+            raise InputError(f"startConversation: {invitee.id} is already in a conversation")
+        if len(mine.participants) >= MAX_GROUP_SIZE:
+            raise InputError(f"startConversation: {mine.id} is full ({MAX_GROUP_SIZE} people)")
+        invite_to_group(ctx, mine, invitee)
+        return mine.id
     for who in (player, invitee):
         if ctx.world.conversation_of(who.id) is not None:
             raise InputError(f"startConversation: {who.id} is already in a conversation")
@@ -183,7 +198,7 @@ def reject(ctx: StepContext, args: dict[str, Any]) -> None:
     conversation = _conversation(ctx, args, "rejectInvite", player)
     if conversation.participants[player.id].status != "invited":
         raise InputError(f"rejectInvite: {player.id} was not invited to {conversation.id}")
-    ctx.end_conversation(conversation)
+    ctx.leave_conversation(conversation, player.id)
 
 
 @handler("leaveConversation")

@@ -73,7 +73,8 @@ def test_a_summary_is_written_from_what_the_other_said():
     assert not any(f"line number {n:03d}" in asked for n in (1, 3, 5))
     long = text(summary_messages(MARISOL, TOBIAS, talk(30)))
     theirs = [n for n in range(0, 30, 2) if f"line number {n:03d}" in long]
-    assert theirs == list(range(0, 30, 2))[-SUMMARY_LINES:]
+    # Their first line (where news is told) and their latest ones.
+    assert theirs == [0, *list(range(0, 30, 2))[-SUMMARY_LINES:]]
     alone = text(summary_messages(MARISOL, TOBIAS, [("Marisol", "hello there")]))
     assert "Marisol: hello there" in alone  # they said nothing: the whole talk
 
@@ -126,3 +127,41 @@ def test_reflection_reads_only_the_latest_memories():
     assert worth_reflecting_on(memories(9.0, *[3.0] * REFLECTION_WINDOW)) == []
     # without ratings (an older store), every memory counts as notable
     assert len(worth_reflecting_on([{"_id": "a", "description": "b"}])) == 1
+
+
+INGRID = {"name": "Ingrid", "identity": "Ingrid mends nets on the quay."}
+
+
+def test_a_group_line_knows_everyone_and_news_goes_into_a_first_line_only():
+    lines = [("Tobias", "Morning, both."), ("Ingrid", "Nets are torn again.")]
+    group = text(
+        conversation_messages(
+            "continue",
+            MARISOL,
+            INGRID,
+            lines,
+            True,
+            [],
+            [INGRID, TOBIAS],
+            ["Kofi told me of a party."],
+        )
+    )
+    assert "Ingrid: Ingrid mends nets" in group and "Tobias: Tobias bakes rye" in group
+    assert "Answer Ingrid" in group and "Tobias: Morning, both." in group
+    assert "saying who told you: Kofi told me of a party." in group
+    later = [*lines, ("Marisol", "Oh dear."), ("Tobias", "Indeed.")]
+    news = ["Kofi told me of a party."]
+    again = text(
+        conversation_messages("continue", MARISOL, TOBIAS, later, True, [], [TOBIAS], news)
+    )
+    assert "News you heard" not in again  # a later line of two is told only the latest lines
+
+
+def test_a_group_summary_names_everyone_and_keeps_each_first_line():
+    lines = [("Ingrid", "Kofi told me about a party at five.")] + [
+        (("Tobias", "Ingrid")[n % 2], f"line number {n:03d}") for n in range(10)
+    ]
+    asked = text(summary_messages(MARISOL, INGRID, lines, [INGRID, TOBIAS]))
+    assert "You just talked with Ingrid and Tobias" in asked
+    assert "Ingrid: Kofi told me about a party at five." in asked  # her first line
+    assert "line number 009" in asked and "line number 002" not in asked

@@ -51,6 +51,7 @@ def test_every_command_has_a_handler_and_a_bare_smalltown_runs():
         "replay",
         "aitown",
         "bench",
+        "eval",
     ]
     assert top.parse_args([]).command is None  # main runs it as `run`
 

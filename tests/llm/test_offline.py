@@ -302,3 +302,14 @@ def test_handing_the_talk_back_is_not_asking_about_what_came_before():
 def test_a_topic_inside_a_wider_one_is_not_remembered_twice():
     talk = [("Kofi", "Someone keeps moving Bram's fishing stool."), ("Ingrid", "Oh!")]
     assert remember("Kofi", talk) == "I talked with Kofi about Bram's fishing stool."
+
+
+def test_news_heard_is_remembered_as_told_by_whoever_told_it():
+    told = "Good to see you again, Tobias. I remember Kofi told me about a party at the well."
+    assert remember("Marisol", [("Marisol", told), ("Tobias", "How lovely.")]) == (
+        "Marisol told me about a party at the well."
+    )
+    # In a group, the teller by name; the listener's own retelling is not news to them.
+    group = [("Tobias", "Kofi told me about a party at five."), ("Ingrid", "Oh?")]
+    assert remember("Ingrid and Wren", group).startswith("I talked with Ingrid and Wren")
+    assert remember("Tobias and Ingrid", group) == "Tobias told me about a party at five."

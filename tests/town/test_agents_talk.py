@@ -30,7 +30,7 @@ def small_map():
 
 
 class Town:
-    async def open(self, tmp_path, llm_url, embedder=None):
+    async def open(self, tmp_path, llm_url, embedder=None, residents=1):
         self.store = await open_store(f"sqlite:///{tmp_path}/talk.db")
         self.runtime = await Runtime.create(
             self.store, schema, Registry.from_package("smalltown.town")
@@ -44,7 +44,7 @@ class Town:
         self.worker = SchedulerWorker(self.runtime, poll_seconds=0.02)
         await self.worker.start()
         await fit_memory_index(self.store, self.embedder)  # no-op when it is unreachable
-        self.world_id = await create_world(self.store, small_map(), CHARACTERS[:1])
+        self.world_id = await create_world(self.store, small_map(), CHARACTERS[:residents])
         self.status = await self.store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": self.world_id})
         )

@@ -200,3 +200,26 @@ async def test_each_function_refuses_whoever_may_not_call_it(tmp_path, path):
             assert await _everything(store) == before, f"{path}: a stranger wrote"
     finally:
         await store.close()
+
+
+async def test_joining_a_conversation_is_for_your_own_player_only(tmp_path):
+    store = await open_store(f"sqlite:///{tmp_path}/authorization.db")
+    try:
+        runtime = await Runtime.create(store, schema, REGISTRY)
+        town = await _town(store, runtime)
+        join = {
+            "engineId": town.engine_id,
+            "name": "joinConversation",
+            "args": {"playerId": town.c, "conversationId": town.conversation},
+        }
+        before = await _everything(store)
+        with pytest.raises(FunctionError) as refused:
+            await runtime.mutation("world:sendWorldInput", join, Identity("user", "a"))
+        assert "is not yours" in str(refused.value)
+        assert await _everything(store) == before
+        # C may ask for C (a person's input; the engine then judges whether C is near).
+        await runtime.mutation("world:sendWorldInput", join, Identity("user", "c"))
+        inputs = await store.read(lambda tx: tx.query("inputs"))
+        assert inputs[-1]["name"] == "joinConversation"
+    finally:
+        await store.close()

@@ -1,5 +1,6 @@
 """A line of talk: what an agent says next in a conversation, from the LLM or, offline,
-from the brain's templates; with what it remembers of the other person."""
+from the brain's templates; with what it remembers of the other person, and news it heard
+elsewhere to pass on (with who told it, as its memory says)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMUnavailable
 
 log = logging.getLogger("smalltown.agents")
 REPLY_TOKENS = 120
+
+
+async def news_or_none(town: TownAccess, player_id: str, listeners: list[str]) -> list[str]:
+    """News the player could pass on to these listeners; none when it cannot be read."""
+    try:
+        return await town.news(player_id, listeners)
+    except Exception as exc:
+        log.warning("agent %s speaks without news: %s", town.agent_id, exc)
+        return []
 
 
 async def say_next_line(
@@ -32,8 +42,11 @@ async def say_next_line(
     me, other = context["me"], context["other"]
     transcript = [(author, text) for author, text in context["transcript"]]
     composer = llm.llm.composer
+    listeners = context.get("otherPlayerIds", [other_player_id])
+    # News it heard elsewhere goes into its first line, to be passed on.
+    news = await news_or_none(town, player_id, listeners) if first_line_of(me, transcript) else []
     if composer is not None:  # the offline brain: no prompt, lines from templates
-        memories = await recall_or_none(town, llm, player_id, other)
+        memories = news + await recall_or_none(town, llm, player_id, other)
         text = await composer.compose(
             kind, me, other, transcript, message_uuid, memories, embedder=llm.embedder
         )
@@ -51,7 +64,14 @@ async def say_next_line(
         )
         try:
             prompt = conversation_messages(
-                kind, me, other, transcript, context["metBefore"], memories
+                kind,
+                me,
+                other,
+                transcript,
+                context["metBefore"],
+                memories,
+                context.get("others", [other]),
+                news,
             )
             reply = await llm.chat(prompt, max_tokens=REPLY_TOKENS)
             text = usable_reply(reply.text, kind, llm.llm.description)

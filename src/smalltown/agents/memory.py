@@ -5,7 +5,8 @@ recency, each scaled to 0..1 and added. AI Town divides by (max - min) and so re
 when every score is equal (one memory, say); here an even set of scores counts as a tie
 at 1, never as NaN. Remembering writes a conversation down in the first person, rated (in
 the same answer; by a call of its own only when the answer had no rating) and embedded,
-then lets the agent reflect (``reflection.py``).
+then lets the agent reflect (``reflection.py``). A group's talk is remembered with
+everyone in it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from smalltown.agents.embeddings import embed
 from smalltown.agents.prompts import (
     importance_messages,
+    names,
     parse_importance,
     parse_rated,
     summary_messages,
@@ -31,6 +33,7 @@ log = logging.getLogger("smalltown.agents")
 RECENCY_PER_HOUR = 0.99
 HOUR_MS = 3_600_000
 MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
+OFFLINE_NEWS_IMPORTANCE = 7.0  # offline, news heard is rated worth passing on
 RECALLED = 2  # memories an agent brings to a conversation (its first line)
 
 
@@ -111,11 +114,14 @@ async def remember_conversation(town: TownAccess, llm: MeteredLLM, conversation_
     composer: Composer | None = OfflineBrain() if llm.llm is None else llm.llm.composer
     try:
         if composer is not None:  # offline: the gist, plainly
-            summary = composer.remember(other["name"], transcript)
-            importance = 5.0
+            group = context.get("others", [other])
+            summary = composer.remember(
+                names(group) if len(group) > 1 else other["name"], transcript
+            )
+            importance = OFFLINE_NEWS_IMPORTANCE if " told me about " in summary else 5.0
         else:
             assert llm.llm is not None
-            asked = summary_messages(me, other, transcript)
+            asked = summary_messages(me, other, transcript, context.get("others", [other]))
             answer = await llm.chat(asked, max_tokens=120)
             text, rated = parse_rated(answer.text)
             summary = usable_reply(text, "summary", llm.llm.description, 300)
@@ -136,7 +142,10 @@ async def remember_conversation(town: TownAccess, llm: MeteredLLM, conversation_
         {
             "type": "conversation",
             "conversationId": conversation_id,
-            "playerIds": [context["playerId"], context["otherPlayerId"]],
+            "playerIds": [
+                context["playerId"],
+                *context.get("otherPlayerIds", [context["otherPlayerId"]]),
+            ],
         },
     )
     try:

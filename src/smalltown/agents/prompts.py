@@ -35,6 +35,12 @@ def first_line_of(me: Person, transcript: Sequence[tuple[str, str]]) -> bool:
     return all(author != me["name"] for author, _ in transcript)
 
 
+def names(people: Sequence[Person]) -> str:
+    """``A``, ``A and B``, ``A, B and C``."""
+    said = [str(p["name"]) for p in people]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
 def conversation_messages(
     kind: str,
     me: Person,
@@ -42,12 +48,18 @@ def conversation_messages(
     transcript: list[tuple[str, str]],
     met_before: bool,
     memories: Sequence[str] = (),
+    others: Sequence[Person] = (),
+    news: Sequence[str] = (),
 ) -> list[dict[str, str]]:
     """Chat messages for the next line ``me`` says to ``other``.
 
     The speaker's first line in a conversation is told who both are, its plan, whether
     they met, what it remembers of the other, and the lines so far. Later lines are told
-    only the latest ``TRANSCRIPT_WINDOW`` lines: the talk has taken its course by then."""
+    only the latest ``TRANSCRIPT_WINDOW`` lines: the talk has taken its course by then.
+    With ``others`` (a group: everyone else in it, ``other`` first) it is told of all.
+    ``news``: what it heard elsewhere, to pass on with its source (first line only)."""
+    if len(others) > 1:
+        return with_news(group_messages(kind, me, list(others), transcript, memories), news)
     if not first_line_of(me, transcript):
         task = (
             f"you must go: say a short, warm goodbye to {other['name']}."
@@ -73,6 +85,47 @@ def conversation_messages(
     if memories:
         system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
     lines = "\n".join(f"{a}: {t}" for a, t in transcript[-TRANSCRIPT_WINDOW:])
+    user = f"So far:\n{lines}" if lines else "Nobody has spoken yet."
+    return with_news(
+        [{"role": "system", "content": system}, {"role": "user", "content": user}], news
+    )
+
+
+def with_news(messages: list[dict[str, str]], news: Sequence[str]) -> list[dict[str, str]]:
+    """The prompt, told of news to pass on (and to say who it came from)."""
+    if news:
+        messages[0]["content"] += (
+            "\nNews you heard lately; pass it on if it fits, saying who told you: " + news[0]
+        )
+    return messages
+
+
+GROUP_WINDOW = 4  # the latest lines a group line's prompt carries
+
+
+def group_messages(
+    kind: str,
+    me: Person,
+    others: list[Person],
+    transcript: list[tuple[str, str]],
+    memories: Sequence[str] = (),
+) -> list[dict[str, str]]:
+    """A line in a group: who everyone is, whose line it answers (``others[0]``), and the
+    latest ``GROUP_WINDOW`` lines; the speaker's memories on its first line."""
+    answered = others[0]["name"]
+    task = {
+        "start": f"You have just joined {names(others)}. Open the conversation.",
+        "continue": f"Answer {answered}, or bring in someone else by name.",
+        "leave": f"You need to go now. Say a short, warm goodbye to {names(others)}.",
+    }[kind]
+    who = "\n".join(f"- {p['name']}: {persona(p) or 'A neighbour.'}" for p in others)
+    system = (
+        f"You are {me['name']}, who lives in town, talking with several neighbours at once. "
+        f"{persona(me)}\nWith you:\n{who}\n{task} Answer in a sentence or two, as yourself."
+    )
+    if memories and first_line_of(me, transcript):
+        system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
+    lines = "\n".join(f"{a}: {t}" for a, t in transcript[-GROUP_WINDOW:])
     user = f"So far:\n{lines}" if lines else "Nobody has spoken yet."
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -106,13 +159,35 @@ def usable_reply(text: str, kind: str, source: str, max_chars: int = MAX_REPLY_C
 
 
 def summary_messages(
-    me: Person, other: Person, transcript: list[tuple[str, str]]
+    me: Person,
+    other: Person,
+    transcript: list[tuple[str, str]],
+    others: Sequence[Person] = (),
 ) -> list[dict[str, str]]:
-    """What ``me`` writes down after talking with ``other``: from the latest
+    """What ``me`` writes down after talking with ``other``: from the first and the latest
     ``SUMMARY_LINES`` lines the other said (the whole talk when they said nothing), rated
-    in the same answer (a last line ``Importance: N``, read by ``parse_rated``)."""
+    in the same answer (a last line ``Importance: N``, read by ``parse_rated``). After a
+    group (``others``, more than one), from each one's first line and the latest lines, by
+    name."""
+    if len(others) > 1:
+        everyone = {str(p["name"]) for p in others}
+        said = [(a, t) for a, t in transcript if a in everyone]
+        openers = [line for i, line in enumerate(said) if line[0] not in {a for a, _ in said[:i]}]
+        heard_lines = [line for line in said if line in openers or line in said[-GROUP_WINDOW:]]
+        heard = "\n".join(f"{a}: {t}" for a, t in heard_lines) or "Nobody else spoke."
+        return [
+            {"role": "system", "content": f"You are {me['name']}."},
+            {
+                "role": "user",
+                "content": f"You just talked with {names(others)}. What they said:\n{heard}\n"
+                "In a sentence or two, in the first person, write down what you want to "
+                "remember, and who told you what. Last line: Importance: N (0 trivial, 9 "
+                "life-changing).",
+            },
+        ]
     theirs = [text for author, text in transcript if author == other["name"]]
-    theirs = theirs[-SUMMARY_LINES:]
+    # Their first line (where news is told) and their latest.
+    theirs = theirs[:1] + theirs[1:][-SUMMARY_LINES:]
     if theirs:
         heard = f"{other['name']} said:\n" + "\n".join(f"- {t}" for t in theirs)
     else:
@@ -122,8 +197,8 @@ def summary_messages(
         {
             "role": "user",
             "content": f"You just talked with {other['name']}. {heard}\n"
-            "In a sentence or two, in the first person, write down what you want to remember. "
-            "Last line: Importance: N (0 trivial, 9 life-changing).",
+            "In a sentence or two, in the first person, write down what you want to remember "
+            "(news: who told you). Last line: Importance: N (0 trivial, 9 life-changing).",
         },
     ]
 

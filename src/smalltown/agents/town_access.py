@@ -22,7 +22,9 @@ Person = Persona
 
 class ConversationContext(TypedDict):
     me: Person
-    other: Person
+    other: Person  # the one answered (of two, the other)
+    others: NotRequired[list[Person]]  # everyone else in it, ``other`` first (a group's)
+    otherPlayerIds: NotRequired[list[str]]
     transcript: list[list[str]]  # [author name, text], oldest first
     metBefore: bool
 
@@ -71,6 +73,10 @@ class TownAccess(Protocol):
         ...
 
     async def memories_by_embedding(self, embedding_ids: Sequence[str]) -> list[Memory]: ...
+
+    async def news(self, player_id: str, listener_ids: Sequence[str]) -> list[str]:
+        """The player's latest important memory from a talk none of the listeners had."""
+        ...
 
     async def touch_memories(self, memory_ids: Sequence[str], now: float) -> None:
         """The memories were just recalled (they count as recent again)."""

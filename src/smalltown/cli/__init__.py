@@ -1,7 +1,7 @@
 """The front door: ``smalltown`` serves; ``smalltown bench ...`` measures.
 
 One module a command (``run``, ``worlds``, ``memories``, ``usage``, ``import_``, ``export``,
-``tables``, ``replay``, ``aitown``, ``bench``), each with ``NAME``, ``add_parser(sub,
+``tables``, ``replay``, ``aitown``, ``bench``, ``eval``), each with ``NAME``, ``add_parser(sub,
 settings)`` and ``handle(args, settings) -> exit code``; options several share are in
 ``options``, the usage table's columns in ``table``, long commands' progress lines in
 ``progress``.
@@ -19,6 +19,7 @@ from smalltown import __version__
 from smalltown.cli import (
     aitown,
     bench,
+    eval,
     export,
     import_,
     memories,
@@ -32,7 +33,7 @@ from smalltown.config import Settings
 
 DESCRIPTION = "The front door: ``smalltown`` serves; ``smalltown bench ...`` measures."
 #: the commands, in the order ``smalltown --help`` lists them
-COMMANDS = (run, worlds, memories, usage, import_, export, tables, replay, aitown, bench)
+COMMANDS = (run, worlds, memories, usage, import_, export, tables, replay, aitown, bench, eval)
 #: ``smalltown NAME`` → what runs it, given the parsed flags and the settings
 HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     command.NAME: command.handle for command in COMMANDS

@@ -14,6 +14,7 @@ from smalltown.engine.constants import (
     AGENT_OPERATION_TIMEOUT_MS,
     AWKWARD_SILENCE_MS,
     CONVERSATION_COOLDOWN_MS,
+    GROUP_LINES_EACH,
     INVITE_ACCEPT_PROBABILITY,
     INVITE_ATTEMPT_COOLDOWN_MS,
     MAX_CONVERSATION_MESSAGES,
@@ -22,7 +23,12 @@ from smalltown.engine.constants import (
     PLAYER_CONVERSATION_COOLDOWN_MS,
 )
 from smalltown.engine.context import StartedOperation, StepContext
-from smalltown.engine.conversations import start_conversation
+from smalltown.engine.conversations import (
+    join_group,
+    next_speaker,
+    start_conversation,
+    why_not_join,
+)
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import walk_to
 from smalltown.engine.pathfinding import regions, regions_from
@@ -67,7 +73,7 @@ def decide(ctx: StepContext, agent: Agent) -> None:
         now - agent.last_conversation < CONVERSATION_COOLDOWN_MS
     )
     if player.pathfinding is not None:
-        if not resting:
+        if not resting and not _maybe_join(ctx, agent):
             _maybe_invite(ctx, agent)
         return
     if player.activity is not None or resting:
@@ -79,6 +85,22 @@ def decide(ctx: StepContext, agent: Agent) -> None:
         return
     description, emoji = ACTIVITIES[ctx.rng.randrange(len(ACTIVITIES))]
     player.activity = Activity(description, emoji, now + ACTIVITY_MS)
+
+
+def _maybe_join(ctx: StepContext, agent: Agent) -> bool:
+    """Passing a conversation under way (someone has spoken), join it (the first by id)."""
+    world, now = ctx.world, ctx.now
+    if agent.last_invite_attempt is not None and (
+        now - agent.last_invite_attempt < INVITE_ATTEMPT_COOLDOWN_MS
+    ):
+        return False
+    me = world.players[agent.player_id]
+    for conversation in sorted(world.conversations.values(), key=lambda c: c.id):
+        if conversation.num_messages > 0 and why_not_join(ctx, conversation, me) is None:
+            agent.last_invite_attempt = now
+            join_group(ctx, conversation, me)
+            return True
+    return False
 
 
 def _maybe_invite(ctx: StepContext, agent: Agent) -> None:
@@ -122,9 +144,12 @@ def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation)
         if other.human is not None or ctx.rng.random() < INVITE_ACCEPT_PROBABILITY:
             member.status = "walkingOver"
         else:
-            ctx.end_conversation(conversation)
+            ctx.leave_conversation(conversation, me)  # of two, that ends it
         return
     if member.status != "participating" or conversation.typing is not None:
+        return
+    if len(conversation.participants) > 2:
+        _in_group(ctx, agent, conversation)
         return
     last = conversation.last_message
     if last is not None and now - last[1] < MESSAGE_COOLDOWN_MS:
@@ -143,6 +168,46 @@ def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation)
         kind = "continue"
     else:
         return
+    _speak(ctx, agent, conversation, kind, other_id)
+
+
+def _in_group(ctx: StepContext, agent: Agent, conversation: Conversation) -> None:
+    """A group's turn: the one ``next_speaker`` picks speaks; when it picked a person who
+    stays silent too long, the agents' pick. A member who has said enough says goodbye."""
+    now, me = ctx.now, agent.player_id
+    last = conversation.last_message
+    if last is not None and now - last[1] < MESSAGE_COOLDOWN_MS:
+        return
+    players = ctx.world.players
+    if last is None:
+        if conversation.creator != me:
+            return
+        speaker: str | None = me
+    else:
+        speaker = next_speaker(players, conversation, now, agents_only=False)
+        if speaker is not None and players[speaker].human is not None:
+            if now - last[1] <= AWKWARD_SILENCE_MS:
+                return  # the person was picked: their turn
+            speaker = next_speaker(players, conversation, now, agents_only=True)
+    if speaker != me:
+        return
+    started = conversation.participants[me].started or now
+    said_enough = conversation.said.get(me, 0) >= GROUP_LINES_EACH
+    if last is None:
+        kind = "start"
+    elif said_enough or now - started > MAX_CONVERSATION_MS:
+        kind = "leave"
+    else:
+        kind = "continue"
+    answering = last[0] if last is not None and last[0] != me else None
+    other_id = answering or min(p for p in conversation.participants if p != me)
+    _speak(ctx, agent, conversation, kind, other_id)
+
+
+def _speak(
+    ctx: StepContext, agent: Agent, conversation: Conversation, kind: str, other_id: str
+) -> None:
+    now, me = ctx.now, agent.player_id
     message_uuid = f"{conversation.id}/{conversation.num_messages}/{me}"
     conversation.typing = (me, message_uuid, now)
     start_operation(

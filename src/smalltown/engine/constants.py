@@ -26,3 +26,11 @@ ACTIVITY_MS = 60_000
 ACTIVITY_COOLDOWN_MS = 10_000
 AGENT_OPERATION_TIMEOUT_MS = 60_000  # an operation with no answer by then is dropped
 HUMAN_IDLE_TIMEOUT_MS = 5 * 60_000  # a human with no input for this long is removed
+
+# Groups (three or more; smalltown's own, AI Town's conversations have two)
+JOIN_DISTANCE = 3.0  # within this of a participant, a player may join their conversation
+MAX_GROUP_SIZE = 4  # a conversation takes no one more
+GROUP_LINES_EACH = 4  # in a group, a member says goodbye after this many lines
+ADDRESSED_WEIGHT = 3.0  # turn-taking: being named in the latest line
+MAX_RELEVANCE = 2.0  # turn-taking: the most having something to add counts
+QUIET_FULL_MS = 30_000  # turn-taking: silent this long counts in full

@@ -37,6 +37,27 @@ class StepContext:
     archived_conversations: list[dict[str, Any]] = field(default_factory=list)
     archived_players: list[dict[str, Any]] = field(default_factory=list)
 
+    def leave_conversation(self, conversation: Conversation, player_id: str) -> None:
+        """``player_id`` goes; a group goes on while two or more remain, else it ends."""
+        if len(conversation.participants) <= 2:
+            self.end_conversation(conversation)
+            return
+        self.world.remove_member(conversation, player_id)
+        conversation.left = (*conversation.left, player_id)
+        if conversation.typing is not None and conversation.typing[0] == player_id:
+            conversation.typing = None
+        for turns in (conversation.spoke, conversation.said, conversation.relevance):
+            turns.pop(player_id, None)
+        conversation.addressed = tuple(p for p in conversation.addressed if p != player_id)
+        agent = self.world.agent_of(player_id)
+        if agent is not None:
+            agent.last_conversation = self.now
+            if conversation.num_messages > 0:
+                agent.to_remember = conversation.id
+        talking = [m for m in conversation.participants.values() if m.status == "participating"]
+        if len(talking) < 2:
+            self.end_conversation(conversation)  # one left talking, to those on their way
+
     def end_conversation(self, conversation: Conversation) -> None:
         """Archive it; its agents will remember it and rest before the next one."""
         world = self.world
@@ -44,7 +65,8 @@ class StepContext:
         ids = list(conversation.participants)
         doc = conversation.to_doc()
         doc["ended"] = float(self.now)
-        doc["participants"] = ids
+        # Everyone who took part, those who left first included, so all remember all.
+        doc["participants"] = ids + [p for p in conversation.left if p not in ids]
         self.archived_conversations.append(doc)
         for player_id in ids:
             agent = world.agent_of(player_id)

@@ -7,11 +7,18 @@ checks that the caller owns it before an input is accepted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
+from smalltown.engine.constants import MAX_GROUP_SIZE
 from smalltown.engine.context import StepContext
-from smalltown.engine.conversations import start_conversation
+from smalltown.engine.conversations import (
+    invite_to_group,
+    join_group,
+    start_conversation,
+    why_not_join,
+)
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import stop, walk_to
 from smalltown.engine.pathfinding import occupied_tiles
@@ -122,7 +129,7 @@ def leave(ctx: StepContext, args: dict[str, Any]) -> None:
 def remove_player(ctx: StepContext, player: Player) -> None:
     conversation = ctx.world.conversation_of(player.id)
     if conversation is not None:
-        ctx.end_conversation(conversation)
+        ctx.leave_conversation(conversation, player.id)
     ctx.world.players.pop(player.id, None)
     ctx.archived_players.append(player.to_doc())  # as AI Town archives it: the player alone
     agent = ctx.world.agent_of(player.id)
@@ -160,6 +167,15 @@ def start(ctx: StepContext, args: dict[str, Any]) -> str:
     invitee = _player(ctx, args, "startConversation", key="invitee")
     if invitee.id == player.id:
         raise InputError("startConversation: you cannot invite yourself")
+    mine = ctx.world.conversation_of(player.id)
+    if mine is not None and mine.participants[player.id].status == "participating":
+        # Talking already: the invitee is asked into this conversation (a group).
+        if ctx.world.conversation_of(invitee.id) is not None:
+            raise InputError(f"startConversation: {invitee.id} is already in a conversation")
+        if len(mine.participants) >= MAX_GROUP_SIZE:
+            raise InputError(f"startConversation: {mine.id} is full ({MAX_GROUP_SIZE} people)")
+        invite_to_group(ctx, mine, invitee)
+        return mine.id
     for who in (player, invitee):
         if ctx.world.conversation_of(who.id) is not None:
             raise InputError(f"startConversation: {who.id} is already in a conversation")
@@ -182,13 +198,28 @@ def reject(ctx: StepContext, args: dict[str, Any]) -> None:
     conversation = _conversation(ctx, args, "rejectInvite", player)
     if conversation.participants[player.id].status != "invited":
         raise InputError(f"rejectInvite: {player.id} was not invited to {conversation.id}")
-    ctx.end_conversation(conversation)
+    ctx.leave_conversation(conversation, player.id)
 
 
 @handler("leaveConversation")
 def leave_conversation(ctx: StepContext, args: dict[str, Any]) -> None:
     player = _player(ctx, args, "leaveConversation")
-    ctx.end_conversation(_conversation(ctx, args, "leaveConversation", player))
+    conversation = _conversation(ctx, args, "leaveConversation", player)
+    ctx.leave_conversation(conversation, player.id)
+
+
+@handler("joinConversation")
+def join_conversation(ctx: StepContext, args: dict[str, Any]) -> None:
+    """A player near a conversation under way joins it (making, or growing, a group)."""
+    player = _player(ctx, args, "joinConversation")
+    conversation_id = _str(args, "conversationId", "joinConversation")
+    conversation = ctx.world.conversations.get(conversation_id)
+    if conversation is None:
+        raise InputError(f"joinConversation: no conversation {conversation_id} (it may have ended)")
+    problem = why_not_join(ctx, conversation, player)
+    if problem is not None:
+        raise InputError(f"joinConversation: {problem}")
+    join_group(ctx, conversation, player)
 
 
 @handler("startTyping")
@@ -209,11 +240,17 @@ def finish_message(ctx: StepContext, args: dict[str, Any]) -> None:
     player = _player(ctx, args, "finishSendingMessage")
     conversation = _conversation(ctx, args, "finishSendingMessage", player)
     uuid = _str(args, "messageUuid", "finishSendingMessage")
+    addressed, relevance = _turn_hints(args, conversation)
     if conversation.participants[player.id].status != "participating":
         raise InputError("finishSendingMessage: the conversation has not started yet")
     if conversation.typing is not None and conversation.typing[:2] != (player.id, uuid):
         raise InputError(f"finishSendingMessage: {conversation.typing[0]} holds the turn")
     conversation.typing = None
+    if len(conversation.participants) > 2:
+        conversation.spoke[player.id] = ctx.now
+        conversation.said[player.id] = conversation.said.get(player.id, 0) + 1
+        conversation.addressed = addressed
+        conversation.relevance = relevance
     conversation.last_message = (player.id, ctx.now)
     conversation.num_messages += 1
     _finish_operation(ctx, args)
@@ -227,7 +264,7 @@ def agent_finish_message(ctx: StepContext, args: dict[str, Any]) -> None:
     if args.get("leave"):
         conversation = ctx.world.conversations.get(args["conversationId"])
         if conversation is not None:
-            ctx.end_conversation(conversation)
+            ctx.leave_conversation(conversation, agent.player_id)
 
 
 @handler("agentFinishRememberConversation")
@@ -251,6 +288,35 @@ def agent_operation_failed(ctx: StepContext, args: dict[str, Any]) -> None:
         and conversation.typing[0] == agent.player_id
     ):
         conversation.typing = None
+        if len(conversation.participants) > 2:
+            # A group whose speaker could not speak ends: no one waits on a silent turn.
+            ctx.end_conversation(conversation)
+
+
+def _turn_hints(
+    args: dict[str, Any], conversation: Conversation
+) -> tuple[tuple[str, ...], dict[str, float]]:
+    """A line's ``addressed`` (player ids it names) and ``relevance`` ([player id, score]
+    pairs: how much each has to add), both optional, kept for the participants only."""
+    addressed = args.get("addressed", [])
+    relevance = args.get("relevance", [])
+    if not isinstance(addressed, list) or not all(isinstance(p, str) for p in addressed):
+        raise InputError("finishSendingMessage: addressed must be a list of player ids")
+    if not isinstance(relevance, list) or not all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and isinstance(pair[1], (int, float))
+        and not isinstance(pair[1], bool)
+        and math.isfinite(pair[1])
+        for pair in relevance
+    ):
+        raise InputError("finishSendingMessage: relevance must be [player id, number] pairs")
+    members = conversation.participants
+    return (
+        tuple(p for p in addressed if p in members),
+        {p: float(r) for p, r in relevance if p in members},
+    )
 
 
 def _finish_operation(ctx: StepContext, args: dict[str, Any]) -> None:

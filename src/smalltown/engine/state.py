@@ -2,10 +2,10 @@
 
 Game ids are strings ``p:N`` (players), ``a:N`` (agents), ``c:N`` (conversations), from one
 counter ``nextId``. Times are milliseconds. The document has AI Town's fields only, so an
-exported world imports into AI Town; what else a world keeps (when pairs last talked) is
-its *bookkeeping*, kept by the runner in a table of smalltown's own (``smalltownWorlds``)
-and added to the document, as ``smalltownRecentPairs``, only where smalltown's own tables
-hold a whole world (checkpoints, a world's first state).
+exported world imports into AI Town; what else a world keeps (when pairs last talked, a
+group's turn-taking) is its *bookkeeping*, kept by the runner in a table of smalltown's
+own (``smalltownWorlds``) and added to the document, as ``smalltownRecentPairs``, only
+where smalltown's own tables hold a whole world (checkpoints, a world's first state).
 """
 
 from __future__ import annotations
@@ -102,9 +102,35 @@ class Conversation:
     num_messages: int = 0
     typing: tuple[str, str, float] | None = None  # (player, message uuid, since)
     last_message: tuple[str, float] | None = None  # (author, timestamp)
+    # Turn-taking in a group of three or more (bookkeeping, not in AI Town's document):
+    spoke: dict[str, float] = field(default_factory=dict)  # when each last spoke
+    said: dict[str, int] = field(default_factory=dict)  # how many lines each has said
+    addressed: tuple[str, ...] = ()  # who the latest line named
+    relevance: dict[str, float] = field(default_factory=dict)  # how much each has to add
+    left: tuple[str, ...] = ()  # who took part and left before the end
 
     def other(self, player_id: str) -> str:
         return next(p for p in self.participants if p != player_id)
+
+    def turns_doc(self) -> dict[str, Any] | None:
+        """A group's turn-taking as bookkeeping; None when there is none to keep."""
+        if not (self.spoke or self.said or self.addressed or self.relevance or self.left):
+            return None
+        return {
+            "conversation": self.id,
+            "spoke": [[p, float(t)] for p, t in self.spoke.items()],
+            "said": [[p, float(n)] for p, n in self.said.items()],
+            "addressed": list(self.addressed),
+            "relevance": [[p, float(r)] for p, r in self.relevance.items()],
+            "left": list(self.left),
+        }
+
+    def load_turns(self, doc: dict[str, Any]) -> None:
+        self.spoke = {p: t for p, t in doc.get("spoke", [])}
+        self.said = {p: int(n) for p, n in doc.get("said", [])}
+        self.addressed = tuple(doc.get("addressed", []))
+        self.relevance = {p: r for p, r in doc.get("relevance", [])}
+        self.left = tuple(doc.get("left", []))
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -177,6 +203,15 @@ class World:
         for player_id in conversation.participants:
             self._conversation_of[player_id] = conversation.id
 
+    def add_member(self, conversation: Conversation, participant: Participant) -> None:
+        conversation.participants[participant.player_id] = participant
+        self._conversation_of[participant.player_id] = conversation.id
+
+    def remove_member(self, conversation: Conversation, player_id: str) -> None:
+        conversation.participants.pop(player_id, None)
+        if self._conversation_of.get(player_id) == conversation.id:
+            del self._conversation_of[player_id]
+
     def remove_conversation(self, conversation: Conversation) -> None:
         self.conversations.pop(conversation.id, None)
         for player_id in conversation.participants:
@@ -205,8 +240,16 @@ class World:
         return None if id is None else self.agents.get(id)
 
     def bookkeeping(self) -> list[dict[str, Any]]:
-        """What the world keeps beyond AI Town's document: when pairs last talked."""
-        return [{"pair": pair, "ended": float(ended)} for pair, ended in self.recent_pairs.items()]
+        """What the world keeps beyond AI Town's document: when pairs last talked, and
+        whose turn it may be in each group conversation."""
+        kept: list[dict[str, Any]] = [
+            {"pair": pair, "ended": float(ended)} for pair, ended in self.recent_pairs.items()
+        ]
+        for conversation in self.conversations.values():
+            turns = conversation.turns_doc()
+            if turns is not None:
+                kept.append(turns)
+        return kept
 
     def to_document(self, bookkeeping: bool = False) -> dict[str, Any]:
         """AI Town's ``worlds`` document; with ``bookkeeping``, the whole world (for
@@ -275,7 +318,10 @@ class World:
             )
         pairs = doc.get("smalltownRecentPairs", []) if recent_pairs is None else recent_pairs
         for entry in pairs:
-            world.recent_pairs[entry["pair"]] = entry["ended"]
+            if "pair" in entry:
+                world.recent_pairs[entry["pair"]] = entry["ended"]
+            elif (conversation := world.conversations.get(entry["conversation"])) is not None:
+                conversation.load_turns(entry)
         for entry in doc.get("historicalLocations", []):
             world.historical_locations[entry["playerId"]] = bytes(entry["location"])
         return world

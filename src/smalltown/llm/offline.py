@@ -243,11 +243,21 @@ def _mine(topic: str, me: str) -> str:
     return re.sub(rf"\b{re.escape(base_name(me))}'s\b", "my", topic) if me else topic
 
 
+_NEWS = re.compile(r"\btold (?:me|you) about (.+?[.!]?)(?=\s*$|\s+[A-Z])")
+
+
 def remember(other: str, transcript: Transcript) -> str:
     """What the offline brain writes down after a conversation, in plain sentences: who,
-    what about, and what they asked (no quotes, so memories of memories never nest)."""
-    theirs = [text for author, text in transcript if author == other]
-    me = next((author for author, _ in transcript if author != other), "")
+    what about, and what they asked (no quotes, so memories of memories never nest); news
+    they passed on ("... told me about X"), as X told by them."""
+    speakers = {other, *re.split(r", | and ", other)}  # a group's "A, B and C"
+    theirs = [text for author, text in transcript if author in speakers]
+    for author, text in transcript:  # news passed on: kept, as told by whoever told it
+        news = _NEWS.search(text) if author in speakers else None
+        if news:
+            told = news.group(1).rstrip()
+            return f"{author} told me about {told}" + ("" if told.endswith((".", "!")) else ".")
+    me = next((author for author, _ in transcript if author not in speakers), "")
     topics = [_mine(t, me) for t in _topics([text for _, text in transcript])[:3]]
     asked = _topics([q for q in map(_question_in, theirs) if q], loosely=True)[:1]
     asked = [_mine(t, me) for t in asked]

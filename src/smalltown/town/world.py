@@ -121,8 +121,15 @@ async def playerDetails(ctx, worldId: str, playerId: str) -> dict[str, Any]:
         "participatedTogether", "conversation", eq={"worldId": worldId, "player1": playerId}
     )
     edges.sort(key=lambda e: e["ended"], reverse=True)
+    # A group's conversation has an edge per other member: one row for it, naming all.
+    others: dict[str, list[str]] = {}
+    latest = []
+    for edge in edges:
+        if edge["conversationId"] not in others:
+            latest.append(edge)
+        others.setdefault(edge["conversationId"], []).append(edge["player2"])
     past = []
-    for edge in edges[:PAST_CONVERSATIONS]:
+    for edge in latest[:PAST_CONVERSATIONS]:
         messages = await ctx.db.query(
             "messages",
             "conversationId",
@@ -131,7 +138,9 @@ async def playerDetails(ctx, worldId: str, playerId: str) -> dict[str, Any]:
         past.append(
             {
                 "id": edge["conversationId"],
-                "with": names.get(edge["player2"], edge["player2"]),
+                "with": " and ".join(
+                    sorted(names.get(p, p) for p in others[edge["conversationId"]])
+                ),
                 "ended": edge["ended"],
                 "messages": [
                     {"authorName": names.get(m["author"], m["author"]), "text": m["text"]}

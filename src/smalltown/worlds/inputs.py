@@ -7,6 +7,7 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, Identity
 from smalltown.store import Transaction
+from smalltown.worlds.turns import turn_hints
 
 #: inputs a person sends for the player they play (checked against their token)
 HUMAN_INPUTS = frozenset(
@@ -16,6 +17,7 @@ HUMAN_INPUTS = frozenset(
         "acceptInvite",
         "rejectInvite",
         "leaveConversation",
+        "joinConversation",
         "startTyping",
         "finishSendingMessage",
         "leave",
@@ -85,7 +87,8 @@ async def record_message(
     finish: tuple[str, dict[str, Any]],
 ) -> None:
     """Write a message's words and, in the same transaction, the input that tells the
-    engine it was sent (``finish``: the input's name and its extra arguments)."""
+    engine it was sent (``finish``: the input's name and its extra arguments; in a group,
+    with whose turn the line suggests, ``turns.py``)."""
     status = await db.first("worldStatus", "worldId", eq={"worldId": world_id})
     if status is None:
         raise ConvexError(f"no world {world_id!r}")
@@ -100,9 +103,10 @@ async def record_message(
         },
     )
     name, extra = finish
+    hints = await turn_hints(db, world_id, conversation_id, author, text)
     await insert_input(
         db,
         status["engineId"],
         name,
-        {"conversationId": conversation_id, "messageUuid": message_uuid, **extra},
+        {"conversationId": conversation_id, "messageUuid": message_uuid, **extra, **hints},
     )

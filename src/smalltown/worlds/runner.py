@@ -422,19 +422,20 @@ async def _save(
             await _describe(tx, world_id, item, outcome["value"])
     for conversation in result.archived_conversations:
         await tx.insert("archivedConversations", {"worldId": world_id, **conversation})
-        a, *rest = conversation["participants"]
-        for b in rest:
-            for p1, p2 in ((a, b), (b, a)):
-                await tx.insert(
-                    "participatedTogether",
-                    {
-                        "worldId": world_id,
-                        "conversationId": conversation["id"],
-                        "player1": p1,
-                        "player2": p2,
-                        "ended": conversation["ended"],
-                    },
-                )
+        everyone = conversation["participants"]
+        for i, a in enumerate(everyone):  # every pair, a group's too
+            for b in everyone[i + 1 :]:
+                for p1, p2 in ((a, b), (b, a)):
+                    await tx.insert(
+                        "participatedTogether",
+                        {
+                            "worldId": world_id,
+                            "conversationId": conversation["id"],
+                            "player1": p1,
+                            "player2": p2,
+                            "ended": conversation["ended"],
+                        },
+                    )
     for player in result.archived_players:
         await tx.insert("archivedPlayers", {"worldId": world_id, **player})
     if schedule is not None:

@@ -1,5 +1,5 @@
-"""``agent/conversation:*``: what an agent knows when it speaks: who the two are, what has
-been said, and whether they have met."""
+"""``agent/conversation:*``: what an agent knows when it speaks: who the others are (two
+people, or a group's every member), what has been said, and whether they have met."""
 
 from __future__ import annotations
 
@@ -35,22 +35,36 @@ async def conversation_context(
     messages = await db.query(
         "messages", "conversationId", eq={"worldId": world_id, "conversationId": conversation_id}
     )
+    members = await _members(db, world, world_id, conversation_id)
+    speakers = {player_id, other_player_id, *members}
     met = await db.first(
         "participatedTogether",
         "edge",
         eq={"worldId": world_id, "player1": player_id, "player2": other_player_id},
     )
+    others = [other_player_id, *(p for p in members if p not in (player_id, other_player_id))]
     return {
         "me": person(player_id),
         "other": person(other_player_id),
-        # Only the two speakers' lines: a row by anyone else has no place in their prompts.
+        "others": [person(p) for p in others],
+        "otherPlayerIds": others,
+        # Only the participants' lines: a row by anyone else has no place in their prompts.
         "transcript": [
-            [person(m["author"])["name"], m["text"]]
-            for m in messages
-            if m["author"] in (player_id, other_player_id)
+            [person(m["author"])["name"], m["text"]] for m in messages if m["author"] in speakers
         ],
         "metBefore": met is not None,
     }
+
+
+async def _members(db, world: dict[str, Any], world_id: str, conversation_id: str) -> list[str]:
+    """Who is in the conversation: now, or when it ended."""
+    for conversation in world.get("conversations", []):
+        if conversation["id"] == conversation_id:
+            return [p["playerId"] for p in conversation["participants"]]
+    archived = await db.first(
+        "archivedConversations", "worldId", eq={"worldId": world_id, "id": conversation_id}
+    )
+    return list(archived["participants"]) if archived is not None else []
 
 
 @internal_query

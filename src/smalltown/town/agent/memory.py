@@ -20,12 +20,41 @@ async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) ->
     archived = await ctx.db.first(
         "archivedConversations", "worldId", eq={"worldId": worldId, "id": conversationId}
     )
-    if agent is None or archived is None:
+    # One who left a group remembers it while the others talk on.
+    live = next((c for c in world["conversations"] if c["id"] == conversationId), None)
+    if agent is None or (archived is None and live is None):
         return {"found": False}
     me = agent["playerId"]
-    other = next((p for p in archived["participants"] if p != me), me)
+    members = (
+        list(archived["participants"])
+        if archived is not None
+        else [p["playerId"] for p in (live or {}).get("participants", [])]
+    )
+    other = next((p for p in members if p != me), me)
     context = await conversation_context(ctx.db, worldId, me, other, conversationId)
     return {"found": True, "playerId": me, "otherPlayerId": other, **context}
+
+
+NEWS_IMPORTANCE = 6.0  # a memory this important is news worth passing on
+NEWS_SEARCHED = 50  # the player's latest memories looked through for news
+
+
+@internal_query
+async def news(ctx, playerId: str, listenerIds: list[str]) -> list[str]:
+    """The player's latest news for these listeners: its most recent important memory
+    (not a reflection) from a talk none of them took part in, so they have not heard it."""
+    memories = await ctx.db.query(
+        "memories", "playerId", eq={"playerId": playerId}, order="desc", limit=NEWS_SEARCHED
+    )
+    memories.sort(key=lambda m: m["_creationTime"], reverse=True)
+    for memory in memories:
+        data = memory["data"]
+        if data["type"] == "reflection" or memory["importance"] < NEWS_IMPORTANCE:
+            continue
+        if any(p in data.get("playerIds", []) for p in listenerIds):
+            continue
+        return [memory["description"]]
+    return []
 
 
 @internal_query

@@ -108,6 +108,11 @@ class OperationAccess:
             "memoryEmbeddings", "embedding", vector, limit=limit, filter={"playerId": player_id}
         )
 
+    async def news(self, player_id: str, listener_ids: Sequence[str]) -> list[str]:
+        return await self.ctx.run_query(
+            "agent/memory:news", {"playerId": player_id, "listenerIds": list(listener_ids)}
+        )
+
     async def memories_by_embedding(self, embedding_ids: Sequence[str]) -> list[Memory]:
         return await self.ctx.run_query(
             "agent/memory:memoriesByEmbedding", {"embeddingIds": list(embedding_ids)}

@@ -2,10 +2,11 @@
 // The details panel: who the selected person is, what they say now, said before and remember.
 // Their conversation now is live; past ones come with every line; a resident's memories too.
 import { byId, element } from "./dom.js";
-import { describe } from "./state.js";
+import { describe, myConversation, othersIn } from "./state.js";
 
 /** @import { PageState } from "./state.js" */
 
+const MAX_GROUP = 4;  // the engine's MAX_GROUP_SIZE: a full conversation takes no one more
 const opened = new Set();  // past conversations left open survive the panel's re-renders
 
 /** @param {{authorName: string, text: string}[]} messages */
@@ -25,9 +26,10 @@ function ago(ms) {
 
 /**
  * @param {PageState} state
- * @param {{invite: () => void, follow: () => void}} actions the panel's buttons
+ * @param {{invite: () => void, follow: () => void, join: (conversationId: string) => void}}
+ *   actions the panel's buttons
  */
-export function renderDetails(state, { invite, follow }) {
+export function renderDetails(state, { invite, follow, join }) {
   const details = byId("details", HTMLElement);
   const world = state.world;
   if (!state.selected || !world) {
@@ -61,18 +63,25 @@ export function renderDetails(state, { invite, follow }) {
     buttons.push(element("button", { type: "button", id: "invite", onclick: invite },
                          "Invite to talk"));
   }
+  const talking = conversation
+    && conversation.participants.every((p) => p.status.kind === "participating");
+  if (state.me && id !== state.me && talking && !myConversation(state)
+      && conversation.participants.length < MAX_GROUP) {
+    buttons.push(element("button", { type: "button", id: "join-conversation",
+                                     title: "walk up to them first",
+                                     onclick: () => join(conversation.id) },
+                         "Join the conversation"));
+  }
   parts.push(element("div", { class: "buttons" }, ...buttons));
 
   if (conversation) {
-    const other = conversation.participants.find((p) => p.playerId !== id);
-    const otherDesc = other ? describe(state, other.playerId) : null;
     const lines = state.transcripts.get(conversation.id) || [];
     // Your own conversation's lines are in the conversation panel above: not twice.
     const yours = Boolean(state.me) && conversation.participants.some(
       (p) => p.playerId === state.me);
     parts.push(element("section", { class: "current", id: "current-conversation" },
       element("h3", { title: "follow them on the map", onclick: follow, class: "link" },
-              `Talking with ${otherDesc ? otherDesc.name : "someone"} now`),
+              `Talking with ${othersIn(state, conversation, id)} now`),
       yours ? element("p", { class: "hint" }, "Your conversation: its lines are above.")
         : lines.length ? transcript(lines)
         : element("p", { class: "hint" }, conversation.isTyping ? "…" : "Nothing said yet.")));

@@ -62,6 +62,20 @@ export function describe(state, playerId) {
 }
 
 /**
+ * The names of a conversation's participants other than `playerId`: "A", "A and B", "A, B and C".
+ * @param {PageState} state
+ * @param {Conversation} conversation
+ * @param {string | null} playerId
+ */
+export function othersIn(state, conversation, playerId) {
+  const names = conversation.participants.filter((p) => p.playerId !== playerId)
+    .map((p) => { const d = describe(state, p.playerId); return d ? d.name : p.playerId; });
+  if (names.length === 0) return "someone";
+  return names.length === 1 ? names[0]
+    : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+}
+
+/**
  * The conversation this browser's player is in (invited, walking over or talking).
  * @param {PageState} state
  * @returns {Conversation | null}

@@ -2,7 +2,7 @@
 // The conversation panel: accept or decline an invitation, read the lines, say something.
 // Others see "typing…" while you write.
 import { byId } from "./dom.js";
-import { describe, myConversation } from "./state.js";
+import { describe, myConversation, othersIn } from "./state.js";
 
 /**
  * @import { TownFeed } from "./feed.js"
@@ -71,12 +71,14 @@ export class TalkPanel {
     const mine = conversation && conversation.participants.find((p) => p.playerId === state.me);
     byId("talk", HTMLElement).hidden = !mine;
     if (!conversation || !mine) return;
-    const other = conversation.participants.find((p) => p.playerId !== state.me);
-    const otherDesc = other ? describe(state, other.playerId) : null;
-    const otherName = other ? (otherDesc && otherDesc.name) || other.playerId : "someone";
+    // Two people, or a group: everyone else by name, and whoever is typing.
+    const otherName = othersIn(state, conversation, state.me);
     const kind = mine.status.kind;
-    const typing = conversation.isTyping && conversation.isTyping.playerId !== state.me
-      ? ` ${otherName} is typing…` : "";
+    const typist = conversation.isTyping && conversation.isTyping.playerId !== state.me
+      ? describe(state, conversation.isTyping.playerId) : null;
+    const typing = typist ? ` ${typist.name} is typing…`
+      : conversation.isTyping && conversation.isTyping.playerId !== state.me
+        ? " Someone is typing…" : "";
     byId("talk-state", HTMLElement).textContent = {
       invited: `${otherName} invites you to talk.`,
       walkingOver: `Walking over to ${otherName}…`,

@@ -56,6 +56,8 @@ function showDetails() {
   renderDetails(state, {
     invite: () => feed.sendInput("startConversation", { playerId: state.me,
                                                         invitee: state.selected }),
+    join: (conversationId) => feed.sendInput("joinConversation", { playerId: state.me,
+                                                                   conversationId }),
     follow: () => {
       state.following = !state.following;
       showDetails();

@@ -1,0 +1,210 @@
+"""``smalltown eval diffusion``: does news travel? One resident is told of a party at a
+place and a time; the town then runs, fast, and at the end we count who knows of it and
+who is there.
+
+After Generative Agents' party (there, one agent planned a party, and the others heard
+of it through conversations and some came). Here the news starts as one memory of the
+first resident, "<host> told me ...", important enough to be passed on (``news`` in
+``town/agent/memory.py``); residents pass on what they heard in their first line of a
+later talk, and remember where it came from. The world runs as the server runs it (a
+real store, the durable scheduler, the world runner), its clock driven step by step as
+fast as the agents' operations finish, so game time is not wall time.
+
+Who *knows*: residents with a memory that mentions the party's keyword. Who *turned up*:
+residents within ``ARRIVED_TILES`` of the place when the run ends (the party's time).
+Residents do not yet plan their day around what they heard, so turning up is chance;
+the figure is printed to show it, not to claim it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smalltown.engine.constants import STEP_MS
+from smalltown.engine.world_map import WorldMap
+from smalltown.llm import LLM, Embedder
+from smalltown.runtime import Registry, Runtime
+from smalltown.runtime.context import SCHEDULED
+from smalltown.runtime.scheduler import SchedulerWorker
+from smalltown.store import Store, open_store
+from smalltown.town.defaults import many_characters, town_map
+from smalltown.town.schema import schema
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.runner import WorldRunner
+
+KEYWORD = "party"
+EVENT = "a party at the well in the square at five this afternoon; everyone is welcome"
+ARRIVED_TILES = 4.0
+SEED_IMPORTANCE = 8.0
+
+
+@dataclass
+class Diffusion:
+    """What one run found."""
+
+    residents: int
+    knew: list[str]  # names, the first told first
+    heard: dict[str, str]  # each knower's name → its first memory of the party
+    residents_names: list[str]
+    turned_up: list[str]
+    game_minutes: float
+    lines: int
+    conversations: int
+
+    @property
+    def share(self) -> float:
+        return len(self.knew) / self.residents
+
+    def lines_of_report(self) -> list[str]:
+        return [
+            f"residents: {self.residents}, game time: {self.game_minutes:.0f} min, "
+            f"lines said: {self.lines}, conversations: {self.conversations}",
+            f"knew of the party: {len(self.knew)} of {self.residents} "
+            f"({self.share:.0%}): {', '.join(self.knew)}",
+            f"turned up: {len(self.turned_up)}"
+            + (f": {', '.join(self.turned_up)}" if self.turned_up else ""),
+            *(f"  {name} remembers: {memory}" for name, memory in self.heard.items()),
+        ]
+
+
+async def run_diffusion(
+    llm: LLM,
+    embedder: Embedder,
+    *,
+    residents: int = 5,
+    game_minutes: float = 60.0,
+    world_map: WorldMap | None = None,
+    database: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Diffusion:
+    """Tell the first resident of the party, run the town ``game_minutes``, count."""
+    with tempfile.TemporaryDirectory() as scratch:
+        store = await open_store(database or f"sqlite:///{Path(scratch) / 'diffusion.db'}")
+        worker = None
+        try:
+            runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+            runtime.extensions["llm"] = llm
+            runtime.extensions["embedder"] = embedder
+            worker = SchedulerWorker(runtime, poll_seconds=0.02)
+            await worker.start()
+            await fit_memory_index(store, embedder)
+            chosen_map = world_map or town_map()
+            world_id = await create_world(store, chosen_map, many_characters(residents))
+            status = await store.read(
+                lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+            )
+            assert status is not None
+            clock = [status["lastViewed"]]
+            town = _Driven(store, world_id, WorldRunner(runtime, clock=lambda: clock[0]), clock)
+            await town.step()  # the residents arrive
+            players = await town.names()
+            ids = list(players)
+            first, host = ids[0], ids[1 % len(ids)]
+            told = f"{players[host]} told me about {EVENT}."
+            (vector,) = await embedder.embed([told])
+            await store.run(lambda tx: _seed(tx, first, host, told, vector))
+            steps = round(game_minutes * 60_000 / STEP_MS)
+            for n in range(steps):
+                await town.step()
+                if progress is not None and (n + 1) % 60 == 0:
+                    progress(f"{(n + 1) * STEP_MS / 60_000:.0f} of {game_minutes:.0f} game min")
+            memories = await store.read(lambda tx: tx.query("memories"))
+            memories.sort(key=lambda m: m["_creationTime"])
+            heard: dict[str, str] = {}
+            for m in memories:
+                if KEYWORD in str(m["description"]).lower() and m["data"]["type"] != "reflection":
+                    heard.setdefault(m["playerId"], str(m["description"]))
+            knowing = set(heard)
+            world = await town.world()
+            place = (chosen_map.width / 2, chosen_map.height / 2)
+            there = {
+                p["id"]
+                for p in world["players"]
+                if math.dist((p["position"]["x"], p["position"]["y"]), place) <= ARRIVED_TILES
+            }
+            messages = await store.read(lambda tx: tx.query("messages"))
+            archived = await store.read(lambda tx: tx.query("archivedConversations"))
+            return Diffusion(
+                residents=len(ids),
+                knew=[players[p] for p in ids if p in knowing],
+                heard={players[p]: heard[p] for p in ids if p in knowing},
+                residents_names=[players[p] for p in ids],
+                turned_up=[players[p] for p in ids if p in knowing and p in there],
+                game_minutes=steps * STEP_MS / 60_000,
+                lines=len(messages),
+                conversations=len(archived),
+            )
+        finally:
+            if worker is not None:
+                await worker.close()
+            await store.close()
+
+
+async def _seed(tx, player_id: str, host: str, told: str, vector: list[float]) -> None:
+    embedding_id = await tx.insert("memoryEmbeddings", {"playerId": player_id, "embedding": vector})
+    await tx.insert(
+        "memories",
+        {
+            "playerId": player_id,
+            "description": told,
+            "embeddingId": embedding_id,
+            "importance": SEED_IMPORTANCE,
+            "lastAccess": 0.0,
+            "data": {
+                "type": "conversation",
+                "conversationId": "told",
+                "playerIds": [player_id, host],
+            },
+        },
+    )
+
+
+class _Driven:
+    """A world stepped by hand: each step its game clock moves one step, and the step's
+    agent operations finish before the next."""
+
+    def __init__(
+        self, store: Store, world_id: str, runner: WorldRunner, clock: list[float]
+    ) -> None:
+        self.store, self.world_id, self.runner, self.clock = store, world_id, runner, clock
+
+    async def status(self) -> dict[str, Any]:
+        found = await self.store.read(
+            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": self.world_id})
+        )
+        assert found is not None
+        return found
+
+    async def world(self) -> dict[str, Any]:
+        found = await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
+        assert found is not None
+        return found
+
+    async def names(self) -> dict[str, str]:
+        """Residents' player ids → names, in the order they came."""
+        world = await self.world()
+        rows = await self.store.read(lambda tx: tx.query("playerDescriptions"))
+        named = {r["playerId"]: r["name"] for r in rows}
+        return {a["playerId"]: named.get(a["playerId"], a["playerId"]) for a in world["agents"]}
+
+    async def step(self) -> None:
+        status = await self.status()
+        self.clock[0] += STEP_MS
+        await self.store.run(lambda tx: tx.patch(status["_id"], {"lastViewed": self.clock[0]}))
+        await self.runner.step_world(self.world_id)
+        while not await self.store.read(_idle):
+            await asyncio.sleep(0.01)  # the step's operations run in the scheduler
+
+
+async def _idle(tx) -> bool:
+    for kind in ("pending", "inProgress"):
+        if await tx.first(SCHEDULED, "by_state_time", eq={"state.kind": kind}) is not None:
+            return False
+    return True

@@ -26,6 +26,7 @@ from smalltown.engine.conversations import start_conversation
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import walk_to
 from smalltown.engine.pathfinding import regions, regions_from
+from smalltown.engine.plans import follow, plan_wanted, replan
 from smalltown.engine.state import Activity, Agent, Conversation, Operation, Player, pair_key
 
 ACTIVITIES = (
@@ -61,6 +62,10 @@ def decide(ctx: StepContext, agent: Agent) -> None:
     if agent.to_remember is not None:
         start_operation(ctx, agent, "rememberConversation", {"conversationId": agent.to_remember})
         return
+    wanted = plan_wanted(ctx, agent)
+    if wanted is not None:
+        start_operation(ctx, agent, "makePlan", wanted)
+        return
     if player.activity is not None and player.activity.until > now:
         return
     resting = agent.last_conversation is not None and (
@@ -68,6 +73,10 @@ def decide(ctx: StepContext, agent: Agent) -> None:
     )
     if player.pathfinding is not None:
         if not resting:
+            _maybe_invite(ctx, agent)
+        return
+    if follow(ctx, agent, player):  # the day's plan says where to be and what to do
+        if not resting and player.pathfinding is None:
             _maybe_invite(ctx, agent)
         return
     if player.activity is not None or resting:
@@ -121,6 +130,7 @@ def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation)
         other = ctx.world.players[other_id]
         if other.human is not None or ctx.rng.random() < INVITE_ACCEPT_PROBABILITY:
             member.status = "walkingOver"
+            replan(ctx, agent, f"invitation:{other_id}")
         else:
             ctx.end_conversation(conversation)
         return

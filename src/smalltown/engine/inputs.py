@@ -15,6 +15,7 @@ from smalltown.engine.conversations import start_conversation
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import stop, walk_to
 from smalltown.engine.pathfinding import occupied_tiles
+from smalltown.engine.plans import set_plan
 from smalltown.engine.state import Agent, Conversation, Player
 
 
@@ -234,6 +235,14 @@ def agent_finish_message(ctx: StepContext, args: dict[str, Any]) -> None:
 def agent_finish_remember(ctx: StepContext, args: dict[str, Any]) -> None:
     agent = _agent(ctx, args, "agentFinishRememberConversation")
     agent.to_remember = None
+    _finish_operation(ctx, args)
+
+
+@handler("agentFinishPlan")
+def agent_finish_plan(ctx: StepContext, args: dict[str, Any]) -> None:
+    """A ``makePlan`` answer: today's plan, or the current item's steps (``plans.py``)."""
+    agent = _agent(ctx, args, "agentFinishPlan")
+    set_plan(ctx, agent, args)
     _finish_operation(ctx, args)
 
 

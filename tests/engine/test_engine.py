@@ -37,17 +37,6 @@ class Sim:
         self.number = 0
         self.operations = []
         self.archived = []
-        self.to_fail = []  # plans asked for: these tests' agents get none (see test_plans)
-
-    def _unplanned(self):
-        """Inputs failing the plans asked for last step: agents keep busy as without."""
-        out = []
-        for op in self.to_fail:
-            self.number += 1
-            args = {"agentId": op.args["agentId"], "operationId": op.operation_id}
-            out.append(Input(self.number, "agentOperationFailed", args))
-        self.to_fail = []
-        return out
 
     def run(self, *inputs, steps=1):
         """Apply inputs in the first step; return their results in order."""
@@ -60,7 +49,7 @@ class Sim:
             out = step(
                 self.world,
                 self.map,
-                (batch if i == 0 else []) + self._unplanned(),
+                batch if i == 0 else [],
                 self.now,
                 seed=self.seed,
                 step_number=self.steps,
@@ -68,7 +57,6 @@ class Sim:
             self.now, self.steps = out.end_time, self.steps + 1
             results.update(out.results)
             self.operations += out.operations
-            self.to_fail += [o for o in out.operations if o.name == "makePlan"]
             self.archived += out.archived_conversations
         return [results[i.number] for i in batch]
 

@@ -338,6 +338,11 @@ async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
             )
             memory = await page.text_content("#details .memories li")
             assert len(memory) > 5
+            # The resident's plan for today, the item under way marked (its answer was
+            # no plan, so the offline brain's stands in).
+            await page.wait_for_selector("#todays-plan li.now", timeout=30_000)
+            plan = await page.text_content("#todays-plan")
+            assert "Today's plan" in plan and " at the " in plan
             assert errors == []
             await page.screenshot(path=save_artifact("talk.png"))
 

@@ -26,7 +26,8 @@ MAX_ITEMS = 8
 MAX_STEPS = 5
 MAX_TEXT = 60
 _LINE = re.compile(
-    r"^\s*(?:[-*•]\s*|\d+[.)]\s+)?(\d{1,2})\s*[:.hH]\s*(\d{2})\s*(?:[aApP]\.?[mM]\.?)?\s*(.*)$"
+    r"^[\s*\-•#]*(?:\d+[.)]\s+)?[\s*]*(\d{1,2})\s*[:.hH]\s*(\d{2})\s*"
+    r"(?:([aApP])\.?[mM]\.?)?[\s*]*(.*)$"
 )
 _NUMBERED = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 
@@ -97,7 +98,9 @@ def parse_plan(text: str, places: Sequence[Place], minute: int) -> tuple[list[di
         match = _LINE.match(line)
         if match is None:
             continue
-        hour, mins, rest = int(match[1]), int(match[2]), match[3]
+        hour, mins, rest = int(match[1]), int(match[2]), match[4]
+        if match[3] and match[3].lower() == "p" and hour < 12:
+            hour += 12
         if not (0 <= hour < 24 and 0 <= mins < 60):
             continue
         fields = [f.strip() for f in rest.strip(" |-–—:").split("|")]

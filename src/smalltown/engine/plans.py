@@ -71,7 +71,7 @@ def plan_wanted(ctx: StepContext, agent: Agent) -> dict[str, Any] | None:
     if plan is None:
         plan = ctx.world.plans[agent.id] = Plan(agent.id)
     if plan.asked is not None and now - plan.asked < PLAN_RETRY_MS:
-        return None
+        return None  # asked lately (an answer may be on its way, or it failed)
     if plan.day != today or plan.replan is not None:
         plan.asked = now
         reason = "wake" if plan.day != today else plan.replan
@@ -104,6 +104,17 @@ def follow(ctx: StepContext, agent: Agent, player: Player) -> bool:
         return False
     walk_to(player, spot, ctx.now)
     return True
+
+
+def off_plan(ctx: StepContext, agent: Agent) -> bool:
+    """Whether the agent is busy with something other than the item under way (what it
+    did before the plan came, or the item before): the plan goes first."""
+    found = current(ctx.world.plans.get(agent.id), ctx.now)
+    player = ctx.world.players.get(agent.player_id)
+    if found is None or player is None or player.activity is None:
+        return False
+    item = found[1]
+    return player.activity.description not in (item.activity, *(item.steps or ()))
 
 
 def step_text(item: PlanItem, minute: int, ends: int) -> str:
@@ -141,6 +152,8 @@ def set_plan(ctx: StepContext, agent: Agent, args: dict[str, Any]) -> None:
     plan = ctx.world.plans.get(agent.id)
     if plan is None:
         plan = ctx.world.plans[agent.id] = Plan(agent.id)
+    if plan.pending == args.get("operationId"):
+        plan.pending = None
     day = args.get("day")
     if not isinstance(day, (int, float)) or int(day) != day_of(ctx.now):
         return  # an answer for another day (it came too late): ask afresh
@@ -173,6 +186,16 @@ def set_plan(ctx: StepContext, agent: Agent, args: dict[str, Any]) -> None:
     plan.day, plan.items, plan.made = int(day), items, ctx.now
     plan.replan = None
     plan.asked = None
+
+
+def plan_failed(ctx: StepContext, agent: Agent, operation_id: Any) -> bool:
+    """Whether ``operation_id`` was the agent's planning; it is then no longer pending
+    (and asked again after ``PLAN_RETRY_MS``)."""
+    plan = ctx.world.plans.get(agent.id)
+    if plan is None or plan.pending is None or plan.pending != operation_id:
+        return False
+    plan.pending = None
+    return True
 
 
 def _item(ctx: StepContext, raw: Any) -> PlanItem | None:

@@ -202,7 +202,8 @@ class PlanItem:
 @dataclass
 class Plan:
     """A resident's plan for one game day (``day``: days since the epoch), and whether it
-    wants planning again (``replan``: why) and when it last asked (``asked``, ms)."""
+    wants planning again (``replan``: why), when it last asked (``asked``, ms) and the
+    operation asking (``pending``: planning never occupies the agent itself)."""
 
     agent_id: str
     day: int = -1
@@ -211,6 +212,7 @@ class Plan:
     asked: float | None = None
     made: float | None = None
     replans: int = 0
+    pending: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -225,6 +227,8 @@ class Plan:
             doc["asked"] = float(self.asked)
         if self.made is not None:
             doc["made"] = float(self.made)
+        if self.pending is not None:
+            doc["pending"] = self.pending
         return doc
 
     @classmethod
@@ -237,6 +241,7 @@ class Plan:
             doc.get("asked"),
             doc.get("made"),
             int(doc.get("replans", 0)),
+            doc.get("pending"),
         )
 
 

@@ -183,7 +183,7 @@ async def test_an_accepted_invitation_makes_the_resident_plan_again(tmp_path):
                 return await own_plan(town) is not None
 
             await step_until(town, planned, "a plan")
-            human, agent, conversation = await meet(town)
+            human, _, conversation = await meet(town)
             script.plan = (
                 "10:00 | the middle of town | sketching the view | ✏️\n"
                 "11:00 | the south-west corner | showing Ada the sketches | 🖼️\n"

@@ -113,7 +113,8 @@ async def test_a_plan_is_parsed_and_followed_and_shown(tmp_path):
                 return near(player, places[place]) and activity in doing
 
             steps = ("Unpack the sketchbook", "Draw the corner", "Tidy up")
-            await step_until(town, lambda: at("the north-west corner", steps), "sketching")
+            # It finishes what it was doing before the plan came (a minute), then goes.
+            await step_until(town, lambda: at("the north-west corner", steps), "sketching", 90)
             details = await town.runtime.query(
                 "world:playerDetails",
                 {"worldId": town.world_id, "playerId": (await town.world())["players"][0]["id"]},
@@ -157,13 +158,14 @@ async def test_a_malformed_plan_is_replaced_by_a_default_one(tmp_path, caplog):
             warned = [r for r in caplog.records if "using a default plan" in r.getMessage()]
             assert len(warned) == 1
 
-            async def walking():  # never stuck: it sets off to its first place
+            async def walking():  # never stuck: it sets off to its first place (once done
+                # with what it was doing when the plan came)
                 world = await town.world()
                 player = world["players"][0]
                 first = plan["items"][0]
                 return player.get("pathfinding") is not None or near(player, first)
 
-            await step_until(town, walking, "following the default plan", 10)
+            await step_until(town, walking, "following the default plan", 90)
         finally:
             await town.close()
 

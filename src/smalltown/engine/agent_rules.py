@@ -26,7 +26,7 @@ from smalltown.engine.conversations import start_conversation
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import walk_to
 from smalltown.engine.pathfinding import regions, regions_from
-from smalltown.engine.plans import follow, off_plan, plan_wanted, replan
+from smalltown.engine.plans import follow, plan_wanted, replan
 from smalltown.engine.state import Activity, Agent, Conversation, Operation, Player, pair_key
 
 ACTIVITIES = (
@@ -68,8 +68,8 @@ def decide(ctx: StepContext, agent: Agent) -> None:
         ctx.world.plans[agent.id].pending = operation_id
         args = {"agentId": agent.id, **wanted}
         ctx.operations.append(StartedOperation("makePlan", operation_id, args))
-    if player.activity is not None and player.activity.until > now and not off_plan(ctx, agent):
-        return
+    if player.activity is not None and player.activity.until > now:
+        return  # it finishes what it is doing, then sees to its plan
     resting = agent.last_conversation is not None and (
         now - agent.last_conversation < CONVERSATION_COOLDOWN_MS
     )

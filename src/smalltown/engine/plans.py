@@ -106,17 +106,6 @@ def follow(ctx: StepContext, agent: Agent, player: Player) -> bool:
     return True
 
 
-def off_plan(ctx: StepContext, agent: Agent) -> bool:
-    """Whether the agent is busy with something other than the item under way (what it
-    did before the plan came, or the item before): the plan goes first."""
-    found = current(ctx.world.plans.get(agent.id), ctx.now)
-    player = ctx.world.players.get(agent.player_id)
-    if found is None or player is None or player.activity is None:
-        return False
-    item = found[1]
-    return player.activity.description not in (item.activity, *(item.steps or ()))
-
-
 def step_text(item: PlanItem, minute: int, ends: int) -> str:
     """What the resident is doing ``minute`` into the day: the sub-step due by then (the
     item's span shared evenly among them), else the item's activity."""

@@ -284,12 +284,18 @@ async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
         assert errors == []
 
 
+def steps_of_a_plan(path, body):
+    """The steps of a plan's item; everything else (a day plan too) gets the reply."""
+    asked = body.get("messages", [{}])[-1].get("content", "")
+    return "1. Knead the dough\n2. Bake the loaves\n3. Sweep up" if "Break this" in asked else None
+
+
 @pytest.mark.timeout(240)
 async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
     tmp_path, browser, monkeypatch
 ):
     monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
-    fake = FakeLLM()
+    fake = FakeLLM(rule=steps_of_a_plan)
     fake.default_reply = REPLY
     async with RunningServer(fake.app) as llm:
         use_llm(monkeypatch, llm.url)

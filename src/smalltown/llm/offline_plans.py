@@ -79,7 +79,9 @@ def plan_text(me: Persona, places: Sequence[str], minute: int, seed: str) -> str
     lines = []
     for k in range(count):
         activity, emoji, place = chosen[k % len(chosen)]
-        lines.append(f"{_clock(minute + k * span)} | {place} | {activity} | {emoji}")
+        at = minute + k * span
+        at = at if k == 0 else at - at % 15  # later items on the quarter hour
+        lines.append(f"{_clock(at)} | {place} | {activity} | {emoji}")
     return "\n".join(lines)
 
 

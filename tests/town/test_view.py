@@ -136,7 +136,7 @@ async def test_the_page_queries_on_a_real_server(tmp_path, monkeypatch):
         details = (await query("world:playerDetails", {"worldId": world_id, "playerId": resident}))[
             "value"
         ]
-        assert set(details) == {"pastConversations", "memories"}
+        assert set(details) == {"pastConversations", "memories", "plan"}
         assert isinstance(details["pastConversations"], list)
         assert isinstance(details["memories"], list)
         roster = (await query("world:worldRoster", {"worldId": world_id}))["value"]

@@ -285,12 +285,18 @@ async def test_a_person_joins_from_the_page_walks_and_a_reload_resumes(
         assert errors == []
 
 
+def steps_of_a_plan(path, body):
+    """The steps of a plan's item; everything else (a day plan too) gets the reply."""
+    asked = body.get("messages", [{}])[-1].get("content", "")
+    return "1. Knead the dough\n2. Bake the loaves\n3. Sweep up" if "Break this" in asked else None
+
+
 @pytest.mark.timeout(240)
 async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
     tmp_path, browser, monkeypatch
 ):
     monkeypatch.setenv("SMALLTOWN_TIME_SCALE", "10")
-    fake = FakeLLM()
+    fake = FakeLLM(rule=steps_of_a_plan)
     fake.default_reply = REPLY
     async with RunningServer(fake.app) as llm:
         use_llm(monkeypatch, llm.url)
@@ -339,6 +345,11 @@ async def test_a_person_talks_with_a_resident_and_sees_what_they_remember(
             )
             memory = await page.text_content("#details .memories li")
             assert len(memory) > 5
+            # The resident's plan for today, the item under way marked (its answer was
+            # no plan, so the offline brain's stands in).
+            await page.wait_for_selector("#todays-plan li.now", timeout=30_000)
+            plan = await page.text_content("#todays-plan")
+            assert "Today's plan" in plan and " at the " in plan
             assert errors == []
             await page.screenshot(path=save_artifact("talk.png"))
 

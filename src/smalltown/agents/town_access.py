@@ -50,6 +50,25 @@ class RecentMemory(TypedDict):
     importance: NotRequired[float]
 
 
+class Place(TypedDict):
+    """A named place of the town, and its tile."""
+
+    name: str
+    x: float
+    y: float
+
+
+class PlanContext(TypedDict):
+    """What a resident plans with: who it is, the town's places, the game's minute of
+    the day, today's plan so far, and what changed (names, not ids) when re-planning."""
+
+    me: Person
+    places: list[Place]
+    minute: float
+    plan: list[dict[str, Any]]  # {start (minute), place, activity, ...}, in time order
+    reason: str | None
+
+
 class TownAccess(Protocol):
     """The store as one agent operation sees it (``world_id``, ``agent_id``, one operation)."""
 
@@ -119,6 +138,14 @@ class TownAccess(Protocol):
 
     async def finish_remember(self) -> None:
         """Tell the engine this remembering operation is done (with nothing to remember)."""
+        ...
+
+    async def plan_context(self, reason: str) -> PlanContext | None:
+        """What the agent plans with (``reason``: why it plans); None when it is gone."""
+        ...
+
+    async def finish_plan(self, answer: dict[str, Any]) -> None:
+        """Hand the engine the plan (or steps) made, finishing this operation."""
         ...
 
     async def fail_operation(self, problem: LLMError) -> None:

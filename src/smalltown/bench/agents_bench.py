@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR = 26_000
 OPERATIONS = (
     "aiTown/agentOperations:generateMessage",
     "aiTown/agentOperations:rememberConversation",
+    "aiTown/agentOperations:makePlan",
 )
 DIMS = 64
 LINES = (
@@ -58,10 +60,12 @@ LINES = (
 
 def call_kind(body: dict[str, Any]) -> str:
     """What an LLM call was for, from its prompt: a line, a summary, a rating, a
-    reflection, or an embedding."""
+    reflection, a day plan or its steps, or an embedding."""
     if "messages" not in body:
         return "embedding"
     asked = body["messages"][-1]["content"]
+    if "Plan the rest of your day" in asked or "Break this into" in asked:
+        return "plan"
     if "On a scale of 0" in asked:
         return "rating"
     if "write down what you want to remember" in asked:
@@ -83,6 +87,8 @@ def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
     rated = "Importance:" in asked  # asked to rate the answer in it, it does
     if kind == "rating":
         return rating
+    if kind == "plan":
+        return _plan_reply(asked)
     if kind == "summary":
         summary = (
             "I talked about the fair and the fog on the harbour; they seemed worried about "
@@ -97,6 +103,24 @@ def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
         )
         return "\n".join(f"{i} Importance: {rating}" if rated else i for i in insights)
     return LINES[pick % len(LINES)]
+
+
+def _plan_reply(asked: str) -> str:
+    """A day of four items in the places the prompt lists, or three steps."""
+    if "Break this into" in asked:
+        return "1. Get ready\n2. Get on with it\n3. Tidy up"
+    found = re.search(r"It is (\d\d):(\d\d)", asked)
+    places = re.search(r"The places you can go: (.*?)\.\n", asked)
+    if found is None or places is None:
+        return "No plan today."
+    start = int(found[1]) * 60 + int(found[2])
+    names = places[1].split("; ")
+    lines = []
+    for k in range(4):
+        minute = min(start + 90 * k, 24 * 60 - 4 + k)
+        place = names[k % len(names)]
+        lines.append(f"{minute // 60:02d}:{minute % 60:02d} | {place} | keeping busy | 🙂")
+    return "\n".join(lines)
 
 
 def tokens_by_kind(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str, int]:

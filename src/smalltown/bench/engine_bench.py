@@ -49,6 +49,9 @@ def _answers(operations, number: int) -> tuple[list[Input], int]:
                 "leave": op.args["kind"] == "leave",
             }
             out.append(Input(number, "agentFinishMessage", args))
+        elif op.name == "makePlan":  # no LLM here: residents keep busy without plans
+            args = {"agentId": op.args["agentId"], "operationId": op.operation_id}
+            out.append(Input(number, "agentOperationFailed", args))
         elif op.name == "rememberConversation":
             out.append(
                 Input(

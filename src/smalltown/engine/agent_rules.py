@@ -32,6 +32,7 @@ from smalltown.engine.conversations import (
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import walk_to
 from smalltown.engine.pathfinding import regions, regions_from
+from smalltown.engine.plans import follow, plan_wanted, replan
 from smalltown.engine.state import Activity, Agent, Conversation, Operation, Player, pair_key
 
 ACTIVITIES = (
@@ -67,13 +68,23 @@ def decide(ctx: StepContext, agent: Agent) -> None:
     if agent.to_remember is not None:
         start_operation(ctx, agent, "rememberConversation", {"conversationId": agent.to_remember})
         return
+    wanted = plan_wanted(ctx, agent)
+    if wanted is not None:  # planning does not keep the agent from anything else
+        operation_id = ctx.world.allocate_id("o")
+        ctx.world.plans[agent.id].pending = operation_id
+        args = {"agentId": agent.id, **wanted}
+        ctx.operations.append(StartedOperation("makePlan", operation_id, args))
     if player.activity is not None and player.activity.until > now:
-        return
+        return  # it finishes what it is doing, then sees to its plan
     resting = agent.last_conversation is not None and (
         now - agent.last_conversation < CONVERSATION_COOLDOWN_MS
     )
     if player.pathfinding is not None:
         if not resting and not _maybe_join(ctx, agent):
+            _maybe_invite(ctx, agent)
+        return
+    if follow(ctx, agent, player):  # the day's plan says where to be and what to do
+        if not resting and player.pathfinding is None:
             _maybe_invite(ctx, agent)
         return
     if player.activity is not None or resting:
@@ -143,6 +154,7 @@ def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation)
         other = ctx.world.players[other_id]
         if other.human is not None or ctx.rng.random() < INVITE_ACCEPT_PROBABILITY:
             member.status = "walkingOver"
+            replan(ctx, agent, f"invitation:{other_id}")
         else:
             ctx.leave_conversation(conversation, me)  # of two, that ends it
         return

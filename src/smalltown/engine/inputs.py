@@ -22,6 +22,7 @@ from smalltown.engine.conversations import (
 from smalltown.engine.geometry import Point
 from smalltown.engine.movement import stop, walk_to
 from smalltown.engine.pathfinding import occupied_tiles
+from smalltown.engine.plans import plan_failed, set_plan
 from smalltown.engine.state import Agent, Conversation, Player
 
 
@@ -274,10 +275,18 @@ def agent_finish_remember(ctx: StepContext, args: dict[str, Any]) -> None:
     _finish_operation(ctx, args)
 
 
+@handler("agentFinishPlan")
+def agent_finish_plan(ctx: StepContext, args: dict[str, Any]) -> None:
+    """A ``makePlan`` answer: today's plan, or the current item's steps (``plans.py``)."""
+    set_plan(ctx, _agent(ctx, args, "agentFinishPlan"), args)
+
+
 @handler("agentOperationFailed")
 def agent_operation_failed(ctx: StepContext, args: dict[str, Any]) -> None:
     """The operation could not finish (the LLM was unreachable, say): free the agent."""
     agent = _agent(ctx, args, "agentOperationFailed")
+    if plan_failed(ctx, agent, args.get("operationId")):
+        return
     if agent.operation is None or agent.operation.operation_id != args.get("operationId"):
         raise InputError("agentOperationFailed: no such operation in progress")
     agent.operation = None

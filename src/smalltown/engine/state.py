@@ -184,6 +184,94 @@ class Agent:
 
 
 @dataclass
+class PlanItem:
+    """One thing a resident means to do today: from ``start`` (minute of the day) at a
+    named place (its tile), doing ``activity``; ``steps`` are its short sub-steps (None:
+    not broken down yet, [] asked for and none came)."""
+
+    start: int
+    place: str
+    x: int
+    y: int
+    activity: str
+    emoji: str | None = None
+    steps: list[str] | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "start": float(self.start),
+            "place": self.place,
+            "x": float(self.x),
+            "y": float(self.y),
+            "activity": self.activity,
+        }
+        if self.emoji is not None:
+            doc["emoji"] = self.emoji
+        if self.steps is not None:
+            doc["steps"] = list(self.steps)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> PlanItem:
+        steps = doc.get("steps")
+        return cls(
+            int(doc["start"]),
+            doc["place"],
+            int(doc["x"]),
+            int(doc["y"]),
+            doc["activity"],
+            doc.get("emoji"),
+            None if steps is None else list(steps),
+        )
+
+
+@dataclass
+class Plan:
+    """A resident's plan for one game day (``day``: days since the epoch), and whether it
+    wants planning again (``replan``: why), when it last asked (``asked``, ms) and the
+    operation asking (``pending``: planning never occupies the agent itself)."""
+
+    agent_id: str
+    day: int = -1
+    items: list[PlanItem] = field(default_factory=list)
+    replan: str | None = None
+    asked: float | None = None
+    made: float | None = None
+    replans: int = 0
+    pending: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "agentId": self.agent_id,
+            "day": float(self.day),
+            "items": [item.to_doc() for item in self.items],
+            "replans": float(self.replans),
+        }
+        if self.replan is not None:
+            doc["replan"] = self.replan
+        if self.asked is not None:
+            doc["asked"] = float(self.asked)
+        if self.made is not None:
+            doc["made"] = float(self.made)
+        if self.pending is not None:
+            doc["pending"] = self.pending
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Plan:
+        return cls(
+            doc["agentId"],
+            int(doc.get("day", -1)),
+            [PlanItem.from_doc(item) for item in doc.get("items", [])],
+            doc.get("replan"),
+            doc.get("asked"),
+            doc.get("made"),
+            int(doc.get("replans", 0)),
+            doc.get("pending"),
+        )
+
+
+@dataclass
 class World:
     next_id: int = 0
     players: dict[str, Player] = field(default_factory=dict)
@@ -194,6 +282,9 @@ class World:
     #: the last step's packed location history per player (``history.py``), for AI Town's
     #: page; each step replaces it, the engine never reads it
     historical_locations: dict[str, bytes] = field(default_factory=dict)
+    #: each resident's plan for the day, by agent id (``plans.py``); bookkeeping, like
+    #: ``recent_pairs``, kept beside AI Town's document
+    plans: dict[str, Plan] = field(default_factory=dict)
     # Lookups by player, kept by the add/remove methods below (not part of the document).
     _conversation_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _agent_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -224,6 +315,7 @@ class World:
 
     def remove_agent(self, agent: Agent) -> None:
         self.agents.pop(agent.id, None)
+        self.plans.pop(agent.id, None)
         self._agent_of.pop(agent.player_id, None)
 
     def allocate_id(self, prefix: str) -> str:
@@ -251,6 +343,10 @@ class World:
                 kept.append(turns)
         return kept
 
+    def plans_bookkeeping(self) -> list[dict[str, Any]]:
+        """The residents' plans, kept beside AI Town's document as ``bookkeeping`` is."""
+        return [plan.to_doc() for plan in self.plans.values()]
+
     def to_document(self, bookkeeping: bool = False) -> dict[str, Any]:
         """AI Town's ``worlds`` document; with ``bookkeeping``, the whole world (for
         smalltown's own tables)."""
@@ -262,6 +358,7 @@ class World:
         }
         if bookkeeping:
             doc["smalltownRecentPairs"] = self.bookkeeping()
+            doc["smalltownPlans"] = self.plans_bookkeeping()
         if self.historical_locations:
             doc["historicalLocations"] = [
                 {"playerId": player_id, "location": packed}
@@ -271,10 +368,14 @@ class World:
 
     @classmethod
     def from_document(
-        cls, doc: dict[str, Any], recent_pairs: list[dict[str, Any]] | None = None
+        cls,
+        doc: dict[str, Any],
+        recent_pairs: list[dict[str, Any]] | None = None,
+        plans: list[dict[str, Any]] | None = None,
     ) -> World:
-        """The world from its document, with its bookkeeping: ``recent_pairs`` (from
-        ``smalltownWorlds``), else the document's own (a whole world, or an older one)."""
+        """The world from its document, with its bookkeeping: ``recent_pairs`` and
+        ``plans`` (from ``smalltownWorlds``), else the document's own (a whole world, or an
+        older one)."""
         world = cls(next_id=int(doc.get("nextId", 0)))
         for p in doc.get("players", []):
             world.players[p["id"]] = _player(p)
@@ -322,6 +423,9 @@ class World:
                 world.recent_pairs[entry["pair"]] = entry["ended"]
             elif (conversation := world.conversations.get(entry["conversation"])) is not None:
                 conversation.load_turns(entry)
+        for entry in doc.get("smalltownPlans", []) if plans is None else plans:
+            if entry["agentId"] in world.agents:
+                world.plans[entry["agentId"]] = Plan.from_doc(entry)
         for entry in doc.get("historicalLocations", []):
             world.historical_locations[entry["playerId"]] = bytes(entry["location"])
         return world

@@ -78,6 +78,15 @@ class Composer(Protocol):
         """What to write down after a conversation with ``other``."""
         ...
 
+    def plan(self, me: Persona, places: Sequence[str], minute: int, seed: str) -> str:
+        """``me``'s plan for the rest of the day from ``minute`` (of the day), in the
+        planning prompt's answer format (``HH:MM | place | activity | emoji`` lines)."""
+        ...
+
+    def plan_steps(self, activity: str, seed: str) -> str:
+        """A few short steps of ``activity``, one a line."""
+        ...
+
 
 class Embedder(Protocol):
     """Texts to vectors, one per text, in order.

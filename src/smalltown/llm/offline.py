@@ -29,6 +29,7 @@ from smalltown.llm.base import ChatResult, Embedder, EmbedResult, Persona, Trans
 from smalltown.llm.config import NO_LLM
 from smalltown.llm.errors import LLMUnavailable
 from smalltown.llm.offline_facts import FACTS, base_name
+from smalltown.llm.offline_plans import plan_text, steps_text
 from smalltown.llm.offline_relevance import scores, semantic, words
 from smalltown.llm.prices import OFFLINE, Cost
 
@@ -602,6 +603,12 @@ class OfflineBrain:
 
     def remember(self, other: str, transcript: Transcript) -> str:
         return remember(other, transcript)
+
+    def plan(self, me: Persona, places: Sequence[str], minute: int, seed: str) -> str:
+        return plan_text(me, places, minute, seed)
+
+    def plan_steps(self, activity: str, seed: str) -> str:
+        return steps_text(activity, seed)
 
     async def chat(
         self,

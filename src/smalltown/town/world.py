@@ -8,6 +8,7 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, caller_query, mutation, query
 from smalltown.store import Range, Transaction
+from smalltown.town.agent.plan import agent_plan
 from smalltown.worlds.inputs import HUMAN_INPUTS, check_owner, insert_input
 from smalltown.worlds.usage import world_usage
 from smalltown.worlds.view import conversations_view, player_view, roster_view, world_view
@@ -111,7 +112,8 @@ async def llmUsage(ctx, worldId: str) -> dict[str, Any]:
 @query
 async def playerDetails(ctx, worldId: str, playerId: str) -> dict[str, Any]:
     """What the details panel shows beyond the live world: a player's last conversations
-    with their words, and (for an agent) what it remembers most recently."""
+    with their words, and (for an agent) what it remembers most recently and today's plan
+    (None when it has none)."""
     await _status(ctx.db, worldId)
     names = {
         d["playerId"]: d["name"]
@@ -153,6 +155,7 @@ async def playerDetails(ctx, worldId: str, playerId: str) -> dict[str, Any]:
     )
     return {
         "pastConversations": past,
+        "plan": await agent_plan(ctx.db, worldId, playerId),
         "memories": [
             {
                 "description": m["description"],

@@ -112,6 +112,7 @@ async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
     stored_doc = {k: v for k, v in stored.items() if not k.startswith("_")}
     if own is not None:
         stored_doc["smalltownRecentPairs"] = own["recentPairs"]
+        stored_doc["smalltownPlans"] = own.get("plans", [])
     equal = rebuilt == stored_doc
     detail = (
         "the replayed world equals the stored one" if equal else _difference(rebuilt, stored_doc)

@@ -243,8 +243,11 @@ class WorldRunner:
         store = self._runtime.store
         started = time.perf_counter()
         loaded = await store.read(lambda tx: _load(tx, world_id))
+        own = loaded.own
         world = World.from_document(
-            loaded.world, None if loaded.own is None else loaded.own["recentPairs"]
+            loaded.world,
+            None if own is None else own["recentPairs"],
+            None if own is None else own.get("plans", []),
         )
         engine = loaded.engine
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
@@ -374,6 +377,7 @@ async def _save(
         "seed": float(loaded.seed),
         "step": float(loaded.step + 1),
         "recentPairs": world.bookkeeping(),
+        "plans": world.plans_bookkeeping(),
     }
     if loaded.own is None:
         await tx.insert("smalltownWorlds", own)

@@ -87,3 +87,17 @@ async def failOperation(
 @internal_mutation
 async def finishRemember(ctx, worldId: str, operationId: str, agentId: str) -> None:
     await finish_remember(ctx.db, worldId, operationId, agentId)
+
+
+@internal_mutation
+async def finishPlan(
+    ctx, worldId: str, operationId: str, agentId: str, answer: dict[str, Any]
+) -> None:
+    """The agent's plan (or its current item's steps), as the input ``agentFinishPlan``."""
+    status = await _status(ctx.db, worldId)
+    await insert_input(
+        ctx.db,
+        status["engineId"],
+        "agentFinishPlan",
+        {**answer, "agentId": agentId, "operationId": operationId},
+    )

@@ -14,10 +14,12 @@ from typing import Any, cast
 
 from smalltown.agents.conversation import say_next_line
 from smalltown.agents.memory import remember_conversation
+from smalltown.agents.planning import make_plan
 from smalltown.agents.town_access import (
     ConversationContext,
     Memory,
     MemoryContext,
+    PlanContext,
     RecentMemory,
 )
 from smalltown.llm import LLMBudgetExceeded, LLMError
@@ -57,6 +59,29 @@ async def rememberConversation(
     """The agent's memory of a conversation that ended (and reflection, when due)."""
     await remember_conversation(
         OperationAccess(ctx, worldId, operationId, agentId), Meter(ctx, worldId), conversationId
+    )
+
+
+@internal_action
+async def makePlan(
+    ctx,
+    worldId: str,
+    operationId: str,
+    agentId: str,
+    kind: str,
+    day: float,
+    reason: str = "wake",
+    index: float = 0.0,
+) -> None:
+    """The agent's plan for the rest of today (``kind`` "day"), or the current item's
+    steps ("steps"), handed to the engine as ``agentFinishPlan``."""
+    await make_plan(
+        OperationAccess(ctx, worldId, operationId, agentId),
+        Meter(ctx, worldId),
+        kind,
+        day,
+        reason,
+        index,
     )
 
 
@@ -192,6 +217,20 @@ class OperationAccess:
 
     async def finish_remember(self) -> None:
         await self.ctx.run_mutation("aiTown/agentInputs:finishRemember", self._operation)
+
+    async def plan_context(self, reason: str) -> PlanContext | None:
+        context = await self.ctx.run_query(
+            "agent/plan:planContext",
+            {"worldId": self.world_id, "agentId": self.agent_id, "reason": reason},
+        )
+        if not context["found"]:
+            return None
+        return cast(PlanContext, {key: value for key, value in context.items() if key != "found"})
+
+    async def finish_plan(self, answer: dict[str, Any]) -> None:
+        await self.ctx.run_mutation(
+            "aiTown/agentInputs:finishPlan", {**self._operation, "answer": answer}
+        )
 
     async def fail_operation(self, problem: LLMError) -> None:
         args: dict[str, Any] = {**self._operation, "error": str(problem)}

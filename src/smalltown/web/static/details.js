@@ -1,10 +1,12 @@
 // @ts-check
 // The details panel: who the selected person is, what they say now, said before and remember.
-// Their conversation now is live; past ones come with every line; a resident's memories too.
+// Their conversation now is live; past ones come with every line; a resident's memories and
+// today's plan too.
 import { byId, element } from "./dom.js";
 import { describe, myConversation, othersIn } from "./state.js";
 
 /** @import { PageState } from "./state.js" */
+/** @import { DayPlan } from "./types.js" */
 
 const MAX_GROUP = 4;  // the engine's MAX_GROUP_SIZE: a full conversation takes no one more
 const opened = new Set();  // past conversations left open survive the panel's re-renders
@@ -22,6 +24,23 @@ function ago(ms) {
   if (minutes < 60) return `${minutes} min ago`;
   const hours = Math.round(minutes / 60);
   return hours < 48 ? `${hours} h ago` : `${Math.round(hours / 24)} days ago`;
+}
+
+/**
+ * A resident's plan for today, the item under way marked, with its short steps.
+ * @param {DayPlan} plan
+ */
+function todaysPlan(plan) {
+  return element("section", { class: "today", id: "todays-plan" },
+    element("h3", {}, "Today's plan"),
+    element("ol", {}, ...plan.items.map((item, n) => element("li",
+      n === plan.current ? { class: "now", title: "under way" } : {},
+      element("span", { class: "time" }, item.time), " ",
+      `${item.emoji || ""} ${item.activity}`.trim(), " ",
+      element("span", { class: "hint" }, `at ${item.place}`),
+      n === plan.current && item.steps.length
+        ? element("ul", { class: "steps" }, ...item.steps.map((s) => element("li", {}, s)))
+        : null))));
 }
 
 /**
@@ -57,6 +76,8 @@ export function renderDetails(state, { invite, follow, join }) {
     parts.push(element("p", { class: "hint" },
       `${player.activity.emoji || ""} ${player.activity.description}`.trim()));
   }
+  const plan = agent && state.details ? state.details.plan : null;
+  if (plan) parts.push(todaysPlan(plan));
   const buttons = [element("button", { type: "button", id: "follow", onclick: follow },
                            state.following ? "Stop following" : "Follow")];
   if (state.me && id !== state.me && !conversation && player) {

@@ -111,6 +111,15 @@
  * @typedef {object} PlayerDetails
  * @property {PastConversation[]} pastConversations
  * @property {Memory[]} memories
+ * @property {DayPlan | null} [plan] a resident's plan for today
+ */
+
+/**
+ * @typedef {object} DayPlan
+ * @property {{time: string, place: string, activity: string, emoji?: string,
+ *             steps: string[]}[]} items in time order
+ * @property {number | null} current the item under way
+ * @property {number} replans
  */
 
 /**

@@ -1,0 +1,228 @@
+"""Residents' day plans through the (scripted) LLM: a plan asked at wake-up is parsed and
+followed (the resident walks to the planned place at the planned game time, busy with the
+item's steps there), the details panel shows it, a malformed answer gets a default plan,
+and an accepted invitation makes the resident plan again; planning calls stay few."""
+
+import logging
+
+import pytest
+from test_agents_talk import Town, meet, small_map
+
+from fake_llm import FakeLLM
+from smalltown.engine.pathfinding import regions
+from smalltown.engine.plans import DAY_MS
+from smalltown.town.defaults import town_map
+from smalltown.town.places import PLACES, places_for
+
+from helpers import RunningServer
+
+TEN = 10 * 3_600_000  # 10:00 of a game day, in ms
+
+
+def kind_of(body) -> str:
+    asked = body["messages"][-1]["content"]
+    if "Plan the rest of your day" in asked:
+        return "plan"
+    if "Break this into" in asked:
+        return "steps"
+    return "other"
+
+
+def planning_calls(fake) -> list[dict]:
+    return [b for b in fake.chats() if kind_of(b) != "other"]
+
+
+class Script:
+    """The fake LLM's rule: a plan (given text), steps, and lines for the rest."""
+
+    def __init__(self, plan: str):
+        self.plan = plan
+
+    def __call__(self, path, body):
+        if "messages" not in body:
+            return None
+        kind = kind_of(body)
+        if kind == "plan":
+            return self.plan
+        if kind == "steps":
+            return "1. Unpack the sketchbook\n2. Draw the corner\n3. Tidy up."
+        return None
+
+
+async def open_town(tmp_path, fake, server, start=TEN):
+    town = await Town().open(tmp_path, server.url)
+    # A fixed time of day, tomorrow: the runner skips to it at the first step.
+    town.clock[0] = (town.clock[0] // DAY_MS + 1) * DAY_MS + start
+    return town
+
+
+async def own_plan(town):
+    own = await town.store.read(
+        lambda tx: tx.first("smalltownWorlds", "worldId", eq={"worldId": town.world_id})
+    )
+    plans = own.get("plans", [])
+    return plans[0] if plans and plans[0]["items"] else None
+
+
+async def step_until(town, predicate, what, steps=60):
+    for _ in range(steps):
+        await town.step()
+        if await predicate():
+            return
+    raise AssertionError(f"{what} not within {steps} steps")
+
+
+def near(player, place, radius=2):
+    return (
+        abs(player["position"]["x"] - place["x"]) <= radius
+        and abs(player["position"]["y"] - place["y"]) <= radius
+    )
+
+
+@pytest.mark.timeout(180)
+async def test_a_plan_is_parsed_and_followed_and_shown(tmp_path):
+    places = {p["name"]: p for p in places_for(small_map())}
+    script = Script(
+        "Here is my day:\n"
+        "1. 10:00 | the north-west corner | sketching the view | ✏️\n"
+        "2. 10:03 | South-East corner | reading a book | 📖\n"
+    )
+    fake = FakeLLM(rule=script)
+    async with RunningServer(fake.app) as server:
+        town = await open_town(tmp_path, fake, server)
+        try:
+
+            async def planned():
+                return await own_plan(town) is not None
+
+            await step_until(town, planned, "a plan")
+            plan = await own_plan(town)
+            assert [(i["start"], i["place"], i["activity"]) for i in plan["items"]] == [
+                (600, "the north-west corner", "sketching the view"),
+                (603, "the south-east corner", "reading a book"),
+            ]
+            (asked,) = [b for b in fake.chats() if kind_of(b) == "plan"]
+            prompt = asked["messages"][-1]["content"]
+            assert "It is 10:00" in prompt and "the middle of town" in prompt
+            assert "Marisol" in asked["messages"][0]["content"]
+
+            async def at(place, doing):
+                world = await town.world()
+                player = world["players"][0]
+                activity = (player.get("activity") or {}).get("description")
+                return near(player, places[place]) and activity in doing
+
+            steps = ("Unpack the sketchbook", "Draw the corner", "Tidy up")
+            # It finishes what it was doing before the plan came (a minute), then goes.
+            await step_until(town, lambda: at("the north-west corner", steps), "sketching", 90)
+            details = await town.runtime.query(
+                "world:playerDetails",
+                {"worldId": town.world_id, "playerId": (await town.world())["players"][0]["id"]},
+            )
+            shown = details.value["plan"]
+            assert shown["current"] == 0
+            assert [(i["time"], i["place"]) for i in shown["items"]] == [
+                ("10:00", "the north-west corner"),
+                ("10:03", "the south-east corner"),
+            ]
+            assert shown["items"][0]["steps"] == list(steps)
+
+            # At 10:03 of game time it sets off for the next place.
+            town.clock[0] += 3 * 60_000 - (town.clock[0] % 60_000)
+            await step_until(
+                town, lambda: at("the south-east corner", steps), "at the second place", 40
+            )
+            # One plan, and one breakdown per item begun: that is all the planning.
+            assert len(planning_calls(fake)) == 3
+        finally:
+            await town.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_malformed_plan_is_replaced_by_a_default_one(tmp_path, caplog):
+    fake = FakeLLM(rule=Script("I'll see how the day goes, no plans really!"))
+    async with RunningServer(fake.app) as server:
+        town = await open_town(tmp_path, fake, server, start=TEN + 17 * 60_000)
+        try:
+            with caplog.at_level(logging.WARNING, logger="smalltown.agents"):
+
+                async def planned():
+                    return await own_plan(town) is not None
+
+                await step_until(town, planned, "a plan")
+            plan = await own_plan(town)
+            names = {p["name"] for p in places_for(small_map())}
+            assert len(plan["items"]) >= 2
+            assert all(i["place"] in names for i in plan["items"])
+            assert plan["items"][0]["start"] == 617  # under way from now
+            warned = [r for r in caplog.records if "using a default plan" in r.getMessage()]
+            assert len(warned) == 1
+
+            async def walking():  # never stuck: it sets off to its first place (once done
+                # with what it was doing when the plan came)
+                world = await town.world()
+                player = world["players"][0]
+                first = plan["items"][0]
+                return player.get("pathfinding") is not None or near(player, first)
+
+            await step_until(town, walking, "following the default plan", 90)
+        finally:
+            await town.close()
+
+
+@pytest.mark.timeout(180)
+async def test_an_accepted_invitation_makes_the_resident_plan_again(tmp_path):
+    script = Script(
+        "10:00 | the middle of town | sketching the view | ✏️\n"
+        "14:00 | the north-east corner | reading a book | 📖\n"
+    )
+    fake = FakeLLM(rule=script)
+    async with RunningServer(fake.app) as server:
+        town = await open_town(tmp_path, fake, server)
+        try:
+
+            async def planned():
+                return await own_plan(town) is not None
+
+            await step_until(town, planned, "a plan")
+            human, _, conversation = await meet(town)
+            script.plan = (
+                "10:00 | the middle of town | sketching the view | ✏️\n"
+                "11:00 | the south-west corner | showing Ada the sketches | 🖼️\n"
+            )
+            await town.send(
+                "leaveConversation", {"playerId": human, "conversationId": conversation}
+            )
+
+            async def replanned():
+                plan = await own_plan(town)
+                return plan["replans"] == 1
+
+            await step_until(town, replanned, "a new plan", 60)
+            plan = await own_plan(town)
+            assert [i["activity"] for i in plan["items"]] == [
+                "sketching the view",
+                "showing Ada the sketches",
+            ]
+            # The item kept is not broken down again.
+            assert plan["items"][0]["steps"] == [
+                "Unpack the sketchbook",
+                "Draw the corner",
+                "Tidy up",
+            ]
+            again = [b for b in fake.chats() if kind_of(b) == "plan"][-1]
+            asked = again["messages"][-1]["content"]
+            assert "invitation to talk" in asked and "Your plan so far" in asked
+            assert len([b for b in fake.chats() if kind_of(b) == "plan"]) == 2
+        finally:
+            await town.close()
+
+
+def test_the_default_towns_places_can_be_walked_to():
+    world_map = town_map()
+    labels = regions(world_map)
+    main = labels[16 * world_map.width + 9]
+    for name, x, y in PLACES:
+        assert not world_map.blocked(x, y), name
+        assert labels[y * world_map.width + x] == main, name
+    assert [p["name"] for p in places_for(world_map)] == [name for name, _, _ in PLACES]

@@ -74,8 +74,12 @@ async def test_a_checkout_becomes_a_world_with_its_characters_map_and_images(tmp
     assert world_map["tileSetUrl"].startswith("/api/storage/")
     assert world_map["bgTiles"][0][0][3] == 1 and world_map["objectTiles"][0][9][0] == 2
     (sprite,) = world_map["animatedSprites"]
-    assert sprite["animation"] == "pixels_large" and sprite["sheet"].startswith("/api/storage/")
+    # the sheet keeps the checkout's name, which AI Town's page knows; the record says
+    # where it is stored, for smalltown's page
+    assert sprite["animation"] == "pixels_large" and sprite["sheet"] == "sparkle.json"
     (record,) = found["smalltownImports"]
+    (stored,) = [s["url"] for s in record["spriteSheets"] if s["sheet"] == "sparkle.json"]
+    assert stored.startswith("/api/storage/")
     assert record["name"] == "my-town" and record["worldId"] == world_id
     assert [(s["character"], s["speed"]) for s in record["sheets"]] == [("f1", 0.1), ("f2", 0.2)]
 
@@ -172,7 +176,12 @@ async def test_the_images_are_stored_files_the_server_serves(tmp_path, capsys):
         assert sheet["frames"]["left2"]["frame"] == {"x": 32.0, "y": 32.0, "w": 32.0, "h": 32.0}
         folk = await http.get(sheet["meta"]["image"])
         assert folk.content == (checkout / "public/assets/folk.png").read_bytes()
-        sparkle = (await http.get(world_map["animatedSprites"][0]["sheet"])).json()
+        reply = await http.post(
+            "/api/query", json={"path": "characters:spriteSheets", "args": {"worldId": world_id}}
+        )
+        (stored,) = reply.json()["value"]
+        assert stored["sheet"] == world_map["animatedSprites"][0]["sheet"] == "sparkle.json"
+        sparkle = (await http.get(stored["url"])).json()
         image = await http.get(sparkle["meta"]["image"])
         assert image.content == (checkout / "public/assets/spritesheets/sparkle.png").read_bytes()
         # a world of the town's own has no sheets: its people are drawn as ever

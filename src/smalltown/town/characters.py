@@ -1,5 +1,6 @@
-"""``characters:choosable``: the looks a person may pick on the page's join form; and
-``characters:sheets``: the sprite sheets an imported world's residents are drawn with.
+"""``characters:choosable``: the looks a person may pick on the page's join form;
+``characters:sheets``: the sprite sheets an imported world's residents are drawn with; and
+``characters:spriteSheets``: where its map's animated sprites' sheets are stored.
 
 The looks are the default residents' sprites (``defaults.CHARACTERS``), each once; the label
 says what the sprite looks like, since the name belongs to the resident who wears it.
@@ -30,3 +31,12 @@ async def sheets(ctx, worldId: str) -> list[dict[str, Any]]:
     image) as a stored file; ``[]`` for a world drawn with the town's own sprites."""
     found = await ctx.db.first("smalltownImports", "worldId", eq={"worldId": worldId})
     return list(found["sheets"]) if found else []
+
+
+@query
+async def spriteSheets(ctx, worldId: str) -> list[dict[str, str]]:
+    """``[{"sheet": "windmill.json", "url": "/api/storage/..."}, ...]``: where each sheet
+    an imported world's map names (by the checkout's name, as AI Town's page knows it) is
+    stored; ``[]`` for a world drawn with the town's own sprites."""
+    found = await ctx.db.first("smalltownImports", "worldId", eq={"worldId": worldId})
+    return list(found.get("spriteSheets", [])) if found else []

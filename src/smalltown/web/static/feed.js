@@ -83,6 +83,8 @@ export class TownFeed {
     this.overviewTimer = null;
     /** @type {(() => void) | null} the selected player's details */
     this.detailsSubscription = null;
+    /** @type {Map<string, string>} where an imported map's sprite sheets are stored, by name */
+    this.spriteSheets = new Map();
   }
 
   /** Resume this browser's player, follow the worlds, and keep the server told. */
@@ -138,6 +140,7 @@ export class TownFeed {
     Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
                            map: null, sheets: [], me: null, details: null, following: false,
                            selected: null });
+    this.spriteSheets = new Map();
     this.changed("sheets");
     this.clock.reset();
     state.transcripts.clear();
@@ -171,8 +174,14 @@ export class TownFeed {
         (/** @type {Descriptions | null} */ value) => {
           if (!value) return;
           state.descriptions = value;
-          state.map = value.worldMap && { ...value.worldMap,
-                                           tileSetUrl: servedHere(value.worldMap.tileSetUrl) };
+          this.composeMap();
+          this.changed("descriptions");
+        }),
+      this.client.subscribe("characters:spriteSheets", { worldId },
+        (/** @type {{sheet: string, url: string}[] | null} */ value) => {
+          if (!value) return;
+          this.spriteSheets = new Map(value.map((s) => [s.sheet, s.url]));
+          this.composeMap();
           this.changed("descriptions");
         }),
       this.client.subscribe("characters:sheets", { worldId },
@@ -183,6 +192,20 @@ export class TownFeed {
         }),
     ];
     this.heartbeat();
+  }
+
+  /**
+   * The map as this page draws it: its images loaded from where the page came from, and an
+   * imported map's sprite sheets (named as AI Town names them) from where they are stored.
+   */
+  composeMap() {
+    const map = this.state.descriptions && this.state.descriptions.worldMap;
+    this.state.map = map && {
+      ...map,
+      tileSetUrl: servedHere(map.tileSetUrl),
+      animatedSprites: (map.animatedSprites || []).map((sprite) => (
+        { ...sprite, sheet: servedHere(this.spriteSheets.get(sprite.sheet) || sprite.sheet) })),
+    };
   }
 
   /**

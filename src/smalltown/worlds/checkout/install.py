@@ -2,10 +2,11 @@
 storage, its map and residents into a new world, or into the world it made before.
 
 Images and the sheets that describe them are stored files (``GET /api/storage/<id>``); a
-file whose bytes a previous import stored is used again. The world's map names them by URL
-(``tileSetUrl``, each animated sprite's ``sheet``), and the import's record in
-``smalltownImports`` lists each character sprite's sheet and speed (``characters:sheets``),
-which the page draws residents with.
+file whose bytes a previous import stored is used again. The world's map names its tile set
+by URL (``tileSetUrl``) and its animated sprites' sheets by the checkout's names (AI Town's
+page knows them); the import's record in ``smalltownImports`` says where each of those sheets
+is stored (``characters:spriteSheets``) and lists each character sprite's sheet and speed
+(``characters:sheets``), which smalltown's page draws with.
 
 Imported again (same ``--name``, or ``--world``), a world keeps its residents, memories and
 conversations, and takes the checkout's names, identities, plans, sprites and map. The rule
@@ -74,9 +75,8 @@ async def install(
         sprite_sheets[sheet_name] = await files.json(sheet.to_json(await files.image(sheet.image)))
     world_map = town.map.to_document()
     world_map["tileSetUrl"] = tileset_url
-    world_map["animatedSprites"] = [
-        {**s, "sheet": sprite_sheets[s["sheet"]]} for s in world_map["animatedSprites"]
-    ]
+    # Animated sprites keep the sheet names the checkout gives them, which AI Town's page
+    # knows; the import's record says where each sheet is stored, for smalltown's page.
     characters = [
         {
             "name": c.name,
@@ -107,6 +107,7 @@ async def install(
             "source": source,
             "importedAt": time.time() * 1000,
             "sheets": sheets,
+            "spriteSheets": [{"sheet": k, "url": v} for k, v in sprite_sheets.items()],
             "files": files.kept(),
         }
         old = await tx.first(TABLE, "worldId", eq={"worldId": result.world_id})

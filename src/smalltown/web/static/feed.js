@@ -83,8 +83,9 @@ export class TownFeed {
     this.overviewTimer = null;
     /** @type {(() => void) | null} the selected player's details */
     this.detailsSubscription = null;
-    /** @type {Map<string, string>} where an imported map's sprite sheets are stored, by name */
-    this.spriteSheets = new Map();
+    /** @type {Map<string, string> | null} where an imported map's sprite sheets are stored,
+     *  by name (null until the server said) */
+    this.spriteSheets = null;
   }
 
   /** Resume this browser's player, follow the worlds, and keep the server told. */
@@ -140,7 +141,7 @@ export class TownFeed {
     Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
                            map: null, sheets: [], me: null, details: null, following: false,
                            selected: null });
-    this.spriteSheets = new Map();
+    this.spriteSheets = null;
     this.changed("sheets");
     this.clock.reset();
     state.transcripts.clear();
@@ -200,11 +201,13 @@ export class TownFeed {
    */
   composeMap() {
     const map = this.state.descriptions && this.state.descriptions.worldMap;
+    const stored = this.spriteSheets;
+    if (!stored) return;  // drawn once it is known where its sprites are, not fetched twice
     this.state.map = map && {
       ...map,
       tileSetUrl: servedHere(map.tileSetUrl),
       animatedSprites: (map.animatedSprites || []).map((sprite) => (
-        { ...sprite, sheet: servedHere(this.spriteSheets.get(sprite.sheet) || sprite.sheet) })),
+        { ...sprite, sheet: servedHere(stored.get(sprite.sheet) || sprite.sheet) })),
     };
   }
 

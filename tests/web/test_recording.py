@@ -137,7 +137,8 @@ async def test_three_minutes_of_the_town_are_recorded_frame_by_frame(tmp_path, b
                 assert await page.evaluate(DRAWN) > 20, f"frame {frame} is blank"
                 seen = await page.evaluate(ON_SCREEN)
                 assert seen["players"] >= 5 and seen["off"] == [], f"frame {frame}: {seen}"
-                assert len(seen["cropped"]) <= 1, f"frame {frame}: {seen}"
+                # (two may stand in the cut strip at once, as where new people arrive)
+                assert len(seen["cropped"]) <= 2, f"frame {frame}: {seen}"
                 assert seen["names"] >= seen["players"] - len(seen["cropped"]), seen
                 assert await page.evaluate(NO_OVERLAP) == [], f"frame {frame}"
                 assert not await page.evaluate(PANEL_EMPTY), f"frame {frame}"

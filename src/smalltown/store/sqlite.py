@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -82,6 +83,22 @@ def _vector_columns(name: str, filter_count: int) -> list[str]:
     return [f"v_{name}", *(f"f_{name}_{i}" for i in range(filter_count))]
 
 
+def _use_wal(db: sqlite3.Connection, seconds: float = 5.0) -> None:
+    """Put the file in WAL mode. Switching takes the file's exclusive lock and SQLite answers
+    "locked" at once, without its busy handler, while another process is doing the same to a
+    new file; so it is tried again for a while, and skipped once the file is in WAL mode."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on this connection's own thread
+
+
 class _Connection:
     """A sqlite3 connection used from exactly one thread of its own."""
 
@@ -94,7 +111,7 @@ class _Connection:
         def connect() -> sqlite3.Connection:
             db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA busy_timeout = 5000")
-            db.execute("PRAGMA journal_mode = WAL")
+            _use_wal(db)
             # NORMAL in WAL mode: a commit does not wait for fsync (checkpoints do), so a
             # power cut may lose the last commits but never corrupts the file. That suits
             # an import too: its progress commits with each batch, so a rerun resumes right

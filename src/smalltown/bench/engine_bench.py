@@ -36,7 +36,7 @@ def crowd_map(agents: int) -> WorldMap:
     )
 
 
-def _answers(operations, number: int) -> tuple[list[Input], int]:
+def answers(operations, number: int) -> tuple[list[Input], int]:
     out = []
     for op in operations:
         number += 1
@@ -86,7 +86,7 @@ def run_world(agents: int, minutes: float = 1.0, seed: int = 1) -> dict[str, flo
         searches.append(out.path_searches)
         meeting_searches += out.meeting_searches
         now, step_number = out.end_time, step_number + 1
-        pending, number = _answers(out.operations, number)
+        pending, number = answers(out.operations, number)
         doc_bytes = len(wire.dumps(wire.encode(world.to_document())))  # as stored and sent
     return {
         "agents": agents,
@@ -130,7 +130,7 @@ def run_many_worlds(worlds: int, agents: int, minutes: float = 1.0) -> dict[str,
                 sim.world, sim.world_map, sim.pending, sim.now, seed=0, step_number=sim.step_number
             )
             sim.now, sim.step_number = out.end_time, sim.step_number + 1
-            sim.pending, sim.number = _answers(out.operations, sim.number)
+            sim.pending, sim.number = answers(out.operations, sim.number)
         rounds.append((time.process_time() - started) * 1000)
     return {
         "worlds": worlds,

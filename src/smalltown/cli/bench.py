@@ -1,5 +1,6 @@
-"""``smalltown bench store|import|engine|agents|realtime|bandwidth|brain``: measurements that print
-the figures of docs/benchmarks.md; each runs the matching module of ``smalltown.bench``."""
+"""``smalltown bench store|import|engine|writes|agents|realtime|bandwidth|brain``:
+measurements that print the figures of docs/benchmarks.md; each runs the matching module of
+``smalltown.bench``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     engine = bench_sub.add_parser("engine", help="world step CPU with many agents, no LLM")
     engine.add_argument("--agents", default="25,100,500,1000", help="comma-separated counts")
     engine.add_argument("--minutes", type=float, default=1.0, help="simulated minutes each")
+    writes = bench_sub.add_parser("writes", help="bytes a world step writes to the database")
+    writes.add_argument("--agents", default="25,100,1000", help="comma-separated counts")
+    writes.add_argument("--steps", type=int, default=60, help="steps measured at each count")
+    writes.add_argument("--database", default=None, help="default: a temporary SQLite file")
     agents = bench_sub.add_parser(
         "agents", help="agents talking through a fake LLM with a fixed latency and K slots"
     )
@@ -119,6 +124,12 @@ def _engine(args: argparse.Namespace) -> None:
     engine_bench.run(_counts(args.agents), args.minutes)
 
 
+def _writes(args: argparse.Namespace) -> None:
+    from smalltown.bench import writes_bench
+
+    writes_bench.run(_counts(args.agents), args.steps, args.database)
+
+
 def _agents(args: argparse.Namespace) -> None:
     from smalltown.bench import agents_bench
 
@@ -169,6 +180,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], None]] = {
     "store": _store,
     "import": _import,
     "engine": _engine,
+    "writes": _writes,
     "agents": _agents,
     "realtime": _realtime,
     "bandwidth": _bandwidth,

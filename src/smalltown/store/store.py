@@ -31,12 +31,14 @@ DEFAULT_MAX_ATTEMPTS = 64
 
 @dataclass(frozen=True, slots=True)
 class Committed(Generic[T]):
-    """A finished transaction: its value, what it read and wrote, and its commit timestamp."""
+    """A finished transaction: its value, what it read and wrote, its commit timestamp,
+    and the encoded size of its writes (``Transaction.bytes_written``)."""
 
     value: T
     reads: tuple[KeyRange, ...]
     writes: tuple[Write, ...]
     ts: int
+    bytes_written: int = 0
 
 
 CommitListener = Callable[[int, tuple[Write, ...]], None]
@@ -204,7 +206,7 @@ class Store:
                         listener(ts, writes)
                     except Exception:
                         log.exception("commit listener failed")
-            return Committed(value, tx.reads, writes, ts)
+            return Committed(value, tx.reads, writes, ts, tx.bytes_written)
         raise AssertionError("unreachable")
 
     async def run(self, fn: Callable[[Transaction], Awaitable[T]], **kwargs: Any) -> T:

@@ -20,6 +20,7 @@ from smalltown.store.base import (
     PreparedRow,
     ProviderTransaction,
     Row,
+    VectorEntry,
     VectorFilter,
 )
 from smalltown.store.clock import Clock
@@ -66,10 +67,12 @@ class Page:
 
 @dataclass
 class _Pending:
-    """What this transaction did, for the caller's read and write sets."""
+    """What this transaction did, for the caller's read and write sets, and how many bytes
+    its writes hand the database (``Transaction.bytes_written``)."""
 
     reads: list[KeyRange] = field(default_factory=list)
     writes: dict[str, Write] = field(default_factory=dict)
+    bytes: int = 0
 
     def wrote(
         self,
@@ -123,6 +126,15 @@ class Transaction:
     @property
     def writes(self) -> tuple[Write, ...]:
         return tuple(self._pending.writes.values())
+
+    @property
+    def bytes_written(self) -> int:
+        """The encoded size of what this transaction wrote so far, the same on every
+        provider: each document inserted or replaced (a patch rewrites the whole document)
+        as its stored JSON in UTF-8, plus its key in every index and its vectors; each
+        deleted document as its id's key. Writing a document twice counts it twice, as
+        both writes reach the database; a provider's own bookkeeping is not counted."""
+        return self._pending.bytes
 
     @property
     def table_numbers(self) -> dict[str, int]:
@@ -252,6 +264,25 @@ class Transaction:
         await self._insert_row(t, Row(id, self._clock.creation_time(), dict(doc)), floats)
         return id
 
+    async def insert_measured(self, table: str, doc: Mapping[str, Any], field: str) -> str:
+        """Insert ``doc`` with ``field`` set to ``bytes_written`` once it is written, its
+        own bytes included: the last write of a transaction that records its own size."""
+        self._check_writable()
+        t = self._table(table)
+        id = encode_id(self._numbers[t.name], new_internal_id())
+        creation_time = self._clock.creation_time()
+        before, total = self._pending.bytes, self._pending.bytes
+        while True:  # the size grows with the number's digits: settles in a round or two
+            row = Row(id, creation_time, {**doc, field: float(total)})
+            floats = check_body(t, row.body)
+            vectors = _present(vector_entries(t, row, floats))
+            size = _size(values.dumps(row.body), index_keys(t, row), vectors)
+            if before + size == total:
+                break
+            total = before + size
+        await self._insert_row(t, row, floats)
+        return id
+
     async def insert_with_id(self, table: str, doc: Mapping[str, Any]) -> str:
         """Insert a document that already has ``_id`` and ``_creationTime`` (an import)."""
         await self.insert_many_with_ids(table, [doc])
@@ -292,6 +323,7 @@ class Transaction:
         if rows:
             await self._ptx.insert_many(t, rows)
         self._pending.inserted(t.name, rows)
+        self._pending.bytes += sum(_size(row.encoded, row.keys, row.vectors) for row in rows)
 
     async def _check_new_ids(self, t: Table, ids: list[str]) -> None:
         if len(set(ids)) != len(ids):
@@ -348,6 +380,7 @@ class Transaction:
         t, row = await self._existing(id, table)
         await self._ptx.delete(t, id)
         self._pending.wrote(t.name, id, index_keys(t, row), None)
+        self._pending.bytes += len(by_id_key(id))
 
     async def delete_some(
         self,
@@ -372,26 +405,26 @@ class Transaction:
             await self._ptx.delete_many(t, [row.id for _, row in found])
         for _, row in found:
             self._pending.wrote(t.name, row.id, index_keys(t, row), None)
+            self._pending.bytes += len(by_id_key(row.id))
         return len(found)
 
     # --- internals ---------------------------------------------------------------------
 
     async def _insert_row(self, t: Table, row: Row, floats: Floats) -> None:
         keyset = index_keys(t, row)
-        vectors = {
-            name: entry
-            for name, entry in vector_entries(t, row, floats).items()
-            if entry is not None
-        }
+        vectors = _present(vector_entries(t, row, floats))
         encoded = values.dumps(row.body)  # fails on oversize documents before any write
         await self._ptx.insert(t, row, encoded, keyset, vectors)
         self._pending.wrote(t.name, row.id, None, keyset)
+        self._pending.bytes += _size(encoded, keyset, vectors)
 
     async def _update_row(self, t: Table, old: Row, new: Row, floats: Floats) -> None:
         keyset = index_keys(t, new)
         vectors = vector_entries(t, new, floats)
-        await self._ptx.update(t, new, values.dumps(new.body), keyset, vectors)
+        encoded = values.dumps(new.body)
+        await self._ptx.update(t, new, encoded, keyset, vectors)
         self._pending.wrote(t.name, new.id, index_keys(t, old), keyset)
+        self._pending.bytes += _size(encoded, keyset, _present(vectors))
 
     async def _existing(self, id: str, table: str | None) -> tuple[Table, Row]:
         t = self._table_of_id(id, table)
@@ -472,6 +505,20 @@ class Transaction:
                 f"table, index and order ({table}.{index}, {order})"
             )
         return last
+
+
+def _present(vectors: Mapping[str, VectorEntry | None]) -> dict[str, VectorEntry]:
+    """A row's vector entries, without the indexes it is not in."""
+    return {name: entry for name, entry in vectors.items() if entry is not None}
+
+
+def _size(encoded: str, keyset: Mapping[str, bytes], vectors: Mapping[str, VectorEntry]) -> int:
+    """The bytes a row's write hands the database: its stored JSON (UTF-8), its index
+    keys, its vectors (4 bytes a number) and their filter keys."""
+    size = len(encoded.encode()) + sum(map(len, keyset.values()))
+    for entry in vectors.values():
+        size += entry.vector.nbytes + sum(map(len, entry.filters))
+    return size
 
 
 def _vector_filters(vindex: VectorIndex, table: str, spec: Mapping[str, Any]) -> VectorFilter:

@@ -406,17 +406,6 @@ async def _save(
             "generationNumber": float(engine["generationNumber"] + 1),
         },
     )
-    await tx.insert(
-        "smalltownSteps",
-        {
-            "worldId": world_id,
-            "step": float(loaded.step),
-            "start": float(result.end_time - result.duration),
-            "duration": float(result.duration),
-            "lastInput": float(processed),
-            "engineVersion": float(ENGINE_VERSION),
-        },
-    )
     for item in loaded.inputs:
         outcome = result.results.get(int(item["number"]))
         if outcome is None:
@@ -445,6 +434,19 @@ async def _save(
     if schedule is not None:
         for operation in result.operations:
             await schedule(tx, world_id, operation)
+    # last, so that it can record the bytes the whole step wrote, its own included
+    await tx.insert_measured(
+        "smalltownSteps",
+        {
+            "worldId": world_id,
+            "step": float(loaded.step),
+            "start": float(result.end_time - result.duration),
+            "duration": float(result.duration),
+            "lastInput": float(processed),
+            "engineVersion": float(ENGINE_VERSION),
+        },
+        "bytesWritten",
+    )
 
 
 async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value: Any) -> None:

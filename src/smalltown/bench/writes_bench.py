@@ -1,0 +1,138 @@
+"""``smalltown bench writes``: the bytes a world step writes to the database.
+
+A world of N agents on an open map sized to the crowd (``bench engine``'s) is stepped by
+the real runner, one-second steps on a game clock of its own, on a store of the given URL
+(default a temporary SQLite file); every operation is answered at once with canned text,
+as inputs in a transaction of their own. Each step records the encoded size of its
+transaction (``smalltownSteps.bytesWritten``, the store's byte counter); the bench reports
+their p50, mean and maximum over the measured steps, beside the size of the world as
+AI Town's ``worlds`` document (``world:worldState`` gives it), which a runner that saved
+the whole world each step would write at least.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from smalltown.bench.engine_bench import answers, crowd_map
+from smalltown.bench.stats import percentile
+from smalltown.runtime import Registry, Runtime
+from smalltown.store import Range, Store, values
+from smalltown.town.schema import open_town_store, schema
+from smalltown.worlds.creation import create_world
+from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.runner import WorldRunner
+
+#: steps after the last agent arrived before measuring: its first minute each resident
+#: keeps busy where it stands; then walks and talks are under way
+WARM_UP_STEPS = 90
+
+
+def characters(agents: int) -> list[dict[str, str]]:
+    return [
+        {
+            "name": f"Resident {n}",
+            "character": f"f{n % 8 + 1}",
+            "identity": f"Resident {n} lives in the town and likes to talk.",
+            "plan": "You want to meet everyone.",
+        }
+        for n in range(agents)
+    ]
+
+
+class _Town:
+    """One world stepped by a runner on a clock of its own, its operations answered."""
+
+    def __init__(self, store: Store, runtime: Runtime, world_id: str, status: dict) -> None:
+        self.store, self.world_id, self.engine_id = store, world_id, status["engineId"]
+        self.clock = [status["lastViewed"]]
+        self.operations: list = []
+        self.runner = WorldRunner(
+            runtime,
+            clock=lambda: self.clock[0],
+            on_operations=lambda _, ops: self.operations.extend(ops),
+        )
+        self.steps = 0
+
+    async def step(self) -> None:
+        self.clock[0] += 1000
+        await self.runner.step_world(self.world_id)
+        self.steps += 1
+        pending, _ = answers(self.operations, 0)
+        self.operations.clear()
+        if pending:
+            await self.store.run(self._send(pending))
+
+    def _send(self, pending: list) -> Callable:
+        async def send(tx) -> None:
+            for item in pending:
+                await insert_input(tx, self.engine_id, item.name, item.args)
+
+        return send
+
+    async def world(self) -> dict[str, Any]:
+        return await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
+
+
+async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
+    """Step a world of ``agents`` until they all arrived and walk, then ``steps`` more; the
+    bytes those steps wrote."""
+    store = await open_town_store(url)
+    try:
+        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+        world_id = await create_world(store, crowd_map(agents), characters(agents))
+        status = await store.read(
+            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+        )
+        town = _Town(store, runtime, world_id, status)
+        while len((await town.world())["agents"]) < agents:
+            await town.step()
+        for _ in range(WARM_UP_STEPS):
+            await town.step()
+        first = town.steps
+        for _ in range(steps):
+            await town.step()
+        records = await store.read(
+            lambda tx: tx.query(
+                "smalltownSteps",
+                "worldStep",
+                eq={"worldId": world_id},
+                range=Range("step", gte=float(first)),
+            )
+        )
+        written = [r["bytesWritten"] for r in records]
+        world = await town.world()
+        document = {k: v for k, v in world.items() if not k.startswith("_")}
+        return {
+            "agents": agents,
+            "steps": len(written),
+            "bytes_p50": percentile(written, 50),
+            "bytes_mean": sum(written) / len(written),
+            "bytes_max": max(written),
+            "world_document_bytes": len(values.dumps(document).encode()),
+        }
+    finally:
+        await store.close()
+
+
+def run(
+    counts: list[int], steps: int, database: str | None, out: Callable[[str], None] = print
+) -> list[dict[str, float]]:
+    results = []
+    for agents in counts:
+        with tempfile.TemporaryDirectory(prefix="smalltown-writes-") as scratch:
+            url = database or f"sqlite:///{Path(scratch) / 'writes.db'}"
+            figures = asyncio.run(measure(url, agents, steps))
+        results.append(figures)
+        out(
+            f"{agents:>5} agents: a step writes p50 {figures['bytes_p50']:,.0f} bytes, "
+            f"mean {figures['bytes_mean']:,.0f}, max {figures['bytes_max']:,.0f} "
+            f"({figures['steps']} steps); the world document is "
+            f"{figures['world_document_bytes']:,} bytes "
+            f"(p50 {figures['bytes_p50'] / figures['world_document_bytes']:.1%} of it)"
+        )
+    return results

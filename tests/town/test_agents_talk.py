@@ -17,6 +17,7 @@ from smalltown.town.schema import schema
 from smalltown.worlds.creation import create_world
 from smalltown.worlds.inputs import insert_input, record_message
 from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.runner import WorldRunner
 
 from helpers import RunningServer, eventually, refusing_url
@@ -98,7 +99,7 @@ class Town:
         )
 
     async def world(self):
-        return await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
+        return await self.store.read(lambda tx: read_world(tx, self.world_id))
 
     async def messages(self):
         return await self.store.read(lambda tx: tx.query("messages"))

@@ -13,6 +13,7 @@ from smalltown.cli import main
 from smalltown.runtime import Registry, Runtime
 from smalltown.server import create_app
 from smalltown.town.schema import open_town_store, schema
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.runner import WorldRunner
 
 from aitown_checkout import CHARACTERS, MAP_H, MAP_W, png, write_checkout
@@ -30,6 +31,15 @@ async def read_all(db, *tables):
     store = await open_town_store(db)
     try:
         return {t: await store.read(lambda tx, t=t: tx.query(t)) for t in tables}
+    finally:
+        await store.close()
+
+
+async def read_world_at(db, world_id):
+    """The world as AI Town's ``world:worldState`` gives it."""
+    store = await open_town_store(db)
+    try:
+        return await store.read(lambda tx: read_world(tx, world_id))
     finally:
         await store.close()
 
@@ -138,7 +148,8 @@ async def test_importing_again_updates_in_place_keeping_memories_and_conversatio
     assert players["Quill"]["character"] == "f2"
     assert players["Fern"]["playerId"] == ids["Moss"] and "Moss" not in players
     assert "Bramble" in players and players["Bramble"]["playerId"] not in ids.values()
-    quill_agent = next(a for a in after["worlds"][0]["agents"] if a["playerId"] == ids["Quill"])
+    world = await read_world_at(db, world_id)
+    quill_agent = next(a for a in world["agents"] if a["playerId"] == ids["Quill"])
     identity = next(d for d in after["agentDescriptions"] if d["agentId"] == quill_agent["id"])
     assert (identity["identity"], identity["plan"]) == edited[0][2:]
     assert [m["playerId"] for m in after["memories"]] == [ids["Quill"]]

@@ -23,6 +23,7 @@ from smalltown.town.defaults import town_map
 from smalltown.town.schema import schema
 from smalltown.worlds.creation import create_world
 from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.runner import WorldRunner
 
 ANYONE = "anyone"  # a public read, or the way in (joining, viewing)
@@ -155,7 +156,7 @@ async def _town(store, runtime) -> Town:
     async def step():
         clock[0] += 1000
         await runner.step_world(world_id)
-        return await store.read(lambda tx: tx.get(world_id, table="worlds"))
+        return await store.read(lambda tx: read_world(tx, world_id))
 
     for who in ("a", "b", "c"):
         input_id = await send("join", {"tokenIdentifier": who, "name": who.upper()})

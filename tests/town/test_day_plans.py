@@ -13,6 +13,7 @@ from smalltown.engine.pathfinding import regions
 from smalltown.engine.plans import DAY_MS
 from smalltown.town.defaults import town_map
 from smalltown.town.places import PLACES, places_for
+from smalltown.worlds.parts import read_plans
 
 from helpers import RunningServer
 
@@ -57,10 +58,7 @@ async def open_town(tmp_path, fake, server, start=TEN):
 
 
 async def own_plan(town):
-    own = await town.store.read(
-        lambda tx: tx.first("smalltownWorlds", "worldId", eq={"worldId": town.world_id})
-    )
-    plans = own.get("plans", [])
+    plans = await town.store.read(lambda tx: read_plans(tx, town.world_id))
     return plans[0] if plans and plans[0]["items"] else None
 
 

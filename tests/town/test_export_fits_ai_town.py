@@ -31,6 +31,9 @@ from test_ai_town_page import (
 
 from fake_llm import FakeLLM
 from smalltown.migrate.export import export_zip
+from smalltown.migrate.export_json import dumps
+from smalltown.worlds import parts
+from smalltown.worlds.parts import WORLDS_EXPORT
 
 from helpers import RunningServer, eventually
 
@@ -144,12 +147,18 @@ async def test_an_exported_town_fits_ai_towns_schema(tmp_path):
             await eventually(remembered, timeout=60)
             await town.send("leave", {"playerId": human})
             await town.step(2)
-            counts = await export_zip(town.store, tmp_path / "town.zip")
+            counts = await export_zip(town.store, tmp_path / "town.zip", shape=WORLDS_EXPORT)
+            world = await town.world()  # as AI Town's page reads it (world:worldState)
         finally:
             await town.close()
     for table in ("worlds", "messages", "memories", "archivedConversations", "archivedPlayers"):
         assert counts[table] >= 1, (table, counts)
     assert counts["smalltownWorlds"] == 1  # the bookkeeping, in a table of smalltown's own
+    assert parts.TABLE not in counts  # worlds leave whole, in AI Town's shape
+    with zipfile.ZipFile(tmp_path / "town.zip") as archive:
+        (exported,) = map(json.loads, archive.read("worlds/documents.jsonl").decode().splitlines())
+        assert parts.TABLE not in archive.read("_tables/documents.jsonl").decode()
+    assert exported["agents"] and exported == json.loads(dumps(world))
     with zipfile.ZipFile(tmp_path / "town.zip") as archive:
         for table, shape in AI_TOWN_TABLES.items():
             if table not in counts:

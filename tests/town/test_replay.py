@@ -6,6 +6,7 @@ from smalltown.runtime import Registry, Runtime
 from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
+from smalltown.worlds import parts
 from smalltown.worlds.creation import create_world
 from smalltown.worlds.inputs import insert_input
 from smalltown.worlds.replay import replay
@@ -75,12 +76,27 @@ async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
         assert report.equal, report.detail
         assert report.steps == 600 and report.inputs > 10
 
-        # State written behind the engine's back is caught.
-        await store.run(lambda tx: tx.patch(world_id, {"nextId": 12345.0}))
-        tampered = await replay(store, world_id)
-        assert not tampered.equal and "nextId" in tampered.detail
+        # State written behind the engine's back is caught, in any part of the world.
+        for kind, field in (
+            ("nextId", "nextId"),
+            ("player", "players"),
+            ("plan", "smalltownPlans"),
+        ):
+            was = await store.run(lambda tx, k=kind: _tamper(tx, world_id, k, 12345.0))
+            tampered = await replay(store, world_id)
+            assert not tampered.equal and field in tampered.detail
+            await store.run(lambda tx, k=kind, v=was: _tamper(tx, world_id, k, v))
+        assert (await replay(store, world_id)).equal
     finally:
         await store.close()
+
+
+async def _tamper(tx, world_id, kind, value):
+    """Set the first stored part of ``kind`` to ``value``, as the engine never would; its
+    value before."""
+    part = await tx.first(parts.TABLE, parts.INDEX, eq={"worldId": world_id, "kind": kind})
+    await tx.patch(part["_id"], {"value": value})
+    return part["value"]
 
 
 async def test_a_world_nobody_views_sleeps_and_a_heartbeat_wakes_it(tmp_path):

@@ -9,6 +9,7 @@ from smalltown.store import open_store
 from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
 from smalltown.worlds.creation import ID_BLOCK, create_world, default_world, first_free_id
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.replay import replay
 from smalltown.worlds.runner import WorldRunner
 
@@ -30,7 +31,7 @@ async def test_two_worlds_never_share_an_id_and_still_replay(tmp_path):
             for world_id in (first, second):
                 await runner.step_world(world_id)
 
-        worlds = {w["_id"]: w for w in await store.read(lambda tx: tx.query("worlds"))}
+        worlds = {w: await store.read(lambda tx, w=w: read_world(tx, w)) for w in (first, second)}
         ids = {
             world_id: {p["id"] for p in w["players"]} | {a["id"] for a in w["agents"]}
             for world_id, w in worlds.items()

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
-from smalltown.bench.engine_bench import _answers, crowd_map
+from smalltown.bench.engine_bench import answers, crowd_map
 from smalltown.engine.engine import Input, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import EMPTY, WorldMap
@@ -128,7 +128,7 @@ def simulate(agents: int = 25, minutes: float = 5.0, seed: int = 7) -> dict[str,
     for n in range(steps):
         out = step(world, world_map, pending, now, seed=seed, step_number=step_number)
         now, step_number = out.end_time, step_number + 1
-        pending, number = _answers(out.operations, number)
+        pending, number = answers(out.operations, number)
         doc = world.to_document()
         whole += TRANSITION_BYTES + UPDATE_BYTES + _size(doc)
         common = [_size({"currentTime": now})]

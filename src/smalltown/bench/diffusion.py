@@ -37,6 +37,7 @@ from smalltown.town.defaults import many_characters, town_map
 from smalltown.town.schema import schema
 from smalltown.worlds.creation import create_world
 from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.runner import WorldRunner
 
 KEYWORD = "party"
@@ -183,7 +184,7 @@ class _Driven:
         return found
 
     async def world(self) -> dict[str, Any]:
-        found = await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
+        found = await self.store.read(lambda tx: read_world(tx, self.world_id))
         assert found is not None
         return found
 

@@ -25,6 +25,7 @@ from smalltown.store import Range, Store, values
 from smalltown.town.schema import open_town_store, schema
 from smalltown.worlds.creation import create_world
 from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.runner import WorldRunner
 
 #: steps after the last agent arrived before measuring: its first minute each resident
@@ -75,7 +76,9 @@ class _Town:
         return send
 
     async def world(self) -> dict[str, Any]:
-        return await self.store.read(lambda tx: tx.get(self.world_id, table="worlds"))
+        found = await self.store.read(lambda tx: read_world(tx, self.world_id))
+        assert found is not None
+        return found
 
 
 async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
@@ -88,6 +91,7 @@ async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
         status = await store.read(
             lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
         )
+        assert status is not None
         town = _Town(store, runtime, world_id, status)
         while len((await town.world())["agents"]) < agents:
             await town.step()

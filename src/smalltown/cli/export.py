@@ -52,6 +52,7 @@ async def _export(args: argparse.Namespace) -> int:
     from smalltown.migrate.export import export_zip
     from smalltown.runtime.runtime import with_system_tables
     from smalltown.store import StoreError, open_store
+    from smalltown.worlds.parts import WORLDS_EXPORT
 
     try:
         schema = with_system_tables(options.app_schema_of(args))
@@ -66,7 +67,9 @@ async def _export(args: argparse.Namespace) -> int:
         shown.show(f"  {table}: {rows:,} documents")
 
     try:
-        counts = await export_zip(store, args.out, progress, args.include_storage)
+        counts = await export_zip(
+            store, args.out, progress, args.include_storage, shape=WORLDS_EXPORT
+        )
     except OSError as exc:  # the disk filled, say, or the folder went away meanwhile
         shown.end_line()
         print(f"smalltown: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)

@@ -3,9 +3,10 @@
 Game ids are strings ``p:N`` (players), ``a:N`` (agents), ``c:N`` (conversations), from one
 counter ``nextId``. Times are milliseconds. The document has AI Town's fields only, so an
 exported world imports into AI Town; what else a world keeps (when pairs last talked, a
-group's turn-taking) is its *bookkeeping*, kept by the runner in a table of smalltown's
-own (``smalltownWorlds``) and added to the document, as ``smalltownRecentPairs``, only
-where smalltown's own tables hold a whole world (checkpoints, a world's first state).
+group's turn-taking, residents' plans) is its *bookkeeping*, added to the document as
+``smalltownRecentPairs`` and ``smalltownPlans`` where smalltown's own tables hold a whole
+world (checkpoints, a world's first state). The runner stores the lists of both, entry by
+entry, in rows of their own (``worlds/parts.py``).
 """
 
 from __future__ import annotations
@@ -374,8 +375,7 @@ class World:
         plans: list[dict[str, Any]] | None = None,
     ) -> World:
         """The world from its document, with its bookkeeping: ``recent_pairs`` and
-        ``plans`` (from ``smalltownWorlds``), else the document's own (a whole world, or an
-        older one)."""
+        ``plans`` when given, else the document's own."""
         world = cls(next_id=int(doc.get("nextId", 0)))
         for p in doc.get("players", []):
             world.players[p["id"]] = _player(p)

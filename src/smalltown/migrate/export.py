@@ -7,7 +7,10 @@ per table ``<table>/documents.jsonl`` (one document a line, in creation order) a
 under ``_components/<name>/`` as an import brought them in; with ``include_storage``,
 file storage as ``_storage/documents.jsonl`` and one ``_storage/<id>`` entry per file.
 smalltown's own system tables (names starting with ``_``) stay behind. Tables are read
-a page at a time, so memory stays bounded whatever the database's size.
+a page at a time, so memory stays bounded whatever the database's size. An app that stores
+some documents otherwise than a snapshot holds them gives a :class:`Shape`: each page of
+a table passes through it, in the transaction that read it, and the tables it names stay
+behind (the town's worlds, ``worlds/parts.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from smalltown.migrate import components, storage
 from smalltown.migrate.export_json import dumps
@@ -32,6 +35,19 @@ deployment with `npx convex import --replace-all <this file>`, or into smalltown
 """
 
 
+class Shape(Protocol):
+    """How an app's documents are written to a snapshot, where it stores them otherwise."""
+
+    #: tables left out of the snapshot (what they hold leaves in the others' documents)
+    omitted: frozenset[str]
+
+    async def documents(
+        self, tx: Transaction, table: str, docs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A page of ``table`` as the snapshot holds it, read with ``tx``."""
+        ...
+
+
 def _page(
     table: str,
     cursor: str | None,
@@ -40,6 +56,21 @@ def _page(
 ) -> Callable[[Transaction], Awaitable[Page]]:
     """The read of the page of ``table`` after ``cursor``."""
     return lambda tx: tx.paginate(table, index, eq=eq, cursor=cursor, page_size=PAGE)
+
+
+def _shaped_page(
+    table: str, cursor: str | None, shape: Shape | None
+) -> Callable[[Transaction], Awaitable[tuple[list[dict[str, Any]], Page]]]:
+    """The read of the page of ``table`` after ``cursor``, its documents as ``shape``
+    writes them."""
+
+    async def read(tx: Transaction) -> tuple[list[dict[str, Any]], Page]:
+        page = await _page(table, cursor)(tx)
+        if shape is None:
+            return page.page, page
+        return await shape.documents(tx, table, page.page), page
+
+    return read
 
 
 async def _pages(
@@ -97,10 +128,14 @@ async def export_zip(
     out: str | Path,
     progress: Callable[[str, int], None] | None = None,
     include_storage: bool = False,
+    shape: Shape | None = None,
 ) -> dict[str, int]:
     """Write the snapshot; return the number of documents per table."""
+    omitted = shape.omitted if shape is not None else frozenset()
     tables = sorted(
-        (name, number) for name, number in store.table_numbers.items() if not name.startswith("_")
+        (name, number)
+        for name, number in store.table_numbers.items()
+        if not name.startswith("_") and name not in omitted
     )
     counts: dict[str, int] = {}
     path = Path(out)
@@ -116,10 +151,10 @@ async def export_zip(
             with archive.open(f"{name}/documents.jsonl", "w") as entry:
                 cursor = None
                 while True:
-                    page = await store.read(_page(name, cursor))
-                    for document in page.page:
+                    documents, page = await store.read(_shaped_page(name, cursor, shape))
+                    for document in documents:
                         entry.write((dumps(document) + "\n").encode())
-                    count += len(page.page)
+                    count += len(documents)
                     if progress:
                         progress(name, count)
                     if page.is_done:

@@ -14,6 +14,7 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, caller_query
 from smalltown.worlds.inputs import check_owner
+from smalltown.worlds.parts import world_document
 
 #: how far a resident notices others, in tiles
 SIGHT = 8.0
@@ -30,7 +31,7 @@ async def observe(ctx, worldId: str, playerId: str) -> dict[str, Any]:
     if status is None:
         raise ConvexError(f"no world {worldId!r}")
     await check_owner(ctx.db, worldId, ctx.auth.identity, {"playerId": playerId})
-    world = await ctx.db.get(worldId, table="worlds")
+    world = await world_document(ctx.db, worldId, ("players",))
     me = next(p for p in world["players"] if p["id"] == playerId)
     names = {
         d["playerId"]: d["name"]

@@ -46,9 +46,12 @@ def _tables(dimensions: int) -> list[Table]:
         # starts from) and step boundaries, for replay.
         Table("smalltownInitialWorlds", indexes=[Index("worldId", ["worldId"])]),
         Table("smalltownSteps", indexes=[Index("worldStep", ["worldId", "step"])]),
-        # smalltown's own: what a world keeps beyond AI Town's tables (its seed, how many
-        # steps it took, when pairs last talked), so those carry AI Town's fields alone.
+        # smalltown's own: each world's seed and how many steps it took, so AI Town's
+        # tables carry AI Town's fields alone.
         Table("smalltownWorlds", indexes=[Index("worldId", ["worldId"])]),
+        # smalltown's own: each world's players, agents, conversations and bookkeeping, a
+        # row each, so a step writes what changed (``worlds/parts.py``).
+        Table("smalltownWorldParts", indexes=[Index("part", ["worldId", "kind", "key"])]),
         # smalltown's own: why a world's agents are silent (its LLM's failure, with the
         # fix, or its spent budget), for the page's banners.
         Table("smalltownWorldHealth", indexes=[Index("worldId", ["worldId"])]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from smalltown.runtime import ConvexError, query
+from smalltown.worlds.parts import world_document
 from smalltown.worlds.region import (
     MAX_INCLUDED,
     RegionError,
@@ -23,6 +24,9 @@ from smalltown.worlds.region import (
 from smalltown.worlds.region import (
     overview as overview_view,
 )
+
+#: what a region's players and conversations are read from
+SHOWN = ("players", "conversations")
 
 
 async def _world(ctx, world_id: str) -> dict[str, Any]:
@@ -56,7 +60,7 @@ async def region(
         raise ConvexError(f"bad region: {exc}") from None
     wanted = _include(include or [])
     await _world(ctx, worldId)
-    return region_view(await ctx.db.get(worldId, table="worlds"), rect, wanted)
+    return region_view(await world_document(ctx.db, worldId, SHOWN), rect, wanted)
 
 
 @query
@@ -64,7 +68,7 @@ async def players(ctx, worldId: str, playerIds: list[str]) -> dict[str, Any]:
     """The players named (those still here) and the conversations they are in."""
     wanted = _include(playerIds)
     await _world(ctx, worldId)
-    return players_view(await ctx.db.get(worldId, table="worlds"), wanted)
+    return players_view(await world_document(ctx.db, worldId, SHOWN), wanted)
 
 
 @query
@@ -72,4 +76,5 @@ async def overview(ctx, worldId: str) -> dict[str, Any]:
     """Every player's place to a tenth of a tile, and the game time it was taken at."""
     status = await _world(ctx, worldId)
     engine = await ctx.db.get(status["engineId"], table="engines")
-    return overview_view(await ctx.db.get(worldId, table="worlds"), engine["currentTime"])
+    world = await world_document(ctx.db, worldId, ("players",))
+    return overview_view(world, engine["currentTime"])

@@ -10,6 +10,7 @@ from smalltown.runtime import ConvexError, caller_query, mutation, query
 from smalltown.store import Range, Transaction
 from smalltown.town.agent.plan import agent_plan
 from smalltown.worlds.inputs import HUMAN_INPUTS, check_owner, insert_input
+from smalltown.worlds.parts import read_entry, read_world, world_document
 from smalltown.worlds.usage import world_usage
 from smalltown.worlds.view import conversations_view, player_view, roster_view, world_view
 
@@ -37,7 +38,7 @@ async def defaultWorldStatus(ctx) -> dict[str, Any] | None:
 @query
 async def worldState(ctx, worldId: str) -> dict[str, Any]:
     status = await _status(ctx.db, worldId)
-    world = await ctx.db.get(worldId, table="worlds")
+    world = await read_world(ctx.db, worldId)
     engine = await ctx.db.get(status["engineId"], table="engines")
     return {"world": world, "engine": engine}
 
@@ -46,21 +47,21 @@ async def worldState(ctx, worldId: str) -> dict[str, Any]:
 async def worldView(ctx, worldId: str) -> dict[str, Any]:
     """The world as the page draws it; unchanged across steps where nothing visible is."""
     await _status(ctx.db, worldId)
-    return world_view(await ctx.db.get(worldId, table="worlds"))
+    return world_view(await world_document(ctx.db, worldId, ("players", "agents", "conversations")))
 
 
 @query
 async def worldRoster(ctx, worldId: str) -> dict[str, Any]:
     """Who is here and which of them are agents: changes when people come or go."""
     await _status(ctx.db, worldId)
-    return roster_view(await ctx.db.get(worldId, table="worlds"))
+    return roster_view(await world_document(ctx.db, worldId, ("players", "agents")))
 
 
 @query
 async def worldConversations(ctx, worldId: str) -> list[dict[str, Any]]:
     """The live conversations: who is invited, walking over or talking, and who types."""
     await _status(ctx.db, worldId)
-    return conversations_view(await ctx.db.get(worldId, table="worlds"))
+    return conversations_view(await world_document(ctx.db, worldId, ("conversations",)))
 
 
 @query
@@ -68,8 +69,7 @@ async def playerView(ctx, worldId: str, playerId: str) -> dict[str, Any] | None:
     """One player as the page draws it (null once they left): changes when they set off,
     arrive, or take up an activity — not while they walk."""
     await _status(ctx.db, worldId)
-    world = await ctx.db.get(worldId, table="worlds")
-    player = next((p for p in world["players"] if p["id"] == playerId), None)
+    player = await read_entry(ctx.db, worldId, "players", playerId)
     return None if player is None else player_view(player)
 
 
@@ -261,7 +261,7 @@ async def _join_as_caller(ctx, status: dict[str, Any]) -> str:
 
 async def _guests(db: Transaction, status: dict[str, Any]) -> int:
     """Players of sync sessions in the world, and guests' joins not taken yet."""
-    world = await db.get(status["worldId"], table="worlds")
+    world = await read_world(db, status["worldId"], ("players",))
     engine = await db.get(status["engineId"], table="engines")
     playing = sum(
         1 for p in (world or {}).get("players", []) if p.get("human", "").startswith("guest:")
@@ -297,7 +297,7 @@ async def leaveWorld(ctx, worldId: str) -> str | None:
     if caller is None:
         raise ConvexError("join the world first: nobody to take out of it")
     status = await _status(ctx.db, worldId)
-    world = await ctx.db.get(worldId, table="worlds")
+    world = await world_document(ctx.db, worldId, ("players",))
     for player in world["players"]:
         if player.get("human") == caller.subject:
             return await insert_input(

@@ -10,6 +10,7 @@ from typing import Any
 from smalltown.engine.world_map import WorldMap
 from smalltown.store import Store
 from smalltown.worlds.creation import Character, create_world
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.usage import all_worlds_usage
 
 STATUSES = ("running", "stoppedByDeveloper", "inactive")
@@ -20,7 +21,7 @@ async def list_worlds(store: Store) -> list[dict[str, Any]]:
         out = []
         now = time.time() * 1000
         for status in await tx.query("worldStatus"):
-            world = await tx.get(status["worldId"], table="worlds") or {}
+            world = await read_world(tx, status["worldId"], ("players", "agents")) or {}
             players = world.get("players", [])
             lease = await tx.first("smalltownLeases", "worldId", eq={"worldId": status["worldId"]})
             out.append(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.parts import MARKER, OWN, Stored, next_id, save
 
 Character = dict[str, str]  # name, character (sprite), identity, plan, description
 
@@ -29,7 +30,7 @@ async def first_free_id(tx) -> int:
     in them, and an export must fit that schema), so two worlds that both had a ``p:0``
     would share that player's memories.
     """
-    used = [w.get("nextId") for w in await tx.query("worlds")]
+    used = [await next_id(tx, w) for w in await tx.query("worlds")]
     highest = max(
         (int(n) for n in used if isinstance(n, (int, float)) and 0 <= n < 2**53), default=-1
     )
@@ -68,19 +69,12 @@ async def _create(tx, world_map: WorldMap, characters: Sequence[Character], defa
     """``create_world`` inside a transaction."""
     now = time.time() * 1000
     first = World(next_id=await first_free_id(tx))
-    world_id = await tx.insert("worlds", first.to_document())
+    world_id = await tx.insert("worlds", {MARKER: True})
+    whole = first.to_document(bookkeeping=True)
+    await save(tx, world_id, Stored({}, {}, whole=False), whole)
+    await tx.insert("smalltownInitialWorlds", {"worldId": world_id, "world": whole})
     await tx.insert(
-        "smalltownInitialWorlds",
-        {"worldId": world_id, "world": first.to_document(bookkeeping=True)},
-    )
-    await tx.insert(
-        "smalltownWorlds",
-        {
-            "worldId": world_id,
-            "seed": float(secrets.randbelow(2**31)),
-            "step": 0.0,
-            "recentPairs": [],
-        },
+        OWN, {"worldId": world_id, "seed": float(secrets.randbelow(2**31)), "step": 0.0}
     )
     engine_id = await tx.insert(
         "engines",

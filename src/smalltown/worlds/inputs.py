@@ -7,6 +7,7 @@ from typing import Any
 
 from smalltown.runtime import ConvexError, Identity
 from smalltown.store import Transaction
+from smalltown.worlds.parts import read_entry
 from smalltown.worlds.turns import turn_hints
 
 #: inputs a person sends for the player they play (checked against their token)
@@ -48,14 +49,12 @@ async def check_owner(db: Transaction, world_id: str, identity: Identity, args: 
         return
     if identity.kind not in ("user", "session"):
         raise ConvexError("join the world first: this needs the token joinWorld gave you")
-    world = await db.get(world_id, table="worlds")
     player_id = args.get("playerId")
-    for player in world["players"] if world else []:
-        if player["id"] == player_id:
-            if player.get("human") != identity.subject:
-                raise ConvexError(f"player {player_id} is not yours")
-            return
-    raise ConvexError(f"no player {player_id!r} in this world")
+    player = await read_entry(db, world_id, "players", player_id)
+    if player is None:
+        raise ConvexError(f"no player {player_id!r} in this world")
+    if player.get("human") != identity.subject:
+        raise ConvexError(f"player {player_id} is not yours")
 
 
 async def check_participant(
@@ -64,13 +63,11 @@ async def check_participant(
     """Only a conversation's participants write into it: its words go into the other
     participants' prompts, so a stranger's line there would speak to their agents. Read
     from the world as it is now, in the caller's transaction."""
-    world = await db.get(world_id, table="worlds")
-    for conversation in world.get("conversations", []) if world else []:
-        if conversation["id"] == conversation_id:
-            if any(p["playerId"] == player_id for p in conversation["participants"]):
-                return
-            raise ConvexError(f"player {player_id} is not in conversation {conversation_id}")
-    raise ConvexError(f"no conversation {conversation_id!r} in this world")
+    conversation = await read_entry(db, world_id, "conversations", conversation_id)
+    if conversation is None:
+        raise ConvexError(f"no conversation {conversation_id!r} in this world")
+    if not any(p["playerId"] == player_id for p in conversation["participants"]):
+        raise ConvexError(f"player {player_id} is not in conversation {conversation_id}")
 
 
 def _now_ms() -> float:

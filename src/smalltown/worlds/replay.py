@@ -17,6 +17,7 @@ from smalltown.engine.engine import ENGINE_VERSION, Input, step
 from smalltown.engine.state import World
 from smalltown.engine.world_map import WorldMap
 from smalltown.store import Range, Store, Transaction
+from smalltown.worlds import parts
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,15 @@ async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
                 f"world {world_id} has no recorded first state (imported?); it gains one "
                 "at its first hourly checkpoint"
             )
+        own = await tx.first(parts.OWN, "worldId", eq={"worldId": world_id})
         return (
             initial,
             await tx.get(status["engineId"], table="engines"),
             await tx.first("maps", "worldId", eq={"worldId": world_id}),
-            await tx.get(world_id, table="worlds"),
+            await parts.load(tx, world_id, own),
             # the stored world is this step's outcome: replay stops there
             await tx.first("smalltownSteps", "worldStep", eq={"worldId": world_id}, order="desc"),
-            await tx.first("smalltownWorlds", "worldId", eq={"worldId": world_id}),
+            own,
         )
 
     base, engine, map_doc, stored, newest, own = await store.read(load)
@@ -109,10 +111,7 @@ async def replay(store: Store, world_id: str, page: int = PAGE) -> ReplayReport:
             steps += 1
         done = int(records[-1]["step"])
     rebuilt = world.to_document(bookkeeping=True)
-    stored_doc = {k: v for k, v in stored.items() if not k.startswith("_")}
-    if own is not None:
-        stored_doc["smalltownRecentPairs"] = own["recentPairs"]
-        stored_doc["smalltownPlans"] = own.get("plans", [])
+    stored_doc = stored.document  # the world as the runner would load it
     equal = rebuilt == stored_doc
     detail = (
         "the replayed world equals the stored one" if equal else _difference(rebuilt, stored_doc)

@@ -1,9 +1,10 @@
 """The world runner: one engine loop per running world, inside the server process.
 
 Each step reads the world, its map and the inputs queued since the last step, runs the
-pure engine, and saves everything the step changed in one transaction: the world
-document, the engine's clock and input cursor, each input's result, new descriptions and
-the archive of ended conversations. An input is acknowledged (has a result) only once that
+pure engine, and saves everything the step changed in one transaction: the parts of the
+world that changed (``parts.py``), the engine's clock and input cursor, each input's
+result, new descriptions, the archive of ended conversations, and a step record with the
+bytes the transaction wrote. An input is acknowledged (has a result) only once that
 transaction commits, so a crash loses no acknowledged input: the next run resumes from the
 last saved step. ``generationNumber`` fences off a second runner of the same world.
 
@@ -31,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from smalltown.engine.constants import STEP_MS
 from smalltown.engine.engine import ENGINE_VERSION, Input, StepResult, step
@@ -41,8 +42,11 @@ from smalltown.runtime import FunctionError
 from smalltown.runtime.context import Scheduler
 from smalltown.runtime.stopping import stop_tasks
 from smalltown.store import Range, Transaction
+from smalltown.worlds import parts
+from smalltown.worlds.parts import Stored
 
 log = logging.getLogger("smalltown.worlds.runner")
+T = TypeVar("T")
 IDLE_MS = 5 * 60_000  # a world nobody has viewed for this long goes to sleep
 BATCH = 32
 #: steps between checkpoints (an hour of one-second steps): where replay can start once
@@ -72,11 +76,11 @@ class StaleEngine(Exception):
 @dataclass
 class Loaded:
     status: dict[str, Any]
-    world: dict[str, Any]
+    world: Stored
     engine: dict[str, Any]
     world_map: dict[str, Any]
     inputs: list[dict[str, Any]]
-    #: the world's row in ``smalltownWorlds`` (its seed, step count and bookkeeping);
+    #: the world's row in ``smalltownWorlds`` (its seed and step count);
     #: None for a world that has none yet (imported, or made by an older version)
     own: dict[str, Any] | None = None
 
@@ -243,12 +247,7 @@ class WorldRunner:
         store = self._runtime.store
         started = time.perf_counter()
         loaded = await store.read(lambda tx: _load(tx, world_id))
-        own = loaded.own
-        world = World.from_document(
-            loaded.world,
-            None if own is None else own["recentPairs"],
-            None if own is None else own.get("plans", []),
-        )
+        world = World.from_document(loaded.world.document)
         engine = loaded.engine
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
         # A world that slept or was stopped skips the time it missed rather than
@@ -327,7 +326,7 @@ async def _sleep(tx: Transaction, status_id: str) -> None:
     await tx.patch(status_id, {"status": "inactive"})
 
 
-def _found(document: dict[str, Any] | None, world_id: str, what: str) -> dict[str, Any]:
+def _found(document: T | None, world_id: str, what: str) -> T:
     """``document``, which a world being stepped must have."""
     if document is None:
         raise LookupError(f"world {world_id} has no {what}")
@@ -346,15 +345,16 @@ async def _load(tx: Transaction, world_id: str) -> Loaded:
         range=Range("number", gt=engine["processedInputNumber"]),
         limit=BATCH,
     )
+    own = await tx.first(parts.OWN, "worldId", eq={"worldId": world_id})
     return Loaded(
         status=status,
-        world=_found(await tx.get(world_id, table="worlds"), world_id, "world document"),
+        world=_found(await parts.load(tx, world_id, own), world_id, "world document"),
         engine=engine,
         world_map=_found(
             await tx.first("maps", "worldId", eq={"worldId": world_id}), world_id, "map"
         ),
         inputs=inputs,
-        own=await tx.first("smalltownWorlds", "worldId", eq={"worldId": world_id}),
+        own=own,
     )
 
 
@@ -370,19 +370,15 @@ async def _save(
     current = _found(await tx.get(engine["_id"], table="engines"), world_id, "engine")
     if current["generationNumber"] != engine["generationNumber"]:
         raise StaleEngine(f"world {world_id} was stepped by another runner")
-    document = world.to_document()
-    await tx.replace(world_id, document)
-    own = {
-        "worldId": world_id,
-        "seed": float(loaded.seed),
-        "step": float(loaded.step + 1),
-        "recentPairs": world.bookkeeping(),
-        "plans": world.plans_bookkeeping(),
-    }
+    document = world.to_document(bookkeeping=True)
+    await parts.save(tx, world_id, loaded.world, document)
+    own = {"worldId": world_id, "seed": float(loaded.seed), "step": float(loaded.step + 1)}
     if loaded.own is None:
-        await tx.insert("smalltownWorlds", own)
-    else:
+        await tx.insert(parts.OWN, own)
+    elif "recentPairs" in loaded.own or "plans" in loaded.own:  # its bookkeeping, until now
         await tx.replace(loaded.own["_id"], own)
+    else:
+        await tx.patch(loaded.own["_id"], {"step": own["step"]})
     processed = loaded.inputs[-1]["number"] if loaded.inputs else engine["processedInputNumber"]
     if checkpoint:
         await tx.insert(
@@ -392,7 +388,7 @@ async def _save(
                 "step": float(loaded.step),
                 "lastInput": float(processed),
                 "time": float(result.end_time),
-                "world": world.to_document(bookkeeping=True),
+                "world": document,
             },
         )
     await tx.patch(

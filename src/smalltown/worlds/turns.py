@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from smalltown.store import Transaction
+from smalltown.worlds.parts import read_world
 
 MEMORIES_CONSULTED = 20  # a participant's most recently used memories, searched for words
 WORDS_PER_POINT = 3  # shared words that make one point of relevance
@@ -86,7 +87,7 @@ async def turn_hints(
 ) -> dict[str, Any]:
     """``addressed`` and ``relevance`` for the engine's ``finishSendingMessage``; empty
     outside a group."""
-    world = await db.get(world_id, table="worlds")
+    world = await read_world(db, world_id, ("agents", "conversations"))
     conversation = next(
         (c for c in (world or {}).get("conversations", []) if c["id"] == conversation_id), None
     )

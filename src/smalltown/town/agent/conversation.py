@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from smalltown.runtime import internal_query
+from smalltown.worlds.parts import world_document
 
 
 async def conversation_context(
@@ -19,7 +20,7 @@ async def conversation_context(
         d["agentId"]: d
         for d in await db.query("agentDescriptions", "worldId", eq={"worldId": world_id})
     }
-    world = await db.get(world_id, table="worlds")
+    world = await world_document(db, world_id, ("agents", "conversations"))
     agent_of = {a["playerId"]: a["id"] for a in world["agents"]}
 
     def person(player_id: str) -> dict[str, str]:

@@ -9,13 +9,14 @@ from typing import Any
 from smalltown.runtime import internal_mutation, internal_query
 from smalltown.town.agent.conversation import conversation_context
 from smalltown.town.aiTown.agentInputs import finish_remember
+from smalltown.worlds.parts import world_document
 
 LAST_ACCESS_EVERY_MS = 5 * 60_000
 
 
 @internal_query
 async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) -> dict[str, Any]:
-    world = await ctx.db.get(worldId, table="worlds")
+    world = await world_document(ctx.db, worldId, ("agents", "conversations"))
     agent = next((a for a in world["agents"] if a["id"] == agentId), None)
     archived = await ctx.db.first(
         "archivedConversations", "worldId", eq={"worldId": worldId, "id": conversationId}

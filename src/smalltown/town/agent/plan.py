@@ -10,11 +10,11 @@ from smalltown.engine.state import Plan
 from smalltown.engine.world_map import WorldMap
 from smalltown.runtime import internal_query
 from smalltown.town.places import places_for
+from smalltown.worlds.parts import read_plans, world_document
 
 
 async def _plans(db, world_id: str) -> dict[str, dict[str, Any]]:
-    own = await db.first("smalltownWorlds", "worldId", eq={"worldId": world_id})
-    return {} if own is None else {p["agentId"]: p for p in own.get("plans", [])}
+    return {p["agentId"]: p for p in await read_plans(db, world_id)}
 
 
 async def game_time(db, world_id: str) -> float:
@@ -49,7 +49,7 @@ def plan_view(doc: dict[str, Any] | None, now: float) -> dict[str, Any] | None:
 
 
 async def agent_plan(db, world_id: str, player_id: str) -> dict[str, Any] | None:
-    world = await db.get(world_id, table="worlds")
+    world = await world_document(db, world_id, ("agents",))
     agent = next((a for a in world["agents"] if a["playerId"] == player_id), None)
     if agent is None:
         return None
@@ -60,7 +60,7 @@ async def agent_plan(db, world_id: str, player_id: str) -> dict[str, Any] | None
 @internal_query
 async def planContext(ctx, worldId: str, agentId: str, reason: str) -> dict[str, Any]:
     db = ctx.db
-    world = await db.get(worldId, table="worlds")
+    world = await world_document(db, worldId, ("agents",))
     agent = next((a for a in world["agents"] if a["id"] == agentId), None)
     if agent is None:
         return {"found": False}

@@ -30,6 +30,7 @@ from smalltown.worlds.checkout.js_data import CheckoutError
 from smalltown.worlds.checkout.reader import Image, Town
 from smalltown.worlds.creation import create_in
 from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.parts import read_world
 
 TABLE = "smalltownImports"
 
@@ -130,7 +131,7 @@ async def _update(tx, world_id: str, world_map: dict, characters: list[dict]) ->
     old_map = await tx.first("maps", "worldId", eq={"worldId": world_id})
     if old_map is None or status is None:
         raise CheckoutError(f"world {world_id}: expected a world with a map")
-    world = await tx.get(world_id, table="worlds") or {}
+    world = await read_world(tx, world_id, ("players", "agents")) or {}
     for player in world.get("players", []):
         at = player.get("position") or {}
         x, y = at.get("x", 0), at.get("y", 0)

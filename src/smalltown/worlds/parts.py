@@ -1,0 +1,244 @@
+"""A world stored as parts, so that a step writes what changed rather than the whole world.
+
+AI Town keeps a world as one ``worlds`` document: ``nextId`` and lists of players, agents,
+conversations and each walker's packed ``historicalLocations``. Rewritten every step, a
+town of a thousand is almost a megabyte a second. smalltown keeps the same world as rows
+of ``smalltownWorldParts``, one per list entry (``kind``, ``key``: its id; ``rank``: its
+place in the list; ``value``: the entry as AI Town's document has it), one for ``nextId``,
+and one per piece of bookkeeping (when a pair last talked, a group's turn-taking, a
+resident's plan). A step writes the parts whose value changed, and deletes those gone;
+its ``worlds`` row then says only that the world lives in parts (``smalltownParts``).
+
+Readers get AI Town's document assembled (:func:`read_world`), or only the lists they
+use, or one entry (:func:`read_entry`): a live query then depends on those rows alone, so
+a player's view is not re-run when someone else moves. A world whose ``worlds`` row holds
+a whole document (imported from AI Town or a snapshot, or made before parts) is read from
+that row, with its bookkeeping in ``smalltownWorlds`` (``recentPairs``, ``plans``); any
+parts it has are stale, and its next step stores it as parts. An export writes every world
+whole again (:class:`WorldsExport`), so AI Town, or smalltown, can import it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from smalltown.runtime import ConvexError
+from smalltown.store import Transaction
+
+TABLE = "smalltownWorldParts"
+INDEX = "part"  # worldId, kind, key
+#: the ``worlds`` row's one field once the world is stored as parts
+MARKER = "smalltownParts"
+OWN = "smalltownWorlds"
+
+#: AI Town's lists in a ``worlds`` document: the kind of part an entry is, and its key field
+LISTS: dict[str, tuple[str, str]] = {
+    "players": ("player", "id"),
+    "agents": ("agent", "id"),
+    "conversations": ("conversation", "id"),
+    "historicalLocations": ("location", "playerId"),
+}
+NEXT_ID = "nextId"  # the kind, and the document's field, of the id counter
+#: the document's fields in its order; what a reader gets unless it names fewer
+FIELDS = (NEXT_ID, *LISTS)
+#: bookkeeping (``World.to_document(bookkeeping=True)``): its lists and their kinds
+PAIRS, PLANS = "smalltownRecentPairs", "smalltownPlans"
+KINDS = (NEXT_ID, *(kind for kind, _ in LISTS.values()), "pair", "turns", "plan")
+
+
+def is_split(row: dict[str, Any] | None) -> bool:
+    """Whether a ``worlds`` row says its world is stored as parts."""
+    return row is not None and row.get(MARKER) is True
+
+
+async def _values(db: Transaction, world_id: str, kind: str) -> list[Any]:
+    """The values of the world's parts of ``kind``, in their order."""
+    rows = await db.query(TABLE, INDEX, eq={"worldId": world_id, "kind": kind})
+    return [row["value"] for row in sorted(rows, key=lambda r: r["rank"])]
+
+
+async def read_world(
+    db: Transaction, world_id: str, fields: Iterable[str] = FIELDS
+) -> dict[str, Any] | None:
+    """AI Town's ``worlds`` document of ``world_id`` (None: there is none), with the fields
+    named (a whole stored document comes with all of them). ``historicalLocations`` is
+    there only when not empty, as AI Town leaves it out."""
+    row = await db.get(world_id, table="worlds")
+    if row is None or not is_split(row):
+        return row
+    wanted = set(fields)
+    doc: dict[str, Any] = {"_id": row["_id"], "_creationTime": row["_creationTime"]}
+    for field in FIELDS:
+        if field not in wanted:
+            continue
+        if field == NEXT_ID:
+            found = await _values(db, world_id, NEXT_ID)
+            doc[NEXT_ID] = found[0] if found else 0.0
+            continue
+        entries = await _values(db, world_id, LISTS[field][0])
+        if entries or field != "historicalLocations":
+            doc[field] = entries
+    return doc
+
+
+async def world_document(
+    db: Transaction, world_id: str, fields: Iterable[str] = FIELDS
+) -> dict[str, Any]:
+    """:func:`read_world` of a world that must be there: a :class:`ConvexError` saying
+    so otherwise."""
+    found = await read_world(db, world_id, fields)
+    if found is None:
+        raise ConvexError(f"no world {world_id!r}")
+    return found
+
+
+async def read_entry(db: Transaction, world_id: str, field: str, key: Any) -> dict[str, Any] | None:
+    """The entry of the world's list ``field`` (``players``, ...) whose id is ``key``
+    (None: there is none; ids are strings)."""
+    kind, key_field = LISTS[field]
+    row = await db.get(world_id, table="worlds")
+    if row is None or not isinstance(key, str):
+        return None
+    if not is_split(row):
+        return next((e for e in row.get(field, []) if e.get(key_field) == key), None)
+    part = await db.first(TABLE, INDEX, eq={"worldId": world_id, "kind": kind, "key": key})
+    return None if part is None else part["value"]
+
+
+async def read_plans(db: Transaction, world_id: str) -> list[dict[str, Any]]:
+    """The residents' plans (``Plan.to_doc()`` each), kept beside the world."""
+    row = await db.get(world_id, table="worlds")
+    if row is None:
+        return []
+    if is_split(row):
+        return await _values(db, world_id, "plan")
+    own = await db.first(OWN, "worldId", eq={"worldId": world_id})
+    return list((own or {}).get("plans", row.get(PLANS, [])))
+
+
+async def next_id(db: Transaction, row: dict[str, Any]) -> Any:
+    """The id counter of the world whose ``worlds`` row is ``row``."""
+    if not is_split(row):
+        return row.get(NEXT_ID)
+    found = await _values(db, row["_id"], NEXT_ID)
+    return found[0] if found else 0.0
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A world as loaded for a step: its whole document with bookkeeping (what
+    ``World.from_document`` takes), the parts it is stored in, and whether its ``worlds``
+    row still holds the whole document."""
+
+    document: dict[str, Any]
+    rows: dict[tuple[str, str], dict[str, Any]]
+    whole: bool
+
+
+async def load(tx: Transaction, world_id: str, own: dict[str, Any] | None = None) -> Stored | None:
+    """The world ``world_id`` as stored (None: there is none); ``own`` its
+    ``smalltownWorlds`` row, where a whole document keeps its bookkeeping."""
+    row = await tx.get(world_id, table="worlds")
+    if row is None:
+        return None
+    parts = await tx.query(TABLE, INDEX, eq={"worldId": world_id})
+    rows = {(p["kind"], p["key"]): p for p in parts}
+    if not is_split(row):
+        document = {k: v for k, v in row.items() if not k.startswith("_")}
+        if own is not None and "recentPairs" in own:
+            document[PAIRS] = own["recentPairs"]
+            document[PLANS] = own.get("plans", [])
+        return Stored(document, rows, whole=True)
+    by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    for part in sorted(parts, key=lambda p: p["rank"]):
+        by_kind.setdefault(part["kind"], []).append(part["value"])
+    document = {NEXT_ID: by_kind[NEXT_ID][0] if by_kind[NEXT_ID] else 0.0}
+    for field, (kind, _) in LISTS.items():
+        if by_kind[kind] or field != "historicalLocations":
+            document[field] = by_kind[kind]
+    document[PAIRS] = by_kind["pair"] + by_kind["turns"]
+    document[PLANS] = by_kind["plan"]
+    return Stored(document, rows, whole=False)
+
+
+def split(document: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
+    """A whole document with bookkeeping as parts: by kind, ``(key, value)`` in order."""
+    parts: dict[str, list[tuple[str, Any]]] = {kind: [] for kind in KINDS}
+    parts[NEXT_ID].append(("", document.get(NEXT_ID, 0.0)))
+    for field, (kind, key) in LISTS.items():
+        parts[kind] = [(entry[key], entry) for entry in document.get(field, [])]
+    for entry in document.get(PAIRS, []):
+        if "pair" in entry:
+            parts["pair"].append((entry["pair"], entry))
+        else:
+            parts["turns"].append((entry["conversation"], entry))
+    parts["plan"] = [(entry["agentId"], entry) for entry in document.get(PLANS, [])]
+    return parts
+
+
+async def save(tx: Transaction, world_id: str, stored: Stored, document: dict[str, Any]) -> None:
+    """Store ``document`` (a whole world with bookkeeping) as parts, writing only those
+    that differ from ``stored``'s, and deleting those it no longer has.
+
+    Each kind keeps its entries' order by ``rank``: an entry keeps its rank while it
+    comes after the one before it (new entries come last), else it gets the next one."""
+    left = dict(stored.rows)  # (``tx`` may be run again: ``stored`` stays as loaded)
+    for kind, entries in split(document).items():
+        last = -math.inf
+        for key, value in entries:
+            old = left.pop((kind, key), None)
+            if old is not None and old["rank"] > last:
+                last = old["rank"]
+                if old["value"] == value:
+                    continue
+            else:
+                last = 0.0 if last == -math.inf else last + 1
+            fields = {"worldId": world_id, "kind": kind, "key": key, "rank": last, "value": value}
+            if old is None:
+                await tx.insert(TABLE, fields)
+            else:
+                await tx.replace(old["_id"], fields)
+    for old in left.values():
+        await tx.delete(old["_id"])
+    if stored.whole:
+        await tx.replace(world_id, {MARKER: True})
+
+
+class WorldsExport:
+    """How worlds leave in a snapshot (``smalltown export``): whole, in AI Town's shape,
+    with their bookkeeping in ``smalltownWorlds`` as a whole document keeps it; the parts
+    table stays behind."""
+
+    omitted = frozenset({TABLE})
+
+    async def documents(
+        self, tx: Transaction, table: str, docs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        if table == "worlds":
+            return [await self._world(tx, doc) for doc in docs]
+        if table == OWN:
+            return [await self._own(tx, doc) for doc in docs]
+        return docs
+
+    @staticmethod
+    async def _world(tx: Transaction, doc: dict[str, Any]) -> dict[str, Any]:
+        if not is_split(doc):
+            return doc
+        return await read_world(tx, doc["_id"]) or doc
+
+    @staticmethod
+    async def _own(tx: Transaction, doc: dict[str, Any]) -> dict[str, Any]:
+        if "worlds" not in tx.table_numbers or not isinstance(doc.get("worldId"), str):
+            return doc
+        row = await tx.get(doc["worldId"], table="worlds")
+        if not is_split(row):
+            return doc
+        stored = await load(tx, doc["worldId"])
+        assert stored is not None  # (its row was just read in this transaction)
+        return {**doc, "recentPairs": stored.document[PAIRS], "plans": stored.document[PLANS]}
+
+
+WORLDS_EXPORT = WorldsExport()

@@ -114,7 +114,7 @@ def assert_empty(view: dict) -> None:
 
 def busy_crowd(agents: int = 200, steps: int = 150):
     """A crowd on an open map sized to it, every operation answered at once."""
-    from smalltown.bench.engine_bench import _answers
+    from smalltown.bench.engine_bench import answers
 
     world, world_map, now = World(), crowd_map(agents), 1_000_000.0
     creates = [Input(i + 1, "createAgent", {}) for i in range(agents)]
@@ -125,7 +125,7 @@ def busy_crowd(agents: int = 200, steps: int = 150):
     for n in range(steps):
         out = step(world, world_map, pending, now, seed=5, step_number=agents + n)
         now = out.end_time
-        pending, number = _answers(out.operations, number)
+        pending, number = answers(out.operations, number)
         docs.append(world.to_document())
     return docs
 

@@ -16,10 +16,11 @@ import asyncio
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from smalltown.bench.engine_bench import answers, crowd_map
 from smalltown.bench.stats import percentile
+from smalltown.engine.world_map import WorldMap
 from smalltown.runtime import Registry, Runtime
 from smalltown.store import Range, Store, values
 from smalltown.town.schema import open_town_store, schema
@@ -45,11 +46,13 @@ def characters(agents: int) -> list[dict[str, str]]:
     ]
 
 
-class _Town:
-    """One world stepped by a runner on a clock of its own, its operations answered."""
+class SteppedTown:
+    """A world of the town on a store, stepped by the runner on a game clock of its own (a
+    second a step), every operation answered at once with canned text."""
 
     def __init__(self, store: Store, runtime: Runtime, world_id: str, status: dict) -> None:
-        self.store, self.world_id, self.engine_id = store, world_id, status["engineId"]
+        self.store, self.runtime, self.world_id = store, runtime, world_id
+        self.engine_id = status["engineId"]
         self.clock = [status["lastViewed"]]
         self.operations: list = []
         self.runner = WorldRunner(
@@ -59,6 +62,25 @@ class _Town:
         )
         self.steps = 0
 
+    @classmethod
+    async def open(cls, url: str, world_map: WorldMap, residents: int) -> Self:
+        """A new world of ``residents`` on ``world_map`` in the town's store at ``url``."""
+        store = await open_town_store(url)
+        try:
+            runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
+            world_id = await create_world(store, world_map, characters(residents))
+            status = await store.read(
+                lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+            )
+        except BaseException:
+            await store.close()
+            raise
+        assert status is not None
+        return cls(store, runtime, world_id, status)
+
+    async def close(self) -> None:
+        await self.store.close()
+
     async def step(self) -> None:
         self.clock[0] += 1000
         await self.runner.step_world(self.world_id)
@@ -66,9 +88,12 @@ class _Town:
         pending, _ = answers(self.operations, 0)
         self.operations.clear()
         if pending:
-            await self.store.run(self._send(pending))
+            await self.store.run(self._sending(pending))
 
-    def _send(self, pending: list) -> Callable:
+    async def send(self, name: str, args: dict[str, Any]) -> str:
+        return await self.store.run(lambda tx: insert_input(tx, self.engine_id, name, args))
+
+    def _sending(self, pending: list) -> Callable:
         async def send(tx) -> None:
             for item in pending:
                 await insert_input(tx, self.engine_id, item.name, item.args)
@@ -76,6 +101,7 @@ class _Town:
         return send
 
     async def world(self) -> dict[str, Any]:
+        """AI Town's document of the world, as ``world:worldState`` gives it."""
         found = await self.store.read(lambda tx: read_world(tx, self.world_id))
         assert found is not None
         return found
@@ -84,15 +110,8 @@ class _Town:
 async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
     """Step a world of ``agents`` until they all arrived and walk, then ``steps`` more; the
     bytes those steps wrote."""
-    store = await open_town_store(url)
+    town = await SteppedTown.open(url, crowd_map(agents), agents)
     try:
-        runtime = await Runtime.create(store, schema, Registry.from_package("smalltown.town"))
-        world_id = await create_world(store, crowd_map(agents), characters(agents))
-        status = await store.read(
-            lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
-        )
-        assert status is not None
-        town = _Town(store, runtime, world_id, status)
         while len((await town.world())["agents"]) < agents:
             await town.step()
         for _ in range(WARM_UP_STEPS):
@@ -100,11 +119,11 @@ async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
         first = town.steps
         for _ in range(steps):
             await town.step()
-        records = await store.read(
+        records = await town.store.read(
             lambda tx: tx.query(
                 "smalltownSteps",
                 "worldStep",
-                eq={"worldId": world_id},
+                eq={"worldId": town.world_id},
                 range=Range("step", gte=float(first)),
             )
         )
@@ -120,7 +139,7 @@ async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
             "world_document_bytes": len(values.dumps(document).encode()),
         }
     finally:
-        await store.close()
+        await town.close()
 
 
 def run(

@@ -42,11 +42,22 @@ LISTS: dict[str, tuple[str, str]] = {
     "historicalLocations": ("location", "playerId"),
 }
 NEXT_ID = "nextId"  # the kind, and the document's field, of the id counter
+#: a player's ``pathfinding``, a part of its own: it changes when a walk is planned, while
+#: the player's place changes every step of the walk
+PATH = "path"
 #: the document's fields in its order; what a reader gets unless it names fewer
 FIELDS = (NEXT_ID, *LISTS)
+#: the kinds of part each field is made of
+SOURCES: dict[str, tuple[str, ...]] = {
+    NEXT_ID: (NEXT_ID,),
+    **{field: (kind,) for field, (kind, _) in LISTS.items()},
+    "players": ("player", PATH),
+}
 #: bookkeeping (``World.to_document(bookkeeping=True)``): its lists and their kinds
 PAIRS, PLANS = "smalltownRecentPairs", "smalltownPlans"
-KINDS = (NEXT_ID, *(kind for kind, _ in LISTS.values()), "pair", "turns", "plan")
+KINDS = (NEXT_ID, *(kind for kind, _ in LISTS.values()), PATH, "pair", "turns", "plan")
+
+Rows = dict[str, list[dict[str, Any]]]  # a world's part rows by kind, in their order
 
 
 def is_split(row: dict[str, Any] | None) -> bool:
@@ -54,10 +65,49 @@ def is_split(row: dict[str, Any] | None) -> bool:
     return row is not None and row.get(MARKER) is True
 
 
-async def _values(db: Transaction, world_id: str, kind: str) -> list[Any]:
-    """The values of the world's parts of ``kind``, in their order."""
-    rows = await db.query(TABLE, INDEX, eq={"worldId": world_id, "kind": kind})
-    return [row["value"] for row in sorted(rows, key=lambda r: r["rank"])]
+async def _rows(db: Transaction, world_id: str, kinds: Iterable[str] | None = None) -> Rows:
+    """The world's part rows of ``kinds`` (None: all), by kind, in their order."""
+    if kinds is None:
+        found = await db.query(TABLE, INDEX, eq={"worldId": world_id})
+    else:
+        found = []
+        for kind in kinds:
+            found += await db.query(TABLE, INDEX, eq={"worldId": world_id, "kind": kind})
+    out: Rows = {kind: [] for kind in KINDS}
+    for row in sorted(found, key=lambda r: r["rank"]):
+        out.setdefault(row["kind"], []).append(row)
+    return out
+
+
+def _player(value: dict[str, Any], path: dict[str, Any] | None) -> dict[str, Any]:
+    """A player's entry from its part and its path's, fields in ``Player.to_doc``'s order."""
+    if path is None:
+        return value
+    out: dict[str, Any] = {}
+    for field, item in value.items():
+        if field == "activity":
+            out["pathfinding"] = path
+        out[field] = item
+    out.setdefault("pathfinding", path)
+    return out
+
+
+def _document(rows: Rows, fields: Iterable[str]) -> dict[str, Any]:
+    """The document's ``fields`` from the world's part rows."""
+    wanted, doc = set(fields), {}
+    for field in FIELDS:
+        if field not in wanted:
+            continue
+        if field == NEXT_ID:
+            doc[NEXT_ID] = rows[NEXT_ID][0]["value"] if rows[NEXT_ID] else 0.0
+        elif field == "players":
+            paths = {row["key"]: row["value"] for row in rows[PATH]}
+            doc[field] = [_player(row["value"], paths.get(row["key"])) for row in rows["player"]]
+        else:
+            entries = [row["value"] for row in rows[LISTS[field][0]]]
+            if entries or field != "historicalLocations":
+                doc[field] = entries
+    return doc
 
 
 async def read_world(
@@ -69,19 +119,10 @@ async def read_world(
     row = await db.get(world_id, table="worlds")
     if row is None or not is_split(row):
         return row
-    wanted = set(fields)
-    doc: dict[str, Any] = {"_id": row["_id"], "_creationTime": row["_creationTime"]}
-    for field in FIELDS:
-        if field not in wanted:
-            continue
-        if field == NEXT_ID:
-            found = await _values(db, world_id, NEXT_ID)
-            doc[NEXT_ID] = found[0] if found else 0.0
-            continue
-        entries = await _values(db, world_id, LISTS[field][0])
-        if entries or field != "historicalLocations":
-            doc[field] = entries
-    return doc
+    fields = tuple(fields)
+    kinds = [kind for field in fields for kind in SOURCES[field]]
+    document = _document(await _rows(db, world_id, kinds), fields)
+    return {"_id": row["_id"], "_creationTime": row["_creationTime"], **document}
 
 
 async def world_document(
@@ -98,14 +139,20 @@ async def world_document(
 async def read_entry(db: Transaction, world_id: str, field: str, key: Any) -> dict[str, Any] | None:
     """The entry of the world's list ``field`` (``players``, ...) whose id is ``key``
     (None: there is none; ids are strings)."""
-    kind, key_field = LISTS[field]
+    key_field = LISTS[field][1]
     row = await db.get(world_id, table="worlds")
     if row is None or not isinstance(key, str):
         return None
     if not is_split(row):
         return next((e for e in row.get(field, []) if e.get(key_field) == key), None)
-    part = await db.first(TABLE, INDEX, eq={"worldId": world_id, "kind": kind, "key": key})
-    return None if part is None else part["value"]
+    found = [
+        await db.first(TABLE, INDEX, eq={"worldId": world_id, "kind": kind, "key": key})
+        for kind in SOURCES[field]
+    ]
+    if found[0] is None:
+        return None
+    value: dict[str, Any] = found[0]["value"]
+    return _player(value, found[1] and found[1]["value"]) if field == "players" else value
 
 
 async def read_plans(db: Transaction, world_id: str) -> list[dict[str, Any]]:
@@ -114,7 +161,7 @@ async def read_plans(db: Transaction, world_id: str) -> list[dict[str, Any]]:
     if row is None:
         return []
     if is_split(row):
-        return await _values(db, world_id, "plan")
+        return [part["value"] for part in (await _rows(db, world_id, ["plan"]))["plan"]]
     own = await db.first(OWN, "worldId", eq={"worldId": world_id})
     return list((own or {}).get("plans", row.get(PLANS, [])))
 
@@ -123,8 +170,7 @@ async def next_id(db: Transaction, row: dict[str, Any]) -> Any:
     """The id counter of the world whose ``worlds`` row is ``row``."""
     if not is_split(row):
         return row.get(NEXT_ID)
-    found = await _values(db, row["_id"], NEXT_ID)
-    return found[0] if found else 0.0
+    return _document(await _rows(db, row["_id"], [NEXT_ID]), [NEXT_ID])[NEXT_ID]
 
 
 @dataclass(frozen=True)
@@ -144,24 +190,18 @@ async def load(tx: Transaction, world_id: str, own: dict[str, Any] | None = None
     row = await tx.get(world_id, table="worlds")
     if row is None:
         return None
-    parts = await tx.query(TABLE, INDEX, eq={"worldId": world_id})
-    rows = {(p["kind"], p["key"]): p for p in parts}
+    rows = await _rows(tx, world_id)
+    by_key = {(part["kind"], part["key"]): part for kind in rows.values() for part in kind}
     if not is_split(row):
         document = {k: v for k, v in row.items() if not k.startswith("_")}
         if own is not None and "recentPairs" in own:
             document[PAIRS] = own["recentPairs"]
             document[PLANS] = own.get("plans", [])
-        return Stored(document, rows, whole=True)
-    by_kind: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
-    for part in sorted(parts, key=lambda p: p["rank"]):
-        by_kind.setdefault(part["kind"], []).append(part["value"])
-    document = {NEXT_ID: by_kind[NEXT_ID][0] if by_kind[NEXT_ID] else 0.0}
-    for field, (kind, _) in LISTS.items():
-        if by_kind[kind] or field != "historicalLocations":
-            document[field] = by_kind[kind]
-    document[PAIRS] = by_kind["pair"] + by_kind["turns"]
-    document[PLANS] = by_kind["plan"]
-    return Stored(document, rows, whole=False)
+        return Stored(document, by_key, whole=True)
+    document = _document(rows, FIELDS)
+    document[PAIRS] = [part["value"] for part in rows["pair"] + rows["turns"]]
+    document[PLANS] = [part["value"] for part in rows["plan"]]
+    return Stored(document, by_key, whole=False)
 
 
 def split(document: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
@@ -170,6 +210,10 @@ def split(document: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
     parts[NEXT_ID].append(("", document.get(NEXT_ID, 0.0)))
     for field, (kind, key) in LISTS.items():
         parts[kind] = [(entry[key], entry) for entry in document.get(field, [])]
+    for n, (key, player) in enumerate(parts["player"]):
+        if "pathfinding" in player:
+            parts[PATH].append((key, player["pathfinding"]))
+            parts["player"][n] = (key, {k: v for k, v in player.items() if k != "pathfinding"})
     for entry in document.get(PAIRS, []):
         if "pair" in entry:
             parts["pair"].append((entry["pair"], entry))

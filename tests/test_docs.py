@@ -70,6 +70,7 @@ def test_every_cli_command_is_in_the_readme():
         "bench store",
         "bench realtime",
         "bench engine",
+        "bench writes",
         "bench agents",
         "bench import",
         "import --table",

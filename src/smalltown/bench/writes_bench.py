@@ -5,9 +5,11 @@ the real runner, one-second steps on a game clock of its own, on a store of the 
 (default a temporary SQLite file); every operation is answered at once with canned text,
 as inputs in a transaction of their own. Each step records the encoded size of its
 transaction (``smalltownSteps.bytesWritten``, the store's byte counter); the bench reports
-their p50, mean and maximum over the measured steps, beside the size of the world as
-AI Town's ``worlds`` document (``world:worldState`` gives it), which a runner that saved
-the whole world each step would write at least.
+their p50, mean and maximum over the measured steps, how many players moved in a step,
+beside the size of the world as AI Town's ``worlds`` document (``world:worldState`` gives
+it), which a runner that saved the whole world each step would write at least, and the
+wall time of a step with its load and save (on shared cores a rough figure). The world's
+seed is fixed, so runs of different code step the same world.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from smalltown.worlds.runner import WorldRunner
 #: steps after the last agent arrived before measuring: its first minute each resident
 #: keeps busy where it stands; then walks and talks are under way
 WARM_UP_STEPS = 90
+SEED = 1
+START_MS = 1_796_000_000_000.0  # a morning in December 2026, game time
 
 
 def characters(agents: int) -> list[dict[str, str]]:
@@ -109,16 +113,26 @@ class SteppedTown:
 
 async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
     """Step a world of ``agents`` until they all arrived and walk, then ``steps`` more; the
-    bytes those steps wrote."""
+    bytes those steps wrote, the world's size after each, and how many players moved."""
     town = await SteppedTown.open(url, crowd_map(agents), agents)
     try:
+        # one seed and one start for every run, so that runs of different code step the
+        # same world
+        await town.store.run(lambda tx: _fix_start(tx, town.world_id))
+        town.clock[0] = START_MS
         while len((await town.world())["agents"]) < agents:
             await town.step()
         for _ in range(WARM_UP_STEPS):
             await town.step()
         first = town.steps
+        seconds: list[float] = []
+        sizes, movers = [], []
+        town.runner.observers.append(lambda _, took, __: seconds.append(took))
         for _ in range(steps):
             await town.step()
+            world = {k: v for k, v in (await town.world()).items() if not k.startswith("_")}
+            sizes.append(len(values.dumps(world).encode()))
+            movers.append(len(world.get("historicalLocations", [])))
         records = await town.store.read(
             lambda tx: tx.query(
                 "smalltownSteps",
@@ -128,18 +142,26 @@ async def measure(url: str, agents: int, steps: int) -> dict[str, float]:
             )
         )
         written = [r["bytesWritten"] for r in records]
-        world = await town.world()
-        document = {k: v for k, v in world.items() if not k.startswith("_")}
         return {
             "agents": agents,
             "steps": len(written),
             "bytes_p50": percentile(written, 50),
             "bytes_mean": sum(written) / len(written),
             "bytes_max": max(written),
-            "world_document_bytes": len(values.dumps(document).encode()),
+            "world_document_bytes": sum(sizes) / len(sizes),
+            "movers": sum(movers) / len(movers),
+            "step_p50_ms": percentile(seconds, 50) * 1000,
         }
     finally:
         await town.close()
+
+
+async def _fix_start(tx, world_id: str) -> None:
+    """The new world's seed ``SEED`` and its game clock at ``START_MS``."""
+    own = await tx.first("smalltownWorlds", "worldId", eq={"worldId": world_id})
+    await tx.patch(own["_id"], {"seed": float(SEED)})
+    status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+    await tx.patch(status["engineId"], {"currentTime": START_MS, "lastStepTs": START_MS})
 
 
 def run(
@@ -154,8 +176,9 @@ def run(
         out(
             f"{agents:>5} agents: a step writes p50 {figures['bytes_p50']:,.0f} bytes, "
             f"mean {figures['bytes_mean']:,.0f}, max {figures['bytes_max']:,.0f} "
-            f"({figures['steps']} steps); the world document is "
-            f"{figures['world_document_bytes']:,} bytes "
-            f"(p50 {figures['bytes_p50'] / figures['world_document_bytes']:.1%} of it)"
+            f"({figures['steps']} steps, {figures['movers']:.0f} players moving in each); "
+            f"the world document is {figures['world_document_bytes']:,.0f} bytes (mean "
+            f"{figures['bytes_mean'] / figures['world_document_bytes']:.0%} of it); "
+            f"a step with its load and save took p50 {figures['step_p50_ms']:.0f} ms"
         )
     return results

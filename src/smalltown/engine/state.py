@@ -281,7 +281,7 @@ class World:
     #: when each pair of players last finished talking, "p:1|p:2" (sorted) -> ms
     recent_pairs: dict[str, float] = field(default_factory=dict)
     #: the last step's packed location history per player (``history.py``), for AI Town's
-    #: page; each step replaces it, the engine never reads it
+    #: page; each step replaces it, the engine never reads it (players who left have none)
     historical_locations: dict[str, bytes] = field(default_factory=dict)
     #: each resident's plan for the day, by agent id (``plans.py``); bookkeeping, like
     #: ``recent_pairs``, kept beside AI Town's document
@@ -360,10 +360,11 @@ class World:
         if bookkeeping:
             doc["smalltownRecentPairs"] = self.bookkeeping()
             doc["smalltownPlans"] = self.plans_bookkeeping()
-        if self.historical_locations:
+        if self.historical_locations:  # in the players' order, as they are stored
             doc["historicalLocations"] = [
-                {"playerId": player_id, "location": packed}
-                for player_id, packed in self.historical_locations.items()
+                {"playerId": player_id, "location": self.historical_locations[player_id]}
+                for player_id in self.players
+                if player_id in self.historical_locations
             ]
         return doc
 

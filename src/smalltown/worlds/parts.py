@@ -2,12 +2,14 @@
 
 AI Town keeps a world as one ``worlds`` document: ``nextId`` and lists of players, agents,
 conversations and each walker's packed ``historicalLocations``. Rewritten every step, a
-town of a thousand is almost a megabyte a second. smalltown keeps the same world as rows
-of ``smalltownWorldParts``, one per list entry (``kind``, ``key``: its id; ``rank``: its
-place in the list; ``value``: the entry as AI Town's document has it), one for ``nextId``,
-and one per piece of bookkeeping (when a pair last talked, a group's turn-taking, a
-resident's plan). A step writes the parts whose value changed, and deletes those gone;
-its ``worlds`` row then says only that the world lives in parts (``smalltownParts``).
+town of a thousand is most of a megabyte a second. smalltown keeps the same world as rows
+of ``smalltownWorldParts``: ``kind`` and ``key`` (an id) name a part, ``rank`` is its place
+in its list, ``value`` the entry as AI Town's document has it. A player's row holds it
+without its ``pathfinding`` (a part of its own, written when a walk is planned) and with
+its last step's packed ``location``, both of which change every step of a walk; one row
+holds ``nextId``, and one each piece of bookkeeping (when a pair last talked, a group's
+turn-taking, a resident's plan). A step writes the parts that changed and deletes those
+gone; the ``worlds`` row then only says that the world lives in parts (``smalltownParts``).
 
 Readers get AI Town's document assembled (:func:`read_world`), or only the lists they
 use, or one entry (:func:`read_entry`): a live query then depends on those rows alone, so
@@ -39,25 +41,28 @@ LISTS: dict[str, tuple[str, str]] = {
     "players": ("player", "id"),
     "agents": ("agent", "id"),
     "conversations": ("conversation", "id"),
-    "historicalLocations": ("location", "playerId"),
 }
 NEXT_ID = "nextId"  # the kind, and the document's field, of the id counter
-#: a player's ``pathfinding``, a part of its own: it changes when a walk is planned, while
-#: the player's place changes every step of the walk
-PATH = "path"
+LOCATIONS = "historicalLocations"  # kept in the players' rows (``location``)
+PATH = "path"  # a player's ``pathfinding``, by player id
 #: the document's fields in its order; what a reader gets unless it names fewer
-FIELDS = (NEXT_ID, *LISTS)
+FIELDS = (NEXT_ID, *LISTS, LOCATIONS)
 #: the kinds of part each field is made of
 SOURCES: dict[str, tuple[str, ...]] = {
     NEXT_ID: (NEXT_ID,),
-    **{field: (kind,) for field, (kind, _) in LISTS.items()},
     "players": ("player", PATH),
+    "agents": ("agent",),
+    "conversations": ("conversation",),
+    LOCATIONS: ("player",),
 }
 #: bookkeeping (``World.to_document(bookkeeping=True)``): its lists and their kinds
 PAIRS, PLANS = "smalltownRecentPairs", "smalltownPlans"
-KINDS = (NEXT_ID, *(kind for kind, _ in LISTS.values()), PATH, "pair", "turns", "plan")
+KINDS = (NEXT_ID, "player", PATH, "agent", "conversation", "pair", "turns", "plan")
+#: what a part row holds beyond its name and rank
+CONTENT = ("value", "location")
 
 Rows = dict[str, list[dict[str, Any]]]  # a world's part rows by kind, in their order
+Content = dict[str, Any]  # a part's ``CONTENT`` fields
 
 
 def is_split(row: dict[str, Any] | None) -> bool:
@@ -71,7 +76,7 @@ async def _rows(db: Transaction, world_id: str, kinds: Iterable[str] | None = No
         found = await db.query(TABLE, INDEX, eq={"worldId": world_id})
     else:
         found = []
-        for kind in kinds:
+        for kind in dict.fromkeys(kinds):
             found += await db.query(TABLE, INDEX, eq={"worldId": world_id, "kind": kind})
     out: Rows = {kind: [] for kind in KINDS}
     for row in sorted(found, key=lambda r: r["rank"]):
@@ -103,10 +108,16 @@ def _document(rows: Rows, fields: Iterable[str]) -> dict[str, Any]:
         elif field == "players":
             paths = {row["key"]: row["value"] for row in rows[PATH]}
             doc[field] = [_player(row["value"], paths.get(row["key"])) for row in rows["player"]]
+        elif field == LOCATIONS:
+            located = [
+                {"playerId": row["key"], "location": row["location"]}
+                for row in rows["player"]
+                if "location" in row
+            ]
+            if located:  # AI Town leaves it out when there is none
+                doc[field] = located
         else:
-            entries = [row["value"] for row in rows[LISTS[field][0]]]
-            if entries or field != "historicalLocations":
-                doc[field] = entries
+            doc[field] = [row["value"] for row in rows[LISTS[field][0]]]
     return doc
 
 
@@ -114,8 +125,7 @@ async def read_world(
     db: Transaction, world_id: str, fields: Iterable[str] = FIELDS
 ) -> dict[str, Any] | None:
     """AI Town's ``worlds`` document of ``world_id`` (None: there is none), with the fields
-    named (a whole stored document comes with all of them). ``historicalLocations`` is
-    there only when not empty, as AI Town leaves it out."""
+    named (a whole stored document comes with all of them)."""
     row = await db.get(world_id, table="worlds")
     if row is None or not is_split(row):
         return row
@@ -139,11 +149,11 @@ async def world_document(
 async def read_entry(db: Transaction, world_id: str, field: str, key: Any) -> dict[str, Any] | None:
     """The entry of the world's list ``field`` (``players``, ...) whose id is ``key``
     (None: there is none; ids are strings)."""
-    key_field = LISTS[field][1]
     row = await db.get(world_id, table="worlds")
     if row is None or not isinstance(key, str):
         return None
     if not is_split(row):
+        key_field = LISTS[field][1]
         return next((e for e in row.get(field, []) if e.get(key_field) == key), None)
     found = [
         await db.first(TABLE, INDEX, eq={"worldId": world_id, "kind": kind, "key": key})
@@ -184,12 +194,21 @@ class Stored:
     whole: bool
 
 
-async def load(tx: Transaction, world_id: str, own: dict[str, Any] | None = None) -> Stored | None:
+async def load(
+    tx: Transaction,
+    world_id: str,
+    own: dict[str, Any] | None = None,
+    known: Stored | None = None,
+) -> Stored | None:
     """The world ``world_id`` as stored (None: there is none); ``own`` its
-    ``smalltownWorlds`` row, where a whole document keeps its bookkeeping."""
+    ``smalltownWorlds`` row, where a whole document keeps its bookkeeping. ``known``: its
+    parts as the caller knows them to be stored (it saved them last), used as they are
+    while the world is stored in parts."""
     row = await tx.get(world_id, table="worlds")
     if row is None:
         return None
+    if known is not None and is_split(row):
+        return known
     rows = await _rows(tx, world_id)
     by_key = {(part["kind"], part["key"]): part for kind in rows.values() for part in kind}
     if not is_split(row):
@@ -204,51 +223,62 @@ async def load(tx: Transaction, world_id: str, own: dict[str, Any] | None = None
     return Stored(document, by_key, whole=False)
 
 
-def split(document: dict[str, Any]) -> dict[str, list[tuple[str, Any]]]:
-    """A whole document with bookkeeping as parts: by kind, ``(key, value)`` in order."""
-    parts: dict[str, list[tuple[str, Any]]] = {kind: [] for kind in KINDS}
-    parts[NEXT_ID].append(("", document.get(NEXT_ID, 0.0)))
-    for field, (kind, key) in LISTS.items():
-        parts[kind] = [(entry[key], entry) for entry in document.get(field, [])]
-    for n, (key, player) in enumerate(parts["player"]):
+def split(document: dict[str, Any]) -> dict[str, list[tuple[str, Content]]]:
+    """A whole document with bookkeeping as parts: by kind, ``(key, content)`` in order."""
+    parts: dict[str, list[tuple[str, Content]]] = {kind: [] for kind in KINDS}
+    parts[NEXT_ID].append(("", {"value": document.get(NEXT_ID, 0.0)}))
+    located = {e["playerId"]: e["location"] for e in document.get(LOCATIONS, [])}
+    for player in document.get("players", []):
+        key = player["id"]
+        content: Content = {"value": {k: v for k, v in player.items() if k != "pathfinding"}}
+        if key in located:
+            content["location"] = located[key]
+        parts["player"].append((key, content))
         if "pathfinding" in player:
-            parts[PATH].append((key, player["pathfinding"]))
-            parts["player"][n] = (key, {k: v for k, v in player.items() if k != "pathfinding"})
+            parts[PATH].append((key, {"value": player["pathfinding"]}))
+    for field in ("agents", "conversations"):
+        kind, key_field = LISTS[field]
+        parts[kind] = [(e[key_field], {"value": e}) for e in document.get(field, [])]
     for entry in document.get(PAIRS, []):
         if "pair" in entry:
-            parts["pair"].append((entry["pair"], entry))
+            parts["pair"].append((entry["pair"], {"value": entry}))
         else:
-            parts["turns"].append((entry["conversation"], entry))
-    parts["plan"] = [(entry["agentId"], entry) for entry in document.get(PLANS, [])]
+            parts["turns"].append((entry["conversation"], {"value": entry}))
+    parts["plan"] = [(entry["agentId"], {"value": entry}) for entry in document.get(PLANS, [])]
     return parts
 
 
-async def save(tx: Transaction, world_id: str, stored: Stored, document: dict[str, Any]) -> None:
+async def save(tx: Transaction, world_id: str, stored: Stored, document: dict[str, Any]) -> Stored:
     """Store ``document`` (a whole world with bookkeeping) as parts, writing only those
-    that differ from ``stored``'s, and deleting those it no longer has.
+    that differ from ``stored``'s and deleting those it no longer has; the world as it is
+    now stored.
 
     Each kind keeps its entries' order by ``rank``: an entry keeps its rank while it
     comes after the one before it (new entries come last), else it gets the next one."""
     left = dict(stored.rows)  # (``tx`` may be run again: ``stored`` stays as loaded)
+    now: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, entries in split(document).items():
         last = -math.inf
-        for key, value in entries:
+        for key, content in entries:
             old = left.pop((kind, key), None)
             if old is not None and old["rank"] > last:
                 last = old["rank"]
-                if old["value"] == value:
+                if {f: old[f] for f in CONTENT if f in old} == content:
+                    now[kind, key] = old
                     continue
             else:
                 last = 0.0 if last == -math.inf else last + 1
-            fields = {"worldId": world_id, "kind": kind, "key": key, "rank": last, "value": value}
+            fields = {"worldId": world_id, "kind": kind, "key": key, "rank": last, **content}
             if old is None:
-                await tx.insert(TABLE, fields)
+                now[kind, key] = {"_id": await tx.insert(TABLE, fields), **fields}
             else:
                 await tx.replace(old["_id"], fields)
+                now[kind, key] = {"_id": old["_id"], **fields}
     for old in left.values():
         await tx.delete(old["_id"])
     if stored.whole:
         await tx.replace(world_id, {MARKER: True})
+    return Stored(document, now, whole=False)
 
 
 class WorldsExport:

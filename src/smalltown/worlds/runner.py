@@ -126,6 +126,10 @@ class WorldRunner:
         # world -> game ms added to this runner's clock: set when the world is taken up, so
         # its game time continues from the stored engine time (another process's clock)
         self._offsets: dict[str, float] = {}
+        # world held here -> its generation and its parts as this runner last saved them:
+        # while the engine's generation is that one, nobody else stepped it, and the
+        # next step need not read them back
+        self._saved: dict[str, tuple[float, Stored]] = {}
         self.lease_checks = 0  # transactions asking about leases (tests)
         if clock is not None:
             self._clock, self._wall = clock, clock
@@ -197,6 +201,7 @@ class WorldRunner:
                 await self.step_world(world_id)
             except StaleEngine as exc:  # the lease changed hands while this step ran
                 log.info("%s; leaving it to that runner", exc)
+                self._saved.pop(world_id, None)
                 self._offsets.pop(world_id, None)
                 self._held_until.pop(world_id, None)
                 continue
@@ -240,13 +245,14 @@ class WorldRunner:
             return True
         self._held_elsewhere[world_id] = (expires, holder)
         self._held_until.pop(world_id, None)
+        self._saved.pop(world_id, None)
         self._offsets.pop(world_id, None)  # taken up afresh if it comes back here
         return False
 
     async def step_world(self, world_id: str) -> StepResult:
         store = self._runtime.store
         started = time.perf_counter()
-        loaded = await store.read(lambda tx: _load(tx, world_id))
+        loaded = await store.read(lambda tx: _load(tx, world_id, self._saved.get(world_id)))
         world = World.from_document(loaded.world.document)
         engine = loaded.engine
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
@@ -269,7 +275,8 @@ class WorldRunner:
         )
         schedule = None if self._on_operations is not None else self._schedule
         checkpoint = (loaded.step + 1) % self._checkpoint_steps == 0
-        await store.run(lambda tx: _save(tx, loaded, world, result, schedule, checkpoint))
+        saved = await store.run(lambda tx: _save(tx, loaded, world, result, schedule, checkpoint))
+        self._saved[world_id] = (loaded.engine["generationNumber"] + 1, saved)
         self.steps += 1
         for observe in self.observers:
             observe(world_id, time.perf_counter() - started, result)
@@ -333,7 +340,11 @@ def _found(document: T | None, world_id: str, what: str) -> T:
     return document
 
 
-async def _load(tx: Transaction, world_id: str) -> Loaded:
+async def _load(
+    tx: Transaction, world_id: str, saved: tuple[float, Stored] | None = None
+) -> Loaded:
+    """What a step of ``world_id`` starts from; ``saved``: the world's generation and its
+    parts as last saved here, which stand for the stored ones while it is the engine's."""
     status = _found(
         await tx.first("worldStatus", "worldId", eq={"worldId": world_id}), world_id, "status"
     )
@@ -346,9 +357,10 @@ async def _load(tx: Transaction, world_id: str) -> Loaded:
         limit=BATCH,
     )
     own = await tx.first(parts.OWN, "worldId", eq={"worldId": world_id})
+    known = saved[1] if saved is not None and saved[0] == engine["generationNumber"] else None
     return Loaded(
         status=status,
-        world=_found(await parts.load(tx, world_id, own), world_id, "world document"),
+        world=_found(await parts.load(tx, world_id, own, known), world_id, "world document"),
         engine=engine,
         world_map=_found(
             await tx.first("maps", "worldId", eq={"worldId": world_id}), world_id, "map"
@@ -365,13 +377,14 @@ async def _save(
     result: StepResult,
     schedule=None,
     checkpoint: bool = False,
-) -> None:
+) -> Stored:
+    """Save a step; the world's parts as now stored."""
     world_id, engine = loaded.status["worldId"], loaded.engine
     current = _found(await tx.get(engine["_id"], table="engines"), world_id, "engine")
     if current["generationNumber"] != engine["generationNumber"]:
         raise StaleEngine(f"world {world_id} was stepped by another runner")
     document = world.to_document(bookkeeping=True)
-    await parts.save(tx, world_id, loaded.world, document)
+    saved = await parts.save(tx, world_id, loaded.world, document)
     own = {"worldId": world_id, "seed": float(loaded.seed), "step": float(loaded.step + 1)}
     if loaded.own is None:
         await tx.insert(parts.OWN, own)
@@ -443,6 +456,7 @@ async def _save(
         },
         "bytesWritten",
     )
+    return saved
 
 
 async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value: Any) -> None:

@@ -77,25 +77,28 @@ async def test_replay_reproduces_ten_minutes_of_a_town(tmp_path):
         assert report.steps == 600 and report.inputs > 10
 
         # State written behind the engine's back is caught, in any part of the world.
-        for kind, field in (
-            ("nextId", "nextId"),
-            ("player", "players"),
-            ("plan", "smalltownPlans"),
+        changes = {  # each as the engine never would
+            "nextId": lambda v: 12345.0,
+            "player": lambda v: {**v, "speed": 12345.0},
+            "plan": lambda v: {**v, "replans": 12345.0},
+        }
+        for (kind, change), field in zip(
+            changes.items(), ("nextId", "players", "smalltownPlans"), strict=True
         ):
-            was = await store.run(lambda tx, k=kind: _tamper(tx, world_id, k, 12345.0))
+            was = await store.run(lambda tx, k=kind, c=change: _tamper(tx, world_id, k, c))
             tampered = await replay(store, world_id)
             assert not tampered.equal and field in tampered.detail
-            await store.run(lambda tx, k=kind, v=was: _tamper(tx, world_id, k, v))
+            await store.run(lambda tx, k=kind, v=was: _tamper(tx, world_id, k, lambda _: v))
         assert (await replay(store, world_id)).equal
     finally:
         await store.close()
 
 
-async def _tamper(tx, world_id, kind, value):
-    """Set the first stored part of ``kind`` to ``value``, as the engine never would; its
-    value before."""
+async def _tamper(tx, world_id, kind, change):
+    """Change the first stored part of ``kind`` (``change`` gives its new value from its
+    value); its value before."""
     part = await tx.first(parts.TABLE, parts.INDEX, eq={"worldId": world_id, "kind": kind})
-    await tx.patch(part["_id"], {"value": value})
+    await tx.patch(part["_id"], {"value": change(part["value"])})
     return part["value"]
 
 

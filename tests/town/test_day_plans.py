@@ -49,19 +49,25 @@ class Script:
         return None
 
 
-async def open_town(tmp_path, fake, server, start=TEN):
-    town = await Town().open(tmp_path, server.url)
+async def open_town(tmp_path, fake, server, start=TEN, residents=1):
+    town = await Town().open(tmp_path, server.url, residents=residents)
     # A fixed time of day, tomorrow: the runner skips to it at the first step.
     town.clock[0] = (town.clock[0] // DAY_MS + 1) * DAY_MS + start
     return town
 
 
-async def own_plan(town):
+async def all_plans(town):
+    """Each resident's plan with items, by agent id."""
     own = await town.store.read(
         lambda tx: tx.first("smalltownWorlds", "worldId", eq={"worldId": town.world_id})
     )
-    plans = own.get("plans", [])
-    return plans[0] if plans and plans[0]["items"] else None
+    return {p["agentId"]: p for p in own.get("plans", []) if p["items"]}
+
+
+async def own_plan(town):
+    """The first resident's plan, if it has one."""
+    world = await town.world()
+    return (await all_plans(town)).get(world["agents"][0]["id"])
 
 
 async def step_until(town, predicate, what, steps=60):
@@ -142,26 +148,30 @@ async def test_a_plan_is_parsed_and_followed_and_shown(tmp_path):
 async def test_a_malformed_plan_is_replaced_by_a_default_one(tmp_path, caplog):
     fake = FakeLLM(rule=Script("I'll see how the day goes, no plans really!"))
     async with RunningServer(fake.app) as server:
-        town = await open_town(tmp_path, fake, server, start=TEN + 17 * 60_000)
+        town = await open_town(tmp_path, fake, server, start=TEN + 17 * 60_000, residents=2)
         try:
-            with caplog.at_level(logging.WARNING, logger="smalltown.agents"):
+            with caplog.at_level(logging.DEBUG, logger="smalltown.agents"):
 
                 async def planned():
-                    return await own_plan(town) is not None
+                    return len(await all_plans(town)) == 2
 
-                await step_until(town, planned, "a plan")
-            plan = await own_plan(town)
+                await step_until(town, planned, "two plans")
             names = {p["name"] for p in places_for(small_map())}
-            assert len(plan["items"]) >= 2
-            assert all(i["place"] in names for i in plan["items"])
-            assert plan["items"][0]["start"] == 617  # under way from now
-            warned = [r for r in caplog.records if "using a default plan" in r.getMessage()]
-            assert len(warned) == 1
+            for plan in (await all_plans(town)).values():
+                assert len(plan["items"]) >= 2
+                assert all(i["place"] in names for i in plan["items"])
+                assert plan["items"][0]["start"] == 617  # under way from now
+            # Said once for the world's LLM, not once a resident.
+            said = [r for r in caplog.records if "default plan" in r.getMessage()]
+            assert [r.levelno for r in said] == [logging.WARNING, logging.DEBUG]
+            plan = await own_plan(town)
 
             async def walking():  # never stuck: it sets off to its first place (once done
                 # with what it was doing when the plan came)
                 world = await town.world()
-                player = world["players"][0]
+                player = next(
+                    p for p in world["players"] if p["id"] == world["agents"][0]["playerId"]
+                )
                 first = plan["items"][0]
                 return player.get("pathfinding") is not None or near(player, first)
 

@@ -3,8 +3,9 @@ after an invitation it accepted, and the current item broken into short steps wh
 
 The answer is read line by line (``HH:MM | place | activity | emoji``); a line naming a
 place the town lacks gets a place of the town, and an answer with fewer than two usable
-items is replaced by the offline brain's plan for the resident: either way logged once,
-and the engine always gets a plan it can follow (``engine/plans.py``).
+items is replaced by the offline brain's plan for the resident: either way a warning,
+once for a world's LLM (later ones at debug level), and the engine always gets a plan it can
+follow (``engine/plans.py``).
 """
 
 from __future__ import annotations
@@ -187,18 +188,37 @@ async def make_plan(
         return
     items, unknown = parse_plan(text, context["places"], minute)
     if len(items) < MIN_ITEMS:
-        log.warning(
-            "agent %s: the plan answered has %d usable items; using a default plan: %r",
+        once(
+            f"unusable plan:{town.world_id}:{llm.llm.description}",
+            "agent %s: the plan %s answered has %d usable items (%r); planned with the "
+            "offline brain's default plan instead",
             town.agent_id,
+            llm.llm.description,
             len(items),
-            text[:200],
+            text[:120],
         )
         default = plan_text(context["me"], names, minute, seed)
         items, _ = parse_plan(default, context["places"], minute)
     elif unknown:
-        log.warning(
-            "agent %s: %d planned places are not in the town; gave them the town's",
+        once(
+            f"unknown places:{town.world_id}:{llm.llm.description}",
+            "agent %s: %d places %s planned are not in the town; gave them the town's",
             town.agent_id,
             unknown,
+            llm.llm.description,
         )
     await town.finish_plan({"kind": kind, "day": day, "reason": reason, "items": items})
+
+
+_WARNED: set[str] = set()
+
+
+def once(key: str, message: str, *args: object) -> None:
+    """A warning the first time ``key`` (a world's LLM and what went wrong) comes up,
+    later ones at debug level: a model that cannot plan would otherwise say so for every
+    resident, every day."""
+    if key in _WARNED:
+        log.debug(message, *args)
+        return
+    _WARNED.add(key)
+    log.warning(message + " (logged once; later ones at debug level)", *args)

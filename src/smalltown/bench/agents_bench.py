@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from typing import Any
 
 from smalltown.bench.stats import percentile
 from smalltown.llm import LLMConfig, open_provider
-from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer
+from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer, plan_reply
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
@@ -88,7 +87,7 @@ def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
     if kind == "rating":
         return rating
     if kind == "plan":
-        return _plan_reply(asked)
+        return plan_reply(asked)
     if kind == "summary":
         summary = (
             "I talked about the fair and the fog on the harbour; they seemed worried about "
@@ -103,24 +102,6 @@ def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
         )
         return "\n".join(f"{i} Importance: {rating}" if rated else i for i in insights)
     return LINES[pick % len(LINES)]
-
-
-def _plan_reply(asked: str) -> str:
-    """A day of four items in the places the prompt lists, or three steps."""
-    if "Break this into" in asked:
-        return "1. Get ready\n2. Get on with it\n3. Tidy up"
-    found = re.search(r"It is (\d\d):(\d\d)", asked)
-    places = re.search(r"The places you can go: (.*?)\.\n", asked)
-    if found is None or places is None:
-        return "No plan today."
-    start = int(found[1]) * 60 + int(found[2])
-    names = places[1].split("; ")
-    lines = []
-    for k in range(4):
-        minute = min(start + 90 * k, 24 * 60 - 4 + k)
-        place = names[k % len(names)]
-        lines.append(f"{minute // 60:02d}:{minute % 60:02d} | {place} | keeping busy | 🙂")
-    return "\n".join(lines)
 
 
 def tokens_by_kind(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str, int]:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from smalltown.agents.events import find_event, time_said
+from smalltown.agents.prompts import persona
 from smalltown.agents.town_access import MeteredLLM, Place, PlanContext, TownAccess
 from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMUnavailable
 from smalltown.llm.offline_plans import plan_text
@@ -38,11 +40,12 @@ def clock(minute: float) -> str:
 
 
 def plan_messages(context: PlanContext, reason: str, minute: int) -> list[dict[str, str]]:
-    """The prompt for the rest of today's plan."""
+    """The prompt for the rest of today's plan: who the resident is (a sentence), what it
+    wants, the town's places, and when re-planning its plan so far and what changed."""
     me = context["me"]
     places = "; ".join(p["name"] for p in context["places"])
     asked = [
-        f"It is {clock(minute)} in a small town. The places you can go: {places}.",
+        f"It is {clock(minute)}. The places you can go: {places}.",
         f"What you want: {me['plan']}",
     ]
     if reason != "wake" and context["plan"]:
@@ -50,28 +53,25 @@ def plan_messages(context: PlanContext, reason: str, minute: int) -> list[dict[s
             f"{clock(i['start'])} {i['place']}: {i['activity']}" for i in context["plan"]
         )
         asked.append(f"Your plan so far: {so_far}.")
-        asked.append(f"Something changed: {context['reason'] or reason}. Plan again from now on.")
+        asked.append(f"Something changed: {context['reason'] or reason}. Plan again from now.")
     asked.append(
-        "Plan the rest of your day in 3 to 6 broad strokes, in time order, one a line, each "
-        "exactly: HH:MM | place (one of the places above, as written) | what you do there "
-        "(a few words) | one emoji. Nothing else."
+        "Plan the rest of your day in 3 to 6 items, in time order, one a line, each exactly: "
+        "HH:MM | place (as written above) | what you do (a few words) | one emoji"
     )
     return [
-        {"role": "system", "content": f"You are {me['name']}. {me['identity']}"},
+        {"role": "system", "content": f"You are {me['name']}. {persona(me)}"},
         {"role": "user", "content": "\n".join(asked)},
     ]
 
 
 def steps_messages(context: PlanContext, item: dict[str, Any], ends: int) -> list[dict[str, str]]:
-    """The prompt breaking the current item into short steps."""
-    me = context["me"]
+    """The prompt breaking the current item into short steps: the item alone."""
     return [
-        {"role": "system", "content": f"You are {me['name']}. {me['identity']}"},
+        {"role": "system", "content": f"You are {context['me']['name']}."},
         {
             "role": "user",
-            "content": f"From {clock(item['start'])} to {clock(ends)} you are at "
-            f"{item['place']}, {item['activity']}. Break this into 3 or 4 short steps, a few "
-            "words each, in order, one a line. Nothing else.",
+            "content": f"{clock(item['start'])}-{clock(ends)} at {item['place']}: "
+            f"{item['activity']}. Break this into 3 short steps, a few words each, one a line.",
         },
     ]
 
@@ -138,6 +138,23 @@ def parse_steps(text: str) -> list[str]:
         if step:
             steps.append(step[:MAX_TEXT])
     return steps[:MAX_STEPS]
+
+
+async def plan_for_news(town: TownAccess, llm: MeteredLLM, heard: str) -> None:
+    """News the resident cares about (``heard``, just written down) that names a time:
+    an event read from it (a party at a place of the town and a time) joins today's plan,
+    with no LLM call; news that cannot be read so asks for a re-plan with it as the
+    reason, when an LLM can make one (the offline brain's plans cannot use it)."""
+    if time_said(heard, 0) is None:
+        return  # no time of day: nothing to plan around
+    context = await town.plan_context("news")
+    if context is None or not context["places"]:
+        return
+    event = find_event(heard, context["places"], int(context["minute"]))
+    if event is not None:
+        await town.finish_plan({"kind": "event", "item": event})
+    elif llm.llm is not None and llm.llm.composer is None:
+        await town.finish_plan({"kind": "news", "heard": heard})
 
 
 async def make_plan(

@@ -10,11 +10,13 @@ later talk, and remember where it came from. The world runs as the server runs i
 real store, the durable scheduler, the world runner), its clock driven step by step as
 fast as the agents' operations finish, so game time is not wall time.
 
-The game clock starts so that the party (at five in the afternoon) begins three quarters
-of the way through the run. Who *knows*: residents with a memory that mentions the
-party's keyword. Who *turned up*: those who knew and, when the run ends, stand within
-``ARRIVED_TILES`` of the place with the party as their plan's current item (their plan
-took them there); a knower there without it in its plan is counted apart, as chance.
+The first told plans to go, as anyone does who hears of an event at a time and a place
+(``engine/plans.py``). The game clock starts so that the party (at five in the afternoon)
+begins three quarters of the way through the run. Who *knows*: residents with a memory
+that mentions the party's keyword. Who *turned up*: those who knew and, when the run
+ends, stand within ``ARRIVED_TILES`` of the place with the party as their plan's current
+item (their plan took them there); a knower there without it in its plan is counted
+apart, as chance.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from smalltown.town.defaults import many_characters, town_map
 from smalltown.town.places import places_for
 from smalltown.town.schema import schema
 from smalltown.worlds.creation import create_world
+from smalltown.worlds.inputs import insert_input
 from smalltown.worlds.memory_index import fit_memory_index
 from smalltown.worlds.runner import WorldRunner
 
@@ -136,7 +139,9 @@ async def run_diffusion(
             party = places_for(chosen_map)[0]
             told = f"{players[host]} told me about {event_of(str(party['name']))}."
             (vector,) = await embedder.embed([told])
+            agent = next(a["id"] for a in (await town.world())["agents"] if a["playerId"] == first)
             await store.run(lambda tx: _seed(tx, first, host, told, vector))
+            await store.run(lambda tx: _plan_party(tx, status["engineId"], agent, party))
             steps = round(game_minutes * 60_000 / STEP_MS)
             found = await _found(town, players, party, 0)
             for n in range(steps):
@@ -210,6 +215,20 @@ def _is_party(item: PlanItem, party: dict[str, Any]) -> bool:
 async def _set_seed(tx, world_id: str, seed: int) -> None:
     own = await tx.first("smalltownWorlds", "worldId", eq={"worldId": world_id})
     await tx.patch(own["_id"], {"seed": float(seed)})
+
+
+async def _plan_party(tx, engine_id: str, agent_id: str, party: dict[str, Any]) -> None:
+    """The first told plans on the party, as anyone who hears of it does (``plans.py``)."""
+    item = {
+        "start": float(PARTY_MINUTE),
+        "place": party["name"],
+        "x": party["x"],
+        "y": party["y"],
+        "activity": "at the party",
+        "emoji": "🎉",
+    }
+    args = {"agentId": agent_id, "operationId": "told", "kind": "event", "item": item}
+    await insert_input(tx, engine_id, "agentFinishPlan", args)
 
 
 async def _seed(tx, player_id: str, host: str, told: str, vector: list[float]) -> None:

@@ -1,5 +1,6 @@
 """A resident's day plan: asked of the LLM (or made by the offline brain) at wake-up, again
-after an invitation it accepted, and the current item broken into short steps when it starts.
+after a visitor's invitation it accepted or news it could not place, and the current item
+broken into short steps when it starts; an event heard of joins it with no call at all.
 
 The answer is read line by line (``HH:MM | place | activity | emoji``); a line naming a
 place the town lacks gets a place of the town, and an answer with fewer than two usable

@@ -104,12 +104,14 @@ async def run_diffusion(
     world_map: WorldMap | None = None,
     database: str | None = None,
     seed: int | None = None,
+    party_in: float | None = None,
     until: Callable[[Diffusion], bool] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Diffusion:
     """Tell the first resident of the party, run the town ``game_minutes`` (or until
     ``until`` holds of what is found so far, asked every half game minute), count.
-    ``seed`` fixes the world's randomness (else it is the world's own)."""
+    ``seed`` fixes the world's randomness (else it is the world's own); the party begins
+    ``party_in`` game minutes in (by default three quarters through the run)."""
     with tempfile.TemporaryDirectory() as scratch:
         store = await open_store(database or f"sqlite:///{Path(scratch) / 'diffusion.db'}")
         worker = None
@@ -128,8 +130,9 @@ async def run_diffusion(
                 lambda tx: tx.first("worldStatus", "worldId", eq={"worldId": world_id})
             )
             assert status is not None
-            # Tomorrow, game time, so that the party begins PARTY_SHARE through the run.
-            starts = PARTY_MINUTE * 60_000 - PARTY_SHARE * game_minutes * 60_000
+            # Tomorrow, game time, so that the party begins party_in minutes in.
+            lead = PARTY_SHARE * game_minutes if party_in is None else party_in
+            starts = PARTY_MINUTE * 60_000 - lead * 60_000
             clock = [(status["lastViewed"] // DAY_MS + 1) * DAY_MS + starts - STEP_MS]
             town = _Driven(store, world_id, WorldRunner(runtime, clock=lambda: clock[0]), clock)
             await town.step()  # the residents arrive

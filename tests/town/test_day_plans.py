@@ -243,12 +243,12 @@ MORNING = (
 
 
 async def told_by_a_visitor(town, news):
-    """Ada meets the resident, tells it ``news`` and goes; the resident remembers the talk.
-    Returns the resident's plan once the memory is written."""
+    """Ada meets the resident, tells it ``news`` and leaves the town (so nobody else is
+    about); the resident remembers the talk. Returns its plan once the memory is written."""
     human, _, conversation = await meet(town)
     await town.say(human, conversation, "ada-1", news)
     await town.step(3)
-    await town.send("leaveConversation", {"playerId": human, "conversationId": conversation})
+    await town.send("leave", {"playerId": human})
 
     async def remembered():
         return bool(await town.store.read(lambda tx: tx.query("memories")))
@@ -260,7 +260,8 @@ async def told_by_a_visitor(town, news):
 
 @pytest.mark.timeout(180)
 async def test_a_resident_told_of_a_party_plans_it_and_walks_there_at_its_time(tmp_path):
-    party = {p["name"]: p for p in places_for(small_map())}["the south-east corner"]
+    places = {p["name"]: p for p in places_for(small_map())}
+    party, sketching = places["the south-east corner"], places["the north-west corner"]
     script = Script(
         MORNING,
         "Ada told me about a party in the south-east corner at half past ten. Importance: 8",
@@ -284,14 +285,16 @@ async def test_a_resident_told_of_a_party_plans_it_and_walks_there_at_its_time(t
             asked = [b["messages"][-1]["content"] for b in planning_calls(fake)]
             assert not any("you heard" in a for a in asked)
 
-            async def at_the_party():
+            async def at(place):
                 world = await town.world()
                 player = next(p for p in world["players"] if not p.get("human"))
-                return near(player, party)
+                return near(player, place)
 
-            assert not await at_the_party()
+            # Until then it sketches in the north-west corner, as planned; at 10:30 it
+            # goes to the party.
+            await step_until(town, lambda: at(sketching), "back at its sketching", 90)
             town.clock[0] += 30 * 60_000 - (town.clock[0] % (30 * 60_000))  # 10:30
-            await step_until(town, at_the_party, "at the party", 90)
+            await step_until(town, lambda: at(party), "at the party", 90)
             details = await town.runtime.query(
                 "world:playerDetails",
                 {

@@ -6,7 +6,8 @@ when every score is equal (one memory, say); here an even set of scores counts a
 at 1, never as NaN. Remembering writes a conversation down in the first person, rated (in
 the same answer; by a call of its own only when the answer had no rating) and embedded,
 then lets the agent reflect (``reflection.py``). A group's talk is remembered with
-everyone in it. News it cares about that names a time may change its plan (``planning.py``).
+everyone in it. News it cares about that names a time may change its plan
+(``planning.py``).
 """
 
 from __future__ import annotations

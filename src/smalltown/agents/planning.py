@@ -5,8 +5,8 @@ broken into short steps when it starts; an event heard of joins it with no call 
 The answer is read line by line (``HH:MM | place | activity | emoji``); a line naming a
 place the town lacks gets a place of the town, and an answer with fewer than two usable
 items is replaced by the offline brain's plan for the resident: either way a warning,
-once for a world's LLM (later ones at debug level), and the engine always gets a plan it can
-follow (``engine/plans.py``).
+once for a world's LLM (later ones at debug level), and the engine always gets a plan it
+can follow (``engine/plans.py``).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ import { SyncClient } from "./sync.js";
 import { FEW_PLAYERS, Overview, OVERVIEW_MS, cellRect, plan } from "./viewport.js";
 
 /**
- * @import { CharacterSheet, Conversation, Descriptions, Joined, Line, Look, PlayerDetails,
- *   PlayerView, Roster, WorldStatus } from "./types.js"
+ * @import { CharacterSheet, Conversation, Descriptions, InputResult, Joined, Line, Look,
+ *   PlayerDetails, PlayerView, Roster, WorldStatus } from "./types.js"
  * @import { GameClock } from "./motion.js"
  * @import { PageState } from "./state.js"
  * @import { Tiles } from "./viewport.js"
@@ -474,14 +474,30 @@ export class TownFeed {
   }
 
   /**
-   * Send an input to the shown world's engine, as this browser's player.
+   * Send an input to the shown world's engine, as this browser's player. The engine takes
+   * it at its next step and may refuse it then (too far away to join, say): that reason is
+   * shown as well.
    * @param {string} name e.g. `moveTo`, `startConversation`
    * @param {object} args
    */
   sendInput(name, args) {
     const status = /** @type {WorldStatus} */ (this.state.status);
     return this.client.mutation("world:sendWorldInput", { engineId: status.engineId, name, args })
+      .then((/** @type {string} */ inputId) => this.watchInput(inputId))
       .catch((error) => this.failed(error.message));
+  }
+
+  /**
+   * Follow an input until its step is saved; say why if the engine refused it.
+   * @param {string} inputId
+   */
+  watchInput(inputId) {
+    const stop = this.client.subscribe("aiTown/main:inputStatus", { inputId },
+      (/** @type {InputResult | null} */ result) => {
+        if (!result) return;
+        stop();
+        if (result.kind === "error") this.failed(result.message);
+      });
   }
 
   /**

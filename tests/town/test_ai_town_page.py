@@ -170,6 +170,15 @@ MESSAGE = {
     "worldId?": STRING,
     "authorName": STRING,
 }
+#: the sprite sheets AI Town's page knows by name (its `PixiStaticMap.tsx`); any other it
+#: cannot draw, and says so on its console
+AI_TOWN_SHEETS = {
+    "campfire.json",
+    "gentlesparkle.json",
+    "gentlewaterfall.json",
+    "gentlesplash.json",
+    "windmill.json",
+}
 INPUT_STATUS = (NULL, {"kind": ("ok",), "value?": object}, {"kind": ("error",), "message": STRING})
 
 #: every query AI Town's `src/` subscribes to or runs: (path, its arguments, the answer's
@@ -337,6 +346,8 @@ async def test_every_call_of_ai_towns_page_answers_in_its_shapes(tmp_path):
 
         descriptions = await _call(http, "query", "world:gameDescriptions", {"worldId": world_id})
         assert all(d["description"].strip() for d in descriptions["playerDescriptions"])
+        sprites = descriptions["worldMap"]["animatedSprites"]
+        assert {sprite["sheet"] for sprite in sprites} <= AI_TOWN_SHEETS
         tiles = descriptions["worldMap"]["tileSetUrl"]
         tune = await _call(http, "query", "music:getBackgroundMusic", {})
         for url in (tiles, tune):
@@ -368,3 +379,37 @@ async def test_every_call_of_ai_towns_page_answers_in_its_shapes(tmp_path):
         "one browser invites the other, who accepts",
         "leaveWorld takes out the caller's player only",
     ], text
+
+
+async def test_the_towns_fountain_is_at_rest_for_ai_towns_page_and_flows_on_ours(tmp_path):
+    """The town's map names no sprite sheet AI Town's page does not know: the fountain is
+    tiles of the tile set there, and smalltown's page is given the water to draw over it."""
+    from smalltown.town.defaults import FOUNTAIN, FOUNTAIN_TILES
+
+    app = create_app(f"sqlite:///{tmp_path}/fountain.db", "smalltown.town")
+    async with (
+        RunningServer(app) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20) as http,
+    ):
+        world_id = (await _call(http, "query", "world:defaultWorldStatus", {}))["worldId"]
+        args = {"worldId": world_id}
+        world_map = (await _call(http, "query", "world:gameDescriptions", args))["worldMap"]
+        assert world_map["animatedSprites"] == []
+        (x, y), dim = FOUNTAIN, world_map["tileDim"]
+        basin = [world_map["objectTiles"][0][x + n % 2][y + n // 2] for n in range(4)]
+        assert basin == list(FOUNTAIN_TILES)  # blocking, drawn from the tile set
+        sprites = await _call(http, "query", "characters:animatedSprites", args)
+        assert sprites == [
+            {
+                "x": x * dim,
+                "y": y * dim,
+                "w": 64.0,
+                "h": 64.0,
+                "layer": 1.0,
+                "sheet": "/assets/fountain.json",
+                "animation": "spray",
+            }
+        ]
+        sheet = (await http.get(sprites[0]["sheet"])).json()
+        assert sheet["animations"]["spray"] and sheet["meta"]["image"] == "fountain.png"
+        assert (await _call(http, "query", "characters:animatedSprites", {"worldId": "no"})) == []

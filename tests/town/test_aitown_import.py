@@ -176,12 +176,16 @@ async def test_the_images_are_stored_files_the_server_serves(tmp_path, capsys):
         assert sheet["frames"]["left2"]["frame"] == {"x": 32.0, "y": 32.0, "w": 32.0, "h": 32.0}
         folk = await http.get(sheet["meta"]["image"])
         assert folk.content == (checkout / "public/assets/folk.png").read_bytes()
+        # the map names its sprite's sheet as the checkout does (AI Town's page knows it);
+        # smalltown's page is told where it is stored
+        assert world_map["animatedSprites"][0]["sheet"] == "sparkle.json"
         reply = await http.post(
-            "/api/query", json={"path": "characters:spriteSheets", "args": {"worldId": world_id}}
+            "/api/query",
+            json={"path": "characters:animatedSprites", "args": {"worldId": world_id}},
         )
         (stored,) = reply.json()["value"]
-        assert stored["sheet"] == world_map["animatedSprites"][0]["sheet"] == "sparkle.json"
-        sparkle = (await http.get(stored["url"])).json()
+        assert stored == {**world_map["animatedSprites"][0], "sheet": stored["sheet"]}
+        sparkle = (await http.get(stored["sheet"])).json()
         image = await http.get(sparkle["meta"]["image"])
         assert image.content == (checkout / "public/assets/spritesheets/sparkle.png").read_bytes()
         # a world of the town's own has no sheets: its people are drawn as ever

@@ -413,3 +413,35 @@ async def test_the_towns_fountain_is_at_rest_for_ai_towns_page_and_flows_on_ours
         sheet = (await http.get(sprites[0]["sheet"])).json()
         assert sheet["animations"]["spray"] and sheet["meta"]["image"] == "fountain.png"
         assert (await _call(http, "query", "characters:animatedSprites", {"worldId": "no"})) == []
+
+
+async def test_a_flood_of_anonymous_joins_is_held_back(tmp_path):
+    """Pages that sign nobody in join as guests, one a socket session: a world takes 8 of
+    them, and the calls one address floods in run into its rate limit."""
+    from server.hostile import next_message, open_sync
+    from smalltown.server.app import ServerSettings
+    from smalltown.server.ratelimit import RateLimits
+    from smalltown.town.world import MAX_GUESTS
+
+    pages = 14
+    limits = RateLimits(rate=0.001, burst=12)  # no token comes back during the test
+    app = create_app(
+        f"sqlite:///{tmp_path}/flood.db", "smalltown.town", ServerSettings(rate_limits=limits)
+    )
+    async with RunningServer(app) as server:
+        world_id = (await app.state.store.read(lambda tx: tx.first("worldStatus")))["worldId"]
+        sockets = [await open_sync(server.ws_url, f"page-{n}") for n in range(pages)]
+        try:
+            for n, ws in enumerate(sockets):
+                join = {"type": "Mutation", "requestId": n, "udfPath": "world:joinWorld"}
+                await ws.send(json.dumps({**join, "args": [{"worldId": world_id}]}))
+            replies = [await next_message(ws, "MutationResponse") for ws in sockets]
+        finally:
+            for ws in sockets:
+                await ws.close()
+    joined = [r for r in replies if r["success"]]
+    refused = [json.dumps(r) for r in replies if not r["success"]]
+    full = [r for r in refused if "guests already" in r]
+    limited = [r for r in refused if "rate limit" in r]
+    assert len(joined) == MAX_GUESTS == 8
+    assert len(limited) == pages - 12 and len(full) == 12 - MAX_GUESTS, replies

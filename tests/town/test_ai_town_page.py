@@ -445,3 +445,40 @@ async def test_a_flood_of_anonymous_joins_is_held_back(tmp_path):
     limited = [r for r in refused if "rate limit" in r]
     assert len(joined) == MAX_GUESTS == 8
     assert len(limited) == pages - 12 and len(full) == 12 - MAX_GUESTS, replies
+
+
+async def test_a_map_made_with_the_fountain_as_a_sprite_is_brought_up_to_date(tmp_path):
+    """A database whose town was made when the fountain was a sprite AI Town's page cannot
+    draw: the server starts it with the basin as tiles, and the water on ours."""
+    from dataclasses import replace
+
+    from smalltown.town.defaults import CHARACTERS, FOUNTAIN, FOUNTAIN_TILES, PAVING, town_map
+    from smalltown.town.schema import open_town_store
+    from smalltown.worlds.creation import create_world
+
+    (x, y), before = FOUNTAIN, town_map()
+    objects = [[list(column) for column in layer] for layer in before.object_tiles]
+    for n in range(4):
+        objects[0][x + n % 2][y + n // 2] = PAVING
+    sprite = {"x": x * 32, "y": y * 32, "w": 64, "h": 64, "layer": 1}
+    sprite |= {"sheet": "fountain.json", "animation": "spray"}
+    old = replace(before, object_tiles=objects, animated_sprites=[sprite])
+    url = f"sqlite:///{tmp_path}/old.db"
+    store = await open_town_store(url)
+    try:
+        world_id = await create_world(store, old, CHARACTERS)
+    finally:
+        await store.close()
+    async with (
+        RunningServer(create_app(url, "smalltown.town")) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20) as http,
+    ):
+        args = {"worldId": world_id}
+        world_map = (await _call(http, "query", "world:gameDescriptions", args))["worldMap"]
+        assert world_map["animatedSprites"] == []
+        basin = [world_map["objectTiles"][0][x + n % 2][y + n // 2] for n in range(4)]
+        assert basin == list(FOUNTAIN_TILES)
+        sprites = await _call(http, "query", "characters:animatedSprites", args)
+        assert [(s["x"], s["y"], s["sheet"]) for s in sprites] == [
+            (x * 32, y * 32, "/assets/fountain.json")
+        ]

@@ -189,6 +189,26 @@ def town_map() -> WorldMap:
     return WorldMap(WIDTH, HEIGHT, 32, TILESET, 256, 96, [bg], [objects])
 
 
+def fountain_as_tiles(world_map: dict[str, Any]) -> dict[str, Any] | None:
+    """A ``maps`` document made before the fountain's basin was tiles (paving under a
+    ``fountain.json`` sprite, which AI Town's page cannot draw), as it is made now; None
+    when there is nothing to change."""
+    sprites = world_map.get("animatedSprites", [])
+    old = [s for s in sprites if s.get("sheet") == "fountain.json"]
+    if world_map.get("tileSetUrl") != TILESET or not old:
+        return None
+    objects = [[list(column) for column in layer] for layer in world_map["objectTiles"]]
+    dim = world_map["tileDim"]
+    for sprite in old:
+        x, y = int(sprite["x"] // dim), int(sprite["y"] // dim)
+        for n, tile in enumerate(FOUNTAIN_TILES):
+            tx, ty = x + n % 2, y + n // 2
+            if 0 <= tx < len(objects[0]) and 0 <= ty < len(objects[0][tx]):
+                objects[0][tx][ty] = float(tile)
+    rest = [s for s in sprites if s.get("sheet") != "fountain.json"]
+    return {**world_map, "objectTiles": objects, "animatedSprites": rest}
+
+
 def fountain_sprays(world_map: dict[str, Any]) -> list[dict[str, Any]]:
     """The animated water over each fountain of a map (a ``maps`` document) drawn with the
     town's tiles: wherever a basin's top-left tile stands."""

@@ -26,7 +26,7 @@ from smalltown.engine.movement import tick_movement
 from smalltown.engine.state import Player, World
 from smalltown.engine.world_map import WorldMap
 
-ENGINE_VERSION = 5  # bump when a rule change would replay old input logs differently
+ENGINE_VERSION = 6  # bump when a rule change would replay old input logs differently
 CONVERSATION_TICKS = 8  # conversations are checked every 8th tick (128 ms), and at the end
 
 

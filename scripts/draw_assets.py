@@ -3,9 +3,11 @@
 
 Run from the repository root: python scripts/draw_assets.py
 Writes src/smalltown/town/assets/town-tiles.png (8 x 3 tiles of 32 px, indices as in
-smalltown/town/defaults.py), characters.png (twelve characters, 3 walking frames in each
-of 4 directions: down, left, right, up) and the square's fountain, an animated sprite:
-fountain.png (4 frames of 64 px) with fountain.json (its frames and animation).
+smalltown/town/defaults.py, the fountain's basin at rest among them: any page draws it),
+characters.png (twelve characters, 3 walking frames in each of 4 directions: down, left,
+right, up) and the fountain's water, an animated sprite drawn over the basin on
+smalltown's page: fountain.png (4 frames of 64 px) with fountain.json (its frames and
+animation).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class Canvas:
             for xx in range(int(cx - r), int(cx + r) + 1):
                 if (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r:
                     self.put(xx, yy, color)
+
+    def blit(self, src: Canvas, sx: int, sy: int, w: int, h: int, dx: int, dy: int) -> None:
+        for yy in range(h):
+            self.pixels[dy + yy][dx : dx + w] = src.pixels[sy + yy][sx : sx + w]
 
     def png(self) -> bytes:
         raw = b"".join(b"\x00" + b"".join(bytes(p) for p in row) for row in self.pixels)
@@ -109,13 +115,7 @@ def tiles() -> Canvas:
     c.rect(x, y + 20, TILE, 3, (150, 100, 60, 255))
     for post in (3, 15, 27):
         c.rect(x + post, y + 8, 3, 18, (120, 80, 44, 255))
-    x, y = at(12)  # paving under the fountain
-    c.rect(x, y, TILE, TILE, (170, 170, 165, 255))
-    for row in range(0, TILE, 8):
-        shift = 4 if (row // 8) % 2 else 0
-        c.rect(x, y + row, TILE, 1, (140, 140, 136, 255))
-        for col in range(shift, TILE, 8):
-            c.rect(x + col, y + row, 1, 8, (140, 140, 136, 255))
+    paving(c, *at(12))  # paving, blocking: the fountain's square
     x, y = at(13)  # a bench
     speckle(c, x, y, grass, [dark_grass], rng, 10)
     c.rect(x + 3, y + 10, 26, 4, (140, 96, 56, 255))  # backrest
@@ -156,9 +156,34 @@ def tiles() -> Canvas:
     c.disc(x + 21, y + 17, 5, (64, 136, 66, 255))
     for _ in range(5):
         c.put(x + rng.randrange(8, 24), y + rng.randrange(12, 26), (220, 60, 70, 255))
-    for i in range(19, 24):
-        speckle(c, *at(i), grass, [dark_grass], rng, 10)  # spare grass
+    basin = Canvas(2 * TILE, 2 * TILE)  # the fountain at rest, over four tiles
+    for ox in (0, TILE):
+        for oy in (0, TILE):
+            paving(basin, ox, oy)
+    draw_basin(basin, 0)
+    for n, i in enumerate(range(19, 23)):  # top left, top right, bottom left, bottom right
+        c.blit(basin, (n % 2) * TILE, (n // 2) * TILE, TILE, TILE, *at(i))
+    speckle(c, *at(23), grass, [dark_grass], rng, 10)  # spare grass
     return c
+
+
+def paving(c: Canvas, x: int, y: int) -> None:
+    c.rect(x, y, TILE, TILE, (170, 170, 165, 255))
+    for row in range(0, TILE, 8):
+        shift = 4 if (row // 8) % 2 else 0
+        c.rect(x, y + row, TILE, 1, (140, 140, 136, 255))
+        for col in range(shift, TILE, 8):
+            c.rect(x + col, y + row, 1, 8, (140, 140, 136, 255))
+
+
+BASIN_Y = 38  # the basin's centre, from the top of the fountain's 64 px
+
+
+def draw_basin(c: Canvas, ox: int) -> None:
+    """The fountain's stone rim, its still water and the spout."""
+    c.disc(ox + 32, BASIN_Y, 26, (120, 120, 128, 255))  # rim
+    c.disc(ox + 32, BASIN_Y, 21, (70, 130, 200, 255))  # water
+    c.rect(ox + 29, 22, 6, 16, (150, 150, 158, 255))  # spout
 
 
 FOUNTAIN_FRAMES = 4
@@ -171,16 +196,14 @@ def fountain() -> tuple[Canvas, dict]:
     frames = {}
     for f in range(FOUNTAIN_FRAMES):
         ox = f * size
-        oy = 38
-        c.disc(ox + 32, oy, 26, (120, 120, 128, 255))  # rim
-        c.disc(ox + 32, oy, 21, (70, 130, 200, 255))  # water
+        draw_basin(c, ox)
         for ring in range(3):  # ripples travelling outwards
             r = 6 + ((f + ring * 2) % FOUNTAIN_FRAMES) * 4 + ring
             for a in range(0, 360, 12):
                 px = ox + 32 + r * math.cos(math.radians(a))
-                py = oy + r * 0.8 * math.sin(math.radians(a))
-                c.put(int(px), int(py), (150, 200, 245, 255))
-        c.rect(ox + 29, 22, 6, 16, (150, 150, 158, 255))  # spout
+                py = BASIN_Y + r * 0.8 * math.sin(math.radians(a))
+                if not (ox + 29 <= int(px) < ox + 35 and int(py) < BASIN_Y):
+                    c.put(int(px), int(py), (150, 200, 245, 255))  # (behind the spout)
         height = (10, 14, 17, 13)[f]
         for drop in range(12):  # the jet, falling either side
             side = -1 if drop % 2 else 1

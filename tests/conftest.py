@@ -23,7 +23,7 @@ import pytest
 
 from smalltown.store import Schema, Store, open_store
 
-from helpers import free_port, wait_for
+from helpers import RedisServer, free_port, wait_for
 
 PG_ADMIN_URL = os.environ.get(
     "SMALLTOWN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -207,3 +207,12 @@ async def open_test_store(store_url: str) -> AsyncIterator[StoreFactory]:
     yield factory
     for store in opened:
         await store.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server of the test's own (a child process on a free loopback port)."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

@@ -8,6 +8,7 @@ from smalltown.llm.fake_server import (
     FakeLLMServer,
     count_like_a_tokenizer,
     fake_embedding,
+    plan_reply,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "FakeLLMServer",
     "count_like_a_tokenizer",
     "fake_embedding",
+    "plan_reply",
 ]

@@ -19,8 +19,9 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 
 T = TypeVar("T")
@@ -155,7 +156,6 @@ class RedisServer:
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30, log=None) -> None:
     """Wait until the server child ``proc`` answers ``/health`` at ``url``; fail if it
     stops or takes longer than ``timeout`` seconds, showing its ``log`` file if given."""
-    import httpx
 
     def healthy() -> bool:
         if proc.poll() is not None:
@@ -266,3 +266,26 @@ class PasswordPostgres:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def call_api(url: str, kind: str, path: str, args: dict, token: str | None = None) -> Any:
+    """A function called over Convex's HTTP API (``kind`` is query, mutation or action):
+    its value; an AssertionError with the reply when it did not succeed."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(
+        f"{url}/api/{kind}", json={"path": path, "args": args}, headers=headers, timeout=30
+    )
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "success", body
+    return body["value"]
+
+
+async def call_api_async(
+    client: httpx.AsyncClient, kind: str, path: str, args: dict, token: str | None = None
+) -> Any:
+    """:func:`call_api` through an open client whose base URL is the server."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.post(f"/api/{kind}", json={"path": path, "args": args}, headers=headers)
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "success", body
+    return body["value"]

@@ -34,6 +34,7 @@ from websockets.sync.client import connect
 from smalltown.runtime import wire
 
 from conftest import require_service
+from helpers import call_api as call  # noqa: F401  (re-exported for the deploy tests)
 from helpers import wait_healthy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -403,14 +404,3 @@ class LiveQuery:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def call(url: str, kind: str, path: str, args: dict[str, Any], token: str | None = None) -> Any:
-    """A function called over Convex's HTTP API; its value, or an AssertionError."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(
-        f"{url}/api/{kind}", json={"path": path, "args": args}, headers=headers, timeout=30
-    )
-    body = response.json()
-    assert response.status_code == 200 and body["status"] == "success", body
-    return body["value"]

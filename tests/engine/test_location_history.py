@@ -6,6 +6,7 @@ and delta encoded zigzag varints for times, and quantised values.
 """
 
 import itertools
+import math
 import struct
 
 from test_engine import Sim
@@ -130,3 +131,96 @@ def test_the_engine_bench_sizes_a_document_with_its_history():
 
     figures = run_world(agents=5, minutes=1.5)  # past the first activities: some walk
     assert figures["world_document_bytes"] > 1000
+
+
+def finish_message(op):
+    """The input that answers a generateMessage operation, as the LLM side sends it."""
+    keys = ("agentId", "conversationId", "messageUuid")
+    args = {k: op.args[k] for k in keys} | {"operationId": op.operation_id}
+    return "agentFinishMessage", args | {"leave": op.args["kind"] == "leave"}
+
+
+class PageReplay:
+    """What AI Town's page draws from a world document, by its rules (facts of its page):
+    each field of a player's location is the latest sample at or before the time asked of
+    the histories received so far (a field keeps its last history until a newer one
+    comes), else the document's value."""
+
+    def __init__(self) -> None:
+        self.histories: dict[str, dict[str, list[tuple[float, list]]]] = {}
+
+    def receive(self, world: dict) -> None:
+        for entry in world.get("historicalLocations", []):
+            fields = self.histories.setdefault(entry["playerId"], {})
+            for name, history in unpack(entry["location"]).items():
+                fields.setdefault(name, []).append(history)
+
+    def location(self, player: dict, time: float) -> dict[str, float]:
+        shown = {
+            "x": player["position"]["x"],
+            "y": player["position"]["y"],
+            "dx": player["facing"]["dx"],
+            "dy": player["facing"]["dy"],
+            "speed": player["speed"],
+        }
+        for name, histories in self.histories.get(player["id"], {}).items():
+            value = histories[0][0]
+            for _, samples in histories:
+                for at, sample in samples:
+                    if at <= time:
+                        value = sample
+            shown[name] = value
+        return shown
+
+
+def test_a_page_playing_the_histories_back_shows_everyone_where_the_world_has_them():
+    """Residents wander, meet, turn to face each other and stop, one in the middle of a
+    walk; at the end of every step the page's picture (the histories over the document)
+    is the world's, facing a unit vector throughout."""
+    sim = Sim(seed=5)
+    for _ in range(5):
+        sim.ok("createAgent", {})
+    page = PageReplay()
+    turned = 0
+    for _ in range(240):
+        answers = [o for o in sim.operations if o.name == "generateMessage"]
+        sim.operations = [o for o in sim.operations if o not in answers]
+        facings = {p.id: p.facing for p in sim.world.players.values()}
+        sim.run(*(finish_message(op) for op in answers))  # each step's document is seen
+        document = sim.world.to_document()
+        page.receive(document)
+        for player in document["players"]:
+            shown = page.location(player, sim.now)
+            for name, value in shown.items():
+                precision = 16 if name == "speed" else 8
+                doc_value = {
+                    "x": player["position"]["x"],
+                    "y": player["position"]["y"],
+                    "dx": player["facing"]["dx"],
+                    "dy": player["facing"]["dy"],
+                    "speed": player["speed"],
+                }[name]
+                assert abs(value - doc_value) <= 1 / (1 << precision), (player["id"], name)
+            assert abs(math.hypot(shown["dx"], shown["dy"]) - 1) < 0.02, player
+            facing = facings.get(player["id"])
+            moving = player.get("pathfinding") is not None
+            if facing and not moving and facing != sim.world.players[player["id"]].facing:
+                turned += 1  # turned without walking: to face someone
+    assert sim.archived and turned > 0  # conversations happened, and turned people
+
+
+def test_a_walk_from_between_tiles_faces_unit_directions():
+    """A player standing off the grid (where a conversation left them) sets off on a
+    slanting first leg: its facing is still a unit vector, as AI Town's page needs."""
+    sim = Sim()
+    ada = sim.ok("join", {"tokenIdentifier": "ada"})
+    sim.place(ada, 4, 4)
+    sim.world.players[ada].position = Point(4.3, 4.6)
+    walk_to(sim.world.players[ada], Point(9, 8), sim.now)
+    sim.run()
+    player = sim.world.players[ada]
+    path = player.pathfinding.path
+    assert (path[0][2], path[0][3]) not in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))  # slanting
+    for x, y, dx, dy, _ in path:
+        assert abs(math.hypot(dx, dy) - 1) < 1e-9, (x, y, dx, dy)
+    assert abs(math.hypot(player.facing.dx, player.facing.dy) - 1) < 1e-9

@@ -1,6 +1,7 @@
 """Plans as engine rules: asked for at wake-up, broken down as items start, asked again
-after an accepted invitation (a few times a day at most), followed, kept across a day's
-end, and never leaving a resident stuck on a bad answer."""
+after a visitor's accepted invitation (a few times a day at most) but not after a chat
+among residents, followed, kept across a day's end, and never leaving a resident stuck on
+a bad answer."""
 
 from collections import Counter
 
@@ -90,8 +91,10 @@ def test_plans_cost_a_few_operations_a_day_and_are_followed():
             assert 1 <= asked["day"] <= 1 + MAX_REPLANS, (agent, day, asked)
             assert asked["day"] + asked["steps"] <= 10, (agent, day, asked)
         assert at_place[agent] > 20  # busy at a planned place much of the time
-    # Someone accepted an invitation and planned again.
-    assert any(plan.replans for plan in world.plans.values())
+    # Neighbours' invitations were accepted and talked through, and the plans went on:
+    # a chat among residents is no reason to plan again (a visitor's invitation is).
+    assert any(agent.last_conversation for agent in world.agents.values())
+    assert not any(plan.replans for plan in world.plans.values())
 
 
 def test_bad_answers_change_nothing_and_leave_no_one_stuck():

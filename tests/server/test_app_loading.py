@@ -3,6 +3,8 @@
 
 import sys
 
+import pytest
+
 from smalltown.server.app import load_app
 
 SCHEMA = """from smalltown.store import Schema, Table
@@ -28,25 +30,18 @@ def _write_app(root, name, *, package_file: bool):
     return folder
 
 
-def test_a_namespace_package_app_loads_with_its_assets(tmp_path, monkeypatch):
-    folder = _write_app(tmp_path, "namespace_notes_app", package_file=False)
+@pytest.mark.parametrize(
+    ("name", "package_file"),
+    [("namespace_notes_app", False), ("regular_notes_app", True)],
+    ids=["namespace package", "regular package"],
+)
+def test_an_app_package_loads_with_its_assets(tmp_path, monkeypatch, name, package_file):
+    folder = _write_app(tmp_path, name, package_file=package_file)
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
-        app = load_app("namespace_notes_app")
+        app = load_app(name)
     finally:
-        for name in [n for n in sys.modules if n.startswith("namespace_notes_app")]:
-            del sys.modules[name]
-    assert app.assets == folder / "assets"
-    assert [spec.path for spec in app.registry] == ["notes:count"]
-
-
-def test_a_regular_package_app_loads_with_its_assets(tmp_path, monkeypatch):
-    folder = _write_app(tmp_path, "regular_notes_app", package_file=True)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        app = load_app("regular_notes_app")
-    finally:
-        for name in [n for n in sys.modules if n.startswith("regular_notes_app")]:
-            del sys.modules[name]
+        for loaded in [n for n in sys.modules if n.startswith(name)]:
+            del sys.modules[loaded]
     assert app.assets == folder / "assets"
     assert [spec.path for spec in app.registry] == ["notes:count"]

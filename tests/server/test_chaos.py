@@ -21,7 +21,7 @@ import pytest
 
 from smalltown.town.schema import open_town_store
 
-from helpers import PasswordPostgres, eventually, free_port, wait_healthy
+from helpers import PasswordPostgres, call_api, eventually, free_port, wait_healthy
 
 KILLS = 3
 
@@ -98,15 +98,6 @@ class Stream:
         await self.task
 
 
-def _call(url: str, kind: str, path: str, args: dict, token: str | None = None):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = httpx.post(
-        f"{url}/api/{kind}", json={"path": path, "args": args}, headers=headers, timeout=30
-    ).json()
-    assert body["status"] == "success", body
-    return body["value"]
-
-
 @pytest.fixture
 def cluster() -> Iterator[PasswordPostgres]:
     server = PasswordPostgres("chaos").start()
@@ -131,9 +122,9 @@ async def test_acknowledged_inputs_are_processed_exactly_once_through_kills_and_
     server = Server(tmp_path, url)
     await asyncio.to_thread(server.start)
     try:
-        status = _call(server.url, "query", "world:defaultWorldStatus", {})
+        status = call_api(server.url, "query", "world:defaultWorldStatus", {})
         world_id, engine_id = status["worldId"], status["engineId"]
-        joined = _call(
+        joined = call_api(
             server.url,
             "mutation",
             "world:joinWorld",
@@ -141,7 +132,7 @@ async def test_acknowledged_inputs_are_processed_exactly_once_through_kills_and_
         )
 
         def joined_result():
-            found = _call(
+            found = call_api(
                 server.url, "query", "aiTown/main:inputStatus", {"inputId": joined["inputId"]}
             )
             return found and found["value"]

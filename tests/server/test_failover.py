@@ -27,7 +27,7 @@ import pytest
 from smalltown.town.schema import open_town_store
 from smalltown.worlds.runner import LEASE_MS
 
-from helpers import RedisServer, eventually, free_port, wait_for, wait_healthy
+from helpers import eventually, free_port, wait_for, wait_healthy
 
 FAILOVER_BOUND = 10.0  # seconds, the README's promise
 KILLS = int(os.environ.get("SMALLTOWN_FAILOVER_KILLS", "2"))
@@ -96,14 +96,6 @@ class Runner:
             ),
             f"server process {self.server_pid} to die",
         )
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.timeout(120 + 25 * KILLS)

@@ -20,7 +20,7 @@ from test_sync import Client
 from fake_llm import FakeLLM, FakeLLMServer
 from smalltown.town.schema import open_town_store
 
-from helpers import RedisServer, eventually, free_port, wait_healthy
+from helpers import eventually, free_port, wait_healthy
 
 
 class Process:
@@ -58,14 +58,6 @@ class Process:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.timeout(180)

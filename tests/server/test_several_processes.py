@@ -15,15 +15,7 @@ from smalltown.runtime.redis_invalidator import decode, encode
 from smalltown.server import ServerSettings, create_app
 from smalltown.store import Write
 
-from helpers import RedisServer, RunningServer, eventually, free_port, wait_for, wait_healthy
-
-
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
+from helpers import RunningServer, eventually, free_port, wait_for, wait_healthy
 
 
 async def _health(server):

@@ -170,6 +170,15 @@ MESSAGE = {
     "worldId?": STRING,
     "authorName": STRING,
 }
+#: the sprite sheets AI Town's page knows by name (its `PixiStaticMap.tsx`); any other it
+#: cannot draw, and says so on its console
+AI_TOWN_SHEETS = {
+    "campfire.json",
+    "gentlesparkle.json",
+    "gentlewaterfall.json",
+    "gentlesplash.json",
+    "windmill.json",
+}
 INPUT_STATUS = (NULL, {"kind": ("ok",), "value?": object}, {"kind": ("error",), "message": STRING})
 
 #: every query AI Town's `src/` subscribes to or runs: (path, its arguments, the answer's
@@ -337,6 +346,8 @@ async def test_every_call_of_ai_towns_page_answers_in_its_shapes(tmp_path):
 
         descriptions = await _call(http, "query", "world:gameDescriptions", {"worldId": world_id})
         assert all(d["description"].strip() for d in descriptions["playerDescriptions"])
+        sprites = descriptions["worldMap"]["animatedSprites"]
+        assert {sprite["sheet"] for sprite in sprites} <= AI_TOWN_SHEETS
         tiles = descriptions["worldMap"]["tileSetUrl"]
         tune = await _call(http, "query", "music:getBackgroundMusic", {})
         for url in (tiles, tune):
@@ -368,3 +379,106 @@ async def test_every_call_of_ai_towns_page_answers_in_its_shapes(tmp_path):
         "one browser invites the other, who accepts",
         "leaveWorld takes out the caller's player only",
     ], text
+
+
+async def test_the_towns_fountain_is_at_rest_for_ai_towns_page_and_flows_on_ours(tmp_path):
+    """The town's map names no sprite sheet AI Town's page does not know: the fountain is
+    tiles of the tile set there, and smalltown's page is given the water to draw over it."""
+    from smalltown.town.defaults import FOUNTAIN, FOUNTAIN_TILES
+
+    app = create_app(f"sqlite:///{tmp_path}/fountain.db", "smalltown.town")
+    async with (
+        RunningServer(app) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20) as http,
+    ):
+        world_id = (await _call(http, "query", "world:defaultWorldStatus", {}))["worldId"]
+        args = {"worldId": world_id}
+        world_map = (await _call(http, "query", "world:gameDescriptions", args))["worldMap"]
+        assert world_map["animatedSprites"] == []
+        (x, y), dim = FOUNTAIN, world_map["tileDim"]
+        basin = [world_map["objectTiles"][0][x + n % 2][y + n // 2] for n in range(4)]
+        assert basin == list(FOUNTAIN_TILES)  # blocking, drawn from the tile set
+        sprites = await _call(http, "query", "characters:animatedSprites", args)
+        assert sprites == [
+            {
+                "x": x * dim,
+                "y": y * dim,
+                "w": 64.0,
+                "h": 64.0,
+                "layer": 1.0,
+                "sheet": "/assets/fountain.json",
+                "animation": "spray",
+            }
+        ]
+        sheet = (await http.get(sprites[0]["sheet"])).json()
+        assert sheet["animations"]["spray"] and sheet["meta"]["image"] == "fountain.png"
+        assert (await _call(http, "query", "characters:animatedSprites", {"worldId": "no"})) == []
+
+
+async def test_a_flood_of_anonymous_joins_is_held_back(tmp_path):
+    """Pages that sign nobody in join as guests, one a socket session: a world takes 8 of
+    them, and the calls one address floods in run into its rate limit."""
+    from server.hostile import next_message, open_sync
+    from smalltown.server.app import ServerSettings
+    from smalltown.server.ratelimit import RateLimits
+    from smalltown.town.world import MAX_GUESTS
+
+    pages = 14
+    limits = RateLimits(rate=0.001, burst=12)  # no token comes back during the test
+    app = create_app(
+        f"sqlite:///{tmp_path}/flood.db", "smalltown.town", ServerSettings(rate_limits=limits)
+    )
+    async with RunningServer(app) as server:
+        world_id = (await app.state.store.read(lambda tx: tx.first("worldStatus")))["worldId"]
+        sockets = [await open_sync(server.ws_url, f"page-{n}") for n in range(pages)]
+        try:
+            for n, ws in enumerate(sockets):
+                join = {"type": "Mutation", "requestId": n, "udfPath": "world:joinWorld"}
+                await ws.send(json.dumps({**join, "args": [{"worldId": world_id}]}))
+            replies = [await next_message(ws, "MutationResponse") for ws in sockets]
+        finally:
+            for ws in sockets:
+                await ws.close()
+    joined = [r for r in replies if r["success"]]
+    refused = [json.dumps(r) for r in replies if not r["success"]]
+    full = [r for r in refused if "guests already" in r]
+    limited = [r for r in refused if "rate limit" in r]
+    assert len(joined) == MAX_GUESTS == 8
+    assert len(limited) == pages - 12 and len(full) == 12 - MAX_GUESTS, replies
+
+
+async def test_a_map_made_with_the_fountain_as_a_sprite_is_brought_up_to_date(tmp_path):
+    """A database whose town was made when the fountain was a sprite AI Town's page cannot
+    draw: the server starts it with the basin as tiles, and the water on ours."""
+    from dataclasses import replace
+
+    from smalltown.town.defaults import CHARACTERS, FOUNTAIN, FOUNTAIN_TILES, PAVING, town_map
+    from smalltown.town.schema import open_town_store
+    from smalltown.worlds.creation import create_world
+
+    (x, y), before = FOUNTAIN, town_map()
+    objects = [[list(column) for column in layer] for layer in before.object_tiles]
+    for n in range(4):
+        objects[0][x + n % 2][y + n // 2] = PAVING
+    sprite = {"x": x * 32, "y": y * 32, "w": 64, "h": 64, "layer": 1}
+    sprite |= {"sheet": "fountain.json", "animation": "spray"}
+    old = replace(before, object_tiles=objects, animated_sprites=[sprite])
+    url = f"sqlite:///{tmp_path}/old.db"
+    store = await open_town_store(url)
+    try:
+        world_id = await create_world(store, old, CHARACTERS)
+    finally:
+        await store.close()
+    async with (
+        RunningServer(create_app(url, "smalltown.town")) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=20) as http,
+    ):
+        args = {"worldId": world_id}
+        world_map = (await _call(http, "query", "world:gameDescriptions", args))["worldMap"]
+        assert world_map["animatedSprites"] == []
+        basin = [world_map["objectTiles"][0][x + n % 2][y + n // 2] for n in range(4)]
+        assert basin == list(FOUNTAIN_TILES)
+        sprites = await _call(http, "query", "characters:animatedSprites", args)
+        assert [(s["x"], s["y"], s["sheet"]) for s in sprites] == [
+            (x * 32, y * 32, "/assets/fountain.json")
+        ]

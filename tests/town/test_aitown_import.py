@@ -157,6 +157,20 @@ async def test_importing_again_updates_in_place_keeping_memories_and_conversatio
     assert len(after["_storage"]) == len(before["_storage"])
 
 
+async def test_a_movement_speed_of_its_own_is_reported_not_applied(tmp_path, capsys):
+    """AI Town's engine walks a whole deployment at movementSpeed; smalltown's walks every
+    world at AI Town's default, and the import says so rather than passing it by."""
+    checkout = write_checkout(tmp_path / "my-town")
+    db = f"sqlite:///{tmp_path}/town.db"
+    _replace("data/characters.ts", "movementSpeed = 0.75", "movementSpeed = 1.5")(checkout)
+    code, out, err = await run_import(capsys, checkout, db)
+    assert code == 0, err
+    assert "note: movementSpeed 1.5 is not applied; residents walk 0.75 tiles a second" in out
+    write_checkout(checkout)
+    code, out, _ = await run_import(capsys, checkout, db)
+    assert code == 0 and "note:" not in out
+
+
 async def test_the_images_are_stored_files_the_server_serves(tmp_path, capsys):
     checkout = write_checkout(tmp_path / "my-town")
     db = f"sqlite:///{tmp_path}/town.db"
@@ -187,12 +201,16 @@ async def test_the_images_are_stored_files_the_server_serves(tmp_path, capsys):
         assert sheet["frames"]["left2"]["frame"] == {"x": 32.0, "y": 32.0, "w": 32.0, "h": 32.0}
         folk = await http.get(sheet["meta"]["image"])
         assert folk.content == (checkout / "public/assets/folk.png").read_bytes()
+        # the map names its sprite's sheet as the checkout does (AI Town's page knows it);
+        # smalltown's page is told where it is stored
+        assert world_map["animatedSprites"][0]["sheet"] == "sparkle.json"
         reply = await http.post(
-            "/api/query", json={"path": "characters:spriteSheets", "args": {"worldId": world_id}}
+            "/api/query",
+            json={"path": "characters:animatedSprites", "args": {"worldId": world_id}},
         )
         (stored,) = reply.json()["value"]
-        assert stored["sheet"] == world_map["animatedSprites"][0]["sheet"] == "sparkle.json"
-        sparkle = (await http.get(stored["url"])).json()
+        assert stored == {**world_map["animatedSprites"][0], "sheet": stored["sheet"]}
+        sparkle = (await http.get(stored["sheet"])).json()
         image = await http.get(sparkle["meta"]["image"])
         assert image.content == (checkout / "public/assets/spritesheets/sparkle.png").read_bytes()
         # a world of the town's own has no sheets: its people are drawn as ever

@@ -87,7 +87,7 @@ TABLE: dict[str, tuple[str, Args]] = {
     "aiTown/main:inputStatus": (ANYONE, lambda t: {"inputId": t.input_id}),
     "characters:choosable": (ANYONE, lambda t: {}),
     "characters:sheets": (ANYONE, world),
-    "characters:spriteSheets": (ANYONE, world),
+    "characters:animatedSprites": (ANYONE, world),
     "feed:observe": (OWNER, player_a),
     "messages:listMessages": (ANYONE, conversation),
     "messages:conversationLines": (ANYONE, conversation),

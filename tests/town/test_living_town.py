@@ -8,15 +8,9 @@ import pytest
 
 from smalltown.server import create_app
 
-from helpers import RunningServer, eventually
+from helpers import RunningServer, call_api_async, eventually
 
 SCALE = "20"
-
-
-async def call(client, kind, path, args):
-    body = (await client.post(f"/api/{kind}", json={"path": path, "args": args})).json()
-    assert body["status"] == "success", body
-    return body["value"]
 
 
 @pytest.mark.timeout(240)
@@ -29,12 +23,12 @@ async def test_residents_meet_talk_and_part(store_url, monkeypatch):
         RunningServer(app) as server,
         httpx.AsyncClient(base_url=server.url, timeout=30) as client,
     ):
-        status = await call(client, "query", "world:defaultWorldStatus", {})
+        status = await call_api_async(client, "query", "world:defaultWorldStatus", {})
         world_id = status["worldId"]
         seen_participating = set()
 
         async def a_conversation_ended():
-            state = await call(client, "query", "world:worldState", {"worldId": world_id})
+            state = await call_api_async(client, "query", "world:worldState", {"worldId": world_id})
             for c in state["world"]["conversations"]:
                 if all(p["status"]["kind"] == "participating" for p in c["participants"]):
                     seen_participating.add(c["id"])
@@ -44,7 +38,7 @@ async def test_residents_meet_talk_and_part(store_url, monkeypatch):
         await eventually(a_conversation_ended, timeout=180)
         ended = await app.state.store.read(lambda tx: tx.query("archivedConversations"))
         talk = next(c for c in ended if c["id"] in seen_participating and c["numMessages"] >= 9)
-        messages = await call(
+        messages = await call_api_async(
             client,
             "query",
             "messages:listMessages",

@@ -33,7 +33,7 @@ from smalltown.worlds.usage import (
     world_usage,
 )
 
-from helpers import RunningServer, eventually
+from helpers import RunningServer, call_api_async, eventually
 
 BUDGET = "SMALLTOWN_LLM_TOKENS_PER_HOUR"
 
@@ -267,12 +267,6 @@ async def test_a_spent_budget_stops_one_worlds_calls_before_they_are_made(store_
 # --- the town on a real server: one world paused, the other talking -------------------------
 
 
-async def call(client, kind, path, args):
-    body = (await client.post(f"/api/{kind}", json={"path": path, "args": args})).json()
-    assert body["status"] == "success", body
-    return body["value"]
-
-
 @pytest.mark.timeout(300)
 async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
     store_url, monkeypatch
@@ -293,7 +287,9 @@ async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
         ):
             now = time.time()
             app.state.runtime.extensions["clock"] = lambda: now  # no hour turns mid-test
-            talking = (await call(client, "query", "world:defaultWorldStatus", {}))["worldId"]
+            talking = (await call_api_async(client, "query", "world:defaultWorldStatus", {}))[
+                "worldId"
+            ]
             # The paused world's residents have names of their own, to tell its prompts apart.
             residents = [{**c, "name": f"{c['name']} Junior"} for c in CHARACTERS]
             paused = await create_world(app.state.store, town_map(), residents, default=False)
@@ -315,13 +311,19 @@ async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
 
             async def both_tried():
                 worlds = {
-                    w["worldId"]: w for w in await call(client, "query", "world:listWorlds", {})
+                    w["worldId"]: w
+                    for w in await call_api_async(client, "query", "world:listWorlds", {})
                 }
-                usage = await call(client, "query", "world:llmUsage", {"worldId": talking})
+                usage = await call_api_async(
+                    client, "query", "world:llmUsage", {"worldId": talking}
+                )
                 return usage["hour"]["calls"] >= 3 and worlds[paused].get("smalltownLlmBudget")
 
             await eventually(both_tried, timeout=240)
-            worlds = {w["worldId"]: w for w in await call(client, "query", "world:listWorlds", {})}
+            worlds = {
+                w["worldId"]: w
+                for w in await call_api_async(client, "query", "world:listWorlds", {})
+            }
             budget = worlds[paused]["smalltownLlmBudget"]
             assert budget["setting"] == BUDGET and budget["tokensPerHour"] == 100_000
             assert budget["resetsAt"] == (hour_of(now) + 1) * 3600 * 1000
@@ -329,8 +331,12 @@ async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
             assert "budget of 100,000 tokens an hour is spent" in error and BUDGET in error
             assert "smalltownLlmBudget" not in worlds[talking]
 
-            paused_usage = await call(client, "query", "world:llmUsage", {"worldId": paused})
-            talking_usage = await call(client, "query", "world:llmUsage", {"worldId": talking})
+            paused_usage = await call_api_async(
+                client, "query", "world:llmUsage", {"worldId": paused}
+            )
+            talking_usage = await call_api_async(
+                client, "query", "world:llmUsage", {"worldId": talking}
+            )
             assert paused_usage["hour"]["calls"] == 1  # only the spending we recorded
             assert paused_usage["budget"]["left"] == 0
             # The LLM server never saw a prompt from the paused world.

@@ -7,10 +7,9 @@ import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 
-from helpers import free_port, wait_for, wait_healthy
+from helpers import call_api, free_port, wait_for, wait_healthy
 
 
 def start_server(tmp_path, port, database, env=None):
@@ -35,18 +34,9 @@ def start_server(tmp_path, port, database, env=None):
     return proc, url
 
 
-def call(url, kind, path, args, token=None):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = httpx.post(
-        f"{url}/api/{kind}", json={"path": path, "args": args}, headers=headers, timeout=30
-    ).json()
-    assert body["status"] == "success", body
-    return body["value"]
-
-
 def wait_result(url, input_id, timeout=20):
     return wait_for(
-        lambda: call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}),
+        lambda: call_api(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}),
         f"input {input_id} to be processed",
         timeout,
         interval=0.1,
@@ -58,9 +48,9 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
     port = free_port()
     proc, url = start_server(tmp_path, port, store_url)
     try:
-        status = call(url, "query", "world:defaultWorldStatus", {})
+        status = call_api(url, "query", "world:defaultWorldStatus", {})
         world_id, engine_id = status["worldId"], status["engineId"]
-        joined = call(
+        joined = call_api(
             url,
             "mutation",
             "world:joinWorld",
@@ -69,7 +59,7 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
         me = wait_result(url, joined["inputId"])["value"]
         acknowledged = []
         for x in (5.0, 20.0, 30.0):
-            input_id = call(
+            input_id = call_api(
                 url,
                 "mutation",
                 "world:sendWorldInput",
@@ -81,7 +71,7 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
                 joined["token"],
             )
             acknowledged.append((input_id, wait_result(url, input_id)))
-        before = call(url, "query", "world:worldState", {"worldId": world_id})
+        before = call_api(url, "query", "world:worldState", {"worldId": world_id})
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -89,13 +79,15 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
     proc, url = start_server(tmp_path, port, store_url)
     try:
         for input_id, result in acknowledged:
-            assert call(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}) == result
-        after = call(url, "query", "world:worldState", {"worldId": world_id})
+            assert (
+                call_api(url, "query", "aiTown/main:inputStatus", {"inputId": input_id}) == result
+            )
+        after = call_api(url, "query", "world:worldState", {"worldId": world_id})
         assert after["engine"]["processedInputNumber"] >= before["engine"]["processedInputNumber"]
         player = next(p for p in after["world"]["players"] if p["id"] == me)
         assert player["human"] == joined["tokenIdentifier"]
         # The world carries on: a new input after the restart is processed too.
-        again = call(
+        again = call_api(
             url,
             "mutation",
             "world:sendWorldInput",
@@ -107,7 +99,7 @@ def test_acknowledged_inputs_survive_sigkill(tmp_path, store_url):
             joined["token"],
         )
         assert wait_result(url, again)["kind"] == "ok"
-        statuses = call(url, "query", "world:defaultWorldStatus", {})
+        statuses = call_api(url, "query", "world:defaultWorldStatus", {})
         assert statuses["worldId"] == world_id  # no second default world
     finally:
         proc.terminate()
@@ -120,8 +112,8 @@ def test_a_restarted_server_steps_its_world_at_once_at_a_high_time_scale(tmp_pat
     proc, url = start_server(tmp_path, port, store_url, fast)
 
     def engine_time():
-        status = call(url, "query", "world:defaultWorldStatus", {})
-        state = call(url, "query", "world:worldState", {"worldId": status["worldId"]})
+        status = call_api(url, "query", "world:defaultWorldStatus", {})
+        state = call_api(url, "query", "world:worldState", {"worldId": status["worldId"]})
         return state["engine"]["currentTime"]
 
     try:  # game time runs ahead of the wall clock: two wall seconds are 200 game seconds

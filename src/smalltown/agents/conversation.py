@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from smalltown.agents.memory import recall_or_none
+from smalltown.agents.memory import RECALLED, recall_or_none
 from smalltown.agents.prompts import conversation_messages, first_line_of, usable_reply
 from smalltown.agents.town_access import MeteredLLM, TownAccess
 from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMUnavailable
@@ -56,9 +56,10 @@ async def say_next_line(
         except LLMBudgetExceeded as exc:
             await town.fail_operation(exc)
             return
-        # What it remembers of the other goes into its first line only (see prompts).
+        # What it remembers of the other goes into its first line only (see prompts),
+        # two things in all: news to pass on counts as one.
         memories = (
-            await recall_or_none(town, llm, player_id, other)
+            await recall_or_none(town, llm, player_id, other, RECALLED - len(news))
             if first_line_of(me, transcript)
             else []
         )

@@ -6,7 +6,8 @@ when every score is equal (one memory, say); here an even set of scores counts a
 at 1, never as NaN. Remembering writes a conversation down in the first person, rated (in
 the same answer; by a call of its own only when the answer had no rating) and embedded,
 then lets the agent reflect (``reflection.py``). A group's talk is remembered with
-everyone in it.
+everyone in it. News it cares about that names a time may change its plan
+(``planning.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from collections.abc import Sequence
 
 from smalltown.agents.embeddings import embed
+from smalltown.agents.events import NEWS_IMPORTANCE
+from smalltown.agents.planning import plan_for_news
 from smalltown.agents.prompts import (
     importance_messages,
     names,
@@ -34,7 +37,7 @@ RECENCY_PER_HOUR = 0.99
 HOUR_MS = 3_600_000
 MEMORY_CANDIDATES = 10  # fetched per wanted memory, then ranked (as AI Town does)
 OFFLINE_NEWS_IMPORTANCE = 7.0  # offline, news heard is rated worth passing on
-RECALLED = 2  # memories an agent brings to a conversation (its first line)
+RECALLED = 2  # memories an agent brings to a conversation (its first line), news counted
 
 
 def normalise(values: Sequence[float]) -> list[float]:
@@ -91,12 +94,14 @@ async def recall(
 
 
 async def recall_or_none(
-    town: TownAccess, llm: MeteredLLM, player_id: str, other: Person
+    town: TownAccess, llm: MeteredLLM, player_id: str, other: Person, count: int = RECALLED
 ) -> list[str]:
-    """What the player remembers of ``other`` to bring to a conversation; nothing when
-    recall fails (speaking without memories beats not speaking)."""
+    """What the player remembers of ``other`` to bring to a conversation (``count`` at
+    most); nothing when recall fails (speaking without memories beats not speaking)."""
+    if count <= 0:
+        return []
     try:
-        return await recall(town, llm, player_id, str(other["name"]), count=RECALLED)
+        return await recall(town, llm, player_id, str(other["name"]), count=count)
     except Exception as exc:
         log.warning("agent %s speaks without memories: %s", town.agent_id, exc)
         return []
@@ -134,6 +139,11 @@ async def remember_conversation(town: TownAccess, llm: MeteredLLM, conversation_
         log.warning("agent %s could not remember: %s", town.agent_id, exc)
         await town.fail_operation(exc)
         return
+    if importance >= NEWS_IMPORTANCE:  # news it cares about may change its plan
+        try:
+            await plan_for_news(town, llm, summary)
+        except Exception as exc:  # the memory matters more than the plan
+            log.warning("agent %s could not plan for news: %s", town.agent_id, exc)
     await town.store_memory(
         context["playerId"],
         summary,

@@ -1,10 +1,12 @@
 """A resident's day plan: asked of the LLM (or made by the offline brain) at wake-up, again
-after an invitation it accepted, and the current item broken into short steps when it starts.
+after a visitor's invitation it accepted or news it could not place, and the current item
+broken into short steps when it starts; an event heard of joins it with no call at all.
 
 The answer is read line by line (``HH:MM | place | activity | emoji``); a line naming a
 place the town lacks gets a place of the town, and an answer with fewer than two usable
-items is replaced by the offline brain's plan for the resident: either way logged once,
-and the engine always gets a plan it can follow (``engine/plans.py``).
+items is replaced by the offline brain's plan for the resident: either way a warning,
+once for a world's LLM (later ones at debug level), and the engine always gets a plan it
+can follow (``engine/plans.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from smalltown.agents.events import find_event, time_said
+from smalltown.agents.prompts import persona
 from smalltown.agents.town_access import MeteredLLM, Place, PlanContext, TownAccess
 from smalltown.llm import NO_LLM, LLMBudgetExceeded, LLMError, LLMUnavailable
 from smalltown.llm.offline_plans import plan_text
@@ -37,11 +41,12 @@ def clock(minute: float) -> str:
 
 
 def plan_messages(context: PlanContext, reason: str, minute: int) -> list[dict[str, str]]:
-    """The prompt for the rest of today's plan."""
+    """The prompt for the rest of today's plan: who the resident is (a sentence), what it
+    wants, the town's places, and when re-planning its plan so far and what changed."""
     me = context["me"]
     places = "; ".join(p["name"] for p in context["places"])
     asked = [
-        f"It is {clock(minute)} in a small town. The places you can go: {places}.",
+        f"It is {clock(minute)}. The places you can go: {places}.",
         f"What you want: {me['plan']}",
     ]
     if reason != "wake" and context["plan"]:
@@ -49,28 +54,25 @@ def plan_messages(context: PlanContext, reason: str, minute: int) -> list[dict[s
             f"{clock(i['start'])} {i['place']}: {i['activity']}" for i in context["plan"]
         )
         asked.append(f"Your plan so far: {so_far}.")
-        asked.append(f"Something changed: {context['reason'] or reason}. Plan again from now on.")
+        asked.append(f"Something changed: {context['reason'] or reason}. Plan again from now.")
     asked.append(
-        "Plan the rest of your day in 3 to 6 broad strokes, in time order, one a line, each "
-        "exactly: HH:MM | place (one of the places above, as written) | what you do there "
-        "(a few words) | one emoji. Nothing else."
+        "Plan the rest of your day in 3 to 6 items, in time order, one a line, each exactly: "
+        "HH:MM | place (as written above) | what you do (a few words) | one emoji"
     )
     return [
-        {"role": "system", "content": f"You are {me['name']}. {me['identity']}"},
+        {"role": "system", "content": f"You are {me['name']}. {persona(me)}"},
         {"role": "user", "content": "\n".join(asked)},
     ]
 
 
 def steps_messages(context: PlanContext, item: dict[str, Any], ends: int) -> list[dict[str, str]]:
-    """The prompt breaking the current item into short steps."""
-    me = context["me"]
+    """The prompt breaking the current item into short steps: the item alone."""
     return [
-        {"role": "system", "content": f"You are {me['name']}. {me['identity']}"},
+        {"role": "system", "content": f"You are {context['me']['name']}."},
         {
             "role": "user",
-            "content": f"From {clock(item['start'])} to {clock(ends)} you are at "
-            f"{item['place']}, {item['activity']}. Break this into 3 or 4 short steps, a few "
-            "words each, in order, one a line. Nothing else.",
+            "content": f"{clock(item['start'])}-{clock(ends)} at {item['place']}: "
+            f"{item['activity']}. Break this into 3 short steps, a few words each, one a line.",
         },
     ]
 
@@ -139,6 +141,23 @@ def parse_steps(text: str) -> list[str]:
     return steps[:MAX_STEPS]
 
 
+async def plan_for_news(town: TownAccess, llm: MeteredLLM, heard: str) -> None:
+    """News the resident cares about (``heard``, just written down) that names a time:
+    an event read from it (a party at a place of the town and a time) joins today's plan,
+    with no LLM call; news that cannot be read so asks for a re-plan with it as the
+    reason, when an LLM can make one (the offline brain's plans cannot use it)."""
+    if time_said(heard, 0) is None:
+        return  # no time of day: nothing to plan around
+    context = await town.plan_context("news")
+    if context is None or not context["places"]:
+        return
+    event = find_event(heard, context["places"], int(context["minute"]))
+    if event is not None:
+        await town.finish_plan({"kind": "event", "item": event})
+    elif llm.llm is not None and llm.llm.composer is None:
+        await town.finish_plan({"kind": "news", "heard": heard})
+
+
 async def make_plan(
     town: TownAccess, llm: MeteredLLM, kind: str, day: float, reason: str, index: float
 ) -> None:
@@ -187,18 +206,37 @@ async def make_plan(
         return
     items, unknown = parse_plan(text, context["places"], minute)
     if len(items) < MIN_ITEMS:
-        log.warning(
-            "agent %s: the plan answered has %d usable items; using a default plan: %r",
+        once(
+            f"unusable plan:{town.world_id}:{llm.llm.description}",
+            "agent %s: the plan %s answered has %d usable items (%r); planned with the "
+            "offline brain's default plan instead",
             town.agent_id,
+            llm.llm.description,
             len(items),
-            text[:200],
+            text[:120],
         )
         default = plan_text(context["me"], names, minute, seed)
         items, _ = parse_plan(default, context["places"], minute)
     elif unknown:
-        log.warning(
-            "agent %s: %d planned places are not in the town; gave them the town's",
+        once(
+            f"unknown places:{town.world_id}:{llm.llm.description}",
+            "agent %s: %d places %s planned are not in the town; gave them the town's",
             town.agent_id,
             unknown,
+            llm.llm.description,
         )
     await town.finish_plan({"kind": kind, "day": day, "reason": reason, "items": items})
+
+
+_WARNED: set[str] = set()
+
+
+def once(key: str, message: str, *args: object) -> None:
+    """A warning the first time ``key`` (a world's LLM and what went wrong) comes up,
+    later ones at debug level: a model that cannot plan would otherwise say so for every
+    resident, every day."""
+    if key in _WARNED:
+        log.debug(message, *args)
+        return
+    _WARNED.add(key)
+    log.warning(message + " (logged once; later ones at debug level)", *args)

@@ -15,7 +15,12 @@ _GREETING = re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\b[^.!?
 
 
 TRANSCRIPT_WINDOW = 2  # the latest lines a line's prompt carries, after the first
-SUMMARY_LINES = 3  # the latest lines of the other's a summary is written from
+SUMMARY_LINES = 2  # the latest lines of the other's a summary is written from
+#: how a summary is asked for, rated in the same answer (``parse_rated`` reads it)
+REMEMBER = (
+    "In a sentence or two, in the first person, write down what you want to remember "
+    "(news: who told you). Last line: Importance: N (0 trivial, 9 life-changing)."
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -95,12 +100,12 @@ def with_news(messages: list[dict[str, str]], news: Sequence[str]) -> list[dict[
     """The prompt, told of news to pass on (and to say who it came from)."""
     if news:
         messages[0]["content"] += (
-            "\nNews you heard lately; pass it on if it fits, saying who told you: " + news[0]
+            "\nNews you heard lately; pass it on, saying who told you: " + news[0]
         )
     return messages
 
 
-GROUP_WINDOW = 4  # the latest lines a group line's prompt carries
+GROUP_WINDOW = 3  # the latest lines a group line's first prompt carries
 
 
 def group_messages(
@@ -110,9 +115,21 @@ def group_messages(
     transcript: list[tuple[str, str]],
     memories: Sequence[str] = (),
 ) -> list[dict[str, str]]:
-    """A line in a group: who everyone is, whose line it answers (``others[0]``), and the
-    latest ``GROUP_WINDOW`` lines; the speaker's memories on its first line."""
+    """A line in a group, answering ``others[0]``. The speaker's first line is told who
+    everyone is, its memories and the latest ``GROUP_WINDOW`` lines; later ones, as in a
+    talk of two, only who is there and the latest ``TRANSCRIPT_WINDOW`` lines."""
     answered = others[0]["name"]
+    if not first_line_of(me, transcript):
+        task = (
+            f"you must go: say a short, warm goodbye to {names(others)}."
+            if kind == "leave"
+            else f"answer {answered} briefly, or bring in someone else by name."
+        )
+        lines = "\n".join(f"{a}: {t}" for a, t in transcript[-TRANSCRIPT_WINDOW:])
+        return [
+            {"role": "system", "content": f"You are {me['name']}, with {names(others)}; {task}"},
+            {"role": "user", "content": lines},
+        ]
     task = {
         "start": f"You have just joined {names(others)}. Open the conversation.",
         "continue": f"Answer {answered}, or bring in someone else by name.",
@@ -123,7 +140,7 @@ def group_messages(
         f"You are {me['name']}, who lives in town, talking with several neighbours at once. "
         f"{persona(me)}\nWith you:\n{who}\n{task} Answer in a sentence or two, as yourself."
     )
-    if memories and first_line_of(me, transcript):
+    if memories:
         system += "\nWhat you remember:\n" + "\n".join(f"- {m}" for m in memories)
     lines = "\n".join(f"{a}: {t}" for a, t in transcript[-GROUP_WINDOW:])
     user = f"So far:\n{lines}" if lines else "Nobody has spoken yet."
@@ -167,22 +184,22 @@ def summary_messages(
     """What ``me`` writes down after talking with ``other``: from the first and the latest
     ``SUMMARY_LINES`` lines the other said (the whole talk when they said nothing), rated
     in the same answer (a last line ``Importance: N``, read by ``parse_rated``). After a
-    group (``others``, more than one), from each one's first line and the latest lines, by
-    name."""
+    group (``others``, more than one), from each one's first line (where news is told)
+    and the latest ``SUMMARY_LINES`` lines of theirs, by name."""
     if len(others) > 1:
         everyone = {str(p["name"]) for p in others}
         said = [(a, t) for a, t in transcript if a in everyone]
-        openers = [line for i, line in enumerate(said) if line[0] not in {a for a, _ in said[:i]}]
-        heard_lines = [line for line in said if line in openers or line in said[-GROUP_WINDOW:]]
-        heard = "\n".join(f"{a}: {t}" for a, t in heard_lines) or "Nobody else spoke."
+        first_of: dict[str, int] = {}
+        for i, (author, _) in enumerate(said):
+            first_of.setdefault(author, i)
+        kept = sorted({*first_of.values(), *range(max(0, len(said) - SUMMARY_LINES), len(said))})
+        heard = "\n".join(f"{said[i][0]}: {said[i][1]}" for i in kept) or "Nobody else spoke."
         return [
             {"role": "system", "content": f"You are {me['name']}."},
             {
                 "role": "user",
                 "content": f"You just talked with {names(others)}. What they said:\n{heard}\n"
-                "In a sentence or two, in the first person, write down what you want to "
-                "remember, and who told you what. Last line: Importance: N (0 trivial, 9 "
-                "life-changing).",
+                + REMEMBER,
             },
         ]
     theirs = [text for author, text in transcript if author == other["name"]]
@@ -196,9 +213,7 @@ def summary_messages(
         {"role": "system", "content": f"You are {me['name']}."},
         {
             "role": "user",
-            "content": f"You just talked with {other['name']}. {heard}\n"
-            "In a sentence or two, in the first person, write down what you want to remember "
-            "(news: who told you). Last line: Importance: N (0 trivial, 9 life-changing).",
+            "content": f"You just talked with {other['name']}. {heard}\n{REMEMBER}",
         },
     ]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from smalltown.bench.stats import percentile
 from smalltown.llm import LLMConfig, open_provider
-from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer
+from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer, plan_reply
 from smalltown.runtime import Registry, Runtime
 from smalltown.runtime.scheduler import SchedulerWorker
 from smalltown.store import open_store
@@ -88,7 +88,7 @@ def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
     if kind == "rating":
         return rating
     if kind == "plan":
-        return _plan_reply(asked)
+        return plan_reply(asked)
     if kind == "summary":
         summary = (
             "I talked about the fair and the fog on the harbour; they seemed worried about "
@@ -105,29 +105,29 @@ def scripted_reply(path: str, body: dict[str, Any]) -> str | None:
     return LINES[pick % len(LINES)]
 
 
-def _plan_reply(asked: str) -> str:
-    """A day of four items in the places the prompt lists, or three steps."""
-    if "Break this into" in asked:
-        return "1. Get ready\n2. Get on with it\n3. Tidy up"
-    found = re.search(r"It is (\d\d):(\d\d)", asked)
-    places = re.search(r"The places you can go: (.*?)\.\n", asked)
-    if found is None or places is None:
-        return "No plan today."
-    start = int(found[1]) * 60 + int(found[2])
-    names = places[1].split("; ")
-    lines = []
-    for k in range(4):
-        minute = min(start + 90 * k, 24 * 60 - 4 + k)
-        place = names[k % len(names)]
-        lines.append(f"{minute // 60:02d}:{minute % 60:02d} | {place} | keeping busy | 🙂")
-    return "\n".join(lines)
+def purpose(body: dict[str, Any]) -> str:
+    """What a call was for, finer than :func:`call_kind` (which picks the reply): lines and
+    summaries of a group apart from those of two, a day's plan apart from an item's steps."""
+    kind = call_kind(body)
+    if kind in ("line", "summary"):
+        system, asked = body["messages"][0]["content"], body["messages"][-1]["content"]
+        group = (
+            "several neighbours" in system
+            or "What they said:" in asked
+            or re.match(r"You are [^,;.]+, with ", system) is not None
+        )
+        return f"group {kind}" if group else kind
+    if kind == "plan" and "Break this into" in body["messages"][-1]["content"]:
+        return "plan steps"
+    return kind
 
 
-def tokens_by_kind(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str, int]:
-    """Tokens (in and out, as the fake LLM counts them) by what the calls were for."""
-    out: dict[str, int] = {}
+def usage_by_purpose(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str, list[int]]:
+    """Tokens (in and out, as the fake LLM counts them) and calls, by what the calls were
+    for (:func:`purpose`)."""
+    out: dict[str, list[int]] = {}
     for path, body, _ in requests:
-        kind = call_kind(body)
+        kind = purpose(body)
         if kind == "embedding":
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             tokens = sum(count_like_a_tokenizer(t) for t in texts)
@@ -135,7 +135,9 @@ def tokens_by_kind(requests: list[tuple[str, dict[str, Any], Any]]) -> dict[str,
             reply = scripted_reply(path, body) or ""
             tokens = sum(count_like_a_tokenizer(m["content"]) for m in body["messages"])
             tokens += count_like_a_tokenizer(reply)
-        out[kind] = out.get(kind, 0) + tokens
+        used = out.setdefault(kind, [0, 0])
+        used[0] += tokens
+        used[1] += 1
     return out
 
 
@@ -272,7 +274,7 @@ async def _run(
         wall = time.perf_counter() - started
         measuring = False
         seen_after = await store.read(_seen)
-        by_kind = tokens_by_kind(fake.requests[first_request:])
+        by_kind = usage_by_purpose(fake.requests[first_request:])
         utilisation = meter.utilisation()
         tokens = _tokens(llm) - tokens_before
     finally:
@@ -302,7 +304,10 @@ async def _run(
         "turns_per_agent_hour": counters.turns / agent_hours,
         "tokens_per_agent_hour": tokens / agent_hours,
         "tokens_per_turn": tokens / max(counters.turns, 1),
-        "tokens_per_agent_hour_by_kind": {k: v / agent_hours for k, v in sorted(by_kind.items())},
+        "tokens_per_agent_hour_by_kind": {
+            k: v[0] / agent_hours for k, v in sorted(by_kind.items())
+        },
+        "calls_per_agent_hour_by_kind": {k: v[1] / agent_hours for k, v in sorted(by_kind.items())},
         "game_minutes": wall * time_scale / 60,
         "partners_per_agent": len(partners) / agents,
         "memories_per_agent_day": (seen_after["memories"] - seen_before["memories"]) / agent_days,
@@ -369,9 +374,12 @@ def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
         f"{f['tokens_per_agent_hour']:,.0f} tokens (Generative Agents: "
         f"{GENERATIVE_AGENTS_TOKENS_PER_AGENT_HOUR:,}); {f['tokens_per_turn']:.0f} tokens a turn"
     )
+    calls = f["calls_per_agent_hour_by_kind"]
     out(
-        "  of which: "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in f["tokens_per_agent_hour_by_kind"].items())
+        "  of which (calls an agent-hour): "
+        + ", ".join(
+            f"{k} {v:,.0f} ({calls[k]:.0f})" for k, v in f["tokens_per_agent_hour_by_kind"].items()
+        )
     )
     out(
         f"distinct partners per agent in {f['game_minutes']:.0f} game minutes: "

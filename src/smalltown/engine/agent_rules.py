@@ -154,7 +154,8 @@ def _in_conversation(ctx: StepContext, agent: Agent, conversation: Conversation)
         other = ctx.world.players[other_id]
         if other.human is not None or ctx.rng.random() < INVITE_ACCEPT_PROBABILITY:
             member.status = "walkingOver"
-            replan(ctx, agent, f"invitation:{other_id}")
+            if other.human is not None:  # a visitor's invitation; after a neighbour's
+                replan(ctx, agent, f"invitation:{other_id}")  # chat the plan goes on
         else:
             ctx.leave_conversation(conversation, me)  # of two, that ends it
         return

@@ -23,10 +23,10 @@ from smalltown.engine.conversations import tick_conversations
 from smalltown.engine.history import LocationHistory
 from smalltown.engine.inputs import InputError, apply_input, remove_player
 from smalltown.engine.movement import tick_movement
-from smalltown.engine.state import World
+from smalltown.engine.state import Player, World
 from smalltown.engine.world_map import WorldMap
 
-ENGINE_VERSION = 4  # bump when a rule change would replay old input logs differently
+ENGINE_VERSION = 6  # bump when a rule change would replay old input logs differently
 CONVERSATION_TICKS = 8  # conversations are checked every 8th tick (128 ms), and at the end
 
 
@@ -56,6 +56,18 @@ def step_rng(seed: int, step_number: int) -> random.Random:
     return random.Random(f"smalltown:{seed}:{step_number}")
 
 
+def _talkers(world: World) -> list[Player]:
+    """Everyone in a conversation: besides walkers, the only players whose location
+    changes (turned to face a partner, stopped on arrival)."""
+    players = world.players
+    return [
+        players[member]
+        for conversation in world.conversations.values()
+        for member in conversation.participants
+        if member in players
+    ]
+
+
 def step(
     world: World,
     world_map: WorldMap,
@@ -79,13 +91,14 @@ def step(
     now = start
     end = start + duration
     ticks = 0
-    history = LocationHistory(p for p in world.players.values() if p.pathfinding is not None)
+    history = LocationHistory(world.players.values())
     while True:
         ctx.now = now
         tick_movement(ctx, now)
         history.record(now, ctx.walked)
         if ticks % CONVERSATION_TICKS == 0 or now + tick > end:
             tick_conversations(ctx, now)
+            history.record(now, _talkers(world))  # turned to a partner, stopped
         if now + tick > end:
             break
         now += tick
@@ -93,6 +106,7 @@ def step(
     ctx.now = end
     for agent in list(world.agents.values()):
         decide(ctx, agent)
+    history.record(end, _talkers(world))  # joined a group: turned, stopped
     for player in list(world.players.values()):
         if player.human is not None and end - player.last_input > HUMAN_IDLE_TIMEOUT_MS:
             remove_player(ctx, player)

@@ -42,23 +42,26 @@ def location(player: Player) -> tuple[float, float, float, float, float]:
 
 
 class LocationHistory:
-    """Records walkers' locations through one step; ``pack`` gives each changed one's
-    history. Only players with a path move (and stop), so only they are followed: those
-    walking as the step starts, and those that set off during it."""
+    """Records players' locations through one step; ``pack`` gives each changed one's
+    history. Every change is recorded, from where each player stood as the step began, as
+    AI Town records them: its page keeps a field's last history until a newer one arrives,
+    so a change left out (a turn to face a partner, a stop, a walk's first tick) would
+    stay wrong there, and mixed with another field's newer history could make a facing
+    no vector at all. Walkers are recorded each tick, those in conversations when
+    conversations and agents have had their turn."""
 
-    def __init__(self, walkers: Iterable[Player]) -> None:
-        self._initial = {p.id: location(p) for p in walkers}
+    def __init__(self, players: Iterable[Player]) -> None:
+        self._initial = {p.id: location(p) for p in players}
         self._last = dict(self._initial)
         # player -> field number -> [(time, value)]
         self._samples: dict[str, dict[int, list[tuple[float, float]]]] = {}
 
-    def record(self, now: float, walked: Iterable[Player]) -> None:
-        """Note, at tick time ``now``, the changes of the players that followed a path
-        in this tick."""
-        for player in walked:
+    def record(self, now: float, players: Iterable[Player]) -> None:
+        """Note, at tick time ``now``, how these players' locations changed."""
+        for player in players:
             current = location(player)
             last = self._last.get(player.id)
-            if last is None:  # set off during the step: followed from here
+            if last is None:  # arrived during the step: followed from here
                 self._initial[player.id] = self._last[player.id] = current
                 continue
             if current == last:

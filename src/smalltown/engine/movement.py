@@ -97,8 +97,8 @@ def _plan(ctx: StepContext, player: Player, pf: Pathfinding, now: float) -> None
             px, py = waypoints[i - 1]
             t += MS_PER_TILE * (abs(x - px) + abs(y - py))
         nx, ny = waypoints[min(i + 1, len(waypoints) - 1)]
-        dx, dy = (nx - x, ny - y) if i + 1 < len(waypoints) else (0.0, 0.0)
-        path.append((x, y, _sign(dx), _sign(dy), t))
+        dx, dy = _unit(nx - x, ny - y) if i + 1 < len(waypoints) else (0.0, 0.0)
+        path.append((x, y, dx, dy, t))
     if path[-1][2:4] == (0.0, 0.0) and len(path) > 1:
         last, before = path[-1], path[-2]
         path[-1] = (last[0], last[1], before[2], before[3], last[4])
@@ -113,8 +113,11 @@ def _time(waypoint: Waypoint) -> float:
     return waypoint[4]
 
 
-def _sign(v: float) -> float:
-    return 0.0 if abs(v) < 1e-9 else (1.0 if v > 0 else -1.0)
+def _unit(dx: float, dy: float) -> tuple[float, float]:
+    """The direction of ``(dx, dy)`` as a unit vector (a facing, as AI Town's page takes
+    it: from a spot between tiles the first leg may run slantwise); ``(0, 0)`` for none."""
+    length = math.hypot(dx, dy)
+    return (0.0, 0.0) if length < 1e-9 else (dx / length, dy / length)
 
 
 def _ahead(ctx: StepContext, player: Player, path: list[Waypoint], now: float) -> int:

@@ -4,14 +4,22 @@ A plan is data in the world (:class:`~smalltown.engine.state.Plan`, one per agen
 items, each a minute of the day, a named place (its tile) and an activity, set by the
 ``agentFinishPlan`` input when a ``makePlan`` operation answers. The engine never waits
 for one: an agent asks at wake-up (the first step of a new game day, by UTC), when the
-current item starts (to break it into short steps), and after accepting an invitation (to
-re-plan the rest of the day); without a plan it keeps busy and wanders as before. A failed
+current item starts (to break it into short steps), and after accepting a visitor's
+invitation (to re-plan the rest of the day; a chat among residents changes nothing: the
+plan goes on after it); without a plan it keeps busy and wanders as before. A failed
 or lost answer is asked again only after ``PLAN_RETRY_MS``, so planning costs a few
 operations a game day, not one a step.
+
+News changes plans too, through the same input from a remembering operation: an *event*
+heard of (a party at the fountain at five, read from the memory without a model) joins
+today's plan at its time for ``EVENT_MINUTES``, then what was under way resumes; it is
+kept through any later plan of the day. News that tells of a time but could not be read
+as an event asks for a re-plan, with the news as the reason (``MAX_REPLANS`` a day).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from smalltown.engine.constants import ACTIVITY_MS
@@ -29,6 +37,9 @@ MAX_ITEMS = 10
 MAX_STEPS = 5
 MAX_TEXT = 80
 MAX_REPLANS = 2  # a day's re-plans at most (an invitation past these changes nothing)
+MAX_EVENTS = 3  # events heard of a day that a plan takes (news past these changes nothing)
+EVENT_MINUTES = 60  # an event heard of takes this long in the plan
+MAX_REASON = 200  # characters of news kept as the reason for a re-plan
 #: tiles round a place, nearest first (ties in a fixed order)
 _SPOTS = sorted(
     ((dx, dy) for dx in range(-PLACE_RADIUS, PLACE_RADIUS + 1) for dy in range(-2, 3)),
@@ -136,13 +147,22 @@ def _spot(ctx: StepContext, player: Player, item: PlanItem) -> Point | None:
 
 
 def set_plan(ctx: StepContext, agent: Agent, args: dict[str, Any]) -> None:
-    """A ``makePlan`` answer: today's plan (kind "day") or the current item's steps;
-    anything malformed is left out, so an answer never breaks the world."""
+    """A ``makePlan`` answer: today's plan (kind "day") or the current item's steps; or,
+    from remembering, an event heard of (kind "event") or news to re-plan for ("news").
+    Anything malformed is left out, so an answer never breaks the world."""
     plan = ctx.world.plans.get(agent.id)
     if plan is None:
         plan = ctx.world.plans[agent.id] = Plan(agent.id)
     if plan.pending == args.get("operationId"):
         plan.pending = None
+    if args.get("kind") == "event":
+        add_event(ctx, plan, args.get("item"))
+        return
+    if args.get("kind") == "news":
+        heard = args.get("heard")
+        if isinstance(heard, str) and heard.strip():
+            replan(ctx, agent, "news:" + heard.strip()[:MAX_REASON])
+        return
     day = args.get("day")
     if not isinstance(day, (int, float)) or int(day) != day_of(ctx.now):
         return  # an answer for another day (it came too late): ask afresh
@@ -167,6 +187,8 @@ def set_plan(ctx: StepContext, agent: Agent, args: dict[str, Any]) -> None:
     items.sort(key=lambda i: i.start)
     if not items:
         return
+    if plan.events_day == int(day):
+        items = with_events(items, plan.events)
     if plan.day == int(day):
         plan.replans += 1
         kept = {(i.start, i.place, i.activity): i.steps for i in plan.items}
@@ -175,6 +197,43 @@ def set_plan(ctx: StepContext, agent: Agent, args: dict[str, Any]) -> None:
     plan.day, plan.items, plan.made = int(day), items, ctx.now
     plan.replan = None
     plan.asked = None
+
+
+def add_event(ctx: StepContext, plan: Plan, raw: Any) -> None:
+    """An event heard of joins today's plan (now, if there is one; else the plan made at
+    wake-up takes it), unless it is known already or the day has had ``MAX_EVENTS``."""
+    item = _item(ctx, raw)
+    today = day_of(ctx.now)
+    if item is None:
+        return
+    if plan.events_day != today:
+        plan.events, plan.events_day = [], today
+    known = any((e.start, e.place) == (item.start, item.place) for e in plan.events)
+    if known or len(plan.events) >= MAX_EVENTS:
+        return
+    plan.events.append(item)
+    plan.events.sort(key=lambda e: e.start)
+    if plan.day == today:
+        plan.items = with_events(plan.items, plan.events)
+
+
+def with_events(items: list[PlanItem], events: list[PlanItem]) -> list[PlanItem]:
+    """``items`` with each event at its time: what would start during one waits for its
+    end, when what was under way (or the last of those) takes up again. An event already
+    in ``items`` keeps its steps."""
+    steps = {(i.start, i.place, i.activity): i.steps for i in items}
+    heard = {(e.start, e.place, e.activity) for e in events}
+    out = [i for i in items if (i.start, i.place, i.activity) not in heard]
+    for event in events:
+        end = event.start + EVENT_MINUTES
+        before = [i for i in out if i.start < end and (i.start, i.place, i.activity) not in heard]
+        out = [i for i in out if not event.start <= i.start < end]
+        if before and end < 24 * 60 and not any(i.start == end for i in out):
+            was = before[-1]
+            out.append(PlanItem(end, was.place, was.x, was.y, was.activity, was.emoji))
+        out.append(replace(event, steps=steps.get((event.start, event.place, event.activity))))
+    out.sort(key=lambda i: i.start)
+    return out
 
 
 def plan_failed(ctx: StepContext, agent: Agent, operation_id: Any) -> bool:

@@ -230,7 +230,8 @@ class PlanItem:
 class Plan:
     """A resident's plan for one game day (``day``: days since the epoch), and whether it
     wants planning again (``replan``: why), when it last asked (``asked``, ms) and the
-    operation asking (``pending``: planning never occupies the agent itself)."""
+    operation asking (``pending``: planning never occupies the agent itself); ``events``:
+    what it heard of for day ``events_day`` (a party at five), kept in any plan of it."""
 
     agent_id: str
     day: int = -1
@@ -240,6 +241,8 @@ class Plan:
     made: float | None = None
     replans: int = 0
     pending: str | None = None
+    events: list[PlanItem] = field(default_factory=list)
+    events_day: int = -1
 
     def to_doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -256,6 +259,9 @@ class Plan:
             doc["made"] = float(self.made)
         if self.pending is not None:
             doc["pending"] = self.pending
+        if self.events:
+            doc["events"] = [item.to_doc() for item in self.events]
+            doc["eventsDay"] = float(self.events_day)
         return doc
 
     @classmethod
@@ -269,6 +275,8 @@ class Plan:
             doc.get("made"),
             int(doc.get("replans", 0)),
             doc.get("pending"),
+            [PlanItem.from_doc(item) for item in doc.get("events", [])],
+            int(doc.get("eventsDay", -1)),
         )
 
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
+import re
 import socket
 import time
 from collections import deque
@@ -48,6 +49,26 @@ def count_words(text: str) -> int:
 def count_like_a_tokenizer(text: str) -> int:
     """About four characters a token, as OpenAI's tokenizers average on English."""
     return math.ceil(len(text) / 4)
+
+
+def plan_reply(asked: str) -> str:
+    """A small model's answer to a planning prompt (``agents/planning.py``): a day of four
+    items from the time and the places the prompt gives, or three steps; for scripted
+    rules (the bench's, tests')."""
+    if "Break this into" in asked:
+        return "1. Get ready\n2. Get on with it\n3. Tidy up"
+    found = re.search(r"It is (\d\d):(\d\d)", asked)
+    places = re.search(r"The places you can go: (.*?)\.\n", asked)
+    if found is None or places is None:
+        return "No plan today."
+    start = int(found[1]) * 60 + int(found[2])
+    names = places[1].split("; ")
+    lines = []
+    for k in range(4):
+        minute = min(start + 90 * k, 24 * 60 - 4 + k)
+        place = names[k % len(names)]
+        lines.append(f"{minute // 60:02d}:{minute % 60:02d} | {place} | keeping busy | 🙂")
+    return "\n".join(lines)
 
 
 class FakeLLM:

@@ -1,6 +1,6 @@
 """``characters:choosable``: the looks a person may pick on the page's join form;
 ``characters:sheets``: the sprite sheets an imported world's residents are drawn with; and
-``characters:spriteSheets``: where its map's animated sprites' sheets are stored.
+``characters:animatedSprites``: the animated sprites smalltown's page draws on a map.
 
 The looks are the default residents' sprites (``defaults.CHARACTERS``), each once; the label
 says what the sprite looks like, since the name belongs to the resident who wears it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from smalltown.runtime import query
-from smalltown.town.defaults import CHARACTERS
+from smalltown.town.defaults import CHARACTERS, fountain_sprays
 
 LABELS = {"f1": "blue", "f2": "baker", "f3": "green", "f4": "red", "f5": "yellow"}
 
@@ -34,9 +34,26 @@ async def sheets(ctx, worldId: str) -> list[dict[str, Any]]:
 
 
 @query
-async def spriteSheets(ctx, worldId: str) -> list[dict[str, str]]:
-    """``[{"sheet": "windmill.json", "url": "/api/storage/..."}, ...]``: where each sheet
-    an imported world's map names (by the checkout's name, as AI Town's page knows it) is
-    stored; ``[]`` for a world drawn with the town's own sprites."""
+async def animatedSprites(ctx, worldId: str) -> list[dict[str, Any]]:
+    """``[{"x", "y", "w", "h", "layer", "sheet": "/api/storage/...", "animation"}, ...]``:
+    the animated sprites smalltown's page draws on a world's map, each sheet by its URL.
+
+    A map holds only sheets AI Town's page knows (its ``animatedSprites``, by name): an
+    imported map's, named as in the checkout, are drawn from where the import stored them;
+    the town's fountain, which AI Town's page draws at rest from the tile set, gets its
+    water here."""
+    world_map = await ctx.db.first("maps", "worldId", eq={"worldId": worldId})
+    if world_map is None:
+        return []
     found = await ctx.db.first("smalltownImports", "worldId", eq={"worldId": worldId})
-    return list(found.get("spriteSheets", [])) if found else []
+    stored = {s["sheet"]: s["url"] for s in (found or {}).get("spriteSheets", [])}
+    sprites = [
+        {**sprite, "sheet": stored.get(sprite["sheet"]) or _served(sprite["sheet"])}
+        for sprite in world_map.get("animatedSprites", [])
+    ]
+    return sprites + fountain_sprays(world_map)
+
+
+def _served(sheet: str) -> str:
+    """A sheet named by the map: a URL as it is, a bare name among the town's assets."""
+    return sheet if sheet.startswith("/") or "://" in sheet else f"/assets/{sheet}"

@@ -11,6 +11,13 @@ GRASS, PATH, SAND, FLOWERS, LONG_GRASS = 0, 1, 2, 3, 4
 WATER, TREE, HOUSE, FENCE, PAVING = 8, 9, 10, 11, 12
 BENCH, STALL, PINE, ROOF, DOOR, BUSH = 13, 14, 15, 16, 17, 18
 FOUNTAIN = (20, 12)  # its top-left tile; it covers 2 x 2
+FOUNTAIN_TILES = (19, 20, 21, 22)  # the basin at rest: top left, top right, bottom left, right
+TILESET = "/assets/town-tiles.png"
+#: the fountain's water, drawn over each basin on a map of the town's tiles by smalltown's
+#: page (``characters:animatedSprites``); AI Town's page knows no sheet of ours, so its
+#: maps name none and it draws the basin at rest
+FOUNTAIN_SPRAY = {"w": 64.0, "h": 64.0, "layer": 1.0, "sheet": "/assets/fountain.json"}
+FOUNTAIN_SPRAY |= {"animation": "spray"}
 
 CHARACTERS = [
     {
@@ -176,12 +183,42 @@ def town_map() -> WorldMap:
         objects[x][20] = STALL
     for x, y in ((18, 18), (18, 13), (29, 13), (29, 18), (36, 20), (41, 20), (8, 17), (39, 17)):
         objects[x][y] = BENCH  # benches on the square, by the pond and along the street
-    fx, fy = FOUNTAIN  # the fountain on the square: paving that blocks, the sprite on top
-    for x in range(fx, fx + 2):
-        for y in range(fy, fy + 2):
-            objects[x][y] = PAVING
-    fountain: dict[str, Any] = {"x": fx * 32, "y": fy * 32, "w": 64, "h": 64, "layer": 1}
-    fountain |= {"sheet": "fountain.json", "animation": "spray"}
-    return WorldMap(
-        WIDTH, HEIGHT, 32, "/assets/town-tiles.png", 256, 96, [bg], [objects], [fountain]
-    )
+    fx, fy = FOUNTAIN  # the fountain on the square, blocking
+    for n, tile in enumerate(FOUNTAIN_TILES):
+        objects[fx + n % 2][fy + n // 2] = tile
+    return WorldMap(WIDTH, HEIGHT, 32, TILESET, 256, 96, [bg], [objects])
+
+
+def fountain_as_tiles(world_map: dict[str, Any]) -> dict[str, Any] | None:
+    """A ``maps`` document made before the fountain's basin was tiles (paving under a
+    ``fountain.json`` sprite, which AI Town's page cannot draw), as it is made now; None
+    when there is nothing to change."""
+    sprites = world_map.get("animatedSprites", [])
+    old = [s for s in sprites if s.get("sheet") == "fountain.json"]
+    if world_map.get("tileSetUrl") != TILESET or not old:
+        return None
+    objects = [[list(column) for column in layer] for layer in world_map["objectTiles"]]
+    dim = world_map["tileDim"]
+    for sprite in old:
+        x, y = int(sprite["x"] // dim), int(sprite["y"] // dim)
+        for n, tile in enumerate(FOUNTAIN_TILES):
+            tx, ty = x + n % 2, y + n // 2
+            if 0 <= tx < len(objects[0]) and 0 <= ty < len(objects[0][tx]):
+                objects[0][tx][ty] = float(tile)
+    rest = [s for s in sprites if s.get("sheet") != "fountain.json"]
+    return {**world_map, "objectTiles": objects, "animatedSprites": rest}
+
+
+def fountain_sprays(world_map: dict[str, Any]) -> list[dict[str, Any]]:
+    """The animated water over each fountain of a map (a ``maps`` document) drawn with the
+    town's tiles: wherever a basin's top-left tile stands."""
+    if world_map.get("tileSetUrl") != TILESET:
+        return []
+    dim, top_left = world_map["tileDim"], FOUNTAIN_TILES[0]
+    return [
+        {"x": float(x * dim), "y": float(y * dim), **FOUNTAIN_SPRAY}
+        for layer in world_map["objectTiles"]
+        for x, column in enumerate(layer)
+        for y, tile in enumerate(column)
+        if tile == top_left
+    ]

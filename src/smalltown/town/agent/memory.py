@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from smalltown.agents.events import NEWS_IMPORTANCE
 from smalltown.runtime import internal_mutation, internal_query
 from smalltown.town.agent.conversation import conversation_context
 from smalltown.town.aiTown.agentInputs import finish_remember
@@ -36,7 +37,6 @@ async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) ->
     return {"found": True, "playerId": me, "otherPlayerId": other, **context}
 
 
-NEWS_IMPORTANCE = 6.0  # a memory this important is news worth passing on
 NEWS_SEARCHED = 50  # the player's latest memories looked through for news
 
 

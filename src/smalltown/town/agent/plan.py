@@ -80,6 +80,8 @@ async def planContext(ctx, worldId: str, agentId: str, reason: str) -> dict[str,
     if reason.startswith("invitation:"):
         other = names.get(reason.removeprefix("invitation:"), {}).get("name", "someone")
         said = f"you accepted {other}'s invitation to talk"
+    elif reason.startswith("news:"):
+        said = f"you heard this: {reason.removeprefix('news:')}"
     return {
         "found": True,
         "me": {

@@ -10,6 +10,21 @@ import { describe, myConversation, othersIn } from "./state.js";
 
 const MAX_GROUP = 4;  // the engine's MAX_GROUP_SIZE: a full conversation takes no one more
 const opened = new Set();  // past conversations left open survive the panel's re-renders
+let shown = "";  // the markup the panel holds now
+
+/**
+ * Put `parts` in the panel, unless it shows just that already. The panel is rendered again
+ * on every change in the town (any line, anyone typing): replacing it each time would take
+ * a button away between its press and release, and the click with it.
+ * @param {HTMLElement} details
+ * @param {HTMLElement[]} parts
+ */
+function show(details, parts) {
+  const markup = parts.map((part) => part.outerHTML).join("");
+  if (markup === shown && details.childElementCount === parts.length) return;
+  shown = markup;
+  details.replaceChildren(...parts);
+}
 
 /** @param {{authorName: string, text: string}[]} messages */
 function transcript(messages) {
@@ -52,8 +67,8 @@ export function renderDetails(state, { invite, follow, join }) {
   const details = byId("details", HTMLElement);
   const world = state.world;
   if (!state.selected || !world) {
-    details.replaceChildren(element("p", { class: "hint" },
-      "Click someone to see who they are. Drag to pan, scroll to zoom."));
+    show(details, [element("p", { class: "hint" },
+      "Click someone to see who they are. Drag to pan, scroll to zoom.")]);
     return;
   }
   const id = state.selected;
@@ -64,7 +79,7 @@ export function renderDetails(state, { invite, follow, join }) {
     ? state.descriptions.agentDescriptions.find((a) => a.agentId === agent.id) : null;
   const conversation = world.conversations.find(
     (c) => c.participants.some((p) => p.playerId === id));
-  const parts = [element("h2", {}, desc ? desc.name : id)];
+  const parts = [element("h2", { "data-player": id }, desc ? desc.name : id)];
   if (!player) parts.push(element("p", { class: "hint" }, "Has left the town."));
   if (agentDesc) {
     parts.push(element("p", {}, agentDesc.identity),
@@ -89,6 +104,7 @@ export function renderDetails(state, { invite, follow, join }) {
   if (state.me && id !== state.me && talking && !myConversation(state)
       && conversation.participants.length < MAX_GROUP) {
     buttons.push(element("button", { type: "button", id: "join-conversation",
+                                     "data-conversation": conversation.id,
                                      title: "walk up to them first",
                                      onclick: () => join(conversation.id) },
                          "Join the conversation"));
@@ -115,6 +131,7 @@ export function renderDetails(state, { invite, follow, join }) {
     parts.push(element("h3", {}, "Earlier conversations"),
       ...past.map((c) => element("details", {
         class: "past",
+        "data-conversation": c.id,
         ...(opened.has(c.id) ? { open: "" } : {}),
         ontoggle: (event) => {
           if (/** @type {HTMLDetailsElement} */ (event.target).open) opened.add(c.id);
@@ -134,5 +151,5 @@ export function renderDetails(state, { invite, follow, join }) {
   } else if (agent && extra) {
     parts.push(element("p", { class: "hint" }, "No memories yet."));
   }
-  details.replaceChildren(...parts);
+  show(details, parts);
 }

@@ -5,8 +5,8 @@ import { SyncClient } from "./sync.js";
 import { FEW_PLAYERS, Overview, OVERVIEW_MS, cellRect, plan } from "./viewport.js";
 
 /**
- * @import { CharacterSheet, Conversation, Descriptions, Joined, Line, Look, PlayerDetails,
- *   PlayerView, Roster, WorldStatus } from "./types.js"
+ * @import { AnimatedSprite, CharacterSheet, Conversation, Descriptions, InputResult, Joined,
+ *   Line, Look, PlayerDetails, PlayerView, Roster, WorldStatus } from "./types.js"
  * @import { GameClock } from "./motion.js"
  * @import { PageState } from "./state.js"
  * @import { Tiles } from "./viewport.js"
@@ -83,9 +83,9 @@ export class TownFeed {
     this.overviewTimer = null;
     /** @type {(() => void) | null} the selected player's details */
     this.detailsSubscription = null;
-    /** @type {Map<string, string> | null} where an imported map's sprite sheets are stored,
-     *  by name (null until the server said) */
-    this.spriteSheets = null;
+    /** @type {AnimatedSprite[] | null} the animated sprites drawn on the map, each sheet by
+     *  its URL (null until the server said) */
+    this.mapSprites = null;
   }
 
   /** Resume this browser's player, follow the worlds, and keep the server told. */
@@ -141,7 +141,7 @@ export class TownFeed {
     Object.assign(state, { world: null, roster: null, conversations: null, descriptions: null,
                            map: null, sheets: [], me: null, details: null, following: false,
                            selected: null });
-    this.spriteSheets = null;
+    this.mapSprites = null;
     this.changed("sheets");
     this.clock.reset();
     state.transcripts.clear();
@@ -178,10 +178,10 @@ export class TownFeed {
           this.composeMap();
           this.changed("descriptions");
         }),
-      this.client.subscribe("characters:spriteSheets", { worldId },
-        (/** @type {{sheet: string, url: string}[] | null} */ value) => {
+      this.client.subscribe("characters:animatedSprites", { worldId },
+        (/** @type {AnimatedSprite[] | null} */ value) => {
           if (!value) return;
-          this.spriteSheets = new Map(value.map((s) => [s.sheet, s.url]));
+          this.mapSprites = value;
           this.composeMap();
           this.changed("descriptions");
         }),
@@ -196,18 +196,18 @@ export class TownFeed {
   }
 
   /**
-   * The map as this page draws it: its images loaded from where the page came from, and an
-   * imported map's sprite sheets (named as AI Town names them) from where they are stored.
+   * The map as this page draws it: its images loaded from where the page came from, with
+   * the animated sprites the server lists for this page (the map's own name sheets only
+   * AI Town's page knows by name).
    */
   composeMap() {
     const map = this.state.descriptions && this.state.descriptions.worldMap;
-    const stored = this.spriteSheets;
-    if (!stored) return;  // drawn once it is known where its sprites are, not fetched twice
+    const sprites = this.mapSprites;
+    if (!sprites) return;  // drawn once its sprites are known, not fetched twice
     this.state.map = map && {
       ...map,
       tileSetUrl: servedHere(map.tileSetUrl),
-      animatedSprites: (map.animatedSprites || []).map((sprite) => (
-        { ...sprite, sheet: servedHere(stored.get(sprite.sheet) || sprite.sheet) })),
+      animatedSprites: sprites.map((sprite) => ({ ...sprite, sheet: servedHere(sprite.sheet) })),
     };
   }
 
@@ -474,14 +474,30 @@ export class TownFeed {
   }
 
   /**
-   * Send an input to the shown world's engine, as this browser's player.
+   * Send an input to the shown world's engine, as this browser's player. The engine takes
+   * it at its next step and may refuse it then (too far away to join, say): that reason is
+   * shown as well.
    * @param {string} name e.g. `moveTo`, `startConversation`
    * @param {object} args
    */
   sendInput(name, args) {
     const status = /** @type {WorldStatus} */ (this.state.status);
     return this.client.mutation("world:sendWorldInput", { engineId: status.engineId, name, args })
+      .then((/** @type {string} */ inputId) => this.watchInput(inputId))
       .catch((error) => this.failed(error.message));
+  }
+
+  /**
+   * Follow an input until its step is saved; say why if the engine refused it.
+   * @param {string} inputId
+   */
+  watchInput(inputId) {
+    const stop = this.client.subscribe("aiTown/main:inputStatus", { inputId },
+      (/** @type {InputResult | null} */ result) => {
+        if (!result) return;
+        stop();
+        if (result.kind === "error") this.failed(result.message);
+      });
   }
 
   /**

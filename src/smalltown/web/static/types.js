@@ -148,4 +148,9 @@
  * @typedef {{inputId: string, token: string, tokenIdentifier: string}} Joined
  */
 
+/**
+ * `aiTown/main:inputStatus`: what the engine made of an input, once its step is saved.
+ * @typedef {{kind: "ok", value: any} | {kind: "error", message: string}} InputResult
+ */
+
 export {};

@@ -5,8 +5,8 @@ Images and the sheets that describe them are stored files (``GET /api/storage/<i
 file whose bytes a previous import stored is used again. The world's map names its tile set
 by URL (``tileSetUrl``) and its animated sprites' sheets by the checkout's names (AI Town's
 page knows them); the import's record in ``smalltownImports`` says where each of those sheets
-is stored (``characters:spriteSheets``) and lists each character sprite's sheet and speed
-(``characters:sheets``), which smalltown's page draws with.
+is stored (``characters:animatedSprites`` gives them by URL) and lists each character
+sprite's sheet and speed (``characters:sheets``), which smalltown's page draws with.
 
 Imported again (same ``--name``, or ``--world``), a world keeps its residents, memories and
 conversations, and takes the checkout's names, identities, plans, sprites and map. The rule

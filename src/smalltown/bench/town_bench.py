@@ -69,8 +69,9 @@ async def measure(
     """Run the town and measure it; the figures (also printed through ``out``).
     ``time_scale`` runs game time faster (a test's residents get talking sooner); lateness
     stays in wall-clock ms."""
-    if agents < 1 or slots < 1 or runners < 1 or workers < 1 or web < 0:
-        raise TownBenchError("a town needs an agent, a slot, a runner and a worker")
+    if agents < 1 or runners < 1 or web < 0:
+        raise TownBenchError("a town needs an agent and a runner")
+    split_slots(slots, workers)  # (refused before anything starts)
     fake = FakeLLM(
         dims=DIMS, delay=latency, rule=scripted_reply, count_tokens=count_like_a_tokenizer
     )

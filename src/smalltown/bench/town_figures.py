@@ -26,7 +26,10 @@ async def latest_step(tx: Transaction, world_id: str) -> int:
 async def steps_after(tx: Transaction, world_id: str, after: int) -> list[dict[str, Any]]:
     """The world's step records numbered above ``after``, in order."""
     return await tx.query(
-        "smalltownSteps", "worldStep", eq={"worldId": world_id}, range=Range("step", gt=float(after))
+        "smalltownSteps",
+        "worldStep",
+        eq={"worldId": world_id},
+        range=Range("step", gt=float(after)),
     )
 
 

@@ -29,11 +29,11 @@ class TownBenchError(Exception):
 
 def split_slots(slots: int, workers: int) -> list[int]:
     """``slots`` shared by ``workers`` as evenly as whole numbers go (the first ones take
-    the remainder); every worker gets at least one."""
-    if workers < 1:
-        return []
+    the remainder)."""
+    if workers < 1 or slots < workers:
+        raise TownBenchError(f"{slots} LLM slots cannot be shared by {workers} workers")
     base, extra = divmod(slots, workers)
-    return [max(1, base + (i < extra)) for i in range(workers)]
+    return [base + (i < extra) for i in range(workers)]
 
 
 @dataclass

@@ -71,6 +71,7 @@ def test_every_cli_command_is_in_the_readme():
         "bench realtime",
         "bench engine",
         "bench agents",
+        "bench town",
         "bench import",
         "import --table",
         "aitown import",

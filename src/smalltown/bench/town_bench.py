@@ -178,6 +178,7 @@ async def _window(
     fake.on_in_flight = meter.set_busy
     first_step = await store.read(lambda tx: town_figures.latest_step(tx, world_id))
     since, calls = time.time() * 1000, -len(fake.requests)
+    cpu_before, own_before = town.cpu_by_role(), time.process_time()
     started = time.monotonic()
     next_progress = started + PROGRESS_S
     meter.reset()
@@ -193,6 +194,10 @@ async def _window(
         await asyncio.sleep(min(POLL_S, left))
     wall = time.monotonic() - started
     until = time.time() * 1000
+    cpu = {
+        role: (used - cpu_before.get(role, 0.0)) / wall for role, used in town.cpu_by_role().items()
+    }
+    cpu["bench"] = (time.process_time() - own_before) / wall
     utilisation = meter.utilisation()
     fake.on_in_flight = None
     calls += len(fake.requests)
@@ -211,6 +216,7 @@ async def _window(
         operations_per_s=finished / wall,
         llm_calls=calls,
         llm_calls_per_s=calls / wall,
+        cores_by_role=cpu,
     )
     return figures
 

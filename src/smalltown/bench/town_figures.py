@@ -123,4 +123,6 @@ def report(f: dict[str, Any], out: Callable[[str], None]) -> None:
             else f"zoomed in {page_in / 1000:.2f} KB/s, zoomed out {page_out / 1000:.2f} KB/s"
         )
     )
+    cores = ", ".join(f"{role} {used:.2f}" for role, used in f["cores_by_role"].items())
+    out(f"cores busy in the window, by role (all processes of it): {cores}")
     out(f"load average: {f['load_before']} before, {f['load_after']} after")

@@ -23,6 +23,15 @@ ROLES = ("runner", "worker", "web")
 OTHER_LLMS = ("OPENAI_API_KEY", "TOGETHER_API_KEY", "OLLAMA_HOST", "LLM_API_KEY")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time process ``pid`` has used (user and system); NaN where ``/proc`` says not."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 class TownBenchError(Exception):
     """The bench could not run; the message says why (a process's log end included)."""
 
@@ -52,6 +61,11 @@ class TownProcess:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/sync"
+
+    def cpu_seconds(self) -> float:
+        """CPU time the process has used (user and system, Linux's ``/proc``); NaN where
+        that cannot be read."""
+        return cpu_seconds(self.proc.pid)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -111,6 +125,13 @@ class Town:
             tail = process.log_tail()
             raise TownBenchError(f"the {role} process: {exc}; its log ends:\n{tail}") from None
         return process
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds used so far by each role's processes together."""
+        out: dict[str, float] = {}
+        for process in self.processes:
+            out[process.role] = out.get(process.role, 0.0) + process.cpu_seconds()
+        return out
 
     def exited(self) -> list[TownProcess]:
         """Processes that stopped while they should run."""

@@ -19,6 +19,11 @@ over as soon as their holder dies).
 Game time is the engine's own: a runner that takes a world up continues its clock from the
 stored engine time, whatever its own start, so a restart at a high time scale does not
 leave the world waiting for the new process's clock to catch up.
+
+A runner sleeps until the next step of the worlds it holds falls due, and keeps each such
+world (and its map) in memory from one step to the next (:class:`Kept`). Each step record
+says how late the step began against when it was due (``lateness``, wall ms) and how long
+it took (``wallMs``), which ``smalltown bench town`` reads from any process.
 """
 
 from __future__ import annotations

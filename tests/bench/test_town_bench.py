@@ -5,6 +5,7 @@ agents' operations finished, LLM calls were made and the page received bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from smalltown.bench import town_bench
 from smalltown.bench.scratch import ScratchDatabaseError
 from smalltown.bench.town_processes import TownBenchError, split_slots
+from smalltown.cli import main
 
 from helpers import RedisServer
 
@@ -62,6 +64,22 @@ async def test_a_tiny_town_gives_every_figure(postgres_url, redis_server):
 async def test_a_server_that_cannot_be_reached_is_one_clear_error():
     with pytest.raises(ScratchDatabaseError, match="cannot reach PostgreSQL"):
         await town_bench.measure(agents=1, database="postgresql://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "said"),
+    [
+        (["--agents", "0"], 2, "--agents: must be a whole number above 0"),
+        (["--minutes", "nan"], 2, "--minutes: must be a number of 0.05 or more"),
+        (["--slots", "1", "--workers", "2"], 1, "1 LLM slots cannot be shared by 2 workers"),
+        (["--database", "postgresql://x@127.0.0.1:1/y"], 1, "cannot reach PostgreSQL"),
+    ],
+)
+def test_bad_options_are_one_line_and_start_nothing(capsys, argv, status, said):
+    with pytest.raises(SystemExit) if status == 2 else contextlib.nullcontext():
+        assert main(["bench", "town", *argv]) == status
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err
 
 
 def test_slots_are_shared_by_the_workers_as_evenly_as_they_go():

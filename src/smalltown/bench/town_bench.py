@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import tempfile
 import time
@@ -65,6 +66,7 @@ async def measure(
     redis: str = DEFAULT_REDIS,
     out: Callable[[str], None] = print,
     time_scale: float = 1.0,
+    runner_nice: int = 0,
 ) -> dict[str, Any]:
     """Run the town and measure it; the figures (also printed through ``out``).
     ``time_scale`` runs game time faster (a test's residents get talking sooner); lateness
@@ -84,7 +86,7 @@ async def measure(
             try:
                 return await _run(
                     town, fake, agents, slots, (web, runners, workers), latency, minutes, warmup,
-                    out,
+                    out, runner_nice,
                 )  # fmt: skip
             finally:
                 await asyncio.to_thread(town.stop)
@@ -100,6 +102,7 @@ async def _run(
     minutes: float,
     warmup: float,
     out: Callable[[str], None],
+    runner_nice: int,
 ) -> dict[str, Any]:
     web, runners, workers = counts
     load_before = _load()
@@ -107,6 +110,7 @@ async def _run(
         f"{agents} agents, {slots} LLM slots across {workers} workers "
         f"({'+'.join(map(str, split_slots(slots, workers)))}), {latency:g} s a call; "
         f"{web} web, {runners} runner processes; game time x{town.time_scale:g}"
+        + (f"; runners at nice {runner_nice}" if runner_nice else "")
     )
     world_id = await _prepare(town.database, agents)
     for _ in range(web):
@@ -114,7 +118,7 @@ async def _run(
     for share in split_slots(slots, workers):
         await asyncio.to_thread(town.start, "worker", share)
     for _ in range(runners):
-        await asyncio.to_thread(town.start, "runner")
+        await asyncio.to_thread(town.start, "runner", 1, runner_nice)
     store = await open_town_store(town.database)
     viewing = asyncio.create_task(_keep_viewed(store, world_id))
     try:
@@ -154,6 +158,7 @@ async def _run(
         runners=runners,
         workers=workers,
         latency_s=latency,
+        runner_nice=runner_nice,
         load_before=load_before,
         load_after=_load(),
     )
@@ -217,6 +222,7 @@ async def _window(
         llm_calls=calls,
         llm_calls_per_s=calls / wall,
         cores_by_role=cpu,
+        runner_cpu_ms_per_step=cpu.get("runner", math.nan) * wall * 1000 / max(len(rows), 1),
     )
     return figures
 

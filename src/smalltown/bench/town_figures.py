@@ -99,7 +99,8 @@ def report(f: dict[str, Any], out: Callable[[str], None]) -> None:
     )
     out(
         f"step wall time (load, engine, save; the commit aside): p50 {f['wall_p50_ms']:.1f} ms, "
-        f"p99 {f['wall_p99_ms']:.1f} ms; {f['game_seconds_per_s']:.2f} game seconds a second"
+        f"p99 {f['wall_p99_ms']:.1f} ms; the runner's CPU {f['runner_cpu_ms_per_step']:.0f} ms "
+        f"a step; {f['game_seconds_per_s']:.2f} game seconds a second"
     )
     util = f["slot_utilisation_when_saturated"]
     util_text = "never saturated" if util is None else f"{util:.1%}"

@@ -88,8 +88,9 @@ class Town:
     def by_role(self, role: str) -> list[TownProcess]:
         return [p for p in self.processes if p.role == role]
 
-    def start(self, role: str, slots: int = 1) -> TownProcess:
-        """A process of ``role`` with ``slots`` LLM calls in flight, once it answers
+    def start(self, role: str, slots: int = 1, nice: int = 0) -> TownProcess:
+        """A process of ``role`` with ``slots`` LLM calls in flight, at CPU priority
+        ``nice`` (below 0, ahead of the machine's other work: root only), once it answers
         ``/health``."""
         port = _free_port()
         log = self.folder / f"{role}-{port}.log"
@@ -119,6 +120,11 @@ class Town:
             )
         process = TownProcess(role, port, log, proc)
         self.processes.append(process)
+        if nice:
+            try:
+                os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
+            except OSError as exc:
+                raise TownBenchError(f"cannot set the {role}'s priority to {nice}: {exc}") from None
         try:
             _wait_for_health(port, proc, timeout=120)
         except RuntimeError as exc:

@@ -65,10 +65,12 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     town.add_argument("--web", type=_count, default=1, help="web processes (0: no page)")
     town.add_argument("--runners", type=_positive, default=1, help="runner processes")
     town.add_argument("--workers", type=_positive, default=2, help="worker processes")
-    town.add_argument("--latency", type=float, default=1.0, help="seconds per LLM call")
-    town.add_argument("--minutes", type=float, default=3.0, help="wall-clock minutes measured")
+    town.add_argument("--latency", type=_at_least(0), default=1.0, help="seconds per LLM call")
     town.add_argument(
-        "--warmup", type=float, default=60.0, help="seconds after every agent arrived, unmeasured"
+        "--minutes", type=_at_least(0.05), default=3.0, help="wall-clock minutes measured"
+    )
+    town.add_argument(
+        "--warmup", type=_at_least(0), default=60.0, help="seconds after every agent arrived"
     )
     town.add_argument(
         "--database",
@@ -77,6 +79,12 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
         "for the run and dropped after it",
     )
     town.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="a Redis for them")
+    town.add_argument(
+        "--runner-nice",
+        type=int,
+        default=0,
+        help="the runners' CPU priority (below 0: ahead of the machine's other work; root)",
+    )
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)
     realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
@@ -118,9 +126,24 @@ def _count(text: str) -> int:
 
 def _positive(text: str) -> int:
     """A whole number above 0, or a clear error."""
-    if _count(text) < 1:
+    if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
     return int(text)
+
+
+def _at_least(low: float) -> Callable[[str], float]:
+    """A number of ``low`` or more, or a clear error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value >= low:  # (NaN too)
+            raise argparse.ArgumentTypeError(f"must be a number of {low:g} or more, got {text!r}")
+        return value
+
+    return parse
 
 
 def _counts(text: str) -> list[int]:
@@ -187,6 +210,7 @@ def _town(args: argparse.Namespace) -> int:
             warmup=args.warmup,
             database=args.database,
             redis=args.redis,
+            runner_nice=args.runner_nice,
         )
     except (TownBenchError, ScratchDatabaseError) as exc:
         print(f"smalltown bench town: {exc}", file=sys.stderr)

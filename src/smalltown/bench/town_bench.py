@@ -41,7 +41,7 @@ from smalltown.bench.agents_bench import DIMS, SlotMeter, _viewed, scripted_repl
 from smalltown.bench.bandwidth_bench import FEW_PLAYERS, _measure, _prepare, bench_map, view_cells
 from smalltown.bench.scratch import scratch_postgres
 from smalltown.bench.stats import percentile
-from smalltown.bench.town_processes import Town, TownBenchError, split_slots
+from smalltown.bench.town_processes import Town, TownBenchError, set_nice, split_slots
 from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer
 from smalltown.store import Store
 from smalltown.town.schema import open_town_store
@@ -66,11 +66,12 @@ async def measure(
     redis: str = DEFAULT_REDIS,
     out: Callable[[str], None] = print,
     time_scale: float = 1.0,
-    runner_nice: int = 0,
+    nice: int = 0,
 ) -> dict[str, Any]:
     """Run the town and measure it; the figures (also printed through ``out``).
     ``time_scale`` runs game time faster (a test's residents get talking sooner); lateness
-    stays in wall-clock ms."""
+    stays in wall-clock ms. ``nice``: the CPU priority of the town's processes and this
+    one (the LLM's), below 0 ahead of the machine's other work (root only)."""
     if agents < 1 or runners < 1 or web < 0:
         raise TownBenchError("a town needs an agent and a runner")
     split_slots(slots, workers)  # (refused before anything starts)
@@ -86,7 +87,7 @@ async def measure(
             try:
                 return await _run(
                     town, fake, agents, slots, (web, runners, workers), latency, minutes, warmup,
-                    out, runner_nice,
+                    out, nice,
                 )  # fmt: skip
             finally:
                 await asyncio.to_thread(town.stop)
@@ -102,23 +103,25 @@ async def _run(
     minutes: float,
     warmup: float,
     out: Callable[[str], None],
-    runner_nice: int,
+    nice: int,
 ) -> dict[str, Any]:
     web, runners, workers = counts
+    if nice:
+        set_nice(os.getpid(), nice, "bench")
     load_before = _load()
     out(
         f"{agents} agents, {slots} LLM slots across {workers} workers "
         f"({'+'.join(map(str, split_slots(slots, workers)))}), {latency:g} s a call; "
         f"{web} web, {runners} runner processes; game time x{town.time_scale:g}"
-        + (f"; runners at nice {runner_nice}" if runner_nice else "")
+        + (f"; every process at nice {nice}" if nice else "")
     )
     world_id = await _prepare(town.database, agents)
     for _ in range(web):
-        await asyncio.to_thread(town.start, "web")
+        await asyncio.to_thread(town.start, "web", 1, nice)
     for share in split_slots(slots, workers):
-        await asyncio.to_thread(town.start, "worker", share)
+        await asyncio.to_thread(town.start, "worker", share, nice)
     for _ in range(runners):
-        await asyncio.to_thread(town.start, "runner", 1, runner_nice)
+        await asyncio.to_thread(town.start, "runner", 1, nice)
     store = await open_town_store(town.database)
     viewing = asyncio.create_task(_keep_viewed(store, world_id))
     try:
@@ -158,7 +161,7 @@ async def _run(
         runners=runners,
         workers=workers,
         latency_s=latency,
-        runner_nice=runner_nice,
+        nice=nice,
         load_before=load_before,
         load_after=_load(),
     )

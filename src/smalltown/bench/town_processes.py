@@ -36,6 +36,14 @@ class TownBenchError(Exception):
     """The bench could not run; the message says why (a process's log end included)."""
 
 
+def set_nice(pid: int, nice: int, what: str) -> None:
+    """Process ``pid``'s CPU priority (below 0 takes root)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    except OSError as exc:
+        raise TownBenchError(f"cannot set the {what}'s CPU priority to {nice}: {exc}") from None
+
+
 def split_slots(slots: int, workers: int) -> list[int]:
     """``slots`` shared by ``workers`` as evenly as whole numbers go (the first ones take
     the remainder)."""
@@ -121,10 +129,7 @@ class Town:
         process = TownProcess(role, port, log, proc)
         self.processes.append(process)
         if nice:
-            try:
-                os.setpriority(os.PRIO_PROCESS, proc.pid, nice)
-            except OSError as exc:
-                raise TownBenchError(f"cannot set the {role}'s priority to {nice}: {exc}") from None
+            set_nice(proc.pid, nice, role)
         try:
             _wait_for_health(port, proc, timeout=120)
         except RuntimeError as exc:

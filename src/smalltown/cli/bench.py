@@ -80,10 +80,11 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     )
     town.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="a Redis for them")
     town.add_argument(
-        "--runner-nice",
+        "--nice",
         type=int,
         default=0,
-        help="the runners' CPU priority (below 0: ahead of the machine's other work; root)",
+        help="the CPU priority of the town's processes and the bench's (below 0: ahead of "
+        "the machine's other work; root only)",
     )
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)
@@ -210,7 +211,7 @@ def _town(args: argparse.Namespace) -> int:
             warmup=args.warmup,
             database=args.database,
             redis=args.redis,
-            runner_nice=args.runner_nice,
+            nice=args.nice,
         )
     except (TownBenchError, ScratchDatabaseError) as exc:
         print(f"smalltown bench town: {exc}", file=sys.stderr)

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,20 @@ async def measure(
                     out, nice,
                 )  # fmt: skip
             finally:
-                await asyncio.to_thread(town.stop)
+                with _quiet("uvicorn.error"):  # (calls cut short by the stop: no news)
+                    await asyncio.to_thread(town.stop)
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """``logger`` says nothing below CRITICAL while the block runs."""
+    found = logging.getLogger(logger)
+    level = found.level
+    found.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        found.setLevel(level)
 
 
 async def _run(

@@ -70,6 +70,7 @@ def step_figures(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "lateness_p50_ms": percentile(lateness, 50),
         "lateness_p99_ms": percentile(lateness, 99),
         "lateness_max_ms": max(lateness, default=float("nan")),
+        "steps_late": sum(1 for late in lateness if late > LATENESS_GOAL_MS),
         "wall_p50_ms": percentile(wall, 50),
         "wall_p99_ms": percentile(wall, 99),
         "bytes_per_step": sum(written) / len(written) if written else None,
@@ -94,7 +95,8 @@ def report(f: dict[str, Any], out: Callable[[str], None]) -> None:
     met = goals(f)
     out(
         f"step lateness: p50 {f['lateness_p50_ms']:.1f} ms, p99 {f['lateness_p99_ms']:.1f} ms "
-        f"(max {f['lateness_max_ms']:.0f}) over {f['steps']} steps; goal p99 <= "
+        f"(max {f['lateness_max_ms']:.0f}; {f['steps_late']} later than "
+        f"{LATENESS_GOAL_MS:.0f} ms) over {f['steps']} steps; goal p99 <= "
         f"{LATENESS_GOAL_MS:.0f} ms: {_verdict(met['lateness'])}"
     )
     out(

@@ -17,10 +17,10 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from smalltown.bench.scratch import scratch_postgres
 from smalltown.store import Schema, Store, open_store
 
 from helpers import RedisServer, free_port, wait_for
@@ -51,28 +51,12 @@ async def _postgres_admin(admin_url: str = PG_ADMIN_URL):
         require_service("PostgreSQL", f"{admin_url}: {exc}")
 
 
-def postgres_database_url(server_url: str, name: str) -> str:
-    """``server_url`` naming the database ``name`` instead: the path replaced and a
-    ``dbname`` option dropped; the rest kept, such as a socket folder given as
-    ``?host=/var/run/postgresql``."""
-    parts = urlsplit(server_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "dbname"]
-    options = f"?{urlencode(query, safe='/')}" if query else ""
-    # (by hand: urlunsplit drops the "//" of an empty host, as in postgresql:///db)
-    return f"{parts.scheme}://{parts.netloc}/{name}{options}"
-
-
 async def new_postgres_database(admin_url: str = PG_ADMIN_URL) -> AsyncIterator[str]:
     """The URL of a new, empty PostgreSQL database on the server of ``admin_url``,
     dropped afterwards."""
-    admin = await _postgres_admin(admin_url)
-    name = f"smalltown_test_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_database_url(admin_url, name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    await (await _postgres_admin(admin_url)).close()  # skipped, or failed, without a server
+    async with scratch_postgres(admin_url, prefix="smalltown_test_") as url:
+        yield url
 
 
 class MongoTestServer:

@@ -72,6 +72,7 @@ def test_every_cli_command_is_in_the_readme():
         "bench engine",
         "bench writes",
         "bench agents",
+        "bench town",
         "bench import",
         "import --table",
         "aitown import",

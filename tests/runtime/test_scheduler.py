@@ -28,10 +28,12 @@ class Town:
         self.url = url
         self.store = self.runtime = self.worker = None
 
-    async def start(self, crons=None, poll=0.05):
+    async def start(self, crons=None, poll=0.05, max_actions=None):
         self.store = await open_store(self.url)
         self.runtime = await Runtime.create(self.store, schema, REGISTRY)
-        self.worker = SchedulerWorker(self.runtime, crons, poll_seconds=poll)
+        self.worker = SchedulerWorker(
+            self.runtime, crons, poll_seconds=poll, max_actions=max_actions
+        )
         await self.worker.start()
         return self
 
@@ -237,3 +239,63 @@ async def test_a_starting_process_fails_only_the_actions_of_processes_that_are_g
         for town in towns:
             await town.stop()
         jobs.HELD.clear()
+
+
+async def test_a_worker_without_room_leaves_due_actions_to_a_worker_with_some(tmp_path):
+    url = f"sqlite:///{tmp_path}/room.db"
+    a = await Town(url).start(max_actions=2)
+    towns = [a]
+    try:
+
+        async def states() -> dict[str, tuple[str, str | None]]:
+            found = await a.store.read(lambda tx: tx.query("_scheduled_functions"))
+            return {j["_id"]: (j["state"]["kind"], j.get("smalltownWorker")) for j in found}
+
+        async def held_by(town) -> int:
+            return sum(1 for _, w in (await states()).values() if w == town.worker.id)
+
+        tags = ["r0", "r1", "r2"]
+        for tag in tags:
+            await a.runtime.mutation("jobs:schedule_held", {"tag": tag})
+        await eventually(lambda: _holds(held_by(a), 2))
+        # The third waits pending rather than in a's queue, for a worker with room.
+        assert sorted(kind for kind, _ in (await states()).values()) == [
+            "inProgress",
+            "inProgress",
+            "pending",
+        ]
+        b = await Town(url).start(max_actions=1)
+        towns.append(b)
+        await eventually(lambda: _holds(held_by(b), 1))
+
+        # An action of a's ending makes room there (b has none): a takes the next one.
+        jobs.release(next(iter(await _running_tags(a))))
+        await a.runtime.mutation("jobs:schedule_held", {"tag": "r3"})
+        tags.append("r3")
+        await eventually(lambda: _holds(held_by(a), 2), "a to take the next action")
+        for tag in tags:
+            jobs.release(tag)
+        await eventually(lambda: _all_done(states()), "every action to finish", timeout=20)
+        assert sorted(await a.tags()) == sorted(tags)
+    finally:
+        for town in towns:
+            await town.stop()
+        jobs.HELD.clear()
+
+
+async def _holds(count, wanted: int) -> bool:
+    return await count == wanted
+
+
+async def _all_done(states) -> bool:
+    return all(kind == "success" for kind, _ in (await states).values())
+
+
+async def _running_tags(town) -> set[str]:
+    """Tags of the held actions ``town``'s worker runs now."""
+    found = await town.store.read(lambda tx: tx.query("_scheduled_functions"))
+    return {
+        j["args"][0]["tag"]
+        for j in found
+        if j["state"]["kind"] == "inProgress" and j.get("smalltownWorker") == town.worker.id
+    }

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from smalltown.bench.scratch import postgres_database_url
 from smalltown.store import Schema, Table, open_store
 
-from conftest import new_postgres_database, postgres_database_url
+from conftest import new_postgres_database
 
 SOCKETS = Path("/var/run/postgresql")
 

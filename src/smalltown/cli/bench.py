@@ -1,4 +1,4 @@
-"""``smalltown bench store|import|engine|writes|agents|realtime|bandwidth|brain``:
+"""``smalltown bench store|import|engine|writes|agents|town|realtime|bandwidth|brain``:
 measurements that print the figures of docs/benchmarks.md; each runs the matching module of
 ``smalltown.bench``."""
 
@@ -60,6 +60,36 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     agents.add_argument("--minutes", type=float, default=3.0, help="wall-clock minutes measured")
     agents.add_argument("--time-scale", type=float, default=4.0, help="game time per wall time")
     agents.add_argument("--database", default=None, help="default: a temporary SQLite file")
+    town = bench_sub.add_parser(
+        "town",
+        help="web, runner and worker processes on PostgreSQL and Redis: do steps keep time?",
+    )
+    town.add_argument("--agents", type=_positive, default=1000)
+    town.add_argument("--slots", type=_positive, default=64, help="LLM slots across workers (K)")
+    town.add_argument("--web", type=_count, default=1, help="web processes (0: no page)")
+    town.add_argument("--runners", type=_positive, default=1, help="runner processes")
+    town.add_argument("--workers", type=_positive, default=2, help="worker processes")
+    town.add_argument("--latency", type=_at_least(0), default=1.0, help="seconds per LLM call")
+    town.add_argument(
+        "--minutes", type=_at_least(0.05), default=3.0, help="wall-clock minutes measured"
+    )
+    town.add_argument(
+        "--warmup", type=_at_least(0), default=60.0, help="seconds after every agent arrived"
+    )
+    town.add_argument(
+        "--database",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server (any database of it): a scratch database is made there "
+        "for the run and dropped after it",
+    )
+    town.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="a Redis for them")
+    town.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="the CPU priority of the town's processes and the bench's (below 0: ahead of "
+        "the machine's other work; root only)",
+    )
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)
     realtime.add_argument("--rate", type=float, default=10.0, help="mutations a second")
@@ -89,8 +119,36 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
 
 
 def handle(args: argparse.Namespace, settings: Settings) -> int:
-    BENCHES[args.bench](args)
-    return 0
+    return BENCHES[args.bench](args) or 0
+
+
+def _count(text: str) -> int:
+    """A whole number of 0 or more, or a clear error."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, got {text!r}")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    """A whole number above 0, or a clear error."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, got {text!r}")
+    return int(text)
+
+
+def _at_least(low: float) -> Callable[[str], float]:
+    """A number of ``low`` or more, or a clear error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value >= low:  # (NaN too)
+            raise argparse.ArgumentTypeError(f"must be a number of {low:g} or more, got {text!r}")
+        return value
+
+    return parse
 
 
 def _counts(text: str) -> list[int]:
@@ -143,6 +201,34 @@ def _agents(args: argparse.Namespace) -> None:
     )
 
 
+def _town(args: argparse.Namespace) -> int:
+    """The town's figures; a bench that cannot run is one line and exit status 1."""
+    import sys
+
+    from smalltown.bench import town_bench
+    from smalltown.bench.scratch import ScratchDatabaseError
+    from smalltown.bench.town_processes import TownBenchError
+
+    try:
+        town_bench.run(
+            agents=args.agents,
+            slots=args.slots,
+            web=args.web,
+            runners=args.runners,
+            workers=args.workers,
+            latency=args.latency,
+            minutes=args.minutes,
+            warmup=args.warmup,
+            database=args.database,
+            redis=args.redis,
+            nice=args.nice,
+        )
+    except (TownBenchError, ScratchDatabaseError) as exc:
+        print(f"smalltown bench town: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _bandwidth(args: argparse.Namespace) -> None:
     from smalltown.bench import bandwidth_bench
 
@@ -176,12 +262,13 @@ def _brain(args: argparse.Namespace) -> None:
 
 
 #: ``smalltown bench NAME`` → what it runs
-BENCHES: dict[str, Callable[[argparse.Namespace], None]] = {
+BENCHES: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "store": _store,
     "import": _import,
     "engine": _engine,
     "writes": _writes,
     "agents": _agents,
+    "town": _town,
     "realtime": _realtime,
     "bandwidth": _bandwidth,
     "brain": _brain,

@@ -141,11 +141,21 @@ class SchedulerWorker:
     """Runs due jobs and crons in the background of a server process."""
 
     def __init__(
-        self, runtime: Runtime, crons: Crons | None = None, poll_seconds: float = 1.0
+        self,
+        runtime: Runtime,
+        crons: Crons | None = None,
+        poll_seconds: float = 1.0,
+        max_actions: int | None = None,
     ) -> None:
+        """``max_actions``: at most so many actions run here at once; due ones beyond
+        stay pending, for whichever worker has room first (claimed here, an action that
+        waits for something this process has too little of, LLM slots say, would hold its
+        job while another process has room)."""
         self._runtime = runtime
         self._crons = crons or Crons()
         self._poll = poll_seconds
+        self._max_actions = max_actions
+        self._full = False  # a pass left due actions pending: no room for them here
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         #: the actions this worker runs, by job id: its claims that are live
@@ -267,6 +277,7 @@ class SchedulerWorker:
                 limit=BATCH,
             )
         )
+        self._full = False
         for job in jobs:
             await self._run_job(job)
         upcoming = await self._runtime.store.read(
@@ -274,6 +285,10 @@ class SchedulerWorker:
         )
         crons = await self._runtime.store.read(lambda tx: tx.query(CRONS, "by_name"))
         times = [c["nextRun"] for c in crons]
+        if self._full:  # what is due waits for room: an action of ours ending wakes us
+            if self._has_room():  # (one ended during the pass)
+                return now_ms()
+            return min(times) if times else None
         if upcoming is not None:
             times.append(upcoming["scheduledTime"])
         if len(jobs) == BATCH:
@@ -291,6 +306,9 @@ class SchedulerWorker:
         if spec.kind == "mutation":
             await self._run_mutation_job(job["_id"], spec, args)
         elif spec.kind == "action":
+            if not self._has_room():
+                self._full = True
+                return
             claimed = await self._runtime.store.run(lambda tx: _claim(tx, job["_id"], self.id))
             if claimed:
                 job_id = job["_id"]
@@ -367,10 +385,16 @@ class SchedulerWorker:
         running = set(self._actions)  # before the snapshot: a result written since is in it
         await _fail_orphaned_actions(tx, self.id, running, others)
 
+    def _has_room(self) -> bool:
+        """Whether another action may start here."""
+        return self._max_actions is None or len(self._actions) < self._max_actions
+
     def _action_done(self, job_id: str, task: asyncio.Task[None]) -> None:
         """Forget the claim; a failure of ours is logged (its job, no longer claimed by a
         running action, is failed by the next look for orphans)."""
         self._actions.pop(job_id, None)
+        if self._full:
+            self._wake.set()  # room for an action left pending
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("scheduled action job %s: its result was not written", job_id, exc_info=exc)
             self._claims_unsure = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from smalltown.server.sync import SyncConnection, SyncSettings
 from smalltown.store import Schema, Store, StoreError, open_store
 
 log = logging.getLogger("smalltown.server")
+#: actions a worker runs at once, for each of its LLM slots (see ``_actions``)
+ACTIONS_OVER_SLOTS = 1.25
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,15 @@ async def _serve_sync(websocket: WebSocket, state) -> None:
     ).run()
 
 
+def _actions(config: Settings) -> int | None:
+    """Actions a worker runs at once: with an LLM, its slots and a quarter more (an action
+    between two calls holds none), so that the rest wait pending for whichever worker
+    has a slot free rather than in one worker's queue; without one, no limit."""
+    if config.llm is None:
+        return None
+    return math.ceil(config.llm_concurrency * ACTIONS_OVER_SLOTS)
+
+
 def create_app(
     store: Store | str,
     app: str | None = None,
@@ -188,7 +200,7 @@ def create_app(
             # (every role keeps the live queries' invalidator: a runner's or a worker's
             # commits reach the web processes' live queries through it)
             state.roles = config.roles
-            state.scheduler = SchedulerWorker(state.runtime, crons)
+            state.scheduler = SchedulerWorker(state.runtime, crons, max_actions=_actions(config))
             await state.subscriptions.start()
             if settings.redis_url is not None:
                 await state.subscriptions.invalidator.wait_listening()

@@ -20,18 +20,24 @@ over as soon as their holder dies).
 Game time is the engine's own: a runner that takes a world up continues its clock from the
 stored engine time, whatever its own start, so a restart at a high time scale does not
 leave the world waiting for the new process's clock to catch up.
+
+A runner sleeps until the next step of the worlds it holds falls due, and keeps each such
+world (and its map) in memory from one step to the next (:class:`Kept`). Each step record
+says how late the step began against when it was due (``lateness``, wall ms) and how long
+it took (``wallMs``), which ``smalltown bench town`` reads from any process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from smalltown.engine.constants import STEP_MS
@@ -60,6 +66,11 @@ CATCH_UP_STEPS = 5
 #: Shorter means a faster failover but a lease lost to a database pause that long (the
 #: world then changes hands, fenced by ``generationNumber``: no step is run twice)
 LEASE_MS = 6_000
+#: at most this long (s) between two looks at the worlds: how soon a new or woken world is
+#: taken up; a world held here is stepped when it falls due, not at the next look
+LOOK_S = 0.25
+#: how long (s) a world stepped on here is kept in memory before it is read afresh
+KEEP_S = 60.0
 
 #: the app's module of actions that engine operations run as (AI Town's path)
 OPERATIONS = "aiTown/agentOperations"
@@ -67,6 +78,44 @@ OPERATIONS = "aiTown/agentOperations"
 OperationHandler = Callable[[str, list], Any]
 #: told after each step: (world id, wall seconds the step took, its result)
 StepObserver = Callable[[str, float, StepResult], None]
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """A step's timing, for its record: how late it began against when it was due (wall
+    ms; 0 for a step on time or early), and when it began (``perf_counter``)."""
+
+    lateness: float
+    started: float
+
+    def fields(self) -> dict[str, float]:
+        """``lateness``, and ``wallMs``: the step's wall time so far (loading the world,
+        the engine, the documents saved), all of it but the commit's round trip."""
+        wall = (time.perf_counter() - self.started) * 1000
+        return {"lateness": float(self.lateness), "wallMs": float(wall)}
+
+
+@dataclass
+class Kept:
+    """A world as this runner last saved it, kept in memory while it steps the world on:
+    a step then reads only the engine, the inputs and bookkeeping, not the world document
+    and its map (on a crowded map, most of a step's work). It is trusted while the stored
+    engine's generation and time are the ones its save wrote (no other runner stepped the
+    world since), and for ``KEEP_S`` at most: an import may replace a running world's map,
+    and is seen that long after."""
+
+    world: World
+    world_map: WorldMap
+    generation: float = -1.0
+    end: float = -1.0  # the game time its last step ended
+    since: float = field(default_factory=time.monotonic)
+
+    def current(self, engine: dict[str, Any]) -> bool:
+        return (engine["generationNumber"], engine["currentTime"]) == (self.generation, self.end)
+
+    def saved(self, engine: dict[str, Any], end_time: float) -> None:
+        """The step that loaded ``engine`` was saved, ending at ``end_time``."""
+        self.generation, self.end = engine["generationNumber"] + 1, end_time
 
 
 class StaleEngine(Exception):
@@ -133,11 +182,16 @@ class WorldRunner:
         self.lease_checks = 0  # transactions asking about leases (tests)
         if clock is not None:
             self._clock, self._wall = clock, clock
+            self._scale = 1.0
         else:
             origin = now_ms()
             self._clock = lambda: origin + (now_ms() - origin) * time_scale
             self._wall = now_ms
+            self._scale = time_scale
         self._task: asyncio.Task | None = None
+        self._next_due = math.inf  # when (monotonic s) the next step held here falls due
+        self._kept: dict[str, Kept] = {}  # world -> as it was saved here last
+        self._ends: dict[str, float] = {}  # world -> the game time its last step here ended
         self.steps = 0
         self.rounds = 0  # passes over the worlds, stepped or not
         self.observers: list[StepObserver] = []  # for benchmarks: step time, operations
@@ -159,11 +213,27 @@ class WorldRunner:
 
     async def _forever(self) -> None:
         while True:
+            self._next_due = math.inf
             try:
                 await self.run_due()
             except Exception:
                 log.exception("a world step failed; trying again next step")
-            await asyncio.sleep(min(0.05, self._step_ms / 4000))
+            await asyncio.sleep(self._pause())
+
+    def _pause(self) -> float:
+        """Seconds until the next round: when the next step held here falls due, so that it
+        begins on time, but no longer than ``LOOK_S`` (or a step), in which a new or woken
+        world, or one whose runner stopped, is taken up."""
+        look = min(LOOK_S, self._step_ms / 1000)
+        # (a millisecond over: a timer may fire that much early, and find nothing due yet)
+        return max(0.0, min(look, self._next_due + 0.001 - time.monotonic()))
+
+    def _due_in(self, world_id: str, engine_time: float, now: float) -> float:
+        """Game ms until the step after ``engine_time`` is due (<= 0: due now), noting when
+        it falls due for the next round."""
+        wait = engine_time + self._step_ms - now - self._offsets.get(world_id, 0.0)
+        self._next_due = min(self._next_due, time.monotonic() + wait / self._scale / 1000)
+        return wait
 
     async def run_due(self) -> int:
         """Step every running world whose next step is due; how many were stepped."""
@@ -173,8 +243,10 @@ class WorldRunner:
         now, wall = self._clock(), self._wall()
         for status in statuses:
             if status["status"] != "running":
+                self._let_go(status["worldId"])
                 continue
             if wall - status["lastViewed"] > IDLE_MS:
+                self._let_go(status["worldId"])
                 await self._runtime.store.run(lambda tx, s=status: _sleep(tx, s["_id"]))
                 log.info("world %s sleeps: nobody has viewed it for 5 minutes", status["worldId"])
                 continue
@@ -195,15 +267,17 @@ class WorldRunner:
                 self._offsets[world_id] = max(0.0, engine.get("currentTime", 0) - now)
             elif self._renewal_due(world_id, wall) and not await self._hold(world_id, wall):
                 continue  # it ran out and another process took it
-            if engine.get("currentTime", 0) + self._step_ms > now + self._offsets[world_id]:
+            if self._due_in(world_id, engine.get("currentTime", 0), now) > 0:
                 continue
             try:
-                await self.step_world(world_id)
+                result = await self.step_world(world_id)
+                self._due_in(world_id, result.end_time, self._clock())
             except StaleEngine as exc:  # the lease changed hands while this step ran
                 log.info("%s; leaving it to that runner", exc)
                 self._saved.pop(world_id, None)
                 self._offsets.pop(world_id, None)
                 self._held_until.pop(world_id, None)
+                self._let_go(world_id)
                 continue
             stepped += 1
         return stepped
@@ -247,14 +321,29 @@ class WorldRunner:
         self._held_until.pop(world_id, None)
         self._saved.pop(world_id, None)
         self._offsets.pop(world_id, None)  # taken up afresh if it comes back here
+        self._let_go(world_id)
         return False
 
     async def step_world(self, world_id: str) -> StepResult:
         store = self._runtime.store
         started = time.perf_counter()
-        loaded = await store.read(lambda tx: _load(tx, world_id, self._saved.get(world_id)))
-        world = World.from_document(loaded.world.document)
+        began = self._clock() + self._offsets.get(world_id, 0.0)  # game time
+        kept = self._kept.pop(world_id, None)  # (dropped unless this step saves)
+        if kept is not None and time.monotonic() - kept.since > KEEP_S:
+            kept = None
+        saved = self._saved.get(world_id)
+        loaded = await store.read(lambda tx: _load(tx, world_id, saved, whole=kept is None))
         engine = loaded.engine
+        if kept is not None and not kept.current(engine):  # stepped elsewhere meanwhile
+            kept = None
+            loaded = await store.read(lambda tx: _load(tx, world_id))
+            engine = loaded.engine
+        if kept is None:
+            kept = Kept(
+                World.from_document(loaded.world.document),
+                WorldMap.from_document(loaded.world_map),
+            )
+        world = kept.world
         inputs = [Input(int(i["number"]), i["name"], i["args"]) for i in loaded.inputs]
         # A world that slept or was stopped skips the time it missed rather than
         # replaying it step by step; a runner merely late (a busy machine) steps on from
@@ -266,7 +355,7 @@ class WorldRunner:
             start = now - self._step_ms
         result = step(
             world,
-            WorldMap.from_document(loaded.world_map),
+            kept.world_map,
             inputs,
             start,
             seed=loaded.seed,
@@ -275,14 +364,34 @@ class WorldRunner:
         )
         schedule = None if self._on_operations is not None else self._schedule
         checkpoint = (loaded.step + 1) % self._checkpoint_steps == 0
-        saved = await store.run(lambda tx: _save(tx, loaded, world, result, schedule, checkpoint))
-        self._saved[world_id] = (loaded.engine["generationNumber"] + 1, saved)
+        timing = StepTiming(self._lateness(world_id, engine, began), started)
+        stored = await store.run(
+            lambda tx: _save(tx, loaded, world, result, schedule, checkpoint, timing)
+        )
+        self._saved[world_id] = (engine["generationNumber"] + 1, stored)
+        kept.saved(engine, result.end_time)
+        self._kept[world_id] = kept
+        self._ends[world_id] = result.end_time
         self.steps += 1
         for observe in self.observers:
             observe(world_id, time.perf_counter() - started, result)
         if result.operations and self._on_operations is not None:
             self._on_operations(world_id, result.operations)
         return result
+
+    def _lateness(self, world_id: str, engine: dict[str, Any], began: float) -> float:
+        """How late (wall ms) a step that began at game time ``began`` is against when it
+        was due: when the game time its world's last step here covered, plus a step, came.
+        0 for the first step after taking a world up (or waking it): it was due then."""
+        if self._ends.get(world_id) != engine["currentTime"]:
+            return 0.0
+        return max(0.0, began - engine["currentTime"] - self._step_ms) / self._scale
+
+    def _let_go(self, world_id: str) -> None:
+        """Forget what is kept of a world no longer stepped here (another runner has it,
+        or it sleeps): when it comes back it is read afresh."""
+        self._kept.pop(world_id, None)
+        self._ends.pop(world_id, None)
 
     async def _schedule(self, tx: Transaction, world_id: str, operation) -> None:
         """An operation becomes a durable job in the step's own transaction."""
@@ -341,10 +450,14 @@ def _found(document: T | None, world_id: str, what: str) -> T:
 
 
 async def _load(
-    tx: Transaction, world_id: str, saved: tuple[float, Stored] | None = None
+    tx: Transaction,
+    world_id: str,
+    saved: tuple[float, Stored] | None = None,
+    whole: bool = True,
 ) -> Loaded:
     """What a step of ``world_id`` starts from; ``saved``: the world's generation and its
-    parts as last saved here, which stand for the stored ones while it is the engine's."""
+    parts as last saved here, which stand for the stored ones while it is the engine's.
+    Not ``whole``: without the map, which the runner keeps (empty in what is returned)."""
     status = _found(
         await tx.first("worldStatus", "worldId", eq={"worldId": world_id}), world_id, "status"
     )
@@ -364,7 +477,9 @@ async def _load(
         engine=engine,
         world_map=_found(
             await tx.first("maps", "worldId", eq={"worldId": world_id}), world_id, "map"
-        ),
+        )
+        if whole
+        else {},
         inputs=inputs,
         own=own,
     )
@@ -377,6 +492,7 @@ async def _save(
     result: StepResult,
     schedule=None,
     checkpoint: bool = False,
+    timing: StepTiming | None = None,
 ) -> Stored:
     """Save a step; the world's parts as now stored."""
     world_id, engine = loaded.status["worldId"], loaded.engine
@@ -453,6 +569,7 @@ async def _save(
             "duration": float(result.duration),
             "lastInput": float(processed),
             "engineVersion": float(ENGINE_VERSION),
+            **(timing.fields() if timing is not None else {}),
         },
         "bytesWritten",
     )

@@ -36,6 +36,22 @@ class TownBenchError(Exception):
     """The bench could not run; the message says why (a process's log end included)."""
 
 
+def parse_nice(text: str) -> dict[str, int]:
+    """``--nice``: one number for every process (the roles' and the bench's), or
+    ``role=N`` pairs, comma-separated (``worker=10``); ValueError says what is wrong."""
+    text = text.strip()
+    if text.lstrip("+-").isdigit():
+        return dict.fromkeys((*ROLES, "bench"), int(text))
+    out: dict[str, int] = {}
+    for pair in text.split(","):
+        role, _, value = pair.partition("=")
+        role, value = role.strip(), value.strip()
+        if role not in (*ROLES, "bench") or not value.lstrip("+-").isdigit():
+            raise ValueError(f"expected N or ROLE=N,... (roles: {', '.join(ROLES)}, bench)")
+        out[role] = int(value)
+    return out
+
+
 def set_nice(pid: int, nice: int, what: str) -> None:
     """Process ``pid``'s CPU priority (below 0 takes root)."""
     try:

@@ -118,23 +118,23 @@ class Town:
         ``/health``."""
         port = _free_port()
         log = self.folder / f"{role}-{port}.log"
-        env = {k: v for k, v in os.environ.items() if k not in OTHER_LLMS}
-        env.update(
-            {
-                "SMALLTOWN_APP": "smalltown.town",
-                "SMALLTOWN_DATABASE_URL": self.database,
-                "SMALLTOWN_REDIS_URL": self.redis,
-                "SMALLTOWN_ROLE": role,
-                "SMALLTOWN_PORT": str(port),
-                "SMALLTOWN_HOST": "127.0.0.1",
-                "SMALLTOWN_TIME_SCALE": str(self.time_scale),
-                "SMALLTOWN_EMBEDDINGS": "provider",
-                "SMALLTOWN_LLM_CONCURRENCY": str(slots),
-                "LLM_API_URL": f"{self.llm_url}/v1",
-                "LLM_MODEL": "fake-chat",
-                "LLM_EMBEDDING_MODEL": "fake-embed",
-            }
-        )
+        env = {
+            **os.environ,
+            "SMALLTOWN_APP": "smalltown.town",
+            "SMALLTOWN_DATABASE_URL": self.database,
+            "SMALLTOWN_REDIS_URL": self.redis,
+            "SMALLTOWN_ROLE": role,
+            "SMALLTOWN_PORT": str(port),
+            "SMALLTOWN_HOST": "127.0.0.1",
+            "SMALLTOWN_TIME_SCALE": str(self.time_scale),
+            "SMALLTOWN_EMBEDDINGS": "provider",
+            "SMALLTOWN_LLM_CONCURRENCY": str(slots),
+            "LLM_API_URL": f"{self.llm_url}/v1",
+            "LLM_MODEL": "fake-chat",
+            "LLM_EMBEDDING_MODEL": "fake-embed",
+        }
+        for name in OTHER_LLMS:
+            env.pop(name, None)  # the fake LLM, whatever this machine has set
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "smalltown", "run"],

@@ -120,22 +120,22 @@ async def _run(
     nice: Mapping[str, int],
 ) -> dict[str, Any]:
     web, runners, workers = counts
-    if nice.get("bench"):
+    if "bench" in nice:
         set_nice(os.getpid(), nice["bench"], "bench")
     load_before = _load()
     out(
         f"{agents} agents, {slots} LLM slots across {workers} workers "
         f"({'+'.join(map(str, split_slots(slots, workers)))}), {latency:g} s a call; "
         f"{web} web, {runners} runner processes; game time x{town.time_scale:g}"
-        + "".join(f"; {role} at nice {n}" for role, n in nice.items() if n)
+        + "".join(f"; {role} at nice {n}" for role, n in nice.items())
     )
     world_id = await _prepare(town.database, agents)
     for _ in range(web):
-        await asyncio.to_thread(town.start, "web", 1, nice.get("web", 0))
+        await asyncio.to_thread(town.start, "web", 1, nice.get("web"))
     for share in split_slots(slots, workers):
-        await asyncio.to_thread(town.start, "worker", share, nice.get("worker", 0))
+        await asyncio.to_thread(town.start, "worker", share, nice.get("worker"))
     for _ in range(runners):
-        await asyncio.to_thread(town.start, "runner", 1, nice.get("runner", 0))
+        await asyncio.to_thread(town.start, "runner", 1, nice.get("runner"))
     store = await open_town_store(town.database)
     viewing = asyncio.create_task(_keep_viewed(store, world_id))
     try:

@@ -112,10 +112,9 @@ class Town:
     def by_role(self, role: str) -> list[TownProcess]:
         return [p for p in self.processes if p.role == role]
 
-    def start(self, role: str, slots: int = 1, nice: int = 0) -> TownProcess:
+    def start(self, role: str, slots: int = 1, nice: int | None = None) -> TownProcess:
         """A process of ``role`` with ``slots`` LLM calls in flight, at CPU priority
-        ``nice`` (below 0, ahead of the machine's other work: root only), once it answers
-        ``/health``."""
+        ``nice`` if given (below its own, or 0: root only), once it answers ``/health``."""
         port = _free_port()
         log = self.folder / f"{role}-{port}.log"
         env = {
@@ -144,7 +143,7 @@ class Town:
             )
         process = TownProcess(role, port, log, proc)
         self.processes.append(process)
-        if nice:
+        if nice is not None:
             set_nice(proc.pid, nice, role)
         try:
             _wait_for_health(port, proc, timeout=120)

@@ -84,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
         type=_nice,
         default={},
         help="CPU priorities: N for every process, or ROLE=N,... (web, runner, worker, "
-        "bench); below 0 takes root",
+        "bench); below a process's own (a worker's is 10) takes root",
     )
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)

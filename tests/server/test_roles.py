@@ -85,6 +85,10 @@ async def test_a_web_a_runner_and_a_worker_make_one_town(tmp_path, postgres_url,
             assert first is not None
 
             runner, worker = start("runner"), start("worker")
+            # A worker yields the CPU to the rest: its work waits on the LLM anyway.
+            here = os.getpriority(os.PRIO_PROCESS, 0)
+            assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, here + 10)
+            assert os.getpriority(os.PRIO_PROCESS, runner.proc.pid) == here
             assert httpx.post(f"{runner.url}/api/query", json={}, timeout=10).status_code == 404
             assert httpx.get(f"{runner.url}/health", timeout=10).json()["roles"] == ["runner"]
 

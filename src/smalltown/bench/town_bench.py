@@ -33,7 +33,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +67,12 @@ async def measure(
     redis: str = DEFAULT_REDIS,
     out: Callable[[str], None] = print,
     time_scale: float = 1.0,
-    nice: int = 0,
+    nice: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Run the town and measure it; the figures (also printed through ``out``).
     ``time_scale`` runs game time faster (a test's residents get talking sooner); lateness
-    stays in wall-clock ms. ``nice``: the CPU priority of the town's processes and this
-    one (the LLM's), below 0 ahead of the machine's other work (root only)."""
+    stays in wall-clock ms. ``nice``: CPU priorities by role (``bench``: this process,
+    the LLM's); below 0 ahead of the machine's other work (root only)."""
     if agents < 1 or runners < 1 or web < 0:
         raise TownBenchError("a town needs an agent and a runner")
     split_slots(slots, workers)  # (refused before anything starts)
@@ -86,10 +86,10 @@ async def measure(
         ):
             town = Town(url, redis, llm.url, Path(folder), time_scale)
             try:
+                counts = (web, runners, workers)
                 return await _run(
-                    town, fake, agents, slots, (web, runners, workers), latency, minutes, warmup,
-                    out, nice,
-                )  # fmt: skip
+                    town, fake, agents, slots, counts, latency, minutes, warmup, out, nice or {}
+                )
             finally:
                 with _quiet("uvicorn.error"):  # (calls cut short by the stop: no news)
                     await asyncio.to_thread(town.stop)
@@ -117,25 +117,25 @@ async def _run(
     minutes: float,
     warmup: float,
     out: Callable[[str], None],
-    nice: int,
+    nice: Mapping[str, int],
 ) -> dict[str, Any]:
     web, runners, workers = counts
-    if nice:
-        set_nice(os.getpid(), nice, "bench")
+    if "bench" in nice:
+        set_nice(os.getpid(), nice["bench"], "bench")
     load_before = _load()
     out(
         f"{agents} agents, {slots} LLM slots across {workers} workers "
         f"({'+'.join(map(str, split_slots(slots, workers)))}), {latency:g} s a call; "
         f"{web} web, {runners} runner processes; game time x{town.time_scale:g}"
-        + (f"; every process at nice {nice}" if nice else "")
+        + "".join(f"; {role} at nice {n}" for role, n in nice.items())
     )
     world_id = await _prepare(town.database, agents)
     for _ in range(web):
-        await asyncio.to_thread(town.start, "web", 1, nice)
+        await asyncio.to_thread(town.start, "web", 1, nice.get("web"))
     for share in split_slots(slots, workers):
-        await asyncio.to_thread(town.start, "worker", share, nice)
+        await asyncio.to_thread(town.start, "worker", share, nice.get("worker"))
     for _ in range(runners):
-        await asyncio.to_thread(town.start, "runner", 1, nice)
+        await asyncio.to_thread(town.start, "runner", 1, nice.get("runner"))
     store = await open_town_store(town.database)
     viewing = asyncio.create_task(_keep_viewed(store, world_id))
     try:
@@ -175,7 +175,7 @@ async def _run(
         runners=runners,
         workers=workers,
         latency_s=latency,
-        nice=nice,
+        nice=dict(nice),
         load_before=load_before,
         load_after=_load(),
     )

@@ -36,6 +36,22 @@ class TownBenchError(Exception):
     """The bench could not run; the message says why (a process's log end included)."""
 
 
+def parse_nice(text: str) -> dict[str, int]:
+    """``--nice``: one number for every process (the roles' and the bench's), or
+    ``role=N`` pairs, comma-separated (``worker=10``); ValueError says what is wrong."""
+    text = text.strip()
+    if text.lstrip("+-").isdigit():
+        return dict.fromkeys((*ROLES, "bench"), int(text))
+    out: dict[str, int] = {}
+    for pair in text.split(","):
+        role, _, value = pair.partition("=")
+        role, value = role.strip(), value.strip()
+        if role not in (*ROLES, "bench") or not value.lstrip("+-").isdigit():
+            raise ValueError(f"expected N or ROLE=N,... (roles: {', '.join(ROLES)}, bench)")
+        out[role] = int(value)
+    return out
+
+
 def set_nice(pid: int, nice: int, what: str) -> None:
     """Process ``pid``'s CPU priority (below 0 takes root)."""
     try:
@@ -96,29 +112,28 @@ class Town:
     def by_role(self, role: str) -> list[TownProcess]:
         return [p for p in self.processes if p.role == role]
 
-    def start(self, role: str, slots: int = 1, nice: int = 0) -> TownProcess:
+    def start(self, role: str, slots: int = 1, nice: int | None = None) -> TownProcess:
         """A process of ``role`` with ``slots`` LLM calls in flight, at CPU priority
-        ``nice`` (below 0, ahead of the machine's other work: root only), once it answers
-        ``/health``."""
+        ``nice`` if given (below its own, or 0: root only), once it answers ``/health``."""
         port = _free_port()
         log = self.folder / f"{role}-{port}.log"
-        env = {k: v for k, v in os.environ.items() if k not in OTHER_LLMS}
-        env.update(
-            {
-                "SMALLTOWN_APP": "smalltown.town",
-                "SMALLTOWN_DATABASE_URL": self.database,
-                "SMALLTOWN_REDIS_URL": self.redis,
-                "SMALLTOWN_ROLE": role,
-                "SMALLTOWN_PORT": str(port),
-                "SMALLTOWN_HOST": "127.0.0.1",
-                "SMALLTOWN_TIME_SCALE": str(self.time_scale),
-                "SMALLTOWN_EMBEDDINGS": "provider",
-                "SMALLTOWN_LLM_CONCURRENCY": str(slots),
-                "LLM_API_URL": f"{self.llm_url}/v1",
-                "LLM_MODEL": "fake-chat",
-                "LLM_EMBEDDING_MODEL": "fake-embed",
-            }
-        )
+        env = {
+            **os.environ,
+            "SMALLTOWN_APP": "smalltown.town",
+            "SMALLTOWN_DATABASE_URL": self.database,
+            "SMALLTOWN_REDIS_URL": self.redis,
+            "SMALLTOWN_ROLE": role,
+            "SMALLTOWN_PORT": str(port),
+            "SMALLTOWN_HOST": "127.0.0.1",
+            "SMALLTOWN_TIME_SCALE": str(self.time_scale),
+            "SMALLTOWN_EMBEDDINGS": "provider",
+            "SMALLTOWN_LLM_CONCURRENCY": str(slots),
+            "LLM_API_URL": f"{self.llm_url}/v1",
+            "LLM_MODEL": "fake-chat",
+            "LLM_EMBEDDING_MODEL": "fake-embed",
+        }
+        for name in OTHER_LLMS:
+            env.pop(name, None)  # the fake LLM, whatever this machine has set
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "smalltown", "run"],
@@ -128,7 +143,7 @@ class Town:
             )
         process = TownProcess(role, port, log, proc)
         self.processes.append(process)
-        if nice:
+        if nice is not None:
             set_nice(proc.pid, nice, role)
         try:
             _wait_for_health(port, proc, timeout=120)

@@ -85,10 +85,10 @@ def add_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:
     town.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="a Redis for them")
     town.add_argument(
         "--nice",
-        type=int,
-        default=0,
-        help="the CPU priority of the town's processes and the bench's (below 0: ahead of "
-        "the machine's other work; root only)",
+        type=_nice,
+        default={},
+        help="CPU priorities: N for every process, or ROLE=N,... (web, runner, worker, "
+        "bench); below a process's own (a worker's is 10) takes root",
     )
     realtime = bench_sub.add_parser("realtime", help="live-query fan-out latency")
     realtime.add_argument("--subscribers", type=int, default=1000)
@@ -149,6 +149,16 @@ def _at_least(low: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def _nice(text: str) -> dict[str, int]:
+    """``--nice``, checked by the bench's own rule."""
+    from smalltown.bench.town_processes import parse_nice
+
+    try:
+        return parse_nice(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
 
 
 def _counts(text: str) -> list[int]:

@@ -22,6 +22,11 @@ from smalltown.config import BY_ATTRIBUTE, ROLES, Settings
 
 NAME = "run"
 log = logging.getLogger("smalltown.cli")
+#: how much lower a process that is only a worker runs on the CPU (nice): its work waits on
+#: the LLM and takes what time is left, while a runner's steps and a web process's answers
+#: are due at a moment, so on a shared host busy workers no longer make steps late
+#: (``smalltown bench town`` measures it)
+WORKER_NICE = 10
 #: on SIGTERM, how long open requests and connections get to finish before they are cut
 #: (uvicorn waits for them without end otherwise: a half-sent request holds the stop)
 GRACE_SECONDS = 2
@@ -119,6 +124,8 @@ def _run(settings: Settings) -> int:
     except CannotListen as exc:
         print(f"smalltown: cannot start: {exc}", file=sys.stderr)
         return 1
+    if settings.roles == {"worker"}:
+        os.nice(WORKER_NICE)
     try:
         return _run_loop(_serve(settings, listening))
     except StoreError as exc:

@@ -334,7 +334,10 @@ class WorldRunner:
         saved = self._saved.get(world_id)
         loaded = await store.read(lambda tx: _load(tx, world_id, saved, whole=kept is None))
         engine = loaded.engine
-        if kept is not None and not kept.current(engine):  # stepped elsewhere meanwhile
+        # stepped elsewhere meanwhile, or its stored world replaced (an import over it)
+        if kept is not None and (
+            not kept.current(engine) or saved is None or loaded.world is not saved[1]
+        ):
             kept = None
             loaded = await store.read(lambda tx: _load(tx, world_id))
             engine = loaded.engine

@@ -207,6 +207,37 @@ async def _unreachable_llm_is_visible(tmp_path, url: str) -> None:
 
 
 @pytest.mark.timeout(120)
+async def test_a_line_the_engine_refuses_is_not_kept(tmp_path):
+    """A line written as its speaker left the talk: the engine refuses the input that
+    counts it, and the line goes with it, so the messages of a conversation are always
+    the ones its ``numMessages`` counts (and no refused line reaches anyone's prompt)."""
+    from smalltown.llm.hashed_embeddings import HashedEmbedder
+    from smalltown.llm.offline import OfflineBrain
+
+    with refusing_url() as url:
+        town = await Town().open(tmp_path, url, HashedEmbedder())
+    town.runtime.extensions["llm"] = OfflineBrain()
+    try:
+        human, _, conversation = await meet(town)
+        await town.say(human, conversation, "m-kept", "Good morning!")
+        await town.step()
+        await town.send("leaveConversation", {"playerId": human, "conversationId": conversation})
+        await town.say(human, conversation, "m-late", "One more thing...")  # after leaving
+        await town.step()
+        inputs = await town.store.read(lambda tx: tx.query("inputs"))
+        late = next(i for i in inputs if i["args"].get("messageUuid") == "m-late")
+        assert late["returnValue"]["kind"] == "error"
+        said = {m["messageUuid"] for m in await town.messages() if m["author"] == human}
+        assert said == {"m-kept"}
+        ended = await town.store.read(lambda tx: tx.query("archivedConversations"))
+        talk = next(c for c in ended if c["id"] == conversation)
+        lines = [m for m in await town.messages() if m["conversationId"] == conversation]
+        assert len(lines) == talk["numMessages"]
+    finally:
+        await town.close()
+
+
+@pytest.mark.timeout(120)
 async def test_with_no_llm_the_offline_brain_still_talks(tmp_path):
     from smalltown.llm.hashed_embeddings import HashedEmbedder
     from smalltown.llm.offline import OfflineBrain

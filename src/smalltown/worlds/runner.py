@@ -541,6 +541,8 @@ async def _save(
         await tx.patch(item["_id"], {"returnValue": outcome})
         if outcome["kind"] == "ok":
             await _describe(tx, world_id, item, outcome["value"])
+        elif item["name"] in LINE_FINISHES:
+            await _unsay(tx, world_id, item["args"])
     for conversation in result.archived_conversations:
         await tx.insert("archivedConversations", {"worldId": world_id, **conversation})
         everyone = conversation["participants"]
@@ -577,6 +579,25 @@ async def _save(
         "bytesWritten",
     )
     return saved
+
+
+#: the inputs that count a line already in ``messages``: refused, the line goes with them
+LINE_FINISHES = ("finishSendingMessage", "agentFinishMessage")
+
+
+async def _unsay(tx: Transaction, world_id: str, args: dict[str, Any]) -> None:
+    """Take back a line whose counting input the engine refused (its speaker had left, or
+    the talk had ended, as it was written): a conversation's messages are the ones its
+    ``numMessages`` counts, and no refused line reaches a listener's prompt."""
+    conversation, uuid = args.get("conversationId"), args.get("messageUuid")
+    if not isinstance(conversation, str) or not isinstance(uuid, str):
+        return
+    lines = await tx.query(
+        "messages", "conversationId", eq={"worldId": world_id, "conversationId": conversation}
+    )
+    for line in lines:
+        if line["messageUuid"] == uuid:
+            await tx.delete(line["_id"])
 
 
 async def _describe(tx: Transaction, world_id: str, item: dict[str, Any], value: Any) -> None:

@@ -31,7 +31,7 @@ async def observe(ctx, worldId: str, playerId: str) -> dict[str, Any]:
     if status is None:
         raise ConvexError(f"no world {worldId!r}")
     await check_owner(ctx.db, worldId, ctx.auth.identity, {"playerId": playerId})
-    world = await world_document(ctx.db, worldId, ("players",))
+    world = await world_document(ctx.db, worldId, ("players", "conversations"))
     me = next(p for p in world["players"] if p["id"] == playerId)
     names = {
         d["playerId"]: d["name"]

@@ -46,6 +46,7 @@ from smalltown.bench.town_processes import Town, TownBenchError, set_nice, split
 from smalltown.llm.fake_server import FakeLLM, FakeLLMServer, count_like_a_tokenizer
 from smalltown.store import Store
 from smalltown.town.schema import open_town_store
+from smalltown.worlds.parts import read_world
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -266,7 +267,7 @@ async def _everyone_in(store: Store, town: Town, world_id: str, agents: int) -> 
     """Wait until the world has every agent (a crowd arrives 32 a step)."""
     deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
     while time.monotonic() < deadline:
-        world = await store.read(lambda tx: tx.get(world_id, table="worlds"))
+        world = await store.read(lambda tx: read_world(tx, world_id, ("agents",)))
         if len((world or {}).get("agents", [])) >= agents:
             return
         _check_alive(town)

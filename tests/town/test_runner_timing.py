@@ -14,6 +14,7 @@ from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import schema
 from smalltown.worlds.creation import create_world
 from smalltown.worlds.inputs import insert_input
+from smalltown.worlds.parts import read_world
 from smalltown.worlds.replay import replay
 from smalltown.worlds.runner import WorldRunner
 
@@ -89,7 +90,7 @@ async def test_a_world_kept_in_memory_is_read_again_once_another_runner_stepped_
         async def step(by: WorldRunner) -> dict:
             clock[0] += 1000
             await by.step_world(world_id)
-            return await store.read(lambda tx: tx.get(world_id, table="worlds"))
+            return await store.read(lambda tx: read_world(tx, world_id, ("agents",)))
 
         await step(first)
         assert len((await step(first))["agents"]) == 3  # kept in memory from here on

@@ -1,10 +1,14 @@
 """Day and night on the page follow the world's game clock; a resized window keeps the
 town filling the canvas."""
 
-import time
-
 import pytest
-from test_page import browser, offline, open_town, save_artifact  # noqa: F401  (the fixtures)
+from test_page import (  # noqa: F401  (the fixtures)
+    browser,
+    offline,
+    open_town,
+    save_artifact,
+    start_clock_at,
+)
 
 from smalltown.server import create_app
 from smalltown.town.defaults import CHARACTERS, town_map
@@ -44,17 +48,9 @@ NAME_WHITE = """() => {
 
 
 async def world_at(store, hour: float) -> str:
-    """A world whose game clock starts at ``hour`` UTC, tomorrow (the runner carries a
-    world's clock on from its stored time when that is ahead of its own)."""
+    """A world whose game clock starts at ``hour`` UTC, tomorrow."""
     world_id = await create(store, town_map(), CHARACTERS)
-    midnight = (time.time() * 1000 // DAY_MS + 1) * DAY_MS
-    at = midnight + hour * 3600_000
-
-    async def move(tx) -> None:
-        status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
-        await tx.patch(status["engineId"], {"currentTime": at, "lastStepTs": at})
-
-    await store.run(move)
+    await start_clock_at(store, world_id, hour)
     return world_id
 
 

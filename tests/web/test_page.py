@@ -3,6 +3,7 @@
 import math
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -816,6 +817,22 @@ async def test_a_wrong_admin_key_is_refused_and_said(tmp_path, browser, offline)
         assert await page.evaluate("window.smalltown.status.status") == "running"
 
 
+DAY_MS = 86_400_000
+
+
+async def start_clock_at(store, world_id: str, hour: float) -> None:
+    """Start a world's game clock at ``hour`` UTC tomorrow (the runner carries a world's
+    clock on from its stored time when that is ahead of its own): tests that read colours
+    off the canvas see the town by day whatever the time they run at."""
+    at = (time.time() * 1000 // DAY_MS + 1) * DAY_MS + hour * 3600_000
+
+    async def move(tx) -> None:
+        status = await tx.first("worldStatus", "worldId", eq={"worldId": world_id})
+        await tx.patch(status["engineId"], {"currentTime": at, "lastStepTs": at})
+
+    await store.run(move)
+
+
 async def colour_count(page, rgb) -> int:
     """How many of the canvas's pixels are this colour (within a shade)."""
     return await page.evaluate(
@@ -848,7 +865,10 @@ async def test_an_imported_ai_town_is_drawn_with_its_tile_set_and_walking_sprite
     url = f"sqlite:///{tmp_path}/imported.db"
     store = await open_town_store(url)
     try:
-        await install(store, read_checkout(write_checkout(tmp_path / "my-town")), "my-town")
+        imported = await install(
+            store, read_checkout(write_checkout(tmp_path / "my-town")), "my-town"
+        )
+        await start_clock_at(store, imported.world_id, 12)  # by day: the tiles in their own colours
     finally:
         await store.close()
     async with RunningServer(create_app(url, "smalltown.town")) as server:

@@ -171,7 +171,23 @@ async def arrive(page, server_url: str, player: str, x: int, y: int, within: flo
     def there(now: Places) -> bool:
         return math.hypot(now[player]["x"] - x, now[player]["y"] - y) < within
 
-    await walk_up_to(page, server_url, player, lambda _: (x, y), there)
+    free = set(town_map().free_tiles())
+    around = [(x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    around = [tile for tile in around if tile in free] or [(x, y)]
+
+    def pick(now: Places) -> tuple[int, int]:
+        # the tile of those around (x, y) that nobody stands nearest: a resident standing
+        # on the tile clicked would take every click (it selects them)
+        others = [at for who, at in now.items() if who != player]
+        return max(
+            around,
+            key=lambda t: (
+                min((math.hypot(t[0] - o["x"], t[1] - o["y"]) for o in others), default=9.0),
+                -math.hypot(t[0] - x, t[1] - y),
+            ),
+        )
+
+    await walk_up_to(page, server_url, player, pick, there)
 
 
 async def wait_near(page, player: str, x: float, y: float, timeout: float = 60_000) -> None:

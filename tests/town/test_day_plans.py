@@ -85,6 +85,15 @@ async def step_until(town, predicate, what, steps=60):
     raise AssertionError(f"{what} not within {steps} steps")
 
 
+async def until_planned(town):
+    """Step until the resident has planned its day."""
+
+    async def planned():
+        return await own_plan(town) is not None
+
+    await step_until(town, planned, "a plan")
+
+
 def near(player, place, radius=2):
     return (
         abs(player["position"]["x"] - place["x"]) <= radius
@@ -104,11 +113,7 @@ async def test_a_plan_is_parsed_and_followed_and_shown(tmp_path):
     async with RunningServer(fake.app) as server:
         town = await open_town(tmp_path, fake, server)
         try:
-
-            async def planned():
-                return await own_plan(town) is not None
-
-            await step_until(town, planned, "a plan")
+            await until_planned(town)
             plan = await own_plan(town)
             assert [(i["start"], i["place"], i["activity"]) for i in plan["items"]] == [
                 (600, "the north-west corner", "sketching the view"),
@@ -197,11 +202,7 @@ async def test_an_accepted_invitation_makes_the_resident_plan_again(tmp_path):
     async with RunningServer(fake.app) as server:
         town = await open_town(tmp_path, fake, server)
         try:
-
-            async def planned():
-                return await own_plan(town) is not None
-
-            await step_until(town, planned, "a plan")
+            await until_planned(town)
             human, _, conversation = await meet(town)
             script.plan = (
                 "10:00 | the middle of town | sketching the view | ✏️\n"
@@ -269,11 +270,7 @@ async def test_a_resident_told_of_a_party_plans_it_and_walks_there_at_its_time(t
     async with RunningServer(fake.app) as server:
         town = await open_town(tmp_path, fake, server)
         try:
-
-            async def planned():
-                return await own_plan(town) is not None
-
-            await step_until(town, planned, "a plan")
+            await until_planned(town)
             plan = await told_by_a_visitor(
                 town, "There is a party in the south-east corner at half past ten!"
             )
@@ -319,11 +316,7 @@ async def test_news_of_no_known_place_is_planned_on_by_the_llm_and_bad_answers_l
     async with RunningServer(fake.app) as server:
         town = await open_town(tmp_path, fake, server)
         try:
-
-            async def planned():
-                return await own_plan(town) is not None
-
-            await step_until(town, planned, "a plan")
+            await until_planned(town)
             script.plan = "Oh, a party! I wouldn't miss it."  # no plan in it
 
             async def replanned_for_news():

@@ -357,14 +357,19 @@ async def _viewed(tx, world_id: str) -> None:
     await tx.patch(status["_id"], {"lastViewed": time.time() * 1000})
 
 
-def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
+def slot_use(f: dict[str, Any], slots: int) -> str:
+    """How busy the LLM slots were while operations waited, as both benches print it."""
     util = f["slot_utilisation_when_saturated"]
     util_text = "never saturated" if util is None else f"{util:.1%}"
-    out(
-        f"LLM slots busy while >= {f['concurrency']} operations waited: {util_text} "
+    return (
+        f"LLM slots busy while >= {slots} operations waited: {util_text} "
         f"(saturated {f['saturated_share']:.0%} of the time; {f['slot_utilisation_overall']:.0%} "
         f"busy overall)"
     )
+
+
+def _report(f: dict[str, Any], out: Callable[[str], None]) -> None:
+    out(slot_use(f, f["concurrency"]))
     out(
         f"operations: {f['operations_per_s']:.2f}/s finished; {f['llm_calls']} LLM calls, "
         f"{f['llm_failures']} failed"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from smalltown.bench.agents_bench import OPERATIONS
+from smalltown.bench.agents_bench import OPERATIONS, slot_use
 from smalltown.bench.stats import percentile
 from smalltown.runtime.context import SCHEDULED
 from smalltown.store import Range, Transaction
@@ -104,13 +104,7 @@ def report(f: dict[str, Any], out: Callable[[str], None]) -> None:
         f"p99 {f['wall_p99_ms']:.1f} ms; the runner's CPU {f['runner_cpu_ms_per_step']:.0f} ms "
         f"a step; {f['game_seconds_per_s']:.2f} game seconds a second"
     )
-    util = f["slot_utilisation_when_saturated"]
-    util_text = "never saturated" if util is None else f"{util:.1%}"
-    out(
-        f"LLM slots busy while >= {f['slots']} operations waited: {util_text} (saturated "
-        f"{f['saturated_share']:.0%} of the time; {f['slot_utilisation_overall']:.0%} busy "
-        f"overall); goal >= {SLOTS_GOAL:.0%}: {_verdict(met['slots'])}"
-    )
+    out(f"{slot_use(f, f['slots'])}; goal >= {SLOTS_GOAL:.0%}: {_verdict(met['slots'])}")
     out(
         f"operations: {f['operations_per_s']:.2f}/s finished; {f['llm_calls']} LLM calls "
         f"({f['llm_calls_per_s']:.1f}/s)"

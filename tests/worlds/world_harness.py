@@ -25,10 +25,13 @@ class SteppedWorld(SteppedTown):
         self.commits = []
 
     async def step_writes(self) -> tuple[Write, ...]:
-        """One step; what its transaction wrote."""
+        """One step; what its transaction wrote (the one that recorded a step: the
+        residents' operations may answer in commits of their own before or after it)."""
         self.commits.clear()
         await self.step()
-        return self.commits[0]  # (then the answers to its operations, if any)
+        steps = [w for w in self.commits if any(x.table == "smalltownSteps" for x in w)]
+        assert len(steps) == 1, f"{len(steps)} steps recorded"
+        return steps[0]
 
     async def whole_size(self) -> int:
         """The encoded size of the whole world with its bookkeeping: what a step that

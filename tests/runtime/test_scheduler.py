@@ -28,11 +28,11 @@ class Town:
         self.url = url
         self.store = self.runtime = self.worker = None
 
-    async def start(self, crons=None, poll=0.05, max_actions=None):
+    async def start(self, crons=None, poll=0.05, max_actions=None, commits=None):
         self.store = await open_store(self.url)
         self.runtime = await Runtime.create(self.store, schema, REGISTRY)
         self.worker = SchedulerWorker(
-            self.runtime, crons, poll_seconds=poll, max_actions=max_actions
+            self.runtime, crons, poll_seconds=poll, max_actions=max_actions, commits=commits
         )
         await self.worker.start()
         return self
@@ -59,6 +59,38 @@ async def test_a_scheduled_mutation_runs_once_and_is_marked_done(town):
     job = (await town.runtime.mutation("jobs:schedule", {"tag": "a"})).value
     await eventually(lambda: _is(town, job, "success"))
     assert await town.tags() == ["a"]
+
+
+async def test_a_job_another_process_schedules_runs_once_its_commit_is_heard(tmp_path):
+    """A worker that would look for due jobs once an hour runs one that another process
+    scheduled as soon as that process's commit reaches it, as the live queries'
+    invalidator hands every process's commits on (``SubscriptionManager.on_commit``)."""
+    url = f"sqlite:///{tmp_path}/heard.db"
+    listeners = []
+
+    def commits(listener):
+        listeners.append(listener)
+        return lambda: listeners.remove(listener)
+
+    def relay(ts, writes):
+        for hear in listeners:
+            hear(ts, writes)
+
+    town = await Town(url).start(poll=3600, commits=commits)
+    town.store.on_commit(relay)  # its own, as the invalidator hands them on too
+    other_store = await open_store(url)
+    try:
+        other = await Runtime.create(other_store, schema, REGISTRY)
+        # Its first look at start is over once a job of its own has run.
+        first = (await town.runtime.mutation("jobs:schedule", {"tag": "own"})).value
+        await eventually(lambda: _is(town, first, "success"))
+        other_store.on_commit(relay)
+        remote = (await other.mutation("jobs:schedule", {"tag": "remote"})).value
+        await eventually(lambda: _is(town, remote, "success"), timeout=30)
+        assert sorted(await town.tags()) == ["own", "remote"]
+    finally:
+        await other_store.close()
+        await town.stop()
 
 
 async def _is(town, job, kind):

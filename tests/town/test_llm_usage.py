@@ -3,6 +3,7 @@ counted per world with the server's own token counts, priced or not, kept across
 the store, summed into p50/p99 from buckets, and a spent budget pausing one world's calls
 while another keeps talking."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from smalltown.town.defaults import CHARACTERS, town_map
 from smalltown.town.schema import open_town_store, schema
 from smalltown.worlds.admin import create, llm_usage
 from smalltown.worlds.creation import create_world
-from smalltown.worlds.meter import Meter
+from smalltown.worlds.meter import Meter, UsageLog
 from smalltown.worlds.usage import (
     LATENCY_BUCKETS_MS,
     TABLE,
@@ -215,6 +216,42 @@ async def test_calls_are_counted_per_world_priced_and_kept_across_reopening(stor
 
 
 @pytest.mark.timeout(120)
+async def test_calls_that_end_together_are_written_together_in_each_process_own_rows(store_url):
+    """Forty calls ending at once in one process take two writes, not forty, and all
+    count; another process counts into rows of its own, and the hour sums them all."""
+    now = time.time()
+    hour = float(hour_of(now))
+    town = await Harness().open(store_url, "http://127.0.0.1:9", "gpt-4o-mini")
+    try:
+        world = await create(town.store, town_map(), [])
+
+        def call(tokens: float) -> dict:
+            return {"worldId": world, "hour": hour, "model": "gpt-4o-mini", "ok": True,
+                    "promptTokens": tokens, "completionTokens": 1.0, "latencyMs": 900.0,
+                    "costUsd": 0.0}  # fmt: skip
+
+        here, there = UsageLog(), UsageLog()
+        await asyncio.gather(*(here.record(town.ctx, call(10.0)) for _ in range(40)))
+        assert here.records == 2  # the first alone, then the 39 that came while it wrote
+        for _ in range(3):
+            await there.record(town.ctx, call(100.0))
+        assert there.records == 3
+
+        rows = {r["writer"]: r for r in await town.rows()}
+        assert set(rows) == {here.writer, there.writer}
+        assert (rows[here.writer]["calls"], rows[here.writer]["promptTokens"]) == (40, 400)
+        assert (rows[there.writer]["calls"], rows[there.writer]["promptTokens"]) == (3, 300)
+        tokens = await town.runtime.query(
+            "usage:tokensThisHour", {"worldId": world, "hour": hour}, ANONYMOUS, internal=True
+        )
+        assert tokens.value == 400 + 40 + 300 + 3
+        usage = await town.store.read(lambda tx: world_usage(tx, world, now, 1000))
+        assert usage["hour"]["calls"] == 43 and usage["budget"]["left"] == 1000 - 743
+    finally:
+        await town.close()
+
+
+@pytest.mark.timeout(120)
 async def test_an_unpriced_model_has_no_cost_and_says_which_price_is_missing(store_url):
     fake = FakeLLM()
     now = time.time()
@@ -297,13 +334,18 @@ async def test_a_world_whose_budget_is_spent_pauses_while_another_keeps_talking(
             await app.state.runtime.mutation(
                 "usage:record",
                 {
-                    "worldId": paused,
-                    "hour": float(hour_of(now)),
-                    "model": "gpt-4o-mini",
-                    "ok": True,
-                    "promptTokens": 100_000.0,
-                    "latencyMs": 800.0,
-                    "costUsd": 0.015,
+                    "writer": "another process",
+                    "calls": [
+                        {
+                            "worldId": paused,
+                            "hour": float(hour_of(now)),
+                            "model": "gpt-4o-mini",
+                            "ok": True,
+                            "promptTokens": 100_000.0,
+                            "latencyMs": 800.0,
+                            "costUsd": 0.015,
+                        }
+                    ],
                 },
                 internal=True,
             )

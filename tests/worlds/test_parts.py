@@ -131,3 +131,46 @@ async def test_a_whole_document_is_read_as_it_is_and_stored_as_parts_by_its_next
         assert set(again.rows) == own
     finally:
         await store.close()
+
+
+async def _lookups(store, world_id: str, document: dict) -> None:
+    """Each player's agent and each agent's plan, read one by one, are the document's."""
+    agents = {a["playerId"]: a for a in document.get("agents", [])}
+    plans = {p["agentId"]: p for p in document.get(parts.PLANS, [])}
+    for player in document.get("players", []):
+        found = await store.read(lambda tx, p=player: parts.read_agent_of(tx, world_id, p["id"]))
+        assert found == agents.get(player["id"])
+    for agent in agents.values():
+        plan = await store.read(lambda tx, a=agent: parts.read_plan(tx, world_id, a["id"]))
+        assert plan == plans.get(agent["id"])
+    for nobody in ("p:gone", 7):
+        assert await store.read(lambda tx, n=nobody: parts.read_agent_of(tx, world_id, n)) is None
+
+
+async def test_a_players_agent_and_an_agents_plan_are_read_one_by_one(store_url):
+    """As the world changes (agents come and go), stored in parts, stored whole, and
+    stored in parts from before the player-to-agent index."""
+    store = await open_store(store_url, schema)
+    try:
+        world_id = await store.run(lambda tx: tx.insert("worlds", {parts.MARKER: True}))
+        rng, world = random.Random(11), World()
+        for _ in range(8):
+            document = _world(rng, world).to_document(bookkeeping=True)
+            stored = await store.read(lambda tx: parts.load(tx, world_id))
+            await store.run(lambda tx, s=stored, d=document: parts.save(tx, world_id, s, d))
+            await _lookups(store, world_id, document)
+        assert document["agents"], "the world was meant to have agents by now"
+
+        async def unindex(tx):
+            for row in await tx.query(parts.TABLE, parts.INDEX, eq={"worldId": world_id}):
+                if row["kind"] == parts.AGENT_OF:
+                    await tx.delete(row["_id"])
+
+        await store.run(unindex)
+        await _lookups(store, world_id, document)
+
+        whole = {k: v for k, v in document.items() if k not in (parts.PAIRS, parts.PLANS)}
+        await store.run(lambda tx: tx.replace(world_id, whole))
+        await _lookups(store, world_id, {**whole, parts.PLANS: []})
+    finally:
+        await store.close()

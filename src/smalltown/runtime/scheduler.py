@@ -146,15 +146,21 @@ class SchedulerWorker:
         crons: Crons | None = None,
         poll_seconds: float = 1.0,
         max_actions: int | None = None,
+        commits: Callable[[Callable[[int, Sequence[Write]], None]], Callable[[], None]]
+        | None = None,
     ) -> None:
         """``max_actions``: at most so many actions run here at once; due ones beyond
         stay pending, for whichever worker has room first (claimed here, an action that
         waits for something this process has too little of, LLM slots say, would hold its
-        job while another process has room)."""
+        job while another process has room). ``commits``: how to hear of commits (an
+        ``on_commit``), every process's where several share the database, so that a job
+        another process schedules is run at once rather than at the next poll; by default
+        the store's, this process's own."""
         self._runtime = runtime
         self._crons = crons or Crons()
         self._poll = poll_seconds
         self._max_actions = max_actions
+        self._commits = commits
         self._full = False  # a pass left due actions pending: no room for them here
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -177,7 +183,7 @@ class SchedulerWorker:
         await self._beat(now_ms())
         await self._runtime.store.run(self._fail_orphans)
         await self._runtime.store.run(self._sync_crons)
-        self._detach = self._runtime.store.on_commit(self._on_commit)
+        self._detach = (self._commits or self._runtime.store.on_commit)(self._on_commit)
         self._task = asyncio.create_task(self._forever(), name="smalltown-scheduler")
         self.alive = True
 
@@ -209,7 +215,10 @@ class SchedulerWorker:
         await self._runtime.store.run(beat)
 
     def _on_commit(self, ts: int, writes: Sequence[Write]) -> None:
-        if any(w.table in (SCHEDULED, CRONS) for w in writes):
+        """A job scheduled or a cron changed, here or in another process: look again.
+        (Jobs claimed and finished, by every worker of a busy town, wake no one: an
+        action of this worker ending does, when it left due ones waiting for room.)"""
+        if any(w.table == CRONS or (w.table == SCHEDULED and w.old_keys is None) for w in writes):
             self._wake.set()
 
     async def _forever(self) -> None:

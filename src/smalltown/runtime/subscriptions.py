@@ -118,6 +118,7 @@ class SubscriptionManager:
         )
         self._arrived = 0
         self._wake = asyncio.Event()
+        self._listeners: list[Deliver] = []
         self._seen_ts = runtime.store.last_commit_ts
         self._done_ts = self._seen_ts
         self._settled = asyncio.Condition()
@@ -194,9 +195,20 @@ class SubscriptionManager:
         async with self._settled:
             await asyncio.wait_for(self._settled.wait_for(lambda: self._done_ts >= ts), timeout)
 
+    def on_commit(self, listener: Deliver) -> Callable[[], None]:
+        """Call ``listener(ts, writes)`` for every commit this process hears of: its own
+        and, through the invalidator, every other process's; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
     # --- refreshing --------------------------------------------------------------------
 
     def _on_commit(self, ts: int, writes: tuple[Write, ...]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(ts, writes)
+            except Exception:
+                log.exception("commit listener failed")
         self._seen_ts = max(self._seen_ts, ts)
         self._arrived += 1
         self._log.append((self._arrived, writes))

@@ -200,7 +200,12 @@ def create_app(
             # (every role keeps the live queries' invalidator: a runner's or a worker's
             # commits reach the web processes' live queries through it)
             state.roles = config.roles
-            state.scheduler = SchedulerWorker(state.runtime, crons, max_actions=_actions(config))
+            state.scheduler = SchedulerWorker(
+                state.runtime,
+                crons,
+                max_actions=_actions(config),
+                commits=state.subscriptions.on_commit,
+            )
             await state.subscriptions.start()
             if settings.redis_url is not None:
                 await state.subscriptions.invalidator.wait_listening()

@@ -52,6 +52,9 @@ def _tables(dimensions: int) -> list[Table]:
         # smalltown's own: each world's players, agents, conversations and bookkeeping, a
         # row each, so a step writes what changed (``worlds/parts.py``).
         Table("smalltownWorldParts", indexes=[Index("part", ["worldId", "kind", "key"])]),
+        # smalltown's own: each engine's last input number, so that writing an input
+        # reads no input row (``worlds/inputs.py: insert_input``).
+        Table("smalltownInputCounters", indexes=[Index("engineId", ["engineId"])]),
         # smalltown's own: why a world's agents are silent (its LLM's failure, with the
         # fix, or its spent budget), for the page's banners.
         Table("smalltownWorldHealth", indexes=[Index("worldId", ["worldId"])]),
@@ -87,10 +90,11 @@ def _tables(dimensions: int) -> list[Table]:
             "smalltownImports",
             indexes=[Index("worldId", ["worldId"]), Index("name", ["name"])],
         ),
-        # smalltown's own: each world's LLM calls, tokens, cost and latency, by clock hour.
+        # smalltown's own: each world's LLM calls, tokens, cost and latency, by clock hour
+        # and by the process that made them (``writer``).
         Table(
             "smalltownLlmUsage",
-            indexes=[Index("worldHour", ["worldId", "hour"]), Index("hour", ["hour"])],
+            indexes=[Index("worldHour", ["worldId", "hour", "writer"]), Index("hour", ["hour"])],
         ),
     ]
 

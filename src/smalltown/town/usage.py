@@ -1,38 +1,18 @@
 """``usage:*``: the internal functions an operation's meter calls to record each LLM call
-in its world's hourly row and read the hour's tokens (``worlds/usage.py`` does the sums)."""
+in its world's hourly rows and read the hour's tokens (``worlds/usage.py`` does the sums)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from smalltown.runtime import internal_mutation, internal_query
-from smalltown.worlds.usage import record_call, tokens_this_hour
+from smalltown.worlds.usage import record_calls, tokens_this_hour
 
 
 @internal_mutation
-async def record(
-    ctx,
-    worldId: str,
-    hour: float,
-    model: str,
-    ok: bool,
-    promptTokens: float = 0.0,
-    completionTokens: float = 0.0,
-    latencyMs: float | None = None,
-    costUsd: float | None = None,
-    local: bool = False,
-) -> float:
-    """One LLM call added to the world's row for the hour; the hour's tokens so far."""
-    return await record_call(
-        ctx.db,
-        worldId,
-        hour,
-        model,
-        ok,
-        promptTokens,
-        completionTokens,
-        latencyMs,
-        costUsd,
-        local,
-    )
+async def record(ctx, writer: str, calls: list[dict[str, Any]]) -> None:
+    """LLM calls added to their worlds' rows for the hour, the rows of process ``writer``."""
+    await record_calls(ctx.db, writer, calls)
 
 
 @internal_query

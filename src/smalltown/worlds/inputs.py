@@ -26,11 +26,20 @@ HUMAN_INPUTS = frozenset(
 )
 
 
+#: each engine's last input number (``engineId``, ``last``)
+COUNTERS = "smalltownInputCounters"
+
+
 async def insert_input(db: Transaction, engine_id: str, name: str, args: dict[str, Any]) -> str:
-    """Append an input to the engine's log, numbered after the last one."""
-    last = await db.first("inputs", "byInputNumber", eq={"engineId": engine_id}, order="desc")
-    number = (last["number"] + 1) if last else 0.0
-    return await db.insert(
+    """Append an input to the engine's log, numbered after the last one.
+
+    The number comes from the engine's row in ``smalltownInputCounters``, which only
+    writers of inputs touch. Read from the last input itself, it made inputs written
+    while a step ran conflict with the step (which marks the inputs it took) under
+    serializable isolation: most of agents' answers were written twice in a busy town."""
+    counter = await db.first(COUNTERS, "engineId", eq={"engineId": engine_id})
+    number = counter["last"] + 1 if counter is not None else await _next_number(db, engine_id)
+    input_id = await db.insert(
         "inputs",
         {
             "engineId": engine_id,
@@ -40,6 +49,21 @@ async def insert_input(db: Transaction, engine_id: str, name: str, args: dict[st
             "received": float(_now_ms()),
         },
     )
+    if counter is None:
+        await db.insert(COUNTERS, {"engineId": engine_id, "last": float(number)})
+    else:
+        await db.patch(counter["_id"], {"last": float(number)})
+    return input_id
+
+
+async def _next_number(db: Transaction, engine_id: str) -> float:
+    """The next input number of an engine with no counter yet (imported from AI Town, or
+    made before counters): after its last input, and after all it has taken (its old
+    inputs may have been pruned)."""
+    last = await db.first("inputs", "byInputNumber", eq={"engineId": engine_id}, order="desc")
+    engine = await db.get(engine_id, table="engines")
+    taken = (engine or {}).get("processedInputNumber", -1.0)
+    return max(last["number"] if last else -1.0, taken) + 1.0
 
 
 async def check_owner(db: Transaction, world_id: str, identity: Identity, args: dict) -> None:
@@ -82,10 +106,12 @@ async def record_message(
     author: str,
     text: str,
     finish: tuple[str, dict[str, Any]],
+    hints: dict[str, Any] | None = None,
 ) -> None:
     """Write a message's words and, in the same transaction, the input that tells the
     engine it was sent (``finish``: the input's name and its extra arguments; in a group,
-    with whose turn the line suggests, ``turns.py``)."""
+    with whose turn the line suggests, ``turns.py``: ``hints`` when the caller worked them
+    out already, outside this transaction, which then reads nothing a step writes)."""
     status = await db.first("worldStatus", "worldId", eq={"worldId": world_id})
     if status is None:
         raise ConvexError(f"no world {world_id!r}")
@@ -100,7 +126,8 @@ async def record_message(
         },
     )
     name, extra = finish
-    hints = await turn_hints(db, world_id, conversation_id, author, text)
+    if hints is None:
+        hints = await turn_hints(db, world_id, conversation_id, author, text)
     await insert_input(
         db,
         status["engineId"],

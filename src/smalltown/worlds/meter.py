@@ -1,20 +1,60 @@
 """One operation's LLM calls for one world: checked against the world's budget before each
 call, recorded in the store (``usage:record``) after it.
 
-The world's tokens this hour are read once per operation and then taken from what each
-record returns, so a call costs one small write and no extra read. Calls already in flight
-in other operations may carry a world a little past its budget; none starts after it.
+The world's tokens this hour are read once per operation, and its own calls added to them,
+so a call costs no extra read. Calls in flight in other operations may carry a world a
+little past its budget; none starts after the operation has seen it spent. A process's
+calls are recorded together (:class:`UsageLog`): those that end while a record is being
+written go into the next one, in the process's own rows.
 A meter is what agents' work talks through (``agents/town_access.py: MeteredLLM``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from smalltown.llm import LLM, ChatResult, Embedder, LLMError, LLMUnavailable
 from smalltown.llm.budget import check, hour_of
+
+
+class UsageLog:
+    """This process's LLM calls on their way to the store, written in batches: a caller
+    that finds a record being written waits for it, then writes every call that came
+    meanwhile in one ``usage:record``, its own among them (or finds that another waiter
+    wrote it). No task of its own runs, and a call is stored before its caller goes on."""
+
+    def __init__(self) -> None:
+        #: the rows this process writes are its own (``worlds/usage.py: record_calls``)
+        self.writer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lock = asyncio.Lock()
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.records = 0  # ``usage:record`` mutations written
+
+    async def record(self, ctx, call: dict[str, Any]) -> None:
+        """Store ``call`` (``usage:record``'s fields of one call) with any others waiting."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((call, done))
+        async with self._lock:
+            if done.done():
+                return done.result()
+            batch, self._waiting = self._waiting, []
+            try:
+                await ctx.run_mutation(
+                    "usage:record", {"writer": self.writer, "calls": [c for c, _ in batch]}
+                )
+            except BaseException:
+                # The others try again themselves, each as it gets the lock.
+                self._waiting = [entry for entry in batch if entry[1] is not done] + self._waiting
+                raise
+            self.records += 1
+            for _, waiter in batch:
+                waiter.set_result(None)
 
 
 class Meter:
@@ -99,18 +139,21 @@ class Meter:
         seconds: float | None = None,
     ) -> None:
         hour = hour_of(self.clock())
-        used = await self.ctx.run_mutation(
-            "usage:record",
-            {
-                "worldId": self.world_id,
-                "hour": float(hour),
-                "model": model,
-                "ok": ok,
-                "promptTokens": float(tokens_in),
-                "completionTokens": float(tokens_out),
-                "latencyMs": None if seconds is None else seconds * 1000,
-                "costUsd": provider.price_call(model, tokens_in, tokens_out) if ok else None,
-                "local": provider.is_local,
-            },
-        )
-        self._hour, self._used = hour, used
+        call = {
+            "worldId": self.world_id,
+            "hour": float(hour),
+            "model": model,
+            "ok": ok,
+            "promptTokens": float(tokens_in),
+            "completionTokens": float(tokens_out),
+            "latencyMs": None if seconds is None else seconds * 1000,
+            "costUsd": provider.price_call(model, tokens_in, tokens_out) if ok else None,
+            "local": provider.is_local,
+        }
+        log = self.ctx.extensions.get("usage_log")
+        if log is None:  # (a runtime the town's service did not set up)
+            log = self.ctx.extensions.setdefault("usage_log", UsageLog())
+        await log.record(self.ctx, call)
+        if hour != self._hour:  # (the hour turned since it was read: a fresh one)
+            self._hour, self._used = hour, 0.0
+        self._used += tokens_in + tokens_out

@@ -8,16 +8,19 @@ in its list, ``value`` the entry as AI Town's document has it. A player's row ho
 without its ``pathfinding`` (a part of its own, written when a walk is planned) and with
 its last step's packed ``location``, both of which change every step of a walk; one row
 holds ``nextId``, and one each piece of bookkeeping (when a pair last talked, a group's
-turn-taking, a resident's plan). A step writes the parts that changed and deletes those
-gone; the ``worlds`` row then only says that the world lives in parts (``smalltownParts``).
+turn-taking, a resident's plan), and one each an index: which agent a player is
+(``agentOf``). A step writes the parts that changed and deletes those gone; the ``worlds``
+row then only says that the world lives in parts (``smalltownParts``).
 
-Readers get AI Town's document assembled (:func:`read_world`), or only the lists they
-use, or one entry (:func:`read_entry`): a live query then depends on those rows alone, so
-a player's view is not re-run when someone else moves. A world whose ``worlds`` row holds
-a whole document (imported from AI Town or a snapshot, or made before parts) is read from
-that row, with its bookkeeping in ``smalltownWorlds`` (``recentPairs``, ``plans``); any
-parts it has are stale, and its next step stores it as parts. An export writes every world
-whole again (:class:`WorldsExport`), so AI Town, or smalltown, can import it.
+Readers get AI Town's document assembled (:func:`read_world`), or only the lists they use,
+or one entry (:func:`read_entry`, :func:`read_agent_of`, :func:`read_plan`): a live query
+then depends on those rows alone, so a player's view is not re-run when someone else moves,
+and an agent's operation reads its own few rows in a town of a thousand. A world whose
+``worlds`` row holds a whole document (imported from AI Town or a snapshot, or made before
+parts) is read from that row, with its bookkeeping in ``smalltownWorlds`` (``recentPairs``,
+``plans``); any parts it has are stale, and its next step stores it as parts. An export
+writes every world whole again (:class:`WorldsExport`), so AI Town, or smalltown, can
+import it.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
 }
 #: bookkeeping (``World.to_document(bookkeeping=True)``): its lists and their kinds
 PAIRS, PLANS = "smalltownRecentPairs", "smalltownPlans"
-KINDS = (NEXT_ID, "player", PATH, "agent", "conversation", "pair", "turns", "plan")
+AGENT_OF = "agentOf"  # by player id: the id of the agent that player is
+KINDS = (NEXT_ID, "player", PATH, "agent", "conversation", "pair", "turns", "plan", AGENT_OF)
 #: what a part row holds beyond its name and rank
 CONTENT = ("value", "location")
 
@@ -165,6 +169,34 @@ async def read_entry(db: Transaction, world_id: str, field: str, key: Any) -> di
     return _player(value, found[1] and found[1]["value"]) if field == "players" else value
 
 
+async def read_agent_of(db: Transaction, world_id: str, player_id: Any) -> dict[str, Any] | None:
+    """The agent entry of the world whose player is ``player_id`` (None: none is)."""
+    row = await db.get(world_id, table="worlds")
+    if row is None or not isinstance(player_id, str):
+        return None
+    if not is_split(row):
+        return next((a for a in row.get("agents", []) if a.get("playerId") == player_id), None)
+    index = await db.first(
+        TABLE, INDEX, eq={"worldId": world_id, "kind": AGENT_OF, "key": player_id}
+    )
+    if index is not None:
+        return await read_entry(db, world_id, "agents", index["value"])
+    if await db.first(TABLE, INDEX, eq={"worldId": world_id, "kind": AGENT_OF}) is not None:
+        return None
+    # Stored in parts before they had this index: it comes with the world's next step.
+    agents = (await read_world(db, world_id, ("agents",)) or {}).get("agents", [])
+    return next((a for a in agents if a.get("playerId") == player_id), None)
+
+
+async def read_plan(db: Transaction, world_id: str, agent_id: str) -> dict[str, Any] | None:
+    """One resident's plan (``Plan.to_doc()``; None: it has none)."""
+    row = await db.get(world_id, table="worlds")
+    if row is None or not is_split(row):
+        return next((p for p in await read_plans(db, world_id) if p["agentId"] == agent_id), None)
+    part = await db.first(TABLE, INDEX, eq={"worldId": world_id, "kind": "plan", "key": agent_id})
+    return None if part is None else part["value"]
+
+
 async def read_plans(db: Transaction, world_id: str) -> list[dict[str, Any]]:
     """The residents' plans (``Plan.to_doc()`` each), kept beside the world."""
     row = await db.get(world_id, table="worlds")
@@ -239,6 +271,7 @@ def split(document: dict[str, Any]) -> dict[str, list[tuple[str, Content]]]:
     for field in ("agents", "conversations"):
         kind, key_field = LISTS[field]
         parts[kind] = [(e[key_field], {"value": e}) for e in document.get(field, [])]
+    parts[AGENT_OF] = [(a["playerId"], {"value": a["id"]}) for a in document.get("agents", [])]
     for entry in document.get(PAIRS, []):
         if "pair" in entry:
             parts["pair"].append((entry["pair"], {"value": entry}))

@@ -18,6 +18,7 @@ from smalltown.worlds.creation import Character, default_world
 from smalltown.worlds.history import start_pruner
 from smalltown.worlds.llm_setup import open_llm
 from smalltown.worlds.memory_index import fit_memory_index
+from smalltown.worlds.meter import UsageLog
 from smalltown.worlds.reporting import gauges_report, health_report
 from smalltown.worlds.runner import WorldRunner
 
@@ -64,6 +65,8 @@ async def start(
     runtime.extensions["llm"] = llm
     runtime.extensions["embedder"] = embedder
     runtime.extensions["llm_tokens_per_hour"] = tokens_per_hour
+    runtime.extensions["usage_log"] = UsageLog()
+    runtime.extensions["input_lane"] = asyncio.Lock()  # (``aiTown/agentOperations.py``)
     runtime.extensions["public_url"] = settings.base_url
     runtime.extensions["viewers_may_freeze"] = settings.viewers_may_freeze
     runtime.extensions["health"] = health_report(llm, embedder, tokens_per_hour)

@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from smalltown.store import Transaction
-from smalltown.worlds.parts import read_world
+from smalltown.worlds.parts import read_entry
+from smalltown.worlds.people import person
 
 MEMORIES_CONSULTED = 20  # a participant's most recently used memories, searched for words
 WORDS_PER_POINT = 3  # shared words that make one point of relevance
@@ -87,28 +88,16 @@ async def turn_hints(
 ) -> dict[str, Any]:
     """``addressed`` and ``relevance`` for the engine's ``finishSendingMessage``; empty
     outside a group."""
-    world = await read_world(db, world_id, ("agents", "conversations"))
-    conversation = next(
-        (c for c in (world or {}).get("conversations", []) if c["id"] == conversation_id), None
-    )
+    conversation = await read_entry(db, world_id, "conversations", conversation_id)
     if conversation is None or len(conversation["participants"]) <= 2:
         return {}
     others = [p["playerId"] for p in conversation["participants"] if p["playerId"] != author]
-    described = {
-        d["playerId"]: d
-        for d in await db.query("playerDescriptions", "worldId", eq={"worldId": world_id})
-    }
-    agent_of = {a["playerId"]: a["id"] for a in world["agents"]} if world else {}
-    agents = {
-        d["agentId"]: d
-        for d in await db.query("agentDescriptions", "worldId", eq={"worldId": world_id})
-    }
-    names = {p: str(described.get(p, {}).get("name", "")) for p in others}
+    people = {p: await person(db, world_id, p) for p in others}
+    names = {p: "" if who["name"] == p else who["name"] for p, who in people.items()}
     said = words(text)
     relevance = []
     for player_id in others:
-        agent = agents.get(agent_of.get(player_id, ""), {})
-        known = f"{agent.get('identity', '')} {agent.get('plan', '')}"
+        known = f"{people[player_id]['identity']} {people[player_id]['plan']}"
         memories = await db.query(
             "memories",
             "playerId",

@@ -1,14 +1,17 @@
-"""Each world's LLM usage, in the store: one row per world per clock hour.
+"""Each world's LLM usage, in the store: one row per world per clock hour per process.
 
 A row counts calls, failures, tokens in (prompts and texts embedded) and out, the estimated
 cost, and latencies in fixed buckets, so p50/p99 come from counts instead of samples and a
-call costs one small write. Rows live in the store, so they survive restarts, several
-processes serving worlds add to the same rows, and a query, ``/metrics`` and the CLI read
-them alike. Each call is priced as it is recorded, with the price table of the process that
-made it; a model without a price marks the window's cost unknown and names the model.
+call costs a small share of one write. Rows live in the store, so they survive restarts,
+and a query, ``/metrics`` and the CLI read them alike, summing the rows of every process
+that serves the world (each writes its own: see :func:`record_calls`). Each call is priced
+as it is recorded, with the price table of the process that made it; a model without a
+price marks the window's cost unknown and names the model.
 
 Calls are recorded through the town's ``usage:record`` (a mutation, so an action's meter,
-``meter.py``, can write from outside a transaction), which calls :func:`record_call`.
+``meter.py``, can write from outside a transaction), which calls :func:`record_calls`
+with what ``meter.UsageLog`` gathered: the calls that ended while the process's last
+record was being written go in its next one, together.
 """
 
 from __future__ import annotations
@@ -126,45 +129,51 @@ def _empty(world_id: str, hour: float) -> dict[str, Any]:
     }
 
 
-async def record_call(
-    db,
-    world_id: str,
-    hour: float,
-    model: str,
-    ok: bool,
-    prompt_tokens: float = 0.0,
-    completion_tokens: float = 0.0,
-    latency_ms: float | None = None,
-    cost_usd: float | None = None,
-    local: bool = False,
-) -> float:
-    """Add one LLM call to its world's row for the hour; returns the hour's tokens so far,
-    which the caller checks its budget against without reading again."""
-    hour = float(hour)
-    row = await db.first(TABLE, "worldHour", eq={"worldId": world_id, "hour": hour})
-    fields = _empty(world_id, hour) if row is None else {k: row[k] for k in _empty("", 0.0)}
+async def record_calls(db, writer: str, calls: Sequence[dict[str, Any]]) -> None:
+    """Add LLM calls to their worlds' rows for the hour, the rows of ``writer`` (one
+    process): each call's ``worldId``, ``hour``, ``model``, ``ok`` and optional
+    ``promptTokens``, ``completionTokens``, ``latencyMs``, ``costUsd``, ``local``.
+
+    A process writes rows of its own and reads no other's: calls from every process of
+    a busy town would otherwise all rewrite one row, and conflict."""
+    rows: dict[tuple[str, float], tuple[str | None, dict[str, Any]]] = {}
+    for call in calls:
+        key = (call["worldId"], float(call["hour"]))
+        if key not in rows:
+            eq = {"worldId": key[0], "hour": key[1], "writer": writer}
+            row = await db.first(TABLE, "worldHour", eq=eq)
+            fields = _empty(*key) if row is None else {k: row[k] for k in _empty("", 0.0)}
+            rows[key] = (None if row is None else row["_id"], {**fields, "writer": writer})
+        _add(rows[key][1], call)
+    for row_id, fields in rows.values():
+        if row_id is None:
+            await db.insert(TABLE, fields)
+        else:
+            await db.patch(row_id, fields)
+
+
+def _add(fields: dict[str, Any], call: dict[str, Any]) -> None:
+    """Count one call into a row's ``fields``."""
+    ok, model = call["ok"], call["model"]
     fields["calls"] += 1
     fields["failures"] += 0 if ok else 1
-    fields["promptTokens"] += prompt_tokens
-    fields["completionTokens"] += completion_tokens
+    fields["promptTokens"] += call.get("promptTokens", 0.0)
+    fields["completionTokens"] += call.get("completionTokens", 0.0)
+    cost_usd = call.get("costUsd")
     if ok and cost_usd is None and model not in fields["unpriced"]:
         fields["unpriced"] = [*fields["unpriced"], model]
     fields["costUsd"] += cost_usd or 0.0
-    fields["local"] = fields["local"] or local
-    if latency_ms is not None:
+    fields["local"] = fields["local"] or call.get("local", False)
+    if (latency_ms := call.get("latencyMs")) is not None:
         latency = list(fields["latencyMs"])
         latency[bucket_of(latency_ms)] += 1
         fields["latencyMs"] = latency
-    if row is None:
-        await db.insert(TABLE, fields)
-    else:
-        await db.patch(row["_id"], fields)
-    return fields["promptTokens"] + fields["completionTokens"]
 
 
 async def tokens_this_hour(db, world_id: str, hour: float) -> float:
-    row = await db.first(TABLE, "worldHour", eq={"worldId": world_id, "hour": float(hour)})
-    return 0.0 if row is None else row["promptTokens"] + row["completionTokens"]
+    """The world's tokens this hour, every process's rows summed."""
+    rows = await db.query(TABLE, "worldHour", eq={"worldId": world_id, "hour": float(hour)})
+    return float(sum(row["promptTokens"] + row["completionTokens"] for row in rows))
 
 
 def summarize(
@@ -193,7 +202,8 @@ def summarize(
 
 
 async def world_usage(db, world_id: str, now: float, budget: int | None) -> dict[str, Any]:
-    """:func:`summarize` for one world, read through its index (at most 24 rows)."""
+    """:func:`summarize` for one world, read through its index (a row an hour for each
+    process that made calls)."""
     rows = await db.query(
         TABLE,
         "worldHour",

@@ -8,30 +8,21 @@ from typing import Any
 
 from smalltown.agents.events import NEWS_IMPORTANCE
 from smalltown.runtime import internal_mutation, internal_query
-from smalltown.town.agent.conversation import conversation_context
+from smalltown.town.agent.conversation import conversation_context, conversation_members
 from smalltown.town.aiTown.agentInputs import finish_remember
-from smalltown.worlds.parts import world_document
+from smalltown.worlds.parts import read_entry
 
 LAST_ACCESS_EVERY_MS = 5 * 60_000
 
 
 @internal_query
 async def memoryContext(ctx, worldId: str, agentId: str, conversationId: str) -> dict[str, Any]:
-    world = await world_document(ctx.db, worldId, ("agents", "conversations"))
-    agent = next((a for a in world["agents"] if a["id"] == agentId), None)
-    archived = await ctx.db.first(
-        "archivedConversations", "worldId", eq={"worldId": worldId, "id": conversationId}
-    )
+    agent = await read_entry(ctx.db, worldId, "agents", agentId)
     # One who left a group remembers it while the others talk on.
-    live = next((c for c in world["conversations"] if c["id"] == conversationId), None)
-    if agent is None or (archived is None and live is None):
+    members = await conversation_members(ctx.db, worldId, conversationId)
+    if agent is None or not members:
         return {"found": False}
     me = agent["playerId"]
-    members = (
-        list(archived["participants"])
-        if archived is not None
-        else [p["playerId"] for p in (live or {}).get("participants", [])]
-    )
     other = next((p for p in members if p != me), me)
     context = await conversation_context(ctx.db, worldId, me, other, conversationId)
     return {"found": True, "playerId": me, "otherPlayerId": other, **context}

@@ -38,8 +38,15 @@ async def finishMessage(
     messageUuid: str,
     text: str,
     leave: bool,
+    hints: dict[str, Any] | None = None,
 ) -> None:
-    """The agent's line, and the input that says it was sent; a line clears the error."""
+    """The agent's line, and the input that says it was sent; a line clears the error.
+    ``hints``: whose turn the line suggests in a group (``agent/conversation:turnHints``),
+    worked out before, so that this reads nothing a step of the world writes (a write
+    that does would conflict with the step running meanwhile, and be made again)."""
+    health = await ctx.db.first("smalltownWorldHealth", "worldId", eq={"worldId": worldId})
+    if health is not None:
+        await ctx.db.delete(health["_id"])
     await record_message(
         ctx.db,
         worldId,
@@ -48,10 +55,8 @@ async def finishMessage(
         playerId,
         text,
         ("agentFinishMessage", {"agentId": agentId, "operationId": operationId, "leave": leave}),
+        hints,
     )
-    health = await ctx.db.first("smalltownWorldHealth", "worldId", eq={"worldId": worldId})
-    if health is not None:
-        await ctx.db.delete(health["_id"])
 
 
 @internal_mutation

@@ -9,6 +9,7 @@ budget checked before each call, every call recorded in its usage).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -95,6 +96,16 @@ class OperationAccess:
         self.operation_id = operation_id
         self.agent_id = agent_id
 
+    async def _write_input(self, path: str, args: dict[str, Any]) -> None:
+        """Run ``path``, a mutation that writes an input for the engine, one at a time in
+        this process: inputs are numbered from one counter, so two written at once
+        conflict, and one is made again (``worlds/inputs.py: insert_input``)."""
+        lane = self.ctx.extensions.get("input_lane")
+        if lane is None:  # (a runtime the town's service did not set up)
+            lane = self.ctx.extensions.setdefault("input_lane", asyncio.Lock())
+        async with lane:
+            await self.ctx.run_mutation(path, args)
+
     @property
     def _operation(self) -> dict[str, str]:
         return {
@@ -164,7 +175,7 @@ class OperationAccess:
         embedding: list[float],
         data: dict[str, Any],
     ) -> None:
-        await self.ctx.run_mutation(
+        await self._write_input(
             "agent/memory:storeMemory",
             {
                 **self._operation,
@@ -203,7 +214,16 @@ class OperationAccess:
     async def finish_message(
         self, player_id: str, conversation_id: str, message_uuid: str, text: str, leave: bool
     ) -> None:
-        await self.ctx.run_mutation(
+        hints = await self.ctx.run_query(
+            "agent/conversation:turnHints",
+            {
+                "worldId": self.world_id,
+                "conversationId": conversation_id,
+                "author": player_id,
+                "text": text,
+            },
+        )
+        await self._write_input(
             "aiTown/agentInputs:finishMessage",
             {
                 **self._operation,
@@ -212,11 +232,12 @@ class OperationAccess:
                 "messageUuid": message_uuid,
                 "text": text,
                 "leave": leave,
+                "hints": hints,
             },
         )
 
     async def finish_remember(self) -> None:
-        await self.ctx.run_mutation("aiTown/agentInputs:finishRemember", self._operation)
+        await self._write_input("aiTown/agentInputs:finishRemember", self._operation)
 
     async def plan_context(self, reason: str) -> PlanContext | None:
         context = await self.ctx.run_query(
@@ -228,7 +249,7 @@ class OperationAccess:
         return cast(PlanContext, {key: value for key, value in context.items() if key != "found"})
 
     async def finish_plan(self, answer: dict[str, Any]) -> None:
-        await self.ctx.run_mutation(
+        await self._write_input(
             "aiTown/agentInputs:finishPlan", {**self._operation, "answer": answer}
         )
 
@@ -240,4 +261,4 @@ class OperationAccess:
                 "resetsAt": problem.resets_at * 1000,
                 "setting": SETTING,
             }
-        await self.ctx.run_mutation("aiTown/agentInputs:failOperation", args)
+        await self._write_input("aiTown/agentInputs:failOperation", args)

@@ -204,6 +204,7 @@ async def wait_near(page, player: str, x: float, y: float, timeout: float = 60_0
 # The resident nearest this browser's player who is in no conversation, as the page knows.
 FREE_RESIDENT = """() => {
     const s = window.smalltown, me = s.positionOf(s.me);
+    if (!me) return null;  // (our own place not known yet: the next look)
     const busy = new Set(s.world.conversations
         .flatMap((c) => c.participants.map((p) => p.playerId)));
     const free = s.world.agents.map((a) => a.playerId)
